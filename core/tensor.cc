@@ -1,0 +1,55 @@
+#include "core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace rill {
+
+absl::StatusOr<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
+  ASSIGN_OR_RETURN(int64_t bytes, shape.ByteSize(dtype));
+  // aligned_alloc wants a multiple of the alignment, and never zero bytes.
+  int64_t rounded = (bytes / kTensorAlignment + 1) * kTensorAlignment;
+  void* data = std::aligned_alloc(kTensorAlignment, rounded);
+  if (data == nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot allocate ", bytes, " bytes for ", DTypeName(dtype),
+                     " tensor of shape ", shape.ToString()));
+  }
+  std::memset(data, 0, rounded);
+  Tensor t;
+  t.dtype_ = dtype;
+  t.num_elements_ = bytes / DTypeSize(dtype);
+  t.shape_ = std::move(shape);
+  t.data_ = data;
+  t.owner_ = std::shared_ptr<void>(data, std::free);
+  return t;
+}
+
+absl::StatusOr<Tensor> Tensor::View(DType dtype, Shape shape, void* data) {
+  ASSIGN_OR_RETURN(int64_t bytes, shape.ByteSize(dtype));
+  if (data == nullptr && bytes > 0) {
+    return absl::InvalidArgumentError("tensor view of null memory");
+  }
+  Tensor t;
+  t.dtype_ = dtype;
+  t.num_elements_ = bytes / DTypeSize(dtype);
+  t.shape_ = std::move(shape);
+  t.data_ = data;
+  return t;
+}
+
+absl::StatusOr<Tensor> Tensor::Clone() const {
+  ASSIGN_OR_RETURN(Tensor copy, Allocate(dtype_, shape_));
+  if (byte_size() > 0) std::memcpy(copy.data_, data_, byte_size());
+  return copy;
+}
+
+bool Tensor::BitwiseEquals(const Tensor& other) const {
+  return dtype_ == other.dtype_ && shape_ == other.shape_ &&
+         (byte_size() == 0 ||
+          std::memcmp(data_, other.data_, byte_size()) == 0);
+}
+
+}  // namespace rill

@@ -1,0 +1,57 @@
+#ifndef RILL_CORE_TENSOR_H_
+#define RILL_CORE_TENSOR_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "core/dtype.h"
+#include "core/shape.h"
+#include "core/status.h"
+
+namespace rill {
+
+// Buffers start on a 64-byte boundary: a cache line, and what AVX-512 loads
+// and oneDNN prefer.
+inline constexpr int64_t kTensorAlignment = 64;
+
+// A dense, C-order tensor. It either owns a buffer (shared by copies, like a
+// shared_ptr) or views memory that someone else keeps alive.
+class Tensor {
+ public:
+  Tensor() = default;  // An empty f32 scalar with no buffer; valid() is false.
+
+  // A zero-filled, owned, aligned buffer. Fails on a symbolic, negative or
+  // overflowing shape, or when the allocation fails.
+  static absl::StatusOr<Tensor> Allocate(DType dtype, Shape shape);
+  // Views `data`, which must outlive the tensor and hold the full shape.
+  static absl::StatusOr<Tensor> View(DType dtype, Shape shape, void* data);
+
+  bool valid() const { return data_ != nullptr || num_elements_ == 0; }
+  DType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  int64_t num_elements() const { return num_elements_; }
+  int64_t byte_size() const { return num_elements_ * DTypeSize(dtype_); }
+  bool owns_memory() const { return owner_ != nullptr; }
+
+  void* raw_data() const { return data_; }
+  template <typename T>
+  T* data() const {
+    return static_cast<T*>(data_);
+  }
+
+  // A deep copy into a new owned buffer.
+  absl::StatusOr<Tensor> Clone() const;
+  // Same bytes, same dtype and shape.
+  bool BitwiseEquals(const Tensor& other) const;
+
+ private:
+  DType dtype_ = DType::kF32;
+  Shape shape_;
+  int64_t num_elements_ = 0;
+  void* data_ = nullptr;
+  std::shared_ptr<void> owner_;
+};
+
+}  // namespace rill
+
+#endif  // RILL_CORE_TENSOR_H_
