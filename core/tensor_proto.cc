@@ -42,8 +42,8 @@ Shape ShapeFromProto(const ShapeProto& proto) {
   return Shape(std::vector<int64_t>(proto.dim().begin(), proto.dim().end()));
 }
 
-absl::StatusOr<Tensor> TensorFromProto(const TensorProto& proto,
-                                       int64_t max_bytes) {
+absl::Status CheckTensorProto(const TensorProto& proto, int64_t max_bytes,
+                              DType* dtype_out, Shape* shape_out) {
   ASSIGN_OR_RETURN(DType dtype, DTypeFromProto(proto.dtype()));
   Shape shape(std::vector<int64_t>(proto.dims().begin(), proto.dims().end()));
   ASSIGN_OR_RETURN(int64_t bytes, shape.ByteSize(dtype));
@@ -73,15 +73,26 @@ absl::StatusOr<Tensor> TensorFromProto(const TensorProto& proto,
         absl::StrCat("tensor of ", bytes, " bytes exceeds the memory budget of ",
                      max_bytes, " bytes"));
   }
+  // A bool byte other than 0 or 1 is not a valid C++ bool.
+  if (dtype == DType::kBool && raw > 0 &&
+      proto.raw_data().find_first_not_of(std::string("\0\1", 2)) !=
+          std::string::npos) {
+    return absl::InvalidArgumentError(
+        "bool raw_data holds a byte other than 0 or 1");
+  }
+  *dtype_out = dtype;
+  *shape_out = std::move(shape);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Tensor> TensorFromProto(const TensorProto& proto,
+                                       int64_t max_bytes) {
+  DType dtype;
+  Shape shape;
+  RETURN_IF_ERROR(CheckTensorProto(proto, max_bytes, &dtype, &shape));
   ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
-  if (raw > 0) {
-    // A bool byte other than 0 or 1 is not a valid C++ bool.
-    if (dtype == DType::kBool &&
-        proto.raw_data().find_first_not_of(std::string("\0\1", 2)) !=
-            std::string::npos) {
-      return absl::InvalidArgumentError("bool raw_data holds a byte other than 0 or 1");
-    }
-    std::memcpy(t.raw_data(), proto.raw_data().data(), bytes);
+  if (!proto.raw_data().empty()) {
+    std::memcpy(t.raw_data(), proto.raw_data().data(), t.byte_size());
     return t;
   }
   switch (dtype) {

@@ -16,6 +16,10 @@ namespace rill {
 absl::StatusOr<Tensor> TensorFromProto(const TensorProto& proto,
                                        int64_t max_bytes);
 
+// The checks of TensorFromProto without allocating; sets the dtype and shape.
+absl::Status CheckTensorProto(const TensorProto& proto, int64_t max_bytes,
+                              DType* dtype, Shape* shape);
+
 // Encodes as typed repeated values (readable in text format).
 TensorProto TensorToProto(const Tensor& tensor);
 

@@ -1,0 +1,17 @@
+#ifndef RILL_CORE_ONEDNN_CONTEXT_H_
+#define RILL_CORE_ONEDNN_CONTEXT_H_
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace rill {
+
+// The CPU engine and the in-order stream that oneDNN kernels run on. One per
+// executor; oneDNN's own OpenMP threading uses the cores.
+struct OneDnnContext {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+};
+
+}  // namespace rill
+
+#endif  // RILL_CORE_ONEDNN_CONTEXT_H_

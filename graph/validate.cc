@@ -1,0 +1,286 @@
+#include "graph/validate.h"
+
+#include <algorithm>
+#include <functional>
+#include <queue>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace rill {
+namespace {
+
+absl::Status NodeError(const ValidGraph& g, int node, const std::string& msg) {
+  return absl::InvalidArgumentError(absl::StrCat(g.Describe(node), ": ", msg));
+}
+
+absl::Status CheckAttrs(const ValidGraph& g, int n, const OpDef& op) {
+  const Node& node = g.node(n);
+  // Sorted, so that the first error reported does not depend on hashing.
+  std::map<std::string, const AttrValue*> given;
+  for (const auto& [name, value] : node.attr()) given[name] = &value;
+  for (const auto& [name, value] : given) {
+    const AttrDef* def = op.FindAttr(name);
+    if (def == nullptr) {
+      std::vector<std::string> known;
+      for (const AttrDef& a : op.attrs()) known.push_back(a.name);
+      return NodeError(g, n, absl::StrCat(
+          "unknown attr '", name, "'; ", op.name(), " takes ",
+          known.empty() ? "no attrs" : absl::StrJoin(known, ", ")));
+    }
+    if (!AttrValueHasType(*value, def->type)) {
+      return NodeError(g, n, absl::StrCat("attr '", name, "' must be of type ",
+                                          AttrTypeName(def->type)));
+    }
+  }
+  for (const AttrDef& def : op.attrs()) {
+    if (!def.default_value.has_value() && given.count(def.name) == 0) {
+      return NodeError(g, n, absl::StrCat("missing required attr '", def.name,
+                                          "' (", AttrTypeName(def.type), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Orders the nodes so that producers come first; on a cycle, names it.
+absl::Status TopologicalOrder(const ValidGraph& g,
+                              const std::vector<NodeInfo>& info,
+                              std::vector<int>* order) {
+  int n = static_cast<int>(info.size());
+  std::vector<int> pending(n, 0);
+  std::vector<std::vector<int>> consumers(n);
+  for (int i = 0; i < n; ++i) {
+    for (const TensorRef& in : info[i].inputs) {
+      ++pending[i];
+      consumers[in.node].push_back(i);
+    }
+  }
+  // Ready nodes leave in node order: a stable, readable schedule.
+  std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
+  for (int i = 0; i < n; ++i) {
+    if (pending[i] == 0) ready.push(i);
+  }
+  while (!ready.empty()) {
+    int i = ready.top();
+    ready.pop();
+    order->push_back(i);
+    for (int c : consumers[i]) {
+      if (--pending[c] == 0) ready.push(c);
+    }
+  }
+  if (static_cast<int>(order->size()) == n) return absl::OkStatus();
+  // Every node left has a pending input from another node left: walk
+  // backwards through those until a node repeats.
+  int start = 0;
+  while (pending[start] == 0) ++start;
+  std::vector<int> path;
+  std::vector<int> seen_at(n, -1);
+  int cur = start;
+  while (seen_at[cur] < 0) {
+    seen_at[cur] = static_cast<int>(path.size());
+    path.push_back(cur);
+    for (const TensorRef& in : info[cur].inputs) {
+      if (pending[in.node] > 0) {
+        cur = in.node;
+        break;
+      }
+    }
+  }
+  std::vector<std::string> names;
+  for (size_t k = seen_at[cur]; k < path.size(); ++k) {
+    names.push_back(g.node(path[k]).name());
+  }
+  names.push_back(g.node(cur).name());
+  std::reverse(names.begin(), names.end());
+  return NodeError(g, cur, absl::StrCat("the graph has a cycle: ",
+                                        absl::StrJoin(names, " -> ")));
+}
+
+}  // namespace
+
+bool IsValidNodeName(const std::string& name) {
+  if (name.empty()) return false;
+  if (!absl::ascii_isalpha(name[0]) && name[0] != '_') return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != '-' &&
+        c != '/') {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status ParseInputRef(const std::string& ref, std::string* name,
+                           int* index) {
+  size_t colon = ref.rfind(':');
+  *name = ref.substr(0, colon);
+  *index = 0;
+  if (colon == std::string::npos) return absl::OkStatus();
+  std::string digits = ref.substr(colon + 1);
+  // Nine digits cannot overflow int.
+  if (digits.empty() || digits.size() > 9 ||
+      !std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input '", ref, "' is not of the form \"node\" or \"node:k\""));
+  }
+  *index = std::stoi(digits);
+  return absl::OkStatus();
+}
+
+int ValidGraph::FindNode(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? -1 : it->second;
+}
+
+absl::StatusOr<TensorRef> ValidGraph::Resolve(const std::string& ref) const {
+  std::string name;
+  int index;
+  RETURN_IF_ERROR(ParseInputRef(ref, &name, &index));
+  int node = FindNode(name);
+  if (node < 0) {
+    return absl::NotFoundError(absl::StrCat("'", ref, "' names no node"));
+  }
+  int outputs = static_cast<int>(info_[node].dtypes.size());
+  if (index >= outputs) {
+    return absl::NotFoundError(absl::StrCat(
+        "'", ref, "' asks for output ", index, " but node '", name, "' (",
+        node_op(node), ") has ", outputs, " output", outputs == 1 ? "" : "s"));
+  }
+  return TensorRef{node, index};
+}
+
+std::string ValidGraph::node_op(int node) const {
+  return loaded_.graph.node(node).op();
+}
+
+std::string ValidGraph::Describe(int node) const {
+  return absl::StrCat(source().Where(node), ": node '", this->node(node).name(),
+                      "' (", this->node(node).op(), ")");
+}
+
+std::string ValidGraph::RefName(const TensorRef& ref) const {
+  const std::string& name = node(ref.node).name();
+  return ref.output == 0 ? name : absl::StrCat(name, ":", ref.output);
+}
+
+absl::Status InferNode(const OpDef& op, const Node& node,
+                       const std::vector<DType>& input_dtypes,
+                       const std::vector<Shape>& input_shapes,
+                       int64_t memory_budget, std::vector<DType>* out_dtypes,
+                       std::vector<Shape>* out_shapes) {
+  std::map<std::string, DType> bound;  // Type var -> dtype of its first input.
+  for (size_t i = 0; i < op.inputs().size(); ++i) {
+    const ArgDef& arg = op.inputs()[i];
+    DTypeSet allowed = op.AllowedTypes(arg.type_var);
+    if (!allowed.Contains(input_dtypes[i])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input ", i, " ('", arg.name, "', ", node.input(i), ") is ",
+          DTypeName(input_dtypes[i]), " but ", op.name(), " takes ",
+          allowed.ToString()));
+    }
+    auto [it, fresh] = bound.emplace(arg.type_var, input_dtypes[i]);
+    if (!fresh && it->second != input_dtypes[i]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input ", i, " ('", arg.name, "', ", node.input(i), ") is ",
+          DTypeName(input_dtypes[i]), " but an earlier input of type ",
+          arg.type_var, " is ", DTypeName(it->second)));
+    }
+  }
+  Attrs attrs(node, op.attrs());
+  InferenceContext ctx(attrs, input_dtypes, input_shapes, memory_budget);
+  RETURN_IF_ERROR(op.shape_fn()(ctx));
+  if (ctx.output_shapes().size() != op.outputs().size()) {
+    return absl::InternalError(absl::StrCat(
+        "shape function of ", op.name(), " set ", ctx.output_shapes().size(),
+        " outputs, not ", op.outputs().size()));
+  }
+  for (const Shape& s : ctx.output_shapes()) {
+    RETURN_IF_ERROR(s.Validate(/*allow_symbolic=*/true));
+  }
+  *out_dtypes = ctx.output_dtypes();
+  *out_shapes = ctx.output_shapes();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ValidGraph> ValidateGraph(LoadedGraph loaded,
+                                         const ValidateOptions& options) {
+  ValidGraph g;
+  g.loaded_ = std::move(loaded);
+  g.memory_budget_ = options.memory_budget;
+  const Graph& proto = g.proto();
+  int n = proto.node_size();
+  if (n == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(g.source().file().empty() ? "graph" : g.source().file(),
+                     ": the graph has no nodes"));
+  }
+  g.info_.resize(n);
+  // Pass 1: names and ops, so that references can be checked in any order.
+  for (int i = 0; i < n; ++i) {
+    const Node& node = proto.node(i);
+    if (!IsValidNodeName(node.name())) {
+      return NodeError(g, i, "a node name must match [A-Za-z_][A-Za-z0-9_.\\-/]*");
+    }
+    auto [it, fresh] = g.by_name_.emplace(node.name(), i);
+    if (!fresh) {
+      return NodeError(g, i, absl::StrCat("duplicate node name; first defined at ",
+                                          g.source().Where(it->second)));
+    }
+    g.info_[i].op = options.registry->Find(node.op());
+    if (g.info_[i].op == nullptr) {
+      return NodeError(g, i, absl::StrCat("unknown op '", node.op(), "'"));
+    }
+    // Output count is fixed per op; dtypes are filled in by inference.
+    g.info_[i].dtypes.resize(g.info_[i].op->outputs().size());
+    if (g.info_[i].op->name() == "Input") g.input_nodes_.push_back(i);
+  }
+  // Pass 2: arity, attributes and references.
+  for (int i = 0; i < n; ++i) {
+    const Node& node = proto.node(i);
+    const OpDef& op = *g.info_[i].op;
+    if (node.input_size() != static_cast<int>(op.inputs().size())) {
+      return NodeError(g, i, absl::StrCat(op.name(), " takes ",
+                                          op.inputs().size(), " input(s), got ",
+                                          node.input_size()));
+    }
+    RETURN_IF_ERROR(CheckAttrs(g, i, op));
+    for (int k = 0; k < node.input_size(); ++k) {
+      absl::StatusOr<TensorRef> ref = g.Resolve(node.input(k));
+      if (!ref.ok()) {
+        return NodeError(g, i, absl::StrCat("input ", k, ": ", ref.status().message()));
+      }
+      g.info_[i].inputs.push_back(*ref);
+    }
+  }
+  RETURN_IF_ERROR(TopologicalOrder(g, g.info_, &g.topo_order_));
+  // Pass 3: dtypes and shapes, producers first.
+  int64_t value_bytes = 0;
+  for (int i : g.topo_order_) {
+    NodeInfo& info = g.info_[i];
+    std::vector<DType> dtypes;
+    std::vector<Shape> shapes;
+    for (const TensorRef& in : info.inputs) {
+      dtypes.push_back(g.info_[in.node].dtypes[in.output]);
+      shapes.push_back(g.info_[in.node].shapes[in.output]);
+    }
+    absl::Status s = InferNode(*info.op, proto.node(i), dtypes, shapes,
+                               options.memory_budget - value_bytes,
+                               &info.dtypes, &info.shapes);
+    if (!s.ok()) return Annotate(s, g.Describe(i));
+    if (info.op->is_source() && info.op->name() != "Input") {
+      value_bytes += *info.shapes[0].ByteSize(info.dtypes[0]);
+    }
+  }
+  for (const std::string& out : proto.output()) {
+    absl::StatusOr<TensorRef> ref = g.Resolve(out);
+    if (!ref.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          g.source().file(), ": graph output: ", ref.status().message()));
+    }
+    g.outputs_.push_back(*ref);
+  }
+  return g;
+}
+
+}  // namespace rill

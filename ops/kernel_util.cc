@@ -1,0 +1,140 @@
+#include "ops/kernel_util.h"
+
+namespace rill {
+
+std::vector<int64_t> BroadcastOffsets(const Shape& in, const Shape& out) {
+  int rank = out.rank();
+  std::vector<int64_t> strides(rank, 0);  // 0 along broadcast dimensions.
+  int64_t stride = 1;
+  for (int d = in.rank() - 1; d >= 0; --d) {
+    if (in.dim(d) != 1) strides[rank - in.rank() + d] = stride;
+    stride *= in.dim(d);
+  }
+  int64_t total = 1;
+  for (int64_t d : out.dims()) total *= d;
+  std::vector<int64_t> offsets(total);
+  std::vector<int64_t> coord(rank, 0);
+  int64_t offset = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    offsets[i] = offset;
+    // Odometer increment, keeping the input offset in step.
+    for (int d = rank - 1; d >= 0; --d) {
+      offset += strides[d];
+      if (++coord[d] < out.dim(d)) break;
+      offset -= strides[d] * out.dim(d);
+      coord[d] = 0;
+    }
+  }
+  return offsets;
+}
+
+dnnl::memory::desc PlainDesc(const std::vector<int64_t>& dims) {
+  dnnl::memory::dims d(dims.begin(), dims.end());
+  if (d.empty()) d.push_back(1);
+  dnnl::memory::dims strides(d.size(), 1);
+  for (int i = static_cast<int>(d.size()) - 2; i >= 0; --i) {
+    strides[i] = strides[i + 1] * std::max<int64_t>(d[i + 1], 1);
+  }
+  return dnnl::memory::desc(d, dnnl::memory::data_type::f32, strides);
+}
+
+dnnl::memory::desc PlainDesc(const Shape& shape) {
+  return PlainDesc(shape.dims());
+}
+
+dnnl::memory MemoryFor(const Tensor& t, const dnnl::memory::desc& desc,
+                       const dnnl::engine& engine) {
+  return dnnl::memory(desc, engine, t.raw_data());
+}
+
+PrimitiveKernel::PrimitiveKernel(const KernelArgs& a, dnnl::primitive p,
+                                 std::unordered_map<int, dnnl::memory> args)
+    : node_name_(a.node.name()), stream_(&a.onednn->stream),
+      primitive_(std::move(p)), args_(std::move(args)) {}
+
+absl::Status PrimitiveKernel::Compute() {
+  try {
+    primitive_.execute(*stream_, args_);
+  } catch (const dnnl::error& e) {
+    return absl::InternalError(
+        absl::StrCat("node '", node_name_, "': oneDNN: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<OpKernel>> CatchDnnl(
+    const KernelArgs& a,
+    const std::function<std::unique_ptr<OpKernel>()>& make) {
+  try {
+    return make();
+  } catch (const dnnl::error& e) {
+    return absl::InternalError(absl::StrCat(
+        "node '", a.node.name(), "': cannot create oneDNN primitive: ",
+        e.what()));
+  }
+}
+
+bool OneDnnCanRun(const KernelArgs& a) {
+  for (const auto* list : {&a.inputs, &a.outputs}) {
+    for (const Tensor& t : *list) {
+      if (t.dtype() != DType::kF32 || t.num_elements() == 0) return false;
+    }
+  }
+  return true;
+}
+
+KernelFactory EltwiseOneDnn(dnnl::algorithm alg, float alpha, float beta) {
+  return [=](const KernelArgs& a) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
+    if (!OneDnnCanRun(a)) return nullptr;
+    return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
+      const dnnl::engine& eng = a.onednn->engine;
+      dnnl::memory::desc md = PlainDesc(a.inputs[0].shape());
+      dnnl::eltwise_forward::primitive_desc pd(
+          {dnnl::prop_kind::forward_inference, alg, md, alpha, beta}, eng);
+      return std::make_unique<PrimitiveKernel>(
+          a, dnnl::eltwise_forward(pd),
+          std::unordered_map<int, dnnl::memory>{
+              {DNNL_ARG_SRC, MemoryFor(a.inputs[0], md, eng)},
+              {DNNL_ARG_DST, MemoryFor(a.outputs[0], md, eng)}});
+    });
+  };
+}
+
+namespace {
+
+// `shape` padded with leading 1s to `rank`, as oneDNN wants equal ranks.
+std::vector<int64_t> PadRank(const Shape& shape, int rank) {
+  std::vector<int64_t> dims(rank - shape.rank(), 1);
+  dims.insert(dims.end(), shape.dims().begin(), shape.dims().end());
+  return dims;
+}
+
+}  // namespace
+
+KernelFactory BinaryOneDnn(dnnl::algorithm alg, bool commutative) {
+  return [=](const KernelArgs& a) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
+    if (!OneDnnCanRun(a)) return nullptr;
+    const Shape& out = a.outputs[0].shape();
+    int first = 0, second = 1;
+    if (a.inputs[0].shape() != out) {
+      if (!commutative || a.inputs[1].shape() != out) return nullptr;
+      std::swap(first, second);
+    }
+    return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
+      const dnnl::engine& eng = a.onednn->engine;
+      int rank = std::max(out.rank(), 1);
+      auto md0 = PlainDesc(PadRank(a.inputs[first].shape(), rank));
+      auto md1 = PlainDesc(PadRank(a.inputs[second].shape(), rank));
+      auto mdd = PlainDesc(PadRank(out, rank));
+      dnnl::binary::primitive_desc pd({alg, md0, md1, mdd}, eng);
+      return std::make_unique<PrimitiveKernel>(
+          a, dnnl::binary(pd),
+          std::unordered_map<int, dnnl::memory>{
+              {DNNL_ARG_SRC_0, MemoryFor(a.inputs[first], md0, eng)},
+              {DNNL_ARG_SRC_1, MemoryFor(a.inputs[second], md1, eng)},
+              {DNNL_ARG_DST, MemoryFor(a.outputs[0], mdd, eng)}});
+    });
+  };
+}
+
+}  // namespace rill

@@ -1,0 +1,151 @@
+#ifndef RILL_OPS_KERNEL_UTIL_H_
+#define RILL_OPS_KERNEL_UTIL_H_
+
+// Building blocks that op families share: float-type dispatch, reference
+// element-wise and broadcasting loops, and wrappers for oneDNN primitives.
+
+#include <memory>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "ops/op_def.h"
+
+namespace rill {
+
+// Creates Kernel<float> or Kernel<double> from the dtype of input 0.
+template <template <typename> class Kernel>
+absl::StatusOr<std::unique_ptr<OpKernel>> MakeFloatKernel(
+    const KernelArgs& a) {
+  switch (a.inputs[0].dtype()) {
+    case DType::kF32: return std::make_unique<Kernel<float>>(a);
+    case DType::kF64: return std::make_unique<Kernel<double>>(a);
+    default:
+      return absl::InternalError(
+          absl::StrCat("node '", a.node.name(), "': no ",
+                       DTypeName(a.inputs[0].dtype()), " kernel"));
+  }
+}
+
+// For each element of `out` in C order, the offset of the element of `in`
+// that broadcasts to it (NumPy rules; `in` aligned on the right).
+std::vector<int64_t> BroadcastOffsets(const Shape& in, const Shape& out);
+
+// Reference y = f(x) over all elements; f is generic over float/double.
+template <typename F>
+class UnaryReferenceKernel : public OpKernel {
+ public:
+  UnaryReferenceKernel(const KernelArgs& a, F f)
+      : x_(a.inputs[0]), y_(a.outputs[0]), f_(f) {}
+  absl::Status Compute() override {
+    x_.dtype() == DType::kF32 ? Run<float>() : Run<double>();
+    return absl::OkStatus();
+  }
+
+ private:
+  template <typename T>
+  void Run() {
+    const T* src = x_.data<T>();
+    T* dst = y_.data<T>();
+    for (int64_t i = 0; i < y_.num_elements(); ++i) dst[i] = f_(src[i]);
+  }
+  Tensor x_, y_;
+  F f_;
+};
+
+template <typename F>
+KernelFactory UnaryReference(F f) {
+  return [f](const KernelArgs& a) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
+    return std::make_unique<UnaryReferenceKernel<F>>(a, f);
+  };
+}
+
+// Reference z = f(a, b) with NumPy broadcasting.
+template <typename F>
+class BinaryReferenceKernel : public OpKernel {
+ public:
+  BinaryReferenceKernel(const KernelArgs& a, F f)
+      : x_(a.inputs[0]), y_(a.inputs[1]), z_(a.outputs[0]), f_(f),
+        same_shapes_(x_.shape() == z_.shape() && y_.shape() == z_.shape()) {
+    if (!same_shapes_) {
+      x_offsets_ = BroadcastOffsets(x_.shape(), z_.shape());
+      y_offsets_ = BroadcastOffsets(y_.shape(), z_.shape());
+    }
+  }
+  absl::Status Compute() override {
+    x_.dtype() == DType::kF32 ? Run<float>() : Run<double>();
+    return absl::OkStatus();
+  }
+
+ private:
+  template <typename T>
+  void Run() {
+    const T* xs = x_.data<T>();
+    const T* ys = y_.data<T>();
+    T* zs = z_.data<T>();
+    int64_t n = z_.num_elements();
+    if (same_shapes_) {
+      for (int64_t i = 0; i < n; ++i) zs[i] = f_(xs[i], ys[i]);
+      return;
+    }
+    for (int64_t i = 0; i < n; ++i) zs[i] = f_(xs[x_offsets_[i]], ys[y_offsets_[i]]);
+  }
+  Tensor x_, y_, z_;
+  F f_;
+  bool same_shapes_;
+  std::vector<int64_t> x_offsets_, y_offsets_;
+};
+
+template <typename F>
+KernelFactory BinaryReference(F f) {
+  return [f](const KernelArgs& a) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
+    return std::make_unique<BinaryReferenceKernel<F>>(a, f);
+  };
+}
+
+// ---- oneDNN ----
+
+// A plain (C-order) f32 memory descriptor; oneDNN has no rank 0, so a
+// scalar is [1].
+dnnl::memory::desc PlainDesc(const Shape& shape);
+dnnl::memory::desc PlainDesc(const std::vector<int64_t>& dims);
+dnnl::memory MemoryFor(const Tensor& t, const dnnl::memory::desc& desc,
+                       const dnnl::engine& engine);
+
+// Runs one primitive with arguments bound at creation.
+class PrimitiveKernel : public OpKernel {
+ public:
+  PrimitiveKernel(const KernelArgs& a, dnnl::primitive p,
+                  std::unordered_map<int, dnnl::memory> args);
+  absl::Status Compute() override;
+
+ private:
+  std::string node_name_;
+  dnnl::stream* stream_;
+  dnnl::primitive primitive_;
+  std::unordered_map<int, dnnl::memory> args_;
+};
+
+// Runs `make` (which builds a primitive kernel) and turns a dnnl::error into
+// a Status naming the node (DESIGN.md, decision 1).
+absl::StatusOr<std::unique_ptr<OpKernel>> CatchDnnl(
+    const KernelArgs& a,
+    const std::function<std::unique_ptr<OpKernel>()>& make);
+
+// True when every input and output is a non-empty f32 tensor. oneDNN has no
+// f64 on CPU and rejects zero-sized descriptors in some primitives; those
+// cases run on the reference kernel.
+bool OneDnnCanRun(const KernelArgs& a);
+
+// oneDNN eltwise forward (tanh, logistic, ...), f32.
+KernelFactory EltwiseOneDnn(dnnl::algorithm alg, float alpha = 0.f,
+                            float beta = 0.f);
+// oneDNN binary (add, mul, ...), f32. oneDNN broadcasts only its second
+// source, so a commutative op swaps its inputs when the first one
+// broadcasts; when both do, the reference kernel runs instead.
+KernelFactory BinaryOneDnn(dnnl::algorithm alg, bool commutative);
+
+}  // namespace rill
+
+#endif  // RILL_OPS_KERNEL_UTIL_H_

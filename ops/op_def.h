@@ -1,0 +1,176 @@
+#ifndef RILL_OPS_OP_DEF_H_
+#define RILL_OPS_OP_DEF_H_
+
+// The declaration of an op, in one place: its schema (inputs, outputs, typed
+// attributes with defaults, dtype constraints), its shape function, its
+// gradient state, and its two kernels.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/onednn_context.h"
+#include "core/shape.h"
+#include "core/status.h"
+#include "core/tensor.h"
+#include "proto/graph.pb.h"
+
+namespace rill {
+
+enum class AttrType {
+  kInt, kFloat, kString, kBool,
+  kIntList, kFloatList, kStringList, kBoolList,
+  kShape, kDType, kTensor,
+};
+const char* AttrTypeName(AttrType t);
+// Whether `value` holds a value of type `t`. An empty list fits every list type.
+bool AttrValueHasType(const AttrValue& value, AttrType t);
+
+struct AttrDef {
+  std::string name;
+  AttrType type;
+  std::optional<AttrValue> default_value;  // Unset: the attribute is required.
+};
+
+// An input or output. Inputs sharing a `type_var` must have the same dtype;
+// that dtype must be in the var's allowed set.
+struct ArgDef {
+  std::string name;
+  std::string type_var;
+};
+
+// A node's attributes with the op's defaults filled in. The validator has
+// checked presence and types, so the getters cannot fail.
+class Attrs {
+ public:
+  Attrs(const Node& node, const std::vector<AttrDef>& defs);
+  int64_t GetInt(const std::string& name) const;
+  float GetFloat(const std::string& name) const;
+  bool GetBool(const std::string& name) const;
+  const std::string& GetString(const std::string& name) const;
+  const ShapeProto& GetShape(const std::string& name) const;
+  DataType GetDType(const std::string& name) const;
+  const TensorProto& GetTensor(const std::string& name) const;
+  const AttrValue& Get(const std::string& name) const;
+
+ private:
+  std::map<std::string, const AttrValue*> values_;
+};
+
+// What a shape function sees: input dtypes and shapes (possibly with
+// symbolic dims), the attributes; it sets every output's dtype and shape.
+class InferenceContext {
+ public:
+  InferenceContext(const Attrs& attrs, std::vector<DType> input_dtypes,
+                   std::vector<Shape> input_shapes, int64_t memory_budget)
+      : attrs_(attrs), input_dtypes_(std::move(input_dtypes)),
+        input_shapes_(std::move(input_shapes)), memory_budget_(memory_budget) {}
+
+  const Attrs& attrs() const { return attrs_; }
+  int num_inputs() const { return static_cast<int>(input_shapes_.size()); }
+  DType input_dtype(int i) const { return input_dtypes_[i]; }
+  const Shape& input_shape(int i) const { return input_shapes_[i]; }
+  int64_t memory_budget() const { return memory_budget_; }
+
+  void SetOutput(int i, DType dtype, Shape shape);
+  const std::vector<DType>& output_dtypes() const { return output_dtypes_; }
+  const std::vector<Shape>& output_shapes() const { return output_shapes_; }
+
+ private:
+  const Attrs& attrs_;
+  std::vector<DType> input_dtypes_;
+  std::vector<Shape> input_shapes_;
+  int64_t memory_budget_;
+  std::vector<DType> output_dtypes_;
+  std::vector<Shape> output_shapes_;
+};
+using ShapeFn = std::function<absl::Status(InferenceContext&)>;
+
+// A kernel is created once per compiled signature, with its input and output
+// buffers already bound (they never move between runs), so Compute() only
+// computes.
+class OpKernel {
+ public:
+  virtual ~OpKernel() = default;
+  [[nodiscard]] virtual absl::Status Compute() = 0;
+};
+
+struct KernelArgs {
+  const Node& node;
+  const Attrs& attrs;
+  std::vector<Tensor> inputs;   // Concrete shapes, bound buffers.
+  std::vector<Tensor> outputs;
+  OneDnnContext* onednn = nullptr;  // Set for the oneDNN backend only.
+};
+// Returns a kernel, or nullptr when this backend does not handle the case
+// (e.g. f64 on oneDNN); the executor then uses the reference kernel.
+using KernelFactory =
+    std::function<absl::StatusOr<std::unique_ptr<OpKernel>>(const KernelArgs&)>;
+
+// How an op takes part in autodiff (DESIGN.md, decision 3).
+enum class GradientState { kMissing, kDifferentiable, kNotDifferentiable };
+class GradContext;  // Defined by the autodiff pass.
+using GradientFn = std::function<absl::Status(GradContext&)>;
+
+// Source ops (Input, Const, Parameter) have no kernel: the executor binds
+// their outputs to feeds and stored values.
+class OpDef {
+ public:
+  explicit OpDef(std::string name) : name_(std::move(name)) {}
+
+  OpDef& Doc(std::string doc);
+  OpDef& TypeVar(std::string var, DTypeSet allowed);
+  OpDef& Input(std::string name, std::string type_var);
+  OpDef& Output(std::string name);
+  OpDef& Attr(std::string name, AttrType type);  // Required.
+  OpDef& Attr(std::string name, AttrType type, AttrValue default_value);
+  OpDef& Shape(ShapeFn fn);
+  OpDef& Source();
+  OpDef& Gradient(GradientFn fn);
+  OpDef& NoGradient();
+  OpDef& Reference(KernelFactory f);
+  OpDef& OneDnn(KernelFactory f);
+
+  const std::string& name() const { return name_; }
+  const std::string& doc() const { return doc_; }
+  const std::vector<ArgDef>& inputs() const { return inputs_; }
+  const std::vector<ArgDef>& outputs() const { return outputs_; }
+  const std::vector<AttrDef>& attrs() const { return attrs_; }
+  const AttrDef* FindAttr(const std::string& name) const;
+  DTypeSet AllowedTypes(const std::string& type_var) const;
+  const ShapeFn& shape_fn() const { return shape_fn_; }
+  bool is_source() const { return is_source_; }
+  GradientState gradient_state() const { return gradient_state_; }
+  const GradientFn& gradient_fn() const { return gradient_fn_; }
+  const KernelFactory& reference() const { return reference_; }
+  const KernelFactory& onednn() const { return onednn_; }
+
+ private:
+  std::string name_;
+  std::string doc_;
+  std::map<std::string, DTypeSet> type_vars_;
+  std::vector<ArgDef> inputs_;
+  std::vector<ArgDef> outputs_;
+  std::vector<AttrDef> attrs_;
+  ShapeFn shape_fn_;
+  bool is_source_ = false;
+  GradientState gradient_state_ = GradientState::kMissing;
+  GradientFn gradient_fn_;
+  KernelFactory reference_;
+  KernelFactory onednn_;
+};
+
+// AttrValue constructors, for defaults and for building graphs in code.
+AttrValue IntAttr(int64_t v);
+AttrValue FloatAttr(float v);
+AttrValue BoolAttr(bool v);
+AttrValue StringAttr(std::string v);
+AttrValue IntListAttr(std::vector<int64_t> v);
+
+}  // namespace rill
+
+#endif  // RILL_OPS_OP_DEF_H_

@@ -1,0 +1,24 @@
+#ifndef RILL_OPS_SHAPE_FNS_H_
+#define RILL_OPS_SHAPE_FNS_H_
+
+#include "ops/op_def.h"
+
+namespace rill {
+
+// Output 0 has input 0's dtype and shape.
+absl::Status UnchangedShape(InferenceContext& c);
+
+// NumPy broadcasting of two shapes, aligned on the right. A symbolic
+// dimension against 1 stays symbolic; against n > 1 it becomes n.
+absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b);
+
+// Output 0 is the broadcast of inputs 0 and 1, with input 0's dtype.
+absl::Status BroadcastBinaryShape(InferenceContext& c);
+
+// Resolves `axis` (negative counts from the end) against `rank`.
+absl::StatusOr<int> NormalizeAxis(int64_t axis, int rank,
+                                  const std::string& attr_name);
+
+}  // namespace rill
+
+#endif  // RILL_OPS_SHAPE_FNS_H_

@@ -1,0 +1,284 @@
+#include "runtime/executor.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/tensor_proto.h"
+#include "runtime/buffer_plan.h"
+
+namespace rill {
+
+absl::StatusOr<Backend> ParseBackend(const std::string& name) {
+  if (name == "onednn") return Backend::kOneDnn;
+  if (name == "reference") return Backend::kReference;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown backend '", name, "'; choose onednn or reference"));
+}
+
+const char* BackendName(Backend b) {
+  return b == Backend::kOneDnn ? "onednn" : "reference";
+}
+
+struct Executor::Plan {
+  std::vector<std::unique_ptr<OpKernel>> kernels;
+  std::vector<int> kernel_nodes;  // Node of each kernel, for error messages.
+  std::vector<std::pair<int, Tensor>> inputs;  // Input node, its buffer.
+  std::vector<Tensor> fetches;
+  std::shared_ptr<void> arena;
+  PlanStats stats;
+};
+
+Executor::Executor(ValidGraph graph, const ExecutorOptions& options)
+    : graph_(std::move(graph)), options_(options) {}
+
+Executor::~Executor() = default;
+
+absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(
+    ValidGraph graph, const ExecutorOptions& options) {
+  std::unique_ptr<Executor> ex(new Executor(std::move(graph), options));
+  const ValidGraph& g = ex->graph_;
+  ex->values_.resize(g.num_nodes());
+  for (int i = 0; i < g.num_nodes(); ++i) {
+    const std::string& op = g.node(i).op();
+    if (op != "Const" && op != "Parameter") continue;
+    // The validator has checked these values against the memory budget.
+    absl::StatusOr<Tensor> value = TensorFromProto(
+        g.node(i).attr().at("value").tensor(), g.memory_budget());
+    if (!value.ok()) return Annotate(value.status(), g.Describe(i));
+    ex->values_[i] = *std::move(value);
+  }
+  return ex;
+}
+
+Tensor* Executor::mutable_value(const std::string& node_name) {
+  int node = graph_.FindNode(node_name);
+  if (node < 0 || !values_[node].valid()) return nullptr;
+  return &values_[node];
+}
+
+namespace {
+
+// Feeds must name Input nodes, with the declared dtype and a shape that
+// matches the declared one wherever that is not symbolic.
+absl::Status CheckFeed(const ValidGraph& g, int node, const Tensor& feed) {
+  const NodeInfo& info = g.info(node);
+  const Shape& declared = info.shapes[0];
+  std::string where = absl::StrCat("feed '", g.node(node).name(), "'");
+  if (feed.dtype() != info.dtypes[0]) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " is ", DTypeName(feed.dtype()), " but the input is declared ",
+                     DTypeName(info.dtypes[0])));
+  }
+  bool match = feed.shape().rank() == declared.rank();
+  for (int d = 0; match && d < declared.rank(); ++d) {
+    match = declared.dim(d) == kSymbolicDim || declared.dim(d) == feed.shape().dim(d);
+  }
+  if (!match) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " has shape ", feed.shape().ToString(),
+                     " but the input is declared ", declared.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+std::string SignatureKey(const ValidGraph& g,
+                         const std::map<std::string, Tensor>& feeds,
+                         const std::vector<std::string>& fetches) {
+  std::string key = absl::StrJoin(fetches, ",");
+  for (const auto& [name, t] : feeds) {
+    absl::StrAppend(&key, ";", name, ":", DTypeName(t.dtype()), t.shape().ToString());
+  }
+  return key;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
+    const std::map<std::string, Tensor>& feeds,
+    const std::vector<std::string>& fetches) {
+  const ValidGraph& g = graph_;
+  auto plan = std::make_unique<Plan>();
+  // The fetched tensors, and every node they need.
+  std::vector<TensorRef> fetch_refs;
+  std::vector<bool> needed(g.num_nodes(), false);
+  std::vector<int> stack;
+  for (const std::string& f : fetches) {
+    absl::StatusOr<TensorRef> ref = g.Resolve(f);
+    if (!ref.ok()) return Annotate(ref.status(), "fetch");
+    fetch_refs.push_back(*ref);
+    stack.push_back(ref->node);
+  }
+  while (!stack.empty()) {
+    int n = stack.back();
+    stack.pop_back();
+    if (needed[n]) continue;
+    needed[n] = true;
+    for (const TensorRef& in : g.info(n).inputs) stack.push_back(in.node);
+  }
+  for (const auto& [name, tensor] : feeds) {
+    int node = g.FindNode(name);
+    if (node < 0 || g.node(node).op() != "Input") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("feed '", name, "' names no Input node"));
+    }
+    RETURN_IF_ERROR(CheckFeed(g, node, tensor));
+  }
+  // Concrete shapes, producers first; the schedule is the topological order
+  // restricted to the needed nodes.
+  std::vector<int> schedule;
+  std::vector<std::vector<Shape>> shapes(g.num_nodes());
+  for (int n : g.topo_order()) {
+    if (!needed[n]) continue;
+    const NodeInfo& info = g.info(n);
+    if (g.node(n).op() == "Input") {
+      auto feed = feeds.find(g.node(n).name());
+      if (feed == feeds.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("input '", g.node(n).name(), "' is needed by the fetches but not fed"));
+      }
+      shapes[n] = {feed->second.shape()};
+    } else {
+      std::vector<DType> in_dtypes;
+      std::vector<Shape> in_shapes;
+      for (const TensorRef& in : info.inputs) {
+        in_dtypes.push_back(g.info(in.node).dtypes[in.output]);
+        in_shapes.push_back(shapes[in.node][in.output]);
+      }
+      std::vector<DType> out_dtypes;
+      absl::Status s = InferNode(*info.op, g.node(n), in_dtypes, in_shapes,
+                                 g.memory_budget(), &out_dtypes, &shapes[n]);
+      if (!s.ok()) return Annotate(s, g.Describe(n));
+    }
+    schedule.push_back(n);
+  }
+  // Buffer lifetimes: from the producing step (step 0 for inputs, which are
+  // copied in before anything runs) to the last consuming step; fetched
+  // tensors live to the end.
+  int steps = static_cast<int>(schedule.size());
+  std::vector<int> step_of(g.num_nodes(), -1);
+  for (int s = 0; s < steps; ++s) step_of[schedule[s]] = s;
+  std::map<std::pair<int, int>, int> request_of;  // (node, output) -> index
+  std::vector<BufferRequest> requests;
+  for (int n : schedule) {
+    const NodeInfo& info = g.info(n);
+    bool is_input = g.node(n).op() == "Input";
+    if (info.op->is_source() && !is_input) continue;  // Bound to values_.
+    for (size_t o = 0; o < info.dtypes.size(); ++o) {
+      request_of[{n, static_cast<int>(o)}] = static_cast<int>(requests.size());
+      int first = is_input ? 0 : step_of[n];
+      requests.push_back({*shapes[n][o].ByteSize(info.dtypes[o]), first, first});
+    }
+  }
+  for (int n : schedule) {
+    for (const TensorRef& in : g.info(n).inputs) {
+      auto it = request_of.find({in.node, in.output});
+      if (it != request_of.end()) requests[it->second].last_use = step_of[n];
+    }
+  }
+  for (const TensorRef& f : fetch_refs) {
+    auto it = request_of.find({f.node, f.output});
+    if (it != request_of.end()) requests[it->second].last_use = steps;
+  }
+  BufferPlan buffers = PlanBuffers(requests);
+  for (const Tensor& v : values_) plan->stats.value_bytes += v.valid() ? v.byte_size() : 0;
+  plan->stats.planned_peak_bytes = buffers.peak_bytes;
+  for (const BufferRequest& r : requests) plan->stats.unshared_bytes += r.bytes;
+  if (buffers.peak_bytes > g.memory_budget() - plan->stats.value_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the plan needs ", buffers.peak_bytes, " bytes of activations plus ",
+        plan->stats.value_bytes, " of values, over the memory budget of ",
+        g.memory_budget(), " bytes"));
+  }
+  char* arena = static_cast<char*>(
+      std::aligned_alloc(kTensorAlignment, buffers.peak_bytes + kTensorAlignment));
+  if (arena == nullptr) return absl::ResourceExhaustedError("cannot allocate the arena");
+  plan->arena = std::shared_ptr<void>(arena, std::free);
+  // Every output of a scheduled node, as a tensor over its storage.
+  auto tensor_of = [&](int node, int output) -> absl::StatusOr<Tensor> {
+    auto it = request_of.find({node, output});
+    if (it == request_of.end()) return values_[node];
+    return Tensor::View(g.info(node).dtypes[output], shapes[node][output],
+                        arena + buffers.offsets[it->second]);
+  };
+  for (int n : schedule) {
+    const NodeInfo& info = g.info(n);
+    if (g.node(n).op() == "Input") {
+      ASSIGN_OR_RETURN(Tensor buffer, tensor_of(n, 0));
+      plan->inputs.push_back({n, buffer});
+    }
+    if (info.op->is_source()) continue;
+    Attrs attrs(g.node(n), info.op->attrs());
+    KernelArgs args{g.node(n), attrs, {}, {}, nullptr};
+    for (const TensorRef& in : info.inputs) {
+      ASSIGN_OR_RETURN(Tensor t, tensor_of(in.node, in.output));
+      args.inputs.push_back(t);
+    }
+    for (size_t o = 0; o < info.dtypes.size(); ++o) {
+      ASSIGN_OR_RETURN(Tensor t, tensor_of(n, static_cast<int>(o)));
+      args.outputs.push_back(t);
+    }
+    std::unique_ptr<OpKernel> kernel;
+    if (options_.backend == Backend::kOneDnn && info.op->onednn()) {
+      args.onednn = &onednn_;
+      absl::StatusOr<std::unique_ptr<OpKernel>> k = info.op->onednn()(args);
+      if (!k.ok()) return Annotate(k.status(), g.Describe(n));
+      kernel = *std::move(k);
+      if (kernel != nullptr) ++plan->stats.onednn_kernels;
+    }
+    if (kernel == nullptr) {
+      absl::StatusOr<std::unique_ptr<OpKernel>> k = info.op->reference()(args);
+      if (!k.ok()) return Annotate(k.status(), g.Describe(n));
+      kernel = *std::move(k);
+    }
+    plan->kernels.push_back(std::move(kernel));
+    plan->kernel_nodes.push_back(n);
+  }
+  plan->stats.num_kernels = static_cast<int>(plan->kernels.size());
+  for (const TensorRef& f : fetch_refs) {
+    ASSIGN_OR_RETURN(Tensor t, tensor_of(f.node, f.output));
+    plan->fetches.push_back(t);
+  }
+  return plan;
+}
+
+absl::StatusOr<std::vector<Tensor>> Executor::Run(
+    const std::map<std::string, Tensor>& feeds,
+    const std::vector<std::string>& fetches) {
+  if (fetches.empty()) {
+    return absl::InvalidArgumentError("nothing to fetch");
+  }
+  std::string key = SignatureKey(graph_, feeds, fetches);
+  auto it = plans_.find(key);
+  if (it == plans_.end()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, Compile(feeds, fetches));
+    if (static_cast<int>(plan_order_.size()) >= options_.max_cached_plans) {
+      plans_.erase(plan_order_.front());
+      plan_order_.erase(plan_order_.begin());
+    }
+    plan_order_.push_back(key);
+    it = plans_.emplace(key, std::move(plan)).first;
+  }
+  Plan& plan = *it->second;
+  for (auto& [node, buffer] : plan.inputs) {
+    const Tensor& feed = feeds.at(graph_.node(node).name());
+    if (buffer.byte_size() > 0) {
+      std::memcpy(buffer.raw_data(), feed.raw_data(), buffer.byte_size());
+    }
+  }
+  for (size_t k = 0; k < plan.kernels.size(); ++k) {
+    absl::Status s = plan.kernels[k]->Compute();
+    if (!s.ok()) return Annotate(s, graph_.Describe(plan.kernel_nodes[k]));
+  }
+  if (options_.backend == Backend::kOneDnn) onednn_.stream.wait();
+  std::vector<Tensor> out;
+  for (const Tensor& t : plan.fetches) {
+    ASSIGN_OR_RETURN(Tensor copy, t.Clone());
+    out.push_back(std::move(copy));
+  }
+  last_stats_ = plan.stats;
+  return out;
+}
+
+}  // namespace rill

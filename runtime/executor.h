@@ -1,0 +1,78 @@
+#ifndef RILL_RUNTIME_EXECUTOR_H_
+#define RILL_RUNTIME_EXECUTOR_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/onednn_context.h"
+#include "core/tensor.h"
+#include "graph/validate.h"
+
+namespace rill {
+
+enum class Backend { kOneDnn, kReference };
+absl::StatusOr<Backend> ParseBackend(const std::string& name);
+const char* BackendName(Backend b);
+
+struct ExecutorOptions {
+  Backend backend = Backend::kOneDnn;
+  // How many input-shape signatures stay compiled; the oldest is dropped.
+  int max_cached_plans = 16;
+};
+
+// What the plan for one input-shape signature costs.
+struct PlanStats {
+  int num_kernels = 0;
+  int onednn_kernels = 0;     // The rest run the reference loops.
+  int64_t planned_peak_bytes = 0;  // Activation arena, with buffer reuse.
+  int64_t unshared_bytes = 0;      // What the same buffers take without reuse.
+  int64_t value_bytes = 0;         // Constants and parameters.
+};
+
+// Runs a validated graph. The first run with a new set of input shapes (and
+// fetches) compiles a plan: a schedule of the nodes the fetches need, one
+// kernel per node (oneDNN primitives created once), and one arena whose
+// buffers are shared between tensors whose lifetimes do not overlap. Later
+// runs with the same signature reuse it and allocate only the fetched copies.
+// Not thread-safe: one Run at a time.
+class Executor {
+ public:
+  static absl::StatusOr<std::unique_ptr<Executor>> Create(
+      ValidGraph graph, const ExecutorOptions& options = {});
+  ~Executor();
+
+  // `feeds` maps Input node names to tensors; `fetches` are "node" or
+  // "node:k". Returns a copy of each fetched tensor, in order.
+  absl::StatusOr<std::vector<Tensor>> Run(
+      const std::map<std::string, Tensor>& feeds,
+      const std::vector<std::string>& fetches);
+
+  const ValidGraph& graph() const { return graph_; }
+  Backend backend() const { return options_.backend; }
+  // Of the plan that the last successful Run used.
+  const PlanStats& last_plan_stats() const { return last_stats_; }
+  // The current value of a Const or Parameter node, or nullptr. Compiled
+  // plans hold views of it: change its contents in place, never reassign.
+  Tensor* mutable_value(const std::string& node_name);
+
+ private:
+  struct Plan;
+  Executor(ValidGraph graph, const ExecutorOptions& options);
+  absl::StatusOr<std::unique_ptr<Plan>> Compile(
+      const std::map<std::string, Tensor>& feeds,
+      const std::vector<std::string>& fetches);
+
+  ValidGraph graph_;
+  ExecutorOptions options_;
+  OneDnnContext onednn_;
+  std::vector<Tensor> values_;  // Per node: decoded Const/Parameter values.
+  std::map<std::string, std::unique_ptr<Plan>> plans_;
+  std::vector<std::string> plan_order_;  // Oldest first, for eviction.
+  PlanStats last_stats_;
+};
+
+}  // namespace rill
+
+#endif  // RILL_RUNTIME_EXECUTOR_H_

@@ -1,0 +1,236 @@
+// The graph subcommands: check, run, dot.
+
+#include "tools/commands.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "core/npy.h"
+#include "graph/dot.h"
+#include "graph/loader.h"
+#include "graph/validate.h"
+#include "runtime/executor.h"
+
+ABSL_FLAG(std::vector<std::string>, feed, {},
+          "Input values, as name=file.npy; repeat the flag or separate with "
+          "commas.");
+ABSL_FLAG(std::vector<std::string>, fetch, {},
+          "Tensors to compute, as node or node:k, comma-separated. Default: "
+          "the graph's outputs.");
+ABSL_FLAG(std::string, out, "",
+          "Directory for the fetched tensors, one DIR/<name>.npy each "
+          "(':' and '/' in names become '_'). Created if missing.");
+ABSL_FLAG(std::string, backend, "onednn",
+          "Kernels to run: onednn (f32 through oneDNN, other cases on the "
+          "reference loops) or reference.");
+ABSL_FLAG(int64_t, memory_budget_mb, 8192,
+          "Memory that a graph's values and activations may take, in MiB; "
+          "checked before allocating.");
+ABSL_FLAG(int64_t, max_file_mb, 1024,
+          "Largest graph or .npy file accepted, in MiB; checked before "
+          "reading.");
+
+namespace rill {
+namespace {
+
+int64_t MiB(int64_t mb) { return mb << 20; }
+
+absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path) {
+  LoadOptions load;
+  load.max_file_bytes = MiB(absl::GetFlag(FLAGS_max_file_mb));
+  ASSIGN_OR_RETURN(LoadedGraph loaded, LoadGraphFile(path, load));
+  ValidateOptions validate;
+  validate.memory_budget = MiB(absl::GetFlag(FLAGS_memory_budget_mb));
+  return ValidateGraph(std::move(loaded), validate);
+}
+
+std::string HumanBytes(int64_t bytes) {
+  if (bytes < 1024) return absl::StrCat(bytes, " B");
+  if (bytes < (1 << 20)) return absl::StrFormat("%.1f KiB", bytes / 1024.0);
+  return absl::StrFormat("%.1f MiB", bytes / 1048576.0);
+}
+
+std::string TypedShape(DType dtype, const Shape& shape) {
+  return absl::StrCat(DTypeName(dtype), shape.ToString());
+}
+
+absl::Status Check(const std::vector<std::string>& operands) {
+  ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
+  std::map<std::string, int> op_counts;
+  int64_t param_count = 0, param_values = 0, param_bytes = 0;
+  for (int i = 0; i < g.num_nodes(); ++i) {
+    ++op_counts[g.node(i).op()];
+    if (g.node(i).op() != "Parameter") continue;
+    const NodeInfo& info = g.info(i);
+    ++param_count;
+    param_values += *info.shapes[0].NumElements();
+    param_bytes += *info.shapes[0].ByteSize(info.dtypes[0]);
+  }
+  std::vector<std::string> ops;
+  for (const auto& [op, count] : op_counts) ops.push_back(absl::StrCat(op, " ", count));
+  std::printf("%s: OK\n", operands[0].c_str());
+  std::printf("  nodes:      %d (%s)\n", g.num_nodes(), absl::StrJoin(ops, ", ").c_str());
+  std::printf("  parameters: %lld tensors, %lld values, %s\n",
+              static_cast<long long>(param_count), static_cast<long long>(param_values),
+              HumanBytes(param_bytes).c_str());
+  for (int n : g.input_nodes()) {
+    std::printf("  input:      %s %s\n", g.node(n).name().c_str(),
+                TypedShape(g.info(n).dtypes[0], g.info(n).shapes[0]).c_str());
+  }
+  for (const TensorRef& o : g.outputs()) {
+    std::printf("  output:     %s %s\n", g.RefName(o).c_str(),
+                TypedShape(g.info(o.node).dtypes[o.output],
+                           g.info(o.node).shapes[o.output]).c_str());
+  }
+  return absl::OkStatus();
+}
+
+// "x=data/x.npy" -> {"x", "data/x.npy"}
+absl::StatusOr<std::map<std::string, Tensor>> ReadFeeds() {
+  std::map<std::string, Tensor> feeds;
+  for (const std::string& spec : absl::GetFlag(FLAGS_feed)) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(spec, absl::MaxSplits('=', 1));
+    if (kv.first.empty() || kv.second.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--feed '", spec, "' is not of the form name=file.npy"));
+    }
+    if (feeds.count(kv.first)) {
+      return absl::InvalidArgumentError(absl::StrCat("--feed names '", kv.first, "' twice"));
+    }
+    ASSIGN_OR_RETURN(feeds[kv.first],
+                     ReadNpy(kv.second, MiB(absl::GetFlag(FLAGS_max_file_mb))));
+  }
+  return feeds;
+}
+
+std::string FetchFileName(const std::string& fetch) {
+  return absl::StrCat(absl::StrReplaceAll(fetch, {{":", "_"}, {"/", "_"}}), ".npy");
+}
+
+// min / mean / max and the first values, for a quick look at a result.
+std::string Summarize(const Tensor& t) {
+  if (t.num_elements() == 0) return "(empty)";
+  auto value = [&](int64_t i) -> double {
+    switch (t.dtype()) {
+      case DType::kF32: return t.data<float>()[i];
+      case DType::kF64: return t.data<double>()[i];
+      case DType::kI32: return t.data<int32_t>()[i];
+      case DType::kI64: return static_cast<double>(t.data<int64_t>()[i]);
+      case DType::kBool: return t.data<bool>()[i];
+    }
+    return 0;
+  };
+  double lo = value(0), hi = value(0), sum = 0;
+  for (int64_t i = 0; i < t.num_elements(); ++i) {
+    lo = std::min(lo, value(i));
+    hi = std::max(hi, value(i));
+    sum += value(i);
+  }
+  std::vector<std::string> head;
+  for (int64_t i = 0; i < std::min<int64_t>(t.num_elements(), 6); ++i) {
+    head.push_back(absl::StrFormat("%.6g", value(i)));
+  }
+  return absl::StrFormat("min %.6g mean %.6g max %.6g  [%s%s]", lo,
+                         sum / t.num_elements(), hi, absl::StrJoin(head, ", "),
+                         t.num_elements() > 6 ? ", ..." : "");
+}
+
+absl::Status Run(const std::vector<std::string>& operands) {
+  ASSIGN_OR_RETURN(Backend backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
+  ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
+  std::vector<std::string> fetches = absl::GetFlag(FLAGS_fetch);
+  if (fetches.empty()) fetches.assign(g.proto().output().begin(), g.proto().output().end());
+  if (fetches.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(operands[0], ": the graph declares no outputs; name them with --fetch"));
+  }
+  std::string out_dir = absl::GetFlag(FLAGS_out);
+  std::set<std::string> files;
+  for (const std::string& f : fetches) {
+    if (!files.insert(FetchFileName(f)).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("two fetches would both be written to ", FetchFileName(f)));
+    }
+  }
+  using FeedMap = std::map<std::string, Tensor>;
+  ASSIGN_OR_RETURN(FeedMap feeds, ReadFeeds());
+  ExecutorOptions options;
+  options.backend = backend;
+  ASSIGN_OR_RETURN(std::unique_ptr<Executor> executor,
+                   Executor::Create(std::move(g), options));
+  ASSIGN_OR_RETURN(std::vector<Tensor> results, executor->Run(feeds, fetches));
+  // Everything is computed before the first file is written.
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create --out directory ", out_dir, ": ", ec.message()));
+    }
+  }
+  for (size_t i = 0; i < fetches.size(); ++i) {
+    std::string where;
+    if (!out_dir.empty()) {
+      where = absl::StrCat(out_dir, "/", FetchFileName(fetches[i]));
+      RETURN_IF_ERROR(WriteNpy(where, results[i]));
+      where = absl::StrCat(" -> ", where);
+    }
+    std::printf("%s %s%s\n  %s\n", fetches[i].c_str(),
+                TypedShape(results[i].dtype(), results[i].shape()).c_str(),
+                where.c_str(), Summarize(results[i]).c_str());
+  }
+  const PlanStats& s = executor->last_plan_stats();
+  std::printf("ran %d kernels (%d oneDNN) on %s; activations %s planned (%s without reuse)\n",
+              s.num_kernels, s.onednn_kernels, BackendName(backend),
+              HumanBytes(s.planned_peak_bytes).c_str(), HumanBytes(s.unshared_bytes).c_str());
+  return absl::OkStatus();
+}
+
+absl::Status Dot(const std::vector<std::string>& operands) {
+  ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
+  std::fputs(ToDot(g).c_str(), stdout);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const std::vector<Command>& AllCommands() {
+  static const auto* commands = new std::vector<Command>{
+      {"check", "Validate a graph and infer its shapes.", "check GRAPH",
+       "Loads GRAPH (text format if it ends in .pbtxt, .txt or .textproto;\n"
+       "binary otherwise), validates it and infers shapes. Prints a summary\n"
+       "and exits 0, or prints the first error with its file:line:col and\n"
+       "node and exits 1.",
+       {"memory_budget_mb", "max_file_mb"}, 1, Check},
+      {"run", "Run a graph on .npy inputs.",
+       "run GRAPH [--feed name=file.npy ...] [--fetch a,b] [--out DIR]",
+       "Runs GRAPH with the fed inputs and prints each fetched tensor's dtype,\n"
+       "shape and a summary. With --out, also writes DIR/<name>.npy for each,\n"
+       "atomically: a file is either complete or absent.",
+       {"feed", "fetch", "out", "backend", "memory_budget_mb", "max_file_mb"}, 1, Run},
+      {"dot", "Print a graph as Graphviz DOT.", "dot GRAPH",
+       "Validates GRAPH and prints it in Graphviz DOT on stdout, edges\n"
+       "labelled with dtype and shape. Render with: rill dot g.pbtxt | dot -Tsvg",
+       {"memory_budget_mb", "max_file_mb"}, 1, Dot},
+  };
+  return *commands;
+}
+
+const Command* FindCommand(const std::string& name) {
+  for (const Command& c : AllCommands()) {
+    if (name == c.name) return &c;
+  }
+  return nullptr;
+}
+
+bool IsListFlag(const std::string& name) { return name == "feed"; }
+
+}  // namespace rill

@@ -1,0 +1,145 @@
+// The `rill` command: `rill <subcommand> [flags] [args]`.
+
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "tools/commands.h"
+
+namespace rill {
+namespace {
+
+void PrintUsage(FILE* out) {
+  std::fprintf(out,
+               "rill: a dataflow graph engine with reverse-mode autodiff.\n\n"
+               "Usage: rill <command> [flags] [args]\n\nCommands:\n");
+  for (const Command& c : AllCommands()) {
+    std::fprintf(out, "  %-6s %s\n", c.name, c.summary);
+  }
+  std::fprintf(out, "\n'rill <command> --help' describes a command and its flags.\n");
+}
+
+void PrintCommandHelp(const Command& c) {
+  std::printf("Usage: rill %s\n\n%s\n", c.usage, c.description);
+  if (c.flags.empty()) return;
+  std::printf("\nFlags:\n");
+  for (const char* name : c.flags) {
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::printf("  --%s (default: %s)\n      %s\n", name,
+                flag->DefaultValue().empty() ? "\"\""
+                                             : flag->DefaultValue().c_str(),
+                flag->Help().c_str());
+  }
+}
+
+// The flag name of "--name=value", "--name" or "--noname" (bools).
+std::string FlagName(const std::string& arg) {
+  std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
+  return name.substr(0, name.find('='));
+}
+
+// Checks that every flag given belongs to the command, and merges repeated
+// list flags (--feed a=x.npy --feed b=y.npy) into one comma list, which is
+// what absl's vector flags parse.
+absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c,
+                                                     int argc, char** argv) {
+  std::set<std::string> allowed(c.flags.begin(), c.flags.end());
+  std::vector<std::string> args = {argv[0]};
+  std::map<std::string, std::vector<std::string>> lists;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") {
+      for (++i; i < argc; ++i) args.push_back(argv[i]);
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      args.push_back(arg);
+      continue;
+    }
+    std::string name = FlagName(arg);
+    std::string base = absl::StartsWith(name, "no") && !allowed.count(name)
+                           ? name.substr(2)
+                           : name;
+    if (!allowed.count(base)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("rill ", c.name, ": unknown flag '", arg, "' (see 'rill ",
+                       c.name, " --help')"));
+    }
+    if (IsListFlag(base)) {
+      size_t eq = arg.find('=');
+      if (eq == std::string::npos) {
+        if (i + 1 >= argc) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("rill ", c.name, ": flag '", arg, "' needs a value"));
+        }
+        lists[base].push_back(argv[++i]);
+      } else {
+        lists[base].push_back(arg.substr(eq + 1));
+      }
+      continue;
+    }
+    args.push_back(arg);
+  }
+  for (const auto& [name, values] : lists) {
+    args.push_back(absl::StrCat("--", name, "=", absl::StrJoin(values, ",")));
+  }
+  return args;
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" ||
+      std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
+    PrintUsage(stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const Command* command = FindCommand(argv[1]);
+  if (command == nullptr) {
+    std::fprintf(stderr, "rill: unknown command '%s'\n\n", argv[1]);
+    PrintUsage(stderr);
+    return 2;
+  }
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--help" || arg == "-h" || arg == "-help") {
+      PrintCommandHelp(*command);
+      return 0;
+    }
+  }
+  absl::StatusOr<std::vector<std::string>> args =
+      PrepareArgs(*command, argc, argv);
+  if (!args.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(args.status().message()).c_str());
+    return 2;
+  }
+  std::vector<char*> cargs;
+  for (std::string& a : *args) cargs.push_back(a.data());
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
+  std::vector<std::string> operands(positional.begin() + 1, positional.end());
+  if (static_cast<int>(operands.size()) != command->num_operands) {
+    std::fprintf(stderr, "Usage: rill %s\n(see 'rill %s --help')\n",
+                 command->usage, command->name);
+    return 2;
+  }
+  absl::Status status = command->run(operands);
+  if (!status.ok()) {
+    std::fprintf(stderr, "rill %s: %s\n", command->name,
+                 std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace rill
+
+int main(int argc, char** argv) { return rill::Main(argc, argv); }
