@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 
@@ -10,8 +11,13 @@ namespace rill {
 absl::StatusOr<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
   ASSIGN_OR_RETURN(int64_t bytes, shape.ByteSize(dtype));
   // aligned_alloc wants a multiple of the alignment, and never zero bytes.
-  int64_t rounded = (bytes / kTensorAlignment + 1) * kTensorAlignment;
-  void* data = std::aligned_alloc(kTensorAlignment, rounded);
+  // The rounding must not overflow for sizes near INT64_MAX.
+  int64_t rounded = 0;
+  void* data = nullptr;
+  if (bytes < std::numeric_limits<int64_t>::max() - kTensorAlignment) {
+    rounded = (bytes / kTensorAlignment + 1) * kTensorAlignment;
+    data = std::aligned_alloc(kTensorAlignment, rounded);
+  }
   if (data == nullptr) {
     return absl::ResourceExhaustedError(
         absl::StrCat("cannot allocate ", bytes, " bytes for ", DTypeName(dtype),
@@ -21,6 +27,7 @@ absl::StatusOr<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
   Tensor t;
   t.dtype_ = dtype;
   t.num_elements_ = bytes / DTypeSize(dtype);
+  t.valid_ = true;
   t.shape_ = std::move(shape);
   t.data_ = data;
   t.owner_ = std::shared_ptr<void>(data, std::free);
@@ -35,6 +42,7 @@ absl::StatusOr<Tensor> Tensor::View(DType dtype, Shape shape, void* data) {
   Tensor t;
   t.dtype_ = dtype;
   t.num_elements_ = bytes / DTypeSize(dtype);
+  t.valid_ = true;
   t.shape_ = std::move(shape);
   t.data_ = data;
   return t;

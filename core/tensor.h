@@ -26,7 +26,7 @@ class Tensor {
   // Views `data`, which must outlive the tensor and hold the full shape.
   static absl::StatusOr<Tensor> View(DType dtype, Shape shape, void* data);
 
-  bool valid() const { return data_ != nullptr || num_elements_ == 0; }
+  bool valid() const { return valid_; }
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
   int64_t num_elements() const { return num_elements_; }
@@ -48,6 +48,7 @@ class Tensor {
   DType dtype_ = DType::kF32;
   Shape shape_;
   int64_t num_elements_ = 0;
+  bool valid_ = false;
   void* data_ = nullptr;
   std::shared_ptr<void> owner_;
 };

@@ -25,6 +25,21 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeCopy(const KernelArgs& a) {
   return std::make_unique<CopyKernel>(a);
 }
 
+// A oneDNN reorder between identical plain layouts is a copy.
+absl::StatusOr<std::unique_ptr<OpKernel>> CopyOneDnn(const KernelArgs& a) {
+  if (!OneDnnCanRun(a)) return nullptr;
+  return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
+    const dnnl::engine& eng = a.onednn->engine;
+    dnnl::memory::desc md = PlainDesc(a.inputs[0].shape());
+    dnnl::memory src = MemoryFor(a.inputs[0], md, eng);
+    dnnl::memory dst = MemoryFor(a.outputs[0], md, eng);
+    return std::make_unique<PrimitiveKernel>(
+        a, dnnl::reorder(src, dst),
+        std::unordered_map<int, dnnl::memory>{{DNNL_ARG_FROM, src},
+                                              {DNNL_ARG_TO, dst}});
+  });
+}
+
 // ---- MatMul ----
 
 // The operand shapes of a MatMul, with transposes resolved: the output is
@@ -166,7 +181,7 @@ void RegisterMathOps(OpRegistry& r) {
             .Output("y")
             .Shape(UnchangedShape)
             .Reference(MakeCopy)
-            .OneDnn(MakeCopy));
+            .OneDnn(CopyOneDnn));
   r.Add(OpDef("Add")
             .Doc("z = a + b, with NumPy broadcasting.")
             .TypeVar("T", kFloatTypes)

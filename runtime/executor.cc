@@ -184,7 +184,9 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
   BufferPlan buffers = PlanBuffers(requests);
   for (const Tensor& v : values_) plan->stats.value_bytes += v.valid() ? v.byte_size() : 0;
   plan->stats.planned_peak_bytes = buffers.peak_bytes;
-  for (const BufferRequest& r : requests) plan->stats.unshared_bytes += r.bytes;
+  for (const BufferRequest& r : requests) {
+    plan->stats.unshared_bytes += (r.bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
+  }
   if (buffers.peak_bytes > g.memory_budget() - plan->stats.value_bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "the plan needs ", buffers.peak_bytes, " bytes of activations plus ",
@@ -253,6 +255,7 @@ absl::StatusOr<std::vector<Tensor>> Executor::Run(
   auto it = plans_.find(key);
   if (it == plans_.end()) {
     ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, Compile(feeds, fetches));
+    ++num_compiles_;
     if (static_cast<int>(plan_order_.size()) >= options_.max_cached_plans) {
       plans_.erase(plan_order_.front());
       plan_order_.erase(plan_order_.begin());

@@ -53,6 +53,8 @@ class Executor {
   Backend backend() const { return options_.backend; }
   // Of the plan that the last successful Run used.
   const PlanStats& last_plan_stats() const { return last_stats_; }
+  // How many plans have been compiled so far (cache misses).
+  int num_compiles() const { return num_compiles_; }
   // The current value of a Const or Parameter node, or nullptr. Compiled
   // plans hold views of it: change its contents in place, never reassign.
   Tensor* mutable_value(const std::string& node_name);
@@ -71,6 +73,7 @@ class Executor {
   std::map<std::string, std::unique_ptr<Plan>> plans_;
   std::vector<std::string> plan_order_;  // Oldest first, for eviction.
   PlanStats last_stats_;
+  int num_compiles_ = 0;
 };
 
 }  // namespace rill

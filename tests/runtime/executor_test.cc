@@ -1,0 +1,212 @@
+#include "runtime/executor.h"
+
+#include <cmath>
+
+#include "gtest/gtest.h"
+
+namespace rill {
+namespace {
+
+// h = tanh(x . w + b); p = softmax(h * sigmoid(h)); x is [?, 3].
+constexpr char kGraph[] = R"pb(
+  node { name: "x" op: "Input" attr { key: "dtype" value { type: DT_FLOAT } }
+         attr { key: "shape" value { shape { dim: -1 dim: 3 } } } }
+  node { name: "w" op: "Parameter" attr { key: "value" value { tensor {
+         dtype: DT_FLOAT dims: 3 dims: 2 float_val: [0.5, -1, 0.25, 2, -0.75, 1] } } } }
+  node { name: "b" op: "Const" attr { key: "value" value { tensor {
+         dtype: DT_FLOAT dims: 2 float_val: [0.1, -0.2] } } } }
+  node { name: "xw" op: "MatMul" input: "x" input: "w" }
+  node { name: "pre" op: "Add" input: "xw" input: "b" }
+  node { name: "h" op: "Tanh" input: "pre" }
+  node { name: "g" op: "Sigmoid" input: "h" }
+  node { name: "hg" op: "Mul" input: "h" input: "g" }
+  node { name: "p" op: "Softmax" input: "hg" }
+  output: "p"
+)pb";
+
+std::unique_ptr<Executor> Make(const std::string& text, Backend backend,
+                               int64_t budget = int64_t{1} << 30) {
+  auto loaded = ParseGraphText(text, "test.pbtxt");
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  ValidateOptions options;
+  options.memory_budget = budget;
+  auto g = ValidateGraph(*std::move(loaded), options);
+  EXPECT_TRUE(g.ok()) << g.status();
+  auto ex = Executor::Create(*std::move(g), {backend});
+  EXPECT_TRUE(ex.ok()) << ex.status();
+  return *std::move(ex);
+}
+
+Tensor Batch(int rows) {
+  Tensor t = *Tensor::Allocate(DType::kF32, {rows, 3});
+  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = std::sin(i + 1.f);
+  return t;
+}
+
+// The same computation written out by hand in double.
+std::vector<double> Expected(const Tensor& x) {
+  const double w[3][2] = {{0.5, -1}, {0.25, 2}, {-0.75, 1}};
+  const double b[2] = {0.1, -0.2};
+  std::vector<double> out;
+  for (int r = 0; r < x.shape().dim(0); ++r) {
+    double hg[2];
+    for (int j = 0; j < 2; ++j) {
+      double s = b[j];
+      for (int k = 0; k < 3; ++k) s += x.data<float>()[r * 3 + k] * w[k][j];
+      double h = std::tanh(s);
+      hg[j] = h / (1 + std::exp(-h));
+    }
+    double m = std::max(hg[0], hg[1]);
+    double e0 = std::exp(hg[0] - m), e1 = std::exp(hg[1] - m);
+    out.push_back(e0 / (e0 + e1));
+    out.push_back(e1 / (e0 + e1));
+  }
+  return out;
+}
+
+TEST(Executor, BothBackendsMatchHandComputation) {
+  Tensor x = Batch(4);
+  std::vector<double> want = Expected(x);
+  for (Backend backend : {Backend::kOneDnn, Backend::kReference}) {
+    auto ex = Make(kGraph, backend);
+    auto out = ex->Run({{"x", x}}, {"p"});
+    ASSERT_TRUE(out.ok()) << out.status();
+    const Tensor& p = (*out)[0];
+    ASSERT_EQ(p.shape(), Shape({4, 2}));
+    for (int i = 0; i < 8; ++i) EXPECT_NEAR(p.data<float>()[i], want[i], 1e-6) << i;
+    if (backend == Backend::kOneDnn) {
+      EXPECT_EQ(ex->last_plan_stats().onednn_kernels, 6);
+    } else {
+      EXPECT_EQ(ex->last_plan_stats().onednn_kernels, 0);
+    }
+    EXPECT_EQ(ex->last_plan_stats().num_kernels, 6);
+  }
+}
+
+TEST(Executor, CompilesOncePerSignature) {
+  auto ex = Make(kGraph, Backend::kOneDnn);
+  ASSERT_TRUE(ex->Run({{"x", Batch(2)}}, {"p"}).ok());
+  ASSERT_TRUE(ex->Run({{"x", Batch(2)}}, {"p"}).ok());
+  EXPECT_EQ(ex->num_compiles(), 1);
+  auto five = ex->Run({{"x", Batch(5)}}, {"p"});  // The symbolic batch binds to 5.
+  ASSERT_TRUE(five.ok());
+  EXPECT_EQ((*five)[0].shape(), Shape({5, 2}));
+  EXPECT_EQ(ex->num_compiles(), 2);
+  ASSERT_TRUE(ex->Run({{"x", Batch(2)}}, {"p", "h"}).ok());  // New fetch set.
+  EXPECT_EQ(ex->num_compiles(), 3);
+  ASSERT_TRUE(ex->Run({{"x", Batch(5)}}, {"p"}).ok());
+  EXPECT_EQ(ex->num_compiles(), 3);
+}
+
+TEST(Executor, FetchesSurviveLaterRuns) {
+  auto ex = Make(kGraph, Backend::kOneDnn);
+  Tensor first = (*ex->Run({{"x", Batch(2)}}, {"p"}))[0];
+  Tensor copy = *first.Clone();
+  Tensor other = Batch(2);
+  other.data<float>()[0] = 3.f;
+  ASSERT_TRUE(ex->Run({{"x", other}}, {"p"}).ok());
+  EXPECT_TRUE(first.BitwiseEquals(copy));
+}
+
+TEST(Executor, ChainReusesBuffers) {
+  std::string text = R"pb(node { name: "t0" op: "Input"
+      attr { key: "dtype" value { type: DT_FLOAT } }
+      attr { key: "shape" value { shape { dim: 256 } } } })pb";
+  for (int i = 1; i <= 20; ++i) {
+    text += "node { name: \"t" + std::to_string(i) + "\" op: \"Tanh\" input: \"t" +
+            std::to_string(i - 1) + "\" }\n";
+  }
+  auto ex = Make(text, Backend::kReference);
+  Tensor x = *Tensor::Allocate(DType::kF32, {256});
+  x.data<float>()[7] = 0.5f;
+  auto out = ex->Run({{"t0", x}}, {"t20"});
+  ASSERT_TRUE(out.ok()) << out.status();
+  float want = 0.5f;
+  for (int i = 0; i < 20; ++i) want = std::tanh(want);
+  EXPECT_FLOAT_EQ((*out)[0].data<float>()[7], want);
+  const PlanStats& s = ex->last_plan_stats();
+  EXPECT_EQ(s.unshared_bytes, 21 * 1024);
+  EXPECT_EQ(s.planned_peak_bytes, 2 * 1024);  // Ping-pong between two buffers.
+}
+
+TEST(Executor, OnlyNeededNodesRun) {
+  auto ex = Make(kGraph, Backend::kOneDnn);
+  // Fetching "xw" needs x and w only: one kernel.
+  auto out = ex->Run({{"x", Batch(1)}}, {"xw"});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(ex->last_plan_stats().num_kernels, 1);
+  // A parameter can be fetched directly, and nothing needs feeding.
+  auto w = ex->Run({}, {"w"});
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_FLOAT_EQ((*w)[0].data<float>()[3], 2.f);
+}
+
+TEST(Executor, ParametersChangeInPlace) {
+  auto ex = Make(kGraph, Backend::kOneDnn);
+  Tensor before = (*ex->Run({{"x", Batch(1)}}, {"xw"}))[0];
+  Tensor* w = ex->mutable_value("w");
+  ASSERT_NE(w, nullptr);
+  for (int i = 0; i < 6; ++i) w->data<float>()[i] *= 2;
+  Tensor after = (*ex->Run({{"x", Batch(1)}}, {"xw"}))[0];
+  EXPECT_FLOAT_EQ(after.data<float>()[0], 2 * before.data<float>()[0]);
+  EXPECT_EQ(ex->mutable_value("h"), nullptr);
+}
+
+struct BadRun {
+  std::string name;
+  std::map<std::string, Tensor> feeds;
+  std::vector<std::string> fetches;
+  absl::StatusCode code;
+  std::string message;
+};
+
+TEST(Executor, BadFeedsAndFetches) {
+  Tensor f64 = *Tensor::Allocate(DType::kF64, {2, 3});
+  Tensor wrong_width = *Tensor::Allocate(DType::kF32, {2, 4});
+  Tensor wrong_rank = *Tensor::Allocate(DType::kF32, {6});
+  std::vector<BadRun> cases = {
+      {"unknown fetch", {{"x", Batch(1)}}, {"nope"}, absl::StatusCode::kNotFound, "'nope' names no node"},
+      {"bad output index", {{"x", Batch(1)}}, {"p:1"}, absl::StatusCode::kNotFound, "has 1 output"},
+      {"missing feed", {}, {"p"}, absl::StatusCode::kInvalidArgument, "input 'x' is needed"},
+      {"unknown feed", {{"x", Batch(1)}, {"y", Batch(1)}}, {"p"}, absl::StatusCode::kInvalidArgument, "feed 'y' names no Input"},
+      {"feed of non-input", {{"x", Batch(1)}, {"h", Batch(1)}}, {"p"}, absl::StatusCode::kInvalidArgument, "feed 'h' names no Input"},
+      {"wrong dtype", {{"x", f64}}, {"p"}, absl::StatusCode::kInvalidArgument, "is f64 but the input is declared f32"},
+      {"wrong width", {{"x", wrong_width}}, {"p"}, absl::StatusCode::kInvalidArgument, "has shape [2, 4] but the input is declared [?, 3]"},
+      {"wrong rank", {{"x", wrong_rank}}, {"p"}, absl::StatusCode::kInvalidArgument, "has shape [6]"},
+      {"no fetches", {{"x", Batch(1)}}, {}, absl::StatusCode::kInvalidArgument, "nothing to fetch"},
+  };
+  auto ex = Make(kGraph, Backend::kOneDnn);
+  for (const BadRun& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto out = ex->Run(c.feeds, c.fetches);
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.status().code(), c.code) << out.status();
+    EXPECT_NE(out.status().message().find(c.message), std::string::npos) << out.status();
+  }
+  // After all that, a good run still works.
+  EXPECT_TRUE(ex->Run({{"x", Batch(3)}}, {"p"}).ok());
+}
+
+TEST(Executor, ActivationsPastTheBudgetAreRefusedBeforeAllocating) {
+  // A 1 MiB budget: a small feed runs, 1.2 MB in and out do not.
+  auto g = Make(R"pb(
+    node { name: "x" op: "Input" attr { key: "dtype" value { type: DT_FLOAT } }
+           attr { key: "shape" value { shape { dim: -1 } } } }
+    node { name: "y" op: "Tanh" input: "x" })pb",
+                Backend::kReference, 1 << 20);
+  ASSERT_TRUE(g->Run({{"x", *Tensor::Allocate(DType::kF32, {1000})}}, {"y"}).ok());
+  Tensor x = *Tensor::Allocate(DType::kF32, {300000});
+  auto out = g->Run({{"x", x}}, {"y"});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(out.status().message().find("memory budget"), std::string::npos);
+}
+
+TEST(Executor, ParseBackend) {
+  EXPECT_EQ(*ParseBackend("onednn"), Backend::kOneDnn);
+  EXPECT_EQ(*ParseBackend("reference"), Backend::kReference);
+  EXPECT_FALSE(ParseBackend("cuda").ok());
+}
+
+}  // namespace
+}  // namespace rill
