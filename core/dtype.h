@@ -2,6 +2,7 @@
 #define RILL_CORE_DTYPE_H_
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 #include "core/status.h"

@@ -15,9 +15,18 @@ namespace {
 absl::Status ErrnoError(const std::string& what, const std::string& path) {
   int err = errno;
   std::string msg = absl::StrCat(path, ": ", what, ": ", std::strerror(err));
-  if (err == ENOENT) return absl::NotFoundError(msg);
-  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(msg);
-  return absl::UnavailableError(msg);
+  switch (err) {
+    case ENOENT: return absl::NotFoundError(msg);
+    case EACCES:
+    case EPERM: return absl::PermissionDeniedError(msg);
+    case ENOSPC:
+    case EDQUOT: return absl::ResourceExhaustedError(msg);
+    case EISDIR:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+    case ELOOP: return absl::InvalidArgumentError(msg);
+    default: return absl::UnavailableError(msg);  // I/O errors: may pass.
+  }
 }
 
 // Closes the descriptor on every path out of a function.
@@ -44,14 +53,16 @@ absl::Status WriteAll(int fd, const std::string& data,
 
 absl::StatusOr<std::string> ReadFileCapped(const std::string& path,
                                            int64_t max_bytes) {
-  FdCloser f{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0) return ErrnoError("cannot open", path);
+  // Checked before open(), which would block on a FIFO with no writer.
   struct stat st;
-  if (fstat(f.fd, &st) != 0) return ErrnoError("cannot stat", path);
+  if (stat(path.c_str(), &st) != 0) return ErrnoError("cannot open", path);
   if (!S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a regular file"));
   }
+  FdCloser f{open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+  if (f.fd < 0) return ErrnoError("cannot open", path);
+  if (fstat(f.fd, &st) != 0) return ErrnoError("cannot stat", path);
   if (st.st_size > max_bytes) {
     return absl::ResourceExhaustedError(
         absl::StrCat(path, ": file is ", st.st_size,
@@ -75,11 +86,13 @@ absl::Status WriteFileAtomic(const std::string& path,
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
   if (dir.empty()) dir = "/";
-  std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  // mkstemp gives a fresh name (O_EXCL): no clash between writers, and no
+  // following a symlink planted at a predictable name.
+  std::string tmp = absl::StrCat(path, ".tmp.XXXXXX");
   {
-    FdCloser f{open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                    0644)};
-    if (f.fd < 0) return ErrnoError("cannot create", tmp);
+    FdCloser f{mkostemp(tmp.data(), O_CLOEXEC)};
+    if (f.fd < 0) return ErrnoError("cannot create a temporary file for", path);
+    fchmod(f.fd, 0644);  // mkstemp creates 0600; give the usual mode.
     absl::Status s = WriteAll(f.fd, contents, tmp);
     if (s.ok() && fsync(f.fd) != 0) s = ErrnoError("fsync failed", tmp);
     if (!s.ok()) {

@@ -26,7 +26,7 @@ absl::StatusOr<Tensor> ReadNpy(const std::string& path, int64_t max_bytes);
 
 // The .npy bytes numpy 1.24 would write for `t`: version 1.0 (2.0 when the
 // header exceeds 65535 bytes), little-endian, C order, header padded so the
-// data starts at a multiple of 64 bytes.
+// data starts at a multiple of 64 bytes. `t` must be valid().
 std::string SerializeNpy(const Tensor& t);
 
 // Writes `t` to `path` atomically (see WriteFileAtomic).

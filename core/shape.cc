@@ -31,10 +31,11 @@ absl::Status Shape::Validate(bool allow_symbolic) const {
                                     : "; dimensions must be >= 0"));
   }
   // Overflow of the known dimensions is an error even when others are
-  // symbolic: any binding would overflow too (unless it is 0).
+  // symbolic: any binding would overflow too (unless it is 0). Zeros are
+  // skipped too, as numpy does, so the order of the dimensions never matters.
   int64_t product = 1;
   for (int64_t d : dims_) {
-    if (d < 0) continue;
+    if (d <= 0) continue;
     if (__builtin_mul_overflow(product, d, &product)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "shape ", ToString(), " has more elements than int64 can count"));

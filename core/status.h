@@ -3,6 +3,9 @@
 
 // Abseil 20220623 has Status and StatusOr but not the propagation macros.
 
+#include <string>
+#include <utility>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 

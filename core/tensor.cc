@@ -49,14 +49,16 @@ absl::StatusOr<Tensor> Tensor::View(DType dtype, Shape shape, void* data) {
 }
 
 absl::StatusOr<Tensor> Tensor::Clone() const {
+  if (!valid_) return absl::FailedPreconditionError("cannot clone an empty Tensor()");
   ASSIGN_OR_RETURN(Tensor copy, Allocate(dtype_, shape_));
   if (byte_size() > 0) std::memcpy(copy.data_, data_, byte_size());
   return copy;
 }
 
 bool Tensor::BitwiseEquals(const Tensor& other) const {
-  return dtype_ == other.dtype_ && shape_ == other.shape_ &&
-         (byte_size() == 0 ||
+  return valid_ == other.valid_ && dtype_ == other.dtype_ &&
+         shape_ == other.shape_ &&
+         (!valid_ || byte_size() == 0 ||
           std::memcmp(data_, other.data_, byte_size()) == 0);
 }
 
