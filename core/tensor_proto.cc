@@ -70,8 +70,8 @@ absl::Status CheckTensorProto(const TensorProto& proto, int64_t max_bytes,
   }
   if (bytes > max_bytes) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("tensor of ", bytes, " bytes exceeds the memory budget of ",
-                     max_bytes, " bytes"));
+        absl::StrCat("tensor of ", bytes, " bytes exceeds the ", max_bytes,
+                     " bytes left of the memory budget"));
   }
   // A bool byte other than 0 or 1 is not a valid C++ bool.
   if (dtype == DType::kBool && raw > 0 &&

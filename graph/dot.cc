@@ -6,9 +6,12 @@
 namespace rill {
 namespace {
 
+std::string Escape(const std::string& s) {
+  return absl::StrReplaceAll(s, {{"\\", "\\\\"}, {"\"", "\\\""}});
+}
+
 std::string Quote(const std::string& s) {
-  return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\\", "\\\\"}, {"\"", "\\\""}}),
-                      "\"");
+  return absl::StrCat("\"", Escape(s), "\"");
 }
 
 }  // namespace
@@ -17,12 +20,14 @@ std::string ToDot(const ValidGraph& g) {
   std::string out = "digraph rill {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n";
   for (int i = 0; i < g.num_nodes(); ++i) {
     const NodeInfo& info = g.info(i);
-    std::string label = absl::StrCat(g.node(i).name(), "\\n", g.node(i).op());
+    // Escaped apart, so that the "\n" line break between them survives.
+    std::string label = absl::StrCat("\"", Escape(g.node(i).name()), "\\n",
+                                     Escape(g.node(i).op()), "\"");
     const char* style = "";
     if (info.op->name() == "Input") style = ", style=filled, fillcolor=\"#dbeafe\"";
     if (info.op->name() == "Parameter") style = ", style=filled, fillcolor=\"#fef3c7\"";
     if (info.op->name() == "Const") style = ", style=filled, fillcolor=\"#e5e7eb\"";
-    absl::StrAppend(&out, "  n", i, " [label=", Quote(label), style, "];\n");
+    absl::StrAppend(&out, "  n", i, " [label=", label, style, "];\n");
   }
   for (int i = 0; i < g.num_nodes(); ++i) {
     for (const TensorRef& in : g.info(i).inputs) {

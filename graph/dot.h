@@ -7,8 +7,8 @@
 
 namespace rill {
 
-// Graphviz DOT: one box per node (name, op, output shapes), one edge per
-// input, labelled with the tensor's dtype and shape.
+// Graphviz DOT: one box per node (name and op), one edge per input,
+// labelled with the tensor's dtype and shape.
 std::string ToDot(const ValidGraph& graph);
 
 }  // namespace rill

@@ -8,6 +8,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace rill {
 namespace {
@@ -52,21 +53,93 @@ absl::Status CheckDuplicateAttrs(const Graph& g, const SourceMap& source) {
   return absl::OkStatus();
 }
 
+// Binary parsing fills the attr map directly, so two entries with one key
+// have already been merged by the time reflection could see them; read the
+// keys from the wire bytes instead. Only called on bytes that parsed.
+absl::Status CheckDuplicateAttrsBinary(const std::string& bytes, const Graph& g,
+                                       const SourceMap& source) {
+  using google::protobuf::internal::WireFormatLite;
+  constexpr auto kLengthDelimited = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+  const uint32_t node_tag =
+      WireFormatLite::MakeTag(Graph::kNodeFieldNumber, kLengthDelimited);
+  const uint32_t attr_tag =
+      WireFormatLite::MakeTag(Node::kAttrFieldNumber, kLengthDelimited);
+  const uint32_t key_tag = WireFormatLite::MakeTag(1, kLengthDelimited);
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(bytes.data()),
+      static_cast<int>(bytes.size()));
+  int n = 0;  // Index of the node being read.
+  // Enters a length-delimited field; false when the bytes are malformed.
+  auto enter = [&in](google::protobuf::io::CodedInputStream::Limit* limit) {
+    int length;
+    if (!in.ReadVarintSizeAsInt(&length)) return false;
+    *limit = in.PushLimit(length);
+    return true;
+  };
+  google::protobuf::io::CodedInputStream::Limit node_limit, entry_limit;
+  while (uint32_t tag = in.ReadTag()) {
+    if (tag != node_tag) {
+      if (!WireFormatLite::SkipField(&in, tag)) break;
+      continue;
+    }
+    if (!enter(&node_limit) || n >= g.node_size()) break;
+    std::set<std::string> seen;
+    while (uint32_t node_field = in.ReadTag()) {
+      if (node_field != attr_tag) {
+        if (!WireFormatLite::SkipField(&in, node_field)) break;
+        continue;
+      }
+      if (!enter(&entry_limit)) break;
+      std::string key;  // As in parsing: a missing key is "", the last wins.
+      while (uint32_t entry_field = in.ReadTag()) {
+        bool ok = entry_field == key_tag
+                      ? WireFormatLite::ReadString(&in, &key)
+                      : WireFormatLite::SkipField(&in, entry_field);
+        if (!ok) break;
+      }
+      in.PopLimit(entry_limit);
+      if (!seen.insert(key).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(source.Where(n), ": node '", g.node(n).name(),
+                         "': attr '", key, "' is given more than once"));
+      }
+    }
+    in.PopLimit(node_limit);
+    ++n;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
+void SourceMap::Set(std::vector<Location>& v, int i, int line, int col) {
+  if (static_cast<int>(v.size()) <= i) v.resize(i + 1);
+  v[i] = {line, col};
+}
+
+std::string SourceMap::WhereIn(const std::vector<Location>& v, int i,
+                               const char* what) const {
+  if (i >= 0 && i < static_cast<int>(v.size()) && v[i].line >= 0) {
+    return absl::StrCat(file_, ":", v[i].line + 1, ":", v[i].col + 1);
+  }
+  if (file_.empty()) return absl::StrCat(what, " ", i);
+  return absl::StrCat(file_, ": ", what, " ", i);
+}
+
 void SourceMap::SetNodeLocation(int node, int line, int col) {
-  if (static_cast<int>(nodes_.size()) <= node) nodes_.resize(node + 1);
-  nodes_[node] = {line, col};
+  Set(nodes_, node, line, col);
 }
 
 std::string SourceMap::Where(int node) const {
-  if (node >= 0 && node < static_cast<int>(nodes_.size()) &&
-      nodes_[node].line >= 0) {
-    return absl::StrCat(file_, ":", nodes_[node].line + 1, ":",
-                        nodes_[node].col + 1);
-  }
-  if (file_.empty()) return absl::StrCat("node ", node);
-  return absl::StrCat(file_, ": node ", node);
+  return WhereIn(nodes_, node, "node");
+}
+
+void SourceMap::SetOutputLocation(int output, int line, int col) {
+  Set(outputs_, output, line, col);
+}
+
+std::string SourceMap::WhereOutput(int output) const {
+  return WhereIn(outputs_, output, "output");
 }
 
 bool IsTextGraphPath(const std::string& path) {
@@ -101,6 +174,12 @@ absl::StatusOr<LoadedGraph> ParseGraphText(const std::string& text,
     auto loc = tree.GetLocation(node_field, i);
     out.source.SetNodeLocation(i, loc.line, loc.column);
   }
+  const FieldDescriptor* output_field =
+      Graph::descriptor()->FindFieldByName("output");
+  for (int i = 0; i < out.graph.output_size(); ++i) {
+    auto loc = tree.GetLocation(output_field, i);
+    out.source.SetOutputLocation(i, loc.line, loc.column);
+  }
   RETURN_IF_ERROR(CheckDuplicateAttrs(out.graph, out.source));
   return out;
 }
@@ -108,7 +187,9 @@ absl::StatusOr<LoadedGraph> ParseGraphText(const std::string& text,
 absl::StatusOr<LoadedGraph> ParseGraphBinary(const std::string& bytes,
                                              const std::string& source,
                                              const LoadOptions& options) {
-  if (static_cast<int64_t>(bytes.size()) > options.max_file_bytes) {
+  // Protobuf's binary parser counts bytes in an int.
+  if (static_cast<int64_t>(bytes.size()) > options.max_file_bytes ||
+      bytes.size() > static_cast<size_t>(INT32_MAX)) {
     return absl::ResourceExhaustedError(
         absl::StrCat(source, ": ", bytes.size(), " bytes, over the limit of ",
                      options.max_file_bytes));
@@ -124,7 +205,7 @@ absl::StatusOr<LoadedGraph> ParseGraphBinary(const std::string& bytes,
         absl::StrCat(source, ": not a valid binary rill graph (if it is text "
                              "format, name it .pbtxt)"));
   }
-  RETURN_IF_ERROR(CheckDuplicateAttrs(out.graph, out.source));
+  RETURN_IF_ERROR(CheckDuplicateAttrsBinary(bytes, out.graph, out.source));
   return out;
 }
 

@@ -26,14 +26,22 @@ class SourceMap {
   // "graph.pbtxt:12:3" (1-based), "graph.pb: node 4" for binary files, or
   // "node 4" with no file.
   std::string Where(int node) const;
+  // The same for entry `output` of the graph's `output` field ("graph.pb:
+  // output 1" for binary files).
+  void SetOutputLocation(int output, int line, int col);
+  std::string WhereOutput(int output) const;
   const std::string& file() const { return file_; }
 
  private:
   struct Location {
     int line = -1, col = -1;
   };
+  static void Set(std::vector<Location>& v, int i, int line, int col);
+  std::string WhereIn(const std::vector<Location>& v, int i,
+                      const char* what) const;
   std::string file_;
   std::vector<Location> nodes_;
+  std::vector<Location> outputs_;
 };
 
 struct LoadedGraph {

@@ -272,11 +272,12 @@ absl::StatusOr<ValidGraph> ValidateGraph(LoadedGraph loaded,
       value_bytes += *info.shapes[0].ByteSize(info.dtypes[0]);
     }
   }
-  for (const std::string& out : proto.output()) {
-    absl::StatusOr<TensorRef> ref = g.Resolve(out);
+  for (int i = 0; i < proto.output_size(); ++i) {
+    absl::StatusOr<TensorRef> ref = g.Resolve(proto.output(i));
     if (!ref.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          g.source().file(), ": graph output: ", ref.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(g.source().WhereOutput(i),
+                       ": graph output: ", ref.status().message()));
     }
     g.outputs_.push_back(*ref);
   }
