@@ -24,13 +24,9 @@ absl::StatusOr<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
                      " tensor of shape ", shape.ToString()));
   }
   std::memset(data, 0, rounded);
-  Tensor t;
-  t.dtype_ = dtype;
-  t.num_elements_ = bytes / DTypeSize(dtype);
-  t.valid_ = true;
-  t.shape_ = std::move(shape);
-  t.data_ = data;
-  t.owner_ = std::shared_ptr<void>(data, std::free);
+  std::shared_ptr<void> owner(data, std::free);
+  ASSIGN_OR_RETURN(Tensor t, View(dtype, std::move(shape), data));
+  t.owner_ = std::move(owner);
   return t;
 }
 

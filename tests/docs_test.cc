@@ -9,15 +9,9 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
+#include "tests/test_util.h"
 
 namespace {
-
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 std::string Output(const std::string& cmd) {
   std::string out;
@@ -30,24 +24,24 @@ std::string Output(const std::string& cmd) {
 }
 
 TEST(Readme, ShowsTheExamplesVerbatim) {
-  std::string readme = Slurp("README.md");
+  std::string readme = rill::ReadTestFile("README.md");
   ASSERT_FALSE(readme.empty());
   for (const char* file : {"examples/affine_tanh.pbtxt", "examples/embed.cc"}) {
-    std::string text = Slurp(file);
+    std::string text = rill::ReadTestFile(file);
     ASSERT_FALSE(text.empty()) << file;
     EXPECT_NE(readme.find(text), std::string::npos) << file << " differs from README.md";
   }
 }
 
 TEST(Readme, QuotesWhatTheExamplesPrint) {
-  std::string readme = Slurp("README.md");
+  std::string readme = rill::ReadTestFile("README.md");
   std::string embed = Output("examples/embed");
   EXPECT_EQ(embed, "y [1, 3]: 0.986614 -0.379949 0.716298\n");
   EXPECT_NE(readme.find(embed.substr(0, embed.size() - 1)), std::string::npos);
   std::string check = Output("tools/rill check examples/affine_tanh.pbtxt");
   EXPECT_NE(readme.find(check), std::string::npos) << check;
   // The README writes to /tmp/out; the test writes to its own directory.
-  std::string out_dir = std::string(std::getenv("TEST_TMPDIR")) + "/out";
+  std::string out_dir = rill::TestTempPath("out");
   std::string run = Output(
       "tools/rill run examples/affine_tanh.pbtxt --feed x=examples/affine_tanh_x.npy "
       "--out " + out_dir);
@@ -56,7 +50,7 @@ TEST(Readme, QuotesWhatTheExamplesPrint) {
 }
 
 TEST(Readme, QuickStartShowsTheTwoCommandsFirst) {
-  std::string readme = Slurp("README.md");
+  std::string readme = rill::ReadTestFile("README.md");
   size_t start = readme.find("## Quick start");
   ASSERT_NE(start, std::string::npos);
   size_t block = readme.find("```sh\n", start);

@@ -10,33 +10,17 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/test_util.h"
 
 namespace rill {
 namespace {
-
-std::string TempPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
-}
-
-std::vector<std::string> List(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  closedir(d);
-  return names;
-}
 
 bool Mentions(const absl::Status& s, const std::string& text) {
   return std::string(s.message()).find(text) != std::string::npos;
 }
 
 TEST(FileIoTest, WriteThenReadBinary) {
-  std::string path = TempPath("binary");
+  std::string path = TestTempPath("binary");
   std::string contents("a\0b\xFF\n", 5);
   ASSERT_TRUE(WriteFileAtomic(path, contents).ok());
   EXPECT_EQ(ReadFileCapped(path, 5).value(), contents);
@@ -47,7 +31,7 @@ TEST(FileIoTest, WriteThenReadBinary) {
 TEST(FileIoTest, ReadOverCapIsRefusedBeforeReading) {
   // A sparse 64 GiB file: reading it, or even allocating for it, would not
   // finish (and would abort under ASan), so only a check of the size passes.
-  std::string path = TempPath("sparse");
+  std::string path = TestTempPath("sparse");
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(ftruncate(fd, int64_t{1} << 36), 0);
@@ -60,7 +44,7 @@ TEST(FileIoTest, ReadOverCapIsRefusedBeforeReading) {
 }
 
 TEST(FileIoTest, ReadAtCapIsAllowedAndOneOverIsNot) {
-  std::string path = TempPath("ten");
+  std::string path = TestTempPath("ten");
   ASSERT_TRUE(WriteFileAtomic(path, "0123456789").ok());
   EXPECT_EQ(ReadFileCapped(path, 10).value(), "0123456789");
   EXPECT_EQ(ReadFileCapped(path, 9).status().code(),
@@ -68,14 +52,14 @@ TEST(FileIoTest, ReadAtCapIsAllowedAndOneOverIsNot) {
 }
 
 TEST(FileIoTest, ReadMissingFileIsNotFound) {
-  std::string path = TempPath("does_not_exist");
+  std::string path = TestTempPath("does_not_exist");
   absl::StatusOr<std::string> r = ReadFileCapped(path, 100);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(Mentions(r.status(), path)) << r.status();
 }
 
 TEST(FileIoTest, ReadDirectoryIsRejected) {
-  std::string dir = TempPath("a_dir");
+  std::string dir = TestTempPath("a_dir");
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
   absl::StatusOr<std::string> r = ReadFileCapped(dir, 100);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
@@ -83,17 +67,17 @@ TEST(FileIoTest, ReadDirectoryIsRejected) {
 }
 
 TEST(FileIoTest, WriteOverwritesAndLeavesNoTempFile) {
-  std::string dir = TempPath("atomic");
+  std::string dir = TestTempPath("atomic");
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
   std::string path = dir + "/f";
   ASSERT_TRUE(WriteFileAtomic(path, std::string(1000, 'x')).ok());
   ASSERT_TRUE(WriteFileAtomic(path, "new").ok());
   EXPECT_EQ(ReadFileCapped(path, 100).value(), "new");
-  EXPECT_EQ(List(dir), std::vector<std::string>{"f"});
+  EXPECT_EQ(ListDir(dir), std::vector<std::string>{"f"});
 }
 
 TEST(FileIoTest, WriteIntoMissingDirectoryIsNotFound) {
-  std::string dir = TempPath("missing_dir");
+  std::string dir = TestTempPath("missing_dir");
   absl::Status s = WriteFileAtomic(dir + "/f", "x");
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(Mentions(s, dir)) << s;
@@ -102,7 +86,7 @@ TEST(FileIoTest, WriteIntoMissingDirectoryIsNotFound) {
 }
 
 TEST(FileIoTest, FailedRenameKeepsTargetAndRemovesTempFile) {
-  std::string dir = TempPath("rename_fails");
+  std::string dir = TestTempPath("rename_fails");
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
   // rename() of a file onto a non-empty directory fails.
   std::string target = dir + "/target";
@@ -111,7 +95,7 @@ TEST(FileIoTest, FailedRenameKeepsTargetAndRemovesTempFile) {
   absl::Status s = WriteFileAtomic(target, "new");
   EXPECT_FALSE(s.ok());
   EXPECT_TRUE(Mentions(s, target)) << s;
-  EXPECT_EQ(List(dir), std::vector<std::string>{"target"});
+  EXPECT_EQ(ListDir(dir), std::vector<std::string>{"target"});
   EXPECT_EQ(ReadFileCapped(target + "/inside", 10).value(), "old");
 }
 

@@ -14,6 +14,7 @@
 
 #include "core/file_io.h"
 #include "gtest/gtest.h"
+#include "tests/test_util.h"
 
 namespace rill {
 namespace {
@@ -387,26 +388,9 @@ TEST(NpyTest, BoolBytesOtherThanZeroOrOne) {
               {"bool element 1 is byte 2", "only 0 and 1"});
 }
 
-std::string TempDir() {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return dir != nullptr ? dir : "/tmp";
-}
-
-std::vector<std::string> List(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  closedir(d);
-  return names;
-}
-
 // A fresh empty directory under the test's temporary directory.
 std::string MakeDir(const std::string& name) {
-  std::string dir = TempDir() + "/" + name;
+  std::string dir = TestTempPath(name);
   EXPECT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
   return dir;
 }
@@ -421,7 +405,7 @@ TEST(NpyFileTest, WriteThenReadRoundTrips) {
   EXPECT_TRUE(back->BitwiseEquals(t));
   EXPECT_EQ(ReadAll(path), SerializeNpy(t));
   // Only the target: the temporary file was renamed onto it.
-  EXPECT_EQ(List(dir), std::vector<std::string>{"t.npy"});
+  EXPECT_EQ(ListDir(dir), std::vector<std::string>{"t.npy"});
 }
 
 TEST(NpyFileTest, OverwriteReplacesWholeFileWithoutLeftovers) {
@@ -431,7 +415,7 @@ TEST(NpyFileTest, OverwriteReplacesWholeFileWithoutLeftovers) {
   Tensor small = Make<int32_t>({}, {9});
   ASSERT_TRUE(WriteNpy(path, small).ok());
   EXPECT_EQ(ReadAll(path), SerializeNpy(small));
-  EXPECT_EQ(List(dir), std::vector<std::string>{"t.npy"});
+  EXPECT_EQ(ListDir(dir), std::vector<std::string>{"t.npy"});
 }
 
 TEST(NpyFileTest, FailedWriteLeavesOldContentsAndNoTempFile) {
@@ -444,12 +428,12 @@ TEST(NpyFileTest, FailedWriteLeavesOldContentsAndNoTempFile) {
   absl::Status s = WriteNpy(path, Make<float>({1}, {1}));
   EXPECT_FALSE(s.ok());
   EXPECT_NE(std::string(s.message()).find(path), std::string::npos) << s;
-  EXPECT_EQ(List(dir), std::vector<std::string>{"t.npy"});
+  EXPECT_EQ(ListDir(dir), std::vector<std::string>{"t.npy"});
   EXPECT_EQ(ReadAll(path + "/keep"), "old");
 }
 
 TEST(NpyFileTest, WriteIntoMissingDirectoryFailsCleanly) {
-  std::string dir = TempDir() + "/no_such_dir";
+  std::string dir = TestTempPath("no_such_dir");
   absl::Status s = WriteNpy(dir + "/t.npy", Make<float>({1}, {1}));
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
   EXPECT_NE(std::string(s.message()).find(dir), std::string::npos) << s;
@@ -458,13 +442,13 @@ TEST(NpyFileTest, WriteIntoMissingDirectoryFailsCleanly) {
 }
 
 TEST(NpyFileTest, ReadMissingFileIsNotFound) {
-  std::string path = TempDir() + "/missing.npy";
+  std::string path = TestTempPath("missing.npy");
   ExpectError(ReadNpy(path, kBudget).status(), absl::StatusCode::kNotFound,
               {"cannot open"}, path);
 }
 
 TEST(NpyFileTest, ReadRefusesFileFarOverBudget) {
-  std::string path = TempDir() + "/big.npy";
+  std::string path = TestTempPath("big.npy");
   // Data of 2 MiB: more than the budget plus the 1 MiB header allowance.
   Tensor t = Tensor::Allocate(DType::kBool, Shape{2 << 20}).value();
   ASSERT_TRUE(WriteNpy(path, t).ok());

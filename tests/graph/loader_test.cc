@@ -11,6 +11,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "graph/validate.h"
 #include "gtest/gtest.h"
+#include "tests/test_util.h"
 
 namespace rill {
 namespace {
@@ -18,11 +19,6 @@ namespace {
 using google::protobuf::util::MessageDifferencer;
 
 constexpr char kExample[] = "examples/gated_mlp.pbtxt";
-
-std::string TempPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
-}
 
 TEST(LoaderTest, LoadsTheExample) {
   absl::StatusOr<LoadedGraph> g = LoadGraphFile(kExample);
@@ -41,7 +37,7 @@ TEST(LoaderTest, TextAndBinaryRoundTrip) {
   ASSERT_TRUE(text.ok()) << text.status();
   std::string bytes;
   ASSERT_TRUE(text->graph.SerializeToString(&bytes));
-  const std::string path = TempPath("gated_mlp.pb");
+  const std::string path = TestTempPath("gated_mlp.pb");
   ASSERT_TRUE(WriteFileAtomic(path, bytes).ok());
 
   absl::StatusOr<LoadedGraph> binary = LoadGraphFile(path);
@@ -191,7 +187,7 @@ TEST(LoaderTest, SizeCapIsInclusive) {
             absl::StatusCode::kResourceExhausted);
 
   // From a file: refused before it is read.
-  const std::string path = TempPath("cap.pbtxt");
+  const std::string path = TestTempPath("cap.pbtxt");
   ASSERT_TRUE(WriteFileAtomic(path, text).ok());
   options.max_file_bytes = n - 1;
   EXPECT_EQ(LoadGraphFile(path, options).status().code(),
@@ -216,7 +212,7 @@ TEST(LoaderTest, DirectoryIsRejected) {
 TEST(LoaderTest, BinaryContentsInATextFileDoNotParse) {
   Graph one;
   one.add_node()->set_name("x");
-  const std::string path = TempPath("binary.pbtxt");
+  const std::string path = TestTempPath("binary.pbtxt");
   ASSERT_TRUE(WriteFileAtomic(path, one.SerializeAsString()).ok());
   absl::StatusOr<LoadedGraph> g = LoadGraphFile(path);
   ASSERT_FALSE(g.ok());

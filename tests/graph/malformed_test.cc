@@ -19,6 +19,7 @@
 #include "graph/loader.h"
 #include "graph/validate.h"
 #include "gtest/gtest.h"
+#include "tests/test_util.h"
 
 namespace rill {
 namespace {
@@ -274,11 +275,6 @@ TEST(MalformedCorpusTest, OptionRowsPassWithoutTheirOptions) {
                   .ok());
 }
 
-std::string TempPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
-}
-
 // Bytes of one length-delimited field (payloads under 128 bytes).
 std::string Field(int number, const std::string& payload) {
   std::string out;
@@ -295,7 +291,7 @@ TEST(MalformedBinaryTest, GarbageIsRejected) {
       "node { name: \"x\" }\n",            // Text in a .pb file.
   };
   for (size_t i = 0; i < garbage.size(); ++i) {
-    const std::string path = TempPath(absl::StrCat("garbage", i, ".pb"));
+    const std::string path = TestTempPath(absl::StrCat("garbage", i, ".pb"));
     ASSERT_TRUE(WriteFileAtomic(path, garbage[i]).ok());
     absl::StatusOr<LoadedGraph> g = LoadGraphFile(path);
     ASSERT_FALSE(g.ok()) << "garbage " << i;
@@ -316,7 +312,7 @@ TEST(MalformedBinaryTest, DuplicateAttrIsRejected) {
   std::string x = Field(1, "x") + Field(2, "Input");
   std::string y = Field(1, "y") + Field(2, "Softmax") + Field(3, "x") +
                   Field(4, axis0) + Field(4, axis1);
-  const std::string path = TempPath("duplicate_attr.pb");
+  const std::string path = TestTempPath("duplicate_attr.pb");
   ASSERT_TRUE(WriteFileAtomic(path, Field(1, x) + Field(1, y)).ok());
   absl::StatusOr<LoadedGraph> g = LoadGraphFile(path);
   ASSERT_FALSE(g.ok());

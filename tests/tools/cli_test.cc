@@ -12,6 +12,7 @@
 #include "graph/loader.h"
 #include "graph/validate.h"
 #include "gtest/gtest.h"
+#include "tests/test_util.h"
 #include "runtime/executor.h"
 
 namespace rill {
@@ -24,22 +25,13 @@ struct Result {
   std::string out, err;
 };
 
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-std::string TempDir() { return std::getenv("TEST_TMPDIR"); }
-
 // Runs `rill ARGS` from the runfiles root, where examples/ lives.
 Result Rill(const std::string& args) {
-  std::string out = TempDir() + "/stdout", err = TempDir() + "/stderr";
+  std::string out = TestTempPath("stdout"), err = TestTempPath("stderr");
   std::string cmd = "tools/rill " + args + " >" + out + " 2>" + err;
   int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), Slurp(out),
-          Slurp(err)};
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), ReadTestFile(out),
+          ReadTestFile(err)};
 }
 
 std::vector<std::string> ExampleGraphs() {
@@ -85,7 +77,7 @@ TEST(Cli, RunWritesFetchesThatMatchTheExecutor) {
   std::vector<Tensor> want = *(*ex)->Run({{"x", x}}, {"probs", "layer1/tanh"});
   for (const char* backend : {"onednn", "reference"}) {
     SCOPED_TRACE(backend);
-    std::string dir = TempDir() + "/out_" + backend;
+    std::string dir = TestTempPath(std::string("out_") + backend);
     Result r = Rill(std::string("run examples/gated_mlp.pbtxt --feed x=examples/gated_mlp_x.npy") +
                     " --fetch probs,layer1/tanh --backend " + backend + " --out " + dir);
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -104,7 +96,7 @@ TEST(Cli, RunWritesFetchesThatMatchTheExecutor) {
 }
 
 TEST(Cli, RunDefaultsToTheGraphOutputs) {
-  std::string dir = TempDir() + "/out_default";
+  std::string dir = TestTempPath("out_default");
   Result r = Rill("run examples/gated_mlp.pbtxt --feed=x=examples/gated_mlp_x.npy --out=" + dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(dir + "/probs.npy"));
@@ -115,7 +107,7 @@ TEST(Cli, RunDefaultsToTheGraphOutputs) {
 }
 
 TEST(Cli, MalformedGraphsExitOneNamingThePlace) {
-  std::string bad = TempDir() + "/bad.pbtxt";
+  std::string bad = TestTempPath("bad.pbtxt");
   std::ofstream(bad) << "node { name: \"x\" op: \"Input\"\n"
                         "  attr { key: \"dtype\" value { type: DT_FLOAT } }\n"
                         "  attr { key: \"shape\" value { shape { dim: 2 } } } }\n"
@@ -129,7 +121,7 @@ TEST(Cli, MalformedGraphsExitOneNamingThePlace) {
         << r.err;
     EXPECT_TRUE(r.out.empty()) << r.out;
   }
-  std::string syntax = TempDir() + "/syntax.pbtxt";
+  std::string syntax = TestTempPath("syntax.pbtxt");
   std::ofstream(syntax) << "node {\n  name: \"x\"\n  op: Input\n}\n";
   Result r = Rill("check " + syntax);
   EXPECT_EQ(r.exit_code, 1);
@@ -137,7 +129,7 @@ TEST(Cli, MalformedGraphsExitOneNamingThePlace) {
 }
 
 TEST(Cli, RunRejectsBadFeedsWithoutWritingAnything) {
-  std::string dir = TempDir() + "/never";
+  std::string dir = TestTempPath("never");
   Result missing = Rill("run examples/gated_mlp.pbtxt --feed x=nope.npy --out " + dir);
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("nope.npy"), std::string::npos) << missing.err;

@@ -1,0 +1,20 @@
+#ifndef RILL_TESTS_TEST_UTIL_H_
+#define RILL_TESTS_TEST_UTIL_H_
+
+// Helpers the test suites share.
+
+#include <string>
+#include <vector>
+
+namespace rill {
+
+// `name` inside the test's private temporary directory ($TEST_TMPDIR).
+std::string TestTempPath(const std::string& name);
+// The entry names in `dir`, sorted, without "." and ".."; empty if missing.
+std::vector<std::string> ListDir(const std::string& dir);
+// The whole file, or "" when it cannot be read.
+std::string ReadTestFile(const std::string& path);
+
+}  // namespace rill
+
+#endif  // RILL_TESTS_TEST_UTIL_H_
