@@ -22,8 +22,13 @@ constexpr int kNodes = 1000;
 
 std::unique_ptr<Executor> ChainExecutor(Backend backend, int64_t size) {
   std::string text = absl::StrCat(R"pb(node { name: "n0" op: "Input"
-      attr { key: "dtype" value { type: DT_FLOAT } }
-      attr { key: "shape" value { shape { dim: )pb", size, "} } } }\n");
+                                              attr {
+                                                key: "dtype"
+                                                value { type: DT_FLOAT }
+                                              }
+                                              attr { key: "shape"
+                                                     value { shape { dim:)pb",
+                                  size, "} } } }\n");
   for (int i = 1; i <= kNodes; ++i) {
     absl::StrAppend(&text, "node { name: \"n", i, "\" op: \"Tanh\" input: \"n",
                     i - 1, "\" }\n");
@@ -39,7 +44,8 @@ void RunChain(benchmark::State& state, Backend backend) {
   for (int64_t i = 0; i < x.num_elements(); ++i) x.data<float>()[i] = 0.5f;
   std::map<std::string, Tensor> feeds = {{"n0", x}};
   std::vector<std::string> fetch = {absl::StrCat("n", kNodes)};
-  if (!ex->Run(feeds, fetch).ok()) state.SkipWithError("run failed");  // Compiles.
+  if (!ex->Run(feeds, fetch).ok())
+    state.SkipWithError("run failed");  // Compiles.
   for (auto _ : state) {
     auto out = ex->Run(feeds, fetch);
     benchmark::DoNotOptimize(out);
@@ -49,7 +55,9 @@ void RunChain(benchmark::State& state, Backend backend) {
       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-void BM_ChainReference(benchmark::State& s) { RunChain(s, Backend::kReference); }
+void BM_ChainReference(benchmark::State& s) {
+  RunChain(s, Backend::kReference);
+}
 void BM_ChainOneDnn(benchmark::State& s) { RunChain(s, Backend::kOneDnn); }
 
 void BM_PlainLoop(benchmark::State& state) {

@@ -16,48 +16,68 @@ std::string DTypeSet::ToString() const {
 
 int64_t DTypeSize(DType t) {
   switch (t) {
-    case DType::kF32: return 4;
-    case DType::kF64: return 8;
-    case DType::kI32: return 4;
-    case DType::kI64: return 8;
-    case DType::kBool: return 1;
+    case DType::kF32:
+      return 4;
+    case DType::kF64:
+      return 8;
+    case DType::kI32:
+      return 4;
+    case DType::kI64:
+      return 8;
+    case DType::kBool:
+      return 1;
   }
   return 0;
 }
 
 const char* DTypeName(DType t) {
   switch (t) {
-    case DType::kF32: return "f32";
-    case DType::kF64: return "f64";
-    case DType::kI32: return "i32";
-    case DType::kI64: return "i64";
-    case DType::kBool: return "bool";
+    case DType::kF32:
+      return "f32";
+    case DType::kF64:
+      return "f64";
+    case DType::kI32:
+      return "i32";
+    case DType::kI64:
+      return "i64";
+    case DType::kBool:
+      return "bool";
   }
   return "?";
 }
 
 absl::StatusOr<DType> DTypeFromProto(DataType t) {
   switch (t) {
-    case DT_FLOAT: return DType::kF32;
-    case DT_DOUBLE: return DType::kF64;
-    case DT_INT32: return DType::kI32;
-    case DT_INT64: return DType::kI64;
-    case DT_BOOL: return DType::kBool;
+    case DT_FLOAT:
+      return DType::kF32;
+    case DT_DOUBLE:
+      return DType::kF64;
+    case DT_INT32:
+      return DType::kI32;
+    case DT_INT64:
+      return DType::kI64;
+    case DT_BOOL:
+      return DType::kBool;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("unsupported dtype ", DataType_Name(t).empty()
-                                                 ? absl::StrCat(static_cast<int>(t))
-                                                 : DataType_Name(t)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unsupported dtype ", DataType_Name(t).empty()
+                                    ? absl::StrCat(static_cast<int>(t))
+                                    : DataType_Name(t)));
   }
 }
 
 DataType DTypeToProto(DType t) {
   switch (t) {
-    case DType::kF32: return DT_FLOAT;
-    case DType::kF64: return DT_DOUBLE;
-    case DType::kI32: return DT_INT32;
-    case DType::kI64: return DT_INT64;
-    case DType::kBool: return DT_BOOL;
+    case DType::kF32:
+      return DT_FLOAT;
+    case DType::kF64:
+      return DT_DOUBLE;
+    case DType::kI32:
+      return DT_INT32;
+    case DType::kI64:
+      return DT_INT64;
+    case DType::kBool:
+      return DT_BOOL;
   }
   return DT_INVALID;
 }

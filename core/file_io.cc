@@ -16,16 +16,21 @@ absl::Status ErrnoError(const std::string& what, const std::string& path) {
   int err = errno;
   std::string msg = absl::StrCat(path, ": ", what, ": ", std::strerror(err));
   switch (err) {
-    case ENOENT: return absl::NotFoundError(msg);
+    case ENOENT:
+      return absl::NotFoundError(msg);
     case EACCES:
-    case EPERM: return absl::PermissionDeniedError(msg);
+    case EPERM:
+      return absl::PermissionDeniedError(msg);
     case ENOSPC:
-    case EDQUOT: return absl::ResourceExhaustedError(msg);
+    case EDQUOT:
+      return absl::ResourceExhaustedError(msg);
     case EISDIR:
     case ENOTDIR:
     case ENAMETOOLONG:
-    case ELOOP: return absl::InvalidArgumentError(msg);
-    default: return absl::UnavailableError(msg);  // I/O errors: may pass.
+    case ELOOP:
+      return absl::InvalidArgumentError(msg);
+    default:
+      return absl::UnavailableError(msg);  // I/O errors: may pass.
   }
 }
 

@@ -55,9 +55,9 @@ absl::StatusOr<int64_t> Shape::ByteSize(DType dtype) const {
   ASSIGN_OR_RETURN(int64_t n, NumElements());
   absl::StatusOr<int64_t> bytes = CheckedMul(n, DTypeSize(dtype));
   if (!bytes.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "byte size of ", DTypeName(dtype), " shape ", ToString(),
-        " overflows int64"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("byte size of ", DTypeName(dtype), " shape ", ToString(),
+                     " overflows int64"));
   }
   return bytes;
 }
@@ -67,9 +67,8 @@ std::string Shape::ToString() const {
       "[",
       absl::StrJoin(dims_, ", ",
                     [](std::string* out, int64_t d) {
-                      absl::StrAppend(out, d == kSymbolicDim
-                                               ? std::string("?")
-                                               : absl::StrCat(d));
+                      absl::StrAppend(out, d == kSymbolicDim ? std::string("?")
+                                                             : absl::StrCat(d));
                     }),
       "]");
 }

@@ -45,7 +45,8 @@ absl::StatusOr<Tensor> Tensor::View(DType dtype, Shape shape, void* data) {
 }
 
 absl::StatusOr<Tensor> Tensor::Clone() const {
-  if (!valid_) return absl::FailedPreconditionError("cannot clone an empty Tensor()");
+  if (!valid_)
+    return absl::FailedPreconditionError("cannot clone an empty Tensor()");
   ASSIGN_OR_RETURN(Tensor copy, Allocate(dtype_, shape_));
   if (byte_size() > 0) std::memcpy(copy.data_, data_, byte_size());
   return copy;

@@ -10,22 +10,32 @@ namespace {
 // Number of values in each typed field, to reject data in the wrong one.
 int TypedFieldSize(const TensorProto& p, DType t) {
   switch (t) {
-    case DType::kF32: return p.float_val_size();
-    case DType::kF64: return p.double_val_size();
-    case DType::kI32: return p.int_val_size();
-    case DType::kI64: return p.int64_val_size();
-    case DType::kBool: return p.bool_val_size();
+    case DType::kF32:
+      return p.float_val_size();
+    case DType::kF64:
+      return p.double_val_size();
+    case DType::kI32:
+      return p.int_val_size();
+    case DType::kI64:
+      return p.int64_val_size();
+    case DType::kBool:
+      return p.bool_val_size();
   }
   return 0;
 }
 
 const char* TypedFieldName(DType t) {
   switch (t) {
-    case DType::kF32: return "float_val";
-    case DType::kF64: return "double_val";
-    case DType::kI32: return "int_val";
-    case DType::kI64: return "int64_val";
-    case DType::kBool: return "bool_val";
+    case DType::kF32:
+      return "float_val";
+    case DType::kF64:
+      return "double_val";
+    case DType::kI32:
+      return "int_val";
+    case DType::kI64:
+      return "int64_val";
+    case DType::kBool:
+      return "bool_val";
   }
   return "?";
 }
@@ -96,11 +106,21 @@ absl::StatusOr<Tensor> TensorFromProto(const TensorProto& proto,
     return t;
   }
   switch (dtype) {
-    case DType::kF32: CopyTyped<float>(proto.float_val(), t); break;
-    case DType::kF64: CopyTyped<double>(proto.double_val(), t); break;
-    case DType::kI32: CopyTyped<int32_t>(proto.int_val(), t); break;
-    case DType::kI64: CopyTyped<int64_t>(proto.int64_val(), t); break;
-    case DType::kBool: CopyTyped<bool>(proto.bool_val(), t); break;
+    case DType::kF32:
+      CopyTyped<float>(proto.float_val(), t);
+      break;
+    case DType::kF64:
+      CopyTyped<double>(proto.double_val(), t);
+      break;
+    case DType::kI32:
+      CopyTyped<int32_t>(proto.int_val(), t);
+      break;
+    case DType::kI64:
+      CopyTyped<int64_t>(proto.int64_val(), t);
+      break;
+    case DType::kBool:
+      CopyTyped<bool>(proto.bool_val(), t);
+      break;
   }
   return t;
 }
@@ -111,11 +131,21 @@ TensorProto TensorToProto(const Tensor& t) {
   for (int64_t d : t.shape().dims()) p.add_dims(d);
   int64_t n = t.num_elements();
   switch (t.dtype()) {
-    case DType::kF32: p.mutable_float_val()->Add(t.data<float>(), t.data<float>() + n); break;
-    case DType::kF64: p.mutable_double_val()->Add(t.data<double>(), t.data<double>() + n); break;
-    case DType::kI32: p.mutable_int_val()->Add(t.data<int32_t>(), t.data<int32_t>() + n); break;
-    case DType::kI64: p.mutable_int64_val()->Add(t.data<int64_t>(), t.data<int64_t>() + n); break;
-    case DType::kBool: p.mutable_bool_val()->Add(t.data<bool>(), t.data<bool>() + n); break;
+    case DType::kF32:
+      p.mutable_float_val()->Add(t.data<float>(), t.data<float>() + n);
+      break;
+    case DType::kF64:
+      p.mutable_double_val()->Add(t.data<double>(), t.data<double>() + n);
+      break;
+    case DType::kI32:
+      p.mutable_int_val()->Add(t.data<int32_t>(), t.data<int32_t>() + n);
+      break;
+    case DType::kI64:
+      p.mutable_int64_val()->Add(t.data<int64_t>(), t.data<int64_t>() + n);
+      break;
+    case DType::kBool:
+      p.mutable_bool_val()->Add(t.data<bool>(), t.data<bool>() + n);
+      break;
   }
   return p;
 }

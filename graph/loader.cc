@@ -19,10 +19,12 @@ using google::protobuf::TextFormat;
 // Collects the first parse error with its position.
 class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
  public:
-  explicit FirstErrorCollector(std::string source) : source_(std::move(source)) {}
+  explicit FirstErrorCollector(std::string source)
+      : source_(std::move(source)) {}
   void AddError(int line, int column, const std::string& message) override {
     if (!error_.empty()) return;
-    error_ = absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", message);
+    error_ =
+        absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", message);
   }
   const std::string& error() const { return error_; }
 
@@ -45,8 +47,8 @@ absl::Status CheckDuplicateAttrs(const Graph& g, const SourceMap& source) {
           entry, entry.GetDescriptor()->FindFieldByName("key"));
       if (!seen.insert(key).second) {
         return absl::InvalidArgumentError(
-            absl::StrCat(source.Where(n), ": node '", node.name(),
-                         "': attr '", key, "' is given more than once"));
+            absl::StrCat(source.Where(n), ": node '", node.name(), "': attr '",
+                         key, "' is given more than once"));
       }
     }
   }
@@ -202,8 +204,9 @@ absl::StatusOr<LoadedGraph> ParseGraphBinary(const std::string& bytes,
   in.SetRecursionLimit(options.max_recursion_depth);
   if (!out.graph.ParseFromCodedStream(&in) || !in.ConsumedEntireMessage()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(source, ": not a valid binary rill graph (if it is text "
-                             "format, name it .pbtxt)"));
+        absl::StrCat(source,
+                     ": not a valid binary rill graph (if it is text "
+                     "format, name it .pbtxt)"));
   }
   RETURN_IF_ERROR(CheckDuplicateAttrsBinary(bytes, out.graph, out.source));
   return out;

@@ -25,19 +25,23 @@ absl::Status CheckAttrs(const ValidGraph& g, int n, const OpDef& op) {
     if (def == nullptr) {
       std::vector<std::string> known;
       for (const AttrDef& a : op.attrs()) known.push_back(a.name);
-      return NodeError(g, n, absl::StrCat(
-          "unknown attr '", name, "'; ", op.name(), " takes ",
-          known.empty() ? "no attrs" : absl::StrJoin(known, ", ")));
+      return NodeError(
+          g, n,
+          absl::StrCat(
+              "unknown attr '", name, "'; ", op.name(), " takes ",
+              known.empty() ? "no attrs" : absl::StrJoin(known, ", ")));
     }
     if (!AttrValueHasType(*value, def->type)) {
-      return NodeError(g, n, absl::StrCat("attr '", name, "' must be of type ",
-                                          AttrTypeName(def->type)));
+      return NodeError(g, n,
+                       absl::StrCat("attr '", name, "' must be of type ",
+                                    AttrTypeName(def->type)));
     }
   }
   for (const AttrDef& def : op.attrs()) {
     if (!def.default_value.has_value() && given.count(def.name) == 0) {
-      return NodeError(g, n, absl::StrCat("missing required attr '", def.name,
-                                          "' (", AttrTypeName(def.type), ")"));
+      return NodeError(g, n,
+                       absl::StrCat("missing required attr '", def.name, "' (",
+                                    AttrTypeName(def.type), ")"));
     }
   }
   return absl::OkStatus();
@@ -93,8 +97,9 @@ absl::Status TopologicalOrder(const ValidGraph& g,
   }
   names.push_back(g.node(cur).name());
   std::reverse(names.begin(), names.end());
-  return NodeError(g, cur, absl::StrCat("the graph has a cycle: ",
-                                        absl::StrJoin(names, " -> ")));
+  return NodeError(
+      g, cur,
+      absl::StrCat("the graph has a cycle: ", absl::StrJoin(names, " -> ")));
 }
 
 }  // namespace
@@ -174,10 +179,10 @@ absl::Status InferNode(const OpDef& op, const Node& node,
     const ArgDef& arg = op.inputs()[i];
     DTypeSet allowed = op.AllowedTypes(arg.type_var);
     if (!allowed.Contains(input_dtypes[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input ", i, " ('", arg.name, "', ", node.input(i), ") is ",
-          DTypeName(input_dtypes[i]), " but ", op.name(), " takes ",
-          allowed.ToString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input ", i, " ('", arg.name, "', ", node.input(i),
+                       ") is ", DTypeName(input_dtypes[i]), " but ", op.name(),
+                       " takes ", allowed.ToString()));
     }
     auto [it, fresh] = bound.emplace(arg.type_var, input_dtypes[i]);
     if (!fresh && it->second != input_dtypes[i]) {
@@ -220,12 +225,14 @@ absl::StatusOr<ValidGraph> ValidateGraph(LoadedGraph loaded,
   for (int i = 0; i < n; ++i) {
     const Node& node = proto.node(i);
     if (!IsValidNodeName(node.name())) {
-      return NodeError(g, i, "a node name must match [A-Za-z_][A-Za-z0-9_.\\-/]*");
+      return NodeError(g, i,
+                       "a node name must match [A-Za-z_][A-Za-z0-9_.\\-/]*");
     }
     auto [it, fresh] = g.by_name_.emplace(node.name(), i);
     if (!fresh) {
-      return NodeError(g, i, absl::StrCat("duplicate node name; first defined at ",
-                                          g.source().Where(it->second)));
+      return NodeError(g, i,
+                       absl::StrCat("duplicate node name; first defined at ",
+                                    g.source().Where(it->second)));
     }
     g.info_[i].op = options.registry->Find(node.op());
     if (g.info_[i].op == nullptr) {
@@ -240,15 +247,16 @@ absl::StatusOr<ValidGraph> ValidateGraph(LoadedGraph loaded,
     const Node& node = proto.node(i);
     const OpDef& op = *g.info_[i].op;
     if (node.input_size() != static_cast<int>(op.inputs().size())) {
-      return NodeError(g, i, absl::StrCat(op.name(), " takes ",
-                                          op.inputs().size(), " input(s), got ",
-                                          node.input_size()));
+      return NodeError(g, i,
+                       absl::StrCat(op.name(), " takes ", op.inputs().size(),
+                                    " input(s), got ", node.input_size()));
     }
     RETURN_IF_ERROR(CheckAttrs(g, i, op));
     for (int k = 0; k < node.input_size(); ++k) {
       absl::StatusOr<TensorRef> ref = g.Resolve(node.input(k));
       if (!ref.ok()) {
-        return NodeError(g, i, absl::StrCat("input ", k, ": ", ref.status().message()));
+        return NodeError(
+            g, i, absl::StrCat("input ", k, ": ", ref.status().message()));
       }
       g.info_[i].inputs.push_back(*ref);
     }

@@ -49,8 +49,10 @@ dnnl::memory MemoryFor(const Tensor& t, const dnnl::memory::desc& desc,
 
 PrimitiveKernel::PrimitiveKernel(const KernelArgs& a, dnnl::primitive p,
                                  std::unordered_map<int, dnnl::memory> args)
-    : node_name_(a.node.name()), stream_(&a.onednn->stream),
-      primitive_(std::move(p)), args_(std::move(args)) {}
+    : node_name_(a.node.name()),
+      stream_(&a.onednn->stream),
+      primitive_(std::move(p)),
+      args_(std::move(args)) {}
 
 absl::Status PrimitiveKernel::Compute() {
   try {
@@ -68,9 +70,9 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CatchDnnl(
   try {
     return make();
   } catch (const dnnl::error& e) {
-    return absl::InternalError(absl::StrCat(
-        "node '", a.node.name(), "': cannot create oneDNN primitive: ",
-        e.what()));
+    return absl::InternalError(
+        absl::StrCat("node '", a.node.name(),
+                     "': cannot create oneDNN primitive: ", e.what()));
   }
 }
 

@@ -16,15 +16,16 @@ namespace rill {
 
 // Creates Kernel<float> or Kernel<double> from the dtype of input 0.
 template <template <typename> class Kernel>
-absl::StatusOr<std::unique_ptr<OpKernel>> MakeFloatKernel(
-    const KernelArgs& a) {
+absl::StatusOr<std::unique_ptr<OpKernel>> MakeFloatKernel(const KernelArgs& a) {
   switch (a.inputs[0].dtype()) {
-    case DType::kF32: return std::make_unique<Kernel<float>>(a);
-    case DType::kF64: return std::make_unique<Kernel<double>>(a);
+    case DType::kF32:
+      return std::make_unique<Kernel<float>>(a);
+    case DType::kF64:
+      return std::make_unique<Kernel<double>>(a);
     default:
-      return absl::InternalError(
-          absl::StrCat("node '", a.node.name(), "': no ",
-                       DTypeName(a.inputs[0].dtype()), " kernel"));
+      return absl::InternalError(absl::StrCat("node '", a.node.name(), "': no ",
+                                              DTypeName(a.inputs[0].dtype()),
+                                              " kernel"));
   }
 }
 
@@ -66,7 +67,10 @@ template <typename F>
 class BinaryReferenceKernel : public OpKernel {
  public:
   BinaryReferenceKernel(const KernelArgs& a, F f)
-      : x_(a.inputs[0]), y_(a.inputs[1]), z_(a.outputs[0]), f_(f),
+      : x_(a.inputs[0]),
+        y_(a.inputs[1]),
+        z_(a.outputs[0]),
+        f_(f),
         same_shapes_(x_.shape() == z_.shape() && y_.shape() == z_.shape()) {
     if (!same_shapes_) {
       x_offsets_ = BroadcastOffsets(x_.shape(), z_.shape());
@@ -89,7 +93,8 @@ class BinaryReferenceKernel : public OpKernel {
       for (int64_t i = 0; i < n; ++i) zs[i] = f_(xs[i], ys[i]);
       return;
     }
-    for (int64_t i = 0; i < n; ++i) zs[i] = f_(xs[x_offsets_[i]], ys[y_offsets_[i]]);
+    for (int64_t i = 0; i < n; ++i)
+      zs[i] = f_(xs[x_offsets_[i]], ys[y_offsets_[i]]);
   }
   Tensor x_, y_, z_;
   F f_;

@@ -15,7 +15,8 @@ namespace {
 struct CopyKernel : OpKernel {
   explicit CopyKernel(const KernelArgs& a) : x(a.inputs[0]), y(a.outputs[0]) {}
   absl::Status Compute() override {
-    if (y.byte_size() > 0) std::memcpy(y.raw_data(), x.raw_data(), y.byte_size());
+    if (y.byte_size() > 0)
+      std::memcpy(y.raw_data(), x.raw_data(), y.byte_size());
     return absl::OkStatus();
   }
   Tensor x, y;
@@ -90,7 +91,9 @@ absl::Status MatMulShape(InferenceContext& c) {
 template <typename T>
 struct MatMulReference : OpKernel {
   explicit MatMulReference(const KernelArgs& args)
-      : a(args.inputs[0]), b(args.inputs[1]), y(args.outputs[0]),
+      : a(args.inputs[0]),
+        b(args.inputs[1]),
+        y(args.outputs[0]),
         ta(args.attrs.GetBool("transpose_a")),
         tb(args.attrs.GetBool("transpose_b")),
         d(GetMatMulDims(a.shape(), b.shape(), ta, tb)),
@@ -153,9 +156,11 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MatMulOneDnn(const KernelArgs& a) {
   return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
     bool ta = a.attrs.GetBool("transpose_a");
     bool tb = a.attrs.GetBool("transpose_b");
-    MatMulDims d = GetMatMulDims(a.inputs[0].shape(), a.inputs[1].shape(), ta, tb);
+    MatMulDims d =
+        GetMatMulDims(a.inputs[0].shape(), a.inputs[1].shape(), ta, tb);
     const Shape& out = a.outputs[0].shape();
-    Shape out_batch(std::vector<int64_t>(out.dims().begin(), out.dims().end() - 2));
+    Shape out_batch(
+        std::vector<int64_t>(out.dims().begin(), out.dims().end() - 2));
     int rank = out.rank();
     auto src = MatrixDesc(d.a_batch, rank, d.m, d.k, ta);
     auto wei = MatrixDesc(d.b_batch, rank, d.k, d.n, tb);

@@ -15,7 +15,8 @@ absl::Status SoftmaxShape(InferenceContext& c) {
   if (x.rank() == 0) {
     return absl::InvalidArgumentError("Softmax needs an input of rank >= 1");
   }
-  RETURN_IF_ERROR(NormalizeAxis(c.attrs().GetInt("axis"), x.rank(), "axis").status());
+  RETURN_IF_ERROR(
+      NormalizeAxis(c.attrs().GetInt("axis"), x.rank(), "axis").status());
   return UnchangedShape(c);
 }
 
@@ -35,9 +36,10 @@ AxisSplit SplitAt(const Shape& shape, int axis) {
 template <typename T>
 struct SoftmaxReference : OpKernel {
   explicit SoftmaxReference(const KernelArgs& a)
-      : x(a.inputs[0]), y(a.outputs[0]),
+      : x(a.inputs[0]),
+        y(a.outputs[0]),
         s(SplitAt(x.shape(), *NormalizeAxis(a.attrs.GetInt("axis"),
-                                             x.shape().rank(), "axis"))) {}
+                                            x.shape().rank(), "axis"))) {}
 
   // Subtracting the row maximum keeps exp() from overflowing.
   absl::Status Compute() override {
@@ -48,7 +50,8 @@ struct SoftmaxReference : OpKernel {
         const T* in = src + o * s.axis * s.inner + i;
         T* out = dst + o * s.axis * s.inner + i;
         T max = in[0];
-        for (int64_t k = 1; k < s.axis; ++k) max = std::max(max, in[k * s.inner]);
+        for (int64_t k = 1; k < s.axis; ++k)
+          max = std::max(max, in[k * s.inner]);
         T sum = 0;
         for (int64_t k = 0; k < s.axis; ++k) {
           out[k * s.inner] = std::exp(in[k * s.inner] - max);

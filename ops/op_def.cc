@@ -4,17 +4,28 @@ namespace rill {
 
 const char* AttrTypeName(AttrType t) {
   switch (t) {
-    case AttrType::kInt: return "int";
-    case AttrType::kFloat: return "float";
-    case AttrType::kString: return "string";
-    case AttrType::kBool: return "bool";
-    case AttrType::kIntList: return "list(int)";
-    case AttrType::kFloatList: return "list(float)";
-    case AttrType::kStringList: return "list(string)";
-    case AttrType::kBoolList: return "list(bool)";
-    case AttrType::kShape: return "shape";
-    case AttrType::kDType: return "dtype";
-    case AttrType::kTensor: return "tensor";
+    case AttrType::kInt:
+      return "int";
+    case AttrType::kFloat:
+      return "float";
+    case AttrType::kString:
+      return "string";
+    case AttrType::kBool:
+      return "bool";
+    case AttrType::kIntList:
+      return "list(int)";
+    case AttrType::kFloatList:
+      return "list(float)";
+    case AttrType::kStringList:
+      return "list(string)";
+    case AttrType::kBoolList:
+      return "list(bool)";
+    case AttrType::kShape:
+      return "shape";
+    case AttrType::kDType:
+      return "dtype";
+    case AttrType::kTensor:
+      return "tensor";
   }
   return "?";
 }
@@ -22,21 +33,32 @@ const char* AttrTypeName(AttrType t) {
 bool AttrValueHasType(const AttrValue& v, AttrType t) {
   const AttrValue::ListValue& l = v.list();
   // Which list fields are populated; a list may fill only the one it is.
-  int filled = (l.i_size() > 0) + (l.f_size() > 0) + (l.s_size() > 0) +
-               (l.b_size() > 0);
+  int filled =
+      (l.i_size() > 0) + (l.f_size() > 0) + (l.s_size() > 0) + (l.b_size() > 0);
   bool is_list = v.value_case() == AttrValue::kList;
   switch (t) {
-    case AttrType::kInt: return v.value_case() == AttrValue::kI;
-    case AttrType::kFloat: return v.value_case() == AttrValue::kF;
-    case AttrType::kString: return v.value_case() == AttrValue::kS;
-    case AttrType::kBool: return v.value_case() == AttrValue::kB;
-    case AttrType::kIntList: return is_list && filled == (l.i_size() > 0);
-    case AttrType::kFloatList: return is_list && filled == (l.f_size() > 0);
-    case AttrType::kStringList: return is_list && filled == (l.s_size() > 0);
-    case AttrType::kBoolList: return is_list && filled == (l.b_size() > 0);
-    case AttrType::kShape: return v.value_case() == AttrValue::kShape;
-    case AttrType::kDType: return v.value_case() == AttrValue::kType;
-    case AttrType::kTensor: return v.value_case() == AttrValue::kTensor;
+    case AttrType::kInt:
+      return v.value_case() == AttrValue::kI;
+    case AttrType::kFloat:
+      return v.value_case() == AttrValue::kF;
+    case AttrType::kString:
+      return v.value_case() == AttrValue::kS;
+    case AttrType::kBool:
+      return v.value_case() == AttrValue::kB;
+    case AttrType::kIntList:
+      return is_list && filled == (l.i_size() > 0);
+    case AttrType::kFloatList:
+      return is_list && filled == (l.f_size() > 0);
+    case AttrType::kStringList:
+      return is_list && filled == (l.s_size() > 0);
+    case AttrType::kBoolList:
+      return is_list && filled == (l.b_size() > 0);
+    case AttrType::kShape:
+      return v.value_case() == AttrValue::kShape;
+    case AttrType::kDType:
+      return v.value_case() == AttrValue::kType;
+    case AttrType::kTensor:
+      return v.value_case() == AttrValue::kTensor;
   }
   return false;
 }

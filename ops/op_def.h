@@ -22,12 +22,21 @@
 namespace rill {
 
 enum class AttrType {
-  kInt, kFloat, kString, kBool,
-  kIntList, kFloatList, kStringList, kBoolList,
-  kShape, kDType, kTensor,
+  kInt,
+  kFloat,
+  kString,
+  kBool,
+  kIntList,
+  kFloatList,
+  kStringList,
+  kBoolList,
+  kShape,
+  kDType,
+  kTensor,
 };
 const char* AttrTypeName(AttrType t);
-// Whether `value` holds a value of type `t`. An empty list fits every list type.
+// Whether `value` holds a value of type `t`. An empty list fits every list
+// type.
 bool AttrValueHasType(const AttrValue& value, AttrType t);
 
 struct AttrDef {
@@ -67,8 +76,10 @@ class InferenceContext {
  public:
   InferenceContext(const Attrs& attrs, std::vector<DType> input_dtypes,
                    std::vector<Shape> input_shapes, int64_t memory_budget)
-      : attrs_(attrs), input_dtypes_(std::move(input_dtypes)),
-        input_shapes_(std::move(input_shapes)), memory_budget_(memory_budget) {}
+      : attrs_(attrs),
+        input_dtypes_(std::move(input_dtypes)),
+        input_shapes_(std::move(input_shapes)),
+        memory_budget_(memory_budget) {}
 
   const Attrs& attrs() const { return attrs_; }
   int num_inputs() const { return static_cast<int>(input_shapes_.size()); }
@@ -102,7 +113,7 @@ class OpKernel {
 struct KernelArgs {
   const Node& node;
   const Attrs& attrs;
-  std::vector<Tensor> inputs;   // Concrete shapes, bound buffers.
+  std::vector<Tensor> inputs;  // Concrete shapes, bound buffers.
   std::vector<Tensor> outputs;
   OneDnnContext* onednn = nullptr;  // Set for the oneDNN backend only.
 };

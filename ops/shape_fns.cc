@@ -25,10 +25,9 @@ absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
     } else if (da == kSymbolicDim || db == kSymbolicDim) {
       out[i] = da == kSymbolicDim ? db : da;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("shapes ", a.ToString(), " and ", b.ToString(),
-                       " do not broadcast (dimension ", i, ": ", da, " vs ",
-                       db, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "shapes ", a.ToString(), " and ", b.ToString(),
+          " do not broadcast (dimension ", i, ": ", da, " vs ", db, ")"));
     }
   }
   return Shape(std::move(out));
@@ -44,10 +43,9 @@ absl::Status BroadcastBinaryShape(InferenceContext& c) {
 absl::StatusOr<int> NormalizeAxis(int64_t axis, int rank,
                                   const std::string& attr_name) {
   if (axis < -rank || axis >= rank) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("attr '", attr_name, "' = ", axis,
-                     " is out of range for rank ", rank, " (valid: ", -rank,
-                     " to ", rank - 1, ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "attr '", attr_name, "' = ", axis, " is out of range for rank ", rank,
+        " (valid: ", -rank, " to ", rank - 1, ")"));
   }
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }

@@ -11,8 +11,8 @@ absl::Status InputShape(InferenceContext& c) {
   absl::StatusOr<DType> dtype = DTypeFromProto(c.attrs().GetDType("dtype"));
   if (!dtype.ok()) return Annotate(dtype.status(), "attr 'dtype'");
   Shape shape = ShapeFromProto(c.attrs().GetShape("shape"));
-  RETURN_IF_ERROR(Annotate(shape.Validate(/*allow_symbolic=*/true),
-                           "attr 'shape'"));
+  RETURN_IF_ERROR(
+      Annotate(shape.Validate(/*allow_symbolic=*/true), "attr 'shape'"));
   c.SetOutput(0, *dtype, std::move(shape));
   return absl::OkStatus();
 }

@@ -13,8 +13,8 @@ namespace rill {
 absl::StatusOr<Backend> ParseBackend(const std::string& name) {
   if (name == "onednn") return Backend::kOneDnn;
   if (name == "reference") return Backend::kReference;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown backend '", name, "'; choose onednn or reference"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown backend '", name, "'; choose onednn or reference"));
 }
 
 const char* BackendName(Backend b) {
@@ -68,12 +68,13 @@ absl::Status CheckFeed(const ValidGraph& g, int node, const Tensor& feed) {
   std::string where = absl::StrCat("feed '", g.node(node).name(), "'");
   if (feed.dtype() != info.dtypes[0]) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, " is ", DTypeName(feed.dtype()), " but the input is declared ",
-                     DTypeName(info.dtypes[0])));
+        absl::StrCat(where, " is ", DTypeName(feed.dtype()),
+                     " but the input is declared ", DTypeName(info.dtypes[0])));
   }
   bool match = feed.shape().rank() == declared.rank();
   for (int d = 0; match && d < declared.rank(); ++d) {
-    match = declared.dim(d) == kSymbolicDim || declared.dim(d) == feed.shape().dim(d);
+    match = declared.dim(d) == kSymbolicDim ||
+            declared.dim(d) == feed.shape().dim(d);
   }
   if (!match) {
     return absl::InvalidArgumentError(
@@ -88,7 +89,8 @@ std::string SignatureKey(const ValidGraph& g,
                          const std::vector<std::string>& fetches) {
   std::string key = absl::StrJoin(fetches, ",");
   for (const auto& [name, t] : feeds) {
-    absl::StrAppend(&key, ";", name, ":", DTypeName(t.dtype()), t.shape().ToString());
+    absl::StrAppend(&key, ";", name, ":", DTypeName(t.dtype()),
+                    t.shape().ToString());
   }
   return key;
 }
@@ -136,7 +138,8 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
       auto feed = feeds.find(g.node(n).name());
       if (feed == feeds.end()) {
         return absl::InvalidArgumentError(
-            absl::StrCat("input '", g.node(n).name(), "' is needed by the fetches but not fed"));
+            absl::StrCat("input '", g.node(n).name(),
+                         "' is needed by the fetches but not fed"));
       }
       shapes[n] = {feed->second.shape()};
     } else {
@@ -168,7 +171,8 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     for (size_t o = 0; o < info.dtypes.size(); ++o) {
       request_of[{n, static_cast<int>(o)}] = static_cast<int>(requests.size());
       int first = is_input ? 0 : step_of[n];
-      requests.push_back({*shapes[n][o].ByteSize(info.dtypes[o]), first, first});
+      requests.push_back(
+          {*shapes[n][o].ByteSize(info.dtypes[o]), first, first});
     }
   }
   for (int n : schedule) {
@@ -182,10 +186,12 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     if (it != request_of.end()) requests[it->second].last_use = steps;
   }
   BufferPlan buffers = PlanBuffers(requests);
-  for (const Tensor& v : values_) plan->stats.value_bytes += v.valid() ? v.byte_size() : 0;
+  for (const Tensor& v : values_)
+    plan->stats.value_bytes += v.valid() ? v.byte_size() : 0;
   plan->stats.planned_peak_bytes = buffers.peak_bytes;
   for (const BufferRequest& r : requests) {
-    plan->stats.unshared_bytes += (r.bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
+    plan->stats.unshared_bytes +=
+        (r.bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
   }
   if (buffers.peak_bytes > g.memory_budget() - plan->stats.value_bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -193,9 +199,10 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
         plan->stats.value_bytes, " of values, over the memory budget of ",
         g.memory_budget(), " bytes"));
   }
-  char* arena = static_cast<char*>(
-      std::aligned_alloc(kTensorAlignment, buffers.peak_bytes + kTensorAlignment));
-  if (arena == nullptr) return absl::ResourceExhaustedError("cannot allocate the arena");
+  char* arena = static_cast<char*>(std::aligned_alloc(
+      kTensorAlignment, buffers.peak_bytes + kTensorAlignment));
+  if (arena == nullptr)
+    return absl::ResourceExhaustedError("cannot allocate the arena");
   plan->arena = std::shared_ptr<void>(arena, std::free);
   // Every output of a scheduled node, as a tensor over its storage.
   auto tensor_of = [&](int node, int output) -> absl::StatusOr<Tensor> {

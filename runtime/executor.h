@@ -25,7 +25,7 @@ struct ExecutorOptions {
 // What the plan for one input-shape signature costs.
 struct PlanStats {
   int num_kernels = 0;
-  int onednn_kernels = 0;     // The rest run the reference loops.
+  int onednn_kernels = 0;          // The rest run the reference loops.
   int64_t planned_peak_bytes = 0;  // Activation arena, with buffer reuse.
   int64_t unshared_bytes = 0;      // What the same buffers take without reuse.
   int64_t value_bytes = 0;         // Constants and parameters.

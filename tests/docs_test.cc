@@ -29,7 +29,8 @@ TEST(Readme, ShowsTheExamplesVerbatim) {
   for (const char* file : {"examples/affine_tanh.pbtxt", "examples/embed.cc"}) {
     std::string text = rill::ReadTestFile(file);
     ASSERT_FALSE(text.empty()) << file;
-    EXPECT_NE(readme.find(text), std::string::npos) << file << " differs from README.md";
+    EXPECT_NE(readme.find(text), std::string::npos)
+        << file << " differs from README.md";
   }
 }
 
@@ -43,8 +44,10 @@ TEST(Readme, QuotesWhatTheExamplesPrint) {
   // The README writes to /tmp/out; the test writes to its own directory.
   std::string out_dir = rill::TestTempPath("out");
   std::string run = Output(
-      "tools/rill run examples/affine_tanh.pbtxt --feed x=examples/affine_tanh_x.npy "
-      "--out " + out_dir);
+      "tools/rill run examples/affine_tanh.pbtxt --feed "
+      "x=examples/affine_tanh_x.npy "
+      "--out " +
+      out_dir);
   run.replace(run.find(out_dir), out_dir.size(), "/tmp/out");
   EXPECT_NE(readme.find(run), std::string::npos) << run;
 }

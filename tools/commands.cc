@@ -75,11 +75,14 @@ absl::Status Check(const std::vector<std::string>& operands) {
     param_bytes += *info.shapes[0].ByteSize(info.dtypes[0]);
   }
   std::vector<std::string> ops;
-  for (const auto& [op, count] : op_counts) ops.push_back(absl::StrCat(op, " ", count));
+  for (const auto& [op, count] : op_counts)
+    ops.push_back(absl::StrCat(op, " ", count));
   std::printf("%s: OK\n", operands[0].c_str());
-  std::printf("  nodes:      %d (%s)\n", g.num_nodes(), absl::StrJoin(ops, ", ").c_str());
+  std::printf("  nodes:      %d (%s)\n", g.num_nodes(),
+              absl::StrJoin(ops, ", ").c_str());
   std::printf("  parameters: %lld tensors, %lld values, %s\n",
-              static_cast<long long>(param_count), static_cast<long long>(param_values),
+              static_cast<long long>(param_count),
+              static_cast<long long>(param_values),
               HumanBytes(param_bytes).c_str());
   for (int n : g.input_nodes()) {
     std::printf("  input:      %s %s\n", g.node(n).name().c_str(),
@@ -88,7 +91,8 @@ absl::Status Check(const std::vector<std::string>& operands) {
   for (const TensorRef& o : g.outputs()) {
     std::printf("  output:     %s %s\n", g.RefName(o).c_str(),
                 TypedShape(g.info(o.node).dtypes[o.output],
-                           g.info(o.node).shapes[o.output]).c_str());
+                           g.info(o.node).shapes[o.output])
+                    .c_str());
   }
   return absl::OkStatus();
 }
@@ -97,13 +101,15 @@ absl::Status Check(const std::vector<std::string>& operands) {
 absl::StatusOr<std::map<std::string, Tensor>> ReadFeeds() {
   std::map<std::string, Tensor> feeds;
   for (const std::string& spec : absl::GetFlag(FLAGS_feed)) {
-    std::pair<std::string, std::string> kv = absl::StrSplit(spec, absl::MaxSplits('=', 1));
+    std::pair<std::string, std::string> kv =
+        absl::StrSplit(spec, absl::MaxSplits('=', 1));
     if (kv.first.empty() || kv.second.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--feed '", spec, "' is not of the form name=file.npy"));
     }
     if (feeds.count(kv.first)) {
-      return absl::InvalidArgumentError(absl::StrCat("--feed names '", kv.first, "' twice"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--feed names '", kv.first, "' twice"));
     }
     ASSIGN_OR_RETURN(feeds[kv.first],
                      ReadNpy(kv.second, MiB(absl::GetFlag(FLAGS_max_file_mb))));
@@ -112,7 +118,8 @@ absl::StatusOr<std::map<std::string, Tensor>> ReadFeeds() {
 }
 
 std::string FetchFileName(const std::string& fetch) {
-  return absl::StrCat(absl::StrReplaceAll(fetch, {{":", "_"}, {"/", "_"}}), ".npy");
+  return absl::StrCat(absl::StrReplaceAll(fetch, {{":", "_"}, {"/", "_"}}),
+                      ".npy");
 }
 
 // min / mean / max and the first values, for a quick look at a result.
@@ -120,11 +127,16 @@ std::string Summarize(const Tensor& t) {
   if (t.num_elements() == 0) return "(empty)";
   auto value = [&](int64_t i) -> double {
     switch (t.dtype()) {
-      case DType::kF32: return t.data<float>()[i];
-      case DType::kF64: return t.data<double>()[i];
-      case DType::kI32: return t.data<int32_t>()[i];
-      case DType::kI64: return static_cast<double>(t.data<int64_t>()[i]);
-      case DType::kBool: return t.data<bool>()[i];
+      case DType::kF32:
+        return t.data<float>()[i];
+      case DType::kF64:
+        return t.data<double>()[i];
+      case DType::kI32:
+        return t.data<int32_t>()[i];
+      case DType::kI64:
+        return static_cast<double>(t.data<int64_t>()[i]);
+      case DType::kBool:
+        return t.data<bool>()[i];
     }
     return 0;
   };
@@ -147,17 +159,19 @@ absl::Status Run(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(Backend backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
   ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
   std::vector<std::string> fetches = absl::GetFlag(FLAGS_fetch);
-  if (fetches.empty()) fetches.assign(g.proto().output().begin(), g.proto().output().end());
+  if (fetches.empty())
+    fetches.assign(g.proto().output().begin(), g.proto().output().end());
   if (fetches.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(operands[0], ": the graph declares no outputs; name them with --fetch"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        operands[0],
+        ": the graph declares no outputs; name them with --fetch"));
   }
   std::string out_dir = absl::GetFlag(FLAGS_out);
   std::set<std::string> files;
   for (const std::string& f : fetches) {
     if (!files.insert(FetchFileName(f)).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("two fetches would both be written to ", FetchFileName(f)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "two fetches would both be written to ", FetchFileName(f)));
     }
   }
   using FeedMap = std::map<std::string, Tensor>;
@@ -172,8 +186,8 @@ absl::Status Run(const std::vector<std::string>& operands) {
     std::error_code ec;
     std::filesystem::create_directories(out_dir, ec);
     if (ec) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot create --out directory ", out_dir, ": ", ec.message()));
+      return absl::UnavailableError(absl::StrCat(
+          "cannot create --out directory ", out_dir, ": ", ec.message()));
     }
   }
   for (size_t i = 0; i < fetches.size(); ++i) {
@@ -188,9 +202,12 @@ absl::Status Run(const std::vector<std::string>& operands) {
                 where.c_str(), Summarize(results[i]).c_str());
   }
   const PlanStats& s = executor->last_plan_stats();
-  std::printf("ran %d kernels (%d oneDNN) on %s; activations %s planned (%s without reuse)\n",
-              s.num_kernels, s.onednn_kernels, BackendName(backend),
-              HumanBytes(s.planned_peak_bytes).c_str(), HumanBytes(s.unshared_bytes).c_str());
+  std::printf(
+      "ran %d kernels (%d oneDNN) on %s; activations %s planned (%s without "
+      "reuse)\n",
+      s.num_kernels, s.onednn_kernels, BackendName(backend),
+      HumanBytes(s.planned_peak_bytes).c_str(),
+      HumanBytes(s.unshared_bytes).c_str());
   return absl::OkStatus();
 }
 
@@ -204,22 +221,35 @@ absl::Status Dot(const std::vector<std::string>& operands) {
 
 const std::vector<Command>& AllCommands() {
   static const auto* commands = new std::vector<Command>{
-      {"check", "Validate a graph and infer its shapes.", "check GRAPH",
+      {"check",
+       "Validate a graph and infer its shapes.",
+       "check GRAPH",
        "Loads GRAPH (text format if it ends in .pbtxt, .txt or .textproto;\n"
        "binary otherwise), validates it and infers shapes. Prints a summary\n"
        "and exits 0, or prints the first error with its file:line:col and\n"
        "node and exits 1.",
-       {"memory_budget_mb", "max_file_mb"}, 1, Check},
-      {"run", "Run a graph on .npy inputs.",
+       {"memory_budget_mb", "max_file_mb"},
+       1,
+       Check},
+      {"run",
+       "Run a graph on .npy inputs.",
        "run GRAPH [--feed name=file.npy ...] [--fetch a,b] [--out DIR]",
-       "Runs GRAPH with the fed inputs and prints each fetched tensor's dtype,\n"
+       "Runs GRAPH with the fed inputs and prints each fetched tensor's "
+       "dtype,\n"
        "shape and a summary. With --out, also writes DIR/<name>.npy for each,\n"
        "atomically: a file is either complete or absent.",
-       {"feed", "fetch", "out", "backend", "memory_budget_mb", "max_file_mb"}, 1, Run},
-      {"dot", "Print a graph as Graphviz DOT.", "dot GRAPH",
+       {"feed", "fetch", "out", "backend", "memory_budget_mb", "max_file_mb"},
+       1,
+       Run},
+      {"dot",
+       "Print a graph as Graphviz DOT.",
+       "dot GRAPH",
        "Validates GRAPH and prints it in Graphviz DOT on stdout, edges\n"
-       "labelled with dtype and shape. Render with: rill dot g.pbtxt | dot -Tsvg",
-       {"memory_budget_mb", "max_file_mb"}, 1, Dot},
+       "labelled with dtype and shape. Render with: rill dot g.pbtxt | dot "
+       "-Tsvg",
+       {"memory_budget_mb", "max_file_mb"},
+       1,
+       Dot},
   };
   return *commands;
 }

@@ -24,7 +24,8 @@ void PrintUsage(FILE* out) {
   for (const Command& c : AllCommands()) {
     std::fprintf(out, "  %-6s %s\n", c.name, c.summary);
   }
-  std::fprintf(out, "\n'rill <command> --help' describes a command and its flags.\n");
+  std::fprintf(
+      out, "\n'rill <command> --help' describes a command and its flags.\n");
 }
 
 void PrintCommandHelp(const Command& c) {
@@ -33,10 +34,10 @@ void PrintCommandHelp(const Command& c) {
   std::printf("\nFlags:\n");
   for (const char* name : c.flags) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    std::printf("  --%s (default: %s)\n      %s\n", name,
-                flag->DefaultValue().empty() ? "\"\""
-                                             : flag->DefaultValue().c_str(),
-                flag->Help().c_str());
+    std::printf(
+        "  --%s (default: %s)\n      %s\n", name,
+        flag->DefaultValue().empty() ? "\"\"" : flag->DefaultValue().c_str(),
+        flag->Help().c_str());
   }
 }
 
@@ -49,8 +50,8 @@ std::string FlagName(const std::string& arg) {
 // Checks that every flag given belongs to the command, and merges repeated
 // list flags (--feed a=x.npy --feed b=y.npy) into one comma list, which is
 // what absl's vector flags parse.
-absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c,
-                                                     int argc, char** argv) {
+absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c, int argc,
+                                                     char** argv) {
   std::set<std::string> allowed(c.flags.begin(), c.flags.end());
   std::vector<std::string> args = {argv[0]};
   std::map<std::string, std::vector<std::string>> lists;
@@ -70,15 +71,15 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c,
                            : name;
     if (!allowed.count(base)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("rill ", c.name, ": unknown flag '", arg, "' (see 'rill ",
-                       c.name, " --help')"));
+          absl::StrCat("rill ", c.name, ": unknown flag '", arg,
+                       "' (see 'rill ", c.name, " --help')"));
     }
     if (IsListFlag(base)) {
       size_t eq = arg.find('=');
       if (eq == std::string::npos) {
         if (i + 1 >= argc) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("rill ", c.name, ": flag '", arg, "' needs a value"));
+          return absl::InvalidArgumentError(absl::StrCat(
+              "rill ", c.name, ": flag '", arg, "' needs a value"));
         }
         lists[base].push_back(argv[++i]);
       } else {

@@ -102,8 +102,9 @@ TEST(TensorProtoTest, BothTypedAndRaw) {
 TEST(TensorProtoTest, BudgetExceeded) {
   TensorProto p = Proto(DT_DOUBLE, {4});
   p.set_raw_data(std::string(32, '\0'));
-  ExpectError(TensorFromProto(p, 31), absl::StatusCode::kResourceExhausted,
-              "tensor of 32 bytes exceeds the 31 bytes left of the memory budget");
+  ExpectError(
+      TensorFromProto(p, 31), absl::StatusCode::kResourceExhausted,
+      "tensor of 32 bytes exceeds the 31 bytes left of the memory budget");
   EXPECT_TRUE(TensorFromProto(p, 32).ok());
   // A huge claimed shape without its data is refused without allocating.
   ExpectError(TensorFromProto(Proto(DT_FLOAT, {int64_t{1} << 40}), kBudget),

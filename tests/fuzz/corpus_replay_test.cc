@@ -26,9 +26,10 @@ TEST(FuzzCorpus, EverySeedRunsCleanly) {
       std::stringstream s;
       s << f.rdbuf();
       std::string bytes = s.str();
-      EXPECT_EQ(LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                       bytes.size()),
-                0);
+      EXPECT_EQ(
+          LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                 bytes.size()),
+          0);
       ++files;
     }
   }

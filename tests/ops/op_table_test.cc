@@ -38,7 +38,7 @@ const std::vector<OpRow>& Rows() {
       {"Sigmoid", {{1, 1, 7}}, {}, true},
       {"Add", {{3, 5}, {3, 5}}, {}, true},
       {"Add", {{2, 3, 5}, {5}}, {}, true},
-      {"Add", {{1}, {4, 3}}, {}, true},  // First input broadcasts: swapped.
+      {"Add", {{1}, {4, 3}}, {}, true},      // First input broadcasts: swapped.
       {"Add", {{4, 1}, {1, 7}}, {}, false},  // Both broadcast.
       {"Add", {{0, 3}, {3}}, {}, false},
       {"Add", {{}, {}}, {}, true},
@@ -50,8 +50,10 @@ const std::vector<OpRow>& Rows() {
       {"MatMul", {{2, 3, 5}, {5, 4}}, {}, true},
       {"MatMul", {{5, 3}, {5, 4}}, {{"transpose_a", True()}}, true},
       {"MatMul", {{3, 5}, {4, 5}}, {{"transpose_b", True()}}, true},
-      {"MatMul", {{2, 5, 3}, {2, 4, 5}},
-       {{"transpose_a", True()}, {"transpose_b", True()}}, true},
+      {"MatMul",
+       {{2, 5, 3}, {2, 4, 5}},
+       {{"transpose_a", True()}, {"transpose_b", True()}},
+       true},
       {"MatMul", {{2, 1, 3, 4}, {3, 4, 5}}, {}, true},  // Batch broadcast.
       {"MatMul", {{0, 4}, {4, 3}}, {}, false},
       {"Softmax", {{4, 9}}, {}, true},
@@ -67,7 +69,8 @@ std::string RowName(const OpRow& row) {
   std::vector<std::string> shapes;
   for (const Shape& s : row.inputs) shapes.push_back(s.ToString());
   std::string attrs;
-  for (const auto& [k, v] : row.attrs) absl::StrAppend(&attrs, " ", k, "=", v.ShortDebugString());
+  for (const auto& [k, v] : row.attrs)
+    absl::StrAppend(&attrs, " ", k, "=", v.ShortDebugString());
   return absl::StrCat(row.op, "(", absl::StrJoin(shapes, ", "), ")", attrs);
 }
 
@@ -88,7 +91,8 @@ Graph RowGraph(const OpRow& row, DType dtype) {
   y = g.add_node();
   y->set_name("y");
   y->set_op(row.op);
-  for (size_t i = 0; i < row.inputs.size(); ++i) y->add_input(absl::StrCat("in", i));
+  for (size_t i = 0; i < row.inputs.size(); ++i)
+    y->add_input(absl::StrCat("in", i));
   for (const auto& [k, v] : row.attrs) (*y->mutable_attr())[k] = v;
   g.add_output("y");
   return g;
@@ -111,7 +115,8 @@ std::map<std::string, Tensor> RandomFeeds(const OpRow& row, uint32_t seed) {
   std::map<std::string, Tensor> feeds;
   for (size_t i = 0; i < row.inputs.size(); ++i) {
     Tensor t = *Tensor::Allocate(DType::kF32, row.inputs[i]);
-    for (int64_t k = 0; k < t.num_elements(); ++k) t.data<float>()[k] = dist(rng);
+    for (int64_t k = 0; k < t.num_elements(); ++k)
+      t.data<float>()[k] = dist(rng);
     feeds[absl::StrCat("in", i)] = t;
   }
   return feeds;
@@ -124,7 +129,8 @@ TEST(OpTable, OneDnnMatchesReference) {
     std::map<std::string, Tensor> feeds = RandomFeeds(row, seed++);
     std::vector<Tensor> results;
     for (Backend backend : {Backend::kOneDnn, Backend::kReference}) {
-      absl::StatusOr<ValidGraph> g = ValidateGraph({RowGraph(row, DType::kF32), {}});
+      absl::StatusOr<ValidGraph> g =
+          ValidateGraph({RowGraph(row, DType::kF32), {}});
       ASSERT_TRUE(g.ok()) << g.status();
       auto ex = Executor::Create(*std::move(g), {backend});
       ASSERT_TRUE(ex.ok()) << ex.status();
@@ -150,18 +156,22 @@ TEST(OpTable, ReferenceF64MatchesF32) {
     std::map<std::string, Tensor> f32 = RandomFeeds(row, seed++), f64;
     for (const auto& [name, t] : f32) {
       Tensor d = *Tensor::Allocate(DType::kF64, t.shape());
-      for (int64_t k = 0; k < t.num_elements(); ++k) d.data<double>()[k] = t.data<float>()[k];
+      for (int64_t k = 0; k < t.num_elements(); ++k)
+        d.data<double>()[k] = t.data<float>()[k];
       f64[name] = d;
     }
     auto g32 = ValidateGraph({RowGraph(row, DType::kF32), {}});
     auto g64 = ValidateGraph({RowGraph(row, DType::kF64), {}});
     ASSERT_TRUE(g32.ok() && g64.ok());
-    auto y32 = (*Executor::Create(*std::move(g32), {Backend::kReference}))->Run(f32, {"y"});
-    auto y64 = (*Executor::Create(*std::move(g64), {Backend::kReference}))->Run(f64, {"y"});
+    auto y32 = (*Executor::Create(*std::move(g32), {Backend::kReference}))
+                   ->Run(f32, {"y"});
+    auto y64 = (*Executor::Create(*std::move(g64), {Backend::kReference}))
+                   ->Run(f64, {"y"});
     ASSERT_TRUE(y32.ok() && y64.ok());
     ASSERT_EQ((*y64)[0].dtype(), DType::kF64);
     for (int64_t k = 0; k < (*y32)[0].num_elements(); ++k) {
-      EXPECT_NEAR((*y32)[0].data<float>()[k], (*y64)[0].data<double>()[k], 1e-5);
+      EXPECT_NEAR((*y32)[0].data<float>()[k], (*y64)[0].data<double>()[k],
+                  1e-5);
     }
   }
 }
@@ -196,8 +206,8 @@ TEST(OpRegistry, EveryOpIsComplete) {
 // Known values, computed by hand, so that both backends are also checked
 // against something outside the code.
 TEST(OpTable, KnownValues) {
-  auto run = [](const std::string& text, const std::map<std::string, Tensor>& feeds,
-                Backend backend) {
+  auto run = [](const std::string& text,
+                const std::map<std::string, Tensor>& feeds, Backend backend) {
     Graph g;
     auto loaded = ParseGraphText(text, "known.pbtxt");
     EXPECT_TRUE(loaded.ok()) << loaded.status();
@@ -210,14 +220,47 @@ TEST(OpTable, KnownValues) {
   x.data<float>()[0] = 0.f;
   x.data<float>()[1] = std::log(2.f);
   const char* softmax = R"pb(
-    node { name: "x" op: "Input" attr { key: "dtype" value { type: DT_FLOAT } }
-           attr { key: "shape" value { shape { dim: 2 } } } }
+    node {
+      name: "x"
+      op: "Input"
+      attr {
+        key: "dtype"
+        value { type: DT_FLOAT }
+      }
+      attr {
+        key: "shape"
+        value { shape { dim: 2 } }
+      }
+    }
     node { name: "y" op: "Softmax" input: "x" })pb";
   const char* matmul = R"pb(
-    node { name: "x" op: "Input" attr { key: "dtype" value { type: DT_FLOAT } }
-           attr { key: "shape" value { shape { dim: 1 dim: 2 } } } }
-    node { name: "w" op: "Const" attr { key: "value" value { tensor {
-           dtype: DT_FLOAT dims: 2 dims: 2 float_val: [1, 2, 3, 4] } } } }
+    node {
+      name: "x"
+      op: "Input"
+      attr {
+        key: "dtype"
+        value { type: DT_FLOAT }
+      }
+      attr {
+        key: "shape"
+        value { shape { dim: 1 dim: 2 } }
+      }
+    }
+    node {
+      name: "w"
+      op: "Const"
+      attr {
+        key: "value"
+        value {
+          tensor {
+            dtype: DT_FLOAT
+            dims: 2
+            dims: 2
+            float_val: [ 1, 2, 3, 4 ]
+          }
+        }
+      }
+    }
     node { name: "y" op: "MatMul" input: "x" input: "w" })pb";
   Tensor row = *Tensor::Allocate(DType::kF32, {1, 2});
   row.data<float>()[0] = 5.f;

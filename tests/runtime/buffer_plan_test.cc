@@ -5,7 +5,8 @@
 namespace rill {
 namespace {
 
-bool Overlap(const BufferRequest& a, int64_t oa, const BufferRequest& b, int64_t ob) {
+bool Overlap(const BufferRequest& a, int64_t oa, const BufferRequest& b,
+             int64_t ob) {
   bool live_together = a.first_use <= b.last_use && b.first_use <= a.last_use;
   bool bytes_shared = oa < ob + b.bytes && ob < oa + a.bytes;
   return live_together && bytes_shared;
@@ -23,10 +24,12 @@ TEST(BufferPlan, LiveBuffersNeverShareBytes) {
   std::vector<BufferRequest> requests;
   uint32_t s = 12345;
   for (int i = 0; i < 200; ++i) {
-    s = s * 1103515245 + 12345;  // A fixed pseudo-random mix of sizes and lifetimes.
+    s = s * 1103515245 +
+        12345;  // A fixed pseudo-random mix of sizes and lifetimes.
     int first = static_cast<int>(s % 50);
     int length = static_cast<int>((s >> 8) % 10);
-    requests.push_back({static_cast<int64_t>((s >> 16) % 5000), first, first + length});
+    requests.push_back(
+        {static_cast<int64_t>((s >> 16) % 5000), first, first + length});
   }
   BufferPlan plan = PlanBuffers(requests);
   int64_t unshared = 0;
@@ -35,7 +38,8 @@ TEST(BufferPlan, LiveBuffersNeverShareBytes) {
     EXPECT_LE(plan.offsets[i] + requests[i].bytes, plan.peak_bytes);
     unshared += requests[i].bytes;
     for (size_t j = 0; j < i; ++j) {
-      ASSERT_FALSE(Overlap(requests[i], plan.offsets[i], requests[j], plan.offsets[j]))
+      ASSERT_FALSE(
+          Overlap(requests[i], plan.offsets[i], requests[j], plan.offsets[j]))
           << i << " and " << j;
     }
   }

@@ -9,12 +9,47 @@ namespace {
 
 // h = tanh(x . w + b); p = softmax(h * sigmoid(h)); x is [?, 3].
 constexpr char kGraph[] = R"pb(
-  node { name: "x" op: "Input" attr { key: "dtype" value { type: DT_FLOAT } }
-         attr { key: "shape" value { shape { dim: -1 dim: 3 } } } }
-  node { name: "w" op: "Parameter" attr { key: "value" value { tensor {
-         dtype: DT_FLOAT dims: 3 dims: 2 float_val: [0.5, -1, 0.25, 2, -0.75, 1] } } } }
-  node { name: "b" op: "Const" attr { key: "value" value { tensor {
-         dtype: DT_FLOAT dims: 2 float_val: [0.1, -0.2] } } } }
+  node {
+    name: "x"
+    op: "Input"
+    attr {
+      key: "dtype"
+      value { type: DT_FLOAT }
+    }
+    attr {
+      key: "shape"
+      value { shape { dim: -1 dim: 3 } }
+    }
+  }
+  node {
+    name: "w"
+    op: "Parameter"
+    attr {
+      key: "value"
+      value {
+        tensor {
+          dtype: DT_FLOAT
+          dims: 3
+          dims: 2
+          float_val: [ 0.5, -1, 0.25, 2, -0.75, 1 ]
+        }
+      }
+    }
+  }
+  node {
+    name: "b"
+    op: "Const"
+    attr {
+      key: "value"
+      value {
+        tensor {
+          dtype: DT_FLOAT
+          dims: 2
+          float_val: [ 0.1, -0.2 ]
+        }
+      }
+    }
+  }
   node { name: "xw" op: "MatMul" input: "x" input: "w" }
   node { name: "pre" op: "Add" input: "xw" input: "b" }
   node { name: "h" op: "Tanh" input: "pre" }
@@ -39,7 +74,8 @@ std::unique_ptr<Executor> Make(const std::string& text, Backend backend,
 
 Tensor Batch(int rows) {
   Tensor t = *Tensor::Allocate(DType::kF32, {rows, 3});
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = std::sin(i + 1.f);
+  for (int64_t i = 0; i < t.num_elements(); ++i)
+    t.data<float>()[i] = std::sin(i + 1.f);
   return t;
 }
 
@@ -73,7 +109,8 @@ TEST(Executor, BothBackendsMatchHandComputation) {
     ASSERT_TRUE(out.ok()) << out.status();
     const Tensor& p = (*out)[0];
     ASSERT_EQ(p.shape(), Shape({4, 2}));
-    for (int i = 0; i < 8; ++i) EXPECT_NEAR(p.data<float>()[i], want[i], 1e-6) << i;
+    for (int i = 0; i < 8; ++i)
+      EXPECT_NEAR(p.data<float>()[i], want[i], 1e-6) << i;
     if (backend == Backend::kOneDnn) {
       EXPECT_EQ(ex->last_plan_stats().onednn_kernels, 6);
     } else {
@@ -88,7 +125,8 @@ TEST(Executor, CompilesOncePerSignature) {
   ASSERT_TRUE(ex->Run({{"x", Batch(2)}}, {"p"}).ok());
   ASSERT_TRUE(ex->Run({{"x", Batch(2)}}, {"p"}).ok());
   EXPECT_EQ(ex->num_compiles(), 1);
-  auto five = ex->Run({{"x", Batch(5)}}, {"p"});  // The symbolic batch binds to 5.
+  auto five =
+      ex->Run({{"x", Batch(5)}}, {"p"});  // The symbolic batch binds to 5.
   ASSERT_TRUE(five.ok());
   EXPECT_EQ((*five)[0].shape(), Shape({5, 2}));
   EXPECT_EQ(ex->num_compiles(), 2);
@@ -109,12 +147,21 @@ TEST(Executor, FetchesSurviveLaterRuns) {
 }
 
 TEST(Executor, ChainReusesBuffers) {
-  std::string text = R"pb(node { name: "t0" op: "Input"
-      attr { key: "dtype" value { type: DT_FLOAT } }
-      attr { key: "shape" value { shape { dim: 256 } } } })pb";
+  std::string text = R"pb(node {
+                            name: "t0"
+                            op: "Input"
+                            attr {
+                              key: "dtype"
+                              value { type: DT_FLOAT }
+                            }
+                            attr {
+                              key: "shape"
+                              value { shape { dim: 256 } }
+                            }
+                          })pb";
   for (int i = 1; i <= 20; ++i) {
-    text += "node { name: \"t" + std::to_string(i) + "\" op: \"Tanh\" input: \"t" +
-            std::to_string(i - 1) + "\" }\n";
+    text += "node { name: \"t" + std::to_string(i) +
+            "\" op: \"Tanh\" input: \"t" + std::to_string(i - 1) + "\" }\n";
   }
   auto ex = Make(text, Backend::kReference);
   Tensor x = *Tensor::Allocate(DType::kF32, {256});
@@ -165,15 +212,51 @@ TEST(Executor, BadFeedsAndFetches) {
   Tensor wrong_width = *Tensor::Allocate(DType::kF32, {2, 4});
   Tensor wrong_rank = *Tensor::Allocate(DType::kF32, {6});
   std::vector<BadRun> cases = {
-      {"unknown fetch", {{"x", Batch(1)}}, {"nope"}, absl::StatusCode::kNotFound, "'nope' names no node"},
-      {"bad output index", {{"x", Batch(1)}}, {"p:1"}, absl::StatusCode::kNotFound, "has 1 output"},
-      {"missing feed", {}, {"p"}, absl::StatusCode::kInvalidArgument, "input 'x' is needed"},
-      {"unknown feed", {{"x", Batch(1)}, {"y", Batch(1)}}, {"p"}, absl::StatusCode::kInvalidArgument, "feed 'y' names no Input"},
-      {"feed of non-input", {{"x", Batch(1)}, {"h", Batch(1)}}, {"p"}, absl::StatusCode::kInvalidArgument, "feed 'h' names no Input"},
-      {"wrong dtype", {{"x", f64}}, {"p"}, absl::StatusCode::kInvalidArgument, "is f64 but the input is declared f32"},
-      {"wrong width", {{"x", wrong_width}}, {"p"}, absl::StatusCode::kInvalidArgument, "has shape [2, 4] but the input is declared [?, 3]"},
-      {"wrong rank", {{"x", wrong_rank}}, {"p"}, absl::StatusCode::kInvalidArgument, "has shape [6]"},
-      {"no fetches", {{"x", Batch(1)}}, {}, absl::StatusCode::kInvalidArgument, "nothing to fetch"},
+      {"unknown fetch",
+       {{"x", Batch(1)}},
+       {"nope"},
+       absl::StatusCode::kNotFound,
+       "'nope' names no node"},
+      {"bad output index",
+       {{"x", Batch(1)}},
+       {"p:1"},
+       absl::StatusCode::kNotFound,
+       "has 1 output"},
+      {"missing feed",
+       {},
+       {"p"},
+       absl::StatusCode::kInvalidArgument,
+       "input 'x' is needed"},
+      {"unknown feed",
+       {{"x", Batch(1)}, {"y", Batch(1)}},
+       {"p"},
+       absl::StatusCode::kInvalidArgument,
+       "feed 'y' names no Input"},
+      {"feed of non-input",
+       {{"x", Batch(1)}, {"h", Batch(1)}},
+       {"p"},
+       absl::StatusCode::kInvalidArgument,
+       "feed 'h' names no Input"},
+      {"wrong dtype",
+       {{"x", f64}},
+       {"p"},
+       absl::StatusCode::kInvalidArgument,
+       "is f64 but the input is declared f32"},
+      {"wrong width",
+       {{"x", wrong_width}},
+       {"p"},
+       absl::StatusCode::kInvalidArgument,
+       "has shape [2, 4] but the input is declared [?, 3]"},
+      {"wrong rank",
+       {{"x", wrong_rank}},
+       {"p"},
+       absl::StatusCode::kInvalidArgument,
+       "has shape [6]"},
+      {"no fetches",
+       {{"x", Batch(1)}},
+       {},
+       absl::StatusCode::kInvalidArgument,
+       "nothing to fetch"},
   };
   auto ex = Make(kGraph, Backend::kOneDnn);
   for (const BadRun& c : cases) {
@@ -181,7 +264,8 @@ TEST(Executor, BadFeedsAndFetches) {
     auto out = ex->Run(c.feeds, c.fetches);
     ASSERT_FALSE(out.ok());
     EXPECT_EQ(out.status().code(), c.code) << out.status();
-    EXPECT_NE(out.status().message().find(c.message), std::string::npos) << out.status();
+    EXPECT_NE(out.status().message().find(c.message), std::string::npos)
+        << out.status();
   }
   // After all that, a good run still works.
   EXPECT_TRUE(ex->Run({{"x", Batch(3)}}, {"p"}).ok());
@@ -190,11 +274,22 @@ TEST(Executor, BadFeedsAndFetches) {
 TEST(Executor, ActivationsPastTheBudgetAreRefusedBeforeAllocating) {
   // A 1 MiB budget: a small feed runs, 1.2 MB in and out do not.
   auto g = Make(R"pb(
-    node { name: "x" op: "Input" attr { key: "dtype" value { type: DT_FLOAT } }
-           attr { key: "shape" value { shape { dim: -1 } } } }
-    node { name: "y" op: "Tanh" input: "x" })pb",
+                  node {
+                    name: "x"
+                    op: "Input"
+                    attr {
+                      key: "dtype"
+                      value { type: DT_FLOAT }
+                    }
+                    attr {
+                      key: "shape"
+                      value { shape { dim: -1 } }
+                    }
+                  }
+                  node { name: "y" op: "Tanh" input: "x" })pb",
                 Backend::kReference, 1 << 20);
-  ASSERT_TRUE(g->Run({{"x", *Tensor::Allocate(DType::kF32, {1000})}}, {"y"}).ok());
+  ASSERT_TRUE(
+      g->Run({{"x", *Tensor::Allocate(DType::kF32, {1000})}}, {"y"}).ok());
   Tensor x = *Tensor::Allocate(DType::kF32, {300000});
   auto out = g->Run({{"x", x}}, {"y"});
   ASSERT_FALSE(out.ok());

@@ -12,8 +12,8 @@
 #include "graph/loader.h"
 #include "graph/validate.h"
 #include "gtest/gtest.h"
-#include "tests/test_util.h"
 #include "runtime/executor.h"
+#include "tests/test_util.h"
 
 namespace rill {
 namespace {
@@ -30,8 +30,8 @@ Result Rill(const std::string& args) {
   std::string out = TestTempPath("stdout"), err = TestTempPath("stderr");
   std::string cmd = "tools/rill " + args + " >" + out + " 2>" + err;
   int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), ReadTestFile(out),
-          ReadTestFile(err)};
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+          ReadTestFile(out), ReadTestFile(err)};
 }
 
 std::vector<std::string> ExampleGraphs() {
@@ -62,24 +62,30 @@ TEST(Cli, CheckSummarisesTheGatedMlp) {
   Result r = Rill("check examples/gated_mlp.pbtxt");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("nodes:      17"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("parameters: 6 tensors, 107 values, 428 B"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("parameters: 6 tensors, 107 values, 428 B"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("input:      x f32[?, 4]"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("output:     probs f32[?, 3]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("output:     probs f32[?, 3]"), std::string::npos)
+      << r.out;
 }
 
 // `rill run` writes what the executor computes, on both backends.
 TEST(Cli, RunWritesFetchesThatMatchTheExecutor) {
   auto loaded = LoadGraphFile("examples/gated_mlp.pbtxt");
   ASSERT_TRUE(loaded.ok());
-  auto ex = Executor::Create(*ValidateGraph(*std::move(loaded)), {Backend::kReference});
+  auto ex = Executor::Create(*ValidateGraph(*std::move(loaded)),
+                             {Backend::kReference});
   ASSERT_TRUE(ex.ok());
   Tensor x = *ReadNpy("examples/gated_mlp_x.npy", 1 << 20);
   std::vector<Tensor> want = *(*ex)->Run({{"x", x}}, {"probs", "layer1/tanh"});
   for (const char* backend : {"onednn", "reference"}) {
     SCOPED_TRACE(backend);
     std::string dir = TestTempPath(std::string("out_") + backend);
-    Result r = Rill(std::string("run examples/gated_mlp.pbtxt --feed x=examples/gated_mlp_x.npy") +
-                    " --fetch probs,layer1/tanh --backend " + backend + " --out " + dir);
+    Result r = Rill(
+        std::string(
+            "run examples/gated_mlp.pbtxt --feed x=examples/gated_mlp_x.npy") +
+        " --fetch probs,layer1/tanh --backend " + backend + " --out " + dir);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("probs f32[5, 3]"), std::string::npos) << r.out;
     Tensor probs = *ReadNpy(dir + "/probs.npy", 1 << 20);
@@ -97,7 +103,9 @@ TEST(Cli, RunWritesFetchesThatMatchTheExecutor) {
 
 TEST(Cli, RunDefaultsToTheGraphOutputs) {
   std::string dir = TestTempPath("out_default");
-  Result r = Rill("run examples/gated_mlp.pbtxt --feed=x=examples/gated_mlp_x.npy --out=" + dir);
+  Result r = Rill(
+      "run examples/gated_mlp.pbtxt --feed=x=examples/gated_mlp_x.npy --out=" +
+      dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(dir + "/probs.npy"));
   EXPECT_TRUE(fs::exists(dir + "/logits.npy"));
@@ -108,15 +116,17 @@ TEST(Cli, RunDefaultsToTheGraphOutputs) {
 
 TEST(Cli, MalformedGraphsExitOneNamingThePlace) {
   std::string bad = TestTempPath("bad.pbtxt");
-  std::ofstream(bad) << "node { name: \"x\" op: \"Input\"\n"
-                        "  attr { key: \"dtype\" value { type: DT_FLOAT } }\n"
-                        "  attr { key: \"shape\" value { shape { dim: 2 } } } }\n"
-                        "node { name: \"y\" op: \"Tanh\" input: \"z\" }\n";
+  std::ofstream(bad)
+      << "node { name: \"x\" op: \"Input\"\n"
+         "  attr { key: \"dtype\" value { type: DT_FLOAT } }\n"
+         "  attr { key: \"shape\" value { shape { dim: 2 } } } }\n"
+         "node { name: \"y\" op: \"Tanh\" input: \"z\" }\n";
   for (const char* cmd : {"check", "dot", "run"}) {
     SCOPED_TRACE(cmd);
     Result r = Rill(std::string(cmd) + " " + bad);
     EXPECT_EQ(r.exit_code, 1);
-    EXPECT_NE(r.err.find("bad.pbtxt:4:1: node 'y' (Tanh): input 0: 'z' names no node"),
+    EXPECT_NE(r.err.find(
+                  "bad.pbtxt:4:1: node 'y' (Tanh): input 0: 'z' names no node"),
               std::string::npos)
         << r.err;
     EXPECT_TRUE(r.out.empty()) << r.out;
@@ -130,16 +140,20 @@ TEST(Cli, MalformedGraphsExitOneNamingThePlace) {
 
 TEST(Cli, RunRejectsBadFeedsWithoutWritingAnything) {
   std::string dir = TestTempPath("never");
-  Result missing = Rill("run examples/gated_mlp.pbtxt --feed x=nope.npy --out " + dir);
+  Result missing =
+      Rill("run examples/gated_mlp.pbtxt --feed x=nope.npy --out " + dir);
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("nope.npy"), std::string::npos) << missing.err;
   Result form = Rill("run examples/gated_mlp.pbtxt --feed x --out " + dir);
   EXPECT_EQ(form.exit_code, 1);
   EXPECT_NE(form.err.find("name=file.npy"), std::string::npos) << form.err;
-  Result fetch = Rill("run examples/gated_mlp.pbtxt --feed x=examples/gated_mlp_x.npy "
-                      "--fetch nope --out " + dir);
+  Result fetch = Rill(
+      "run examples/gated_mlp.pbtxt --feed x=examples/gated_mlp_x.npy "
+      "--fetch nope --out " +
+      dir);
   EXPECT_EQ(fetch.exit_code, 1);
-  EXPECT_NE(fetch.err.find("'nope' names no node"), std::string::npos) << fetch.err;
+  EXPECT_NE(fetch.err.find("'nope' names no node"), std::string::npos)
+      << fetch.err;
   EXPECT_FALSE(fs::exists(dir));
 }
 
@@ -150,15 +164,18 @@ TEST(Cli, HelpAndUsage) {
     EXPECT_NE(top.out.find(c), std::string::npos) << c;
     Result help = Rill(std::string(c) + " --help");
     EXPECT_EQ(help.exit_code, 0);
-    EXPECT_NE(help.out.find(std::string("Usage: rill ") + c), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find(std::string("Usage: rill ") + c), std::string::npos)
+        << help.out;
   }
   EXPECT_NE(Rill("run --help").out.find("--feed"), std::string::npos);
   Result unknown = Rill("frobnicate");
   EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"), std::string::npos);
+  EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"),
+            std::string::npos);
   Result flag = Rill("check examples/gated_mlp.pbtxt --feed x=y.npy");
   EXPECT_EQ(flag.exit_code, 2);
-  EXPECT_NE(flag.err.find("unknown flag '--feed'"), std::string::npos) << flag.err;
+  EXPECT_NE(flag.err.find("unknown flag '--feed'"), std::string::npos)
+      << flag.err;
   Result operands = Rill("check");
   EXPECT_EQ(operands.exit_code, 2);
   EXPECT_NE(operands.err.find("Usage: rill check GRAPH"), std::string::npos);

@@ -1,0 +1,8 @@
+
+(
+xInput"
+dtype8"
+shape2
+
+
+yMatMulx

@@ -1,0 +1,10 @@
+
+(
+xInput"
+dtype8"
+shape2
+
+
+aAddxb
+
+bTanha

@@ -1,0 +1,11 @@
+
+(
+xInput"
+dtype8"
+shape2
+
+(
+xInput"
+dtype8"
+shape2
+

@@ -1,0 +1,10 @@
+
+(
+xInput"
+dtype8"
+shape2
+
+
+yTanhx
+
+ySigmoidx

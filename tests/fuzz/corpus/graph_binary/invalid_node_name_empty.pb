@@ -1,0 +1,7 @@
+
+(
+xInput"
+dtype8"
+shape2
+
+	Tanhx

@@ -1,0 +1,10 @@
+
+(
+xInput"
+dtype8"
+shape2
+
+
+ySoftmaxx"
+
+axis

@@ -1,0 +1,4 @@
+
+!
+w	Parameter"
+valueB
