@@ -80,8 +80,8 @@ absl::Status Check(const std::vector<std::string>& operands) {
   std::printf("%s: OK\n", operands[0].c_str());
   std::printf("  nodes:      %d (%s)\n", g.num_nodes(),
               absl::StrJoin(ops, ", ").c_str());
-  std::printf("  parameters: %lld tensors, %lld values, %s\n",
-              static_cast<long long>(param_count),
+  std::printf("  parameters: %lld tensor%s, %lld values, %s\n",
+              static_cast<long long>(param_count), param_count == 1 ? "" : "s",
               static_cast<long long>(param_values),
               HumanBytes(param_bytes).c_str());
   for (int n : g.input_nodes()) {
