@@ -50,6 +50,12 @@ TEST(Readme, QuotesWhatTheExamplesPrint) {
       out_dir);
   run.replace(run.find(out_dir), out_dir.size(), "/tmp/out");
   EXPECT_NE(readme.find(run), std::string::npos) << run;
+  const std::string bleu_args =
+      "bleu -r examples/bleu/ref1.txt -r examples/bleu/ref2.txt -i "
+      "examples/bleu/hyp.txt";
+  std::string bleu = Output("tools/rill " + bleu_args);
+  EXPECT_NE(readme.find("$ rill " + bleu_args + "\n" + bleu), std::string::npos)
+      << bleu;
 }
 
 TEST(Readme, QuickStartShowsTheTwoCommandsFirst) {

@@ -19,9 +19,10 @@
 #include "graph/validate.h"
 #include "runtime/executor.h"
 
+// Repeatable: main() collects the values (ListFlagValues); the flag is here
+// for --help and so that absl accepts it.
 ABSL_FLAG(std::vector<std::string>, feed, {},
-          "Input values, as name=file.npy; repeat the flag or separate with "
-          "commas.");
+          "An input value, as name=file.npy; repeat the flag for more.");
 ABSL_FLAG(std::vector<std::string>, fetch, {},
           "Tensors to compute, as node or node:k, comma-separated. Default: "
           "the graph's outputs.");
@@ -100,7 +101,7 @@ absl::Status Check(const std::vector<std::string>& operands) {
 // "x=data/x.npy" -> {"x", "data/x.npy"}
 absl::StatusOr<std::map<std::string, Tensor>> ReadFeeds() {
   std::map<std::string, Tensor> feeds;
-  for (const std::string& spec : absl::GetFlag(FLAGS_feed)) {
+  for (const std::string& spec : ListFlagValues("feed")) {
     std::pair<std::string, std::string> kv =
         absl::StrSplit(spec, absl::MaxSplits('=', 1));
     if (kv.first.empty() || kv.second.empty()) {
@@ -250,6 +251,21 @@ const std::vector<Command>& AllCommands() {
        {"memory_budget_mb", "max_file_mb"},
        1,
        Dot},
+      {"bleu",
+       "Score translations with BLEU (sacreBLEU-compatible).",
+       "bleu -r REF [-r REF ...] [-i HYP] [--tokenize 13a] [--smooth exp] "
+       "[--lowercase] [--sentence] [--format text|json]",
+       "Scores the hypotheses (-i, or stdin) against one or more reference\n"
+       "files, one segment per line, as sacreBLEU 2.x does, and prints\n"
+       "BLEU|<signature> = score p1/p2/p3/p4 (BP = ... ratio = ... hyp_len\n"
+       "= ... ref_len = ...). With --sentence, one line per segment. The\n"
+       "files must be UTF-8 with equal line counts; nothing is scored\n"
+       "otherwise.",
+       {"ref", "input", "tokenize", "smooth", "smooth_value", "max_order",
+        "lowercase", "effective_order", "sentence", "format"},
+       0,
+       RunBleu,
+       {{"r", "ref"}, {"i", "input"}}},
   };
   return *commands;
 }
@@ -261,6 +277,23 @@ const Command* FindCommand(const std::string& name) {
   return nullptr;
 }
 
-bool IsListFlag(const std::string& name) { return name == "feed"; }
+bool IsListFlag(const std::string& name) {
+  return name == "feed" || name == "ref";
+}
+
+namespace {
+std::map<std::string, std::vector<std::string>>& ListFlagStore() {
+  static auto* store = new std::map<std::string, std::vector<std::string>>;
+  return *store;
+}
+}  // namespace
+
+void SetListFlagValues(std::map<std::string, std::vector<std::string>> values) {
+  ListFlagStore() = std::move(values);
+}
+
+const std::vector<std::string>& ListFlagValues(const std::string& name) {
+  return ListFlagStore()[name];
+}
 
 }  // namespace rill

@@ -1,6 +1,7 @@
 #ifndef RILL_TOOLS_COMMANDS_H_
 #define RILL_TOOLS_COMMANDS_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,12 +19,20 @@ struct Command {
   std::vector<const char*> flags;
   int num_operands;
   absl::Status (*run)(const std::vector<std::string>& operands);
+  // Short spellings, e.g. {"r", "ref"} lets `-r FILE` stand for `--ref FILE`.
+  std::map<std::string, std::string> aliases = {};
 };
 
 const std::vector<Command>& AllCommands();
 const Command* FindCommand(const std::string& name);
-// Flags that may be repeated; their values are joined with commas.
+// Flags that may be repeated (--feed, --ref). main() collects their values
+// itself, so that a value may contain commas; commands read them here.
 bool IsListFlag(const std::string& name);
+void SetListFlagValues(std::map<std::string, std::vector<std::string>> values);
+const std::vector<std::string>& ListFlagValues(const std::string& name);
+
+// `rill bleu`, in bleu_command.cc.
+absl::Status RunBleu(const std::vector<std::string>& operands);
 
 }  // namespace rill
 

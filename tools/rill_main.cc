@@ -47,9 +47,9 @@ std::string FlagName(const std::string& arg) {
   return name.substr(0, name.find('='));
 }
 
-// Checks that every flag given belongs to the command, and merges repeated
-// list flags (--feed a=x.npy --feed b=y.npy) into one comma list, which is
-// what absl's vector flags parse.
+// Checks that every flag given belongs to the command, expands short
+// aliases, and takes the values of repeatable flags (--feed a=x.npy --feed
+// b=y.npy) out of the list for absl, which would only keep the last one.
 absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c, int argc,
                                                      char** argv) {
   std::set<std::string> allowed(c.flags.begin(), c.flags.end());
@@ -66,6 +66,13 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c, int argc,
       continue;
     }
     std::string name = FlagName(arg);
+    auto alias = c.aliases.find(name);
+    if (alias != c.aliases.end()) {
+      size_t eq = arg.find('=');
+      arg = absl::StrCat("--", alias->second,
+                         eq == std::string::npos ? "" : arg.substr(eq));
+      name = alias->second;
+    }
     std::string base = absl::StartsWith(name, "no") && !allowed.count(name)
                            ? name.substr(2)
                            : name;
@@ -89,9 +96,7 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c, int argc,
     }
     args.push_back(arg);
   }
-  for (const auto& [name, values] : lists) {
-    args.push_back(absl::StrCat("--", name, "=", absl::StrJoin(values, ",")));
-  }
+  SetListFlagValues(std::move(lists));
   return args;
 }
 
