@@ -4,8 +4,9 @@ checks that the scores agree to 1e-9, and prints the speed ratio.
 
 Needs Debian's python3-nltk (only this script; the tests never do):
   apt-get install -y python3-nltk
-  bazel build -c opt //bench:bleu_bench && bench/bleu_vs_nltk.py
-(or ./dev bench bleu, which does both)
+  bench/bleu_vs_nltk.py      (or ./dev bench bleu)
+It builds bench:bleu_bench with -c opt itself: bazel-bin points at whatever
+configuration was built last, and a debug build would skew the ratio.
 
 Both sides see whitespace-tokenised text and no smoothing; the NLTK time
 covers corpus_bleu alone (its inputs are split beforehand), the rill time
@@ -24,6 +25,8 @@ BENCH = ROOT / "bazel-bin" / "bench" / "bleu_bench"
 
 
 def main():
+    subprocess.run(["bazel", "build", "-c", "opt", "//bench:bleu_bench"],
+                   check=True, cwd=ROOT)
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run([str(BENCH), tmp], check=True, capture_output=True,
                              text=True).stdout
