@@ -175,8 +175,8 @@ absl::Status InferNode(const OpDef& op, const Node& node,
                        int64_t memory_budget, std::vector<DType>* out_dtypes,
                        std::vector<Shape>* out_shapes) {
   std::map<std::string, DType> bound;  // Type var -> dtype of its first input.
-  for (size_t i = 0; i < op.inputs().size(); ++i) {
-    const ArgDef& arg = op.inputs()[i];
+  for (size_t i = 0; i < input_dtypes.size(); ++i) {
+    const ArgDef& arg = op.InputArg(static_cast<int>(i));
     DTypeSet allowed = op.AllowedTypes(arg.type_var);
     if (!allowed.Contains(input_dtypes[i])) {
       return absl::InvalidArgumentError(
@@ -195,10 +195,11 @@ absl::Status InferNode(const OpDef& op, const Node& node,
   Attrs attrs(node, op.attrs());
   InferenceContext ctx(attrs, input_dtypes, input_shapes, memory_budget);
   RETURN_IF_ERROR(op.shape_fn()(ctx));
-  if (ctx.output_shapes().size() != op.outputs().size()) {
-    return absl::InternalError(absl::StrCat(
-        "shape function of ", op.name(), " set ", ctx.output_shapes().size(),
-        " outputs, not ", op.outputs().size()));
+  ASSIGN_OR_RETURN(int num_outputs, op.NumOutputs(node));
+  if (static_cast<int>(ctx.output_shapes().size()) != num_outputs) {
+    return absl::InternalError(absl::StrCat("shape function of ", op.name(),
+                                            " set ", ctx.output_shapes().size(),
+                                            " outputs, not ", num_outputs));
   }
   for (const Shape& s : ctx.output_shapes()) {
     RETURN_IF_ERROR(s.Validate(/*allow_symbolic=*/true));
@@ -238,20 +239,27 @@ absl::StatusOr<ValidGraph> ValidateGraph(LoadedGraph loaded,
     if (g.info_[i].op == nullptr) {
       return NodeError(g, i, absl::StrCat("unknown op '", node.op(), "'"));
     }
-    // Output count is fixed per op; dtypes are filled in by inference.
-    g.info_[i].dtypes.resize(g.info_[i].op->outputs().size());
     if (g.info_[i].op->name() == "Input") g.input_nodes_.push_back(i);
   }
-  // Pass 2: arity, attributes and references.
+  // Pass 2: arity and attributes, which fix each node's output count.
   for (int i = 0; i < n; ++i) {
     const Node& node = proto.node(i);
     const OpDef& op = *g.info_[i].op;
-    if (node.input_size() != static_cast<int>(op.inputs().size())) {
+    if (!op.AcceptsInputCount(node.input_size())) {
       return NodeError(g, i,
-                       absl::StrCat(op.name(), " takes ", op.inputs().size(),
+                       absl::StrCat(op.name(), " takes ", op.InputCountText(),
                                     " input(s), got ", node.input_size()));
     }
     RETURN_IF_ERROR(CheckAttrs(g, i, op));
+    // Dtypes are filled in by inference; the count is needed by references.
+    absl::StatusOr<int> outputs = op.NumOutputs(node);
+    if (!outputs.ok())
+      return NodeError(g, i, std::string(outputs.status().message()));
+    g.info_[i].dtypes.resize(*outputs);
+  }
+  // Pass 3: references, now that every node's outputs are known.
+  for (int i = 0; i < n; ++i) {
+    const Node& node = proto.node(i);
     for (int k = 0; k < node.input_size(); ++k) {
       absl::StatusOr<TensorRef> ref = g.Resolve(node.input(k));
       if (!ref.ok()) {
@@ -262,7 +270,7 @@ absl::StatusOr<ValidGraph> ValidateGraph(LoadedGraph loaded,
     }
   }
   RETURN_IF_ERROR(TopologicalOrder(g, g.info_, &g.topo_order_));
-  // Pass 3: dtypes and shapes, producers first.
+  // Pass 4: dtypes and shapes, producers first.
   int64_t value_bytes = 0;
   for (int i : g.topo_order_) {
     NodeInfo& info = g.info_[i];

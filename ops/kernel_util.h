@@ -29,6 +29,25 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeFloatKernel(const KernelArgs& a) {
   }
 }
 
+// Creates Kernel<T> for the C++ type of `dtype` (any of the five dtypes).
+template <template <typename> class Kernel>
+absl::StatusOr<std::unique_ptr<OpKernel>> MakeKernelForType(
+    DType dtype, const KernelArgs& a) {
+  switch (dtype) {
+    case DType::kF32:
+      return std::make_unique<Kernel<float>>(a);
+    case DType::kF64:
+      return std::make_unique<Kernel<double>>(a);
+    case DType::kI32:
+      return std::make_unique<Kernel<int32_t>>(a);
+    case DType::kI64:
+      return std::make_unique<Kernel<int64_t>>(a);
+    case DType::kBool:
+      return std::make_unique<Kernel<bool>>(a);
+  }
+  return absl::InternalError("unknown dtype");
+}
+
 // For each element of `out` in C order, the offset of the element of `in`
 // that broadcasts to it (NumPy rules; `in` aligned on the right).
 std::vector<int64_t> BroadcastOffsets(const Shape& in, const Shape& out);

@@ -1,5 +1,7 @@
 #include "ops/op_def.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace rill {
 
 const char* AttrTypeName(AttrType t) {
@@ -116,6 +118,43 @@ OpDef& OpDef::Input(std::string name, std::string type_var) {
   inputs_.push_back({std::move(name), std::move(type_var)});
   return *this;
 }
+OpDef& OpDef::VariadicInput(std::string name, std::string type_var,
+                            int min_count) {
+  inputs_.push_back({std::move(name), std::move(type_var)});
+  variadic_min_ = min_count;
+  return *this;
+}
+OpDef& OpDef::VariadicOutput(std::string name, std::string count_attr) {
+  outputs_.push_back({std::move(name), ""});
+  output_count_attr_ = std::move(count_attr);
+  return *this;
+}
+
+bool OpDef::AcceptsInputCount(int count) const {
+  if (!variadic_input()) return count == static_cast<int>(inputs_.size());
+  return count >= static_cast<int>(inputs_.size()) - 1 + variadic_min_;
+}
+
+std::string OpDef::InputCountText() const {
+  if (!variadic_input()) return std::to_string(inputs_.size());
+  return "at least " + std::to_string(inputs_.size() - 1 + variadic_min_);
+}
+
+const ArgDef& OpDef::InputArg(int i) const {
+  return i < static_cast<int>(inputs_.size()) ? inputs_[i] : inputs_.back();
+}
+
+absl::StatusOr<int> OpDef::NumOutputs(const Node& node) const {
+  if (output_count_attr_.empty()) return static_cast<int>(outputs_.size());
+  int64_t count = Attrs(node, attrs_).GetInt(output_count_attr_);
+  if (count < 1 || count > kMaxVariadicOutputs) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attr '", output_count_attr_, "' = ", count,
+                     " must be between 1 and ", kMaxVariadicOutputs));
+  }
+  return static_cast<int>(outputs_.size()) - 1 + static_cast<int>(count);
+}
+
 OpDef& OpDef::Output(std::string name) {
   outputs_.push_back({std::move(name), ""});
   return *this;
@@ -147,6 +186,10 @@ OpDef& OpDef::NoGradient() {
 }
 OpDef& OpDef::Reference(KernelFactory f) {
   reference_ = std::move(f);
+  return *this;
+}
+OpDef& OpDef::NoOneDnnPrimitive() {
+  no_onednn_primitive_ = true;
   return *this;
 }
 OpDef& OpDef::OneDnn(KernelFactory f) {

@@ -136,7 +136,11 @@ class OpDef {
   OpDef& Doc(std::string doc);
   OpDef& TypeVar(std::string var, DTypeSet allowed);
   OpDef& Input(std::string name, std::string type_var);
+  // The last input may repeat: a node passes at least `min_count` of it.
+  OpDef& VariadicInput(std::string name, std::string type_var, int min_count);
   OpDef& Output(std::string name);
+  // The last output repeats as many times as the int attr `count_attr` says.
+  OpDef& VariadicOutput(std::string name, std::string count_attr);
   OpDef& Attr(std::string name, AttrType type);  // Required.
   OpDef& Attr(std::string name, AttrType type, AttrValue default_value);
   OpDef& Shape(ShapeFn fn);
@@ -145,11 +149,24 @@ class OpDef {
   OpDef& NoGradient();
   OpDef& Reference(KernelFactory f);
   OpDef& OneDnn(KernelFactory f);
+  // oneDNN has no primitive for this op: both backends run the reference
+  // kernel (a plain loop), and the completeness test accepts that.
+  OpDef& NoOneDnnPrimitive();
 
   const std::string& name() const { return name_; }
   const std::string& doc() const { return doc_; }
   const std::vector<ArgDef>& inputs() const { return inputs_; }
   const std::vector<ArgDef>& outputs() const { return outputs_; }
+  bool variadic_input() const { return variadic_min_ >= 0; }
+  // Whether a node may pass `count` inputs; "2", "at least 1" otherwise.
+  bool AcceptsInputCount(int count) const;
+  std::string InputCountText() const;
+  // The declared input that node input `i` binds to.
+  const ArgDef& InputArg(int i) const;
+  // Outputs of a node whose attrs have been checked; an error when the
+  // count attr is below 1 or above kMaxVariadicOutputs.
+  absl::StatusOr<int> NumOutputs(const Node& node) const;
+  static constexpr int kMaxVariadicOutputs = 1 << 16;
   const std::vector<AttrDef>& attrs() const { return attrs_; }
   const AttrDef* FindAttr(const std::string& name) const;
   DTypeSet AllowedTypes(const std::string& type_var) const;
@@ -159,6 +176,7 @@ class OpDef {
   const GradientFn& gradient_fn() const { return gradient_fn_; }
   const KernelFactory& reference() const { return reference_; }
   const KernelFactory& onednn() const { return onednn_; }
+  bool no_onednn_primitive() const { return no_onednn_primitive_; }
 
  private:
   std::string name_;
@@ -166,6 +184,8 @@ class OpDef {
   std::map<std::string, DTypeSet> type_vars_;
   std::vector<ArgDef> inputs_;
   std::vector<ArgDef> outputs_;
+  int variadic_min_ = -1;          // -1: fixed arity.
+  std::string output_count_attr_;  // Empty: fixed output count.
   std::vector<AttrDef> attrs_;
   ShapeFn shape_fn_;
   bool is_source_ = false;
@@ -173,6 +193,7 @@ class OpDef {
   GradientFn gradient_fn_;
   KernelFactory reference_;
   KernelFactory onednn_;
+  bool no_onednn_primitive_ = false;
 };
 
 // AttrValue constructors, for defaults and for building graphs in code.

@@ -27,7 +27,13 @@ std::vector<std::string> OpRegistry::Names() const {
 void RegisterAllOps(OpRegistry& registry) {
   RegisterSourceOps(registry);
   RegisterMathOps(registry);
+  RegisterElementwiseOps(registry);
+  RegisterArrayOps(registry);
   RegisterNnOps(registry);
+  RegisterReduceOps(registry);
+  RegisterIndexOps(registry);
+  RegisterRandomOps(registry);
+  RegisterLossOps(registry);
 }
 
 const OpRegistry& GlobalOpRegistry() {

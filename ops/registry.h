@@ -27,7 +27,13 @@ void RegisterAllOps(OpRegistry& registry);
 // Each op family registers itself here.
 void RegisterSourceOps(OpRegistry& registry);
 void RegisterMathOps(OpRegistry& registry);
+void RegisterElementwiseOps(OpRegistry& registry);
+void RegisterArrayOps(OpRegistry& registry);
 void RegisterNnOps(OpRegistry& registry);
+void RegisterReduceOps(OpRegistry& registry);
+void RegisterIndexOps(OpRegistry& registry);
+void RegisterRandomOps(OpRegistry& registry);
+void RegisterLossOps(OpRegistry& registry);
 
 // The registry with every op, built on first use by RegisterAllOps().
 const OpRegistry& GlobalOpRegistry();

@@ -1,0 +1,11 @@
+// Array ops.
+
+#include "ops/kernel_util.h"
+#include "ops/registry.h"
+#include "ops/shape_fns.h"
+
+namespace rill {
+
+void RegisterArrayOps(OpRegistry& r) {}
+
+}  // namespace rill

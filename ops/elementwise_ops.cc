@@ -1,0 +1,11 @@
+// Elementwise ops.
+
+#include "ops/kernel_util.h"
+#include "ops/registry.h"
+#include "ops/shape_fns.h"
+
+namespace rill {
+
+void RegisterElementwiseOps(OpRegistry& r) {}
+
+}  // namespace rill
