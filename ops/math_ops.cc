@@ -1,4 +1,5 @@
-// Element-wise math and MatMul.
+// Element-wise math (Identity, Add, Mul, Tanh, Sigmoid); MatMul is in
+// matmul_ops.cc.
 
 #include <cmath>
 #include <cstring>
@@ -38,141 +39,6 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CopyOneDnn(const KernelArgs& a) {
         a, dnnl::reorder(src, dst),
         std::unordered_map<int, dnnl::memory>{{DNNL_ARG_FROM, src},
                                               {DNNL_ARG_TO, dst}});
-  });
-}
-
-// ---- MatMul ----
-
-// The operand shapes of a MatMul, with transposes resolved: the output is
-// [batch..., m, n] and the reduction runs over k.
-struct MatMulDims {
-  Shape a_batch, b_batch;
-  int64_t m, k, n;
-};
-
-MatMulDims GetMatMulDims(const Shape& a, const Shape& b, bool ta, bool tb) {
-  MatMulDims d;
-  d.a_batch = Shape(std::vector<int64_t>(a.dims().begin(), a.dims().end() - 2));
-  d.b_batch = Shape(std::vector<int64_t>(b.dims().begin(), b.dims().end() - 2));
-  d.m = ta ? a.dim(a.rank() - 1) : a.dim(a.rank() - 2);
-  d.k = ta ? a.dim(a.rank() - 2) : a.dim(a.rank() - 1);
-  int64_t bk = tb ? b.dim(b.rank() - 1) : b.dim(b.rank() - 2);
-  d.n = tb ? b.dim(b.rank() - 2) : b.dim(b.rank() - 1);
-  if (d.k == kSymbolicDim) d.k = bk;  // Keep the known one for the check.
-  return d;
-}
-
-absl::Status MatMulShape(InferenceContext& c) {
-  const Shape& a = c.input_shape(0);
-  const Shape& b = c.input_shape(1);
-  if (a.rank() < 2 || b.rank() < 2) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("MatMul needs inputs of rank >= 2, got ", a.ToString(),
-                     " and ", b.ToString()));
-  }
-  bool ta = c.attrs().GetBool("transpose_a");
-  bool tb = c.attrs().GetBool("transpose_b");
-  MatMulDims d = GetMatMulDims(a, b, ta, tb);
-  int64_t bk = tb ? b.dim(b.rank() - 1) : b.dim(b.rank() - 2);
-  if (d.k != kSymbolicDim && bk != kSymbolicDim && d.k != bk) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "MatMul inner dimensions differ: ", a.ToString(),
-        ta ? " (transposed)" : "", " x ", b.ToString(),
-        tb ? " (transposed)" : "", " contracts ", d.k, " with ", bk));
-  }
-  ASSIGN_OR_RETURN(Shape batch, BroadcastShapes(d.a_batch, d.b_batch));
-  std::vector<int64_t> out = batch.dims();
-  out.push_back(d.m);
-  out.push_back(d.n);
-  c.SetOutput(0, c.input_dtype(0), Shape(std::move(out)));
-  return absl::OkStatus();
-}
-
-template <typename T>
-struct MatMulReference : OpKernel {
-  explicit MatMulReference(const KernelArgs& args)
-      : a(args.inputs[0]),
-        b(args.inputs[1]),
-        y(args.outputs[0]),
-        ta(args.attrs.GetBool("transpose_a")),
-        tb(args.attrs.GetBool("transpose_b")),
-        d(GetMatMulDims(a.shape(), b.shape(), ta, tb)),
-        out_batch(std::vector<int64_t>(y.shape().dims().begin(),
-                                       y.shape().dims().end() - 2)),
-        a_offsets(BroadcastOffsets(d.a_batch, out_batch)),
-        b_offsets(BroadcastOffsets(d.b_batch, out_batch)) {}
-
-  absl::Status Compute() override {
-    for (size_t o = 0; o < a_offsets.size(); ++o) {
-      Multiply(a.data<T>() + a_offsets[o] * d.m * d.k,
-               b.data<T>() + b_offsets[o] * d.k * d.n,
-               y.data<T>() + o * d.m * d.n);
-    }
-    return absl::OkStatus();
-  }
-
-  void Multiply(const T* pa, const T* pb, T* py) const {
-    for (int64_t i = 0; i < d.m; ++i) {
-      for (int64_t j = 0; j < d.n; ++j) {
-        T sum = 0;
-        for (int64_t p = 0; p < d.k; ++p) {
-          T av = ta ? pa[p * d.m + i] : pa[i * d.k + p];
-          T bv = tb ? pb[j * d.k + p] : pb[p * d.n + j];
-          sum += av * bv;
-        }
-        py[i * d.n + j] = sum;
-      }
-    }
-  }
-
-  Tensor a, b, y;
-  bool ta, tb;
-  MatMulDims d;
-  Shape out_batch;
-  std::vector<int64_t> a_offsets, b_offsets;  // Matrix index per output batch.
-};
-
-// A [batch..., rows, cols] view of a matrix stored C-order as [rows, cols],
-// or as [cols, rows] when `transposed`; batch padded to `rank - 2` dims.
-dnnl::memory::desc MatrixDesc(const Shape& batch, int rank, int64_t rows,
-                              int64_t cols, bool transposed) {
-  dnnl::memory::dims dims(rank - 2 - batch.rank(), 1);
-  dims.insert(dims.end(), batch.dims().begin(), batch.dims().end());
-  dims.push_back(rows);
-  dims.push_back(cols);
-  dnnl::memory::dims strides(rank);
-  strides[rank - 2] = transposed ? 1 : cols;
-  strides[rank - 1] = transposed ? rows : 1;
-  int64_t stride = rows * cols;
-  for (int i = rank - 3; i >= 0; --i) {
-    strides[i] = stride;
-    stride *= dims[i];
-  }
-  return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, strides);
-}
-
-absl::StatusOr<std::unique_ptr<OpKernel>> MatMulOneDnn(const KernelArgs& a) {
-  if (!OneDnnCanRun(a)) return nullptr;
-  return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
-    bool ta = a.attrs.GetBool("transpose_a");
-    bool tb = a.attrs.GetBool("transpose_b");
-    MatMulDims d =
-        GetMatMulDims(a.inputs[0].shape(), a.inputs[1].shape(), ta, tb);
-    const Shape& out = a.outputs[0].shape();
-    Shape out_batch(
-        std::vector<int64_t>(out.dims().begin(), out.dims().end() - 2));
-    int rank = out.rank();
-    auto src = MatrixDesc(d.a_batch, rank, d.m, d.k, ta);
-    auto wei = MatrixDesc(d.b_batch, rank, d.k, d.n, tb);
-    auto dst = MatrixDesc(out_batch, rank, d.m, d.n, false);
-    const dnnl::engine& eng = a.onednn->engine;
-    dnnl::matmul::primitive_desc pd({src, wei, dst}, eng);
-    return std::make_unique<PrimitiveKernel>(
-        a, dnnl::matmul(pd),
-        std::unordered_map<int, dnnl::memory>{
-            {DNNL_ARG_SRC, MemoryFor(a.inputs[0], src, eng)},
-            {DNNL_ARG_WEIGHTS, MemoryFor(a.inputs[1], wei, eng)},
-            {DNNL_ARG_DST, MemoryFor(a.outputs[0], dst, eng)}});
   });
 }
 
@@ -227,19 +93,6 @@ void RegisterMathOps(OpRegistry& r) {
               return e / (T(1) + e);
             }))
             .OneDnn(EltwiseOneDnn(dnnl::algorithm::eltwise_logistic)));
-  r.Add(OpDef("MatMul")
-            .Doc("y = op(a) . op(b) over the last two axes, where op "
-                 "transposes when `transpose_a`/`transpose_b`; leading batch "
-                 "axes broadcast.")
-            .TypeVar("T", kFloatTypes)
-            .Input("a", "T")
-            .Input("b", "T")
-            .Output("y")
-            .Attr("transpose_a", AttrType::kBool, BoolAttr(false))
-            .Attr("transpose_b", AttrType::kBool, BoolAttr(false))
-            .Shape(MatMulShape)
-            .Reference(MakeFloatKernel<MatMulReference>)
-            .OneDnn(MatMulOneDnn));
 }
 
 }  // namespace rill

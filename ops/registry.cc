@@ -27,6 +27,7 @@ std::vector<std::string> OpRegistry::Names() const {
 void RegisterAllOps(OpRegistry& registry) {
   RegisterSourceOps(registry);
   RegisterMathOps(registry);
+  RegisterMatMulOps(registry);
   RegisterElementwiseOps(registry);
   RegisterArrayOps(registry);
   RegisterNnOps(registry);

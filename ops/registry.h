@@ -27,6 +27,7 @@ void RegisterAllOps(OpRegistry& registry);
 // Each op family registers itself here.
 void RegisterSourceOps(OpRegistry& registry);
 void RegisterMathOps(OpRegistry& registry);
+void RegisterMatMulOps(OpRegistry& registry);
 void RegisterElementwiseOps(OpRegistry& registry);
 void RegisterArrayOps(OpRegistry& registry);
 void RegisterNnOps(OpRegistry& registry);

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/tensor_proto.h"
 #include "runtime/buffer_plan.h"
+#include "runtime/fusion.h"
 
 namespace rill {
 
@@ -97,6 +99,27 @@ std::string SignatureKey(const ValidGraph& g,
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<OpKernel>> Executor::CreateKernel(
+    const OpDef& op, KernelArgs& args, PlanStats* stats) {
+  if (options_.backend == Backend::kOneDnn && op.onednn()) {
+    args.onednn = &onednn_;
+    ASSIGN_OR_RETURN(std::unique_ptr<OpKernel> kernel, op.onednn()(args));
+    if (kernel != nullptr) {
+      ++stats->onednn_kernels;
+      return kernel;
+    }
+  }
+  return op.reference()(args);  // Also where oneDNN declined the case.
+}
+
+absl::StatusOr<std::unique_ptr<OpKernel>> Executor::CreateFusedKernel(
+    const MatMulChain& chain, KernelArgs& args, PlanStats* stats) {
+  args.onednn = &onednn_;
+  ++stats->onednn_kernels;
+  ++stats->fused_chains;
+  return MakeFusedMatMulKernel(args, chain.kind);
+}
+
 absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     const std::map<std::string, Tensor>& feeds,
     const std::vector<std::string>& fetches) {
@@ -156,6 +179,23 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     }
     schedule.push_back(n);
   }
+  // On oneDNN, MatMul -> bias Add [-> activation] chains run as one kernel
+  // at the chain's last node, and their intermediate results never exist.
+  std::vector<int> runs_at(g.num_nodes());  // The node whose step runs it.
+  for (int n = 0; n < g.num_nodes(); ++n) runs_at[n] = n;
+  std::vector<bool> absorbed(g.num_nodes(), false);
+  std::map<int, MatMulChain> chain_ending_at;
+  if (options_.backend == Backend::kOneDnn && options_.fuse) {
+    std::set<std::pair<int, int>> fetched;
+    for (const TensorRef& f : fetch_refs) fetched.insert({f.node, f.output});
+    for (const MatMulChain& c :
+         FindMatMulChains(g, schedule, shapes, fetched)) {
+      absorbed[c.matmul] = true;
+      if (c.activation >= 0) absorbed[c.add] = true;
+      runs_at[c.matmul] = runs_at[c.add] = c.last();
+      chain_ending_at[c.last()] = c;
+    }
+  }
   // Buffer lifetimes: from the producing step (step 0 for inputs, which are
   // copied in before anything runs) to the last consuming step; fetched
   // tensors live to the end.
@@ -168,6 +208,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     const NodeInfo& info = g.info(n);
     bool is_input = g.node(n).op() == "Input";
     if (info.op->is_source() && !is_input) continue;  // Bound to values_.
+    if (absorbed[n]) continue;
     for (size_t o = 0; o < info.dtypes.size(); ++o) {
       request_of[{n, static_cast<int>(o)}] = static_cast<int>(requests.size());
       int first = is_input ? 0 : step_of[n];
@@ -178,7 +219,9 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
   for (int n : schedule) {
     for (const TensorRef& in : g.info(n).inputs) {
       auto it = request_of.find({in.node, in.output});
-      if (it != request_of.end()) requests[it->second].last_use = step_of[n];
+      if (it == request_of.end()) continue;
+      int& last = requests[it->second].last_use;
+      last = std::max(last, step_of[runs_at[n]]);
     }
   }
   for (const TensorRef& f : fetch_refs) {
@@ -217,10 +260,15 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
       ASSIGN_OR_RETURN(Tensor buffer, tensor_of(n, 0));
       plan->inputs.push_back({n, buffer});
     }
-    if (info.op->is_source()) continue;
-    Attrs attrs(g.node(n), info.op->attrs());
+    if (info.op->is_source() || absorbed[n]) continue;
+    auto chain = chain_ending_at.find(n);
+    // A fused chain takes the MatMul's attrs and inputs plus the bias.
+    int attrs_node = chain == chain_ending_at.end() ? n : chain->second.matmul;
+    Attrs attrs(g.node(attrs_node), g.info(attrs_node).op->attrs());
     KernelArgs args{g.node(n), attrs, {}, {}, nullptr};
-    for (const TensorRef& in : info.inputs) {
+    std::vector<TensorRef> inputs = g.info(attrs_node).inputs;
+    if (chain != chain_ending_at.end()) inputs.push_back(chain->second.bias);
+    for (const TensorRef& in : inputs) {
       ASSIGN_OR_RETURN(Tensor t, tensor_of(in.node, in.output));
       args.inputs.push_back(t);
     }
@@ -228,20 +276,12 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
       ASSIGN_OR_RETURN(Tensor t, tensor_of(n, static_cast<int>(o)));
       args.outputs.push_back(t);
     }
-    std::unique_ptr<OpKernel> kernel;
-    if (options_.backend == Backend::kOneDnn && info.op->onednn()) {
-      args.onednn = &onednn_;
-      absl::StatusOr<std::unique_ptr<OpKernel>> k = info.op->onednn()(args);
-      if (!k.ok()) return Annotate(k.status(), g.Describe(n));
-      kernel = *std::move(k);
-      if (kernel != nullptr) ++plan->stats.onednn_kernels;
-    }
-    if (kernel == nullptr) {
-      absl::StatusOr<std::unique_ptr<OpKernel>> k = info.op->reference()(args);
-      if (!k.ok()) return Annotate(k.status(), g.Describe(n));
-      kernel = *std::move(k);
-    }
-    plan->kernels.push_back(std::move(kernel));
+    absl::StatusOr<std::unique_ptr<OpKernel>> kernel =
+        chain == chain_ending_at.end()
+            ? CreateKernel(*info.op, args, &plan->stats)
+            : CreateFusedKernel(chain->second, args, &plan->stats);
+    if (!kernel.ok()) return Annotate(kernel.status(), g.Describe(n));
+    plan->kernels.push_back(*std::move(kernel));
     plan->kernel_nodes.push_back(n);
   }
   plan->stats.num_kernels = static_cast<int>(plan->kernels.size());

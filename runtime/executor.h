@@ -12,6 +12,8 @@
 
 namespace rill {
 
+struct MatMulChain;  // runtime/fusion.h
+
 enum class Backend { kOneDnn, kReference };
 absl::StatusOr<Backend> ParseBackend(const std::string& name);
 const char* BackendName(Backend b);
@@ -20,12 +22,16 @@ struct ExecutorOptions {
   Backend backend = Backend::kOneDnn;
   // How many input-shape signatures stay compiled; the oldest is dropped.
   int max_cached_plans = 16;
+  // On oneDNN, run MatMul -> bias Add [-> Tanh|Sigmoid|Relu|Gelu] chains as
+  // one matmul with post-ops.
+  bool fuse = true;
 };
 
 // What the plan for one input-shape signature costs.
 struct PlanStats {
   int num_kernels = 0;
   int onednn_kernels = 0;          // The rest run the reference loops.
+  int fused_chains = 0;            // MatMul chains run as one kernel each.
   int64_t planned_peak_bytes = 0;  // Activation arena, with buffer reuse.
   int64_t unshared_bytes = 0;      // What the same buffers take without reuse.
   int64_t value_bytes = 0;         // Constants and parameters.
@@ -62,6 +68,11 @@ class Executor {
  private:
   struct Plan;
   Executor(ValidGraph graph, const ExecutorOptions& options);
+  absl::StatusOr<std::unique_ptr<OpKernel>> CreateKernel(const OpDef& op,
+                                                         KernelArgs& args,
+                                                         PlanStats* stats);
+  absl::StatusOr<std::unique_ptr<OpKernel>> CreateFusedKernel(
+      const MatMulChain& chain, KernelArgs& args, PlanStats* stats);
   absl::StatusOr<std::unique_ptr<Plan>> Compile(
       const std::map<std::string, Tensor>& feeds,
       const std::vector<std::string>& fetches);

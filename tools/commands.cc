@@ -204,9 +204,10 @@ absl::Status Run(const std::vector<std::string>& operands) {
   }
   const PlanStats& s = executor->last_plan_stats();
   std::printf(
-      "ran %d kernels (%d oneDNN) on %s; activations %s planned (%s without "
-      "reuse)\n",
-      s.num_kernels, s.onednn_kernels, BackendName(backend),
+      "ran %d kernel%s (%d oneDNN, %d fused MatMul chain%s) on %s; "
+      "activations %s planned (%s without reuse)\n",
+      s.num_kernels, s.num_kernels == 1 ? "" : "s", s.onednn_kernels,
+      s.fused_chains, s.fused_chains == 1 ? "" : "s", BackendName(backend),
       HumanBytes(s.planned_peak_bytes).c_str(),
       HumanBytes(s.unshared_bytes).c_str());
   return absl::OkStatus();
