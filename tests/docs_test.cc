@@ -50,6 +50,11 @@ TEST(Readme, QuotesWhatTheExamplesPrint) {
       out_dir);
   run.replace(run.find(out_dir), out_dir.size(), "/tmp/out");
   EXPECT_NE(readme.find(run), std::string::npos) << run;
+  std::string ops = Output("tools/rill ops MatMul");
+  std::string ops_head = ops.substr(0, ops.find("\n    y = "));
+  EXPECT_NE(readme.find("$ rill ops MatMul\n" + ops_head + "\n```"),
+            std::string::npos)
+      << ops_head;
   const std::string bleu_args =
       "bleu -r examples/bleu/ref1.txt -r examples/bleu/ref2.txt -i "
       "examples/bleu/hyp.txt";

@@ -2,6 +2,7 @@
 
 #include "tools/commands.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -14,9 +15,11 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "core/npy.h"
+#include "core/tensor_proto.h"
 #include "graph/dot.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
+#include "ops/registry.h"
 #include "runtime/executor.h"
 
 // Repeatable: main() collects the values (ListFlagValues); the flag is here
@@ -213,6 +216,76 @@ absl::Status Run(const std::vector<std::string>& operands) {
   return absl::OkStatus();
 }
 
+// A default value as a user would write it: 0, 1e-05, true, "mean", [1, 2].
+std::string AttrValueText(const AttrValue& v) {
+  switch (v.value_case()) {
+    case AttrValue::kI:
+      return absl::StrCat(v.i());
+    case AttrValue::kF:
+      return absl::StrCat(v.f());
+    case AttrValue::kB:
+      return v.b() ? "true" : "false";
+    case AttrValue::kS:
+      return absl::StrCat("\"", v.s(), "\"");
+    case AttrValue::kType:
+      return DataType_Name(v.type());
+    case AttrValue::kShape:
+      return ShapeFromProto(v.shape()).ToString();
+    case AttrValue::kList:
+      if (v.list().i_size() > 0)
+        return absl::StrCat("[", absl::StrJoin(v.list().i(), ", "), "]");
+      if (v.list().f_size() > 0)
+        return absl::StrCat("[", absl::StrJoin(v.list().f(), ", "), "]");
+      return "[]";
+    default:
+      return v.ShortDebugString();
+  }
+}
+
+// One op's signature: "Add(a: T, b: T) -> z  T in {f32, f64}".
+std::string OpSignature(const OpDef& op) {
+  std::vector<std::string> ins, outs, vars, attrs;
+  for (size_t i = 0; i < op.inputs().size(); ++i) {
+    const ArgDef& a = op.inputs()[i];
+    bool repeats = op.variadic_input() && i + 1 == op.inputs().size();
+    ins.push_back(absl::StrCat(a.name, ": ", a.type_var, repeats ? "..." : ""));
+    std::string var = absl::StrCat(a.type_var, " in ",
+                                   op.AllowedTypes(a.type_var).ToString());
+    if (std::find(vars.begin(), vars.end(), var) == vars.end())
+      vars.push_back(var);
+  }
+  for (const ArgDef& o : op.outputs()) outs.push_back(o.name);
+  for (const AttrDef& a : op.attrs()) {
+    std::string value =
+        a.default_value.has_value()
+            ? absl::StrCat(" = ", AttrValueText(*a.default_value))
+            : " (required)";
+    attrs.push_back(absl::StrCat(a.name, ": ", AttrTypeName(a.type), value));
+  }
+  std::string out = absl::StrCat(op.name(), "(", absl::StrJoin(ins, ", "),
+                                 ") -> ", absl::StrJoin(outs, ", "));
+  if (!vars.empty()) absl::StrAppend(&out, "  ", absl::StrJoin(vars, "; "));
+  for (const std::string& a : attrs) absl::StrAppend(&out, "\n    attr ", a);
+  return out;
+}
+
+absl::Status Ops(const std::vector<std::string>& operands) {
+  const OpRegistry& registry = GlobalOpRegistry();
+  std::vector<std::string> names = registry.Names();
+  if (!operands.empty()) {
+    if (registry.Find(operands[0]) == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no op named '", operands[0],
+                                              "'; 'rill ops' lists them"));
+    }
+    names = {operands[0]};
+  }
+  for (const std::string& name : names) {
+    const OpDef& op = *registry.Find(name);
+    std::printf("%s\n    %s\n", OpSignature(op).c_str(), op.doc().c_str());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Dot(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
   std::fputs(ToDot(g).c_str(), stdout);
@@ -252,6 +325,15 @@ const std::vector<Command>& AllCommands() {
        {"memory_budget_mb", "max_file_mb"},
        1,
        Dot},
+      {"ops",
+       "List the ops, their inputs, attributes and docs.",
+       "ops [OP]",
+       "Prints every registered op (or just OP): its inputs with their\n"
+       "dtype constraints, outputs, attributes with defaults, and what it\n"
+       "computes.",
+       {},
+       -1,
+       Ops},
       {"bleu",
        "Score translations with BLEU (sacreBLEU-compatible).",
        "bleu -r REF [-r REF ...] [-i HYP] [--tokenize 13a] [--smooth exp] "

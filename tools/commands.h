@@ -17,7 +17,7 @@ struct Command {
   const char* usage;        // "check GRAPH"
   const char* description;  // A paragraph, for `rill check --help`.
   std::vector<const char*> flags;
-  int num_operands;
+  int num_operands;  // -1: zero or one.
   absl::Status (*run)(const std::vector<std::string>& operands);
   // Short spellings, e.g. {"r", "ref"} lets `-r FILE` stand for `--ref FILE`.
   std::map<std::string, std::string> aliases = {};

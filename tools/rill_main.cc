@@ -131,7 +131,11 @@ int Main(int argc, char** argv) {
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
   std::vector<std::string> operands(positional.begin() + 1, positional.end());
-  if (static_cast<int>(operands.size()) != command->num_operands) {
+  bool operands_ok =
+      command->num_operands < 0
+          ? operands.size() <= 1
+          : static_cast<int>(operands.size()) == command->num_operands;
+  if (!operands_ok) {
     std::fprintf(stderr, "Usage: rill %s\n(see 'rill %s --help')\n",
                  command->usage, command->name);
     return 2;

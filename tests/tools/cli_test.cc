@@ -12,6 +12,7 @@
 #include "graph/loader.h"
 #include "graph/validate.h"
 #include "gtest/gtest.h"
+#include "ops/registry.h"
 #include "runtime/executor.h"
 #include "tests/test_util.h"
 
@@ -155,6 +156,25 @@ TEST(Cli, RunRejectsBadFeedsWithoutWritingAnything) {
   EXPECT_NE(fetch.err.find("'nope' names no node"), std::string::npos)
       << fetch.err;
   EXPECT_FALSE(fs::exists(dir));
+}
+
+TEST(Cli, OpsListsEveryRegisteredOp) {
+  Result all = Rill("ops");
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  std::string listing = "\n" + all.out;  // Each op starts a line.
+  for (const std::string& name : GlobalOpRegistry().Names()) {
+    EXPECT_NE(listing.find("\n" + name + "("), std::string::npos) << name;
+  }
+  Result one = Rill("ops MatMul");
+  ASSERT_EQ(one.exit_code, 0);
+  EXPECT_EQ(one.out.rfind("MatMul(a: T, b: T) -> y  T in {f32, f64}\n"
+                          "    attr transpose_a: bool = false\n",
+                          0),
+            0u)
+      << one.out;
+  Result unknown = Rill("ops Nope");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no op named 'Nope'"), std::string::npos);
 }
 
 TEST(Cli, HelpAndUsage) {
