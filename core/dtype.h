@@ -31,6 +31,7 @@ class DTypeSet {
 };
 
 inline constexpr DTypeSet kFloatTypes{DType::kF32, DType::kF64};
+inline constexpr DTypeSet kIndexTypes{DType::kI32, DType::kI64};
 inline constexpr DTypeSet kAnyType{DType::kF32, DType::kF64, DType::kI32,
                                    DType::kI64, DType::kBool};
 

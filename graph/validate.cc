@@ -201,8 +201,23 @@ absl::Status InferNode(const OpDef& op, const Node& node,
                                             " set ", ctx.output_shapes().size(),
                                             " outputs, not ", num_outputs));
   }
-  for (const Shape& s : ctx.output_shapes()) {
+  // Every later byte count (buffer plans, budgets) may then assume it fits.
+  for (size_t o = 0; o < ctx.output_shapes().size(); ++o) {
+    const Shape& s = ctx.output_shapes()[o];
     RETURN_IF_ERROR(s.Validate(/*allow_symbolic=*/true));
+    if (!s.IsFullyDefined()) continue;
+    std::string output = absl::StrCat("output ", o);
+    absl::StatusOr<int64_t> bytes = s.ByteSize(ctx.output_dtypes()[o]);
+    RETURN_IF_ERROR(Annotate(bytes.status(), output));
+    // An op output that alone exceeds the budget could never be allocated
+    // (sizes chosen by attributes: Fill, OneHot, random ops, ...). Inputs
+    // are checked when fed, values against what is left of the budget.
+    if (!op.is_source() && *bytes > memory_budget) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          output, " ", DTypeName(ctx.output_dtypes()[o]), s.ToString(),
+          " needs ", *bytes, " bytes, over the memory budget of ",
+          memory_budget, " bytes"));
+    }
   }
   *out_dtypes = ctx.output_dtypes();
   *out_shapes = ctx.output_shapes();

@@ -1,11 +1,880 @@
-// Array ops.
+// Shape and layout ops: Reshape, Transpose, Concat, Split, Slice, Squeeze,
+// ExpandDims, BroadcastTo, Reverse, Fill, ZerosLike, OnesLike, Cast,
+// StopGradient. Every data-moving kernel is one strided copy (or a few);
+// oneDNN runs Transpose (reorder) and Concat (concat) in f32.
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "absl/strings/str_join.h"
 #include "ops/kernel_util.h"
 #include "ops/registry.h"
 #include "ops/shape_fns.h"
 
 namespace rill {
+namespace {
 
-void RegisterArrayOps(OpRegistry& r) {}
+// ---- Helpers ----
+
+std::vector<int64_t> IntList(const Attrs& attrs, const std::string& name) {
+  const auto& l = attrs.Get(name).list().i();
+  return {l.begin(), l.end()};
+}
+
+std::string ListText(const std::vector<int64_t>& v) {
+  return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
+}
+
+absl::Status AttrError(const std::string& attr, const std::vector<int64_t>& v,
+                       const std::string& why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("attr '", attr, "' = ", ListText(v), ": ", why));
+}
+
+// C-order element strides.
+std::vector<int64_t> Strides(const Shape& s) {
+  std::vector<int64_t> st(s.rank(), 1);
+  for (int d = s.rank() - 2; d >= 0; --d) st[d] = st[d + 1] * s.dim(d + 1);
+  return st;
+}
+
+// Resolves a list of axes against `rank`; each axis may appear once.
+absl::StatusOr<std::vector<int>> Axes(const std::vector<int64_t>& list,
+                                      int rank, const std::string& attr) {
+  std::vector<int> axes;
+  for (int64_t a : list) {
+    ASSIGN_OR_RETURN(int axis, NormalizeAxis(a, rank, attr));
+    if (std::count(axes.begin(), axes.end(), axis)) {
+      return AttrError(attr, list, absl::StrCat("names axis ", axis, " twice"));
+    }
+    axes.push_back(axis);
+  }
+  return axes;
+}
+
+// A byte size that overflows int64 is an error before anything allocates.
+absl::Status CheckSize(const Shape& s, DType dtype) {
+  if (!s.IsFullyDefined()) return absl::OkStatus();
+  return s.ByteSize(dtype).status();
+}
+
+// Whether `v` converts to the integer type Out without undefined behaviour:
+// its truncation toward zero is representable (NaN never is).
+template <typename Out, typename In>
+bool FitsIn(In v) {
+  if constexpr (std::is_floating_point_v<In>) {
+    double t = std::trunc(static_cast<double>(v));
+    return t >= static_cast<double>(std::numeric_limits<Out>::min()) &&
+           t < -static_cast<double>(std::numeric_limits<Out>::min());
+  } else {
+    return v >= std::numeric_limits<Out>::min() &&
+           v <= std::numeric_limits<Out>::max();
+  }
+}
+
+// ---- Strided copies: the reference kernel of every data-moving op ----
+
+// Walks `dims` in C order; element c moves from src[src_offset + c . src
+// strides] to dst[dst_offset + c . dst strides]. Strides may be 0
+// (broadcast) or negative (reverse).
+struct StridedCopy {
+  std::vector<int64_t> dims, src_strides, dst_strides;
+  int64_t src_offset = 0, dst_offset = 0;
+};
+
+// Drops size-1 dims and merges dims that are contiguous in both source and
+// destination, so that plain copies become one std::copy.
+StridedCopy Simplified(const StridedCopy& c) {
+  StridedCopy s;
+  s.src_offset = c.src_offset;
+  s.dst_offset = c.dst_offset;
+  for (size_t d = 0; d < c.dims.size(); ++d) {
+    if (c.dims[d] == 0) {
+      s.dims = {0};
+      s.src_strides = s.dst_strides = {0};
+      return s;
+    }
+    if (c.dims[d] == 1) continue;
+    if (!s.dims.empty() &&
+        s.src_strides.back() == c.src_strides[d] * c.dims[d] &&
+        s.dst_strides.back() == c.dst_strides[d] * c.dims[d]) {
+      s.dims.back() *= c.dims[d];
+      s.src_strides.back() = c.src_strides[d];
+      s.dst_strides.back() = c.dst_strides[d];
+      continue;
+    }
+    s.dims.push_back(c.dims[d]);
+    s.src_strides.push_back(c.src_strides[d]);
+    s.dst_strides.push_back(c.dst_strides[d]);
+  }
+  if (s.dims.empty()) s.dims = s.src_strides = s.dst_strides = {1};
+  return s;
+}
+
+// `coord` has room for c.dims.size() entries.
+template <typename T>
+void RunCopy(const StridedCopy& c, const T* src, T* dst, int64_t* coord) {
+  int rank = static_cast<int>(c.dims.size());
+  int64_t n = c.dims[rank - 1];
+  int64_t ss = c.src_strides[rank - 1], ds = c.dst_strides[rank - 1];
+  if (n == 0) return;
+  int64_t outer = 1;
+  for (int d = 0; d < rank - 1; ++d) outer *= c.dims[d];
+  std::fill(coord, coord + rank, 0);
+  int64_t s = c.src_offset, o = c.dst_offset;
+  for (int64_t k = 0; k < outer; ++k) {
+    const T* from = src + s;
+    T* to = dst + o;
+    if (ss == 1 && ds == 1) {
+      std::copy(from, from + n, to);
+    } else {
+      for (int64_t i = 0; i < n; ++i) to[i * ds] = from[i * ss];
+    }
+    for (int d = rank - 2; d >= 0; --d) {  // Odometer over the outer dims.
+      s += c.src_strides[d];
+      o += c.dst_strides[d];
+      if (++coord[d] < c.dims[d]) break;
+      s -= c.src_strides[d] * c.dims[d];
+      o -= c.dst_strides[d] * c.dims[d];
+      coord[d] = 0;
+    }
+  }
+}
+
+struct CopyStep {
+  int input, output;
+  StridedCopy copy;
+};
+using CopyPlan = std::vector<CopyStep>;
+// Plans are built from shapes the shape function has already checked.
+using PlanFn = CopyPlan (*)(const KernelArgs&);
+
+template <PlanFn Plan>
+struct Mover {
+  template <typename T>
+  struct Kernel : OpKernel {
+    explicit Kernel(const KernelArgs& a)
+        : inputs(a.inputs), outputs(a.outputs), steps(Plan(a)) {
+      size_t rank = 1;
+      for (CopyStep& step : steps) {
+        step.copy = Simplified(step.copy);
+        rank = std::max(rank, step.copy.dims.size());
+      }
+      coord.resize(rank);
+    }
+    absl::Status Compute() override {
+      for (const CopyStep& step : steps) {
+        RunCopy(step.copy, inputs[step.input].data<T>(),
+                outputs[step.output].data<T>(), coord.data());
+      }
+      return absl::OkStatus();
+    }
+    std::vector<Tensor> inputs, outputs;
+    CopyPlan steps;
+    std::vector<int64_t> coord;
+  };
+};
+
+template <PlanFn Plan>
+absl::StatusOr<std::unique_ptr<OpKernel>> MakeMover(const KernelArgs& a) {
+  return MakeKernelForType<Mover<Plan>::template Kernel>(a.outputs[0].dtype(),
+                                                         a);
+}
+
+// The output holds the input's elements in the same order.
+CopyPlan WholePlan(const KernelArgs& a) {
+  int64_t n = a.outputs[0].num_elements();
+  return {{0, 0, {{n}, {1}, {1}}}};
+}
+
+// ---- Reshape ----
+
+absl::Status ReshapeShape(InferenceContext& c) {
+  std::vector<int64_t> dims = IntList(c.attrs(), "shape");
+  int inferred = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == -1 && inferred < 0) {
+      inferred = static_cast<int>(i);
+    } else if (dims[i] < 0) {
+      return AttrError("shape", dims,
+                       "dimensions must be >= 0, with at most one -1");
+    } else {
+      absl::StatusOr<int64_t> p = CheckedMul(known, dims[i]);
+      if (!p.ok()) return AttrError("shape", dims, "too many elements");
+      known = *p;
+    }
+  }
+  const Shape& x = c.input_shape(0);
+  bool has_zero = std::count(x.dims().begin(), x.dims().end(), 0) > 0;
+  if (x.IsFullyDefined() || has_zero) {
+    int64_t count = has_zero ? 0 : *x.NumElements();
+    if (inferred >= 0) {
+      if (known == 0 || count % known != 0) {
+        return AttrError("shape", dims,
+                         absl::StrCat("cannot infer the -1 for x of shape ",
+                                      x.ToString(), " (", count, " elements)"));
+      }
+      dims[inferred] = count / known;
+    } else if (known != count) {
+      return AttrError("shape", dims,
+                       absl::StrCat(known, " elements, but x of shape ",
+                                    x.ToString(), " has ", count));
+    }
+  } else if (inferred < 0) {
+    // x has a multiple of its known dims' product elements.
+    int64_t x_known = 1;
+    for (int64_t d : x.dims()) x_known *= d > 0 ? d : 1;
+    if (known % x_known != 0) {
+      return AttrError(
+          "shape", dims,
+          absl::StrCat(known, " elements, but x of shape ", x.ToString(),
+                       " has a multiple of ", x_known));
+    }
+  }
+  c.SetOutput(0, c.input_dtype(0), Shape(std::move(dims)));
+  return absl::OkStatus();
+}
+
+// ---- Transpose ----
+
+absl::StatusOr<std::vector<int>> Perm(const Attrs& attrs, int rank) {
+  std::vector<int64_t> perm = IntList(attrs, "perm");
+  if (perm.empty()) {
+    for (int d = rank - 1; d >= 0; --d) perm.push_back(d);
+  }
+  if (static_cast<int>(perm.size()) != rank) {
+    return AttrError(
+        "perm", perm,
+        absl::StrCat(perm.size(), " entries for x of rank ", rank));
+  }
+  return Axes(perm, rank, "perm");
+}
+
+absl::Status TransposeShape(InferenceContext& c) {
+  const Shape& x = c.input_shape(0);
+  ASSIGN_OR_RETURN(std::vector<int> perm, Perm(c.attrs(), x.rank()));
+  std::vector<int64_t> out;
+  for (int p : perm) out.push_back(x.dim(p));
+  c.SetOutput(0, c.input_dtype(0), Shape(std::move(out)));
+  return absl::OkStatus();
+}
+
+// Output axis i walks input axis perm[i].
+std::vector<int64_t> PermutedStrides(const KernelArgs& a) {
+  std::vector<int> perm = *Perm(a.attrs, a.inputs[0].shape().rank());
+  std::vector<int64_t> in = Strides(a.inputs[0].shape()), out;
+  for (int p : perm) out.push_back(in[p]);
+  return out;
+}
+
+CopyPlan TransposePlan(const KernelArgs& a) {
+  const Shape& y = a.outputs[0].shape();
+  return {{0, 0, {y.dims(), PermutedStrides(a), Strides(y)}}};
+}
+
+// A reorder from the input, described with permuted strides, to a plain
+// output.
+absl::StatusOr<std::unique_ptr<OpKernel>> TransposeOneDnn(const KernelArgs& a) {
+  const Shape& y = a.outputs[0].shape();
+  if (!OneDnnCanRun(a) || y.rank() > DNNL_MAX_NDIMS) return nullptr;
+  return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
+    dnnl::memory::dims dims = y.dims(), strides = PermutedStrides(a);
+    if (dims.empty()) dims = strides = {1};
+    dnnl::memory::desc src_md(dims, dnnl::memory::data_type::f32, strides);
+    const dnnl::engine& eng = a.onednn->engine;
+    dnnl::memory src = MemoryFor(a.inputs[0], src_md, eng);
+    dnnl::memory dst = MemoryFor(a.outputs[0], PlainDesc(y), eng);
+    return std::make_unique<PrimitiveKernel>(
+        a, dnnl::reorder(src, dst),
+        std::unordered_map<int, dnnl::memory>{{DNNL_ARG_FROM, src},
+                                              {DNNL_ARG_TO, dst}});
+  });
+}
+
+// ---- Concat and Split ----
+
+absl::StatusOr<int64_t> CheckedAdd(int64_t a, int64_t b) {
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("size ", a, " + ", b, " overflows int64"));
+  }
+  return sum;
+}
+
+absl::Status ConcatShape(InferenceContext& c) {
+  const Shape& x0 = c.input_shape(0);
+  if (x0.rank() == 0) {
+    return absl::InvalidArgumentError("Concat needs inputs of rank >= 1");
+  }
+  ASSIGN_OR_RETURN(int axis,
+                   NormalizeAxis(c.attrs().GetInt("axis"), x0.rank(), "axis"));
+  std::vector<int64_t> out = x0.dims();
+  for (int i = 1; i < c.num_inputs(); ++i) {
+    const Shape& xi = c.input_shape(i);
+    if (xi.rank() != x0.rank()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input ", i, " has shape ", xi.ToString(),
+                       " but input 0 has ", x0.ToString(), " (ranks differ)"));
+    }
+    for (int d = 0; d < x0.rank(); ++d) {
+      if (d == axis || xi.dim(d) == kSymbolicDim) continue;
+      if (out[d] != kSymbolicDim && xi.dim(d) != out[d]) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("input ", i, " has shape ", xi.ToString(),
+                         ", whose dimension ", d, " is ", xi.dim(d), " but ",
+                         out[d], " in an earlier input (only the concat axis ",
+                         axis, " may differ)"));
+      }
+      out[d] = xi.dim(d);
+    }
+    if (out[axis] == kSymbolicDim || xi.dim(axis) == kSymbolicDim) {
+      out[axis] = kSymbolicDim;
+    } else {
+      ASSIGN_OR_RETURN(out[axis], CheckedAdd(out[axis], xi.dim(axis)));
+    }
+  }
+  c.SetOutput(0, c.input_dtype(0), Shape(std::move(out)));
+  return absl::OkStatus();
+}
+
+// Input i (or output i for Split) covers `dims` of the big tensor, starting
+// `offset` along `axis`.
+StridedCopy Block(const Shape& part, const Shape& whole, int axis,
+                  int64_t offset, bool into_whole) {
+  std::vector<int64_t> ps = Strides(part), ws = Strides(whole);
+  if (into_whole) return {part.dims(), ps, ws, 0, offset * ws[axis]};
+  return {part.dims(), ws, ps, offset * ws[axis], 0};
+}
+
+CopyPlan ConcatPlan(const KernelArgs& a) {
+  const Shape& y = a.outputs[0].shape();
+  int axis = *NormalizeAxis(a.attrs.GetInt("axis"), y.rank(), "axis");
+  CopyPlan plan;
+  int64_t offset = 0;
+  for (size_t i = 0; i < a.inputs.size(); ++i) {
+    const Shape& x = a.inputs[i].shape();
+    plan.push_back(
+        {static_cast<int>(i), 0, Block(x, y, axis, offset, /*into=*/true)});
+    offset += x.dim(axis);
+  }
+  return plan;
+}
+
+absl::StatusOr<std::unique_ptr<OpKernel>> ConcatOneDnn(const KernelArgs& a) {
+  const Shape& y = a.outputs[0].shape();
+  if (!OneDnnCanRun(a) || y.rank() > DNNL_MAX_NDIMS ||
+      a.inputs.size() > DNNL_ARG_MULTIPLE_DST - DNNL_ARG_MULTIPLE_SRC) {
+    return nullptr;
+  }
+  return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
+    int axis = *NormalizeAxis(a.attrs.GetInt("axis"), y.rank(), "axis");
+    const dnnl::engine& eng = a.onednn->engine;
+    std::vector<dnnl::memory::desc> srcs;
+    std::unordered_map<int, dnnl::memory> args;
+    for (size_t i = 0; i < a.inputs.size(); ++i) {
+      srcs.push_back(PlainDesc(a.inputs[i].shape()));
+      args[DNNL_ARG_MULTIPLE_SRC + i] = MemoryFor(a.inputs[i], srcs[i], eng);
+    }
+    dnnl::memory::desc dst_md = PlainDesc(y);
+    args[DNNL_ARG_DST] = MemoryFor(a.outputs[0], dst_md, eng);
+    dnnl::concat::primitive_desc pd(dst_md, axis, srcs, eng);
+    return std::make_unique<PrimitiveKernel>(a, dnnl::concat(pd),
+                                             std::move(args));
+  });
+}
+
+absl::Status SplitShape(InferenceContext& c) {
+  const Shape& x = c.input_shape(0);
+  if (x.rank() == 0) {
+    return absl::InvalidArgumentError("Split needs an input of rank >= 1");
+  }
+  ASSIGN_OR_RETURN(int axis,
+                   NormalizeAxis(c.attrs().GetInt("axis"), x.rank(), "axis"));
+  int64_t n = c.attrs().GetInt("num_splits");
+  std::vector<int64_t> sizes = IntList(c.attrs(), "sizes");
+  int64_t dim = x.dim(axis);
+  if (n < 1 || n > OpDef::kMaxVariadicOutputs) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attr 'num_splits' = ", n, " is out of range"));
+  }
+  if (sizes.empty()) {
+    if (dim != kSymbolicDim && dim % n != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "x of shape ", x.ToString(), " has ", dim, " along axis ", axis,
+          ", which attr 'num_splits' = ", n, " does not divide"));
+    }
+    sizes.assign(n, dim == kSymbolicDim ? kSymbolicDim : dim / n);
+  } else {
+    if (static_cast<int64_t>(sizes.size()) != n) {
+      return AttrError("sizes", sizes,
+                       absl::StrCat("needs attr 'num_splits' = ", n,
+                                    " entries, has ", sizes.size()));
+    }
+    int inferred = -1;
+    int64_t sum = 0;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      if (sizes[i] == -1 && inferred < 0) {
+        inferred = static_cast<int>(i);
+      } else if (sizes[i] < 0) {
+        return AttrError("sizes", sizes, "sizes must be >= 0, one may be -1");
+      } else {
+        absl::StatusOr<int64_t> s = CheckedAdd(sum, sizes[i]);
+        if (!s.ok()) return AttrError("sizes", sizes, "the sum overflows");
+        sum = *s;
+      }
+    }
+    if (dim != kSymbolicDim) {
+      if (inferred >= 0 && sum <= dim) sizes[inferred] = dim - sum;
+      if ((inferred >= 0 && sum > dim) || (inferred < 0 && sum != dim)) {
+        return AttrError(
+            "sizes", sizes,
+            absl::StrCat("do not add up to ", dim, ", x's size ", "along axis ",
+                         axis, " (x is ", x.ToString(), ")"));
+      }
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<int64_t> out = x.dims();
+    out[axis] = sizes[i];
+    c.SetOutput(static_cast<int>(i), c.input_dtype(0), Shape(std::move(out)));
+  }
+  return absl::OkStatus();
+}
+
+CopyPlan SplitPlan(const KernelArgs& a) {
+  const Shape& x = a.inputs[0].shape();
+  int axis = *NormalizeAxis(a.attrs.GetInt("axis"), x.rank(), "axis");
+  CopyPlan plan;
+  int64_t offset = 0;
+  for (size_t i = 0; i < a.outputs.size(); ++i) {
+    const Shape& y = a.outputs[i].shape();
+    plan.push_back(
+        {0, static_cast<int>(i), Block(y, x, axis, offset, /*into=*/false)});
+    offset += y.dim(axis);
+  }
+  return plan;
+}
+
+// ---- Slice ----
+
+struct SliceDim {
+  int64_t begin = 0, len = -1, step = 1;
+};
+
+// Python's slice(start, end, step).indices(n), and the result's length.
+SliceDim SliceAxis(int64_t n, int64_t start, int64_t end, int64_t step) {
+  auto clamp = [&](int64_t v, int64_t lo, int64_t hi) {
+    if (v < 0) v += n;  // Cannot overflow: n >= 0.
+    return std::clamp(v, lo, hi);
+  };
+  SliceDim s{0, 0, step};
+  if (step > 0) {
+    int64_t b = clamp(start, 0, n), e = clamp(end, 0, n);
+    if (e > b) s = {b, (e - b - 1) / step + 1, step};
+  } else {
+    int64_t b = clamp(start, -1, n - 1), e = clamp(end, -1, n - 1);
+    if (b > e) s = {b, (b - e - 1) / -step + 1, step};
+  }
+  return s;
+}
+
+absl::StatusOr<std::vector<SliceDim>> SliceDims(const Attrs& attrs,
+                                                const Shape& x) {
+  std::vector<int64_t> axes = IntList(attrs, "axes");
+  std::vector<int64_t> start = IntList(attrs, "start");
+  std::vector<int64_t> end = IntList(attrs, "end");
+  std::vector<int64_t> step = IntList(attrs, "step");
+  if (axes.empty()) {
+    for (int d = 0; d < x.rank(); ++d) axes.push_back(d);
+  }
+  if (step.empty()) step.assign(axes.size(), 1);
+  const std::pair<const char*, std::vector<int64_t>*> lists[] = {
+      {"start", &start}, {"end", &end}, {"step", &step}};
+  for (auto [name, list] : lists) {
+    if (list->size() != axes.size()) {
+      return AttrError(
+          name, *list,
+          absl::StrCat("needs one entry per sliced axis (", axes.size(),
+                       "; x has shape ", x.ToString(), ")"));
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<int> resolved, Axes(axes, x.rank(), "axes"));
+  std::vector<SliceDim> dims(x.rank());
+  for (int d = 0; d < x.rank(); ++d) dims[d] = {0, x.dim(d), 1};
+  for (size_t i = 0; i < resolved.size(); ++i) {
+    if (step[i] == 0 || step[i] == std::numeric_limits<int64_t>::min()) {
+      return AttrError("step", step,
+                       absl::StrCat("entry ", i, " is ", step[i],
+                                    "; a step must be nonzero and > -2^63"));
+    }
+    int64_t n = x.dim(resolved[i]);
+    dims[resolved[i]] = n == kSymbolicDim
+                            ? SliceDim{0, kSymbolicDim, step[i]}
+                            : SliceAxis(n, start[i], end[i], step[i]);
+  }
+  return dims;
+}
+
+absl::Status SliceShape(InferenceContext& c) {
+  ASSIGN_OR_RETURN(std::vector<SliceDim> dims,
+                   SliceDims(c.attrs(), c.input_shape(0)));
+  std::vector<int64_t> out;
+  for (const SliceDim& s : dims) out.push_back(s.len);
+  c.SetOutput(0, c.input_dtype(0), Shape(std::move(out)));
+  return absl::OkStatus();
+}
+
+CopyPlan SlicePlan(const KernelArgs& a) {
+  const Shape& x = a.inputs[0].shape();
+  std::vector<SliceDim> dims = *SliceDims(a.attrs, x);
+  std::vector<int64_t> in = Strides(x);
+  StridedCopy copy{
+      a.outputs[0].shape().dims(), {}, Strides(a.outputs[0].shape())};
+  for (int d = 0; d < x.rank(); ++d) {
+    copy.src_strides.push_back(in[d] * dims[d].step);
+    if (dims[d].len > 0) copy.src_offset += dims[d].begin * in[d];
+  }
+  return {{0, 0, copy}};
+}
+
+// ---- Squeeze, ExpandDims ----
+
+absl::Status SqueezeShape(InferenceContext& c) {
+  const Shape& x = c.input_shape(0);
+  std::vector<int64_t> list = IntList(c.attrs(), "axes");
+  ASSIGN_OR_RETURN(std::vector<int> axes, Axes(list, x.rank(), "axes"));
+  std::vector<int64_t> out;
+  for (int d = 0; d < x.rank(); ++d) {
+    bool named = std::count(axes.begin(), axes.end(), d) > 0;
+    if (list.empty() && x.dim(d) == kSymbolicDim) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "x of shape ", x.ToString(), " has a symbolic dimension ", d,
+          " that may or may not be 1: name the axes to drop in attr 'axes'"));
+    }
+    if (named && x.dim(d) != 1 && x.dim(d) != kSymbolicDim) {
+      return AttrError("axes", list,
+                       absl::StrCat("axis ", d, " of x ", x.ToString(),
+                                    " has size ", x.dim(d), ", not 1"));
+    }
+    if (!(named || (list.empty() && x.dim(d) == 1))) out.push_back(x.dim(d));
+  }
+  c.SetOutput(0, c.input_dtype(0), Shape(std::move(out)));
+  return absl::OkStatus();
+}
+
+absl::Status ExpandDimsShape(InferenceContext& c) {
+  const Shape& x = c.input_shape(0);
+  ASSIGN_OR_RETURN(
+      int axis, NormalizeAxis(c.attrs().GetInt("axis"), x.rank() + 1, "axis"));
+  std::vector<int64_t> out = x.dims();
+  out.insert(out.begin() + axis, 1);
+  c.SetOutput(0, c.input_dtype(0), Shape(std::move(out)));
+  return absl::OkStatus();
+}
+
+// ---- BroadcastTo, Reverse ----
+
+absl::Status BroadcastToShape(InferenceContext& c) {
+  const Shape& x = c.input_shape(0);
+  std::vector<int64_t> out = IntList(c.attrs(), "shape");
+  int lead = static_cast<int>(out.size()) - x.rank();
+  if (lead < 0) {
+    return AttrError(
+        "shape", out,
+        absl::StrCat("x of shape ", x.ToString(), " has a higher rank"));
+  }
+  for (int i = 0; i < static_cast<int>(out.size()); ++i) {
+    int64_t xd = i >= lead ? x.dim(i - lead) : 1;
+    if (out[i] < -1 || (out[i] == -1 && i < lead)) {
+      return AttrError("shape", out,
+                       absl::StrCat("entry ", i, " is ", out[i],
+                                    "; entries "
+                                    "are >= 0, or -1 to keep x's dimension"));
+    }
+    if (out[i] == -1) {
+      out[i] = xd;
+    } else if (xd != 1 && xd != kSymbolicDim && xd != out[i]) {
+      return AttrError("shape", out,
+                       absl::StrCat("x of shape ", x.ToString(),
+                                    " does not broadcast to it (dimension ",
+                                    i - lead, " is ", xd, ")"));
+    }
+  }
+  Shape shape(std::move(out));
+  RETURN_IF_ERROR(Annotate(CheckSize(shape, c.input_dtype(0)), "attr 'shape'"));
+  c.SetOutput(0, c.input_dtype(0), std::move(shape));
+  return absl::OkStatus();
+}
+
+CopyPlan BroadcastPlan(const KernelArgs& a) {
+  const Shape& x = a.inputs[0].shape();
+  const Shape& y = a.outputs[0].shape();
+  std::vector<int64_t> in = Strides(x), src(y.rank(), 0);
+  int lead = y.rank() - x.rank();
+  for (int d = 0; d < x.rank(); ++d) {
+    if (x.dim(d) != 1) src[lead + d] = in[d];
+  }
+  return {{0, 0, {y.dims(), src, Strides(y)}}};
+}
+
+absl::Status ReverseShape(InferenceContext& c) {
+  const Shape& x = c.input_shape(0);
+  if (x.rank() == 0) {
+    return absl::InvalidArgumentError("Reverse needs an input of rank >= 1");
+  }
+  RETURN_IF_ERROR(
+      NormalizeAxis(c.attrs().GetInt("axis"), x.rank(), "axis").status());
+  return UnchangedShape(c);
+}
+
+CopyPlan ReversePlan(const KernelArgs& a) {
+  const Shape& x = a.inputs[0].shape();
+  int axis = *NormalizeAxis(a.attrs.GetInt("axis"), x.rank(), "axis");
+  std::vector<int64_t> strides = Strides(x), src = strides;
+  src[axis] = -strides[axis];
+  int64_t offset = x.dim(axis) > 0 ? (x.dim(axis) - 1) * strides[axis] : 0;
+  return {{0, 0, {x.dims(), src, strides, offset, 0}}};
+}
+
+// ---- Fill, ZerosLike, OnesLike ----
+
+absl::StatusOr<DType> DTypeAttr(InferenceContext& c) {
+  absl::StatusOr<DType> dtype = DTypeFromProto(c.attrs().GetDType("dtype"));
+  if (!dtype.ok()) return Annotate(dtype.status(), "attr 'dtype'");
+  return dtype;
+}
+
+absl::Status FillShape(InferenceContext& c) {
+  ASSIGN_OR_RETURN(DType dtype, DTypeAttr(c));
+  std::vector<int64_t> dims = IntList(c.attrs(), "shape");
+  for (int64_t d : dims) {
+    if (d < 0) return AttrError("shape", dims, "dimensions must be >= 0");
+  }
+  Shape shape(std::move(dims));
+  RETURN_IF_ERROR(Annotate(CheckSize(shape, dtype), "attr 'shape'"));
+  float value = c.attrs().GetFloat("value");
+  if ((dtype == DType::kI32 && !FitsIn<int32_t>(value)) ||
+      (dtype == DType::kI64 && !FitsIn<int64_t>(value))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "attr 'value' = ", value, " is out of range for ", DTypeName(dtype)));
+  }
+  c.SetOutput(0, dtype, std::move(shape));
+  return absl::OkStatus();
+}
+
+double FillValue(const KernelArgs& a) { return a.attrs.GetFloat("value"); }
+double Zero(const KernelArgs&) { return 0; }
+double One(const KernelArgs&) { return 1; }
+
+template <double (*Value)(const KernelArgs&)>
+struct Constant {
+  template <typename T>
+  struct Kernel : OpKernel {
+    // FillShape has checked that the value converts to T.
+    explicit Kernel(const KernelArgs& a)
+        : y(a.outputs[0]), value(static_cast<T>(Value(a))) {}
+    absl::Status Compute() override {
+      std::fill(y.data<T>(), y.data<T>() + y.num_elements(), value);
+      return absl::OkStatus();
+    }
+    Tensor y;
+    T value;
+  };
+};
+
+template <double (*Value)(const KernelArgs&)>
+absl::StatusOr<std::unique_ptr<OpKernel>> MakeConstant(const KernelArgs& a) {
+  return MakeKernelForType<Constant<Value>::template Kernel>(
+      a.outputs[0].dtype(), a);
+}
+
+// ---- Cast ----
+
+absl::Status CastShape(InferenceContext& c) {
+  ASSIGN_OR_RETURN(DType dtype, DTypeAttr(c));
+  c.SetOutput(0, dtype, c.input_shape(0));
+  return absl::OkStatus();
+}
+
+// A conversion that can leave Out's range (and is then undefined in C++).
+template <typename In, typename Out>
+constexpr bool kNarrowing =
+    std::is_integral_v<Out> && !std::is_same_v<Out, bool> &&
+    (std::is_floating_point_v<In> ||
+     (std::is_integral_v<In> && sizeof(In) > sizeof(Out)));
+
+template <typename In>
+struct CastKernel : OpKernel {
+  explicit CastKernel(const KernelArgs& a) : x(a.inputs[0]), y(a.outputs[0]) {}
+  absl::Status Compute() override {
+    switch (y.dtype()) {
+      case DType::kF32:
+        return Convert<float>();
+      case DType::kF64:
+        return Convert<double>();
+      case DType::kI32:
+        return Convert<int32_t>();
+      case DType::kI64:
+        return Convert<int64_t>();
+      case DType::kBool:
+        return Convert<bool>();
+    }
+    return absl::InternalError("unknown dtype");
+  }
+  template <typename Out>
+  absl::Status Convert() {
+    const In* src = x.data<In>();
+    Out* dst = y.data<Out>();
+    int64_t n = x.num_elements();
+    if constexpr (kNarrowing<In, Out>) {
+      for (int64_t i = 0; i < n; ++i) {
+        if (!FitsIn<Out>(src[i])) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("x[", i, "] (flat index) = ", src[i],
+                           " is out of range for ", DTypeName(y.dtype())));
+        }
+      }
+    }
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<Out>(src[i]);
+    return absl::OkStatus();
+  }
+  Tensor x, y;
+};
+
+absl::StatusOr<std::unique_ptr<OpKernel>> MakeCast(const KernelArgs& a) {
+  return MakeKernelForType<CastKernel>(a.inputs[0].dtype(), a);
+}
+
+// An op with one input "x" of any dtype and one output "y".
+OpDef UnaryArrayOp(const std::string& name, std::string doc, ShapeFn shape,
+                   KernelFactory reference) {
+  OpDef def(name);
+  def.Doc(std::move(doc))
+      .TypeVar("T", kAnyType)
+      .Input("x", "T")
+      .Output("y")
+      .Shape(std::move(shape))
+      .Reference(std::move(reference));
+  return def;
+}
+
+}  // namespace
+
+void RegisterArrayOps(OpRegistry& r) {
+  AttrValue float_type;
+  float_type.set_type(DT_FLOAT);
+  r.Add(UnaryArrayOp("Reshape",
+                     "y has x's elements, in C order, in shape `shape`; one "
+                     "entry of `shape` may be -1, inferred from x's size.",
+                     ReshapeShape, MakeMover<WholePlan>)
+            .Attr("shape", AttrType::kIntList)
+            .NoOneDnnPrimitive());
+  r.Add(UnaryArrayOp("Transpose",
+                     "y[i_0, ..., i_n] = x at index i_k along axis perm[k]: "
+                     "y's axis k is x's axis perm[k]; an empty `perm` "
+                     "reverses the axes. Negative entries count from the end.",
+                     TransposeShape, MakeMover<TransposePlan>)
+            .Attr("perm", AttrType::kIntList, IntListAttr({}))
+            .OneDnn(TransposeOneDnn));
+  r.Add(OpDef("Concat")
+            .Doc("y joins the inputs, in order, along `axis`; they agree in "
+                 "every other dimension.")
+            .TypeVar("T", kAnyType)
+            .VariadicInput("x", "T", 1)
+            .Output("y")
+            .Attr("axis", AttrType::kInt, IntAttr(0))
+            .Shape(ConcatShape)
+            .Reference(MakeMover<ConcatPlan>)
+            .OneDnn(ConcatOneDnn));
+  r.Add(OpDef("Split")
+            .Doc("Cuts x along `axis` into `num_splits` consecutive parts "
+                 "y:0, y:1, ...: of sizes `sizes` (one entry may be -1, "
+                 "inferred), or of equal sizes when `sizes` is empty.")
+            .TypeVar("T", kAnyType)
+            .Input("x", "T")
+            .VariadicOutput("y", "num_splits")
+            .Attr("num_splits", AttrType::kInt)
+            .Attr("axis", AttrType::kInt, IntAttr(0))
+            .Attr("sizes", AttrType::kIntList, IntListAttr({}))
+            .Shape(SplitShape)
+            .Reference(MakeMover<SplitPlan>)
+            .NoOneDnnPrimitive());
+  r.Add(UnaryArrayOp(
+            "Slice",
+            "y = x[start:end:step] along each axis of `axes` (all axes when "
+            "empty), with Python semantics: negative start/end count from "
+            "the end, out-of-range bounds clamp, a negative step walks "
+            "backwards. `step` empty means 1 everywhere; 0 is an error.",
+            SliceShape, MakeMover<SlicePlan>)
+            .Attr("start", AttrType::kIntList)
+            .Attr("end", AttrType::kIntList)
+            .Attr("step", AttrType::kIntList, IntListAttr({}))
+            .Attr("axes", AttrType::kIntList, IntListAttr({}))
+            .NoOneDnnPrimitive());
+  r.Add(UnaryArrayOp("Squeeze",
+                     "y = x without the size-1 axes listed in `axes` (each "
+                     "must be 1), or without every size-1 axis when `axes` "
+                     "is empty.",
+                     SqueezeShape, MakeMover<WholePlan>)
+            .Attr("axes", AttrType::kIntList, IntListAttr({}))
+            .NoOneDnnPrimitive());
+  r.Add(UnaryArrayOp("ExpandDims",
+                     "y = x with a size-1 axis inserted so that it becomes "
+                     "axis `axis` of y (-1: the last).",
+                     ExpandDimsShape, MakeMover<WholePlan>)
+            .Attr("axis", AttrType::kInt)
+            .NoOneDnnPrimitive());
+  r.Add(UnaryArrayOp("BroadcastTo",
+                     "y = x broadcast to `shape` by NumPy rules (x aligned on "
+                     "the right; its size-1 axes repeat). A -1 in `shape` "
+                     "keeps x's dimension there.",
+                     BroadcastToShape, MakeMover<BroadcastPlan>)
+            .Attr("shape", AttrType::kIntList)
+            .NoOneDnnPrimitive());
+  r.Add(UnaryArrayOp("Reverse",
+                     "y = x with the order of its elements along `axis` "
+                     "reversed: y[..., i, ...] = x[..., n - 1 - i, ...].",
+                     ReverseShape, MakeMover<ReversePlan>)
+            .Attr("axis", AttrType::kInt)
+            .NoOneDnnPrimitive());
+  r.Add(OpDef("Fill")
+            .Doc("y, of shape `shape` and dtype `dtype`, holds `value` "
+                 "everywhere: truncated toward zero for integer dtypes "
+                 "(an error when out of range), value != 0 for bool.")
+            .Output("y")
+            .Attr("shape", AttrType::kIntList)
+            .Attr("value", AttrType::kFloat)
+            .Attr("dtype", AttrType::kDType, float_type)
+            .Shape(FillShape)
+            .NoGradient()
+            .Reference(MakeConstant<FillValue>)
+            .NoOneDnnPrimitive());
+  r.Add(UnaryArrayOp("ZerosLike", "y = 0 (false), with x's shape and dtype.",
+                     UnchangedShape, MakeConstant<Zero>)
+            .NoGradient()
+            .NoOneDnnPrimitive());
+  r.Add(UnaryArrayOp("OnesLike", "y = 1 (true), with x's shape and dtype.",
+                     UnchangedShape, MakeConstant<One>)
+            .NoGradient()
+            .NoOneDnnPrimitive());
+  r.Add(UnaryArrayOp(
+            "Cast",
+            "y = x converted to `dtype`, element by element: float to "
+            "integer truncates toward zero, and is an error naming the "
+            "element when the result is out of range or x is NaN (so is "
+            "i64 to i32 out of range); to bool is x != 0; bool is 0 or 1; "
+            "f64 to f32 rounds, and overflows to +-inf.",
+            CastShape, MakeCast)
+            .Attr("dtype", AttrType::kDType)
+            .NoOneDnnPrimitive());
+  r.Add(UnaryArrayOp("StopGradient",
+                     "y = x; autodiff passes no gradient back through it.",
+                     UnchangedShape, MakeMover<WholePlan>)
+            .NoOneDnnPrimitive());
+}
 
 }  // namespace rill

@@ -1,6 +1,25 @@
 #include "ops/kernel_util.h"
 
+#include "absl/strings/str_join.h"
+
 namespace rill {
+
+AxisSplit SplitAt(const Shape& shape, int axis) {
+  AxisSplit s;
+  for (int d = 0; d < shape.rank(); ++d) {
+    (d < axis ? s.outer : d == axis ? s.axis : s.inner) *= shape.dim(d);
+  }
+  return s;
+}
+
+std::string ElementPosition(int64_t flat, const Shape& shape) {
+  std::vector<int64_t> coord(shape.rank());
+  for (int d = shape.rank() - 1; d >= 0; --d) {
+    coord[d] = flat % shape.dim(d);
+    flat /= shape.dim(d);
+  }
+  return absl::StrCat("[", absl::StrJoin(coord, ", "), "]");
+}
 
 std::vector<int64_t> BroadcastOffsets(const Shape& in, const Shape& out) {
   int rank = out.rank();

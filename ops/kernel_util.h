@@ -48,6 +48,15 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeKernelForType(
   return absl::InternalError("unknown dtype");
 }
 
+// A tensor seen as [outer, axis, inner] around `axis`.
+struct AxisSplit {
+  int64_t outer = 1, axis = 1, inner = 1;
+};
+AxisSplit SplitAt(const Shape& shape, int axis);
+
+// "[1, 2]": the coordinates of element `flat` of `shape`, for messages.
+std::string ElementPosition(int64_t flat, const Shape& shape);
+
 // For each element of `out` in C order, the offset of the element of `in`
 // that broadcasts to it (NumPy rules; `in` aligned on the right).
 std::vector<int64_t> BroadcastOffsets(const Shape& in, const Shape& out);

@@ -1,7 +1,6 @@
-// Element-wise math (Identity, Add, Mul, Tanh, Sigmoid); MatMul is in
+// Identity. The element-wise math ops are in elementwise_ops.cc, MatMul in
 // matmul_ops.cc.
 
-#include <cmath>
 #include <cstring>
 
 #include "ops/kernel_util.h"
@@ -53,46 +52,6 @@ void RegisterMathOps(OpRegistry& r) {
             .Shape(UnchangedShape)
             .Reference(MakeCopy)
             .OneDnn(CopyOneDnn));
-  r.Add(OpDef("Add")
-            .Doc("z = a + b, with NumPy broadcasting.")
-            .TypeVar("T", kFloatTypes)
-            .Input("a", "T")
-            .Input("b", "T")
-            .Output("z")
-            .Shape(BroadcastBinaryShape)
-            .Reference(BinaryReference([](auto x, auto y) { return x + y; }))
-            .OneDnn(BinaryOneDnn(dnnl::algorithm::binary_add, true)));
-  r.Add(OpDef("Mul")
-            .Doc("z = a * b element-wise, with NumPy broadcasting.")
-            .TypeVar("T", kFloatTypes)
-            .Input("a", "T")
-            .Input("b", "T")
-            .Output("z")
-            .Shape(BroadcastBinaryShape)
-            .Reference(BinaryReference([](auto x, auto y) { return x * y; }))
-            .OneDnn(BinaryOneDnn(dnnl::algorithm::binary_mul, true)));
-  r.Add(OpDef("Tanh")
-            .Doc("y = tanh(x).")
-            .TypeVar("T", kFloatTypes)
-            .Input("x", "T")
-            .Output("y")
-            .Shape(UnchangedShape)
-            .Reference(UnaryReference([](auto x) { return std::tanh(x); }))
-            .OneDnn(EltwiseOneDnn(dnnl::algorithm::eltwise_tanh)));
-  r.Add(OpDef("Sigmoid")
-            .Doc("y = 1 / (1 + exp(-x)).")
-            .TypeVar("T", kFloatTypes)
-            .Input("x", "T")
-            .Output("y")
-            .Shape(UnchangedShape)
-            // Written so that exp never overflows: for x < 0 use e^x/(1+e^x).
-            .Reference(UnaryReference([](auto x) {
-              using T = decltype(x);
-              if (x >= 0) return T(1) / (T(1) + std::exp(-x));
-              T e = std::exp(x);
-              return e / (T(1) + e);
-            }))
-            .OneDnn(EltwiseOneDnn(dnnl::algorithm::eltwise_logistic)));
 }
 
 }  // namespace rill

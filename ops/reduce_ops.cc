@@ -1,11 +1,251 @@
-// Reduce ops.
+// Reductions over a list of axes: ReduceSum, ReduceMean, ReduceMax.
+//
+// Empty reductions follow NumPy: the sum of no elements is 0, their mean is
+// 0/0 = NaN, and their maximum is undefined, so ReduceMax over an axis of
+// size 0 is a shape error (at validation when the size is known, else when
+// the executor binds the shapes).
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
 
 #include "ops/kernel_util.h"
 #include "ops/registry.h"
 #include "ops/shape_fns.h"
 
 namespace rill {
+namespace {
 
-void RegisterReduceOps(OpRegistry& r) {}
+enum class Reduction { kSum, kMean, kMax };
+
+const char* ReductionOp(Reduction r) {
+  switch (r) {
+    case Reduction::kSum:
+      return "ReduceSum";
+    case Reduction::kMean:
+      return "ReduceMean";
+    case Reduction::kMax:
+      return "ReduceMax";
+  }
+  return "?";
+}
+
+// Which of the `rank` axes the node reduces. An empty `axes` reduces all;
+// naming an axis twice (e.g. 1 and -1 of a rank-2 tensor) is an error.
+absl::StatusOr<std::vector<bool>> ReducedAxes(const Attrs& attrs, int rank) {
+  const auto& axes = attrs.Get("axes").list().i();
+  std::vector<bool> reduced(rank, axes.empty());
+  for (int k = 0; k < axes.size(); ++k) {
+    ASSIGN_OR_RETURN(
+        int axis, NormalizeAxis(axes[k], rank, absl::StrCat("axes[", k, "]")));
+    if (reduced[axis]) {
+      return absl::InvalidArgumentError(absl::StrCat("attr 'axes' names axis ",
+                                                     axis, " twice (axes[", k,
+                                                     "] = ", axes[k], ")"));
+    }
+    reduced[axis] = true;
+  }
+  return reduced;
+}
+
+// The output dims: reduced axes become 1 with `keepdims`, else disappear.
+std::vector<int64_t> ReducedDims(const Shape& x,
+                                 const std::vector<bool>& reduced,
+                                 bool keepdims) {
+  std::vector<int64_t> out;
+  for (int d = 0; d < x.rank(); ++d) {
+    if (!reduced[d]) {
+      out.push_back(x.dim(d));
+    } else if (keepdims) {
+      out.push_back(1);
+    }
+  }
+  return out;
+}
+
+ShapeFn ReduceShape(Reduction kind) {
+  return [kind](InferenceContext& c) -> absl::Status {
+    const Shape& x = c.input_shape(0);
+    ASSIGN_OR_RETURN(std::vector<bool> reduced,
+                     ReducedAxes(c.attrs(), x.rank()));
+    for (int d = 0; kind == Reduction::kMax && d < x.rank(); ++d) {
+      if (reduced[d] && x.dim(d) == 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "ReduceMax over axis ", d, " of size 0 (input shape ", x.ToString(),
+            "): the maximum of no elements is undefined"));
+      }
+    }
+    c.SetOutput(0, c.input_dtype(0),
+                Shape(ReducedDims(x, reduced, c.attrs().GetBool("keepdims"))));
+    return absl::OkStatus();
+  };
+}
+
+// The input seen as runs of adjacent axes that are all reduced or all kept
+// (axes of size 1 dropped), so that the innermost run is a contiguous loop.
+struct Run {
+  int64_t size;
+  bool reduced;
+};
+
+std::vector<Run> Coalesce(const Shape& x, const std::vector<bool>& reduced) {
+  std::vector<Run> runs;
+  for (int d = 0; d < x.rank(); ++d) {
+    if (x.dim(d) == 1) continue;
+    if (!runs.empty() && runs.back().reduced == reduced[d]) {
+      runs.back().size *= x.dim(d);
+    } else {
+      runs.push_back({x.dim(d), reduced[d]});
+    }
+  }
+  if (runs.empty()) runs.push_back({1, true});  // One element.
+  return runs;
+}
+
+// Walks the input in C order, one innermost run at a time, accumulating
+// into the output: along a reduced inner run into one output element, along
+// a kept inner run element-wise into a row of the output.
+template <typename T>
+struct ReduceReference : OpKernel {
+  ReduceReference(const KernelArgs& a, Reduction kind,
+                  const std::vector<bool>& reduced)
+      : x(a.inputs[0]), y(a.outputs[0]), kind(kind) {
+    std::vector<Run> runs = Coalesce(x.shape(), reduced);
+    inner = runs.back();
+    runs.pop_back();
+    int64_t stride = inner.reduced ? 1 : inner.size;
+    for (int d = static_cast<int>(runs.size()) - 1; d >= 0; --d) {
+      outer_sizes.insert(outer_sizes.begin(), runs[d].size);
+      outer_strides.insert(outer_strides.begin(), runs[d].reduced ? 0 : stride);
+      if (!runs[d].reduced) stride *= runs[d].size;
+    }
+    coord.resize(outer_sizes.size());
+    for (int d = 0; d < x.shape().rank(); ++d) {
+      if (reduced[d]) count *= x.shape().dim(d);
+    }
+  }
+
+  absl::Status Compute() override {
+    T* dst = y.data<T>();
+    int64_t n = y.num_elements();
+    T init =
+        kind == Reduction::kMax ? -std::numeric_limits<T>::infinity() : T(0);
+    for (int64_t i = 0; i < n; ++i) dst[i] = init;
+    if (x.num_elements() > 0) {
+      kind == Reduction::kMax ? Walk([](T acc, T v) {
+        return (v > acc || v != v) ? v : acc;  // NaN propagates.
+      })
+                              : Walk([](T acc, T v) { return acc + v; });
+    }
+    if (kind == Reduction::kMean) {
+      T c = static_cast<T>(count);  // 0 gives 0/0 = NaN.
+      for (int64_t i = 0; i < n; ++i) dst[i] /= c;
+    }
+    return absl::OkStatus();
+  }
+
+  template <typename F>
+  void Walk(F op) {
+    const T* src = x.data<T>();
+    T* dst = y.data<T>();
+    int64_t rows = x.num_elements() / inner.size;
+    int64_t out = 0;
+    std::fill(coord.begin(), coord.end(), 0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* in = src + r * inner.size;
+      if (inner.reduced) {
+        T acc = dst[out];
+        for (int64_t k = 0; k < inner.size; ++k) acc = op(acc, in[k]);
+        dst[out] = acc;
+      } else {
+        T* row = dst + out;
+        for (int64_t k = 0; k < inner.size; ++k) row[k] = op(row[k], in[k]);
+      }
+      // Odometer step over the outer runs, keeping `out` in step.
+      for (int d = static_cast<int>(coord.size()) - 1; d >= 0; --d) {
+        out += outer_strides[d];
+        if (++coord[d] < outer_sizes[d]) break;
+        out -= outer_strides[d] * outer_sizes[d];
+        coord[d] = 0;
+      }
+    }
+  }
+
+  Tensor x, y;
+  Reduction kind;
+  Run inner;
+  std::vector<int64_t> outer_sizes, outer_strides, coord;
+  int64_t count = 1;  // Input elements per output element.
+};
+
+KernelFactory ReduceReferenceFactory(Reduction kind) {
+  return
+      [kind](const KernelArgs& a) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
+        ASSIGN_OR_RETURN(std::vector<bool> reduced,
+                         ReducedAxes(a.attrs, a.inputs[0].shape().rank()));
+        if (a.inputs[0].dtype() == DType::kF64) {
+          return std::make_unique<ReduceReference<double>>(a, kind, reduced);
+        }
+        return std::make_unique<ReduceReference<float>>(a, kind, reduced);
+      };
+}
+
+// oneDNN's reduction wants src and dst of one rank, reduced dims of size 1,
+// and at least one dim that really shrinks; otherwise the reference runs.
+KernelFactory ReduceOneDnn(Reduction kind) {
+  return [kind](
+             const KernelArgs& a) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
+    if (!OneDnnCanRun(a)) return nullptr;
+    const Shape& x = a.inputs[0].shape();
+    ASSIGN_OR_RETURN(std::vector<bool> reduced, ReducedAxes(a.attrs, x.rank()));
+    std::vector<int64_t> dst_dims = ReducedDims(x, reduced, true);
+    if (dst_dims == x.dims()) return nullptr;
+    dnnl::algorithm alg =
+        kind == Reduction::kSum    ? dnnl::algorithm::reduction_sum
+        : kind == Reduction::kMean ? dnnl::algorithm::reduction_mean
+                                   : dnnl::algorithm::reduction_max;
+    return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
+      const dnnl::engine& eng = a.onednn->engine;
+      dnnl::memory::desc src = PlainDesc(x);
+      dnnl::memory::desc dst = PlainDesc(dst_dims);
+      dnnl::reduction::primitive_desc pd({alg, src, dst, 0.f, 0.f}, eng);
+      return std::make_unique<PrimitiveKernel>(
+          a, dnnl::reduction(pd),
+          std::unordered_map<int, dnnl::memory>{
+              {DNNL_ARG_SRC, MemoryFor(a.inputs[0], src, eng)},
+              {DNNL_ARG_DST, MemoryFor(a.outputs[0], dst, eng)}});
+    });
+  };
+}
+
+OpDef ReduceOp(Reduction kind, const std::string& what) {
+  return OpDef(ReductionOp(kind))
+      .Doc(absl::StrCat(
+          "y = the ", what,
+          " of x over the axes in `axes` (all axes when empty; negative "
+          "counts from the end; each at most once). With `keepdims` the "
+          "reduced axes stay as size 1, else they are removed."))
+      .TypeVar("T", kFloatTypes)
+      .Input("x", "T")
+      .Output("y")
+      .Attr("axes", AttrType::kIntList, IntListAttr({}))
+      .Attr("keepdims", AttrType::kBool, BoolAttr(false))
+      .Shape(ReduceShape(kind))
+      .Reference(ReduceReferenceFactory(kind))
+      .OneDnn(ReduceOneDnn(kind));
+}
+
+}  // namespace
+
+void RegisterReduceOps(OpRegistry& r) {
+  r.Add(ReduceOp(Reduction::kSum, "sum (0 over no elements)"));
+  r.Add(ReduceOp(Reduction::kMean, "mean (NaN over no elements)"));
+  r.Add(ReduceOp(Reduction::kMax,
+                 "maximum (an axis of size 0 is an error; a NaN element "
+                 "gives NaN on the reference backend, while oneDNN's "
+                 "reduction may skip it)"));
+}
 
 }  // namespace rill

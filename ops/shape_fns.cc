@@ -40,6 +40,17 @@ absl::Status BroadcastBinaryShape(InferenceContext& c) {
   return absl::OkStatus();
 }
 
+bool ShapesCompatible(const Shape& a, const Shape& b) {
+  if (a.rank() != b.rank()) return false;
+  for (int d = 0; d < a.rank(); ++d) {
+    if (a.dim(d) != b.dim(d) && a.dim(d) != kSymbolicDim &&
+        b.dim(d) != kSymbolicDim) {
+      return false;
+    }
+  }
+  return true;
+}
+
 absl::StatusOr<int> NormalizeAxis(int64_t axis, int rank,
                                   const std::string& attr_name) {
   if (axis < -rank || axis >= rank) {

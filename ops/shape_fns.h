@@ -15,6 +15,9 @@ absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b);
 // Output 0 is the broadcast of inputs 0 and 1, with input 0's dtype.
 absl::Status BroadcastBinaryShape(InferenceContext& c);
 
+// Whether two shapes, possibly with symbolic dims, can be equal once bound.
+bool ShapesCompatible(const Shape& a, const Shape& b);
+
 // Resolves `axis` (negative counts from the end) against `rank`.
 absl::StatusOr<int> NormalizeAxis(int64_t axis, int rank,
                                   const std::string& attr_name);

@@ -145,6 +145,8 @@ const std::vector<Case>& Cases() {
       {"byte_size_overflow.pbtxt", kInvalid, "2:1",
        {"node 'c' (Const)", "attr 'value'",
         "byte size of f64 shape [1152921504606846976, 2] overflows int64"}},
+      {"input_byte_size_overflow.pbtxt", kInvalid, "2:1",
+       {"node 'x' (Input)", "output 0", "byte size of f64 shape"}},
       {"broadcast_overflow.pbtxt", kInvalid, "14:1",
        {"node 'y' (Add)", "more elements than int64"}},
       {"memory_budget.pbtxt", kExhausted, "7:1",

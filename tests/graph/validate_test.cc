@@ -467,14 +467,15 @@ TEST(InferNodeTest, ReportsWithoutNodeContext) {
   node.add_input("b");
   std::vector<DType> dtypes;
   std::vector<Shape> shapes;
-  absl::Status s = InferNode(*add, node, {DType::kF64, DType::kF64},
-                             {Shape{2, -1}, Shape{3}}, 0, &dtypes, &shapes);
+  absl::Status s =
+      InferNode(*add, node, {DType::kF64, DType::kF64},
+                {Shape{2, -1}, Shape{3}}, 1 << 20, &dtypes, &shapes);
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_EQ(dtypes, (std::vector<DType>{DType::kF64}));
   EXPECT_EQ(shapes, (std::vector<Shape>{Shape{2, 3}}));
 
-  s = InferNode(*add, node, {DType::kF64, DType::kF32}, {Shape{2}, Shape{2}}, 0,
-                &dtypes, &shapes);
+  s = InferNode(*add, node, {DType::kF64, DType::kF32}, {Shape{2}, Shape{2}},
+                1 << 20, &dtypes, &shapes);
   EXPECT_EQ(s.message(),
             "input 1 ('b', b) is f32 but an earlier input of type T is f64");
 }
