@@ -8,25 +8,29 @@
 
 namespace rill {
 
-absl::StatusOr<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
+absl::StatusOr<Tensor> Tensor::AllocateUninitialized(DType dtype, Shape shape) {
   ASSIGN_OR_RETURN(int64_t bytes, shape.ByteSize(dtype));
   // aligned_alloc wants a multiple of the alignment, and never zero bytes.
   // The rounding must not overflow for sizes near INT64_MAX.
-  int64_t rounded = 0;
   void* data = nullptr;
   if (bytes < std::numeric_limits<int64_t>::max() - kTensorAlignment) {
-    rounded = (bytes / kTensorAlignment + 1) * kTensorAlignment;
-    data = std::aligned_alloc(kTensorAlignment, rounded);
+    data = std::aligned_alloc(
+        kTensorAlignment, (bytes / kTensorAlignment + 1) * kTensorAlignment);
   }
   if (data == nullptr) {
     return absl::ResourceExhaustedError(
         absl::StrCat("cannot allocate ", bytes, " bytes for ", DTypeName(dtype),
                      " tensor of shape ", shape.ToString()));
   }
-  std::memset(data, 0, rounded);
   std::shared_ptr<void> owner(data, std::free);
   ASSIGN_OR_RETURN(Tensor t, View(dtype, std::move(shape), data));
   t.owner_ = std::move(owner);
+  return t;
+}
+
+absl::StatusOr<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
+  ASSIGN_OR_RETURN(Tensor t, AllocateUninitialized(dtype, std::move(shape)));
+  if (t.byte_size() > 0) std::memset(t.data_, 0, t.byte_size());
   return t;
 }
 
@@ -44,10 +48,16 @@ absl::StatusOr<Tensor> Tensor::View(DType dtype, Shape shape, void* data) {
   return t;
 }
 
+Tensor Tensor::SharingOwnership(std::shared_ptr<void> owner) const {
+  Tensor t = *this;
+  if (t.owner_ == nullptr) t.owner_ = std::move(owner);
+  return t;
+}
+
 absl::StatusOr<Tensor> Tensor::Clone() const {
   if (!valid_)
     return absl::FailedPreconditionError("cannot clone an empty Tensor()");
-  ASSIGN_OR_RETURN(Tensor copy, Allocate(dtype_, shape_));
+  ASSIGN_OR_RETURN(Tensor copy, AllocateUninitialized(dtype_, shape_));
   if (byte_size() > 0) std::memcpy(copy.data_, data_, byte_size());
   return copy;
 }

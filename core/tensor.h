@@ -39,6 +39,14 @@ class Tensor {
     return static_cast<T*>(data_);
   }
 
+  // An owned, aligned buffer whose contents are unspecified: for callers
+  // that overwrite every byte (Clone, .npy reads). Same errors as Allocate.
+  static absl::StatusOr<Tensor> AllocateUninitialized(DType dtype, Shape shape);
+
+  // The same view, now also keeping `owner` (the memory it points into)
+  // alive. An owned tensor stays as it is.
+  Tensor SharingOwnership(std::shared_ptr<void> owner) const;
+
   // A deep copy into a new owned buffer.
   absl::StatusOr<Tensor> Clone() const;
   // Same bytes, same dtype and shape.

@@ -121,41 +121,4 @@ KernelFactory EltwiseOneDnn(dnnl::algorithm alg, float alpha, float beta) {
   };
 }
 
-namespace {
-
-// `shape` padded with leading 1s to `rank`, as oneDNN wants equal ranks.
-std::vector<int64_t> PadRank(const Shape& shape, int rank) {
-  std::vector<int64_t> dims(rank - shape.rank(), 1);
-  dims.insert(dims.end(), shape.dims().begin(), shape.dims().end());
-  return dims;
-}
-
-}  // namespace
-
-KernelFactory BinaryOneDnn(dnnl::algorithm alg, bool commutative) {
-  return [=](const KernelArgs& a) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
-    if (!OneDnnCanRun(a)) return nullptr;
-    const Shape& out = a.outputs[0].shape();
-    int first = 0, second = 1;
-    if (a.inputs[0].shape() != out) {
-      if (!commutative || a.inputs[1].shape() != out) return nullptr;
-      std::swap(first, second);
-    }
-    return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
-      const dnnl::engine& eng = a.onednn->engine;
-      int rank = std::max(out.rank(), 1);
-      auto md0 = PlainDesc(PadRank(a.inputs[first].shape(), rank));
-      auto md1 = PlainDesc(PadRank(a.inputs[second].shape(), rank));
-      auto mdd = PlainDesc(PadRank(out, rank));
-      dnnl::binary::primitive_desc pd({alg, md0, md1, mdd}, eng);
-      return std::make_unique<PrimitiveKernel>(
-          a, dnnl::binary(pd),
-          std::unordered_map<int, dnnl::memory>{
-              {DNNL_ARG_SRC_0, MemoryFor(a.inputs[first], md0, eng)},
-              {DNNL_ARG_SRC_1, MemoryFor(a.inputs[second], md1, eng)},
-              {DNNL_ARG_DST, MemoryFor(a.outputs[0], mdd, eng)}});
-    });
-  };
-}
-
 }  // namespace rill

@@ -174,10 +174,6 @@ bool OneDnnCanRun(const KernelArgs& a);
 // oneDNN eltwise forward (tanh, logistic, ...), f32.
 KernelFactory EltwiseOneDnn(dnnl::algorithm alg, float alpha = 0.f,
                             float beta = 0.f);
-// oneDNN binary (add, mul, ...), f32. oneDNN broadcasts only its second
-// source, so a commutative op swaps its inputs when the first one
-// broadcasts; when both do, the reference kernel runs instead.
-KernelFactory BinaryOneDnn(dnnl::algorithm alg, bool commutative);
 
 }  // namespace rill
 

@@ -287,12 +287,26 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
   plan->stats.num_kernels = static_cast<int>(plan->kernels.size());
   for (const TensorRef& f : fetch_refs) {
     ASSIGN_OR_RETURN(Tensor t, tensor_of(f.node, f.output));
-    plan->fetches.push_back(t);
+    // RunNoCopy hands these out: they keep the arena (or value) alive even
+    // if the plan is evicted.
+    plan->fetches.push_back(t.SharingOwnership(plan->arena));
   }
   return plan;
 }
 
 absl::StatusOr<std::vector<Tensor>> Executor::Run(
+    const std::map<std::string, Tensor>& feeds,
+    const std::vector<std::string>& fetches) {
+  ASSIGN_OR_RETURN(std::vector<Tensor> views, RunNoCopy(feeds, fetches));
+  std::vector<Tensor> out;
+  for (const Tensor& t : views) {
+    ASSIGN_OR_RETURN(Tensor copy, t.Clone());
+    out.push_back(std::move(copy));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Tensor>> Executor::RunNoCopy(
     const std::map<std::string, Tensor>& feeds,
     const std::vector<std::string>& fetches) {
   if (fetches.empty()) {
@@ -322,13 +336,8 @@ absl::StatusOr<std::vector<Tensor>> Executor::Run(
     if (!s.ok()) return Annotate(s, graph_.Describe(plan.kernel_nodes[k]));
   }
   if (options_.backend == Backend::kOneDnn) onednn_.stream.wait();
-  std::vector<Tensor> out;
-  for (const Tensor& t : plan.fetches) {
-    ASSIGN_OR_RETURN(Tensor copy, t.Clone());
-    out.push_back(std::move(copy));
-  }
   last_stats_ = plan.stats;
-  return out;
+  return plan.fetches;
 }
 
 }  // namespace rill

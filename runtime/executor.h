@@ -54,6 +54,13 @@ class Executor {
   absl::StatusOr<std::vector<Tensor>> Run(
       const std::map<std::string, Tensor>& feeds,
       const std::vector<std::string>& fetches);
+  // Run without copying the results: returns views of the plan's own
+  // buffers, which the next run with the same signature overwrites. The
+  // views keep those buffers alive. For loops that read each result before
+  // the next step.
+  absl::StatusOr<std::vector<Tensor>> RunNoCopy(
+      const std::map<std::string, Tensor>& feeds,
+      const std::vector<std::string>& fetches);
 
   const ValidGraph& graph() const { return graph_; }
   Backend backend() const { return options_.backend; }

@@ -151,6 +151,31 @@ TEST(Executor, FetchesSurviveLaterRuns) {
   EXPECT_TRUE(first.BitwiseEquals(copy));
 }
 
+TEST(Executor, RunNoCopyReturnsViewsThatOutliveThePlan) {
+  auto loaded = ParseGraphText(kGraph, "test.pbtxt");
+  ExecutorOptions options;
+  options.max_cached_plans = 1;  // The next signature evicts the plan.
+  auto ex = *Executor::Create(*ValidateGraph(*std::move(loaded)), options);
+  Tensor copy = (*ex->Run({{"x", Batch(2)}}, {"p"}))[0];
+  auto views = ex->RunNoCopy({{"x", Batch(2)}}, {"p"});
+  ASSERT_TRUE(views.ok()) << views.status();
+  Tensor view = (*views)[0];
+  EXPECT_TRUE(view.BitwiseEquals(copy));
+  // A run with the same signature overwrites the view in place.
+  Tensor other = Batch(2);
+  other.data<float>()[0] = 5.f;
+  Tensor second = (*ex->RunNoCopy({{"x", other}}, {"p"}))[0];
+  EXPECT_EQ(second.raw_data(), view.raw_data());
+  EXPECT_FALSE(view.BitwiseEquals(copy));
+  // Another signature evicts that plan; the view keeps its buffer alive
+  // (ASan would report a use after free otherwise).
+  ASSERT_TRUE(ex->Run({{"x", Batch(3)}}, {"p"}).ok());
+  float sum = 0;
+  for (int64_t i = 0; i < view.num_elements(); ++i)
+    sum += view.data<float>()[i];
+  EXPECT_NEAR(sum, 2.f, 1e-5);  // Two softmax rows.
+}
+
 TEST(Executor, ChainReusesBuffers) {
   std::string text = R"pb(node {
                             name: "t0"
