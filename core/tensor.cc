@@ -54,6 +54,22 @@ Tensor Tensor::SharingOwnership(std::shared_ptr<void> owner) const {
   return t;
 }
 
+double Tensor::ElementAsDouble(int64_t i) const {
+  switch (dtype_) {
+    case DType::kF32:
+      return data<float>()[i];
+    case DType::kF64:
+      return data<double>()[i];
+    case DType::kI32:
+      return data<int32_t>()[i];
+    case DType::kI64:
+      return static_cast<double>(data<int64_t>()[i]);
+    case DType::kBool:
+      return data<bool>()[i];
+  }
+  return 0;
+}
+
 absl::StatusOr<Tensor> Tensor::Clone() const {
   if (!valid_)
     return absl::FailedPreconditionError("cannot clone an empty Tensor()");

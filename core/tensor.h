@@ -47,6 +47,10 @@ class Tensor {
   // alive. An owned tensor stays as it is.
   Tensor SharingOwnership(std::shared_ptr<void> owner) const;
 
+  // Element i (C order) converted to double, whatever the dtype: for
+  // summaries and comparisons, not for hot loops.
+  double ElementAsDouble(int64_t i) const;
+
   // A deep copy into a new owned buffer.
   absl::StatusOr<Tensor> Clone() const;
   // Same bytes, same dtype and shape.

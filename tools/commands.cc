@@ -129,30 +129,15 @@ std::string FetchFileName(const std::string& fetch) {
 // min / mean / max and the first values, for a quick look at a result.
 std::string Summarize(const Tensor& t) {
   if (t.num_elements() == 0) return "(empty)";
-  auto value = [&](int64_t i) -> double {
-    switch (t.dtype()) {
-      case DType::kF32:
-        return t.data<float>()[i];
-      case DType::kF64:
-        return t.data<double>()[i];
-      case DType::kI32:
-        return t.data<int32_t>()[i];
-      case DType::kI64:
-        return static_cast<double>(t.data<int64_t>()[i]);
-      case DType::kBool:
-        return t.data<bool>()[i];
-    }
-    return 0;
-  };
-  double lo = value(0), hi = value(0), sum = 0;
+  double lo = t.ElementAsDouble(0), hi = t.ElementAsDouble(0), sum = 0;
   for (int64_t i = 0; i < t.num_elements(); ++i) {
-    lo = std::min(lo, value(i));
-    hi = std::max(hi, value(i));
-    sum += value(i);
+    lo = std::min(lo, t.ElementAsDouble(i));
+    hi = std::max(hi, t.ElementAsDouble(i));
+    sum += t.ElementAsDouble(i);
   }
   std::vector<std::string> head;
   for (int64_t i = 0; i < std::min<int64_t>(t.num_elements(), 6); ++i) {
-    head.push_back(absl::StrFormat("%.6g", value(i)));
+    head.push_back(absl::StrFormat("%.6g", t.ElementAsDouble(i)));
   }
   return absl::StrFormat("min %.6g mean %.6g max %.6g  [%s%s]", lo,
                          sum / t.num_elements(), hi, absl::StrJoin(head, ", "),

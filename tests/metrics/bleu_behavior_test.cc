@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "metrics/bleu.h"
+#include "tests/metrics/sacrebleu_example.h"
 #include "tests/test_util.h"
 
 namespace rill {
@@ -20,18 +21,6 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-const std::vector<std::string> kHyps = {
-    "The dog bit the man.",
-    "It wasn't surprising.",
-    "The man had just bitten him.",
-};
-const std::vector<std::vector<std::string>> kRefs = {
-    {"The dog bit the man.", "It was not unexpected.",
-     "The man bit him first."},
-    {"The dog had bit the man.", "No one was surprised.",
-     "The man had bitten the dog."},
-};
 
 BleuOptions NoTokenizer() {
   BleuOptions o;

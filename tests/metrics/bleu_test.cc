@@ -8,25 +8,13 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/metrics/sacrebleu_example.h"
 
 namespace rill {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// The README example of sacreBLEU, used throughout its test/test_bleu.py.
-const std::vector<std::string> kHyps = {
-    "The dog bit the man.",
-    "It wasn't surprising.",
-    "The man had just bitten him.",
-};
-const std::vector<std::vector<std::string>> kRefs = {
-    {"The dog bit the man.", "It was not unexpected.",
-     "The man bit him first."},
-    {"The dog had bit the man.", "No one was surprised.",
-     "The man had bitten the dog."},
-};
 
 // sacreBLEU's raw_corpus_bleu: no tokenization, floor smoothing, effective
 // order.

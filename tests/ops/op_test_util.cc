@@ -130,24 +130,9 @@ std::map<std::string, Tensor> RowFeeds(const OpRow& row, DType float_type,
 }
 
 double NormwiseRelativeError(const Tensor& got, const Tensor& want) {
-  auto at = [](const Tensor& t, int64_t i) -> double {
-    switch (t.dtype()) {
-      case DType::kF32:
-        return t.data<float>()[i];
-      case DType::kF64:
-        return t.data<double>()[i];
-      case DType::kI32:
-        return t.data<int32_t>()[i];
-      case DType::kI64:
-        return static_cast<double>(t.data<int64_t>()[i]);
-      case DType::kBool:
-        return t.data<bool>()[i];
-    }
-    return 0;
-  };
   double diff = 0, norm = 0;
   for (int64_t i = 0; i < want.num_elements(); ++i) {
-    double w = at(want, i), d = at(got, i) - w;
+    double w = want.ElementAsDouble(i), d = got.ElementAsDouble(i) - w;
     diff += d * d;
     norm += w * w;
   }
