@@ -7,6 +7,7 @@
 #include "core/file_io.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/wire_format_lite.h"
 
@@ -202,11 +203,19 @@ absl::StatusOr<LoadedGraph> ParseGraphBinary(const std::string& bytes,
       reinterpret_cast<const uint8_t*>(bytes.data()),
       static_cast<int>(bytes.size()));
   in.SetRecursionLimit(options.max_recursion_depth);
-  if (!out.graph.ParseFromCodedStream(&in) || !in.ConsumedEntireMessage()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source,
-                     ": not a valid binary rill graph (if it is text "
-                     "format, name it .pbtxt)"));
+  bool parsed;
+  {
+    // Protobuf would print its own reason (e.g. invalid UTF-8 in a string)
+    // to stderr; the error below is the one the caller reports.
+    google::protobuf::LogSilencer silence;
+    parsed = out.graph.ParseFromCodedStream(&in) && in.ConsumedEntireMessage();
+  }
+  if (!parsed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source,
+        ": not a valid binary rill graph: malformed wire data, nesting past "
+        "the limit, or a string that is not UTF-8 (if it is text format, "
+        "name it .pbtxt)"));
   }
   RETURN_IF_ERROR(CheckDuplicateAttrsBinary(bytes, out.graph, out.source));
   return out;

@@ -139,6 +139,19 @@ TEST(Cli, MalformedGraphsExitOneNamingThePlace) {
   EXPECT_NE(r.err.find("syntax.pbtxt:3:"), std::string::npos) << r.err;
 }
 
+TEST(Cli, BinaryGraphWithInvalidUtf8GivesOneCleanError) {
+  // A node whose name (a proto3 string) is the bytes ff fe.
+  std::string bad = TestTempPath("bad.pb");
+  std::ofstream(bad, std::ios::binary)
+      << std::string("\x0a\x04\x0a\x02\xff\xfe", 6);
+  Result r = Rill("check " + bad);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.find("[libprotobuf"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.pb: not a valid binary rill graph"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST(Cli, RunRejectsBadFeedsWithoutWritingAnything) {
   std::string dir = TestTempPath("never");
   Result missing =
