@@ -1,7 +1,7 @@
 // Shape and layout ops: Reshape, Transpose, Concat, Split, Slice, Squeeze,
-// ExpandDims, BroadcastTo, Reverse, Fill, ZerosLike, OnesLike, Cast,
-// StopGradient. Every data-moving kernel is one strided copy (or a few);
-// oneDNN runs Transpose (reorder) and Concat (concat) in f32.
+// ExpandDims, BroadcastTo, Reverse, StopGradient (Fill, ZerosLike, OnesLike
+// and Cast are in value_ops.cc). Every data-moving kernel is one strided copy
+// (or a few); oneDNN runs Transpose (reorder) and Concat (concat) in f32.
 
 #include <algorithm>
 #include <cmath>
@@ -18,21 +18,6 @@ namespace {
 
 // ---- Helpers ----
 
-std::vector<int64_t> IntList(const Attrs& attrs, const std::string& name) {
-  const auto& l = attrs.Get(name).list().i();
-  return {l.begin(), l.end()};
-}
-
-std::string ListText(const std::vector<int64_t>& v) {
-  return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
-}
-
-absl::Status AttrError(const std::string& attr, const std::vector<int64_t>& v,
-                       const std::string& why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("attr '", attr, "' = ", ListText(v), ": ", why));
-}
-
 // C-order element strides.
 std::vector<int64_t> Strides(const Shape& s) {
   std::vector<int64_t> st(s.rank(), 1);
@@ -47,31 +32,12 @@ absl::StatusOr<std::vector<int>> Axes(const std::vector<int64_t>& list,
   for (int64_t a : list) {
     ASSIGN_OR_RETURN(int axis, NormalizeAxis(a, rank, attr));
     if (std::count(axes.begin(), axes.end(), axis)) {
-      return AttrError(attr, list, absl::StrCat("names axis ", axis, " twice"));
+      return AttrListError(attr, list,
+                           absl::StrCat("names axis ", axis, " twice"));
     }
     axes.push_back(axis);
   }
   return axes;
-}
-
-// A byte size that overflows int64 is an error before anything allocates.
-absl::Status CheckSize(const Shape& s, DType dtype) {
-  if (!s.IsFullyDefined()) return absl::OkStatus();
-  return s.ByteSize(dtype).status();
-}
-
-// Whether `v` converts to the integer type Out without undefined behaviour:
-// its truncation toward zero is representable (NaN never is).
-template <typename Out, typename In>
-bool FitsIn(In v) {
-  if constexpr (std::is_floating_point_v<In>) {
-    double t = std::trunc(static_cast<double>(v));
-    return t >= static_cast<double>(std::numeric_limits<Out>::min()) &&
-           t < -static_cast<double>(std::numeric_limits<Out>::min());
-  } else {
-    return v >= std::numeric_limits<Out>::min() &&
-           v <= std::numeric_limits<Out>::max();
-  }
 }
 
 // ---- Strided copies: the reference kernel of every data-moving op ----
@@ -192,18 +158,18 @@ CopyPlan WholePlan(const KernelArgs& a) {
 // ---- Reshape ----
 
 absl::Status ReshapeShape(InferenceContext& c) {
-  std::vector<int64_t> dims = IntList(c.attrs(), "shape");
+  std::vector<int64_t> dims = c.attrs().GetIntList("shape");
   int inferred = -1;
   int64_t known = 1;
   for (size_t i = 0; i < dims.size(); ++i) {
     if (dims[i] == -1 && inferred < 0) {
       inferred = static_cast<int>(i);
     } else if (dims[i] < 0) {
-      return AttrError("shape", dims,
-                       "dimensions must be >= 0, with at most one -1");
+      return AttrListError("shape", dims,
+                           "dimensions must be >= 0, with at most one -1");
     } else {
       absl::StatusOr<int64_t> p = CheckedMul(known, dims[i]);
-      if (!p.ok()) return AttrError("shape", dims, "too many elements");
+      if (!p.ok()) return AttrListError("shape", dims, "too many elements");
       known = *p;
     }
   }
@@ -213,22 +179,23 @@ absl::Status ReshapeShape(InferenceContext& c) {
     int64_t count = has_zero ? 0 : *x.NumElements();
     if (inferred >= 0) {
       if (known == 0 || count % known != 0) {
-        return AttrError("shape", dims,
-                         absl::StrCat("cannot infer the -1 for x of shape ",
-                                      x.ToString(), " (", count, " elements)"));
+        return AttrListError(
+            "shape", dims,
+            absl::StrCat("cannot infer the -1 for x of shape ", x.ToString(),
+                         " (", count, " elements)"));
       }
       dims[inferred] = count / known;
     } else if (known != count) {
-      return AttrError("shape", dims,
-                       absl::StrCat(known, " elements, but x of shape ",
-                                    x.ToString(), " has ", count));
+      return AttrListError("shape", dims,
+                           absl::StrCat(known, " elements, but x of shape ",
+                                        x.ToString(), " has ", count));
     }
   } else if (inferred < 0) {
     // x has a multiple of its known dims' product elements.
     int64_t x_known = 1;
     for (int64_t d : x.dims()) x_known *= d > 0 ? d : 1;
     if (known % x_known != 0) {
-      return AttrError(
+      return AttrListError(
           "shape", dims,
           absl::StrCat(known, " elements, but x of shape ", x.ToString(),
                        " has a multiple of ", x_known));
@@ -241,12 +208,12 @@ absl::Status ReshapeShape(InferenceContext& c) {
 // ---- Transpose ----
 
 absl::StatusOr<std::vector<int>> Perm(const Attrs& attrs, int rank) {
-  std::vector<int64_t> perm = IntList(attrs, "perm");
+  std::vector<int64_t> perm = attrs.GetIntList("perm");
   if (perm.empty()) {
     for (int d = rank - 1; d >= 0; --d) perm.push_back(d);
   }
   if (static_cast<int>(perm.size()) != rank) {
-    return AttrError(
+    return AttrListError(
         "perm", perm,
         absl::StrCat(perm.size(), " entries for x of rank ", rank));
   }
@@ -395,7 +362,7 @@ absl::Status SplitShape(InferenceContext& c) {
   ASSIGN_OR_RETURN(int axis,
                    NormalizeAxis(c.attrs().GetInt("axis"), x.rank(), "axis"));
   int64_t n = c.attrs().GetInt("num_splits");
-  std::vector<int64_t> sizes = IntList(c.attrs(), "sizes");
+  std::vector<int64_t> sizes = c.attrs().GetIntList("sizes");
   int64_t dim = x.dim(axis);
   if (n < 1 || n > OpDef::kMaxVariadicOutputs) {
     return absl::InvalidArgumentError(
@@ -410,9 +377,9 @@ absl::Status SplitShape(InferenceContext& c) {
     sizes.assign(n, dim == kSymbolicDim ? kSymbolicDim : dim / n);
   } else {
     if (static_cast<int64_t>(sizes.size()) != n) {
-      return AttrError("sizes", sizes,
-                       absl::StrCat("needs attr 'num_splits' = ", n,
-                                    " entries, has ", sizes.size()));
+      return AttrListError("sizes", sizes,
+                           absl::StrCat("needs attr 'num_splits' = ", n,
+                                        " entries, has ", sizes.size()));
     }
     int inferred = -1;
     int64_t sum = 0;
@@ -420,17 +387,18 @@ absl::Status SplitShape(InferenceContext& c) {
       if (sizes[i] == -1 && inferred < 0) {
         inferred = static_cast<int>(i);
       } else if (sizes[i] < 0) {
-        return AttrError("sizes", sizes, "sizes must be >= 0, one may be -1");
+        return AttrListError("sizes", sizes,
+                             "sizes must be >= 0, one may be -1");
       } else {
         absl::StatusOr<int64_t> s = CheckedAdd(sum, sizes[i]);
-        if (!s.ok()) return AttrError("sizes", sizes, "the sum overflows");
+        if (!s.ok()) return AttrListError("sizes", sizes, "the sum overflows");
         sum = *s;
       }
     }
     if (dim != kSymbolicDim) {
       if (inferred >= 0 && sum <= dim) sizes[inferred] = dim - sum;
       if ((inferred >= 0 && sum > dim) || (inferred < 0 && sum != dim)) {
-        return AttrError(
+        return AttrListError(
             "sizes", sizes,
             absl::StrCat("do not add up to ", dim, ", x's size ", "along axis ",
                          axis, " (x is ", x.ToString(), ")"));
@@ -484,10 +452,10 @@ SliceDim SliceAxis(int64_t n, int64_t start, int64_t end, int64_t step) {
 
 absl::StatusOr<std::vector<SliceDim>> SliceDims(const Attrs& attrs,
                                                 const Shape& x) {
-  std::vector<int64_t> axes = IntList(attrs, "axes");
-  std::vector<int64_t> start = IntList(attrs, "start");
-  std::vector<int64_t> end = IntList(attrs, "end");
-  std::vector<int64_t> step = IntList(attrs, "step");
+  std::vector<int64_t> axes = attrs.GetIntList("axes");
+  std::vector<int64_t> start = attrs.GetIntList("start");
+  std::vector<int64_t> end = attrs.GetIntList("end");
+  std::vector<int64_t> step = attrs.GetIntList("step");
   if (axes.empty()) {
     for (int d = 0; d < x.rank(); ++d) axes.push_back(d);
   }
@@ -496,7 +464,7 @@ absl::StatusOr<std::vector<SliceDim>> SliceDims(const Attrs& attrs,
       {"start", &start}, {"end", &end}, {"step", &step}};
   for (auto [name, list] : lists) {
     if (list->size() != axes.size()) {
-      return AttrError(
+      return AttrListError(
           name, *list,
           absl::StrCat("needs one entry per sliced axis (", axes.size(),
                        "; x has shape ", x.ToString(), ")"));
@@ -507,9 +475,10 @@ absl::StatusOr<std::vector<SliceDim>> SliceDims(const Attrs& attrs,
   for (int d = 0; d < x.rank(); ++d) dims[d] = {0, x.dim(d), 1};
   for (size_t i = 0; i < resolved.size(); ++i) {
     if (step[i] == 0 || step[i] == std::numeric_limits<int64_t>::min()) {
-      return AttrError("step", step,
-                       absl::StrCat("entry ", i, " is ", step[i],
-                                    "; a step must be nonzero and > -2^63"));
+      return AttrListError(
+          "step", step,
+          absl::StrCat("entry ", i, " is ", step[i],
+                       "; a step must be nonzero and > -2^63"));
     }
     int64_t n = x.dim(resolved[i]);
     dims[resolved[i]] = n == kSymbolicDim
@@ -545,7 +514,7 @@ CopyPlan SlicePlan(const KernelArgs& a) {
 
 absl::Status SqueezeShape(InferenceContext& c) {
   const Shape& x = c.input_shape(0);
-  std::vector<int64_t> list = IntList(c.attrs(), "axes");
+  std::vector<int64_t> list = c.attrs().GetIntList("axes");
   ASSIGN_OR_RETURN(std::vector<int> axes, Axes(list, x.rank(), "axes"));
   std::vector<int64_t> out;
   for (int d = 0; d < x.rank(); ++d) {
@@ -556,9 +525,9 @@ absl::Status SqueezeShape(InferenceContext& c) {
           " that may or may not be 1: name the axes to drop in attr 'axes'"));
     }
     if (named && x.dim(d) != 1 && x.dim(d) != kSymbolicDim) {
-      return AttrError("axes", list,
-                       absl::StrCat("axis ", d, " of x ", x.ToString(),
-                                    " has size ", x.dim(d), ", not 1"));
+      return AttrListError("axes", list,
+                           absl::StrCat("axis ", d, " of x ", x.ToString(),
+                                        " has size ", x.dim(d), ", not 1"));
     }
     if (!(named || (list.empty() && x.dim(d) == 1))) out.push_back(x.dim(d));
   }
@@ -580,32 +549,36 @@ absl::Status ExpandDimsShape(InferenceContext& c) {
 
 absl::Status BroadcastToShape(InferenceContext& c) {
   const Shape& x = c.input_shape(0);
-  std::vector<int64_t> out = IntList(c.attrs(), "shape");
+  std::vector<int64_t> out = c.attrs().GetIntList("shape");
   int lead = static_cast<int>(out.size()) - x.rank();
   if (lead < 0) {
-    return AttrError(
+    return AttrListError(
         "shape", out,
         absl::StrCat("x of shape ", x.ToString(), " has a higher rank"));
   }
   for (int i = 0; i < static_cast<int>(out.size()); ++i) {
     int64_t xd = i >= lead ? x.dim(i - lead) : 1;
     if (out[i] < -1 || (out[i] == -1 && i < lead)) {
-      return AttrError("shape", out,
-                       absl::StrCat("entry ", i, " is ", out[i],
-                                    "; entries "
-                                    "are >= 0, or -1 to keep x's dimension"));
+      return AttrListError(
+          "shape", out,
+          absl::StrCat("entry ", i, " is ", out[i],
+                       "; entries "
+                       "are >= 0, or -1 to keep x's dimension"));
     }
     if (out[i] == -1) {
       out[i] = xd;
     } else if (xd != 1 && xd != kSymbolicDim && xd != out[i]) {
-      return AttrError("shape", out,
-                       absl::StrCat("x of shape ", x.ToString(),
-                                    " does not broadcast to it (dimension ",
-                                    i - lead, " is ", xd, ")"));
+      return AttrListError("shape", out,
+                           absl::StrCat("x of shape ", x.ToString(),
+                                        " does not broadcast to it (dimension ",
+                                        i - lead, " is ", xd, ")"));
     }
   }
   Shape shape(std::move(out));
-  RETURN_IF_ERROR(Annotate(CheckSize(shape, c.input_dtype(0)), "attr 'shape'"));
+  if (shape.IsFullyDefined()) {
+    RETURN_IF_ERROR(
+        Annotate(shape.ByteSize(c.input_dtype(0)).status(), "attr 'shape'"));
+  }
   c.SetOutput(0, c.input_dtype(0), std::move(shape));
   return absl::OkStatus();
 }
@@ -640,146 +613,23 @@ CopyPlan ReversePlan(const KernelArgs& a) {
   return {{0, 0, {x.dims(), src, strides, offset, 0}}};
 }
 
-// ---- Fill, ZerosLike, OnesLike ----
-
-absl::StatusOr<DType> DTypeAttr(InferenceContext& c) {
-  absl::StatusOr<DType> dtype = DTypeFromProto(c.attrs().GetDType("dtype"));
-  if (!dtype.ok()) return Annotate(dtype.status(), "attr 'dtype'");
-  return dtype;
-}
-
-absl::Status FillShape(InferenceContext& c) {
-  ASSIGN_OR_RETURN(DType dtype, DTypeAttr(c));
-  std::vector<int64_t> dims = IntList(c.attrs(), "shape");
-  for (int64_t d : dims) {
-    if (d < 0) return AttrError("shape", dims, "dimensions must be >= 0");
-  }
-  Shape shape(std::move(dims));
-  RETURN_IF_ERROR(Annotate(CheckSize(shape, dtype), "attr 'shape'"));
-  float value = c.attrs().GetFloat("value");
-  if ((dtype == DType::kI32 && !FitsIn<int32_t>(value)) ||
-      (dtype == DType::kI64 && !FitsIn<int64_t>(value))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "attr 'value' = ", value, " is out of range for ", DTypeName(dtype)));
-  }
-  c.SetOutput(0, dtype, std::move(shape));
-  return absl::OkStatus();
-}
-
-double FillValue(const KernelArgs& a) { return a.attrs.GetFloat("value"); }
-double Zero(const KernelArgs&) { return 0; }
-double One(const KernelArgs&) { return 1; }
-
-template <double (*Value)(const KernelArgs&)>
-struct Constant {
-  template <typename T>
-  struct Kernel : OpKernel {
-    // FillShape has checked that the value converts to T.
-    explicit Kernel(const KernelArgs& a)
-        : y(a.outputs[0]), value(static_cast<T>(Value(a))) {}
-    absl::Status Compute() override {
-      std::fill(y.data<T>(), y.data<T>() + y.num_elements(), value);
-      return absl::OkStatus();
-    }
-    Tensor y;
-    T value;
-  };
-};
-
-template <double (*Value)(const KernelArgs&)>
-absl::StatusOr<std::unique_ptr<OpKernel>> MakeConstant(const KernelArgs& a) {
-  return MakeKernelForType<Constant<Value>::template Kernel>(
-      a.outputs[0].dtype(), a);
-}
-
-// ---- Cast ----
-
-absl::Status CastShape(InferenceContext& c) {
-  ASSIGN_OR_RETURN(DType dtype, DTypeAttr(c));
-  c.SetOutput(0, dtype, c.input_shape(0));
-  return absl::OkStatus();
-}
-
-// A conversion that can leave Out's range (and is then undefined in C++).
-template <typename In, typename Out>
-constexpr bool kNarrowing =
-    std::is_integral_v<Out> && !std::is_same_v<Out, bool> &&
-    (std::is_floating_point_v<In> ||
-     (std::is_integral_v<In> && sizeof(In) > sizeof(Out)));
-
-template <typename In>
-struct CastKernel : OpKernel {
-  explicit CastKernel(const KernelArgs& a) : x(a.inputs[0]), y(a.outputs[0]) {}
-  absl::Status Compute() override {
-    switch (y.dtype()) {
-      case DType::kF32:
-        return Convert<float>();
-      case DType::kF64:
-        return Convert<double>();
-      case DType::kI32:
-        return Convert<int32_t>();
-      case DType::kI64:
-        return Convert<int64_t>();
-      case DType::kBool:
-        return Convert<bool>();
-    }
-    return absl::InternalError("unknown dtype");
-  }
-  template <typename Out>
-  absl::Status Convert() {
-    const In* src = x.data<In>();
-    Out* dst = y.data<Out>();
-    int64_t n = x.num_elements();
-    if constexpr (kNarrowing<In, Out>) {
-      for (int64_t i = 0; i < n; ++i) {
-        if (!FitsIn<Out>(src[i])) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("x[", i, "] (flat index) = ", src[i],
-                           " is out of range for ", DTypeName(y.dtype())));
-        }
-      }
-    }
-    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<Out>(src[i]);
-    return absl::OkStatus();
-  }
-  Tensor x, y;
-};
-
-absl::StatusOr<std::unique_ptr<OpKernel>> MakeCast(const KernelArgs& a) {
-  return MakeKernelForType<CastKernel>(a.inputs[0].dtype(), a);
-}
-
-// An op with one input "x" of any dtype and one output "y".
-OpDef UnaryArrayOp(const std::string& name, std::string doc, ShapeFn shape,
-                   KernelFactory reference) {
-  OpDef def(name);
-  def.Doc(std::move(doc))
-      .TypeVar("T", kAnyType)
-      .Input("x", "T")
-      .Output("y")
-      .Shape(std::move(shape))
-      .Reference(std::move(reference));
-  return def;
-}
-
 }  // namespace
 
 void RegisterArrayOps(OpRegistry& r) {
-  AttrValue float_type;
-  float_type.set_type(DT_FLOAT);
-  r.Add(UnaryArrayOp("Reshape",
-                     "y has x's elements, in C order, in shape `shape`; one "
-                     "entry of `shape` may be -1, inferred from x's size.",
-                     ReshapeShape, MakeMover<WholePlan>)
+  r.Add(AnyTypeUnaryOp("Reshape",
+                       "y has x's elements, in C order, in shape `shape`; one "
+                       "entry of `shape` may be -1, inferred from x's size.",
+                       ReshapeShape, MakeMover<WholePlan>)
             .Attr("shape", AttrType::kIntList)
             .NoOneDnnPrimitive());
-  r.Add(UnaryArrayOp("Transpose",
+  r.Add(
+      AnyTypeUnaryOp("Transpose",
                      "y[i_0, ..., i_n] = x at index i_k along axis perm[k]: "
                      "y's axis k is x's axis perm[k]; an empty `perm` "
                      "reverses the axes. Negative entries count from the end.",
                      TransposeShape, MakeMover<TransposePlan>)
-            .Attr("perm", AttrType::kIntList, IntListAttr({}))
-            .OneDnn(TransposeOneDnn));
+          .Attr("perm", AttrType::kIntList, IntListAttr({}))
+          .OneDnn(TransposeOneDnn));
   r.Add(OpDef("Concat")
             .Doc("y joins the inputs, in order, along `axis`; they agree in "
                  "every other dimension.")
@@ -803,7 +653,7 @@ void RegisterArrayOps(OpRegistry& r) {
             .Shape(SplitShape)
             .Reference(MakeMover<SplitPlan>)
             .NoOneDnnPrimitive());
-  r.Add(UnaryArrayOp(
+  r.Add(AnyTypeUnaryOp(
             "Slice",
             "y = x[start:end:step] along each axis of `axes` (all axes when "
             "empty), with Python semantics: negative start/end count from "
@@ -815,65 +665,36 @@ void RegisterArrayOps(OpRegistry& r) {
             .Attr("step", AttrType::kIntList, IntListAttr({}))
             .Attr("axes", AttrType::kIntList, IntListAttr({}))
             .NoOneDnnPrimitive());
-  r.Add(UnaryArrayOp("Squeeze",
-                     "y = x without the size-1 axes listed in `axes` (each "
-                     "must be 1), or without every size-1 axis when `axes` "
-                     "is empty.",
-                     SqueezeShape, MakeMover<WholePlan>)
+  r.Add(AnyTypeUnaryOp("Squeeze",
+                       "y = x without the size-1 axes listed in `axes` (each "
+                       "must be 1), or without every size-1 axis when `axes` "
+                       "is empty.",
+                       SqueezeShape, MakeMover<WholePlan>)
             .Attr("axes", AttrType::kIntList, IntListAttr({}))
             .NoOneDnnPrimitive());
-  r.Add(UnaryArrayOp("ExpandDims",
-                     "y = x with a size-1 axis inserted so that it becomes "
-                     "axis `axis` of y (-1: the last).",
-                     ExpandDimsShape, MakeMover<WholePlan>)
+  r.Add(AnyTypeUnaryOp("ExpandDims",
+                       "y = x with a size-1 axis inserted so that it becomes "
+                       "axis `axis` of y (-1: the last).",
+                       ExpandDimsShape, MakeMover<WholePlan>)
             .Attr("axis", AttrType::kInt)
             .NoOneDnnPrimitive());
-  r.Add(UnaryArrayOp("BroadcastTo",
+  r.Add(
+      AnyTypeUnaryOp("BroadcastTo",
                      "y = x broadcast to `shape` by NumPy rules (x aligned on "
                      "the right; its size-1 axes repeat). A -1 in `shape` "
                      "keeps x's dimension there.",
                      BroadcastToShape, MakeMover<BroadcastPlan>)
-            .Attr("shape", AttrType::kIntList)
-            .NoOneDnnPrimitive());
-  r.Add(UnaryArrayOp("Reverse",
-                     "y = x with the order of its elements along `axis` "
-                     "reversed: y[..., i, ...] = x[..., n - 1 - i, ...].",
-                     ReverseShape, MakeMover<ReversePlan>)
+          .Attr("shape", AttrType::kIntList)
+          .NoOneDnnPrimitive());
+  r.Add(AnyTypeUnaryOp("Reverse",
+                       "y = x with the order of its elements along `axis` "
+                       "reversed: y[..., i, ...] = x[..., n - 1 - i, ...].",
+                       ReverseShape, MakeMover<ReversePlan>)
             .Attr("axis", AttrType::kInt)
             .NoOneDnnPrimitive());
-  r.Add(OpDef("Fill")
-            .Doc("y, of shape `shape` and dtype `dtype`, holds `value` "
-                 "everywhere: truncated toward zero for integer dtypes "
-                 "(an error when out of range), value != 0 for bool.")
-            .Output("y")
-            .Attr("shape", AttrType::kIntList)
-            .Attr("value", AttrType::kFloat)
-            .Attr("dtype", AttrType::kDType, float_type)
-            .Shape(FillShape)
-            .NoGradient()
-            .Reference(MakeConstant<FillValue>)
-            .NoOneDnnPrimitive());
-  r.Add(UnaryArrayOp("ZerosLike", "y = 0 (false), with x's shape and dtype.",
-                     UnchangedShape, MakeConstant<Zero>)
-            .NoGradient()
-            .NoOneDnnPrimitive());
-  r.Add(UnaryArrayOp("OnesLike", "y = 1 (true), with x's shape and dtype.",
-                     UnchangedShape, MakeConstant<One>)
-            .NoGradient()
-            .NoOneDnnPrimitive());
-  r.Add(UnaryArrayOp(
-            "Cast",
-            "y = x converted to `dtype`, element by element: float to "
-            "integer truncates toward zero, and is an error naming the "
-            "element when the result is out of range or x is NaN (so is "
-            "i64 to i32 out of range); to bool is x != 0; bool is 0 or 1; "
-            "f64 to f32 rounds, and overflows to +-inf.",
-            CastShape, MakeCast)
-            .Attr("dtype", AttrType::kDType)
-            .NoOneDnnPrimitive());
-  r.Add(UnaryArrayOp("StopGradient",
-                     "y = x; autodiff passes no gradient back through it.",
-                     UnchangedShape, MakeMover<WholePlan>)
+  r.Add(AnyTypeUnaryOp("StopGradient",
+                       "y = x; autodiff passes no gradient back through it.",
+                       UnchangedShape, MakeMover<WholePlan>)
             .NoOneDnnPrimitive());
 }
 

@@ -176,12 +176,6 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeScatterAdd(const KernelArgs& a) {
 
 // ---- OneHot ----
 
-AttrValue DTypeAttr(DataType t) {
-  AttrValue v;
-  v.set_type(t);
-  return v;
-}
-
 // on_value and off_value must be representable in an integer output dtype
 // (a float-to-int conversion out of range is undefined behaviour).
 absl::Status CheckFillValue(const InferenceContext& c, const char* attr,
@@ -410,7 +404,7 @@ void RegisterIndexOps(OpRegistry& r) {
             .Attr("depth", AttrType::kInt)
             .Attr("on_value", AttrType::kFloat, FloatAttr(1.f))
             .Attr("off_value", AttrType::kFloat, FloatAttr(0.f))
-            .Attr("dtype", AttrType::kDType, DTypeAttr(DT_FLOAT))
+            .Attr("dtype", AttrType::kDType, TypeAttr(DT_FLOAT))
             .Attr("axis", AttrType::kInt, IntAttr(-1))
             .Shape(OneHotShape)
             .Reference([](const KernelArgs& a) {

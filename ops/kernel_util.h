@@ -4,7 +4,10 @@
 // Building blocks that op families share: float-type dispatch, reference
 // element-wise and broadcasting loops, and wrappers for oneDNN primitives.
 
+#include <cmath>
+#include <limits>
 #include <memory>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -46,6 +49,20 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeKernelForType(
       return std::make_unique<Kernel<bool>>(a);
   }
   return absl::InternalError("unknown dtype");
+}
+
+// Whether `v` converts to the integer type Out without undefined behaviour:
+// its truncation toward zero is representable (NaN never is).
+template <typename Out, typename In>
+bool FitsIn(In v) {
+  if constexpr (std::is_floating_point_v<In>) {
+    double t = std::trunc(static_cast<double>(v));
+    return t >= static_cast<double>(std::numeric_limits<Out>::min()) &&
+           t < -static_cast<double>(std::numeric_limits<Out>::min());
+  } else {
+    return v >= std::numeric_limits<Out>::min() &&
+           v <= std::numeric_limits<Out>::max();
+  }
 }
 
 // A tensor seen as [outer, axis, inner] around `axis`.

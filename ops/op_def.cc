@@ -93,6 +93,10 @@ const ShapeProto& Attrs::GetShape(const std::string& n) const {
   return Get(n).shape();
 }
 DataType Attrs::GetDType(const std::string& n) const { return Get(n).type(); }
+std::vector<int64_t> Attrs::GetIntList(const std::string& n) const {
+  const auto& l = Get(n).list().i();
+  return {l.begin(), l.end()};
+}
 const TensorProto& Attrs::GetTensor(const std::string& n) const {
   return Get(n).tensor();
 }
@@ -233,6 +237,24 @@ AttrValue IntListAttr(std::vector<int64_t> v) {
   AttrValue a;
   a.mutable_list()->mutable_i()->Add(v.begin(), v.end());
   return a;
+}
+
+AttrValue TypeAttr(DataType t) {
+  AttrValue a;
+  a.set_type(t);
+  return a;
+}
+
+OpDef AnyTypeUnaryOp(const std::string& name, std::string doc, ShapeFn shape,
+                     KernelFactory reference) {
+  OpDef def(name);
+  def.Doc(std::move(doc))
+      .TypeVar("T", kAnyType)
+      .Input("x", "T")
+      .Output("y")
+      .Shape(std::move(shape))
+      .Reference(std::move(reference));
+  return def;
 }
 
 }  // namespace rill

@@ -64,6 +64,7 @@ class Attrs {
   const ShapeProto& GetShape(const std::string& name) const;
   DataType GetDType(const std::string& name) const;
   const TensorProto& GetTensor(const std::string& name) const;
+  std::vector<int64_t> GetIntList(const std::string& name) const;
   const AttrValue& Get(const std::string& name) const;
 
  private:
@@ -202,6 +203,11 @@ AttrValue FloatAttr(float v);
 AttrValue BoolAttr(bool v);
 AttrValue StringAttr(std::string v);
 AttrValue IntListAttr(std::vector<int64_t> v);
+AttrValue TypeAttr(DataType t);
+
+// An op with one input "x" of any dtype and one output "y".
+OpDef AnyTypeUnaryOp(const std::string& name, std::string doc, ShapeFn shape,
+                     KernelFactory reference);
 
 }  // namespace rill
 

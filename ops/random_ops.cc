@@ -289,12 +289,6 @@ struct DropoutKernel : OpKernel {
   T scale;
 };
 
-AttrValue DTypeAttr(DataType t) {
-  AttrValue v;
-  v.set_type(t);
-  return v;
-}
-
 // The attrs every initialiser takes.
 OpDef Initialiser(const std::string& name, Dist dist, const std::string& doc) {
   return OpDef(name)
@@ -304,7 +298,7 @@ OpDef Initialiser(const std::string& name, Dist dist, const std::string& doc) {
            "ops/random_ops.cc (same seed, graph and run count: same values).")
       .Output("y")
       .Attr("shape", AttrType::kShape)
-      .Attr("dtype", AttrType::kDType, DTypeAttr(DT_FLOAT))
+      .Attr("dtype", AttrType::kDType, TypeAttr(DT_FLOAT))
       .Attr("seed", AttrType::kInt, IntAttr(0))
       .Shape(RandomShapeFn(dist))
       .Reference(RandomFactory(dist))

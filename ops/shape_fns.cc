@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace rill {
 
@@ -38,6 +39,17 @@ absl::Status BroadcastBinaryShape(InferenceContext& c) {
                    BroadcastShapes(c.input_shape(0), c.input_shape(1)));
   c.SetOutput(0, c.input_dtype(0), std::move(out));
   return absl::OkStatus();
+}
+
+std::string IntListText(const std::vector<int64_t>& v) {
+  return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
+}
+
+absl::Status AttrListError(const std::string& attr,
+                           const std::vector<int64_t>& values,
+                           const std::string& why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("attr '", attr, "' = ", IntListText(values), ": ", why));
 }
 
 bool ShapesCompatible(const Shape& a, const Shape& b) {

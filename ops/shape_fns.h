@@ -18,6 +18,13 @@ absl::Status BroadcastBinaryShape(InferenceContext& c);
 // Whether two shapes, possibly with symbolic dims, can be equal once bound.
 bool ShapesCompatible(const Shape& a, const Shape& b);
 
+// "[1, 2]"
+std::string IntListText(const std::vector<int64_t>& v);
+// "attr 'perm' = [0, 0]: names axis 0 twice"
+absl::Status AttrListError(const std::string& attr,
+                           const std::vector<int64_t>& values,
+                           const std::string& why);
+
 // Resolves `axis` (negative counts from the end) against `rank`.
 absl::StatusOr<int> NormalizeAxis(int64_t axis, int rank,
                                   const std::string& attr_name);
