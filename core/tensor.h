@@ -14,6 +14,12 @@ namespace rill {
 // and oneDNN prefer.
 inline constexpr int64_t kTensorAlignment = 64;
 
+// `bytes` rounded up to a multiple of kTensorAlignment (bytes >= 0, small
+// enough not to overflow: validated sizes are).
+inline constexpr int64_t AlignedBytes(int64_t bytes) {
+  return (bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
+}
+
 // A dense, C-order tensor. It either owns a buffer (shared by copies, like a
 // shared_ptr) or views memory that someone else keeps alive.
 class Tensor {

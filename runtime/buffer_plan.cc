@@ -11,8 +11,7 @@ BufferPlan PlanBuffers(const std::vector<BufferRequest>& requests) {
   int n = static_cast<int>(requests.size());
   std::vector<int64_t> sizes(n);
   for (int i = 0; i < n; ++i) {
-    int64_t b = requests[i].bytes;
-    sizes[i] = (b + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
+    sizes[i] = AlignedBytes(requests[i].bytes);
   }
   std::vector<int> order(n);
   std::iota(order.begin(), order.end(), 0);

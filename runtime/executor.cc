@@ -97,6 +97,107 @@ std::string SignatureKey(const ValidGraph& g,
   return key;
 }
 
+// The fetched tensors, and every node they need.
+absl::Status PruneToFetches(const ValidGraph& g,
+                            const std::vector<std::string>& fetches,
+                            std::vector<TensorRef>* fetch_refs,
+                            std::vector<bool>* needed) {
+  needed->assign(g.num_nodes(), false);
+  std::vector<int> stack;
+  for (const std::string& f : fetches) {
+    absl::StatusOr<TensorRef> ref = g.Resolve(f);
+    if (!ref.ok()) return Annotate(ref.status(), "fetch");
+    fetch_refs->push_back(*ref);
+    stack.push_back(ref->node);
+  }
+  while (!stack.empty()) {
+    int n = stack.back();
+    stack.pop_back();
+    if ((*needed)[n]) continue;
+    (*needed)[n] = true;
+    for (const TensorRef& in : g.info(n).inputs) stack.push_back(in.node);
+  }
+  return absl::OkStatus();
+}
+
+// Concrete shapes, producers first; the schedule is the topological order
+// restricted to the needed nodes.
+absl::Status BindShapes(const ValidGraph& g,
+                        const std::map<std::string, Tensor>& feeds,
+                        const std::vector<bool>& needed,
+                        std::vector<int>* schedule,
+                        std::vector<std::vector<Shape>>* shapes) {
+  shapes->assign(g.num_nodes(), {});
+  for (int n : g.topo_order()) {
+    if (!needed[n]) continue;
+    const NodeInfo& info = g.info(n);
+    if (g.node(n).op() == "Input") {
+      auto feed = feeds.find(g.node(n).name());
+      if (feed == feeds.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("input '", g.node(n).name(),
+                         "' is needed by the fetches but not fed"));
+      }
+      (*shapes)[n] = {feed->second.shape()};
+    } else {
+      std::vector<DType> in_dtypes;
+      std::vector<Shape> in_shapes;
+      for (const TensorRef& in : info.inputs) {
+        in_dtypes.push_back(g.info(in.node).dtypes[in.output]);
+        in_shapes.push_back((*shapes)[in.node][in.output]);
+      }
+      std::vector<DType> out_dtypes;
+      absl::Status s = InferNode(*info.op, g.node(n), in_dtypes, in_shapes,
+                                 g.memory_budget(), &out_dtypes, &(*shapes)[n]);
+      if (!s.ok()) return Annotate(s, g.Describe(n));
+    }
+    schedule->push_back(n);
+  }
+  return absl::OkStatus();
+}
+
+// Buffer lifetimes: from the producing step (step 0 for inputs, which are
+// copied in before anything runs) to the last consuming step, where a node
+// absorbed into a fused chain runs at the chain's step; fetched tensors live
+// to the end. Constants and parameters, and absorbed results, get none.
+std::vector<BufferRequest> BufferLifetimes(
+    const ValidGraph& g, const std::vector<int>& schedule,
+    const std::vector<std::vector<Shape>>& shapes,
+    const std::vector<TensorRef>& fetch_refs, const std::vector<bool>& absorbed,
+    const std::vector<int>& runs_at,
+    std::map<std::pair<int, int>, int>* request_of) {
+  int steps = static_cast<int>(schedule.size());
+  std::vector<int> step_of(g.num_nodes(), -1);
+  for (int s = 0; s < steps; ++s) step_of[schedule[s]] = s;
+  std::vector<BufferRequest> requests;
+  for (int n : schedule) {
+    const NodeInfo& info = g.info(n);
+    bool is_input = g.node(n).op() == "Input";
+    if (info.op->is_source() && !is_input) continue;  // Bound to values_.
+    if (absorbed[n]) continue;
+    for (size_t o = 0; o < info.dtypes.size(); ++o) {
+      (*request_of)[{n, static_cast<int>(o)}] =
+          static_cast<int>(requests.size());
+      int first = is_input ? 0 : step_of[n];
+      requests.push_back(
+          {*shapes[n][o].ByteSize(info.dtypes[o]), first, first});
+    }
+  }
+  for (int n : schedule) {
+    for (const TensorRef& in : g.info(n).inputs) {
+      auto it = request_of->find({in.node, in.output});
+      if (it == request_of->end()) continue;
+      int& last = requests[it->second].last_use;
+      last = std::max(last, step_of[runs_at[n]]);
+    }
+  }
+  for (const TensorRef& f : fetch_refs) {
+    auto it = request_of->find({f.node, f.output});
+    if (it != request_of->end()) requests[it->second].last_use = steps;
+  }
+  return requests;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OpKernel>> Executor::CreateKernel(
@@ -125,23 +226,9 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     const std::vector<std::string>& fetches) {
   const ValidGraph& g = graph_;
   auto plan = std::make_unique<Plan>();
-  // The fetched tensors, and every node they need.
   std::vector<TensorRef> fetch_refs;
-  std::vector<bool> needed(g.num_nodes(), false);
-  std::vector<int> stack;
-  for (const std::string& f : fetches) {
-    absl::StatusOr<TensorRef> ref = g.Resolve(f);
-    if (!ref.ok()) return Annotate(ref.status(), "fetch");
-    fetch_refs.push_back(*ref);
-    stack.push_back(ref->node);
-  }
-  while (!stack.empty()) {
-    int n = stack.back();
-    stack.pop_back();
-    if (needed[n]) continue;
-    needed[n] = true;
-    for (const TensorRef& in : g.info(n).inputs) stack.push_back(in.node);
-  }
+  std::vector<bool> needed;
+  RETURN_IF_ERROR(PruneToFetches(g, fetches, &fetch_refs, &needed));
   for (const auto& [name, tensor] : feeds) {
     int node = g.FindNode(name);
     if (node < 0 || g.node(node).op() != "Input") {
@@ -150,35 +237,9 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     }
     RETURN_IF_ERROR(CheckFeed(g, node, tensor));
   }
-  // Concrete shapes, producers first; the schedule is the topological order
-  // restricted to the needed nodes.
   std::vector<int> schedule;
-  std::vector<std::vector<Shape>> shapes(g.num_nodes());
-  for (int n : g.topo_order()) {
-    if (!needed[n]) continue;
-    const NodeInfo& info = g.info(n);
-    if (g.node(n).op() == "Input") {
-      auto feed = feeds.find(g.node(n).name());
-      if (feed == feeds.end()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("input '", g.node(n).name(),
-                         "' is needed by the fetches but not fed"));
-      }
-      shapes[n] = {feed->second.shape()};
-    } else {
-      std::vector<DType> in_dtypes;
-      std::vector<Shape> in_shapes;
-      for (const TensorRef& in : info.inputs) {
-        in_dtypes.push_back(g.info(in.node).dtypes[in.output]);
-        in_shapes.push_back(shapes[in.node][in.output]);
-      }
-      std::vector<DType> out_dtypes;
-      absl::Status s = InferNode(*info.op, g.node(n), in_dtypes, in_shapes,
-                                 g.memory_budget(), &out_dtypes, &shapes[n]);
-      if (!s.ok()) return Annotate(s, g.Describe(n));
-    }
-    schedule.push_back(n);
-  }
+  std::vector<std::vector<Shape>> shapes;
+  RETURN_IF_ERROR(BindShapes(g, feeds, needed, &schedule, &shapes));
   // On oneDNN, MatMul -> bias Add [-> activation] chains run as one kernel
   // at the chain's last node, and their intermediate results never exist.
   std::vector<int> runs_at(g.num_nodes());  // The node whose step runs it.
@@ -196,45 +257,15 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
       chain_ending_at[c.last()] = c;
     }
   }
-  // Buffer lifetimes: from the producing step (step 0 for inputs, which are
-  // copied in before anything runs) to the last consuming step; fetched
-  // tensors live to the end.
-  int steps = static_cast<int>(schedule.size());
-  std::vector<int> step_of(g.num_nodes(), -1);
-  for (int s = 0; s < steps; ++s) step_of[schedule[s]] = s;
   std::map<std::pair<int, int>, int> request_of;  // (node, output) -> index
-  std::vector<BufferRequest> requests;
-  for (int n : schedule) {
-    const NodeInfo& info = g.info(n);
-    bool is_input = g.node(n).op() == "Input";
-    if (info.op->is_source() && !is_input) continue;  // Bound to values_.
-    if (absorbed[n]) continue;
-    for (size_t o = 0; o < info.dtypes.size(); ++o) {
-      request_of[{n, static_cast<int>(o)}] = static_cast<int>(requests.size());
-      int first = is_input ? 0 : step_of[n];
-      requests.push_back(
-          {*shapes[n][o].ByteSize(info.dtypes[o]), first, first});
-    }
-  }
-  for (int n : schedule) {
-    for (const TensorRef& in : g.info(n).inputs) {
-      auto it = request_of.find({in.node, in.output});
-      if (it == request_of.end()) continue;
-      int& last = requests[it->second].last_use;
-      last = std::max(last, step_of[runs_at[n]]);
-    }
-  }
-  for (const TensorRef& f : fetch_refs) {
-    auto it = request_of.find({f.node, f.output});
-    if (it != request_of.end()) requests[it->second].last_use = steps;
-  }
+  std::vector<BufferRequest> requests = BufferLifetimes(
+      g, schedule, shapes, fetch_refs, absorbed, runs_at, &request_of);
   BufferPlan buffers = PlanBuffers(requests);
   for (const Tensor& v : values_)
     plan->stats.value_bytes += v.valid() ? v.byte_size() : 0;
   plan->stats.planned_peak_bytes = buffers.peak_bytes;
   for (const BufferRequest& r : requests) {
-    plan->stats.unshared_bytes +=
-        (r.bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
+    plan->stats.unshared_bytes += AlignedBytes(r.bytes);
   }
   if (buffers.peak_bytes > g.memory_budget() - plan->stats.value_bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
