@@ -246,7 +246,7 @@ CopyPlan TransposePlan(const KernelArgs& a) {
 // output.
 absl::StatusOr<std::unique_ptr<OpKernel>> TransposeOneDnn(const KernelArgs& a) {
   const Shape& y = a.outputs[0].shape();
-  if (!OneDnnCanRun(a) || y.rank() > DNNL_MAX_NDIMS) return nullptr;
+  if (!OneDnnCanRun(a)) return nullptr;
   return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
     dnnl::memory::dims dims = y.dims(), strides = PermutedStrides(a);
     if (dims.empty()) dims = strides = {1};
@@ -333,7 +333,7 @@ CopyPlan ConcatPlan(const KernelArgs& a) {
 
 absl::StatusOr<std::unique_ptr<OpKernel>> ConcatOneDnn(const KernelArgs& a) {
   const Shape& y = a.outputs[0].shape();
-  if (!OneDnnCanRun(a) || y.rank() > DNNL_MAX_NDIMS ||
+  if (!OneDnnCanRun(a) ||
       a.inputs.size() > DNNL_ARG_MULTIPLE_DST - DNNL_ARG_MULTIPLE_SRC) {
     return nullptr;
   }

@@ -19,36 +19,6 @@ constexpr DTypeSet kNumericTypes{DType::kF32, DType::kF64, DType::kI32,
 
 // ---- oneDNN helpers ----
 
-// Whether oneDNN can take `t` as a plain tensor of `dtype`: non-empty (some
-// primitives reject zero-sized descriptors) and within oneDNN's rank limit.
-bool FitsOneDnn(const Tensor& t, DType dtype) {
-  return t.dtype() == dtype && t.num_elements() > 0 &&
-         t.shape().rank() <= DNNL_MAX_NDIMS;
-}
-
-// A plain (C-order) descriptor of `shape` padded with leading 1s to `rank`,
-// as oneDNN wants equal ranks for broadcasting.
-dnnl::memory::desc PaddedDesc(const Shape& shape, int rank,
-                              dnnl::memory::data_type type) {
-  dnnl::memory::dims dims(rank - shape.rank(), 1);
-  dims.insert(dims.end(), shape.dims().begin(), shape.dims().end());
-  dnnl::memory::dims strides(dims.size(), 1);
-  for (int i = rank - 2; i >= 0; --i) strides[i] = strides[i + 1] * dims[i + 1];
-  return dnnl::memory::desc(dims, type, strides);
-}
-
-// EltwiseOneDnn, falling back to the reference kernel past oneDNN's rank
-// limit instead of failing to compile.
-KernelFactory Eltwise(dnnl::algorithm alg, float alpha = 0.f,
-                      float beta = 0.f) {
-  KernelFactory make = EltwiseOneDnn(alg, alpha, beta);
-  return
-      [make](const KernelArgs& a) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
-        if (a.inputs[0].shape().rank() > DNNL_MAX_NDIMS) return nullptr;
-        return make(a);
-      };
-}
-
 // How a binary op maps onto oneDNN's binary primitive, which broadcasts only
 // its second source.
 struct BinaryAlgs {
@@ -65,9 +35,9 @@ struct BinaryAlgs {
 KernelFactory BinaryPrimitive(BinaryAlgs algs, bool bool_out) {
   return [=](const KernelArgs& a) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
     const Tensor& out = a.outputs[0];
-    if (!FitsOneDnn(a.inputs[0], DType::kF32) ||
-        !FitsOneDnn(a.inputs[1], DType::kF32) ||
-        !FitsOneDnn(out, bool_out ? DType::kBool : DType::kF32)) {
+    if (!OneDnnCanTake(a.inputs[0], DType::kF32) ||
+        !OneDnnCanTake(a.inputs[1], DType::kF32) ||
+        !OneDnnCanTake(out, bool_out ? DType::kBool : DType::kF32)) {
       return nullptr;
     }
     // With broadcast-compatible shapes, equal element counts mean that the
@@ -87,9 +57,10 @@ KernelFactory BinaryPrimitive(BinaryAlgs algs, bool bool_out) {
       using dt = dnnl::memory::data_type;
       const dnnl::engine& eng = a.onednn->engine;
       int rank = std::max(out.shape().rank(), 1);
-      auto md0 = PaddedDesc(a.inputs[first].shape(), rank, dt::f32);
-      auto md1 = PaddedDesc(a.inputs[second].shape(), rank, dt::f32);
-      auto mdd = PaddedDesc(out.shape(), rank, bool_out ? dt::u8 : dt::f32);
+      auto md0 = PlainDesc(PaddedDims(a.inputs[first].shape(), rank), dt::f32);
+      auto md1 = PlainDesc(PaddedDims(a.inputs[second].shape(), rank), dt::f32);
+      auto mdd =
+          PlainDesc(PaddedDims(out.shape(), rank), bool_out ? dt::u8 : dt::f32);
       dnnl::primitive_attr attr;
       if (negate) {
         dnnl::post_ops ops;
@@ -147,50 +118,53 @@ void RegisterUnaryOps(OpRegistry& r) {
   using dnnl::algorithm;
   r.Add(UnaryOp(
       "Neg", "y = -x.", [](auto x) { return -x; },
-      Eltwise(algorithm::eltwise_linear, -1.f, 0.f)));
+      EltwiseOneDnn(algorithm::eltwise_linear, -1.f, 0.f)));
   r.Add(UnaryOp(
       "Abs", "y = |x|.", [](auto x) { return std::abs(x); },
-      Eltwise(algorithm::eltwise_abs)));
+      EltwiseOneDnn(algorithm::eltwise_abs)));
   r.Add(UnaryOp(
       "Exp", "y = e^x.", [](auto x) { return std::exp(x); },
-      Eltwise(algorithm::eltwise_exp)));
+      EltwiseOneDnn(algorithm::eltwise_exp)));
   r.Add(UnaryOp(
       "Log", "y = ln(x); -inf at 0, NaN below 0.",
-      [](auto x) { return std::log(x); }, Eltwise(algorithm::eltwise_log)));
+      [](auto x) { return std::log(x); },
+      EltwiseOneDnn(algorithm::eltwise_log)));
   r.Add(UnaryOp(
       "Sqrt", "y = sqrt(x); NaN below 0.", [](auto x) { return std::sqrt(x); },
-      Eltwise(algorithm::eltwise_sqrt)));
+      EltwiseOneDnn(algorithm::eltwise_sqrt)));
   r.Add(UnaryOp(
       "Rsqrt", "y = 1 / sqrt(x); inf at 0, NaN below 0.",
       [](auto x) { return decltype(x)(1) / std::sqrt(x); },
-      Eltwise(algorithm::eltwise_pow, 1.f, -0.5f)));
+      EltwiseOneDnn(algorithm::eltwise_pow, 1.f, -0.5f)));
   r.Add(UnaryOp(
       "Square", "y = x * x.", [](auto x) { return x * x; },
-      Eltwise(algorithm::eltwise_square)));
+      EltwiseOneDnn(algorithm::eltwise_square)));
   r.Add(UnaryOp(
       "Reciprocal", "y = 1 / x; +-inf at +-0.",
       [](auto x) { return decltype(x)(1) / x; },
-      Eltwise(algorithm::eltwise_pow, 1.f, -1.f)));
+      EltwiseOneDnn(algorithm::eltwise_pow, 1.f, -1.f)));
   r.Add(UnaryOp(
       "Tanh", "y = tanh(x).", [](auto x) { return std::tanh(x); },
-      Eltwise(algorithm::eltwise_tanh)));
+      EltwiseOneDnn(algorithm::eltwise_tanh)));
   r.Add(UnaryOp(
       "Sigmoid", "y = 1 / (1 + e^-x), computed without overflow.",
-      [](auto x) { return Sigmoid(x); }, Eltwise(algorithm::eltwise_logistic)));
+      [](auto x) { return Sigmoid(x); },
+      EltwiseOneDnn(algorithm::eltwise_logistic)));
   r.Add(UnaryOp(
       "Relu", "y = max(x, 0).",
       [](auto x) { return x > 0 ? x : decltype(x)(0); },
-      Eltwise(algorithm::eltwise_relu, 0.f)));
+      EltwiseOneDnn(algorithm::eltwise_relu, 0.f)));
   r.Add(UnaryOp(
       "Gelu", "y = 0.5 * x * (1 + erf(x / sqrt(2))), the exact (erf) GELU.",
-      [](auto x) { return Gelu(x); }, Eltwise(algorithm::eltwise_gelu_erf)));
+      [](auto x) { return Gelu(x); },
+      EltwiseOneDnn(algorithm::eltwise_gelu_erf)));
   // oneDNN 2.6's soft_relu is ln(1 + e^x), with no alpha.
   r.Add(UnaryOp(
       "Softplus",
       "y = ln(1 + e^x), computed without overflow: x + ln(1 + "
       "e^-x) for x > 0.",
       [](auto x) { return Softplus(x); },
-      Eltwise(algorithm::eltwise_soft_relu)));
+      EltwiseOneDnn(algorithm::eltwise_soft_relu)));
 }
 
 // ---- Binary arithmetic ----
@@ -444,7 +418,7 @@ class AddNReference : public OpKernel {
 
 absl::StatusOr<std::unique_ptr<OpKernel>> AddNOneDnn(const KernelArgs& a) {
   for (const Tensor& x : a.inputs) {
-    if (!FitsOneDnn(x, DType::kF32)) return nullptr;
+    if (!OneDnnCanTake(x, DType::kF32)) return nullptr;
   }
   return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
     const dnnl::engine& eng = a.onednn->engine;

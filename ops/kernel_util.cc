@@ -47,14 +47,21 @@ std::vector<int64_t> BroadcastOffsets(const Shape& in, const Shape& out) {
   return offsets;
 }
 
-dnnl::memory::desc PlainDesc(const std::vector<int64_t>& dims) {
+dnnl::memory::desc PlainDesc(const std::vector<int64_t>& dims,
+                             dnnl::memory::data_type type) {
   dnnl::memory::dims d(dims.begin(), dims.end());
   if (d.empty()) d.push_back(1);
   dnnl::memory::dims strides(d.size(), 1);
   for (int i = static_cast<int>(d.size()) - 2; i >= 0; --i) {
     strides[i] = strides[i + 1] * std::max<int64_t>(d[i + 1], 1);
   }
-  return dnnl::memory::desc(d, dnnl::memory::data_type::f32, strides);
+  return dnnl::memory::desc(d, type, strides);
+}
+
+std::vector<int64_t> PaddedDims(const Shape& shape, int rank) {
+  std::vector<int64_t> dims(rank - shape.rank(), 1);
+  dims.insert(dims.end(), shape.dims().begin(), shape.dims().end());
+  return dims;
 }
 
 dnnl::memory::desc PlainDesc(const Shape& shape) {
@@ -95,10 +102,15 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CatchDnnl(
   }
 }
 
+bool OneDnnCanTake(const Tensor& t, DType dtype) {
+  return t.dtype() == dtype && t.num_elements() > 0 &&
+         t.shape().rank() <= DNNL_MAX_NDIMS;
+}
+
 bool OneDnnCanRun(const KernelArgs& a) {
   for (const auto* list : {&a.inputs, &a.outputs}) {
     for (const Tensor& t : *list) {
-      if (t.dtype() != DType::kF32 || t.num_elements() == 0) return false;
+      if (!OneDnnCanTake(t, DType::kF32)) return false;
     }
   }
   return true;

@@ -156,10 +156,15 @@ KernelFactory BinaryReference(F f) {
 
 // ---- oneDNN ----
 
-// A plain (C-order) f32 memory descriptor; oneDNN has no rank 0, so a
-// scalar is [1].
+// A plain (C-order) memory descriptor, f32 unless said otherwise; oneDNN has
+// no rank 0, so a scalar is [1].
 dnnl::memory::desc PlainDesc(const Shape& shape);
-dnnl::memory::desc PlainDesc(const std::vector<int64_t>& dims);
+dnnl::memory::desc PlainDesc(
+    const std::vector<int64_t>& dims,
+    dnnl::memory::data_type type = dnnl::memory::data_type::f32);
+// `shape`'s dims with leading 1s up to `rank`: oneDNN broadcasts only
+// between descriptors of equal rank.
+std::vector<int64_t> PaddedDims(const Shape& shape, int rank);
 dnnl::memory MemoryFor(const Tensor& t, const dnnl::memory::desc& desc,
                        const dnnl::engine& engine);
 
@@ -183,9 +188,11 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CatchDnnl(
     const KernelArgs& a,
     const std::function<std::unique_ptr<OpKernel>()>& make);
 
-// True when every input and output is a non-empty f32 tensor. oneDNN has no
-// f64 on CPU and rejects zero-sized descriptors in some primitives; those
-// cases run on the reference kernel.
+// Whether oneDNN can take `t` as a plain tensor of `dtype`: non-empty (some
+// primitives reject zero-sized descriptors) and within its rank limit.
+bool OneDnnCanTake(const Tensor& t, DType dtype);
+// True when oneDNN can take every input and output as f32. oneDNN has no
+// f64 on CPU; the other cases run on the reference kernel too.
 bool OneDnnCanRun(const KernelArgs& a);
 
 // oneDNN eltwise forward (tanh, logistic, ...), f32.

@@ -144,10 +144,7 @@ std::unique_ptr<OpKernel> MatMulPrimitive(const KernelArgs& a,
     dnnl::matmul::primitive_desc pd({src, wei, dst}, attr, eng);
     return std::make_unique<PrimitiveKernel>(a, dnnl::matmul(pd), args);
   }
-  std::vector<int64_t> bias_dims(rank - bias->shape().rank(), 1);
-  bias_dims.insert(bias_dims.end(), bias->shape().dims().begin(),
-                   bias->shape().dims().end());
-  auto bias_md = PlainDesc(bias_dims);
+  auto bias_md = PlainDesc(PaddedDims(bias->shape(), rank));
   args[DNNL_ARG_BIAS] = MemoryFor(*bias, bias_md, eng);
   dnnl::matmul::primitive_desc pd({src, wei, bias_md, dst}, attr, eng);
   return std::make_unique<PrimitiveKernel>(a, dnnl::matmul(pd), args);
