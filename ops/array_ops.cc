@@ -25,21 +25,6 @@ std::vector<int64_t> Strides(const Shape& s) {
   return st;
 }
 
-// Resolves a list of axes against `rank`; each axis may appear once.
-absl::StatusOr<std::vector<int>> Axes(const std::vector<int64_t>& list,
-                                      int rank, const std::string& attr) {
-  std::vector<int> axes;
-  for (int64_t a : list) {
-    ASSIGN_OR_RETURN(int axis, NormalizeAxis(a, rank, attr));
-    if (std::count(axes.begin(), axes.end(), axis)) {
-      return AttrListError(attr, list,
-                           absl::StrCat("names axis ", axis, " twice"));
-    }
-    axes.push_back(axis);
-  }
-  return axes;
-}
-
 // ---- Strided copies: the reference kernel of every data-moving op ----
 
 // Walks `dims` in C order; element c moves from src[src_offset + c . src
@@ -217,7 +202,7 @@ absl::StatusOr<std::vector<int>> Perm(const Attrs& attrs, int rank) {
         "perm", perm,
         absl::StrCat(perm.size(), " entries for x of rank ", rank));
   }
-  return Axes(perm, rank, "perm");
+  return NormalizeAxes(perm, rank, "perm");
 }
 
 absl::Status TransposeShape(InferenceContext& c) {
@@ -470,7 +455,8 @@ absl::StatusOr<std::vector<SliceDim>> SliceDims(const Attrs& attrs,
                        "; x has shape ", x.ToString(), ")"));
     }
   }
-  ASSIGN_OR_RETURN(std::vector<int> resolved, Axes(axes, x.rank(), "axes"));
+  ASSIGN_OR_RETURN(std::vector<int> resolved,
+                   NormalizeAxes(axes, x.rank(), "axes"));
   std::vector<SliceDim> dims(x.rank());
   for (int d = 0; d < x.rank(); ++d) dims[d] = {0, x.dim(d), 1};
   for (size_t i = 0; i < resolved.size(); ++i) {
@@ -515,7 +501,8 @@ CopyPlan SlicePlan(const KernelArgs& a) {
 absl::Status SqueezeShape(InferenceContext& c) {
   const Shape& x = c.input_shape(0);
   std::vector<int64_t> list = c.attrs().GetIntList("axes");
-  ASSIGN_OR_RETURN(std::vector<int> axes, Axes(list, x.rank(), "axes"));
+  ASSIGN_OR_RETURN(std::vector<int> axes,
+                   NormalizeAxes(list, x.rank(), "axes"));
   std::vector<int64_t> out;
   for (int d = 0; d < x.rank(); ++d) {
     bool named = std::count(axes.begin(), axes.end(), d) > 0;

@@ -35,18 +35,10 @@ const char* ReductionOp(Reduction r) {
 // Which of the `rank` axes the node reduces. An empty `axes` reduces all;
 // naming an axis twice (e.g. 1 and -1 of a rank-2 tensor) is an error.
 absl::StatusOr<std::vector<bool>> ReducedAxes(const Attrs& attrs, int rank) {
-  const auto& axes = attrs.Get("axes").list().i();
-  std::vector<bool> reduced(rank, axes.empty());
-  for (int k = 0; k < axes.size(); ++k) {
-    ASSIGN_OR_RETURN(
-        int axis, NormalizeAxis(axes[k], rank, absl::StrCat("axes[", k, "]")));
-    if (reduced[axis]) {
-      return absl::InvalidArgumentError(absl::StrCat("attr 'axes' names axis ",
-                                                     axis, " twice (axes[", k,
-                                                     "] = ", axes[k], ")"));
-    }
-    reduced[axis] = true;
-  }
+  std::vector<int64_t> list = attrs.GetIntList("axes");
+  ASSIGN_OR_RETURN(std::vector<int> axes, NormalizeAxes(list, rank, "axes"));
+  std::vector<bool> reduced(rank, list.empty());
+  for (int axis : axes) reduced[axis] = true;
   return reduced;
 }
 

@@ -52,6 +52,27 @@ absl::Status AttrListError(const std::string& attr,
       absl::StrCat("attr '", attr, "' = ", IntListText(values), ": ", why));
 }
 
+absl::StatusOr<std::vector<int>> NormalizeAxes(const std::vector<int64_t>& list,
+                                               int rank,
+                                               const std::string& attr) {
+  std::vector<int> axes;
+  for (size_t k = 0; k < list.size(); ++k) {
+    std::string entry = absl::StrCat(attr, "[", k, "]");
+    absl::StatusOr<int> axis = NormalizeAxis(list[k], rank, attr);
+    if (!axis.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(axis.status().message(), " at ", entry));
+    }
+    if (std::count(axes.begin(), axes.end(), *axis)) {
+      return AttrListError(attr, list,
+                           absl::StrCat("names axis ", *axis, " twice (", entry,
+                                        " = ", list[k], ")"));
+    }
+    axes.push_back(*axis);
+  }
+  return axes;
+}
+
 bool ShapesCompatible(const Shape& a, const Shape& b) {
   if (a.rank() != b.rank()) return false;
   for (int d = 0; d < a.rank(); ++d) {

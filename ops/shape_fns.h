@@ -15,6 +15,12 @@ absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b);
 // Output 0 is the broadcast of inputs 0 and 1, with input 0's dtype.
 absl::Status BroadcastBinaryShape(InferenceContext& c);
 
+// Resolves each axis of the list attr `attr` against `rank`; an axis out of
+// range, or named twice (as 1 and -1, say), is an error naming the entry.
+absl::StatusOr<std::vector<int>> NormalizeAxes(const std::vector<int64_t>& list,
+                                               int rank,
+                                               const std::string& attr);
+
 // Whether two shapes, possibly with symbolic dims, can be equal once bound.
 bool ShapesCompatible(const Shape& a, const Shape& b);
 
