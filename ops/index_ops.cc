@@ -21,15 +21,6 @@ constexpr DTypeSet kNumberTypes{DType::kF32, DType::kF64, DType::kI32,
 // a fully masked row stays finite (never NaN; see the op docs).
 constexpr double kMaskedScore = -1e9;
 
-// Kernel<float> or Kernel<double> for `dtype`, which a shape function has
-// already restricted to the float types.
-template <template <typename> class Kernel>
-absl::StatusOr<std::unique_ptr<OpKernel>> FloatKernelFor(DType dtype,
-                                                         const KernelArgs& a) {
-  if (dtype == DType::kF64) return std::make_unique<Kernel<double>>(a);
-  return std::make_unique<Kernel<float>>(a);
-}
-
 // ---- Gather and ScatterAdd ----
 
 // params.shape[:axis] + indices.shape + params.shape[axis+1:]
@@ -426,9 +417,7 @@ void RegisterIndexOps(OpRegistry& r) {
             .Output("mask")
             .Attr("additive", AttrType::kBool, BoolAttr(true))
             .Shape(CausalMaskShape)
-            .Reference([](const KernelArgs& a) {
-              return FloatKernelFor<CausalMaskKernel>(a.outputs[0].dtype(), a);
-            })
+            .Reference(MakeFloatKernel<CausalMaskKernel>)
             .NoOneDnnPrimitive()
             .NoGradient());
   r.Add(OpDef("PaddingMask")
@@ -445,9 +434,7 @@ void RegisterIndexOps(OpRegistry& r) {
             .Output("mask")
             .Attr("additive", AttrType::kBool, BoolAttr(true))
             .Shape(PaddingMaskShape)
-            .Reference([](const KernelArgs& a) {
-              return FloatKernelFor<PaddingMaskKernel>(a.outputs[0].dtype(), a);
-            })
+            .Reference(MakeFloatKernel<PaddingMaskKernel>)
             .NoOneDnnPrimitive()
             .NoGradient());
 }

@@ -17,17 +17,18 @@
 
 namespace rill {
 
-// Creates Kernel<float> or Kernel<double> from the dtype of input 0.
+// Creates Kernel<float> or Kernel<double> from the dtype of output 0 (which
+// float ops share with their float inputs; mask ops take it from an attr).
 template <template <typename> class Kernel>
 absl::StatusOr<std::unique_ptr<OpKernel>> MakeFloatKernel(const KernelArgs& a) {
-  switch (a.inputs[0].dtype()) {
+  switch (a.outputs[0].dtype()) {
     case DType::kF32:
       return std::make_unique<Kernel<float>>(a);
     case DType::kF64:
       return std::make_unique<Kernel<double>>(a);
     default:
       return absl::InternalError(absl::StrCat("node '", a.node.name(), "': no ",
-                                              DTypeName(a.inputs[0].dtype()),
+                                              DTypeName(a.outputs[0].dtype()),
                                               " kernel"));
   }
 }
