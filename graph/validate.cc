@@ -15,38 +15,6 @@ absl::Status NodeError(const ValidGraph& g, int node, const std::string& msg) {
   return absl::InvalidArgumentError(absl::StrCat(g.Describe(node), ": ", msg));
 }
 
-absl::Status CheckAttrs(const ValidGraph& g, int n, const OpDef& op) {
-  const Node& node = g.node(n);
-  // Sorted, so that the first error reported does not depend on hashing.
-  std::map<std::string, const AttrValue*> given;
-  for (const auto& [name, value] : node.attr()) given[name] = &value;
-  for (const auto& [name, value] : given) {
-    const AttrDef* def = op.FindAttr(name);
-    if (def == nullptr) {
-      std::vector<std::string> known;
-      for (const AttrDef& a : op.attrs()) known.push_back(a.name);
-      return NodeError(
-          g, n,
-          absl::StrCat(
-              "unknown attr '", name, "'; ", op.name(), " takes ",
-              known.empty() ? "no attrs" : absl::StrJoin(known, ", ")));
-    }
-    if (!AttrValueHasType(*value, def->type)) {
-      return NodeError(g, n,
-                       absl::StrCat("attr '", name, "' must be of type ",
-                                    AttrTypeName(def->type)));
-    }
-  }
-  for (const AttrDef& def : op.attrs()) {
-    if (!def.default_value.has_value() && given.count(def.name) == 0) {
-      return NodeError(g, n,
-                       absl::StrCat("missing required attr '", def.name, "' (",
-                                    AttrTypeName(def.type), ")"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 // Orders the nodes so that producers come first; on a cycle, names it.
 absl::Status TopologicalOrder(const ValidGraph& g,
                               const std::vector<NodeInfo>& info,
@@ -103,6 +71,36 @@ absl::Status TopologicalOrder(const ValidGraph& g,
 }
 
 }  // namespace
+
+absl::Status CheckNodeAttrs(const Node& node, const OpDef& op) {
+  // Sorted, so that the first error reported does not depend on hashing.
+  std::map<std::string, const AttrValue*> given;
+  for (const auto& [name, value] : node.attr()) given[name] = &value;
+  for (const auto& [name, value] : given) {
+    const AttrDef* def = op.FindAttr(name);
+    if (def == nullptr) {
+      std::vector<std::string> known;
+      for (const AttrDef& a : op.attrs()) known.push_back(a.name);
+      return absl::InvalidArgumentError(
+          absl::StrCat(
+              "unknown attr '", name, "'; ", op.name(), " takes ",
+              known.empty() ? "no attrs" : absl::StrJoin(known, ", ")));
+    }
+    if (!AttrValueHasType(*value, def->type)) {
+      return absl::InvalidArgumentError(
+                       absl::StrCat("attr '", name, "' must be of type ",
+                                    AttrTypeName(def->type)));
+    }
+  }
+  for (const AttrDef& def : op.attrs()) {
+    if (!def.default_value.has_value() && given.count(def.name) == 0) {
+      return absl::InvalidArgumentError(
+                       absl::StrCat("missing required attr '", def.name, "' (",
+                                    AttrTypeName(def.type), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 bool IsValidNodeName(const std::string& name) {
   if (name.empty()) return false;
@@ -265,7 +263,7 @@ absl::StatusOr<ValidGraph> ValidateGraph(LoadedGraph loaded,
                        absl::StrCat(op.name(), " takes ", op.InputCountText(),
                                     " input(s), got ", node.input_size()));
     }
-    RETURN_IF_ERROR(CheckAttrs(g, i, op));
+    RETURN_IF_ERROR(Annotate(CheckNodeAttrs(node, op), g.Describe(i)));
     // Dtypes are filled in by inference; the count is needed by references.
     absl::StatusOr<int> outputs = op.NumOutputs(node);
     if (!outputs.ok())

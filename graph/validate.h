@@ -86,6 +86,10 @@ absl::Status InferNode(const OpDef& op, const Node& node,
                        int64_t memory_budget, std::vector<DType>* out_dtypes,
                        std::vector<Shape>* out_shapes);
 
+// Checks a node's attrs against its op: none unknown, each of the declared
+// type, every required one present.
+absl::Status CheckNodeAttrs(const Node& node, const OpDef& op);
+
 // Splits "node:k" into the name and k (0 when absent).
 absl::Status ParseInputRef(const std::string& ref, std::string* name,
                            int* index);

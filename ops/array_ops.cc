@@ -600,6 +600,47 @@ CopyPlan ReversePlan(const KernelArgs& a) {
   return {{0, 0, {x.dims(), src, strides, offset, 0}}};
 }
 
+// ---- BroadcastLike, ReshapeLike: shapes taken from a tensor ----
+
+// Output 0 has x's dtype and like's shape.
+absl::Status LikeShape(InferenceContext& c) {
+  c.SetOutput(0, c.input_dtype(0), c.input_shape(1));
+  return absl::OkStatus();
+}
+
+absl::Status BroadcastLikeShape(InferenceContext& c) {
+  RETURN_IF_ERROR(CheckBroadcastsTo(c.input_shape(0), c.input_shape(1)));
+  return LikeShape(c);
+}
+
+absl::Status ReshapeLikeShape(InferenceContext& c) {
+  const Shape& x = c.input_shape(0);
+  const Shape& like = c.input_shape(1);
+  if (x.IsFullyDefined() && like.IsFullyDefined() &&
+      *x.NumElements() != *like.NumElements()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("x of shape ", x.ToString(), " and like of shape ",
+                     like.ToString(), " differ in element count"));
+  }
+  return LikeShape(c);
+}
+
+// An op y = f(x) shaped like a second input `like`, whose values are not
+// read.
+OpDef LikeOp(const std::string& name, std::string doc, ShapeFn shape,
+             KernelFactory reference) {
+  return OpDef(name)
+      .Doc(std::move(doc))
+      .TypeVar("T", kAnyType)
+      .TypeVar("L", kAnyType)
+      .Input("x", "T")
+      .Input("like", "L")
+      .Output("y")
+      .Shape(std::move(shape))
+      .Reference(std::move(reference))
+      .NoOneDnnPrimitive();
+}
+
 }  // namespace
 
 void RegisterArrayOps(OpRegistry& r) {
@@ -679,6 +720,15 @@ void RegisterArrayOps(OpRegistry& r) {
                        ReverseShape, MakeMover<ReversePlan>)
             .Attr("axis", AttrType::kInt)
             .NoOneDnnPrimitive());
+  r.Add(LikeOp("BroadcastLike",
+               "y = x broadcast (NumPy rules) to the shape of `like`, whose "
+               "values are not read: BroadcastTo for shapes known only at "
+               "run time, as in gradients.",
+               BroadcastLikeShape, MakeMover<BroadcastPlan>));
+  r.Add(LikeOp("ReshapeLike",
+               "y = x's elements, in C order, in the shape of `like`, whose "
+               "values are not read; the element counts must match.",
+               ReshapeLikeShape, MakeMover<WholePlan>));
   r.Add(AnyTypeUnaryOp("StopGradient",
                        "y = x; autodiff passes no gradient back through it.",
                        UnchangedShape, MakeMover<WholePlan>)

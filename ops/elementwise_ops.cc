@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 
+#include "ops/gradient.h"
 #include "ops/kernel_util.h"
 #include "ops/registry.h"
 #include "ops/shape_fns.h"
@@ -145,7 +146,14 @@ void RegisterUnaryOps(OpRegistry& r) {
       EltwiseOneDnn(algorithm::eltwise_pow, 1.f, -1.f)));
   r.Add(UnaryOp(
       "Tanh", "y = tanh(x).", [](auto x) { return std::tanh(x); },
-      EltwiseOneDnn(algorithm::eltwise_tanh)));
+      EltwiseOneDnn(algorithm::eltwise_tanh))
+            .Gradient([](GradContext& g) {
+              std::string dy = g.output_grad(0);
+              std::string y2 = g.Emit("Square", {g.output(0)});
+              g.SetInputGrad(
+                  0, g.Emit("Sub", {dy, g.Emit("Mul", {dy, y2})}));
+              return absl::OkStatus();
+            }));
   r.Add(UnaryOp(
       "Sigmoid", "y = 1 / (1 + e^-x), computed without overflow.",
       [](auto x) { return Sigmoid(x); },
@@ -186,10 +194,24 @@ void RegisterBinaryOps(OpRegistry& r) {
   using dnnl::algorithm;
   r.Add(BinaryOp("Add", "z = a + b, with NumPy broadcasting.",
                  [](auto x, auto y) { return x + y; })
+            .Gradient([](GradContext& g) {
+              for (int i : {0, 1}) {
+                if (g.Wants(i)) g.SetInputGradSummed(i, g.output_grad(0));
+              }
+              return absl::OkStatus();
+            })
             .OneDnn(BinaryPrimitive(
                 {algorithm::binary_add, algorithm::binary_add}, false)));
   r.Add(BinaryOp("Mul", "z = a * b element-wise, with NumPy broadcasting.",
                  [](auto x, auto y) { return x * y; })
+            .Gradient([](GradContext& g) {
+              for (int i : {0, 1}) {
+                if (!g.Wants(i)) continue;
+                g.SetInputGradSummed(
+                    i, g.Emit("Mul", {g.output_grad(0), g.input(1 - i)}));
+              }
+              return absl::OkStatus();
+            })
             .OneDnn(BinaryPrimitive(
                 {algorithm::binary_mul, algorithm::binary_mul}, false)));
   r.Add(BinaryOp("Sub", "z = a - b, with NumPy broadcasting.",
@@ -461,6 +483,12 @@ void RegisterElementwiseOps(OpRegistry& r) {
             .VariadicInput("x", "T", 1)
             .Output("y")
             .Shape(AddNShape)
+            .Gradient([](GradContext& g) {
+              for (int i = 0; i < g.num_inputs(); ++i) {
+                if (g.Wants(i)) g.SetInputGrad(i, g.output_grad(0));
+              }
+              return absl::OkStatus();
+            })
             .Reference(MakeFloatKernel<AddNReference>)
             .OneDnn(AddNOneDnn));
 }

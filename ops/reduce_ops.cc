@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/gradient.h"
 #include "ops/kernel_util.h"
 #include "ops/registry.h"
 #include "ops/shape_fns.h"
@@ -172,26 +173,34 @@ struct ReduceReference : OpKernel {
   int64_t count = 1;  // Input elements per output element.
 };
 
-KernelFactory ReduceReferenceFactory(Reduction kind) {
-  return
-      [kind](const KernelArgs& a) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
-        ASSIGN_OR_RETURN(std::vector<bool> reduced,
-                         ReducedAxes(a.attrs, a.inputs[0].shape().rank()));
-        if (a.inputs[0].dtype() == DType::kF64) {
-          return std::make_unique<ReduceReference<double>>(a, kind, reduced);
-        }
-        return std::make_unique<ReduceReference<float>>(a, kind, reduced);
-      };
+// Which axes of the input a node reduces: from its attrs, or (for
+// ReduceSumLike) from its input shapes.
+using ReducedAxesFn =
+    absl::StatusOr<std::vector<bool>> (*)(const KernelArgs& a);
+
+absl::StatusOr<std::vector<bool>> AttrAxes(const KernelArgs& a) {
+  return ReducedAxes(a.attrs, a.inputs[0].shape().rank());
+}
+
+KernelFactory ReduceReferenceFactory(Reduction kind, ReducedAxesFn axes) {
+  return [kind, axes](
+             const KernelArgs& a) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
+    ASSIGN_OR_RETURN(std::vector<bool> reduced, axes(a));
+    if (a.inputs[0].dtype() == DType::kF64) {
+      return std::make_unique<ReduceReference<double>>(a, kind, reduced);
+    }
+    return std::make_unique<ReduceReference<float>>(a, kind, reduced);
+  };
 }
 
 // oneDNN's reduction wants src and dst of one rank, reduced dims of size 1,
 // and at least one dim that really shrinks; otherwise the reference runs.
-KernelFactory ReduceOneDnn(Reduction kind) {
-  return [kind](
+KernelFactory ReduceOneDnn(Reduction kind, ReducedAxesFn axes) {
+  return [kind, axes](
              const KernelArgs& a) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
     if (!OneDnnCanRun(a)) return nullptr;
     const Shape& x = a.inputs[0].shape();
-    ASSIGN_OR_RETURN(std::vector<bool> reduced, ReducedAxes(a.attrs, x.rank()));
+    ASSIGN_OR_RETURN(std::vector<bool> reduced, axes(a));
     std::vector<int64_t> dst_dims = ReducedDims(x, reduced, true);
     if (dst_dims == x.dims()) return nullptr;
     dnnl::algorithm alg =
@@ -225,19 +234,75 @@ OpDef ReduceOp(Reduction kind, const std::string& what) {
       .Attr("axes", AttrType::kIntList, IntListAttr({}))
       .Attr("keepdims", AttrType::kBool, BoolAttr(false))
       .Shape(ReduceShape(kind))
-      .Reference(ReduceReferenceFactory(kind))
-      .OneDnn(ReduceOneDnn(kind));
+      .Reference(ReduceReferenceFactory(kind, AttrAxes))
+      .OneDnn(ReduceOneDnn(kind, AttrAxes));
+}
+
+// ---- ReduceSumLike ----
+
+absl::Status ReduceSumLikeShape(InferenceContext& c) {
+  RETURN_IF_ERROR(CheckBroadcastsTo(c.input_shape(1), c.input_shape(0)));
+  c.SetOutput(0, c.input_dtype(0), c.input_shape(1));
+  return absl::OkStatus();
+}
+
+// The axes of x that `like` was broadcast along: x's leading axes beyond
+// like's rank, and those where like has size 1 and x does not.
+std::vector<bool> BroadcastAxes(const Shape& x, const Shape& like) {
+  int lead = x.rank() - like.rank();
+  std::vector<bool> reduced(x.rank(), true);
+  for (int d = lead; d < x.rank(); ++d) {
+    reduced[d] = like.dim(d - lead) == 1 && x.dim(d) != 1;
+  }
+  return reduced;
+}
+
+// Same memory layout as ReduceSum with keepdims over these axes, so the
+// ReduceSum kernels serve.
+absl::StatusOr<std::vector<bool>> LikeAxes(const KernelArgs& a) {
+  return BroadcastAxes(a.inputs[0].shape(), a.inputs[1].shape());
+}
+
+// dy with the reduced axes put back as size 1 (a no-op with keepdims).
+std::string KeepDims(GradContext& g, const std::string& dy) {
+  int rank = g.shape_of(g.input(0)).rank();
+  if (g.attrs().GetBool("keepdims")) return dy;
+  std::vector<bool> reduced = *ReducedAxes(g.attrs(), rank);
+  std::string kept = dy;
+  for (int d = 0; d < rank; ++d) {
+    if (reduced[d]) kept = g.Emit("ExpandDims", {kept}, {{"axis", IntAttr(d)}});
+  }
+  return kept;
+}
+
+absl::Status ReduceSumGradient(GradContext& g) {
+  g.SetInputGrad(0, g.Emit("BroadcastLike",
+                           {KeepDims(g, g.output_grad(0)), g.input(0)}));
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 void RegisterReduceOps(OpRegistry& r) {
-  r.Add(ReduceOp(Reduction::kSum, "sum (0 over no elements)"));
+  r.Add(ReduceOp(Reduction::kSum, "sum (0 over no elements)")
+            .Gradient(ReduceSumGradient));
   r.Add(ReduceOp(Reduction::kMean, "mean (NaN over no elements)"));
   r.Add(ReduceOp(Reduction::kMax,
                  "maximum (an axis of size 0 is an error; a NaN element "
                  "gives NaN on the reference backend, while oneDNN's "
                  "reduction may skip it)"));
+  r.Add(OpDef("ReduceSumLike")
+            .Doc("y = x summed over the axes along which `like` (whose values "
+                 "are not read) broadcasts to x's shape, so y has like's "
+                 "shape: the gradient of a broadcasting op's input.")
+            .TypeVar("T", kFloatTypes)
+            .TypeVar("L", kAnyType)
+            .Input("x", "T")
+            .Input("like", "L")
+            .Output("y")
+            .Shape(ReduceSumLikeShape)
+            .Reference(ReduceReferenceFactory(Reduction::kSum, LikeAxes))
+            .OneDnn(ReduceOneDnn(Reduction::kSum, LikeAxes)));
 }
 
 }  // namespace rill

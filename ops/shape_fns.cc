@@ -34,6 +34,15 @@ absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
   return Shape(std::move(out));
 }
 
+absl::Status CheckBroadcastsTo(const Shape& from, const Shape& to) {
+  absl::StatusOr<Shape> both = BroadcastShapes(from, to);
+  if (from.rank() > to.rank() || !both.ok() || !ShapesCompatible(*both, to)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "shape ", from.ToString(), " does not broadcast to ", to.ToString()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status BroadcastBinaryShape(InferenceContext& c) {
   ASSIGN_OR_RETURN(Shape out,
                    BroadcastShapes(c.input_shape(0), c.input_shape(1)));

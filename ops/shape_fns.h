@@ -12,6 +12,10 @@ absl::Status UnchangedShape(InferenceContext& c);
 // dimension against 1 stays symbolic; against n > 1 it becomes n.
 absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b);
 
+// OK when `from` broadcasts to exactly `to` (NumPy rules), as far as
+// symbolic dims allow telling.
+absl::Status CheckBroadcastsTo(const Shape& from, const Shape& to);
+
 // Output 0 is the broadcast of inputs 0 and 1, with input 0's dtype.
 absl::Status BroadcastBinaryShape(InferenceContext& c);
 
