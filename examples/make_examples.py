@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the example graphs' data: gated_mlp.pbtxt, gated_mlp_x.npy and
-affine_tanh_x.npy (affine_tanh.pbtxt is written by hand, for the README).
+"""Writes the example graphs' data: gated_mlp.pbtxt, gated_mlp_x.npy,
+affine_tanh_x.npy and regression_{x,target}.npy (affine_tanh.pbtxt and
+regression.pbtxt are written by hand, for the README).
 
 A small gated classifier that uses every op of the foundation:
   h      = tanh(x . W1 + b1) * sigmoid(x . Wg + bg)
@@ -81,6 +82,9 @@ def main():
     write_npy(HERE / "gated_mlp_x.npy", [batch, d_in],
               [rng.uniform(-1, 1) for _ in range(batch * d_in)])
     write_npy(HERE / "affine_tanh_x.npy", [3, 2], [1, 2, -1, 0.5, 0, 0])
+    write_npy(HERE / "regression_x.npy", [4, 2],
+              [1, 2, -1, 0.5, 0, 0, 0.5, -1])
+    write_npy(HERE / "regression_target.npy", [4, 1], [0.5, -0.25, 0, 1])
 
 
 if __name__ == "__main__":

@@ -58,6 +58,10 @@ class Pass {
   GradientGraph Finish();
 
   std::string UniqueName(const std::string& base);
+  // The graph's file, for errors that concern no node.
+  std::string Where() const {
+    return fwd_.source().file().empty() ? "graph" : fwd_.source().file();
+  }
   std::string Name(const TensorRef& t) const { return fwd_.RefName(t); }
 
   const ValidGraph& fwd_;
@@ -228,11 +232,12 @@ absl::StatusOr<std::string> Pass::EmitNode(
 
 absl::Status Pass::ResolveRequest() {
   if (req_.losses.empty()) {
-    return absl::InvalidArgumentError("no loss given: name the loss tensor");
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(), ": no loss given: name the loss tensor"));
   }
   for (const std::string& ref : req_.losses) {
     absl::StatusOr<TensorRef> t = fwd_.Resolve(ref);
-    if (!t.ok()) return Annotate(t.status(), "loss");
+    if (!t.ok()) return Annotate(t.status(), absl::StrCat(Where(), ": loss"));
     const NodeInfo& info = fwd_.info(t->node);
     DType dtype = info.dtypes[t->output];
     const Shape& shape = info.shapes[t->output];
@@ -246,7 +251,7 @@ absl::Status Pass::ResolveRequest() {
           fwd_.Describe(t->node), ": the loss '", ref, "' has shape ",
           shape.ToString(),
           ", not a single element; reduce it to a scalar (e.g. with "
-          "ReduceMean) or pass seed gradients for it"));
+          "ReduceMean) or feed seed gradients for it (seed_inputs)"));
     }
     losses_.push_back(*t);
   }
@@ -255,13 +260,14 @@ absl::Status Pass::ResolveRequest() {
     if (fwd_.node_op(i) == "Parameter") wrt.push_back(fwd_.node(i).name());
   }
   if (wrt.empty()) {
-    return absl::InvalidArgumentError(
-        "nothing to differentiate with respect to: name tensors, or ask for "
-        "all parameters");
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(),
+        ": nothing to differentiate with respect to: name tensors (wrt), or "
+        "ask for all parameters (wrt_params)"));
   }
   for (const std::string& ref : wrt) {
     absl::StatusOr<TensorRef> t = fwd_.Resolve(ref);
-    if (!t.ok()) return Annotate(t.status(), "wrt");
+    if (!t.ok()) return Annotate(t.status(), absl::StrCat(Where(), ": wrt"));
     if (std::find(wrt_.begin(), wrt_.end(), *t) != wrt_.end()) continue;
     DType dtype = fwd_.info(t->node).dtypes[t->output];
     if (!kFloatTypes.Contains(dtype)) {
@@ -398,7 +404,7 @@ absl::StatusOr<std::string> Pass::GradientOf(const TensorRef& wrt) {
     if (!req_.allow_unreached) {
       return absl::InvalidArgumentError(absl::StrCat(
           fwd_.Describe(wrt.node), ": ", why,
-          " (allow unreached tensors to get a zero gradient instead)"));
+          " (set allow_unreached for a zero gradient instead)"));
     }
     result_.warnings.push_back(
         absl::StrCat("warning: ", why, "; its gradient is zero"));

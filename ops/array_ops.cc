@@ -1,14 +1,20 @@
-// Shape and layout ops: Reshape, Transpose, Concat, Split, Slice, Squeeze,
-// ExpandDims, BroadcastTo, Reverse, StopGradient (Fill, ZerosLike, OnesLike
+// Shape and layout ops: Reshape, Transpose, Concat, Split, Slice (and its
+// adjoint SliceGrad), Squeeze, ExpandDims, BroadcastTo, Reverse,
+// BroadcastLike, ReshapeLike, StopGradient (Fill, ZerosLike, OnesLike
 // and Cast are in value_ops.cc). Every data-moving kernel is one strided copy
 // (or a few); oneDNN runs Transpose (reorder) and Concat (concat) in f32.
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <string>
 #include <type_traits>
+#include <vector>
 
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
+#include "ops/gradient.h"
 #include "ops/kernel_util.h"
 #include "ops/registry.h"
 #include "ops/shape_fns.h"
@@ -102,7 +108,9 @@ using CopyPlan = std::vector<CopyStep>;
 // Plans are built from shapes the shape function has already checked.
 using PlanFn = CopyPlan (*)(const KernelArgs&);
 
-template <PlanFn Plan>
+// With `kZeroFirst`, the outputs are zeroed before the copies, which then
+// fill only part of them (SliceGrad).
+template <PlanFn Plan, bool kZeroFirst = false>
 struct Mover {
   template <typename T>
   struct Kernel : OpKernel {
@@ -116,6 +124,11 @@ struct Mover {
       coord.resize(rank);
     }
     absl::Status Compute() override {
+      if constexpr (kZeroFirst) {
+        for (Tensor& y : outputs) {
+          std::fill_n(y.data<T>(), y.num_elements(), T(0));
+        }
+      }
       for (const CopyStep& step : steps) {
         RunCopy(step.copy, inputs[step.input].data<T>(),
                 outputs[step.output].data<T>(), coord.data());
@@ -128,10 +141,10 @@ struct Mover {
   };
 };
 
-template <PlanFn Plan>
+template <PlanFn Plan, bool kZeroFirst = false>
 absl::StatusOr<std::unique_ptr<OpKernel>> MakeMover(const KernelArgs& a) {
-  return MakeKernelForType<Mover<Plan>::template Kernel>(a.outputs[0].dtype(),
-                                                         a);
+  return MakeKernelForType<Mover<Plan, kZeroFirst>::template Kernel>(
+      a.outputs[0].dtype(), a);
 }
 
 // The output holds the input's elements in the same order.
@@ -474,26 +487,58 @@ absl::StatusOr<std::vector<SliceDim>> SliceDims(const Attrs& attrs,
   return dims;
 }
 
-absl::Status SliceShape(InferenceContext& c) {
-  ASSIGN_OR_RETURN(std::vector<SliceDim> dims,
-                   SliceDims(c.attrs(), c.input_shape(0)));
+// The shape of x[slice] for the node's slice attrs.
+absl::StatusOr<Shape> SlicedShape(const Attrs& attrs, const Shape& x) {
+  ASSIGN_OR_RETURN(std::vector<SliceDim> dims, SliceDims(attrs, x));
   std::vector<int64_t> out;
   for (const SliceDim& s : dims) out.push_back(s.len);
-  c.SetOutput(0, c.input_dtype(0), Shape(std::move(out)));
+  return Shape(std::move(out));
+}
+
+absl::Status SliceShape(InferenceContext& c) {
+  ASSIGN_OR_RETURN(Shape y, SlicedShape(c.attrs(), c.input_shape(0)));
+  c.SetOutput(0, c.input_dtype(0), std::move(y));
   return absl::OkStatus();
 }
 
-CopyPlan SlicePlan(const KernelArgs& a) {
-  const Shape& x = a.inputs[0].shape();
-  std::vector<SliceDim> dims = *SliceDims(a.attrs, x);
+// y = x[slice] as one strided copy from x (concrete shapes) to a plain y.
+StridedCopy SliceCopy(const Attrs& attrs, const Shape& x, const Shape& y) {
+  std::vector<SliceDim> dims = *SliceDims(attrs, x);
   std::vector<int64_t> in = Strides(x);
-  StridedCopy copy{
-      a.outputs[0].shape().dims(), {}, Strides(a.outputs[0].shape())};
+  StridedCopy copy{y.dims(), {}, Strides(y)};
   for (int d = 0; d < x.rank(); ++d) {
     copy.src_strides.push_back(in[d] * dims[d].step);
     if (dims[d].len > 0) copy.src_offset += dims[d].begin * in[d];
   }
-  return {{0, 0, copy}};
+  return copy;
+}
+
+CopyPlan SlicePlan(const KernelArgs& a) {
+  return {
+      {0, 0, SliceCopy(a.attrs, a.inputs[0].shape(), a.outputs[0].shape())}};
+}
+
+// ---- SliceGrad: dy put back where Slice took it from ----
+
+absl::Status SliceGradShape(InferenceContext& c) {
+  const Shape& like = c.input_shape(1);
+  ASSIGN_OR_RETURN(Shape want, SlicedShape(c.attrs(), like));
+  if (!ShapesCompatible(c.input_shape(0), want)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'dy' has shape ", c.input_shape(0).ToString(), " but slicing 'like' ",
+        like.ToString(), " gives ", want.ToString()));
+  }
+  c.SetOutput(0, c.input_dtype(0), like);
+  return absl::OkStatus();
+}
+
+// Slice's copy run backwards: a slice takes each element at most once, so
+// writing dy into zeros (no accumulation) is exact.
+CopyPlan SliceGradPlan(const KernelArgs& a) {
+  StridedCopy c = SliceCopy(a.attrs, a.inputs[1].shape(), a.inputs[0].shape());
+  std::swap(c.src_strides, c.dst_strides);
+  std::swap(c.src_offset, c.dst_offset);
+  return {{0, 0, c}};
 }
 
 // ---- Squeeze, ExpandDims ----
@@ -641,37 +686,177 @@ OpDef LikeOp(const std::string& name, std::string doc, ShapeFn shape,
       .NoOneDnnPrimitive();
 }
 
+// Slice's attributes, shared by SliceGrad.
+OpDef WithSliceAttrs(OpDef op) {
+  op.Attr("start", AttrType::kIntList)
+      .Attr("end", AttrType::kIntList)
+      .Attr("step", AttrType::kIntList, IntListAttr({}))
+      .Attr("axes", AttrType::kIntList, IntListAttr({}));
+  return op;
+}
+
+// ---- Gradients ----
+
+// The node's attrs named in `names`, defaults filled in, for a gradient node
+// that repeats them.
+std::map<std::string, AttrValue> CopyAttrs(
+    const GradContext& g, absl::Span<const char* const> names) {
+  std::map<std::string, AttrValue> out;
+  for (const char* name : names) out[name] = g.attrs().Get(name);
+  return out;
+}
+
+// Inputs from `first` on are only shapes (`like`): y does not depend on
+// their values, so their gradient is zero when the pass asks for it.
+void ZeroGradsFrom(GradContext& g, int first) {
+  for (int i = first; i < g.num_inputs(); ++i) {
+    if (g.Wants(i)) g.SetInputGrad(i, g.Emit("ZerosLike", {g.input(i)}));
+  }
+}
+
+// y = x with another shape (Reshape, Squeeze, ExpandDims, ReshapeLike):
+// dx = ReshapeLike(dy, x).
+absl::Status ReshapeGradient(GradContext& g) {
+  if (g.Wants(0)) {
+    g.SetInputGrad(0, g.Emit("ReshapeLike", {g.output_grad(0), g.input(0)}));
+  }
+  ZeroGradsFrom(g, 1);
+  return absl::OkStatus();
+}
+
+// y = x broadcast (BroadcastTo, BroadcastLike): dx = ReduceSumLike(dy, x).
+absl::Status BroadcastGradient(GradContext& g) {
+  if (g.Wants(0)) g.SetInputGradSummed(0, g.output_grad(0));
+  ZeroGradsFrom(g, 1);
+  return absl::OkStatus();
+}
+
+// dx = Transpose(dy) with the inverse permutation.
+absl::Status TransposeGradient(GradContext& g) {
+  int rank = g.shape_of(g.input(0)).rank();
+  ASSIGN_OR_RETURN(std::vector<int> perm, Perm(g.attrs(), rank));
+  std::vector<int64_t> inverse(rank);
+  for (int k = 0; k < rank; ++k) inverse[perm[k]] = k;
+  g.SetInputGrad(0, g.Emit("Transpose", {g.output_grad(0)},
+                           {{"perm", IntListAttr(std::move(inverse))}}));
+  return absl::OkStatus();
+}
+
+// dx_i = the part of dy that x_i filled: one Split of dy by the inputs'
+// sizes along the axis. Split infers at most one size, so at most one input
+// may have a symbolic size there.
+absl::Status ConcatGradient(GradContext& g) {
+  const std::string& dy = g.output_grad(0);
+  if (g.num_inputs() == 1) {
+    g.SetInputGrad(0, dy);
+    return absl::OkStatus();
+  }
+  int rank = g.shape_of(g.input(0)).rank();
+  ASSIGN_OR_RETURN(int axis,
+                   NormalizeAxis(g.attrs().GetInt("axis"), rank, "axis"));
+  std::vector<int64_t> sizes;
+  for (int i = 0; i < g.num_inputs(); ++i) {
+    sizes.push_back(g.shape_of(g.input(i)).dim(axis));
+  }
+  if (std::count(sizes.begin(), sizes.end(), kSymbolicDim) > 1) {
+    g.Fail(absl::StrCat(
+        "the inputs' sizes along the concat axis ", axis, " are ",
+        IntListText(sizes),
+        ": more than one is symbolic (-1), so dy cannot be split back into "
+        "them; give all but one input a static size along that axis"));
+    return absl::OkStatus();
+  }
+  std::string parts = g.Emit("Split", {dy},
+                             {{"num_splits", IntAttr(g.num_inputs())},
+                              {"axis", IntAttr(axis)},
+                              {"sizes", IntListAttr(std::move(sizes))}});
+  for (int i = 0; i < g.num_inputs(); ++i) {
+    if (g.Wants(i)) {
+      g.SetInputGrad(i, i == 0 ? parts : absl::StrCat(parts, ":", i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// dx = Concat of the parts' gradients (zeros for parts that got none).
+absl::Status SplitGradient(GradContext& g) {
+  std::vector<std::string> parts;
+  for (int k = 0; k < g.num_outputs(); ++k) {
+    parts.push_back(g.OutputGradOrZeros(k));
+  }
+  g.SetInputGrad(0, parts.size() == 1
+                        ? parts[0]
+                        : g.Emit("Concat", parts, CopyAttrs(g, {"axis"})));
+  return absl::OkStatus();
+}
+
+constexpr const char* kSliceAttrs[] = {"start", "end", "step", "axes"};
+
+// dx = dy placed where the slice took it from, zeros elsewhere.
+absl::Status SliceGradient(GradContext& g) {
+  g.SetInputGrad(0, g.Emit("SliceGrad", {g.output_grad(0), g.input(0)},
+                           CopyAttrs(g, kSliceAttrs)));
+  return absl::OkStatus();
+}
+
+// SliceGrad is linear in dy, with adjoint Slice: d(dy) = Slice(dz).
+absl::Status SliceGradGradient(GradContext& g) {
+  if (g.Wants(0)) {
+    g.SetInputGrad(
+        0, g.Emit("Slice", {g.output_grad(0)}, CopyAttrs(g, kSliceAttrs)));
+  }
+  ZeroGradsFrom(g, 1);
+  return absl::OkStatus();
+}
+
+// dx = Reverse(dy) along the same axis.
+absl::Status ReverseGradient(GradContext& g) {
+  g.SetInputGrad(0,
+                 g.Emit("Reverse", {g.output_grad(0)}, CopyAttrs(g, {"axis"})));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void RegisterArrayOps(OpRegistry& r) {
   r.Add(AnyTypeUnaryOp("Reshape",
                        "y has x's elements, in C order, in shape `shape`; one "
-                       "entry of `shape` may be -1, inferred from x's size.",
+                       "entry of `shape` may be -1, inferred from x's size. "
+                       "Gradient: dx = ReshapeLike(dy, x).",
                        ReshapeShape, MakeMover<WholePlan>)
             .Attr("shape", AttrType::kIntList)
+            .Gradient(ReshapeGradient)
             .NoOneDnnPrimitive());
   r.Add(
       AnyTypeUnaryOp("Transpose",
                      "y[i_0, ..., i_n] = x at index i_k along axis perm[k]: "
                      "y's axis k is x's axis perm[k]; an empty `perm` "
-                     "reverses the axes. Negative entries count from the end.",
+                     "reverses the axes. Negative entries count from the end. "
+                     "Gradient: dx = Transpose(dy) with the inverse "
+                     "permutation.",
                      TransposeShape, MakeMover<TransposePlan>)
           .Attr("perm", AttrType::kIntList, IntListAttr({}))
+          .Gradient(TransposeGradient)
           .OneDnn(TransposeOneDnn));
   r.Add(OpDef("Concat")
             .Doc("y joins the inputs, in order, along `axis`; they agree in "
-                 "every other dimension.")
+                 "every other dimension. Gradient: dx_i = the part of dy "
+                 "that x_i fills (a Split of dy; at most one input may have "
+                 "a symbolic size along `axis`).")
             .TypeVar("T", kAnyType)
             .VariadicInput("x", "T", 1)
             .Output("y")
             .Attr("axis", AttrType::kInt, IntAttr(0))
             .Shape(ConcatShape)
+            .Gradient(ConcatGradient)
             .Reference(MakeMover<ConcatPlan>)
             .OneDnn(ConcatOneDnn));
   r.Add(OpDef("Split")
             .Doc("Cuts x along `axis` into `num_splits` consecutive parts "
                  "y:0, y:1, ...: of sizes `sizes` (one entry may be -1, "
-                 "inferred), or of equal sizes when `sizes` is empty.")
+                 "inferred), or of equal sizes when `sizes` is empty. "
+                 "Gradient: dx = Concat(dy:0, dy:1, ...) along `axis`, "
+                 "zeros for parts that get no gradient.")
             .TypeVar("T", kAnyType)
             .Input("x", "T")
             .VariadicOutput("y", "num_splits")
@@ -679,59 +864,88 @@ void RegisterArrayOps(OpRegistry& r) {
             .Attr("axis", AttrType::kInt, IntAttr(0))
             .Attr("sizes", AttrType::kIntList, IntListAttr({}))
             .Shape(SplitShape)
+            .Gradient(SplitGradient)
             .Reference(MakeMover<SplitPlan>)
             .NoOneDnnPrimitive());
-  r.Add(AnyTypeUnaryOp(
-            "Slice",
-            "y = x[start:end:step] along each axis of `axes` (all axes when "
-            "empty), with Python semantics: negative start/end count from "
-            "the end, out-of-range bounds clamp, a negative step walks "
-            "backwards. `step` empty means 1 everywhere; 0 is an error.",
-            SliceShape, MakeMover<SlicePlan>)
-            .Attr("start", AttrType::kIntList)
-            .Attr("end", AttrType::kIntList)
-            .Attr("step", AttrType::kIntList, IntListAttr({}))
-            .Attr("axes", AttrType::kIntList, IntListAttr({}))
+  r.Add(WithSliceAttrs(
+            AnyTypeUnaryOp("Slice",
+                           "y = x[start:end:step] along each axis of `axes` "
+                           "(all axes when empty), with Python semantics: "
+                           "negative start/end count from the end, "
+                           "out-of-range bounds clamp, a negative step walks "
+                           "backwards. `step` empty means 1 everywhere; 0 is "
+                           "an error. Gradient: dx = SliceGrad(dy, x).",
+                           SliceShape, MakeMover<SlicePlan>))
+            .Gradient(SliceGradient)
+            .NoOneDnnPrimitive());
+  r.Add(WithSliceAttrs(
+            OpDef("SliceGrad")
+                .Doc("The adjoint of Slice, with Slice's attributes: y has "
+                     "the shape of `like` (whose values are not read) and "
+                     "dy's dtype; y[slice] = dy and y = 0 elsewhere, where "
+                     "`slice` is what Slice takes from a tensor of like's "
+                     "shape (dy has that slice's shape). Gradient: "
+                     "d(dy) = Slice(dz); like gets zero.")
+                .TypeVar("T", kAnyType)
+                .TypeVar("L", kAnyType)
+                .Input("dy", "T")
+                .Input("like", "L")
+                .Output("y")
+                .Shape(SliceGradShape)
+                .Reference(MakeMover<SliceGradPlan, /*kZeroFirst=*/true>))
+            .Gradient(SliceGradGradient)
             .NoOneDnnPrimitive());
   r.Add(AnyTypeUnaryOp("Squeeze",
                        "y = x without the size-1 axes listed in `axes` (each "
                        "must be 1), or without every size-1 axis when `axes` "
-                       "is empty.",
+                       "is empty. Gradient: dx = ReshapeLike(dy, x).",
                        SqueezeShape, MakeMover<WholePlan>)
             .Attr("axes", AttrType::kIntList, IntListAttr({}))
+            .Gradient(ReshapeGradient)
             .NoOneDnnPrimitive());
   r.Add(AnyTypeUnaryOp("ExpandDims",
                        "y = x with a size-1 axis inserted so that it becomes "
-                       "axis `axis` of y (-1: the last).",
+                       "axis `axis` of y (-1: the last). Gradient: "
+                       "dx = ReshapeLike(dy, x).",
                        ExpandDimsShape, MakeMover<WholePlan>)
             .Attr("axis", AttrType::kInt)
+            .Gradient(ReshapeGradient)
             .NoOneDnnPrimitive());
   r.Add(
       AnyTypeUnaryOp("BroadcastTo",
                      "y = x broadcast to `shape` by NumPy rules (x aligned on "
                      "the right; its size-1 axes repeat). A -1 in `shape` "
-                     "keeps x's dimension there.",
+                     "keeps x's dimension there. Gradient: "
+                     "dx = ReduceSumLike(dy, x).",
                      BroadcastToShape, MakeMover<BroadcastPlan>)
           .Attr("shape", AttrType::kIntList)
+          .Gradient(BroadcastGradient)
           .NoOneDnnPrimitive());
   r.Add(AnyTypeUnaryOp("Reverse",
                        "y = x with the order of its elements along `axis` "
-                       "reversed: y[..., i, ...] = x[..., n - 1 - i, ...].",
+                       "reversed: y[..., i, ...] = x[..., n - 1 - i, ...]. "
+                       "Gradient: dx = Reverse(dy) along `axis`.",
                        ReverseShape, MakeMover<ReversePlan>)
             .Attr("axis", AttrType::kInt)
+            .Gradient(ReverseGradient)
             .NoOneDnnPrimitive());
   r.Add(LikeOp("BroadcastLike",
                "y = x broadcast (NumPy rules) to the shape of `like`, whose "
                "values are not read: BroadcastTo for shapes known only at "
-               "run time, as in gradients.",
-               BroadcastLikeShape, MakeMover<BroadcastPlan>));
+               "run time, as in gradients. Gradient: "
+               "dx = ReduceSumLike(dy, x); like gets zero.",
+               BroadcastLikeShape, MakeMover<BroadcastPlan>)
+            .Gradient(BroadcastGradient));
   r.Add(LikeOp("ReshapeLike",
                "y = x's elements, in C order, in the shape of `like`, whose "
-               "values are not read; the element counts must match.",
-               ReshapeLikeShape, MakeMover<WholePlan>));
+               "values are not read; the element counts must match. "
+               "Gradient: dx = ReshapeLike(dy, x); like gets zero.",
+               ReshapeLikeShape, MakeMover<WholePlan>)
+            .Gradient(ReshapeGradient));
   r.Add(AnyTypeUnaryOp("StopGradient",
                        "y = x; autodiff passes no gradient back through it.",
                        UnchangedShape, MakeMover<WholePlan>)
+            .NoGradient()
             .NoOneDnnPrimitive());
 }
 

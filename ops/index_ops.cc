@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "absl/strings/str_join.h"
+#include "ops/gradient.h"
 #include "ops/kernel_util.h"
 #include "ops/registry.h"
 #include "ops/shape_fns.h"
@@ -163,6 +164,30 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeScatterAdd(const KernelArgs& a) {
     default:
       return std::make_unique<ScatterAddKernel<float>>(a);
   }
+}
+
+// Gather and ScatterAdd are each other's adjoints (for a fixed `indices`,
+// which is an integer and gets no gradient).
+
+// dparams = ScatterAdd(params, indices, dy).
+absl::Status GatherGradient(GradContext& g) {
+  if (g.Wants(0)) {
+    g.SetInputGrad(
+        0, g.Emit("ScatterAdd", {g.input(0), g.input(1), g.output_grad(0)},
+                  {{"axis", g.attrs().Get("axis")}}));
+  }
+  return absl::OkStatus();
+}
+
+// dupdates = Gather(dy, indices); y does not depend on shape_like's values,
+// so its gradient is zero.
+absl::Status ScatterAddGradient(GradContext& g) {
+  if (g.Wants(0)) g.SetInputGrad(0, g.Emit("ZerosLike", {g.input(0)}));
+  if (g.Wants(2)) {
+    g.SetInputGrad(2, g.Emit("Gather", {g.output_grad(0), g.input(1)},
+                             {{"axis", g.attrs().Get("axis")}}));
+  }
+  return absl::OkStatus();
 }
 
 // ---- OneHot ----
@@ -349,7 +374,8 @@ void RegisterIndexOps(OpRegistry& r) {
                  "shape params.shape[:axis] + indices.shape + "
                  "params.shape[axis+1:]. An index outside [0, "
                  "params.shape[axis]) is an error naming it and its position; "
-                 "negative indices do not wrap around.")
+                 "negative indices do not wrap around. Gradient: "
+                 "dparams = ScatterAdd(params, indices, dy).")
             .TypeVar("T", kAnyType)
             .TypeVar("I", kIndexTypes)
             .Input("params", "T")
@@ -357,6 +383,7 @@ void RegisterIndexOps(OpRegistry& r) {
             .Output("y")
             .Attr("axis", AttrType::kInt, IntAttr(0))
             .Shape(GatherShape)
+            .Gradient(GatherGradient)
             .Reference([](const KernelArgs& a) {
               return MakeKernelForType<GatherKernel>(a.inputs[0].dtype(), a);
             })
@@ -369,7 +396,8 @@ void RegisterIndexOps(OpRegistry& r) {
                  "duplicate indices accumulate deterministically. `updates` "
                  "has shape shape_like.shape[:axis] + indices.shape + "
                  "shape_like.shape[axis+1:]. Indices out of range are an "
-                 "error, as in Gather.")
+                 "error, as in Gather. Gradient: dupdates = Gather(dy, "
+                 "indices); shape_like gets zero.")
             .TypeVar("S", kAnyType)
             .TypeVar("I", kIndexTypes)
             .TypeVar("T", kNumberTypes)
@@ -379,6 +407,7 @@ void RegisterIndexOps(OpRegistry& r) {
             .Output("y")
             .Attr("axis", AttrType::kInt, IntAttr(0))
             .Shape(ScatterAddShape)
+            .Gradient(ScatterAddGradient)
             .Reference(MakeScatterAdd)
             .NoOneDnnPrimitive());
   r.Add(OpDef("OneHot")

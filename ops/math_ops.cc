@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "ops/gradient.h"
 #include "ops/kernel_util.h"
 #include "ops/registry.h"
 #include "ops/shape_fns.h"
@@ -45,11 +46,15 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CopyOneDnn(const KernelArgs& a) {
 
 void RegisterMathOps(OpRegistry& r) {
   r.Add(OpDef("Identity")
-            .Doc("y = x.")
+            .Doc("y = x. Gradient: dx = dy.")
             .TypeVar("T", kAnyType)
             .Input("x", "T")
             .Output("y")
             .Shape(UnchangedShape)
+            .Gradient([](GradContext& g) {
+              g.SetInputGrad(0, g.output_grad(0));
+              return absl::OkStatus();
+            })
             .Reference(MakeCopy)
             .OneDnn(CopyOneDnn));
 }

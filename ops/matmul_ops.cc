@@ -2,6 +2,7 @@
 
 #include "ops/matmul_ops.h"
 
+#include "ops/gradient.h"
 #include "ops/kernel_util.h"
 #include "ops/registry.h"
 #include "ops/shape_fns.h"
@@ -155,6 +156,34 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MatMulOneDnn(const KernelArgs& a) {
   return CatchDnnl(a, [&] { return MatMulPrimitive(a, nullptr, {}); });
 }
 
+// y = op(a) . op(b) gives da = dy . op(b)^T, transposed back when
+// transpose_a, and db = op(a)^T . dy, likewise; each is written as one
+// MatMul with the transposes folded into its attrs. Their batch axes are
+// the output's, summed back to the input's where it broadcast.
+absl::Status MatMulGradient(GradContext& g) {
+  bool ta = g.attrs().GetBool("transpose_a");
+  bool tb = g.attrs().GetBool("transpose_b");
+  const std::string& a = g.input(0);
+  const std::string& b = g.input(1);
+  const std::string& dy = g.output_grad(0);
+  auto matmul = [&g](const std::string& x, const std::string& y, bool tx,
+                     bool ty) {
+    std::map<std::string, AttrValue> attrs;
+    if (tx) attrs["transpose_a"] = BoolAttr(true);
+    if (ty) attrs["transpose_b"] = BoolAttr(true);
+    return g.Emit("MatMul", {x, y}, attrs);
+  };
+  if (g.Wants(0)) {
+    g.SetInputGradSummed(0, ta ? matmul(b, dy, tb, true)      // op(b) . dy^T
+                               : matmul(dy, b, false, !tb));  // dy . op(b)^T
+  }
+  if (g.Wants(1)) {
+    g.SetInputGradSummed(1, tb ? matmul(dy, a, true, ta)      // dy^T . op(a)
+                               : matmul(a, dy, !ta, false));  // op(a)^T . dy
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::optional<FusedActivation> FusableActivation(const std::string& op) {
@@ -204,7 +233,10 @@ void RegisterMatMulOps(OpRegistry& r) {
                  "transposes when `transpose_a`/`transpose_b`; leading batch "
                  "axes broadcast. On oneDNN, a MatMul whose only consumer is "
                  "a bias Add, optionally followed by Tanh, Sigmoid, Relu or "
-                 "Gelu, runs as one primitive with post-ops.")
+                 "Gelu, runs as one primitive with post-ops. Inputs have rank "
+                 ">= 2. Gradient: da = dy . op(b)^T (transposed when "
+                 "transpose_a), db = op(a)^T . dy (transposed when "
+                 "transpose_b), each summed over its broadcast batch axes.")
             .TypeVar("T", kFloatTypes)
             .Input("a", "T")
             .Input("b", "T")
@@ -212,6 +244,7 @@ void RegisterMatMulOps(OpRegistry& r) {
             .Attr("transpose_a", AttrType::kBool, BoolAttr(false))
             .Attr("transpose_b", AttrType::kBool, BoolAttr(false))
             .Shape(MatMulShape)
+            .Gradient(MatMulGradient)
             .Reference(MakeFloatKernel<MatMulReference>)
             .OneDnn(MatMulOneDnn));
 }

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "core/tensor_proto.h"
+#include "ops/gradient.h"
 #include "ops/kernel_util.h"
 #include "ops/registry.h"
 #include "ops/shape_fns.h"
@@ -289,6 +290,15 @@ struct DropoutKernel : OpKernel {
   T scale;
 };
 
+// dx = dy * mask. The mask does not depend on x's values, so a gradient
+// reaching it goes nowhere.
+absl::Status DropoutGradient(GradContext& g) {
+  const std::string& dy = g.output_grad(0);
+  g.SetInputGrad(0, dy.empty() ? g.Emit("ZerosLike", {g.input(0)})
+                               : g.Emit("Mul", {dy, g.output(1)}));
+  return absl::OkStatus();
+}
+
 // The attrs every initialiser takes.
 OpDef Initialiser(const std::string& name, Dist dist, const std::string& doc) {
   return OpDef(name)
@@ -330,8 +340,9 @@ void RegisterRandomOps(OpRegistry& r) {
             .Doc("Inverted dropout. When `training` and `rate` > 0, each "
                  "element is kept with probability 1 - `rate`: mask = 1 / (1 "
                  "- rate) where kept and 0 where dropped, in x's dtype, and y "
-                 "= x * mask (so dx = dy * mask). Otherwise y = x and mask = "
-                 "1. `rate` in [0, 1). Seeded like the random initialisers "
+                 "= x * mask (so dx = dy * mask; the mask, independent of x, "
+                 "passes no gradient). Otherwise y = x and mask = 1. `rate` in "
+                 "[0, 1). Seeded like the random initialisers "
                  "(ops/random_ops.cc); a run with training off draws nothing.")
             .TypeVar("T", kFloatTypes)
             .Input("x", "T")
@@ -341,6 +352,7 @@ void RegisterRandomOps(OpRegistry& r) {
             .Attr("training", AttrType::kBool, BoolAttr(true))
             .Attr("seed", AttrType::kInt, IntAttr(0))
             .Shape(DropoutShape)
+            .Gradient(DropoutGradient)
             .Reference(MakeFloatKernel<DropoutKernel>)
             .NoOneDnnPrimitive());
 }

@@ -1,4 +1,5 @@
-// Reductions over a list of axes: ReduceSum, ReduceMean, ReduceMax.
+// Reductions over a list of axes: ReduceSum, ReduceMean, ReduceMax; and
+// ReduceSumLike, the sum over the axes a broadcast added.
 //
 // Empty reductions follow NumPy: the sum of no elements is 0, their mean is
 // 0/0 = NaN, and their maximum is undefined, so ReduceMax over an axis of
@@ -263,21 +264,86 @@ absl::StatusOr<std::vector<bool>> LikeAxes(const KernelArgs& a) {
   return BroadcastAxes(a.inputs[0].shape(), a.inputs[1].shape());
 }
 
-// dy with the reduced axes put back as size 1 (a no-op with keepdims).
-std::string KeepDims(GradContext& g, const std::string& dy) {
-  int rank = g.shape_of(g.input(0)).rank();
-  if (g.attrs().GetBool("keepdims")) return dy;
-  std::vector<bool> reduced = *ReducedAxes(g.attrs(), rank);
-  std::string kept = dy;
-  for (int d = 0; d < rank; ++d) {
+// ---- Gradients ----
+
+// The forward node's reduced axes (of its input 0).
+std::vector<bool> NodeReducedAxes(GradContext& g) {
+  // The validator has checked the axes, so this cannot fail.
+  return *ReducedAxes(g.attrs(), g.shape_of(g.input(0)).rank());
+}
+
+// `t`, of the output's shape, with the reduced axes put back as size 1
+// (unchanged with keepdims), so that it broadcasts against the input.
+std::string KeepDims(GradContext& g, const std::string& t) {
+  if (g.attrs().GetBool("keepdims")) return t;
+  std::vector<bool> reduced = NodeReducedAxes(g);
+  std::string kept = t;
+  for (int d = 0; d < static_cast<int>(reduced.size()); ++d) {
     if (reduced[d]) kept = g.Emit("ExpandDims", {kept}, {{"axis", IntAttr(d)}});
   }
   return kept;
 }
 
+// `t` summed over the node's reduced axes, kept as size 1.
+std::string SumKeepingDims(GradContext& g, const std::string& t) {
+  return g.Emit(
+      "ReduceSum", {t},
+      {{"axes", g.attrs().Get("axes")}, {"keepdims", BoolAttr(true)}});
+}
+
+// How many input elements each output element reduces: a scalar constant
+// when the reduced dims are known, else counted at run time (of the
+// keepdims shape).
+std::string ReducedCount(GradContext& g) {
+  const std::string& x = g.input(0);
+  const Shape& shape = g.shape_of(x);
+  std::vector<bool> reduced = NodeReducedAxes(g);
+  int64_t count = 1;
+  for (int d = 0; d < shape.rank(); ++d) {
+    if (!reduced[d]) continue;
+    if (shape.dim(d) == kSymbolicDim) {
+      return SumKeepingDims(g, g.Emit("OnesLike", {x}));
+    }
+    count *= shape.dim(d);
+  }
+  return g.Scalar(static_cast<double>(count), x);
+}
+
+// dx = dy broadcast back along the reduced axes.
 absl::Status ReduceSumGradient(GradContext& g) {
-  g.SetInputGrad(0, g.Emit("BroadcastLike",
-                           {KeepDims(g, g.output_grad(0)), g.input(0)}));
+  g.SetInputGrad(
+      0, g.Emit("BroadcastLike", {KeepDims(g, g.output_grad(0)), g.input(0)}));
+  return absl::OkStatus();
+}
+
+// dx = dy / count broadcast back along the reduced axes.
+absl::Status ReduceMeanGradient(GradContext& g) {
+  std::string share =
+      g.Emit("Div", {KeepDims(g, g.output_grad(0)), ReducedCount(g)});
+  g.SetInputGrad(0, g.Emit("BroadcastLike", {share, g.input(0)}));
+  return absl::OkStatus();
+}
+
+// Ties share the gradient equally, as in TensorFlow: with mask = (x == y)
+// as 0/1, dx = mask * dy / sum(mask), the sum over the reduced axes.
+absl::Status ReduceMaxGradient(GradContext& g) {
+  const std::string& x = g.input(0);
+  std::string is_max = g.Emit("Equal", {x, KeepDims(g, g.output(0))});
+  std::string mask = g.Emit("Cast", {is_max},
+                            {{"dtype", TypeAttr(DTypeToProto(g.dtype_of(x)))}});
+  std::string share =
+      g.Emit("Div", {KeepDims(g, g.output_grad(0)), SumKeepingDims(g, mask)});
+  g.SetInputGrad(0, g.Emit("Mul", {mask, share}));
+  return absl::OkStatus();
+}
+
+// dx = dy broadcast back to x's shape; `like` gives only a shape, so its
+// gradient (when asked, for a float `like`) is zero.
+absl::Status ReduceSumLikeGradient(GradContext& g) {
+  if (g.Wants(0)) {
+    g.SetInputGrad(0, g.Emit("BroadcastLike", {g.output_grad(0), g.input(0)}));
+  }
+  if (g.Wants(1)) g.SetInputGrad(1, g.Emit("ZerosLike", {g.input(1)}));
   return absl::OkStatus();
 }
 
@@ -286,11 +352,14 @@ absl::Status ReduceSumGradient(GradContext& g) {
 void RegisterReduceOps(OpRegistry& r) {
   r.Add(ReduceOp(Reduction::kSum, "sum (0 over no elements)")
             .Gradient(ReduceSumGradient));
-  r.Add(ReduceOp(Reduction::kMean, "mean (NaN over no elements)"));
+  r.Add(ReduceOp(Reduction::kMean, "mean (NaN over no elements)")
+            .Gradient(ReduceMeanGradient));
   r.Add(ReduceOp(Reduction::kMax,
                  "maximum (an axis of size 0 is an error; a NaN element "
                  "gives NaN on the reference backend, while oneDNN's "
-                 "reduction may skip it)"));
+                 "reduction may skip it; the gradient is shared equally by "
+                 "tied maxima)")
+            .Gradient(ReduceMaxGradient));
   r.Add(OpDef("ReduceSumLike")
             .Doc("y = x summed over the axes along which `like` (whose values "
                  "are not read) broadcasts to x's shape, so y has like's "
@@ -301,6 +370,7 @@ void RegisterReduceOps(OpRegistry& r) {
             .Input("like", "L")
             .Output("y")
             .Shape(ReduceSumLikeShape)
+            .Gradient(ReduceSumLikeGradient)
             .Reference(ReduceReferenceFactory(Reduction::kSum, LikeAxes))
             .OneDnn(ReduceOneDnn(Reduction::kSum, LikeAxes)));
 }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
+#include "ops/gradient.h"
 #include "ops/kernel_util.h"
 #include "ops/registry.h"
 #include "ops/shape_fns.h"
@@ -119,6 +121,25 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeCast(const KernelArgs& a) {
   return MakeKernelForType<CastKernel>(a.inputs[0].dtype(), a);
 }
 
+// Float to float: dx = Cast(dy) back to x's dtype. To an integer or bool,
+// y is piecewise constant in x: dx = 0 (the pass asks only if such a y
+// somehow gets a gradient; integer inputs never need one).
+absl::Status CastGradient(GradContext& g) {
+  if (!g.Wants(0)) return absl::OkStatus();
+  const std::string& x = g.input(0);
+  const std::string& dy = g.output_grad(0);
+  if (dy.empty() || !kFloatTypes.Contains(g.dtype_of(g.output(0)))) {
+    g.SetInputGrad(0, g.Emit("ZerosLike", {x}));
+  } else if (g.dtype_of(dy) == g.dtype_of(x)) {
+    g.SetInputGrad(0, dy);
+  } else {
+    g.SetInputGrad(0,
+                   g.Emit("Cast", {dy},
+                          {{"dtype", TypeAttr(DTypeToProto(g.dtype_of(x)))}}));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void RegisterValueOps(OpRegistry& r) {
@@ -148,9 +169,12 @@ void RegisterValueOps(OpRegistry& r) {
             "integer truncates toward zero, and is an error naming the "
             "element when the result is out of range or x is NaN (so is "
             "i64 to i32 out of range); to bool is x != 0; bool is 0 or 1; "
-            "f64 to f32 rounds, and overflows to +-inf.",
+            "f64 to f32 rounds, and overflows to +-inf. Gradient, float to "
+            "float: dx = Cast(dy) to x's dtype; to an integer or bool: "
+            "dx = 0.",
             CastShape, MakeCast)
             .Attr("dtype", AttrType::kDType)
+            .Gradient(CastGradient)
             .NoOneDnnPrimitive());
 }
 

@@ -19,8 +19,12 @@ struct BufferPlan {
 };
 
 // Places buffers in one arena so that two buffers share bytes only when
-// their lifetimes are disjoint. Greedy by size: the largest buffers are
-// placed first, each at the lowest offset that fits.
+// their lifetimes are disjoint. It replays the schedule as an allocator
+// would: at each step it frees the buffers used for the last time before
+// it, then gives each new buffer the smallest free block that fits (best
+// fit, neighbouring free blocks merged), or grows the arena. O(n log n), so
+// that gradient graphs of 100k nodes plan in milliseconds; the earlier
+// greedy-by-size placement compared every pair of buffers.
 BufferPlan PlanBuffers(const std::vector<BufferRequest>& requests);
 
 }  // namespace rill

@@ -47,6 +47,8 @@ namespace {
 
 int64_t MiB(int64_t mb) { return mb << 20; }
 
+}  // namespace
+
 absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path) {
   LoadOptions load;
   load.max_file_bytes = MiB(absl::GetFlag(FLAGS_max_file_mb));
@@ -56,15 +58,14 @@ absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path) {
   return ValidateGraph(std::move(loaded), validate);
 }
 
+namespace {
+
 std::string HumanBytes(int64_t bytes) {
   if (bytes < 1024) return absl::StrCat(bytes, " B");
   if (bytes < (1 << 20)) return absl::StrFormat("%.1f KiB", bytes / 1024.0);
   return absl::StrFormat("%.1f MiB", bytes / 1048576.0);
 }
 
-std::string TypedShape(DType dtype, const Shape& shape) {
-  return absl::StrCat(DTypeName(dtype), shape.ToString());
-}
 
 absl::Status Check(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
@@ -279,6 +280,10 @@ absl::Status Dot(const std::vector<std::string>& operands) {
 
 }  // namespace
 
+std::string TypedShape(DType dtype, const Shape& shape) {
+  return absl::StrCat(DTypeName(dtype), shape.ToString());
+}
+
 const std::vector<Command>& AllCommands() {
   static const auto* commands = new std::vector<Command>{
       {"check",
@@ -319,6 +324,21 @@ const std::vector<Command>& AllCommands() {
        {},
        -1,
        Ops},
+      {"grad",
+       "Write a graph's gradient graph as text proto.",
+       "grad GRAPH --loss NAME (--wrt a,b | --wrt-params) -o OUT.pbtxt",
+       "Differentiates GRAPH: writes OUT.pbtxt holding GRAPH's nodes plus\n"
+       "the primitive-op nodes that compute the gradient of the loss with\n"
+       "respect to each --wrt tensor (or every Parameter), named\n"
+       "<node>/grad/...; the gradient of w is the node w/grad, and the\n"
+       "outputs are GRAPH's, the loss, then the gradients. `rill run` runs\n"
+       "it. The loss must have one element unless --seed_inputs gives every\n"
+       "loss an Input node <loss>/grad/seed to feed its gradient.",
+       {"loss", "wrt", "wrt_params", "seed_inputs", "allow_unreached",
+        "output", "memory_budget_mb", "max_file_mb"},
+       1,
+       RunGrad,
+       {{"o", "output"}}},
       {"bleu",
        "Score translations with BLEU (sacreBLEU-compatible).",
        "bleu -r REF [-r REF ...] [-i HYP] [--tokenize 13a] [--smooth exp] "

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "graph/validate.h"
 
 namespace rill {
 
@@ -30,6 +31,15 @@ const Command* FindCommand(const std::string& name);
 bool IsListFlag(const std::string& name);
 void SetListFlagValues(std::map<std::string, std::vector<std::string>> values);
 const std::vector<std::string>& ListFlagValues(const std::string& name);
+
+// Loads and validates a graph file with the --max_file_mb and
+// --memory_budget_mb limits.
+absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path);
+// "f32[2, 3]"
+std::string TypedShape(DType dtype, const Shape& shape);
+
+// `rill grad`, in grad_command.cc.
+absl::Status RunGrad(const std::vector<std::string>& operands);
 
 // `rill bleu`, in bleu_command.cc.
 absl::Status RunBleu(const std::vector<std::string>& operands);

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   }
   int i = 0;
   for (const rill::OpRow& row : rill::AllOpRows()) {
+    // The very wide AddN rows would exceed the fuzzer's -max_len (64 KiB).
+    if (row.inputs.size() > 64) continue;
     rill::Graph g = rill::RowGraph(row, rill::DType::kF32);
     std::string text;
     google::protobuf::TextFormat::PrintToString(g, &text);

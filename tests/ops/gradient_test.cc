@@ -33,10 +33,11 @@ Graph RowLossGraph(const OpRow& row, DType float_type) {
   for (size_t k = 0; k < y.dtypes.size(); ++k) {
     if (!kFloatTypes.Contains(y.dtypes[k])) continue;
     std::string out = k == 0 ? "y" : absl::StrCat("y:", k);
-    Tensor w = *Tensor::Allocate(float_type, y.shapes[k]);
+    // In the output's own dtype: Cast rows output the other float type.
+    Tensor w = *Tensor::Allocate(y.dtypes[k], y.shapes[k]);
     for (int64_t i = 0; i < w.num_elements(); ++i) {
       double v = std::uniform_real_distribution<double>(0.5, 1.5)(rng);
-      if (float_type == DType::kF64) {
+      if (y.dtypes[k] == DType::kF64) {
         w.data<double>()[i] = v;
       } else {
         w.data<float>()[i] = static_cast<float>(v);

@@ -5,13 +5,20 @@
 namespace rill {
 namespace {
 
-// Rows of a unary f32/f64 op over odd, size-1, scalar and empty shapes.
+// Odd, size-1, scalar and empty shapes for element-wise ops; oneDNN runs
+// all but the empty one.
+std::vector<Shape> ElementwiseShapes() {
+  return {Shape{31}, Shape{3, 5, 7}, Shape{}, Shape{1, 1}, Shape{0, 4}};
+}
+
+bool IsEmpty(const Shape& s) { return s.rank() > 0 && s.dim(0) == 0; }
+
+// Rows of a unary f32/f64 op.
 void AddUnaryRows(const std::string& op, bool positive,
                   std::vector<OpRow>& rows) {
-  for (Shape s :
-       {Shape{31}, Shape{3, 5, 7}, Shape{}, Shape{1, 1}, Shape{0, 4}}) {
-    bool empty = s.rank() > 0 && s.dim(0) == 0;
-    rows.push_back({op, {positive ? Positive(s) : InputSpec(s)}, {}, !empty});
+  for (const Shape& s : ElementwiseShapes()) {
+    rows.push_back(
+        {op, {positive ? Positive(s) : InputSpec(s)}, {}, !IsEmpty(s)});
   }
 }
 
@@ -64,6 +71,13 @@ void AddCompareRows(const std::string& op, std::vector<OpRow>& rows) {
        false});
 }
 
+// Rows of an element-wise backward op dx = f(v, dy): inputs of one shape.
+void AddBackwardRows(const std::string& op, std::vector<OpRow>& rows) {
+  for (const Shape& s : ElementwiseShapes()) {
+    rows.push_back({op, {s, s}, {}, !IsEmpty(s)});
+  }
+}
+
 std::vector<OpRow> ElementwiseRows() {
   std::vector<OpRow> rows;
   for (const char* op :
@@ -79,6 +93,9 @@ std::vector<OpRow> ElementwiseRows() {
   AddBinaryRows("Maximum", false, false, true, true, rows);
   AddBinaryRows("Minimum", false, false, true, true, rows);
   for (const char* op : {"Less", "Greater", "Equal"}) AddCompareRows(op, rows);
+  for (const char* op : {"TanhGrad", "SigmoidGrad", "ReluGrad", "GeluGrad"}) {
+    AddBackwardRows(op, rows);
+  }
   // Past oneDNN's 12 dims the reference kernel runs instead.
   Shape rank13({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 3});
   std::vector<OpRow> more = {
@@ -106,6 +123,12 @@ std::vector<OpRow> ElementwiseRows() {
       {"AddN", {{0, 4}, {0, 4}}, {}, false},
   };
   rows.insert(rows.end(), more.begin(), more.end());
+  // The widest sum oneDNN takes (its source argument ids run out), and one
+  // past it: a weight shared by every step of a long unrolled RNN.
+  for (int n : {1024, 1025}) {
+    rows.push_back({"AddN", std::vector<InputSpec>(n, InputSpec({3})), {},
+                    n == 1024});
+  }
   return rows;
 }
 
@@ -141,6 +164,7 @@ std::vector<OpRow> MathRows() {
        {{"transpose_a", True()}, {"transpose_b", True()}},
        true},
       {"MatMul", {{2, 1, 3, 4}, {3, 4, 5}}, {}, true},  // Batch broadcast.
+      {"MatMul", {{3, 4}, {2, 5, 4}}, {{"transpose_b", True()}}, true},
       {"MatMul", {{0, 4}, {4, 3}}, {}, false},
   };
   rows.insert(rows.begin(), math.begin(), math.end());

@@ -1,4 +1,5 @@
-// Rows for the normalisation and reduction ops.
+// Rows for the normalisation and reduction ops, and the backward ops of the
+// nn and loss families.
 
 #include "tests/ops/op_test_util.h"
 
@@ -16,9 +17,12 @@ std::vector<OpRow> ReduceRows() {
         {op, {{3, 5, 7}}, {{"axes", Axes({0, 2})}}, true},
         {op, {{3, 5, 7}}, {{"axes", Axes({-1})}, {"keepdims", True()}}, true},
         {op, {{3, 5, 7}}, {{"axes", Axes({1})}}, true},
-        {op, {{3, 5, 7}}, {}, true},  // All axes: a scalar.
         {op, {{2, 3, 5}}, {{"axes", Axes({2, 0})}, {"keepdims", True()}}, true},
-        {op, {{31}}, {{"axes", Axes({0})}}, true},
+        // One sum of mixed signs can cancel, and then the error relative
+        // to it measures the summation order, not the kernels: the rows
+        // that reduce to a single element sum positive values.
+        {op, {Positive({3, 5, 7})}, {}, true},  // All axes: a scalar.
+        {op, {Positive({31})}, {{"axes", Axes({0})}}, true},
         {op, {{4, 1, 6}}, {{"axes", Axes({1, 2})}, {"keepdims", True()}}, true},
         // Nothing shrinks: oneDNN's reduction refuses, the reference runs.
         {op, {{4, 1, 6}}, {{"axes", Axes({1})}}, false},
@@ -35,6 +39,88 @@ std::vector<OpRow> ReduceRows() {
   rows.push_back({"ReduceSum", {{0, 3}}, {{"axes", Axes({0})}}, false});
   rows.push_back({"ReduceSum", {{2, 0, 3}}, {{"axes", Axes({1, 2})}}, false});
   return rows;
+}
+
+std::vector<OpRow> ReduceSumLikeRows() {
+  return {
+      {"ReduceSumLike", {{3, 5, 7}, {5, 1}}, {}, true},
+      {"ReduceSumLike", {{4, 6}, {}}, {}, true},  // A scalar: sums all.
+      {"ReduceSumLike", {{2, 3, 4}, {2, 1, 4}}, {}, true},
+      // Nothing shrinks: oneDNN's reduction refuses, the reference runs.
+      {"ReduceSumLike", {{3, 5}, {3, 5}}, {}, false},
+      // An integer `like`: the oneDNN kernel takes f32 only.
+      {"ReduceSumLike", {{2, 3}, Indices({1, 3}, 4)}, {}, false},
+      {"ReduceSumLike", {{0, 3}, {3}}, {}, false},
+  };
+}
+
+// SoftmaxGrad and LogSoftmaxGrad take any y; real ones come from the
+// forward op, but the formulas are defined everywhere.
+std::vector<OpRow> SoftmaxGradRows() {
+  std::vector<OpRow> rows;
+  for (const char* op : {"SoftmaxGrad", "LogSoftmaxGrad"}) {
+    std::vector<OpRow> r = {
+        {op, {{4, 9}, {4, 9}}, {}, true},
+        {op, {{4, 9}, {4, 9}}, {{"axis", IntAttr(0)}}, true},
+        {op, {{2, 3, 5}, {2, 3, 5}}, {{"axis", IntAttr(1)}}, true},
+        {op, {{31}, {31}}, {}, true},
+        {op, {{7, 1}, {7, 1}}, {}, true},
+        {op, {{3, 0}, {3, 0}}, {}, false},
+    };
+    rows.insert(rows.end(), r.begin(), r.end());
+  }
+  return rows;
+}
+
+// LayerNormGrad(x, gamma, mean, variance, dy): mean and variance need not
+// be x's (the op reads them as given), but variance must be >= 0.
+std::vector<OpRow> LayerNormGradRows() {
+  return {
+      {"LayerNormGrad", {{4, 9}, {9}, {4}, Positive({4}), {4, 9}}, {}, true},
+      {"LayerNormGrad",
+       {{3, 5, 7}, {7}, {3, 5}, Positive({3, 5}), {3, 5, 7}},
+       {{"epsilon", FloatAttr(1e-3f)}},
+       true},
+      {"LayerNormGrad", {{7}, {7}, {}, Positive({}), {7}}, {}, true},
+      {"LayerNormGrad", {{5, 1}, {1}, {5}, Positive({5}), {5, 1}}, {}, true},
+      {"LayerNormGrad", {{0, 5}, {5}, {0}, Positive({0}), {0, 5}}, {}, false},
+  };
+}
+
+// No oneDNN primitive: every row runs the reference loop on both backends.
+std::vector<OpRow> SoftmaxCrossEntropyGradRows() {
+  AttrValue sum = StringAttr("sum");
+  return {
+      {"SoftmaxCrossEntropyGrad", {{7, 5}, Indices({7}, 5), {}}, {}, false},
+      {"SoftmaxCrossEntropyGrad",
+       {{7, 5}, Indices({7}, 5, DType::kI64), {}},
+       {{"reduction", sum}},
+       false},
+      {"SoftmaxCrossEntropyGrad",
+       {{7, 5}, Indices({7}, 5), {}, Positive({7})},
+       {},
+       false},
+      {"SoftmaxCrossEntropyGrad",
+       {{7, 5}, Indices({7}, 5), {}, Positive({7})},
+       {{"reduction", sum}},
+       false},
+      // Labels in [0, 3): about a third of the rows are ignored.
+      {"SoftmaxCrossEntropyGrad",
+       {{9, 3}, Indices({9}, 3), {}, Positive({9})},
+       {{"ignore_index", IntAttr(1)}},
+       false},
+      {"SoftmaxCrossEntropyGrad",
+       {{3, 5, 7}, Indices({3, 5}, 7), {}},
+       {},
+       false},
+      {"SoftmaxCrossEntropyGrad", {{7}, Indices({}, 7), {}}, {}, false},
+      {"SoftmaxCrossEntropyGrad", {{0, 5}, Indices({0}, 5), {}}, {}, false},
+      // All ignored: zeros.
+      {"SoftmaxCrossEntropyGrad",
+       {{4, 2}, Indices({4}, 1), {}, Positive({4})},
+       {{"ignore_index", IntAttr(0)}},
+       false},
+  };
 }
 
 }  // namespace
@@ -67,8 +153,10 @@ std::vector<OpRow> NnRows() {
       {"LayerNorm", {{1, 1, 6}, {6}, {6}}, {}, true},
       {"LayerNorm", {{0, 5}, {5}, {5}}, {}, false},
   };
-  std::vector<OpRow> reduce = ReduceRows();
-  rows.insert(rows.end(), reduce.begin(), reduce.end());
+  for (auto part : {ReduceRows(), ReduceSumLikeRows(), SoftmaxGradRows(),
+                    LayerNormGradRows(), SoftmaxCrossEntropyGradRows()}) {
+    rows.insert(rows.end(), part.begin(), part.end());
+  }
   return rows;
 }
 

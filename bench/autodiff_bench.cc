@@ -1,0 +1,135 @@
+// How the autodiff pass and the executor's compile scale with graph size:
+// unrolled tanh RNNs, h[t] = tanh(x W + h[t-1] U + b), of about 25k, 50k
+// and 100k forward nodes (5 per step), loss = sum(h[T]), differentiated
+// with respect to W, U and b. For each size it times building the gradient
+// graph, validating it, and compiling it (the executor's first run, on
+// B=1, H=4 tensors, so that the kernels themselves cost little), and prints
+// how the total grows when the graph doubles.
+//
+//   bazel run -c opt //bench:autodiff_bench
+// Targets (issue 4): under 1 s at 100k nodes; doubling costs <= ~2.2x.
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "graph/autodiff.h"
+#include "graph/validate.h"
+#include "runtime/executor.h"
+
+namespace rill {
+namespace {
+
+constexpr int kHidden = 4;
+
+Node* AddNode(Graph& g, const std::string& name, const std::string& op,
+              std::initializer_list<std::string> inputs) {
+  Node* n = g.add_node();
+  n->set_name(name);
+  n->set_op(op);
+  for (const std::string& in : inputs) n->add_input(in);
+  return n;
+}
+
+void AddInput(Graph& g, const std::string& name, std::vector<int64_t> dims) {
+  Node* n = AddNode(g, name, "Input", {});
+  (*n->mutable_attr())["dtype"].set_type(DT_FLOAT);
+  for (int64_t d : dims) {
+    (*n->mutable_attr())["shape"].mutable_shape()->add_dim(d);
+  }
+}
+
+Graph UnrolledRnn(int steps) {
+  Graph g;
+  AddInput(g, "x", {1, kHidden});
+  AddInput(g, "h0", {1, kHidden});
+  AddInput(g, "W", {kHidden, kHidden});
+  AddInput(g, "U", {kHidden, kHidden});
+  AddInput(g, "b", {kHidden});
+  std::string prev = "h0";
+  for (int t = 1; t <= steps; ++t) {
+    std::string h = absl::StrCat("h", t);
+    AddNode(g, h + "/xw", "MatMul", {"x", "W"});
+    AddNode(g, h + "/hu", "MatMul", {prev, "U"});
+    AddNode(g, h + "/sum", "Add", {h + "/xw", h + "/hu"});
+    AddNode(g, h + "/z", "Add", {h + "/sum", "b"});
+    AddNode(g, h, "Tanh", {h + "/z"});
+    prev = h;
+  }
+  AddNode(g, "loss", "ReduceSum", {prev});
+  return g;
+}
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "autodiff_bench: %s\n", s.ToString().c_str());
+  return 1;
+}
+
+double MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+int Main() {
+  std::printf("%-9s %-9s %-9s %-10s %-11s %-11s %-9s %s\n", "forward",
+              "backward", "grad_ms", "check_ms", "compile_ms", "total_ms",
+              "x_prev", "(prev: the half-size graph)");
+  double prev_total = 0;
+  bool ok = true;
+  for (int nodes : {25000, 50000, 100000}) {
+    auto forward = ValidateGraph({UnrolledRnn(nodes / 5), {}});
+    if (!forward.ok()) return Fail(forward.status());
+    int forward_nodes = forward->num_nodes();
+    GradientRequest request;
+    request.losses = {"loss"};
+    request.wrt = {"W", "U", "b"};
+    auto start = std::chrono::steady_clock::now();
+    auto grad = BuildGradientGraph(*forward, request);
+    double grad_ms = MsSince(start);
+    if (!grad.ok()) return Fail(grad.status());
+    start = std::chrono::steady_clock::now();
+    auto valid = ValidateGraph(std::move(grad->graph));
+    double check_ms = MsSince(start);
+    if (!valid.ok()) return Fail(valid.status());
+    int backward_nodes = valid->num_nodes() - forward_nodes;
+    std::fprintf(stderr, "DEBUG grad %.1f check %.1f\n", grad_ms, check_ms);
+    start = std::chrono::steady_clock::now();
+    auto ex = Executor::Create(*std::move(valid), {Backend::kReference});
+    std::map<std::string, Tensor> feeds;
+    for (auto [name, dims] :
+         std::map<std::string, Shape>{{"x", {1, kHidden}},
+                                      {"h0", {1, kHidden}},
+                                      {"W", {kHidden, kHidden}},
+                                      {"U", {kHidden, kHidden}},
+                                      {"b", {kHidden}}}) {
+      Tensor t = *Tensor::Allocate(DType::kF32, dims);
+      for (int64_t i = 0; i < t.num_elements(); ++i) {
+        t.data<float>()[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+      }
+      feeds[name] = t;
+    }
+    auto out = (*ex)->Run(feeds, grad->gradients);
+    double compile_ms = MsSince(start);
+    if (!out.ok()) return Fail(out.status());
+    double total = grad_ms + check_ms + compile_ms;
+    std::printf(
+        "%-9d %-9d %-9.1f %-10.1f %-11.1f %-11.1f %-9s\n", forward_nodes,
+        backward_nodes, grad_ms, check_ms, compile_ms, total,
+        prev_total > 0 ? absl::StrFormat("%.2f", total / prev_total).c_str()
+                       : "-");
+    if (prev_total > 0 && total / prev_total > 2.2) ok = false;
+    if (forward_nodes >= 100000 && total > 1000) ok = false;
+    prev_total = total;
+  }
+  std::printf("targets (under 1 s at 100k nodes, doubling <= 2.2x): %s\n",
+              ok ? "met" : "NOT met");
+  return 0;
+}
+
+}  // namespace
+}  // namespace rill
+
+int main() { return rill::Main(); }

@@ -1,0 +1,88 @@
+// `rill grad`: writes the forward-plus-backward graph as text proto.
+
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/file_io.h"
+#include "google/protobuf/text_format.h"
+#include "graph/autodiff.h"
+#include "tools/commands.h"
+
+ABSL_FLAG(std::vector<std::string>, loss, {},
+          "The loss tensor (node or node:k); comma-separated for several, "
+          "whose gradients add up.");
+ABSL_FLAG(std::vector<std::string>, wrt, {},
+          "Tensors to differentiate with respect to, comma-separated.");
+ABSL_FLAG(bool, wrt_params, false,
+          "Differentiate with respect to every Parameter node.");
+ABSL_FLAG(bool, seed_inputs, false,
+          "Give each loss an Input node <loss>/grad/seed for its incoming "
+          "gradient (vector-Jacobian products of non-scalar outputs).");
+ABSL_FLAG(bool, allow_unreached, false,
+          "A --wrt tensor that does not reach the loss gets a zero gradient "
+          "and a warning, instead of an error.");
+ABSL_FLAG(std::string, output, "",
+          "Where to write the gradient graph (-o), as text proto.");
+
+namespace rill {
+
+absl::Status RunGrad(const std::vector<std::string>& operands) {
+  std::string out = absl::GetFlag(FLAGS_output);
+  if (out.empty()) {
+    return absl::InvalidArgumentError("name the output file with -o OUT.pbtxt");
+  }
+  if (!IsTextGraphPath(out)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "-o ", out, ": the gradient graph is written as text proto, so the "
+        "name must end in .pbtxt, .txt or .textproto"));
+  }
+  ASSIGN_OR_RETURN(ValidGraph forward, LoadAndValidate(operands[0]));
+  GradientRequest request;
+  request.losses = absl::GetFlag(FLAGS_loss);
+  request.wrt = absl::GetFlag(FLAGS_wrt);
+  request.wrt_params = absl::GetFlag(FLAGS_wrt_params);
+  request.seed_inputs = absl::GetFlag(FLAGS_seed_inputs);
+  request.allow_unreached = absl::GetFlag(FLAGS_allow_unreached);
+  if (request.losses.empty()) {
+    return absl::InvalidArgumentError("name the loss with --loss NAME");
+  }
+  if (request.wrt.empty() && !request.wrt_params) {
+    return absl::InvalidArgumentError(
+        "name what to differentiate with respect to: --wrt a,b or "
+        "--wrt_params");
+  }
+  ASSIGN_OR_RETURN(GradientGraph grad, BuildGradientGraph(forward, request));
+  // The result is checked as a loaded file would be before it is written.
+  ASSIGN_OR_RETURN(ValidGraph valid, ValidateGraph(grad.graph));
+  std::string text;
+  if (!google::protobuf::TextFormat::PrintToString(valid.proto(), &text)) {
+    return absl::InternalError("cannot print the gradient graph");
+  }
+  RETURN_IF_ERROR(WriteFileAtomic(out, text));
+  for (const std::string& w : grad.warnings) {
+    std::fprintf(stderr, "%s\n", w.c_str());
+  }
+  std::printf("%s: %d nodes (%d forward, %d backward)\n", out.c_str(),
+              valid.num_nodes(), forward.num_nodes(),
+              valid.num_nodes() - forward.num_nodes());
+  for (const std::string& s : grad.seeds) {
+    int n = valid.FindNode(s);
+    std::printf("  seed:     %s %s\n", s.c_str(),
+                TypedShape(valid.info(n).dtypes[0], valid.info(n).shapes[0])
+                    .c_str());
+  }
+  for (size_t i = 0; i < grad.wrt.size(); ++i) {
+    int n = valid.FindNode(grad.gradients[i]);
+    std::printf("  gradient: %s = d(%s)/d(%s) %s\n",
+                grad.gradients[i].c_str(),
+                absl::StrJoin(request.losses, " + ").c_str(),
+                grad.wrt[i].c_str(),
+                TypedShape(valid.info(n).dtypes[0], valid.info(n).shapes[0])
+                    .c_str());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace rill
