@@ -1,6 +1,9 @@
 #ifndef RILL_CORE_ONEDNN_CONTEXT_H_
 #define RILL_CORE_ONEDNN_CONTEXT_H_
 
+#include <string>
+#include <unordered_map>
+
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace rill {
@@ -10,6 +13,8 @@ namespace rill {
 struct OneDnnContext {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
+  // Primitives by node configuration (CachedPrimitive, ops/kernel_util.h).
+  std::unordered_map<std::string, dnnl::primitive> primitives;
 };
 
 }  // namespace rill

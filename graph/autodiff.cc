@@ -1,7 +1,6 @@
 #include "graph/autodiff.h"
 
 #include <deque>
-#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -41,9 +40,13 @@ class Pass {
       const std::string& base, const std::string& op,
       const std::vector<std::string>& inputs,
       const std::map<std::string, AttrValue>& attrs);
-  // The meta of the node that `ref` names, and its output index.
-  absl::StatusOr<std::pair<const NodeMeta*, int>> Lookup(
-      const std::string& ref) const;
+  // The node that `ref` names and its output index.
+  struct Found {
+    int id;
+    const NodeMeta* meta;
+    int output;
+  };
+  absl::StatusOr<Found> Lookup(absl::string_view ref) const;
   const ValidGraph& forward() const { return fwd_; }
 
  private:
@@ -75,8 +78,8 @@ class Pass {
 
   std::vector<Node> emitted_;
   std::deque<NodeMeta> meta_;  // Forward nodes, then emitted ones.
-  std::unordered_map<std::string, int> ids_;
-  std::unordered_map<std::string, int> next_suffix_;
+  absl::flat_hash_map<std::string, int> ids_;
+  absl::flat_hash_map<std::string, int> next_suffix_;
   GradientGraph result_;
 };
 
@@ -105,9 +108,10 @@ class NodeGradContext : public GradContext {
 
   void SetInputGrad(int i, const std::string& grad) override {
     if (!status_.ok()) return;
-    auto meta = pass_.Lookup(grad);
-    if (!meta.ok()) return Fail(std::string(meta.status().message()));
-    const auto [m, k] = *meta;
+    auto found = pass_.Lookup(grad);
+    if (!found.ok()) return Fail(std::string(found.status().message()));
+    const NodeMeta* m = found->meta;
+    int k = found->output;
     const TensorRef& in = info_.inputs[i];
     DType want_dtype = pass_.forward().info(in.node).dtypes[in.output];
     const Shape& want = pass_.forward().info(in.node).shapes[in.output];
@@ -121,22 +125,21 @@ class NodeGradContext : public GradContext {
   }
 
   DType dtype_of(const std::string& ref) const override {
-    auto meta = pass_.Lookup(ref);
-    return meta.ok() ? meta->first->dtypes[meta->second] : DType::kF32;
+    auto found = pass_.Lookup(ref);
+    return found.ok() ? found->meta->dtypes[found->output] : DType::kF32;
   }
   const Shape& shape_of(const std::string& ref) const override {
     static const Shape* const kUnknown = new Shape();
-    auto meta = pass_.Lookup(ref);
-    return meta.ok() ? meta->first->shapes[meta->second] : *kUnknown;
+    auto found = pass_.Lookup(ref);
+    return found.ok() ? found->meta->shapes[found->output] : *kUnknown;
   }
 
   std::string Emit(const std::string& op,
                    const std::vector<std::string>& inputs,
                    const std::map<std::string, AttrValue>& attrs) override {
     if (!status_.ok()) return "";
-    absl::StatusOr<std::string> name =
-        pass_.EmitNode(absl::StrCat(node_.name(), "/grad/", op), op, inputs,
-                       attrs);
+    absl::StatusOr<std::string> name = pass_.EmitNode(
+        absl::StrCat(node_.name(), "/grad/", op), op, inputs, attrs);
     if (!name.ok()) {
       Fail(std::string(name.status().message()));
       return "";
@@ -171,9 +174,8 @@ std::string Pass::UniqueName(const std::string& base) {
   return name;
 }
 
-absl::StatusOr<std::pair<const NodeMeta*, int>> Pass::Lookup(
-    const std::string& ref) const {
-  std::string name;
+absl::StatusOr<Pass::Found> Pass::Lookup(absl::string_view ref) const {
+  absl::string_view name;
   int k;
   RETURN_IF_ERROR(ParseInputRef(ref, &name, &k));
   auto it = ids_.find(name);
@@ -185,7 +187,7 @@ absl::StatusOr<std::pair<const NodeMeta*, int>> Pass::Lookup(
     return absl::InternalError(
         absl::StrCat("'", ref, "': node '", name, "' has no output ", k));
   }
-  return std::make_pair(&m, k);
+  return Found{it->second, &m, k};
 }
 
 absl::StatusOr<std::string> Pass::EmitNode(
@@ -203,27 +205,27 @@ absl::StatusOr<std::string> Pass::EmitNode(
   std::vector<DType> dtypes;
   std::vector<Shape> shapes;
   for (const std::string& ref : inputs) {
-    ASSIGN_OR_RETURN(auto in, Lookup(ref));
+    ASSIGN_OR_RETURN(Found in, Lookup(ref));
     node.add_input(ref);
-    dtypes.push_back(in.first->dtypes[in.second]);
-    shapes.push_back(in.first->shapes[in.second]);
-    std::string producer;
-    int k;
-    RETURN_IF_ERROR(ParseInputRef(ref, &producer, &k));
-    meta.input_ids.push_back(ids_.at(producer));
+    dtypes.push_back(in.meta->dtypes[in.output]);
+    shapes.push_back(in.meta->shapes[in.output]);
+    meta.input_ids.push_back(in.id);
   }
   for (const auto& [name, value] : attrs) (*node.mutable_attr())[name] = value;
-  std::string what = absl::StrCat("emitting ", op_name, " node '", node.name(),
-                                  "' from inputs ", absl::StrJoin(inputs, ", "));
+  auto what = [&] {
+    return absl::StrCat("emitting ", op_name, " node '", node.name(),
+                        "' from inputs ", absl::StrJoin(inputs, ", "));
+  };
   if (!op->AcceptsInputCount(node.input_size())) {
-    return absl::InternalError(absl::StrCat(what, ": ", op_name, " takes ",
+    return absl::InternalError(absl::StrCat(what(), ": ", op_name, " takes ",
                                             op->InputCountText(), " inputs"));
   }
-  RETURN_IF_ERROR(Annotate(CheckNodeAttrs(node, *op), what));
-  RETURN_IF_ERROR(Annotate(InferNode(*op, node, dtypes, shapes,
-                                     fwd_.memory_budget(), &meta.dtypes,
-                                     &meta.shapes),
-                           what));
+  absl::Status s = CheckNodeAttrs(node, *op);
+  if (s.ok()) {
+    s = InferNode(*op, node, dtypes, shapes, fwd_.memory_budget(), &meta.dtypes,
+                  &meta.shapes);
+  }
+  if (!s.ok()) return Annotate(s, what());
   ids_[node.name()] = static_cast<int>(meta_.size());
   meta_.push_back(std::move(meta));
   emitted_.push_back(std::move(node));
@@ -273,7 +275,8 @@ absl::Status Pass::ResolveRequest() {
     if (!kFloatTypes.Contains(dtype)) {
       return absl::InvalidArgumentError(absl::StrCat(
           fwd_.Describe(t->node), ": cannot differentiate with respect to '",
-          ref, "': it is ", DTypeName(dtype), ", and only f32 and f64 have "
+          ref, "': it is ", DTypeName(dtype),
+          ", and only f32 and f64 have "
           "gradients"));
     }
     wrt_.push_back(*t);
@@ -322,11 +325,11 @@ absl::StatusOr<std::string> Pass::SeedFor(const TensorRef& loss) {
   for (int64_t d : info.shapes[loss.output].dims()) {
     shape.mutable_shape()->add_dim(d);
   }
-  ASSIGN_OR_RETURN(std::string seed,
-                   EmitNode(base, "Input", {},
-                            {{"dtype", TypeAttr(DTypeToProto(
-                                           info.dtypes[loss.output]))},
-                             {"shape", shape}}));
+  ASSIGN_OR_RETURN(
+      std::string seed,
+      EmitNode(base, "Input", {},
+               {{"dtype", TypeAttr(DTypeToProto(info.dtypes[loss.output]))},
+                {"shape", shape}}));
   result_.seeds.push_back(seed);
   return seed;
 }
@@ -397,14 +400,13 @@ absl::StatusOr<std::string> Pass::GradientOf(const TensorRef& wrt) {
   if (sum.empty()) {
     std::vector<std::string> losses;
     for (const TensorRef& l : losses_) losses.push_back(Name(l));
-    std::string why =
-        absl::StrCat("'", name, "' does not reach the loss '",
-                     absl::StrJoin(losses, "', '"),
-                     "': no path of differentiable ops leads from it there");
+    std::string why = absl::StrCat(
+        "'", name, "' does not reach the loss '", absl::StrJoin(losses, "', '"),
+        "': no path of differentiable ops leads from it there");
     if (!req_.allow_unreached) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          fwd_.Describe(wrt.node), ": ", why,
-          " (set allow_unreached for a zero gradient instead)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(fwd_.Describe(wrt.node), ": ", why,
+                       " (set allow_unreached for a zero gradient instead)"));
     }
     result_.warnings.push_back(
         absl::StrCat("warning: ", why, "; its gradient is zero"));
@@ -421,7 +423,7 @@ GradientGraph Pass::Finish() {
   std::vector<char> keep(meta_.size(), 0);
   std::vector<int> stack;
   auto want = [&](const std::string& name) {
-    int id = ids_.at(name);
+    int id = ids_.find(name)->second;
     if (id >= n && !keep[id]) {
       keep[id] = 1;
       stack.push_back(id);

@@ -73,6 +73,18 @@ absl::Status TopologicalOrder(const ValidGraph& g,
 }  // namespace
 
 absl::Status CheckNodeAttrs(const Node& node, const OpDef& op) {
+  // The common case, checked without allocating: every attr known and
+  // well-typed, every required one given.
+  bool fine = true;
+  for (const auto& [name, value] : node.attr()) {
+    const AttrDef* def = op.FindAttr(name);
+    fine = fine && def != nullptr && AttrValueHasType(value, def->type);
+  }
+  for (const AttrDef& def : op.attrs()) {
+    fine =
+        fine && (def.default_value.has_value() || node.attr().count(def.name));
+  }
+  if (fine) return absl::OkStatus();
   // Sorted, so that the first error reported does not depend on hashing.
   std::map<std::string, const AttrValue*> given;
   for (const auto& [name, value] : node.attr()) given[name] = &value;
@@ -81,22 +93,20 @@ absl::Status CheckNodeAttrs(const Node& node, const OpDef& op) {
     if (def == nullptr) {
       std::vector<std::string> known;
       for (const AttrDef& a : op.attrs()) known.push_back(a.name);
-      return absl::InvalidArgumentError(
-          absl::StrCat(
-              "unknown attr '", name, "'; ", op.name(), " takes ",
-              known.empty() ? "no attrs" : absl::StrJoin(known, ", ")));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown attr '", name, "'; ", op.name(), " takes ",
+          known.empty() ? "no attrs" : absl::StrJoin(known, ", ")));
     }
     if (!AttrValueHasType(*value, def->type)) {
-      return absl::InvalidArgumentError(
-                       absl::StrCat("attr '", name, "' must be of type ",
-                                    AttrTypeName(def->type)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "attr '", name, "' must be of type ", AttrTypeName(def->type)));
     }
   }
   for (const AttrDef& def : op.attrs()) {
     if (!def.default_value.has_value() && given.count(def.name) == 0) {
       return absl::InvalidArgumentError(
-                       absl::StrCat("missing required attr '", def.name, "' (",
-                                    AttrTypeName(def.type), ")"));
+          absl::StrCat("missing required attr '", def.name, "' (",
+                       AttrTypeName(def.type), ")"));
     }
   }
   return absl::OkStatus();
@@ -114,30 +124,38 @@ bool IsValidNodeName(const std::string& name) {
   return true;
 }
 
-absl::Status ParseInputRef(const std::string& ref, std::string* name,
+absl::Status ParseInputRef(absl::string_view ref, absl::string_view* name,
                            int* index) {
   size_t colon = ref.rfind(':');
   *name = ref.substr(0, colon);
   *index = 0;
-  if (colon == std::string::npos) return absl::OkStatus();
-  std::string digits = ref.substr(colon + 1);
+  if (colon == absl::string_view::npos) return absl::OkStatus();
+  absl::string_view digits = ref.substr(colon + 1);
   // Nine digits cannot overflow int.
   if (digits.empty() || digits.size() > 9 ||
       !std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "input '", ref, "' is not of the form \"node\" or \"node:k\""));
   }
-  *index = std::stoi(digits);
+  for (char c : digits) *index = *index * 10 + (c - '0');
   return absl::OkStatus();
 }
 
-int ValidGraph::FindNode(const std::string& name) const {
+absl::Status ParseInputRef(const std::string& ref, std::string* name,
+                           int* index) {
+  absl::string_view view;
+  RETURN_IF_ERROR(ParseInputRef(absl::string_view(ref), &view, index));
+  *name = std::string(view);
+  return absl::OkStatus();
+}
+
+int ValidGraph::FindNode(absl::string_view name) const {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? -1 : it->second;
 }
 
 absl::StatusOr<TensorRef> ValidGraph::Resolve(const std::string& ref) const {
-  std::string name;
+  absl::string_view name;
   int index;
   RETURN_IF_ERROR(ParseInputRef(ref, &name, &index));
   int node = FindNode(name);
@@ -204,15 +222,15 @@ absl::Status InferNode(const OpDef& op, const Node& node,
     const Shape& s = ctx.output_shapes()[o];
     RETURN_IF_ERROR(s.Validate(/*allow_symbolic=*/true));
     if (!s.IsFullyDefined()) continue;
-    std::string output = absl::StrCat("output ", o);
+    auto output = [o] { return absl::StrCat("output ", o); };
     absl::StatusOr<int64_t> bytes = s.ByteSize(ctx.output_dtypes()[o]);
-    RETURN_IF_ERROR(Annotate(bytes.status(), output));
+    if (!bytes.ok()) return Annotate(bytes.status(), output());
     // An op output that alone exceeds the budget could never be allocated
     // (sizes chosen by attributes: Fill, OneHot, random ops, ...). Inputs
     // are checked when fed, values against what is left of the budget.
     if (!op.is_source() && *bytes > memory_budget) {
       return absl::ResourceExhaustedError(absl::StrCat(
-          output, " ", DTypeName(ctx.output_dtypes()[o]), s.ToString(),
+          output(), " ", DTypeName(ctx.output_dtypes()[o]), s.ToString(),
           " needs ", *bytes, " bytes, over the memory budget of ",
           memory_budget, " bytes"));
     }
@@ -263,7 +281,8 @@ absl::StatusOr<ValidGraph> ValidateGraph(LoadedGraph loaded,
                        absl::StrCat(op.name(), " takes ", op.InputCountText(),
                                     " input(s), got ", node.input_size()));
     }
-    RETURN_IF_ERROR(Annotate(CheckNodeAttrs(node, op), g.Describe(i)));
+    absl::Status attrs = CheckNodeAttrs(node, op);
+    if (!attrs.ok()) return Annotate(attrs, g.Describe(i));
     // Dtypes are filled in by inference; the count is needed by references.
     absl::StatusOr<int> outputs = op.NumOutputs(node);
     if (!outputs.ok())

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "core/dtype.h"
 #include "core/shape.h"
 #include "graph/loader.h"
@@ -54,7 +56,7 @@ class ValidGraph {
   int64_t memory_budget() const { return memory_budget_; }
 
   // -1 when absent.
-  int FindNode(const std::string& name) const;
+  int FindNode(absl::string_view name) const;
   // Resolves "node" or "node:k".
   absl::StatusOr<TensorRef> Resolve(const std::string& ref) const;
   // "file:3:1: node 'h' (Tanh)", for error messages.
@@ -68,7 +70,7 @@ class ValidGraph {
                                                   const ValidateOptions&);
   LoadedGraph loaded_;
   std::vector<NodeInfo> info_;
-  std::map<std::string, int> by_name_;
+  absl::flat_hash_map<std::string, int> by_name_;
   std::vector<int> topo_order_;
   std::vector<TensorRef> outputs_;
   std::vector<int> input_nodes_;
@@ -92,6 +94,9 @@ absl::Status CheckNodeAttrs(const Node& node, const OpDef& op);
 
 // Splits "node:k" into the name and k (0 when absent).
 absl::Status ParseInputRef(const std::string& ref, std::string* name,
+                           int* index);
+// The same without copying: `name` points into `ref`.
+absl::Status ParseInputRef(absl::string_view ref, absl::string_view* name,
                            int* index);
 bool IsValidNodeName(const std::string& name);
 

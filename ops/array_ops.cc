@@ -252,10 +252,10 @@ absl::StatusOr<std::unique_ptr<OpKernel>> TransposeOneDnn(const KernelArgs& a) {
     const dnnl::engine& eng = a.onednn->engine;
     dnnl::memory src = MemoryFor(a.inputs[0], src_md, eng);
     dnnl::memory dst = MemoryFor(a.outputs[0], PlainDesc(y), eng);
+    dnnl::primitive p =
+        CachedPrimitive(a, [&] { return dnnl::reorder(src, dst); });
     return std::make_unique<PrimitiveKernel>(
-        a, dnnl::reorder(src, dst),
-        std::unordered_map<int, dnnl::memory>{{DNNL_ARG_FROM, src},
-                                              {DNNL_ARG_TO, dst}});
+        a, p, DnnlArgs{{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
   });
 }
 
@@ -339,16 +339,18 @@ absl::StatusOr<std::unique_ptr<OpKernel>> ConcatOneDnn(const KernelArgs& a) {
     int axis = *NormalizeAxis(a.attrs.GetInt("axis"), y.rank(), "axis");
     const dnnl::engine& eng = a.onednn->engine;
     std::vector<dnnl::memory::desc> srcs;
-    std::unordered_map<int, dnnl::memory> args;
+    DnnlArgs args;
     for (size_t i = 0; i < a.inputs.size(); ++i) {
       srcs.push_back(PlainDesc(a.inputs[i].shape()));
-      args[DNNL_ARG_MULTIPLE_SRC + i] = MemoryFor(a.inputs[i], srcs[i], eng);
+      args.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i),
+                      MemoryFor(a.inputs[i], srcs[i], eng)});
     }
     dnnl::memory::desc dst_md = PlainDesc(y);
-    args[DNNL_ARG_DST] = MemoryFor(a.outputs[0], dst_md, eng);
-    dnnl::concat::primitive_desc pd(dst_md, axis, srcs, eng);
-    return std::make_unique<PrimitiveKernel>(a, dnnl::concat(pd),
-                                             std::move(args));
+    args.push_back({DNNL_ARG_DST, MemoryFor(a.outputs[0], dst_md, eng)});
+    dnnl::primitive p = CachedPrimitive(a, [&] {
+      return dnnl::concat({dst_md, axis, srcs, eng});
+    });
+    return std::make_unique<PrimitiveKernel>(a, p, std::move(args));
   });
 }
 

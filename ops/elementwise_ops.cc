@@ -68,13 +68,14 @@ KernelFactory BinaryPrimitive(BinaryAlgs algs, bool bool_out) {
         ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, -1.f, 0.f);
         attr.set_post_ops(ops);
       }
-      dnnl::binary::primitive_desc pd({alg, md0, md1, mdd}, attr, eng);
+      dnnl::primitive p = CachedPrimitive(a, [&] {
+        return dnnl::binary({{alg, md0, md1, mdd}, attr, eng});
+      });
       return std::make_unique<PrimitiveKernel>(
-          a, dnnl::binary(pd),
-          std::unordered_map<int, dnnl::memory>{
-              {DNNL_ARG_SRC_0, MemoryFor(a.inputs[first], md0, eng)},
-              {DNNL_ARG_SRC_1, MemoryFor(a.inputs[second], md1, eng)},
-              {DNNL_ARG_DST, MemoryFor(out, mdd, eng)}});
+          a, p,
+          DnnlArgs{{DNNL_ARG_SRC_0, MemoryFor(a.inputs[first], md0, eng)},
+                   {DNNL_ARG_SRC_1, MemoryFor(a.inputs[second], md1, eng)},
+                   {DNNL_ARG_DST, MemoryFor(out, mdd, eng)}});
     });
   };
 }
@@ -288,17 +289,17 @@ KernelFactory EltwiseBackwardOneDnn(dnnl::algorithm alg, Reads reads) {
     return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
       const dnnl::engine& eng = a.onednn->engine;
       dnnl::memory::desc md = PlainDesc(a.inputs[0].shape());
-      dnnl::eltwise_forward::primitive_desc hint(
-          {dnnl::prop_kind::forward_training, alg, md, 0.f, 0.f}, eng);
-      dnnl::eltwise_backward::primitive_desc pd({alg, md, md, 0.f, 0.f}, eng,
-                                                hint);
+      dnnl::primitive p = CachedPrimitive(a, [&] {
+        dnnl::eltwise_forward::primitive_desc hint(
+            {dnnl::prop_kind::forward_training, alg, md, 0.f, 0.f}, eng);
+        return dnnl::eltwise_backward({{alg, md, md, 0.f, 0.f}, eng, hint});
+      });
       int value_arg = reads == Reads::kY ? DNNL_ARG_DST : DNNL_ARG_SRC;
       return std::make_unique<PrimitiveKernel>(
-          a, dnnl::eltwise_backward(pd),
-          std::unordered_map<int, dnnl::memory>{
-              {value_arg, MemoryFor(a.inputs[0], md, eng)},
-              {DNNL_ARG_DIFF_DST, MemoryFor(a.inputs[1], md, eng)},
-              {DNNL_ARG_DIFF_SRC, MemoryFor(a.outputs[0], md, eng)}});
+          a, p,
+          DnnlArgs{{value_arg, MemoryFor(a.inputs[0], md, eng)},
+                   {DNNL_ARG_DIFF_DST, MemoryFor(a.inputs[1], md, eng)},
+                   {DNNL_ARG_DIFF_SRC, MemoryFor(a.outputs[0], md, eng)}});
     });
   };
 }
@@ -718,7 +719,8 @@ class AddNReference : public OpKernel {
 // oneDNN's sum numbers its sources DNNL_ARG_MULTIPLE_SRC + i, a range that
 // ends where DNNL_ARG_MULTIPLE_DST begins; wider sums (a weight shared by
 // every step of a long unrolled RNN) run on the reference loop.
-constexpr int kMaxOneDnnSumInputs = DNNL_ARG_MULTIPLE_DST - DNNL_ARG_MULTIPLE_SRC;
+constexpr int kMaxOneDnnSumInputs =
+    DNNL_ARG_MULTIPLE_DST - DNNL_ARG_MULTIPLE_SRC;
 
 absl::StatusOr<std::unique_ptr<OpKernel>> AddNOneDnn(const KernelArgs& a) {
   if (a.inputs.size() > kMaxOneDnnSumInputs) return nullptr;
@@ -730,14 +732,15 @@ absl::StatusOr<std::unique_ptr<OpKernel>> AddNOneDnn(const KernelArgs& a) {
     dnnl::memory::desc md = PlainDesc(a.outputs[0].shape());
     std::vector<dnnl::memory::desc> srcs(a.inputs.size(), md);
     std::vector<float> scales(a.inputs.size(), 1.f);
-    dnnl::sum::primitive_desc pd(md, scales, srcs, eng);
-    std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_DST, MemoryFor(a.outputs[0], md, eng)}};
+    dnnl::primitive p = CachedPrimitive(a, [&] {
+      return dnnl::sum({md, scales, srcs, eng});
+    });
+    DnnlArgs args{{DNNL_ARG_DST, MemoryFor(a.outputs[0], md, eng)}};
     for (size_t i = 0; i < a.inputs.size(); ++i) {
-      args.emplace(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i),
-                   MemoryFor(a.inputs[i], md, eng));
+      args.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i),
+                      MemoryFor(a.inputs[i], md, eng)});
     }
-    return std::make_unique<PrimitiveKernel>(a, dnnl::sum(pd), std::move(args));
+    return std::make_unique<PrimitiveKernel>(a, p, std::move(args));
   });
 }
 

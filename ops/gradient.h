@@ -55,9 +55,9 @@ class GradContext {
   // Adds a node `<forward node>/grad/<op>` (with a numeric suffix when the
   // name is taken), checks it like the validator does, and returns a
   // reference to its output 0 (append ":k" for output k).
-  virtual std::string Emit(const std::string& op,
-                           const std::vector<std::string>& inputs,
-                           const std::map<std::string, AttrValue>& attrs = {}) = 0;
+  virtual std::string Emit(
+      const std::string& op, const std::vector<std::string>& inputs,
+      const std::map<std::string, AttrValue>& attrs = {}) = 0;
   // Records an error about this node; the pass reports the first one.
   virtual void Fail(const std::string& message) = 0;
 

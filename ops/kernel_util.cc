@@ -1,5 +1,7 @@
 #include "ops/kernel_util.h"
 
+#include "oneapi/dnnl/dnnl_debug.h"
+
 #include "absl/strings/str_join.h"
 
 namespace rill {
@@ -74,20 +76,43 @@ dnnl::memory MemoryFor(const Tensor& t, const dnnl::memory::desc& desc,
 }
 
 PrimitiveKernel::PrimitiveKernel(const KernelArgs& a, dnnl::primitive p,
-                                 std::unordered_map<int, dnnl::memory> args)
+                                 DnnlArgs args)
     : node_name_(a.node.name()),
       stream_(&a.onednn->stream),
       primitive_(std::move(p)),
-      args_(std::move(args)) {}
+      args_(std::move(args)) {
+  for (const auto& [arg, memory] : args_) {
+    exec_args_.push_back({arg, memory.get()});
+  }
+}
 
 absl::Status PrimitiveKernel::Compute() {
-  try {
-    primitive_.execute(*stream_, args_);
-  } catch (const dnnl::error& e) {
-    return absl::InternalError(
-        absl::StrCat("node '", node_name_, "': oneDNN: ", e.what()));
+  dnnl_status_t status = dnnl_primitive_execute(
+      primitive_.get(), stream_->get(), static_cast<int>(exec_args_.size()),
+      exec_args_.data());
+  if (status != dnnl_success) {
+    return absl::InternalError(absl::StrCat(
+        "node '", node_name_, "': oneDNN: could not execute a primitive (",
+        dnnl_status2str(status), ")"));
   }
   return absl::OkStatus();
+}
+
+dnnl::primitive CachedPrimitive(const KernelArgs& a,
+                                const std::function<dnnl::primitive()>& make,
+                                const std::string& variant) {
+  std::string key = absl::StrCat(a.node.op(), "|", variant, "|");
+  for (const auto* list : {&a.inputs, &a.outputs}) {
+    for (const Tensor& t : *list) {
+      absl::StrAppend(&key, DTypeName(t.dtype()), t.shape().ToString(), ",");
+    }
+    absl::StrAppend(&key, "|");
+  }
+  absl::StrAppend(&key, a.attrs.Fingerprint());
+  auto& cache = a.onednn->primitives;
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, make()).first;
+  return it->second;
 }
 
 absl::StatusOr<std::unique_ptr<OpKernel>> CatchDnnl(
@@ -122,13 +147,14 @@ KernelFactory EltwiseOneDnn(dnnl::algorithm alg, float alpha, float beta) {
     return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
       const dnnl::engine& eng = a.onednn->engine;
       dnnl::memory::desc md = PlainDesc(a.inputs[0].shape());
-      dnnl::eltwise_forward::primitive_desc pd(
-          {dnnl::prop_kind::forward_inference, alg, md, alpha, beta}, eng);
+      dnnl::primitive p = CachedPrimitive(a, [&] {
+        return dnnl::eltwise_forward(
+            {{dnnl::prop_kind::forward_inference, alg, md, alpha, beta}, eng});
+      });
       return std::make_unique<PrimitiveKernel>(
-          a, dnnl::eltwise_forward(pd),
-          std::unordered_map<int, dnnl::memory>{
-              {DNNL_ARG_SRC, MemoryFor(a.inputs[0], md, eng)},
-              {DNNL_ARG_DST, MemoryFor(a.outputs[0], md, eng)}});
+          a, p,
+          DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a.inputs[0], md, eng)},
+                   {DNNL_ARG_DST, MemoryFor(a.outputs[0], md, eng)}});
     });
   };
 }

@@ -170,18 +170,34 @@ dnnl::memory MemoryFor(const Tensor& t, const dnnl::memory::desc& desc,
                        const dnnl::engine& engine);
 
 // Runs one primitive with arguments bound at creation.
+// A primitive's arguments: (DNNL_ARG_*, memory) pairs.
+using DnnlArgs = std::vector<std::pair<int, dnnl::memory>>;
+
 class PrimitiveKernel : public OpKernel {
  public:
-  PrimitiveKernel(const KernelArgs& a, dnnl::primitive p,
-                  std::unordered_map<int, dnnl::memory> args);
+  PrimitiveKernel(const KernelArgs& a, dnnl::primitive p, DnnlArgs args);
   absl::Status Compute() override;
 
  private:
   std::string node_name_;
   dnnl::stream* stream_;
   dnnl::primitive primitive_;
-  std::unordered_map<int, dnnl::memory> args_;
+  DnnlArgs args_;  // Owns the memory objects that exec_args_ point to.
+  // For the C API's execute, which takes an array where the C++ one wants
+  // an unordered_map to be built on every call.
+  std::vector<dnnl_exec_arg_t> exec_args_;
 };
+
+// `make`'s primitive, created once per executor for each configuration of
+// a node: its op, attributes, input and output dtypes and shapes, and
+// `variant` (anything else the factory decides by). Nodes that agree on
+// these (the steps of an unrolled RNN) share one primitive and skip
+// oneDNN's primitive-descriptor dispatch, which otherwise dominates the
+// compile time of large graphs. Primitives hold no buffers, so sharing is
+// safe.
+dnnl::primitive CachedPrimitive(const KernelArgs& a,
+                                const std::function<dnnl::primitive()>& make,
+                                const std::string& variant = "");
 
 // Runs `make` (which builds a primitive kernel) and turns a dnnl::error into
 // a Status naming the node (DESIGN.md, decision 1).

@@ -35,10 +35,10 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CopyOneDnn(const KernelArgs& a) {
     dnnl::memory::desc md = PlainDesc(a.inputs[0].shape());
     dnnl::memory src = MemoryFor(a.inputs[0], md, eng);
     dnnl::memory dst = MemoryFor(a.outputs[0], md, eng);
+    dnnl::primitive p =
+        CachedPrimitive(a, [&] { return dnnl::reorder(src, dst); });
     return std::make_unique<PrimitiveKernel>(
-        a, dnnl::reorder(src, dst),
-        std::unordered_map<int, dnnl::memory>{{DNNL_ARG_FROM, src},
-                                              {DNNL_ARG_TO, dst}});
+        a, p, DnnlArgs{{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
   });
 }
 

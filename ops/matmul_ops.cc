@@ -119,10 +119,11 @@ dnnl::memory::desc MatrixDesc(const Shape& batch, int rank, int64_t rows,
 }
 
 // The matmul primitive over a {a, b[, bias]} -> y kernel, with optional
-// post-ops.
+// post-ops, which `variant` names for the primitive cache.
 std::unique_ptr<OpKernel> MatMulPrimitive(const KernelArgs& a,
                                           const Tensor* bias,
-                                          const dnnl::post_ops& post_ops) {
+                                          const dnnl::post_ops& post_ops,
+                                          const std::string& variant) {
   bool ta = a.attrs.GetBool("transpose_a");
   bool tb = a.attrs.GetBool("transpose_b");
   MatMulDims d =
@@ -137,23 +138,32 @@ std::unique_ptr<OpKernel> MatMulPrimitive(const KernelArgs& a,
   const dnnl::engine& eng = a.onednn->engine;
   dnnl::primitive_attr attr;
   attr.set_post_ops(post_ops);
-  std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, MemoryFor(a.inputs[0], src, eng)},
-      {DNNL_ARG_WEIGHTS, MemoryFor(a.inputs[1], wei, eng)},
-      {DNNL_ARG_DST, MemoryFor(a.outputs[0], dst, eng)}};
+  DnnlArgs args{{DNNL_ARG_SRC, MemoryFor(a.inputs[0], src, eng)},
+                {DNNL_ARG_WEIGHTS, MemoryFor(a.inputs[1], wei, eng)},
+                {DNNL_ARG_DST, MemoryFor(a.outputs[0], dst, eng)}};
   if (bias == nullptr) {
-    dnnl::matmul::primitive_desc pd({src, wei, dst}, attr, eng);
-    return std::make_unique<PrimitiveKernel>(a, dnnl::matmul(pd), args);
+    dnnl::primitive p = CachedPrimitive(
+        a,
+        [&] {
+          return dnnl::matmul({{src, wei, dst}, attr, eng});
+        },
+        variant);
+    return std::make_unique<PrimitiveKernel>(a, p, args);
   }
   auto bias_md = PlainDesc(PaddedDims(bias->shape(), rank));
-  args[DNNL_ARG_BIAS] = MemoryFor(*bias, bias_md, eng);
-  dnnl::matmul::primitive_desc pd({src, wei, bias_md, dst}, attr, eng);
-  return std::make_unique<PrimitiveKernel>(a, dnnl::matmul(pd), args);
+  args.push_back({DNNL_ARG_BIAS, MemoryFor(*bias, bias_md, eng)});
+  dnnl::primitive p = CachedPrimitive(
+      a,
+      [&] {
+        return dnnl::matmul({{src, wei, bias_md, dst}, attr, eng});
+      },
+      variant);
+  return std::make_unique<PrimitiveKernel>(a, p, args);
 }
 
 absl::StatusOr<std::unique_ptr<OpKernel>> MatMulOneDnn(const KernelArgs& a) {
   if (!OneDnnCanRun(a)) return nullptr;
-  return CatchDnnl(a, [&] { return MatMulPrimitive(a, nullptr, {}); });
+  return CatchDnnl(a, [&] { return MatMulPrimitive(a, nullptr, {}, ""); });
 }
 
 // y = op(a) . op(b) gives da = dy . op(b)^T, transposed back when
@@ -223,7 +233,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeFusedMatMulKernel(
         post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0, 0);
         break;
     }
-    return MatMulPrimitive(a, &a.inputs[2], post_ops);
+    return MatMulPrimitive(a, &a.inputs[2], post_ops,
+                           absl::StrCat("fused", static_cast<int>(activation)));
   });
 }
 

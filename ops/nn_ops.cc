@@ -161,13 +161,14 @@ absl::StatusOr<std::unique_ptr<OpKernel>> SoftmaxOneDnn(const KernelArgs& a) {
   return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
     const dnnl::engine& eng = a.onednn->engine;
     dnnl::memory::desc md = PlainDesc(a.inputs[0].shape());
-    typename Primitive::primitive_desc pd(
-        {dnnl::prop_kind::forward_inference, md, AxisAttr(a)}, eng);
+    dnnl::primitive p = CachedPrimitive(a, [&] {
+      return Primitive(
+          {{dnnl::prop_kind::forward_inference, md, AxisAttr(a)}, eng});
+    });
     return std::make_unique<PrimitiveKernel>(
-        a, Primitive(pd),
-        std::unordered_map<int, dnnl::memory>{
-            {DNNL_ARG_SRC, MemoryFor(a.inputs[0], md, eng)},
-            {DNNL_ARG_DST, MemoryFor(a.outputs[0], md, eng)}});
+        a, p,
+        DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a.inputs[0], md, eng)},
+                 {DNNL_ARG_DST, MemoryFor(a.outputs[0], md, eng)}});
   });
 }
 
@@ -181,15 +182,16 @@ absl::StatusOr<std::unique_ptr<OpKernel>> SoftmaxGradOneDnn(
     const dnnl::engine& eng = a.onednn->engine;
     dnnl::memory::desc md = PlainDesc(a.outputs[0].shape());
     int axis = AxisAttr(a);
-    typename Forward::primitive_desc hint(
-        {dnnl::prop_kind::forward_training, md, axis}, eng);
-    typename Backward::primitive_desc pd({md, md, axis}, eng, hint);
+    dnnl::primitive p = CachedPrimitive(a, [&] {
+      typename Forward::primitive_desc hint(
+          {dnnl::prop_kind::forward_training, md, axis}, eng);
+      return Backward({{md, md, axis}, eng, hint});
+    });
     return std::make_unique<PrimitiveKernel>(
-        a, Backward(pd),
-        std::unordered_map<int, dnnl::memory>{
-            {DNNL_ARG_DST, MemoryFor(a.inputs[0], md, eng)},
-            {DNNL_ARG_DIFF_DST, MemoryFor(a.inputs[1], md, eng)},
-            {DNNL_ARG_DIFF_SRC, MemoryFor(a.outputs[0], md, eng)}});
+        a, p,
+        DnnlArgs{{DNNL_ARG_DST, MemoryFor(a.inputs[0], md, eng)},
+                 {DNNL_ARG_DIFF_DST, MemoryFor(a.inputs[1], md, eng)},
+                 {DNNL_ARG_DIFF_SRC, MemoryFor(a.outputs[0], md, eng)}});
   });
 }
 
@@ -443,15 +445,17 @@ absl::StatusOr<std::unique_ptr<OpKernel>> LayerNormOneDnn(const KernelArgs& a) {
   return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
     const dnnl::engine& eng = a.onednn->engine;
     LayerNormDescs d = LayerNormDescsFor(a.inputs[0].shape());
+    dnnl::primitive p = CachedPrimitive(a, [&] {
+      return dnnl::layer_normalization_forward(LayerNormForwardDesc(a, d));
+    });
     return std::make_unique<PrimitiveKernel>(
-        a, dnnl::layer_normalization_forward(LayerNormForwardDesc(a, d)),
-        std::unordered_map<int, dnnl::memory>{
-            {DNNL_ARG_SRC, MemoryFor(a.inputs[0], d.data, eng)},
-            {DNNL_ARG_SCALE, MemoryFor(a.inputs[1], d.param, eng)},
-            {DNNL_ARG_SHIFT, MemoryFor(a.inputs[2], d.param, eng)},
-            {DNNL_ARG_DST, MemoryFor(a.outputs[0], d.data, eng)},
-            {DNNL_ARG_MEAN, MemoryFor(a.outputs[1], d.stat, eng)},
-            {DNNL_ARG_VARIANCE, MemoryFor(a.outputs[2], d.stat, eng)}});
+        a, p,
+        DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a.inputs[0], d.data, eng)},
+                 {DNNL_ARG_SCALE, MemoryFor(a.inputs[1], d.param, eng)},
+                 {DNNL_ARG_SHIFT, MemoryFor(a.inputs[2], d.param, eng)},
+                 {DNNL_ARG_DST, MemoryFor(a.outputs[0], d.data, eng)},
+                 {DNNL_ARG_MEAN, MemoryFor(a.outputs[1], d.stat, eng)},
+                 {DNNL_ARG_VARIANCE, MemoryFor(a.outputs[2], d.stat, eng)}});
   });
 }
 
@@ -465,22 +469,24 @@ absl::StatusOr<std::unique_ptr<OpKernel>> LayerNormGradOneDnn(
   return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
     const dnnl::engine& eng = a.onednn->engine;
     LayerNormDescs d = LayerNormDescsFor(a.inputs[0].shape());
-    dnnl::layer_normalization_backward::primitive_desc pd(
-        {dnnl::prop_kind::backward, d.data, d.data, d.stat,
-         a.attrs.GetFloat("epsilon"), ScaleShift()},
-        eng, LayerNormForwardDesc(a, d));
+    dnnl::primitive p = CachedPrimitive(a, [&] {
+      return dnnl::layer_normalization_backward(
+          {{dnnl::prop_kind::backward, d.data, d.data, d.stat,
+            a.attrs.GetFloat("epsilon"), ScaleShift()},
+           eng,
+           LayerNormForwardDesc(a, d)});
+    });
     return std::make_unique<PrimitiveKernel>(
-        a, dnnl::layer_normalization_backward(pd),
-        std::unordered_map<int, dnnl::memory>{
-            {DNNL_ARG_SRC, MemoryFor(a.inputs[0], d.data, eng)},
-            {DNNL_ARG_SCALE, MemoryFor(a.inputs[1], d.param, eng)},
-            {DNNL_ARG_SHIFT, MemoryFor(a.inputs[1], d.param, eng)},
-            {DNNL_ARG_MEAN, MemoryFor(a.inputs[2], d.stat, eng)},
-            {DNNL_ARG_VARIANCE, MemoryFor(a.inputs[3], d.stat, eng)},
-            {DNNL_ARG_DIFF_DST, MemoryFor(a.inputs[4], d.data, eng)},
-            {DNNL_ARG_DIFF_SRC, MemoryFor(a.outputs[0], d.data, eng)},
-            {DNNL_ARG_DIFF_SCALE, MemoryFor(a.outputs[1], d.param, eng)},
-            {DNNL_ARG_DIFF_SHIFT, MemoryFor(a.outputs[2], d.param, eng)}});
+        a, p,
+        DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a.inputs[0], d.data, eng)},
+                 {DNNL_ARG_SCALE, MemoryFor(a.inputs[1], d.param, eng)},
+                 {DNNL_ARG_SHIFT, MemoryFor(a.inputs[1], d.param, eng)},
+                 {DNNL_ARG_MEAN, MemoryFor(a.inputs[2], d.stat, eng)},
+                 {DNNL_ARG_VARIANCE, MemoryFor(a.inputs[3], d.stat, eng)},
+                 {DNNL_ARG_DIFF_DST, MemoryFor(a.inputs[4], d.data, eng)},
+                 {DNNL_ARG_DIFF_SRC, MemoryFor(a.outputs[0], d.data, eng)},
+                 {DNNL_ARG_DIFF_SCALE, MemoryFor(a.outputs[1], d.param, eng)},
+                 {DNNL_ARG_DIFF_SHIFT, MemoryFor(a.outputs[2], d.param, eng)}});
   });
 }
 

@@ -69,19 +69,28 @@ Attrs::Attrs(const Node& node, const std::vector<AttrDef>& defs) {
   for (const AttrDef& def : defs) {
     auto it = node.attr().find(def.name);
     if (it != node.attr().end()) {
-      values_[def.name] = &it->second;
+      values_.push_back({&def.name, &it->second});
     } else if (def.default_value.has_value()) {
-      values_[def.name] = &*def.default_value;
+      values_.push_back({&def.name, &*def.default_value});
     }
   }
 }
 
+std::string Attrs::Fingerprint() const {
+  std::string out;
+  for (const auto& [name, value] : values_) {
+    absl::StrAppend(&out, *name, "=", value->SerializeAsString(), ";");
+  }
+  return out;
+}
+
 const AttrValue& Attrs::Get(const std::string& name) const {
-  auto it = values_.find(name);
+  for (const auto& [def_name, value] : values_) {
+    if (*def_name == name) return *value;
+  }
   // Validation guarantees every declared attribute resolves; asking for an
   // undeclared one is a bug in the op, not in the user's graph.
-  if (it == values_.end()) std::abort();
-  return *it->second;
+  std::abort();
 }
 int64_t Attrs::GetInt(const std::string& n) const { return Get(n).i(); }
 float Attrs::GetFloat(const std::string& n) const { return Get(n).f(); }

@@ -66,9 +66,14 @@ class Attrs {
   const TensorProto& GetTensor(const std::string& name) const;
   std::vector<int64_t> GetIntList(const std::string& name) const;
   const AttrValue& Get(const std::string& name) const;
+  // Every value (defaults included) as bytes, in declaration order: equal
+  // for nodes of one op whose attributes are equal.
+  std::string Fingerprint() const;
 
  private:
-  std::map<std::string, const AttrValue*> values_;
+  // In declaration order; ops have a handful, so a scan beats a map (this
+  // is built for every node the validator or executor looks at).
+  std::vector<std::pair<const std::string*, const AttrValue*>> values_;
 };
 
 // What a shape function sees: input dtypes and shapes (possibly with

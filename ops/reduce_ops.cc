@@ -212,12 +212,13 @@ KernelFactory ReduceOneDnn(Reduction kind, ReducedAxesFn axes) {
       const dnnl::engine& eng = a.onednn->engine;
       dnnl::memory::desc src = PlainDesc(x);
       dnnl::memory::desc dst = PlainDesc(dst_dims);
-      dnnl::reduction::primitive_desc pd({alg, src, dst, 0.f, 0.f}, eng);
+      dnnl::primitive p = CachedPrimitive(a, [&] {
+        return dnnl::reduction({{alg, src, dst, 0.f, 0.f}, eng});
+      });
       return std::make_unique<PrimitiveKernel>(
-          a, dnnl::reduction(pd),
-          std::unordered_map<int, dnnl::memory>{
-              {DNNL_ARG_SRC, MemoryFor(a.inputs[0], src, eng)},
-              {DNNL_ARG_DST, MemoryFor(a.outputs[0], dst, eng)}});
+          a, p,
+          DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a.inputs[0], src, eng)},
+                   {DNNL_ARG_DST, MemoryFor(a.outputs[0], dst, eng)}});
     });
   };
 }

@@ -139,6 +139,13 @@ absl::Status BindShapes(const ValidGraph& g,
                          "' is needed by the fetches but not fed"));
       }
       (*shapes)[n] = {feed->second.shape()};
+    } else if (std::all_of(
+                   info.inputs.begin(), info.inputs.end(),
+                   [&](const TensorRef& in) {
+                     return g.info(in.node).shapes[in.output].IsFullyDefined();
+                   })) {
+      // Validation inferred these shapes from these very input shapes.
+      (*shapes)[n] = info.shapes;
     } else {
       std::vector<DType> in_dtypes;
       std::vector<Shape> in_shapes;
@@ -165,7 +172,7 @@ std::vector<BufferRequest> BufferLifetimes(
     const std::vector<std::vector<Shape>>& shapes,
     const std::vector<TensorRef>& fetch_refs, const std::vector<bool>& absorbed,
     const std::vector<int>& runs_at,
-    std::map<std::pair<int, int>, int>* request_of) {
+    std::vector<std::vector<int>>* request_of) {
   int steps = static_cast<int>(schedule.size());
   std::vector<int> step_of(g.num_nodes(), -1);
   for (int s = 0; s < steps; ++s) step_of[schedule[s]] = s;
@@ -176,8 +183,7 @@ std::vector<BufferRequest> BufferLifetimes(
     if (info.op->is_source() && !is_input) continue;  // Bound to values_.
     if (absorbed[n]) continue;
     for (size_t o = 0; o < info.dtypes.size(); ++o) {
-      (*request_of)[{n, static_cast<int>(o)}] =
-          static_cast<int>(requests.size());
+      (*request_of)[n][o] = static_cast<int>(requests.size());
       int first = is_input ? 0 : step_of[n];
       requests.push_back(
           {*shapes[n][o].ByteSize(info.dtypes[o]), first, first});
@@ -185,15 +191,15 @@ std::vector<BufferRequest> BufferLifetimes(
   }
   for (int n : schedule) {
     for (const TensorRef& in : g.info(n).inputs) {
-      auto it = request_of->find({in.node, in.output});
-      if (it == request_of->end()) continue;
-      int& last = requests[it->second].last_use;
+      int r = (*request_of)[in.node][in.output];
+      if (r < 0) continue;
+      int& last = requests[r].last_use;
       last = std::max(last, step_of[runs_at[n]]);
     }
   }
   for (const TensorRef& f : fetch_refs) {
-    auto it = request_of->find({f.node, f.output});
-    if (it != request_of->end()) requests[it->second].last_use = steps;
+    int r = (*request_of)[f.node][f.output];
+    if (r >= 0) requests[r].last_use = steps;
   }
   return requests;
 }
@@ -257,7 +263,11 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
       chain_ending_at[c.last()] = c;
     }
   }
-  std::map<std::pair<int, int>, int> request_of;  // (node, output) -> index
+  // Per node and output: the index of its buffer request, or -1.
+  std::vector<std::vector<int>> request_of(g.num_nodes());
+  for (int n = 0; n < g.num_nodes(); ++n) {
+    request_of[n].assign(g.info(n).dtypes.size(), -1);
+  }
   std::vector<BufferRequest> requests = BufferLifetimes(
       g, schedule, shapes, fetch_refs, absorbed, runs_at, &request_of);
   BufferPlan buffers = PlanBuffers(requests);
@@ -280,10 +290,10 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
   plan->arena = std::shared_ptr<void>(arena, std::free);
   // Every output of a scheduled node, as a tensor over its storage.
   auto tensor_of = [&](int node, int output) -> absl::StatusOr<Tensor> {
-    auto it = request_of.find({node, output});
-    if (it == request_of.end()) return values_[node];
+    int r = request_of[node][output];
+    if (r < 0) return values_[node];
     return Tensor::View(g.info(node).dtypes[output], shapes[node][output],
-                        arena + buffers.offsets[it->second]);
+                        arena + buffers.offsets[r]);
   };
   for (int n : schedule) {
     const NodeInfo& info = g.info(n);
