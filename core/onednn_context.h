@@ -13,8 +13,10 @@ namespace rill {
 struct OneDnnContext {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
-  // Primitives by node configuration (CachedPrimitive, ops/kernel_util.h).
+  // Primitives by node configuration, and memory objects by buffer and
+  // layout (CachedPrimitive and MemoryFor, ops/kernel_util.h).
   std::unordered_map<std::string, dnnl::primitive> primitives;
+  std::unordered_map<std::string, dnnl::memory> memories;
 };
 
 }  // namespace rill

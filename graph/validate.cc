@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <numeric>
 #include <queue>
 
 #include "absl/strings/ascii.h"
@@ -20,6 +21,17 @@ absl::Status TopologicalOrder(const ValidGraph& g,
                               const std::vector<NodeInfo>& info,
                               std::vector<int>* order) {
   int n = static_cast<int>(info.size());
+  // Graphs are usually written producers first (and the autodiff pass
+  // appends in that order); then node order is the schedule.
+  bool ordered = true;
+  for (int i = 0; ordered && i < n; ++i) {
+    for (const TensorRef& in : info[i].inputs) ordered = ordered && in.node < i;
+  }
+  if (ordered) {
+    order->resize(n);
+    std::iota(order->begin(), order->end(), 0);
+    return absl::OkStatus();
+  }
   std::vector<int> pending(n, 0);
   std::vector<std::vector<int>> consumers(n);
   for (int i = 0; i < n; ++i) {
@@ -190,7 +202,8 @@ absl::Status InferNode(const OpDef& op, const Node& node,
                        const std::vector<Shape>& input_shapes,
                        int64_t memory_budget, std::vector<DType>* out_dtypes,
                        std::vector<Shape>* out_shapes) {
-  std::map<std::string, DType> bound;  // Type var -> dtype of its first input.
+  // Type var -> the dtype of its first input (ops have one or two vars).
+  std::vector<std::pair<const std::string*, DType>> bound;
   for (size_t i = 0; i < input_dtypes.size(); ++i) {
     const ArgDef& arg = op.InputArg(static_cast<int>(i));
     DTypeSet allowed = op.AllowedTypes(arg.type_var);
@@ -200,8 +213,12 @@ absl::Status InferNode(const OpDef& op, const Node& node,
                        ") is ", DTypeName(input_dtypes[i]), " but ", op.name(),
                        " takes ", allowed.ToString()));
     }
-    auto [it, fresh] = bound.emplace(arg.type_var, input_dtypes[i]);
-    if (!fresh && it->second != input_dtypes[i]) {
+    auto it = std::find_if(bound.begin(), bound.end(), [&](const auto& b) {
+      return *b.first == arg.type_var;
+    });
+    if (it == bound.end()) {
+      bound.push_back({&arg.type_var, input_dtypes[i]});
+    } else if (it->second != input_dtypes[i]) {
       return absl::InvalidArgumentError(absl::StrCat(
           "input ", i, " ('", arg.name, "', ", node.input(i), ") is ",
           DTypeName(input_dtypes[i]), " but an earlier input of type ",
@@ -235,8 +252,8 @@ absl::Status InferNode(const OpDef& op, const Node& node,
           memory_budget, " bytes"));
     }
   }
-  *out_dtypes = ctx.output_dtypes();
-  *out_shapes = ctx.output_shapes();
+  *out_dtypes = ctx.TakeOutputDTypes();
+  *out_shapes = ctx.TakeOutputShapes();
   return absl::OkStatus();
 }
 

@@ -250,8 +250,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> TransposeOneDnn(const KernelArgs& a) {
     if (dims.empty()) dims = strides = {1};
     dnnl::memory::desc src_md(dims, dnnl::memory::data_type::f32, strides);
     const dnnl::engine& eng = a.onednn->engine;
-    dnnl::memory src = MemoryFor(a.inputs[0], src_md, eng);
-    dnnl::memory dst = MemoryFor(a.outputs[0], PlainDesc(y), eng);
+    dnnl::memory src = MemoryFor(a, a.inputs[0], src_md);
+    dnnl::memory dst = MemoryFor(a, a.outputs[0], PlainDesc(y));
     dnnl::primitive p =
         CachedPrimitive(a, [&] { return dnnl::reorder(src, dst); });
     return std::make_unique<PrimitiveKernel>(
@@ -343,10 +343,10 @@ absl::StatusOr<std::unique_ptr<OpKernel>> ConcatOneDnn(const KernelArgs& a) {
     for (size_t i = 0; i < a.inputs.size(); ++i) {
       srcs.push_back(PlainDesc(a.inputs[i].shape()));
       args.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i),
-                      MemoryFor(a.inputs[i], srcs[i], eng)});
+                      MemoryFor(a, a.inputs[i], srcs[i])});
     }
     dnnl::memory::desc dst_md = PlainDesc(y);
-    args.push_back({DNNL_ARG_DST, MemoryFor(a.outputs[0], dst_md, eng)});
+    args.push_back({DNNL_ARG_DST, MemoryFor(a, a.outputs[0], dst_md)});
     dnnl::primitive p = CachedPrimitive(a, [&] {
       return dnnl::concat({dst_md, axis, srcs, eng});
     });
@@ -682,6 +682,7 @@ OpDef LikeOp(const std::string& name, std::string doc, ShapeFn shape,
       .TypeVar("L", kAnyType)
       .Input("x", "T")
       .Input("like", "L")
+      .ShapeOnly("like")
       .Output("y")
       .Shape(std::move(shape))
       .Reference(std::move(reference))
@@ -892,6 +893,8 @@ void RegisterArrayOps(OpRegistry& r) {
                 .TypeVar("L", kAnyType)
                 .Input("dy", "T")
                 .Input("like", "L")
+                .ShapeOnly("like")
+                .ShapeOnly("like")
                 .Output("y")
                 .Shape(SliceGradShape)
                 .Reference(MakeMover<SliceGradPlan, /*kZeroFirst=*/true>))

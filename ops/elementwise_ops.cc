@@ -73,9 +73,9 @@ KernelFactory BinaryPrimitive(BinaryAlgs algs, bool bool_out) {
       });
       return std::make_unique<PrimitiveKernel>(
           a, p,
-          DnnlArgs{{DNNL_ARG_SRC_0, MemoryFor(a.inputs[first], md0, eng)},
-                   {DNNL_ARG_SRC_1, MemoryFor(a.inputs[second], md1, eng)},
-                   {DNNL_ARG_DST, MemoryFor(out, mdd, eng)}});
+          DnnlArgs{{DNNL_ARG_SRC_0, MemoryFor(a, a.inputs[first], md0)},
+                   {DNNL_ARG_SRC_1, MemoryFor(a, a.inputs[second], md1)},
+                   {DNNL_ARG_DST, MemoryFor(a, out, mdd)}});
     });
   };
 }
@@ -297,9 +297,9 @@ KernelFactory EltwiseBackwardOneDnn(dnnl::algorithm alg, Reads reads) {
       int value_arg = reads == Reads::kY ? DNNL_ARG_DST : DNNL_ARG_SRC;
       return std::make_unique<PrimitiveKernel>(
           a, p,
-          DnnlArgs{{value_arg, MemoryFor(a.inputs[0], md, eng)},
-                   {DNNL_ARG_DIFF_DST, MemoryFor(a.inputs[1], md, eng)},
-                   {DNNL_ARG_DIFF_SRC, MemoryFor(a.outputs[0], md, eng)}});
+          DnnlArgs{{value_arg, MemoryFor(a, a.inputs[0], md)},
+                   {DNNL_ARG_DIFF_DST, MemoryFor(a, a.inputs[1], md)},
+                   {DNNL_ARG_DIFF_SRC, MemoryFor(a, a.outputs[0], md)}});
     });
   };
 }
@@ -735,10 +735,10 @@ absl::StatusOr<std::unique_ptr<OpKernel>> AddNOneDnn(const KernelArgs& a) {
     dnnl::primitive p = CachedPrimitive(a, [&] {
       return dnnl::sum({md, scales, srcs, eng});
     });
-    DnnlArgs args{{DNNL_ARG_DST, MemoryFor(a.outputs[0], md, eng)}};
+    DnnlArgs args{{DNNL_ARG_DST, MemoryFor(a, a.outputs[0], md)}};
     for (size_t i = 0; i < a.inputs.size(); ++i) {
       args.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i),
-                      MemoryFor(a.inputs[i], md, eng)});
+                      MemoryFor(a, a.inputs[i], md)});
     }
     return std::make_unique<PrimitiveKernel>(a, p, std::move(args));
   });

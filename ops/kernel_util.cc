@@ -1,8 +1,7 @@
 #include "ops/kernel_util.h"
 
-#include "oneapi/dnnl/dnnl_debug.h"
-
 #include "absl/strings/str_join.h"
+#include "oneapi/dnnl/dnnl_debug.h"
 
 namespace rill {
 
@@ -70,9 +69,30 @@ dnnl::memory::desc PlainDesc(const Shape& shape) {
   return PlainDesc(shape.dims());
 }
 
-dnnl::memory MemoryFor(const Tensor& t, const dnnl::memory::desc& desc,
-                       const dnnl::engine& engine) {
-  return dnnl::memory(desc, engine, t.raw_data());
+dnnl::memory MemoryFor(const KernelArgs& a, const Tensor& t,
+                       const dnnl::memory::desc& desc) {
+  // The descriptor's meaning for the plain and strided layouts used here:
+  // data type, dims, strides, offset; any other layout gets no key.
+  const dnnl_memory_desc_t& d = desc.data;
+  if (d.format_kind != dnnl_blocked || d.format_desc.blocking.inner_nblks) {
+    return dnnl::memory(desc, a.onednn->engine, t.raw_data());
+  }
+  std::string key(reinterpret_cast<const char*>(&d.data_type),
+                  sizeof d.data_type);
+  auto append = [&key](const void* p, size_t n) {
+    key.append(static_cast<const char*>(p), n);
+  };
+  void* data = t.raw_data();
+  append(&data, sizeof data);
+  append(&d.offset0, sizeof d.offset0);
+  append(d.dims, d.ndims * sizeof d.dims[0]);
+  append(d.format_desc.blocking.strides, d.ndims * sizeof d.dims[0]);
+  auto& cache = a.onednn->memories;
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    it = cache.emplace(key, dnnl::memory(desc, a.onednn->engine, data)).first;
+  }
+  return it->second;
 }
 
 PrimitiveKernel::PrimitiveKernel(const KernelArgs& a, dnnl::primitive p,
@@ -153,8 +173,8 @@ KernelFactory EltwiseOneDnn(dnnl::algorithm alg, float alpha, float beta) {
       });
       return std::make_unique<PrimitiveKernel>(
           a, p,
-          DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a.inputs[0], md, eng)},
-                   {DNNL_ARG_DST, MemoryFor(a.outputs[0], md, eng)}});
+          DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a, a.inputs[0], md)},
+                   {DNNL_ARG_DST, MemoryFor(a, a.outputs[0], md)}});
     });
   };
 }

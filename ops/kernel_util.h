@@ -166,8 +166,12 @@ dnnl::memory::desc PlainDesc(
 // `shape`'s dims with leading 1s up to `rank`: oneDNN broadcasts only
 // between descriptors of equal rank.
 std::vector<int64_t> PaddedDims(const Shape& shape, int rank);
-dnnl::memory MemoryFor(const Tensor& t, const dnnl::memory::desc& desc,
-                       const dnnl::engine& engine);
+// A oneDNN memory object over `t`'s buffer, laid out as `desc`. Kernels
+// that see one buffer in one layout (a weight shared by every step of an
+// unrolled RNN) share one object, kept by the executor's OneDnnContext:
+// creating them dominated the compile time of large graphs.
+dnnl::memory MemoryFor(const KernelArgs& a, const Tensor& t,
+                       const dnnl::memory::desc& desc);
 
 // Runs one primitive with arguments bound at creation.
 // A primitive's arguments: (DNNL_ARG_*, memory) pairs.

@@ -33,8 +33,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CopyOneDnn(const KernelArgs& a) {
   return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
     const dnnl::engine& eng = a.onednn->engine;
     dnnl::memory::desc md = PlainDesc(a.inputs[0].shape());
-    dnnl::memory src = MemoryFor(a.inputs[0], md, eng);
-    dnnl::memory dst = MemoryFor(a.outputs[0], md, eng);
+    dnnl::memory src = MemoryFor(a, a.inputs[0], md);
+    dnnl::memory dst = MemoryFor(a, a.outputs[0], md);
     dnnl::primitive p =
         CachedPrimitive(a, [&] { return dnnl::reorder(src, dst); });
     return std::make_unique<PrimitiveKernel>(

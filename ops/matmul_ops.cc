@@ -138,9 +138,9 @@ std::unique_ptr<OpKernel> MatMulPrimitive(const KernelArgs& a,
   const dnnl::engine& eng = a.onednn->engine;
   dnnl::primitive_attr attr;
   attr.set_post_ops(post_ops);
-  DnnlArgs args{{DNNL_ARG_SRC, MemoryFor(a.inputs[0], src, eng)},
-                {DNNL_ARG_WEIGHTS, MemoryFor(a.inputs[1], wei, eng)},
-                {DNNL_ARG_DST, MemoryFor(a.outputs[0], dst, eng)}};
+  DnnlArgs args{{DNNL_ARG_SRC, MemoryFor(a, a.inputs[0], src)},
+                {DNNL_ARG_WEIGHTS, MemoryFor(a, a.inputs[1], wei)},
+                {DNNL_ARG_DST, MemoryFor(a, a.outputs[0], dst)}};
   if (bias == nullptr) {
     dnnl::primitive p = CachedPrimitive(
         a,
@@ -151,7 +151,7 @@ std::unique_ptr<OpKernel> MatMulPrimitive(const KernelArgs& a,
     return std::make_unique<PrimitiveKernel>(a, p, args);
   }
   auto bias_md = PlainDesc(PaddedDims(bias->shape(), rank));
-  args.push_back({DNNL_ARG_BIAS, MemoryFor(*bias, bias_md, eng)});
+  args.push_back({DNNL_ARG_BIAS, MemoryFor(a, *bias, bias_md)});
   dnnl::primitive p = CachedPrimitive(
       a,
       [&] {

@@ -167,8 +167,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> SoftmaxOneDnn(const KernelArgs& a) {
     });
     return std::make_unique<PrimitiveKernel>(
         a, p,
-        DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a.inputs[0], md, eng)},
-                 {DNNL_ARG_DST, MemoryFor(a.outputs[0], md, eng)}});
+        DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a, a.inputs[0], md)},
+                 {DNNL_ARG_DST, MemoryFor(a, a.outputs[0], md)}});
   });
 }
 
@@ -189,9 +189,9 @@ absl::StatusOr<std::unique_ptr<OpKernel>> SoftmaxGradOneDnn(
     });
     return std::make_unique<PrimitiveKernel>(
         a, p,
-        DnnlArgs{{DNNL_ARG_DST, MemoryFor(a.inputs[0], md, eng)},
-                 {DNNL_ARG_DIFF_DST, MemoryFor(a.inputs[1], md, eng)},
-                 {DNNL_ARG_DIFF_SRC, MemoryFor(a.outputs[0], md, eng)}});
+        DnnlArgs{{DNNL_ARG_DST, MemoryFor(a, a.inputs[0], md)},
+                 {DNNL_ARG_DIFF_DST, MemoryFor(a, a.inputs[1], md)},
+                 {DNNL_ARG_DIFF_SRC, MemoryFor(a, a.outputs[0], md)}});
   });
 }
 
@@ -450,12 +450,12 @@ absl::StatusOr<std::unique_ptr<OpKernel>> LayerNormOneDnn(const KernelArgs& a) {
     });
     return std::make_unique<PrimitiveKernel>(
         a, p,
-        DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a.inputs[0], d.data, eng)},
-                 {DNNL_ARG_SCALE, MemoryFor(a.inputs[1], d.param, eng)},
-                 {DNNL_ARG_SHIFT, MemoryFor(a.inputs[2], d.param, eng)},
-                 {DNNL_ARG_DST, MemoryFor(a.outputs[0], d.data, eng)},
-                 {DNNL_ARG_MEAN, MemoryFor(a.outputs[1], d.stat, eng)},
-                 {DNNL_ARG_VARIANCE, MemoryFor(a.outputs[2], d.stat, eng)}});
+        DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a, a.inputs[0], d.data)},
+                 {DNNL_ARG_SCALE, MemoryFor(a, a.inputs[1], d.param)},
+                 {DNNL_ARG_SHIFT, MemoryFor(a, a.inputs[2], d.param)},
+                 {DNNL_ARG_DST, MemoryFor(a, a.outputs[0], d.data)},
+                 {DNNL_ARG_MEAN, MemoryFor(a, a.outputs[1], d.stat)},
+                 {DNNL_ARG_VARIANCE, MemoryFor(a, a.outputs[2], d.stat)}});
   });
 }
 
@@ -478,15 +478,15 @@ absl::StatusOr<std::unique_ptr<OpKernel>> LayerNormGradOneDnn(
     });
     return std::make_unique<PrimitiveKernel>(
         a, p,
-        DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a.inputs[0], d.data, eng)},
-                 {DNNL_ARG_SCALE, MemoryFor(a.inputs[1], d.param, eng)},
-                 {DNNL_ARG_SHIFT, MemoryFor(a.inputs[1], d.param, eng)},
-                 {DNNL_ARG_MEAN, MemoryFor(a.inputs[2], d.stat, eng)},
-                 {DNNL_ARG_VARIANCE, MemoryFor(a.inputs[3], d.stat, eng)},
-                 {DNNL_ARG_DIFF_DST, MemoryFor(a.inputs[4], d.data, eng)},
-                 {DNNL_ARG_DIFF_SRC, MemoryFor(a.outputs[0], d.data, eng)},
-                 {DNNL_ARG_DIFF_SCALE, MemoryFor(a.outputs[1], d.param, eng)},
-                 {DNNL_ARG_DIFF_SHIFT, MemoryFor(a.outputs[2], d.param, eng)}});
+        DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a, a.inputs[0], d.data)},
+                 {DNNL_ARG_SCALE, MemoryFor(a, a.inputs[1], d.param)},
+                 {DNNL_ARG_SHIFT, MemoryFor(a, a.inputs[1], d.param)},
+                 {DNNL_ARG_MEAN, MemoryFor(a, a.inputs[2], d.stat)},
+                 {DNNL_ARG_VARIANCE, MemoryFor(a, a.inputs[3], d.stat)},
+                 {DNNL_ARG_DIFF_DST, MemoryFor(a, a.inputs[4], d.data)},
+                 {DNNL_ARG_DIFF_SRC, MemoryFor(a, a.outputs[0], d.data)},
+                 {DNNL_ARG_DIFF_SCALE, MemoryFor(a, a.outputs[1], d.param)},
+                 {DNNL_ARG_DIFF_SHIFT, MemoryFor(a, a.outputs[2], d.param)}});
   });
 }
 

@@ -127,6 +127,16 @@ OpDef& OpDef::TypeVar(std::string var, DTypeSet allowed) {
   type_vars_[std::move(var)] = allowed;
   return *this;
 }
+OpDef& OpDef::ShapeOnly(const std::string& name) {
+  for (ArgDef& arg : inputs_) {
+    if (arg.name == name) {
+      arg.shape_only = true;
+      return *this;
+    }
+  }
+  std::abort();  // A typo in an op declaration.
+}
+
 OpDef& OpDef::Input(std::string name, std::string type_var) {
   inputs_.push_back({std::move(name), std::move(type_var)});
   return *this;

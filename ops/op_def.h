@@ -50,6 +50,10 @@ struct AttrDef {
 struct ArgDef {
   std::string name;
   std::string type_var;
+  // Only the input's dtype and shape are read, never its values: the
+  // executor need not keep its buffer alive for this consumer (the *Like
+  // ops that gradients use on forward activations).
+  bool shape_only = false;
 };
 
 // A node's attributes with the op's defaults filled in. The validator has
@@ -80,11 +84,13 @@ class Attrs {
 // symbolic dims), the attributes; it sets every output's dtype and shape.
 class InferenceContext {
  public:
-  InferenceContext(const Attrs& attrs, std::vector<DType> input_dtypes,
-                   std::vector<Shape> input_shapes, int64_t memory_budget)
+  // Refers to the inputs, which must outlive it.
+  InferenceContext(const Attrs& attrs, const std::vector<DType>& input_dtypes,
+                   const std::vector<Shape>& input_shapes,
+                   int64_t memory_budget)
       : attrs_(attrs),
-        input_dtypes_(std::move(input_dtypes)),
-        input_shapes_(std::move(input_shapes)),
+        input_dtypes_(input_dtypes),
+        input_shapes_(input_shapes),
         memory_budget_(memory_budget) {}
 
   const Attrs& attrs() const { return attrs_; }
@@ -96,11 +102,13 @@ class InferenceContext {
   void SetOutput(int i, DType dtype, Shape shape);
   const std::vector<DType>& output_dtypes() const { return output_dtypes_; }
   const std::vector<Shape>& output_shapes() const { return output_shapes_; }
+  std::vector<DType> TakeOutputDTypes() { return std::move(output_dtypes_); }
+  std::vector<Shape> TakeOutputShapes() { return std::move(output_shapes_); }
 
  private:
   const Attrs& attrs_;
-  std::vector<DType> input_dtypes_;
-  std::vector<Shape> input_shapes_;
+  const std::vector<DType>& input_dtypes_;
+  const std::vector<Shape>& input_shapes_;
   int64_t memory_budget_;
   std::vector<DType> output_dtypes_;
   std::vector<Shape> output_shapes_;
@@ -158,6 +166,8 @@ class OpDef {
   // oneDNN has no primitive for this op: both backends run the reference
   // kernel (a plain loop), and the completeness test accepts that.
   OpDef& NoOneDnnPrimitive();
+  // Marks the declared input `name` as read for its shape only.
+  OpDef& ShapeOnly(const std::string& name);
 
   const std::string& name() const { return name_; }
   const std::string& doc() const { return doc_; }

@@ -217,8 +217,8 @@ KernelFactory ReduceOneDnn(Reduction kind, ReducedAxesFn axes) {
       });
       return std::make_unique<PrimitiveKernel>(
           a, p,
-          DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a.inputs[0], src, eng)},
-                   {DNNL_ARG_DST, MemoryFor(a.outputs[0], dst, eng)}});
+          DnnlArgs{{DNNL_ARG_SRC, MemoryFor(a, a.inputs[0], src)},
+                   {DNNL_ARG_DST, MemoryFor(a, a.outputs[0], dst)}});
     });
   };
 }
@@ -369,6 +369,7 @@ void RegisterReduceOps(OpRegistry& r) {
             .TypeVar("L", kAnyType)
             .Input("x", "T")
             .Input("like", "L")
+            .ShapeOnly("like")
             .Output("y")
             .Shape(ReduceSumLikeShape)
             .Gradient(ReduceSumLikeGradient)

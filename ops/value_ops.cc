@@ -157,10 +157,12 @@ void RegisterValueOps(OpRegistry& r) {
             .NoOneDnnPrimitive());
   r.Add(AnyTypeUnaryOp("ZerosLike", "y = 0 (false), with x's shape and dtype.",
                        UnchangedShape, MakeConstant<Zero>)
+            .ShapeOnly("x")
             .NoGradient()
             .NoOneDnnPrimitive());
   r.Add(AnyTypeUnaryOp("OnesLike", "y = 1 (true), with x's shape and dtype.",
                        UnchangedShape, MakeConstant<One>)
+            .ShapeOnly("x")
             .NoGradient()
             .NoOneDnnPrimitive());
   r.Add(AnyTypeUnaryOp(

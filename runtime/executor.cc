@@ -190,7 +190,11 @@ std::vector<BufferRequest> BufferLifetimes(
     }
   }
   for (int n : schedule) {
-    for (const TensorRef& in : g.info(n).inputs) {
+    const NodeInfo& info = g.info(n);
+    for (size_t k = 0; k < info.inputs.size(); ++k) {
+      // A kernel that reads only an input's shape never touches its buffer.
+      if (info.op->InputArg(static_cast<int>(k)).shape_only) continue;
+      const TensorRef& in = info.inputs[k];
       int r = (*request_of)[in.node][in.output];
       if (r < 0) continue;
       int& last = requests[r].last_use;
@@ -291,9 +295,11 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
   // Every output of a scheduled node, as a tensor over its storage.
   auto tensor_of = [&](int node, int output) -> absl::StatusOr<Tensor> {
     int r = request_of[node][output];
-    if (r < 0) return values_[node];
+    // A result absorbed into a fused chain has no buffer; only shape-only
+    // readers (see FindMatMulChains) still see it, so any address serves.
+    if (r < 0 && !absorbed[node]) return values_[node];
     return Tensor::View(g.info(node).dtypes[output], shapes[node][output],
-                        arena + buffers.offsets[r]);
+                        arena + (r < 0 ? 0 : buffers.offsets[r]));
   };
   for (int n : schedule) {
     const NodeInfo& info = g.info(n);

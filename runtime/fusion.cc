@@ -8,21 +8,27 @@ std::vector<MatMulChain> FindMatMulChains(
     const ValidGraph& g, const std::vector<int>& schedule,
     const std::vector<std::vector<Shape>>& shapes,
     const std::set<std::pair<int, int>>& fetched) {
-  // The consumers of each output-0 among the scheduled nodes.
-  std::map<int, std::vector<int>> consumers;
+  // How many scheduled nodes read each output 0, and the last of them.
+  // Reading only its shape (ZerosLike, ReduceSumLike, ...) does not count:
+  // the shape is known when the plan is compiled.
+  std::vector<int> readers(g.num_nodes(), 0), reader(g.num_nodes(), -1);
   for (int n : schedule) {
-    for (const TensorRef& in : g.info(n).inputs) {
-      if (in.output == 0) consumers[in.node].push_back(n);
+    const NodeInfo& info = g.info(n);
+    for (size_t k = 0; k < info.inputs.size(); ++k) {
+      const TensorRef& in = info.inputs[k];
+      if (in.output != 0 || info.op->InputArg(static_cast<int>(k)).shape_only)
+        continue;
+      ++readers[in.node];
+      reader[in.node] = n;
     }
   }
   // The one node that consumes n's output 0, if it is fused into a chain.
   auto sole_consumer = [&](int n) -> int {
-    auto it = consumers.find(n);
-    if (it == consumers.end() || it->second.size() != 1 ||
-        fetched.count({n, 0}) || g.info(n).dtypes.size() != 1) {
+    if (readers[n] != 1 || fetched.count({n, 0}) ||
+        g.info(n).dtypes.size() != 1) {
       return -1;
     }
-    return it->second[0];
+    return reader[n];
   };
   std::vector<MatMulChain> chains;
   for (int m : schedule) {

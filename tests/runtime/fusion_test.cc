@@ -60,7 +60,8 @@ struct Case {
   std::string name, bias_shape, add_inputs, act;
   std::vector<int64_t> bias_dims;
   std::vector<std::string> fetches;
-  int fused_chains;  // Expected on oneDNN with fusion on.
+  int fused_chains;              // Expected on oneDNN with fusion on.
+  std::string extra_nodes = "";  // Appended to the graph.
 };
 
 Tensor Random(const Shape& shape, uint32_t seed) {
@@ -75,7 +76,8 @@ std::vector<Tensor> RunCase(const Case& c, Backend backend, bool fuse,
                             PlanStats* stats) {
   std::string text = absl::StrReplaceAll(kChain, {{"$BIAS_SHAPE", c.bias_shape},
                                                   {"$ADD_INPUTS", c.add_inputs},
-                                                  {"$ACT", c.act}});
+                                                  {"$ACT", c.act}}) +
+                     c.extra_nodes;
   auto loaded = ParseGraphText(text, "chain.pbtxt");
   EXPECT_TRUE(loaded.ok()) << loaded.status();
   auto graph = ValidateGraph(*std::move(loaded));
@@ -96,6 +98,17 @@ std::vector<Tensor> RunCase(const Case& c, Backend backend, bool fuse,
 TEST(Fusion, FusedChainsMatchUnfusedAndReference) {
   const std::vector<Case> cases = {
       {"tanh", "dim: 7", R"(input: "xw" input: "b")", "Tanh", {7}, {"y"}, 1},
+      // Gradient graphs read forward results for their shapes only; that
+      // must neither stop fusion nor read an absorbed result's buffer.
+      {"shape-only readers of the absorbed results",
+       "dim: 7",
+       R"(input: "xw" input: "b")",
+       "Tanh",
+       {7},
+       {"y", "zeros", "ones"},
+       1,
+       R"(node { name: "zeros" op: "ZerosLike" input: "xw" }
+          node { name: "ones" op: "OnesLike" input: "z" })"},
       {"sigmoid",
        "dim: 7",
        R"(input: "xw" input: "b")",
