@@ -11,7 +11,8 @@
 namespace rill {
 namespace {
 
-// A node's output types and shapes, and the ids of its inputs' producers.
+// An emitted node's output types and shapes, and the ids of its inputs'
+// producers (forward nodes keep theirs in the ValidGraph).
 struct NodeMeta {
   std::vector<DType> dtypes;
   std::vector<Shape> shapes;
@@ -40,10 +41,12 @@ class Pass {
       const std::string& base, const std::string& op,
       const std::vector<std::string>& inputs,
       const std::map<std::string, AttrValue>& attrs);
-  // The node that `ref` names and its output index.
+  // The node that `ref` names (forward nodes first, then emitted ones, by
+  // id), its outputs' dtypes and shapes, and the output index.
   struct Found {
     int id;
-    const NodeMeta* meta;
+    const std::vector<DType>* dtypes;
+    const std::vector<Shape>* shapes;
     int output;
   };
   absl::StatusOr<Found> Lookup(absl::string_view ref) const;
@@ -71,14 +74,15 @@ class Pass {
   const GradientRequest& req_;
   std::vector<TensorRef> losses_, wrt_;
   std::vector<char> active_, reaches_;
-  // Per forward node and output: the gradients that reached it, then
-  // (once summed) their sum.
-  std::vector<std::vector<std::vector<std::string>>> contrib_;
-  std::vector<std::vector<std::optional<std::string>>> summed_;
+  // Per forward tensor (indexed from first_output_[node]): the gradients
+  // that reached it, then (once summed) their sum.
+  std::vector<int> first_output_;
+  std::vector<std::vector<std::string>> contrib_;
+  std::vector<std::optional<std::string>> summed_;
 
   std::vector<Node> emitted_;
-  std::deque<NodeMeta> meta_;  // Forward nodes, then emitted ones.
-  absl::flat_hash_map<std::string, int> ids_;
+  std::deque<NodeMeta> meta_;                  // Of emitted_, in order.
+  absl::flat_hash_map<std::string, int> ids_;  // Emitted names -> id.
   absl::flat_hash_map<std::string, int> next_suffix_;
   GradientGraph result_;
 };
@@ -110,28 +114,28 @@ class NodeGradContext : public GradContext {
     if (!status_.ok()) return;
     auto found = pass_.Lookup(grad);
     if (!found.ok()) return Fail(std::string(found.status().message()));
-    const NodeMeta* m = found->meta;
-    int k = found->output;
+    DType dtype = (*found->dtypes)[found->output];
+    const Shape& shape = (*found->shapes)[found->output];
     const TensorRef& in = info_.inputs[i];
     DType want_dtype = pass_.forward().info(in.node).dtypes[in.output];
     const Shape& want = pass_.forward().info(in.node).shapes[in.output];
-    if (m->dtypes[k] != want_dtype || !ShapesCompatible(m->shapes[k], want)) {
+    if (dtype != want_dtype || !ShapesCompatible(shape, want)) {
       return Fail(absl::StrCat("the gradient of input ", i, " ('", grad,
-                               "') is ", DTypeName(m->dtypes[k]),
-                               m->shapes[k].ToString(), " but the input is ",
-                               DTypeName(want_dtype), want.ToString()));
+                               "') is ", DTypeName(dtype), shape.ToString(),
+                               " but the input is ", DTypeName(want_dtype),
+                               want.ToString()));
     }
     input_grads_[i] = grad;
   }
 
   DType dtype_of(const std::string& ref) const override {
     auto found = pass_.Lookup(ref);
-    return found.ok() ? found->meta->dtypes[found->output] : DType::kF32;
+    return found.ok() ? (*found->dtypes)[found->output] : DType::kF32;
   }
   const Shape& shape_of(const std::string& ref) const override {
     static const Shape* const kUnknown = new Shape();
     auto found = pass_.Lookup(ref);
-    return found.ok() ? found->meta->shapes[found->output] : *kUnknown;
+    return found.ok() ? (*found->shapes)[found->output] : *kUnknown;
   }
 
   std::string Emit(const std::string& op,
@@ -165,12 +169,15 @@ class NodeGradContext : public GradContext {
 };
 
 std::string Pass::UniqueName(const std::string& base) {
-  if (ids_.count(base) == 0) return base;
+  auto taken = [&](const std::string& name) {
+    return fwd_.FindNode(name) >= 0 || ids_.count(name) != 0;
+  };
+  if (!taken(base)) return base;
   int& k = next_suffix_[base];
   std::string name;
   do {
     name = absl::StrCat(base, "_", ++k);
-  } while (ids_.count(name) != 0);
+  } while (taken(name));
   return name;
 }
 
@@ -178,16 +185,25 @@ absl::StatusOr<Pass::Found> Pass::Lookup(absl::string_view ref) const {
   absl::string_view name;
   int k;
   RETURN_IF_ERROR(ParseInputRef(ref, &name, &k));
-  auto it = ids_.find(name);
-  if (it == ids_.end()) {
-    return absl::InternalError(absl::StrCat("'", ref, "' names no node"));
+  Found found{fwd_.FindNode(name), nullptr, nullptr, k};
+  if (found.id >= 0) {
+    found.dtypes = &fwd_.info(found.id).dtypes;
+    found.shapes = &fwd_.info(found.id).shapes;
+  } else {
+    auto it = ids_.find(name);
+    if (it == ids_.end()) {
+      return absl::InternalError(absl::StrCat("'", ref, "' names no node"));
+    }
+    found.id = it->second;
+    const NodeMeta& m = meta_[found.id - fwd_.num_nodes()];
+    found.dtypes = &m.dtypes;
+    found.shapes = &m.shapes;
   }
-  const NodeMeta& m = meta_[it->second];
-  if (k >= static_cast<int>(m.dtypes.size())) {
+  if (k >= static_cast<int>(found.dtypes->size())) {
     return absl::InternalError(
         absl::StrCat("'", ref, "': node '", name, "' has no output ", k));
   }
-  return Found{it->second, &m, k};
+  return found;
 }
 
 absl::StatusOr<std::string> Pass::EmitNode(
@@ -207,8 +223,8 @@ absl::StatusOr<std::string> Pass::EmitNode(
   for (const std::string& ref : inputs) {
     ASSIGN_OR_RETURN(Found in, Lookup(ref));
     node.add_input(ref);
-    dtypes.push_back(in.meta->dtypes[in.output]);
-    shapes.push_back(in.meta->shapes[in.output]);
+    dtypes.push_back((*in.dtypes)[in.output]);
+    shapes.push_back((*in.shapes)[in.output]);
     meta.input_ids.push_back(in.id);
   }
   for (const auto& [name, value] : attrs) (*node.mutable_attr())[name] = value;
@@ -226,7 +242,7 @@ absl::StatusOr<std::string> Pass::EmitNode(
                   &meta.shapes);
   }
   if (!s.ok()) return Annotate(s, what());
-  ids_[node.name()] = static_cast<int>(meta_.size());
+  ids_[node.name()] = fwd_.num_nodes() + static_cast<int>(meta_.size());
   meta_.push_back(std::move(meta));
   emitted_.push_back(std::move(node));
   return emitted_.back().name();
@@ -335,9 +351,9 @@ absl::StatusOr<std::string> Pass::SeedFor(const TensorRef& loss) {
 }
 
 absl::StatusOr<std::string> Pass::Accumulate(int node, int k) {
-  std::optional<std::string>& sum = summed_[node][k];
+  std::optional<std::string>& sum = summed_[first_output_[node] + k];
   if (sum.has_value()) return *sum;
-  std::vector<std::string>& parts = contrib_[node][k];
+  std::vector<std::string>& parts = contrib_[first_output_[node] + k];
   if (parts.size() <= 1) {
     sum = parts.empty() ? "" : parts[0];
   } else {
@@ -389,7 +405,8 @@ absl::Status Pass::Backprop(int node) {
   for (size_t k = 0; k < needs.size(); ++k) {
     if (!needs[k]) continue;
     const TensorRef& in = info.inputs[k];
-    contrib_[in.node][in.output].push_back(ctx.input_grads()[k]);
+    contrib_[first_output_[in.node] + in.output].push_back(
+        ctx.input_grads()[k]);
   }
   return absl::OkStatus();
 }
@@ -420,11 +437,11 @@ absl::StatusOr<std::string> Pass::GradientOf(const TensorRef& wrt) {
 // Keeps the forward nodes and the emitted nodes that an output needs.
 GradientGraph Pass::Finish() {
   int n = fwd_.num_nodes();
-  std::vector<char> keep(meta_.size(), 0);
+  std::vector<char> keep(n + meta_.size(), 0);
   std::vector<int> stack;
   auto want = [&](const std::string& name) {
     int id = ids_.find(name)->second;
-    if (id >= n && !keep[id]) {
+    if (!keep[id]) {
       keep[id] = 1;
       stack.push_back(id);
     }
@@ -434,7 +451,7 @@ GradientGraph Pass::Finish() {
   while (!stack.empty()) {
     int id = stack.back();
     stack.pop_back();
-    for (int in : meta_[id].input_ids) {
+    for (int in : meta_[id - n].input_ids) {
       if (in >= n && !keep[in]) {
         keep[in] = 1;
         stack.push_back(in);
@@ -461,23 +478,17 @@ GradientGraph Pass::Finish() {
 absl::StatusOr<GradientGraph> Pass::Run() {
   RETURN_IF_ERROR(ResolveRequest());
   int n = fwd_.num_nodes();
+  first_output_.resize(n + 1, 0);
   for (int i = 0; i < n; ++i) {
-    ids_[fwd_.node(i).name()] = i;
-    const NodeInfo& info = fwd_.info(i);
-    NodeMeta m{info.dtypes, info.shapes, {}};
-    for (const TensorRef& in : info.inputs) m.input_ids.push_back(in.node);
-    meta_.push_back(std::move(m));
+    first_output_[i + 1] =
+        first_output_[i] + static_cast<int>(fwd_.info(i).dtypes.size());
   }
-  contrib_.resize(n);
-  summed_.resize(n);
-  for (int i = 0; i < n; ++i) {
-    contrib_[i].resize(fwd_.info(i).dtypes.size());
-    summed_[i].resize(fwd_.info(i).dtypes.size());
-  }
+  contrib_.resize(first_output_[n]);
+  summed_.resize(first_output_[n]);
   MarkPaths();
   for (const TensorRef& loss : losses_) {
     ASSIGN_OR_RETURN(std::string seed, SeedFor(loss));
-    contrib_[loss.node][loss.output].push_back(seed);
+    contrib_[first_output_[loss.node] + loss.output].push_back(seed);
   }
   const std::vector<int>& order = fwd_.topo_order();
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
