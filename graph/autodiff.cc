@@ -11,12 +11,13 @@
 namespace rill {
 namespace {
 
-// An emitted node's output types and shapes, and the ids of its inputs'
-// producers (forward nodes keep theirs in the ValidGraph).
+// What validation derives about an emitted node (forward nodes keep theirs
+// in the ValidGraph), with inputs numbered in the pass's id space.
 struct NodeMeta {
   std::vector<DType> dtypes;
   std::vector<Shape> shapes;
-  std::vector<int> input_ids;
+  const OpDef* op = nullptr;
+  std::vector<TensorRef> inputs;  // Forward nodes by index, then emitted.
 };
 
 // "h:1" -> "h_1", so that a tensor reference can prefix a node name.
@@ -61,7 +62,7 @@ class Pass {
   absl::StatusOr<std::string> Accumulate(int node, int k);
   absl::Status Backprop(int node);
   absl::StatusOr<std::string> GradientOf(const TensorRef& wrt);
-  GradientGraph Finish();
+  absl::StatusOr<GradientGraph> Finish();
 
   std::string UniqueName(const std::string& base);
   // The graph's file, for errors that concern no node.
@@ -218,6 +219,7 @@ absl::StatusOr<std::string> Pass::EmitNode(
   node.set_name(UniqueName(base));
   node.set_op(op_name);
   NodeMeta meta;
+  meta.op = op;
   std::vector<DType> dtypes;
   std::vector<Shape> shapes;
   for (const std::string& ref : inputs) {
@@ -225,7 +227,7 @@ absl::StatusOr<std::string> Pass::EmitNode(
     node.add_input(ref);
     dtypes.push_back((*in.dtypes)[in.output]);
     shapes.push_back((*in.shapes)[in.output]);
-    meta.input_ids.push_back(in.id);
+    meta.inputs.push_back({in.id, in.output});
   }
   for (const auto& [name, value] : attrs) (*node.mutable_attr())[name] = value;
   auto what = [&] {
@@ -434,8 +436,9 @@ absl::StatusOr<std::string> Pass::GradientOf(const TensorRef& wrt) {
                   {});
 }
 
-// Keeps the forward nodes and the emitted nodes that an output needs.
-GradientGraph Pass::Finish() {
+// Keeps the forward nodes and the emitted nodes that an output needs, and
+// assembles them into a ValidGraph (each node was checked when emitted).
+absl::StatusOr<GradientGraph> Pass::Finish() {
   int n = fwd_.num_nodes();
   std::vector<char> keep(n + meta_.size(), 0);
   std::vector<int> stack;
@@ -451,18 +454,28 @@ GradientGraph Pass::Finish() {
   while (!stack.empty()) {
     int id = stack.back();
     stack.pop_back();
-    for (int in : meta_[id - n].input_ids) {
-      if (in >= n && !keep[in]) {
-        keep[in] = 1;
-        stack.push_back(in);
+    for (const TensorRef& in : meta_[id - n].inputs) {
+      if (in.node >= n && !keep[in.node]) {
+        keep[in.node] = 1;
+        stack.push_back(in.node);
       }
     }
   }
-  LoadedGraph& out = result_.graph;
-  out.graph = fwd_.proto();
-  out.source = fwd_.source();
+  LoadedGraph out{fwd_.proto(), fwd_.source()};
+  std::vector<NodeInfo> info;
+  info.reserve(n + meta_.size());
+  for (int i = 0; i < n; ++i) info.push_back(fwd_.info(i));
+  std::vector<int> new_id(n + meta_.size(), -1);
+  for (int i = 0; i < n; ++i) new_id[i] = i;
   for (size_t i = 0; i < emitted_.size(); ++i) {
-    if (keep[n + i]) *out.graph.add_node() = std::move(emitted_[i]);
+    if (!keep[n + i]) continue;
+    new_id[n + i] = out.graph.node_size();
+    *out.graph.add_node() = std::move(emitted_[i]);
+    NodeMeta& m = meta_[i];
+    NodeInfo node{m.op, std::move(m.inputs), std::move(m.dtypes),
+                  std::move(m.shapes)};
+    for (TensorRef& in : node.inputs) in.node = new_id[in.node];
+    info.push_back(std::move(node));
   }
   auto has_output = [&](const std::string& name) {
     const auto& o = out.graph.output();
@@ -472,6 +485,9 @@ GradientGraph Pass::Finish() {
     if (!has_output(Name(l))) out.graph.add_output(Name(l));
   }
   for (const std::string& g : result_.gradients) out.graph.add_output(g);
+  ASSIGN_OR_RETURN(result_.graph,
+                   AssembleValidGraph(std::move(out), std::move(info),
+                                      fwd_.memory_budget()));
   return std::move(result_);
 }
 

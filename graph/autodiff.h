@@ -34,8 +34,9 @@ struct GradientRequest {
 struct GradientGraph {
   // The forward nodes (same order, same source lines), then the backward
   // nodes, which are named `<forward node>/grad/...`. Outputs: the forward
-  // graph's, the losses, then the gradients.
-  LoadedGraph graph;
+  // graph's, the losses, then the gradients. Validated: an Executor runs
+  // it, and graph.proto() prints as text proto.
+  ValidGraph graph;
   // wrt[i] (params expanded) has its gradient in node gradients[i], named
   // `<wrt>/grad`.
   std::vector<std::string> wrt;

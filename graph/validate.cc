@@ -349,4 +349,40 @@ absl::StatusOr<ValidGraph> ValidateGraph(LoadedGraph loaded,
   return g;
 }
 
+absl::StatusOr<ValidGraph> AssembleValidGraph(LoadedGraph graph,
+                                              std::vector<NodeInfo> info,
+                                              int64_t memory_budget) {
+  ValidGraph g;
+  g.loaded_ = std::move(graph);
+  g.info_ = std::move(info);
+  g.memory_budget_ = memory_budget;
+  int n = g.num_nodes();
+  if (n != g.proto().node_size()) {
+    return absl::InternalError("AssembleValidGraph: one NodeInfo per node");
+  }
+  g.by_name_.reserve(n);
+  g.topo_order_.resize(n);
+  for (int i = 0; i < n; ++i) {
+    const Node& node = g.node(i);
+    if (!IsValidNodeName(node.name()) ||
+        !g.by_name_.emplace(node.name(), i).second) {
+      return absl::InternalError(absl::StrCat(
+          "AssembleValidGraph: bad or duplicate name '", node.name(), "'"));
+    }
+    for (const TensorRef& in : g.info_[i].inputs) {
+      if (in.node >= i) {
+        return absl::InternalError(absl::StrCat(
+            "AssembleValidGraph: node '", node.name(), "' precedes its input"));
+      }
+    }
+    g.topo_order_[i] = i;
+    if (node.op() == "Input") g.input_nodes_.push_back(i);
+  }
+  for (const std::string& output : g.proto().output()) {
+    ASSIGN_OR_RETURN(TensorRef ref, g.Resolve(output));
+    g.outputs_.push_back(ref);
+  }
+  return g;
+}
+
 }  // namespace rill

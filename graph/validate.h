@@ -68,6 +68,9 @@ class ValidGraph {
  private:
   friend absl::StatusOr<ValidGraph> ValidateGraph(LoadedGraph,
                                                   const ValidateOptions&);
+  friend absl::StatusOr<ValidGraph> AssembleValidGraph(LoadedGraph,
+                                                       std::vector<NodeInfo>,
+                                                       int64_t);
   LoadedGraph loaded_;
   std::vector<NodeInfo> info_;
   absl::flat_hash_map<std::string, int> by_name_;
@@ -79,6 +82,14 @@ class ValidGraph {
 
 absl::StatusOr<ValidGraph> ValidateGraph(LoadedGraph loaded,
                                          const ValidateOptions& options = {});
+
+// For a pass that builds a graph node by node and checks each node as the
+// validator would (CheckNodeAttrs, InferNode) as it goes: the autodiff pass.
+// `info` holds every node's inferred NodeInfo, in node order, which must be
+// a topological order. Checks names and graph outputs, not the nodes again.
+absl::StatusOr<ValidGraph> AssembleValidGraph(LoadedGraph graph,
+                                              std::vector<NodeInfo> info,
+                                              int64_t memory_budget);
 
 // Checks input dtypes against the op's type constraints, then runs its shape
 // function. The validator and the executor (with concrete shapes) share it.

@@ -77,20 +77,20 @@ dnnl::memory MemoryFor(const KernelArgs& a, const Tensor& t,
   if (d.format_kind != dnnl_blocked || d.format_desc.blocking.inner_nblks) {
     return dnnl::memory(desc, a.onednn->engine, t.raw_data());
   }
-  std::string key(reinterpret_cast<const char*>(&d.data_type),
-                  sizeof d.data_type);
-  auto append = [&key](const void* p, size_t n) {
-    key.append(static_cast<const char*>(p), n);
-  };
-  void* data = t.raw_data();
-  append(&data, sizeof data);
-  append(&d.offset0, sizeof d.offset0);
-  append(d.dims, d.ndims * sizeof d.dims[0]);
-  append(d.format_desc.blocking.strides, d.ndims * sizeof d.dims[0]);
+  MemoryKey key;
+  key.data = t.raw_data();
+  key.data_type = d.data_type;
+  key.ndims = d.ndims;
+  key.offset0 = d.offset0;
+  for (int i = 0; i < d.ndims; ++i) {
+    key.dims[i] = d.dims[i];
+    key.strides[i] = d.format_desc.blocking.strides[i];
+  }
   auto& cache = a.onednn->memories;
   auto it = cache.find(key);
   if (it == cache.end()) {
-    it = cache.emplace(key, dnnl::memory(desc, a.onednn->engine, data)).first;
+    it = cache.emplace(key, dnnl::memory(desc, a.onednn->engine, t.raw_data()))
+             .first;
   }
   return it->second;
 }
@@ -124,9 +124,14 @@ dnnl::primitive CachedPrimitive(const KernelArgs& a,
   std::string key = absl::StrCat(a.node.op(), "|", variant, "|");
   for (const auto* list : {&a.inputs, &a.outputs}) {
     for (const Tensor& t : *list) {
-      absl::StrAppend(&key, DTypeName(t.dtype()), t.shape().ToString(), ",");
+      // Raw: dtype, rank, dims.
+      const std::vector<int64_t>& dims = t.shape().dims();
+      key.push_back(static_cast<char>(t.dtype()));
+      key.push_back(static_cast<char>(dims.size()));
+      key.append(reinterpret_cast<const char*>(dims.data()),
+                 dims.size() * sizeof(int64_t));
     }
-    absl::StrAppend(&key, "|");
+    key.push_back('|');
   }
   absl::StrAppend(&key, a.attrs.Fingerprint());
   auto& cache = a.onednn->primitives;

@@ -66,7 +66,6 @@ std::string HumanBytes(int64_t bytes) {
   return absl::StrFormat("%.1f MiB", bytes / 1048576.0);
 }
 
-
 absl::Status Check(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
   std::map<std::string, int> op_counts;
@@ -334,8 +333,8 @@ const std::vector<Command>& AllCommands() {
        "outputs are GRAPH's, the loss, then the gradients. `rill run` runs\n"
        "it. The loss must have one element unless --seed_inputs gives every\n"
        "loss an Input node <loss>/grad/seed to feed its gradient.",
-       {"loss", "wrt", "wrt_params", "seed_inputs", "allow_unreached",
-        "output", "memory_budget_mb", "max_file_mb"},
+       {"loss", "wrt", "wrt_params", "seed_inputs", "allow_unreached", "output",
+        "memory_budget_mb", "max_file_mb"},
        1,
        RunGrad,
        {{"o", "output"}}},

@@ -27,7 +27,8 @@ Graph Parse(const std::string& text) {
 }
 
 ValidGraph Valid(const std::string& text) {
-  absl::StatusOr<ValidGraph> g = ValidateGraph(*ParseGraphText(text, "t.pbtxt"));
+  absl::StatusOr<ValidGraph> g =
+      ValidateGraph(*ParseGraphText(text, "t.pbtxt"));
   EXPECT_TRUE(g.ok()) << g.status();
   return *std::move(g);
 }
@@ -47,7 +48,8 @@ std::string OpNode(const std::string& name, const std::string& op,
                    const std::vector<std::string>& inputs,
                    const std::string& attrs = "") {
   std::string in;
-  for (const std::string& i : inputs) absl::StrAppend(&in, " input: \"", i, "\"");
+  for (const std::string& i : inputs)
+    absl::StrAppend(&in, " input: \"", i, "\"");
   return absl::Substitute("node { name: \"$0\" op: \"$1\"$2 $3 }\n", name, op,
                           in, attrs);
 }
@@ -82,14 +84,26 @@ const char kSmall[] = R"pb(
   node {
     name: "x"
     op: "Input"
-    attr { key: "dtype" value { type: DT_DOUBLE } }
-    attr { key: "shape" value { shape { dim: 2 dim: 3 } } }
+    attr {
+      key: "dtype"
+      value { type: DT_DOUBLE }
+    }
+    attr {
+      key: "shape"
+      value { shape { dim: 2 dim: 3 } }
+    }
   }
   node {
     name: "i"
     op: "Input"
-    attr { key: "dtype" value { type: DT_INT32 } }
-    attr { key: "shape" value { shape { dim: 2 } } }
+    attr {
+      key: "dtype"
+      value { type: DT_INT32 }
+    }
+    attr {
+      key: "shape"
+      value { shape { dim: 2 } }
+    }
   }
   node { name: "t" op: "Tanh" input: "x" }
   node { name: "loss" op: "ReduceSum" input: "t" }
@@ -119,9 +133,7 @@ TEST(AutodiffErrors, UnreachedWrtIsAnErrorOrAZeroGradientWithAWarning) {
   ASSERT_TRUE(ok.ok()) << ok.status();
   ASSERT_EQ(ok->warnings.size(), 1u);
   EXPECT_THAT(ok->warnings[0], HasSubstr("'y' does not reach the loss"));
-  auto valid = ValidateGraph(ok->graph);
-  ASSERT_TRUE(valid.ok()) << valid.status();
-  auto ex = Executor::Create(*std::move(valid), {Backend::kReference});
+  auto ex = Executor::Create(std::move(ok->graph), {Backend::kReference});
   ASSERT_TRUE(ex.ok());
   auto out = (*ex)->Run({{"x", Random(DType::kF64, Shape{2, 3}, 1)},
                          {"y", Random(DType::kF64, Shape{4}, 2)}},
@@ -140,12 +152,12 @@ TEST(AutodiffErrors, MissingGradientNamesTheOpAndNode) {
                    .Shape(UnchangedShape));
   ValidateOptions options;
   options.registry = &registry;
-  auto g = ValidateGraph(*ParseGraphText(absl::StrCat(
-                             InputNode("x", "DT_DOUBLE", {3}),
-                             OpNode("n", "NoGradYet", {"x"}),
-                             OpNode("loss", "ReduceSum", {"n"})),
-                         "m.pbtxt"),
-                         options);
+  auto g = ValidateGraph(
+      *ParseGraphText(absl::StrCat(InputNode("x", "DT_DOUBLE", {3}),
+                                   OpNode("n", "NoGradYet", {"x"}),
+                                   OpNode("loss", "ReduceSum", {"n"})),
+                      "m.pbtxt"),
+      options);
   ASSERT_TRUE(g.ok()) << g.status();
   auto r = Grad(*g, {"loss"}, {"x"});
   ASSERT_FALSE(r.ok());
@@ -175,7 +187,7 @@ TEST(AutodiffGraph, NamesGradientNodesAndPrunesOffPathNodes) {
   auto r = Grad(Valid(kSmall), {"loss"}, {"x"});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->gradients, std::vector<std::string>{"x/grad"});
-  const Graph& g = r->graph.graph;
+  const Graph& g = r->graph.proto();
   int forward = Valid(kSmall).num_nodes();
   for (int i = forward; i < g.node_size(); ++i) {
     const std::string& name = g.node(i).name();
@@ -190,15 +202,14 @@ TEST(AutodiffGraph, NamesGradientNodesAndPrunesOffPathNodes) {
 
 TEST(AutodiffGraph, FanOutIsSummedAndGradientsAreRight) {
   // loss = sum(x * x + tanh(x)): x feeds three uses.
-  std::string text = absl::StrCat(InputNode("x", "DT_DOUBLE", {5}),
-                                  OpNode("sq", "Mul", {"x", "x"}),
-                                  OpNode("t", "Tanh", {"x"}),
-                                  OpNode("s", "Add", {"sq", "t"}),
-                                  OpNode("loss", "ReduceSum", {"s"}));
+  std::string text = absl::StrCat(
+      InputNode("x", "DT_DOUBLE", {5}), OpNode("sq", "Mul", {"x", "x"}),
+      OpNode("t", "Tanh", {"x"}), OpNode("s", "Add", {"sq", "t"}),
+      OpNode("loss", "ReduceSum", {"s"}));
   auto r = Grad(Valid(text), {"loss"}, {"x"});
   ASSERT_TRUE(r.ok()) << r.status();
   bool has_sum = false;
-  for (const Node& n : r->graph.graph.node()) {
+  for (const Node& n : r->graph.proto().node()) {
     has_sum = has_sum || (n.name() == "x/grad/sum" && n.op() == "AddN" &&
                           n.input_size() == 3);
   }
@@ -211,13 +222,12 @@ TEST(AutodiffGraph, FanOutIsSummedAndGradientsAreRight) {
 
 TEST(AutodiffGraph, StopGradientBlocksTheGradient) {
   // loss = sum(x * StopGradient(x)): d/dx = StopGradient(x) = x, not 2x.
-  std::string text = absl::StrCat(InputNode("x", "DT_DOUBLE", {4}),
-                                  OpNode("c", "StopGradient", {"x"}),
-                                  OpNode("p", "Mul", {"x", "c"}),
-                                  OpNode("loss", "ReduceSum", {"p"}));
+  std::string text = absl::StrCat(
+      InputNode("x", "DT_DOUBLE", {4}), OpNode("c", "StopGradient", {"x"}),
+      OpNode("p", "Mul", {"x", "c"}), OpNode("loss", "ReduceSum", {"p"}));
   auto r = Grad(Valid(text), {"loss"}, {"x"});
   ASSERT_TRUE(r.ok()) << r.status();
-  auto ex = Executor::Create(*ValidateGraph(r->graph), {Backend::kReference});
+  auto ex = Executor::Create(std::move(r->graph), {Backend::kReference});
   ASSERT_TRUE(ex.ok());
   Tensor x = Random(DType::kF64, Shape{4}, 4);
   auto out = (*ex)->Run({{"x", x}}, {"x/grad"});
@@ -230,9 +240,9 @@ TEST(AutodiffGraph, StopGradientBlocksTheGradient) {
 TEST(AutodiffGraph, SeedInputsGiveVectorJacobianProducts) {
   // y = tanh(x) * x; with a fed seed s, x/grad = J^T s, which must equal
   // the gradient of sum(y * s).
-  std::string forward = absl::StrCat(InputNode("x", "DT_DOUBLE", {2, 3}),
-                                     OpNode("t", "Tanh", {"x"}),
-                                     OpNode("y", "Mul", {"t", "x"}));
+  std::string forward =
+      absl::StrCat(InputNode("x", "DT_DOUBLE", {2, 3}),
+                   OpNode("t", "Tanh", {"x"}), OpNode("y", "Mul", {"t", "x"}));
   GradientRequest req;
   req.losses = {"y"};
   req.wrt = {"x"};
@@ -242,13 +252,13 @@ TEST(AutodiffGraph, SeedInputsGiveVectorJacobianProducts) {
   ASSERT_EQ(r->seeds, std::vector<std::string>{"y/grad/seed"});
   Tensor x = Random(DType::kF64, Shape{2, 3}, 5);
   Tensor s = Random(DType::kF64, Shape{2, 3}, 6);
-  auto ex = Executor::Create(*ValidateGraph(r->graph), {Backend::kReference});
+  auto ex = Executor::Create(std::move(r->graph), {Backend::kReference});
   ASSERT_TRUE(ex.ok());
   auto vjp = (*ex)->Run({{"x", x}, {"y/grad/seed", s}}, {"x/grad"});
   ASSERT_TRUE(vjp.ok()) << vjp.status();
-  std::string weighted = absl::StrCat(forward, InputNode("s", "DT_DOUBLE", {2, 3}),
-                                      OpNode("ys", "Mul", {"y", "s"}),
-                                      OpNode("loss", "ReduceSum", {"ys"}));
+  std::string weighted = absl::StrCat(
+      forward, InputNode("s", "DT_DOUBLE", {2, 3}),
+      OpNode("ys", "Mul", {"y", "s"}), OpNode("loss", "ReduceSum", {"ys"}));
   auto want = AnalyticGradients(Parse(weighted), "loss", {"x"},
                                 {{"x", x}, {"s", s}}, Backend::kReference);
   ASSERT_TRUE(want.ok()) << want.status();
@@ -261,11 +271,10 @@ TEST(AutodiffGraph, SeedInputsGiveVectorJacobianProducts) {
 TEST(AutodiffGraph, InternalTensorsAndSymbolicShapes) {
   // A batch dimension bound only at run time, and a wrt tensor inside the
   // graph.
-  std::string text = absl::StrCat(InputNode("x", "DT_DOUBLE", {-1, 3}),
-                                  InputNode("b", "DT_DOUBLE", {3}),
-                                  OpNode("z", "Add", {"x", "b"}),
-                                  OpNode("t", "Tanh", {"z"}),
-                                  OpNode("loss", "ReduceSum", {"t"}));
+  std::string text = absl::StrCat(
+      InputNode("x", "DT_DOUBLE", {-1, 3}), InputNode("b", "DT_DOUBLE", {3}),
+      OpNode("z", "Add", {"x", "b"}), OpNode("t", "Tanh", {"z"}),
+      OpNode("loss", "ReduceSum", {"t"}));
   auto r = Grad(Valid(text), {"loss"}, {"b", "z"});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->gradients, (std::vector<std::string>{"b/grad", "z/grad"}));

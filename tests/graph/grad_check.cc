@@ -46,7 +46,7 @@ absl::StatusOr<std::vector<Tensor>> AnalyticGradients(
   request.losses = {loss};
   request.wrt = wrt;
   ASSIGN_OR_RETURN(GradientGraph grad, BuildGradientGraph(valid, request));
-  ASSIGN_OR_RETURN(auto ex, Compile(std::move(grad.graph), backend));
+  ASSIGN_OR_RETURN(auto ex, Executor::Create(std::move(grad.graph), {backend}));
   return ex->Run(feeds, grad.gradients);
 }
 
@@ -87,9 +87,8 @@ absl::StatusOr<GradCheck> CompareGradients(const std::vector<Tensor>& analytic,
   for (size_t k = 0; k < wrt.size(); ++k) {
     if (analytic[k].shape() != numeric[k].shape()) {
       return absl::InternalError(absl::StrCat(
-          "gradient of ", wrt[k], " has shape ",
-          analytic[k].shape().ToString(), ", expected ",
-          numeric[k].shape().ToString()));
+          "gradient of ", wrt[k], " has shape ", analytic[k].shape().ToString(),
+          ", expected ", numeric[k].shape().ToString()));
     }
     for (int64_t i = 0; i < numeric[k].num_elements(); ++i) {
       double a = analytic[k].ElementAsDouble(i);
@@ -98,8 +97,8 @@ absl::StatusOr<GradCheck> CompareGradients(const std::vector<Tensor>& analytic,
           std::abs(a - n) / std::max({std::abs(a), std::abs(n), floor});
       if (!(err <= check.max_error)) {  // NaN counts as the worst.
         check.max_error = std::isnan(err) ? INFINITY : err;
-        check.worst = absl::StrCat(wrt[k], "[", i, "]: analytic ", a,
-                                   ", numeric ", n);
+        check.worst =
+            absl::StrCat(wrt[k], "[", i, "]: analytic ", a, ", numeric ", n);
       }
     }
   }
@@ -110,9 +109,9 @@ absl::StatusOr<GradCheck> CheckGradients(
     const Graph& forward, const std::string& loss,
     const std::vector<std::string>& wrt,
     const std::map<std::string, Tensor>& feeds) {
-  ASSIGN_OR_RETURN(std::vector<Tensor> analytic,
-                   AnalyticGradients(forward, loss, wrt, feeds,
-                                     Backend::kReference));
+  ASSIGN_OR_RETURN(
+      std::vector<Tensor> analytic,
+      AnalyticGradients(forward, loss, wrt, feeds, Backend::kReference));
   ASSIGN_OR_RETURN(std::vector<Tensor> numeric,
                    NumericGradients(forward, loss, wrt, feeds));
   return CompareGradients(analytic, numeric, wrt);
