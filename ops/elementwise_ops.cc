@@ -62,13 +62,13 @@ KernelFactory BinaryPrimitive(BinaryAlgs algs, bool bool_out) {
       auto md1 = PlainDesc(PaddedDims(a.inputs[second].shape(), rank), dt::f32);
       auto mdd =
           PlainDesc(PaddedDims(out.shape(), rank), bool_out ? dt::u8 : dt::f32);
-      dnnl::primitive_attr attr;
-      if (negate) {
-        dnnl::post_ops ops;
-        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, -1.f, 0.f);
-        attr.set_post_ops(ops);
-      }
       dnnl::primitive p = CachedPrimitive(a, [&] {
+        dnnl::primitive_attr attr;
+        if (negate) {
+          dnnl::post_ops ops;
+          ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, -1.f, 0.f);
+          attr.set_post_ops(ops);
+        }
         return dnnl::binary({{alg, md0, md1, mdd}, attr, eng});
       });
       return std::make_unique<PrimitiveKernel>(

@@ -136,8 +136,12 @@ std::unique_ptr<OpKernel> MatMulPrimitive(const KernelArgs& a,
   auto wei = MatrixDesc(d.b_batch, rank, d.k, d.n, tb);
   auto dst = MatrixDesc(out_batch, rank, d.m, d.n, false);
   const dnnl::engine& eng = a.onednn->engine;
-  dnnl::primitive_attr attr;
-  attr.set_post_ops(post_ops);
+  // Made only when the primitive cache misses: creating one allocates.
+  auto attr = [&post_ops] {
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(post_ops);
+    return attr;
+  };
   DnnlArgs args{{DNNL_ARG_SRC, MemoryFor(a, a.inputs[0], src)},
                 {DNNL_ARG_WEIGHTS, MemoryFor(a, a.inputs[1], wei)},
                 {DNNL_ARG_DST, MemoryFor(a, a.outputs[0], dst)}};
@@ -145,7 +149,7 @@ std::unique_ptr<OpKernel> MatMulPrimitive(const KernelArgs& a,
     dnnl::primitive p = CachedPrimitive(
         a,
         [&] {
-          return dnnl::matmul({{src, wei, dst}, attr, eng});
+          return dnnl::matmul({{src, wei, dst}, attr(), eng});
         },
         variant);
     return std::make_unique<PrimitiveKernel>(a, p, args);
@@ -155,7 +159,7 @@ std::unique_ptr<OpKernel> MatMulPrimitive(const KernelArgs& a,
   dnnl::primitive p = CachedPrimitive(
       a,
       [&] {
-        return dnnl::matmul({{src, wei, bias_md, dst}, attr, eng});
+        return dnnl::matmul({{src, wei, bias_md, dst}, attr(), eng});
       },
       variant);
   return std::make_unique<PrimitiveKernel>(a, p, args);

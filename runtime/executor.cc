@@ -313,15 +313,18 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     int attrs_node = chain == chain_ending_at.end() ? n : chain->second.matmul;
     Attrs attrs(g.node(attrs_node), g.info(attrs_node).op->attrs());
     KernelArgs args{g.node(n), attrs, {}, {}, nullptr};
-    std::vector<TensorRef> inputs = g.info(attrs_node).inputs;
-    if (chain != chain_ending_at.end()) inputs.push_back(chain->second.bias);
-    for (const TensorRef& in : inputs) {
+    for (const TensorRef& in : g.info(attrs_node).inputs) {
       ASSIGN_OR_RETURN(Tensor t, tensor_of(in.node, in.output));
-      args.inputs.push_back(t);
+      args.inputs.push_back(std::move(t));
+    }
+    if (chain != chain_ending_at.end()) {
+      const TensorRef& bias = chain->second.bias;
+      ASSIGN_OR_RETURN(Tensor t, tensor_of(bias.node, bias.output));
+      args.inputs.push_back(std::move(t));
     }
     for (size_t o = 0; o < info.dtypes.size(); ++o) {
       ASSIGN_OR_RETURN(Tensor t, tensor_of(n, static_cast<int>(o)));
-      args.outputs.push_back(t);
+      args.outputs.push_back(std::move(t));
     }
     absl::StatusOr<std::unique_ptr<OpKernel>> kernel =
         chain == chain_ending_at.end()
