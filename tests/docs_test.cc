@@ -63,6 +63,40 @@ TEST(Readme, QuotesWhatTheExamplesPrint) {
       << bleu;
 }
 
+TEST(Readme, QuotesWhatRillGradPrintsAndWrites) {
+  std::string readme = rill::ReadTestFile("README.md");
+  // The README writes to /tmp; the test writes to its own directory.
+  std::string out = rill::TestTempPath("regression_grad.pbtxt");
+  auto as_in_readme = [&](std::string text) {
+    for (size_t at; (at = text.find(out)) != std::string::npos;) {
+      text.replace(at, out.size(), "/tmp/regression_grad.pbtxt");
+    }
+    return text;
+  };
+  std::string grad = Output(
+      "tools/rill grad examples/regression.pbtxt --loss loss --wrt_params "
+      "-o " +
+      out);
+  EXPECT_NE(readme.find("--wrt_params -o /tmp/regression_grad.pbtxt\n" +
+                        as_in_readme(grad)),
+            std::string::npos)
+      << grad;
+  const std::string run_args =
+      " --feed x=examples/regression_x.npy --feed "
+      "target=examples/regression_target.npy";
+  std::string run = Output("tools/rill run " + out + run_args);
+  EXPECT_NE(readme.find("$ rill run /tmp/regression_grad.pbtxt" + run_args +
+                        "\n" + run),
+            std::string::npos)
+      << run;
+  // The node the README shows is in the file, as shown.
+  std::string written = rill::ReadTestFile(out);
+  size_t at = readme.find("node {\n  name: \"h/grad/TanhGrad\"");
+  ASSERT_NE(at, std::string::npos);
+  std::string shown = readme.substr(at, readme.find("}\n", at) + 2 - at);
+  EXPECT_NE(written.find(shown), std::string::npos) << shown;
+}
+
 TEST(Readme, QuickStartShowsTheTwoCommandsFirst) {
   std::string readme = rill::ReadTestFile("README.md");
   size_t start = readme.find("## Quick start");

@@ -1,5 +1,7 @@
 #include "tests/test_util.h"
 
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -28,6 +30,14 @@ std::string ReadTestFile(const std::string& path) {
   std::stringstream s;
   s << f.rdbuf();
   return s.str();
+}
+
+CommandResult RunRill(const std::string& args) {
+  std::string out = TestTempPath("stdout"), err = TestTempPath("stderr");
+  int status =
+      std::system(("tools/rill " + args + " >" + out + " 2>" + err).c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+          ReadTestFile(out), ReadTestFile(err)};
 }
 
 }  // namespace rill

@@ -15,6 +15,14 @@ std::vector<std::string> ListDir(const std::string& dir);
 // The whole file, or "" when it cannot be read.
 std::string ReadTestFile(const std::string& path);
 
+struct CommandResult {
+  int exit_code;
+  std::string out, err;
+};
+// Runs `tools/rill ARGS` from the runfiles root (where examples/ lives),
+// as a user would, capturing stdout and stderr.
+CommandResult RunRill(const std::string& args);
+
 }  // namespace rill
 
 #endif  // RILL_TESTS_TEST_UTIL_H_

@@ -3,9 +3,6 @@
 // project, and the whole formatted line after "BLEU" is in the Python usage
 // example of sacreBLEU's README.
 
-#include <sys/wait.h>
-
-#include <cstdlib>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -15,19 +12,6 @@
 
 namespace rill {
 namespace {
-
-struct Result {
-  int exit_code;
-  std::string out, err;
-};
-
-Result Rill(const std::string& args) {
-  std::string out = TestTempPath("stdout"), err = TestTempPath("stderr");
-  int status =
-      std::system(("tools/rill " + args + " >" + out + " 2>" + err).c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-          ReadTestFile(out), ReadTestFile(err)};
-}
 
 std::string Write(const std::string& name, const std::string& text) {
   std::string path = TestTempPath(name);
@@ -53,7 +37,7 @@ class BleuCli : public testing::Test {
 };
 
 TEST_F(BleuCli, CorpusScoreMatchesSacreBleu) {
-  Result r = Rill("bleu " + Refs() + " -i " + hyp_);
+  CommandResult r = RunRill("bleu " + Refs() + " -i " + hyp_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
             "BLEU|nrefs:2|case:mixed|eff:no|tok:13a|smooth:exp|version:rill-0.1"
@@ -62,24 +46,26 @@ TEST_F(BleuCli, CorpusScoreMatchesSacreBleu) {
 }
 
 TEST_F(BleuCli, ReadsStdinAndLongFlags) {
-  Result r = Rill("bleu --ref " + ref1_ + " --ref=" + ref2_ + " < " + hyp_);
+  CommandResult r =
+      RunRill("bleu --ref " + ref1_ + " --ref=" + ref2_ + " < " + hyp_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(absl::StrContains(r.out, " = 48.53 ")) << r.out;
 }
 
 TEST_F(BleuCli, TokenizerAndJson) {
-  Result none =
-      Rill("bleu " + Refs() + " -i " + hyp_ + " --tokenize none --format json");
+  CommandResult none = RunRill("bleu " + Refs() + " -i " + hyp_ +
+                               " --tokenize none --format json");
   ASSERT_EQ(none.exit_code, 0) << none.err;
   EXPECT_TRUE(absl::StrContains(none.out, "\"score\": 49.19195")) << none.out;
   EXPECT_TRUE(absl::StrContains(none.out, "tok:none")) << none.out;
-  Result intl = Rill("bleu " + Refs() + " -i " + hyp_ + " --tokenize intl");
+  CommandResult intl =
+      RunRill("bleu " + Refs() + " -i " + hyp_ + " --tokenize intl");
   ASSERT_EQ(intl.exit_code, 0) << intl.err;
   EXPECT_TRUE(absl::StrContains(intl.out, " = 43.92 ")) << intl.out;
 }
 
 TEST_F(BleuCli, SentenceModeGivesOneLinePerSegment) {
-  Result r = Rill("bleu " + Refs() + " -i " + hyp_ + " --sentence");
+  CommandResult r = RunRill("bleu " + Refs() + " -i " + hyp_ + " --sentence");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> lines =
       absl::StrSplit(r.out, '\n', absl::SkipEmpty());
@@ -109,7 +95,7 @@ TEST_F(BleuCli, BadInputGivesAnErrorAndNoScore) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.args);
-    Result r = Rill("bleu " + c.args);
+    CommandResult r = RunRill("bleu " + c.args);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_TRUE(r.out.empty()) << r.out;
     EXPECT_TRUE(absl::StrContains(r.err, c.message)) << r.err;
@@ -117,7 +103,7 @@ TEST_F(BleuCli, BadInputGivesAnErrorAndNoScore) {
 }
 
 TEST(BleuCliHelp, DescribesTheFlags) {
-  Result r = Rill("bleu --help");
+  CommandResult r = RunRill("bleu --help");
   EXPECT_EQ(r.exit_code, 0);
   for (const char* flag :
        {"--ref", "--input", "--tokenize", "--smooth", "--sentence"}) {

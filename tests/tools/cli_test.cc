@@ -1,9 +1,6 @@
 // Runs the `rill` binary as a user would: on every graph in examples/, on
 // malformed graphs, and with bad command lines.
 
-#include <sys/wait.h>
-
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -21,20 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code;
-  std::string out, err;
-};
-
-// Runs `rill ARGS` from the runfiles root, where examples/ lives.
-Result Rill(const std::string& args) {
-  std::string out = TestTempPath("stdout"), err = TestTempPath("stderr");
-  std::string cmd = "tools/rill " + args + " >" + out + " 2>" + err;
-  int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-          ReadTestFile(out), ReadTestFile(err)};
-}
-
 std::vector<std::string> ExampleGraphs() {
   std::vector<std::string> graphs;
   for (const auto& e : fs::directory_iterator("examples")) {
@@ -49,18 +32,18 @@ TEST(Cli, CheckAndDotAcceptEveryExample) {
   ASSERT_FALSE(graphs.empty());
   for (const std::string& g : graphs) {
     SCOPED_TRACE(g);
-    Result check = Rill("check " + g);
+    CommandResult check = RunRill("check " + g);
     EXPECT_EQ(check.exit_code, 0) << check.err;
     EXPECT_NE(check.out.find(g + ": OK"), std::string::npos) << check.out;
     EXPECT_NE(check.out.find("nodes:"), std::string::npos);
-    Result dot = Rill("dot " + g);
+    CommandResult dot = RunRill("dot " + g);
     EXPECT_EQ(dot.exit_code, 0) << dot.err;
     EXPECT_EQ(dot.out.rfind("digraph rill {", 0), 0u);
   }
 }
 
 TEST(Cli, CheckSummarisesTheGatedMlp) {
-  Result r = Rill("check examples/gated_mlp.pbtxt");
+  CommandResult r = RunRill("check examples/gated_mlp.pbtxt");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("nodes:      17"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("parameters: 6 tensors, 107 values, 428 B"),
@@ -83,7 +66,7 @@ TEST(Cli, RunWritesFetchesThatMatchTheExecutor) {
   for (const char* backend : {"onednn", "reference"}) {
     SCOPED_TRACE(backend);
     std::string dir = TestTempPath(std::string("out_") + backend);
-    Result r = Rill(
+    CommandResult r = RunRill(
         std::string(
             "run examples/gated_mlp.pbtxt --feed x=examples/gated_mlp_x.npy") +
         " --fetch probs,layer1/tanh --backend " + backend + " --out " + dir);
@@ -104,7 +87,7 @@ TEST(Cli, RunWritesFetchesThatMatchTheExecutor) {
 
 TEST(Cli, RunDefaultsToTheGraphOutputs) {
   std::string dir = TestTempPath("out_default");
-  Result r = Rill(
+  CommandResult r = RunRill(
       "run examples/gated_mlp.pbtxt --feed=x=examples/gated_mlp_x.npy --out=" +
       dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -124,7 +107,7 @@ TEST(Cli, MalformedGraphsExitOneNamingThePlace) {
          "node { name: \"y\" op: \"Tanh\" input: \"z\" }\n";
   for (const char* cmd : {"check", "dot", "run"}) {
     SCOPED_TRACE(cmd);
-    Result r = Rill(std::string(cmd) + " " + bad);
+    CommandResult r = RunRill(std::string(cmd) + " " + bad);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find(
                   "bad.pbtxt:4:1: node 'y' (Tanh): input 0: 'z' names no node"),
@@ -134,7 +117,7 @@ TEST(Cli, MalformedGraphsExitOneNamingThePlace) {
   }
   std::string syntax = TestTempPath("syntax.pbtxt");
   std::ofstream(syntax) << "node {\n  name: \"x\"\n  op: Input\n}\n";
-  Result r = Rill("check " + syntax);
+  CommandResult r = RunRill("check " + syntax);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("syntax.pbtxt:3:"), std::string::npos) << r.err;
 }
@@ -144,7 +127,7 @@ TEST(Cli, BinaryGraphWithInvalidUtf8GivesOneCleanError) {
   std::string bad = TestTempPath("bad.pb");
   std::ofstream(bad, std::ios::binary)
       << std::string("\x0a\x04\x0a\x02\xff\xfe", 6);
-  Result r = Rill("check " + bad);
+  CommandResult r = RunRill("check " + bad);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err.find("[libprotobuf"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("bad.pb: not a valid binary rill graph"),
@@ -154,14 +137,15 @@ TEST(Cli, BinaryGraphWithInvalidUtf8GivesOneCleanError) {
 
 TEST(Cli, RunRejectsBadFeedsWithoutWritingAnything) {
   std::string dir = TestTempPath("never");
-  Result missing =
-      Rill("run examples/gated_mlp.pbtxt --feed x=nope.npy --out " + dir);
+  CommandResult missing =
+      RunRill("run examples/gated_mlp.pbtxt --feed x=nope.npy --out " + dir);
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("nope.npy"), std::string::npos) << missing.err;
-  Result form = Rill("run examples/gated_mlp.pbtxt --feed x --out " + dir);
+  CommandResult form =
+      RunRill("run examples/gated_mlp.pbtxt --feed x --out " + dir);
   EXPECT_EQ(form.exit_code, 1);
   EXPECT_NE(form.err.find("name=file.npy"), std::string::npos) << form.err;
-  Result fetch = Rill(
+  CommandResult fetch = RunRill(
       "run examples/gated_mlp.pbtxt --feed x=examples/gated_mlp_x.npy "
       "--fetch nope --out " +
       dir);
@@ -172,44 +156,44 @@ TEST(Cli, RunRejectsBadFeedsWithoutWritingAnything) {
 }
 
 TEST(Cli, OpsListsEveryRegisteredOp) {
-  Result all = Rill("ops");
+  CommandResult all = RunRill("ops");
   ASSERT_EQ(all.exit_code, 0) << all.err;
   std::string listing = "\n" + all.out;  // Each op starts a line.
   for (const std::string& name : GlobalOpRegistry().Names()) {
     EXPECT_NE(listing.find("\n" + name + "("), std::string::npos) << name;
   }
-  Result one = Rill("ops MatMul");
+  CommandResult one = RunRill("ops MatMul");
   ASSERT_EQ(one.exit_code, 0);
   EXPECT_EQ(one.out.rfind("MatMul(a: T, b: T) -> y  T in {f32, f64}\n"
                           "    attr transpose_a: bool = false\n",
                           0),
             0u)
       << one.out;
-  Result unknown = Rill("ops Nope");
+  CommandResult unknown = RunRill("ops Nope");
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("no op named 'Nope'"), std::string::npos);
 }
 
 TEST(Cli, HelpAndUsage) {
-  Result top = Rill("--help");
+  CommandResult top = RunRill("--help");
   EXPECT_EQ(top.exit_code, 0);
   for (const char* c : {"check", "run", "dot"}) {
     EXPECT_NE(top.out.find(c), std::string::npos) << c;
-    Result help = Rill(std::string(c) + " --help");
+    CommandResult help = RunRill(std::string(c) + " --help");
     EXPECT_EQ(help.exit_code, 0);
     EXPECT_NE(help.out.find(std::string("Usage: rill ") + c), std::string::npos)
         << help.out;
   }
-  EXPECT_NE(Rill("run --help").out.find("--feed"), std::string::npos);
-  Result unknown = Rill("frobnicate");
+  EXPECT_NE(RunRill("run --help").out.find("--feed"), std::string::npos);
+  CommandResult unknown = RunRill("frobnicate");
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"),
             std::string::npos);
-  Result flag = Rill("check examples/gated_mlp.pbtxt --feed x=y.npy");
+  CommandResult flag = RunRill("check examples/gated_mlp.pbtxt --feed x=y.npy");
   EXPECT_EQ(flag.exit_code, 2);
   EXPECT_NE(flag.err.find("unknown flag '--feed'"), std::string::npos)
       << flag.err;
-  Result operands = Rill("check");
+  CommandResult operands = RunRill("check");
   EXPECT_EQ(operands.exit_code, 2);
   EXPECT_NE(operands.err.find("Usage: rill check GRAPH"), std::string::npos);
 }
