@@ -361,7 +361,6 @@ absl::StatusOr<ValidGraph> AssembleValidGraph(LoadedGraph graph,
     return absl::InternalError("AssembleValidGraph: one NodeInfo per node");
   }
   g.by_name_.reserve(n);
-  g.topo_order_.resize(n);
   for (int i = 0; i < n; ++i) {
     const Node& node = g.node(i);
     if (!IsValidNodeName(node.name()) ||
@@ -369,15 +368,10 @@ absl::StatusOr<ValidGraph> AssembleValidGraph(LoadedGraph graph,
       return absl::InternalError(absl::StrCat(
           "AssembleValidGraph: bad or duplicate name '", node.name(), "'"));
     }
-    for (const TensorRef& in : g.info_[i].inputs) {
-      if (in.node >= i) {
-        return absl::InternalError(absl::StrCat(
-            "AssembleValidGraph: node '", node.name(), "' precedes its input"));
-      }
-    }
-    g.topo_order_[i] = i;
     if (node.op() == "Input") g.input_nodes_.push_back(i);
   }
+  // Files may list nodes in any order, so node order need not be one.
+  RETURN_IF_ERROR(TopologicalOrder(g, g.info_, &g.topo_order_));
   for (const std::string& output : g.proto().output()) {
     ASSIGN_OR_RETURN(TensorRef ref, g.Resolve(output));
     g.outputs_.push_back(ref);

@@ -85,8 +85,8 @@ absl::StatusOr<ValidGraph> ValidateGraph(LoadedGraph loaded,
 
 // For a pass that builds a graph node by node and checks each node as the
 // validator would (CheckNodeAttrs, InferNode) as it goes: the autodiff pass.
-// `info` holds every node's inferred NodeInfo, in node order, which must be
-// a topological order. Checks names and graph outputs, not the nodes again.
+// `info` holds every node's inferred NodeInfo, in node order. Checks names,
+// the order and the graph outputs, not the nodes again.
 absl::StatusOr<ValidGraph> AssembleValidGraph(LoadedGraph graph,
                                               std::vector<NodeInfo> info,
                                               int64_t memory_budget);

@@ -12,28 +12,12 @@
 #include <string>
 
 #include "graph/autodiff.h"
-#include "graph/loader.h"
 #include "graph/validate.h"
 #include "runtime/executor.h"
-#include "tests/fuzz/fuzz_feeds.h"
-
-namespace {
-
-constexpr int64_t kMemoryBudget = int64_t{4} << 20;
-
-}  // namespace
+#include "tests/fuzz/fuzz_graph.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  rill::LoadOptions load;
-  load.max_file_bytes = int64_t{1} << 20;
-  absl::StatusOr<rill::LoadedGraph> loaded = rill::ParseGraphText(
-      std::string(reinterpret_cast<const char*>(data), size), "fuzz.pbtxt",
-      load);
-  if (!loaded.ok()) return 0;
-  rill::ValidateOptions options;
-  options.memory_budget = kMemoryBudget;
-  absl::StatusOr<rill::ValidGraph> g =
-      rill::ValidateGraph(*std::move(loaded), options);
+  absl::StatusOr<rill::ValidGraph> g = rill::LoadFuzzGraph(data, size);
   if (!g.ok()) return 0;
   int last = g->num_nodes() - 1;
   if (!rill::kFloatTypes.Contains(g->info(last).dtypes[0])) return 0;
@@ -55,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (!grad.ok()) return 0;
   std::map<std::string, rill::Tensor> feeds;
-  if (!rill::DeterministicFeeds(grad->graph, kMemoryBudget, &feeds)) return 0;
+  if (!rill::DeterministicFeeds(grad->graph, rill::kFuzzMemoryBudget, &feeds))
+    return 0;
   absl::StatusOr<std::unique_ptr<rill::Executor>> ex = rill::Executor::Create(
       std::move(grad->graph), {rill::Backend::kReference});
   if (!ex.ok()) return 0;

@@ -7,32 +7,15 @@
 #include <cstdint>
 #include <string>
 
-#include "graph/loader.h"
 #include "graph/validate.h"
 #include "runtime/executor.h"
-#include "tests/fuzz/fuzz_feeds.h"
-
-namespace {
-
-// Small, so that each run stays fast (a MatMul's work grows with its sizes).
-constexpr int64_t kMemoryBudget = int64_t{4} << 20;
-
-}  // namespace
+#include "tests/fuzz/fuzz_graph.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  rill::LoadOptions load;
-  load.max_file_bytes = int64_t{1} << 20;
-  absl::StatusOr<rill::LoadedGraph> loaded = rill::ParseGraphText(
-      std::string(reinterpret_cast<const char*>(data), size), "fuzz.pbtxt",
-      load);
-  if (!loaded.ok()) return 0;
-  rill::ValidateOptions options;
-  options.memory_budget = kMemoryBudget;
-  absl::StatusOr<rill::ValidGraph> g =
-      rill::ValidateGraph(*std::move(loaded), options);
+  absl::StatusOr<rill::ValidGraph> g = rill::LoadFuzzGraph(data, size);
   if (!g.ok()) return 0;
   std::map<std::string, rill::Tensor> feeds;
-  if (!rill::DeterministicFeeds(*g, kMemoryBudget, &feeds)) return 0;
+  if (!rill::DeterministicFeeds(*g, rill::kFuzzMemoryBudget, &feeds)) return 0;
   std::vector<std::string> fetches;
   for (int n = 0; n < g->num_nodes(); ++n) fetches.push_back(g->node(n).name());
   for (rill::Backend backend :

@@ -1,6 +1,20 @@
-#include "tests/fuzz/fuzz_feeds.h"
+#include "tests/fuzz/fuzz_graph.h"
+
+#include "graph/loader.h"
 
 namespace rill {
+
+absl::StatusOr<ValidGraph> LoadFuzzGraph(const uint8_t* data, size_t size) {
+  LoadOptions load;
+  load.max_file_bytes = int64_t{1} << 20;
+  ASSIGN_OR_RETURN(
+      LoadedGraph loaded,
+      ParseGraphText(std::string(reinterpret_cast<const char*>(data), size),
+                     "fuzz.pbtxt", load));
+  ValidateOptions options;
+  options.memory_budget = kFuzzMemoryBudget;
+  return ValidateGraph(std::move(loaded), options);
+}
 
 bool DeterministicFeeds(const ValidGraph& g, int64_t memory_budget,
                         std::map<std::string, Tensor>* feeds) {
