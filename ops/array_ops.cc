@@ -249,7 +249,6 @@ absl::StatusOr<std::unique_ptr<OpKernel>> TransposeOneDnn(const KernelArgs& a) {
     dnnl::memory::dims dims = y.dims(), strides = PermutedStrides(a);
     if (dims.empty()) dims = strides = {1};
     dnnl::memory::desc src_md(dims, dnnl::memory::data_type::f32, strides);
-    const dnnl::engine& eng = a.onednn->engine;
     dnnl::memory src = MemoryFor(a, a.inputs[0], src_md);
     dnnl::memory dst = MemoryFor(a, a.outputs[0], PlainDesc(y));
     dnnl::primitive p =

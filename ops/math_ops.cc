@@ -31,7 +31,6 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeCopy(const KernelArgs& a) {
 absl::StatusOr<std::unique_ptr<OpKernel>> CopyOneDnn(const KernelArgs& a) {
   if (!OneDnnCanRun(a)) return nullptr;
   return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
-    const dnnl::engine& eng = a.onednn->engine;
     dnnl::memory::desc md = PlainDesc(a.inputs[0].shape());
     dnnl::memory src = MemoryFor(a, a.inputs[0], md);
     dnnl::memory dst = MemoryFor(a, a.outputs[0], md);

@@ -443,7 +443,6 @@ dnnl::layer_normalization_forward::primitive_desc LayerNormForwardDesc(
 absl::StatusOr<std::unique_ptr<OpKernel>> LayerNormOneDnn(const KernelArgs& a) {
   if (!OneDnnCanRun(a)) return nullptr;
   return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
-    const dnnl::engine& eng = a.onednn->engine;
     LayerNormDescs d = LayerNormDescsFor(a.inputs[0].shape());
     dnnl::primitive p = CachedPrimitive(a, [&] {
       return dnnl::layer_normalization_forward(LayerNormForwardDesc(a, d));

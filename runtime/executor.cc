@@ -1,12 +1,14 @@
 #include "runtime/executor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/tensor_proto.h"
+#include "ops/kernel_util.h"
 #include "runtime/buffer_plan.h"
 #include "runtime/fusion.h"
 
@@ -26,6 +28,8 @@ const char* BackendName(Backend b) {
 struct Executor::Plan {
   std::vector<std::unique_ptr<OpKernel>> kernels;
   std::vector<int> kernel_nodes;  // Node of each kernel, for error messages.
+  // With check_numerics: the float outputs of each kernel.
+  std::vector<std::vector<Tensor>> kernel_outputs;
   std::vector<std::pair<int, Tensor>> inputs;  // Input node, its buffer.
   std::vector<Tensor> fetches;
   std::shared_ptr<void> arena;
@@ -163,10 +167,12 @@ absl::Status BindShapes(const ValidGraph& g,
   return absl::OkStatus();
 }
 
-// Buffer lifetimes: from the producing step (step 0 for inputs, which are
-// copied in before anything runs) to the last consuming step, where a node
-// absorbed into a fused chain runs at the chain's step; fetched tensors live
-// to the end. Constants and parameters, and absorbed results, get none.
+// Buffer lifetimes: from the producing step to the last consuming step,
+// where a node absorbed into a fused chain runs at the chain's step.
+// Inputs and fetched tensors live through the whole run, so that a
+// PreparedRun's inputs, written once, survive every run, and its outputs
+// can be read after it. Constants and parameters, and absorbed results, get
+// none.
 std::vector<BufferRequest> BufferLifetimes(
     const ValidGraph& g, const std::vector<int>& schedule,
     const std::vector<std::vector<Shape>>& shapes,
@@ -184,9 +190,9 @@ std::vector<BufferRequest> BufferLifetimes(
     if (absorbed[n]) continue;
     for (size_t o = 0; o < info.dtypes.size(); ++o) {
       (*request_of)[n][o] = static_cast<int>(requests.size());
-      int first = is_input ? 0 : step_of[n];
-      requests.push_back(
-          {*shapes[n][o].ByteSize(info.dtypes[o]), first, first});
+      requests.push_back({*shapes[n][o].ByteSize(info.dtypes[o]),
+                          is_input ? 0 : step_of[n],
+                          is_input ? steps : step_of[n]});
     }
   }
   for (int n : schedule) {
@@ -333,6 +339,13 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     if (!kernel.ok()) return Annotate(kernel.status(), g.Describe(n));
     plan->kernels.push_back(*std::move(kernel));
     plan->kernel_nodes.push_back(n);
+    if (options_.check_numerics) {
+      std::vector<Tensor> floats;
+      for (const Tensor& t : args.outputs) {
+        if (kFloatTypes.Contains(t.dtype())) floats.push_back(t);
+      }
+      plan->kernel_outputs.push_back(std::move(floats));
+    }
   }
   plan->stats.num_kernels = static_cast<int>(plan->kernels.size());
   for (const TensorRef& f : fetch_refs) {
@@ -356,7 +369,7 @@ absl::StatusOr<std::vector<Tensor>> Executor::Run(
   return out;
 }
 
-absl::StatusOr<std::vector<Tensor>> Executor::RunNoCopy(
+absl::StatusOr<std::shared_ptr<Executor::Plan>> Executor::PlanFor(
     const std::map<std::string, Tensor>& feeds,
     const std::vector<std::string>& fetches) {
   if (fetches.empty()) {
@@ -381,13 +394,85 @@ absl::StatusOr<std::vector<Tensor>> Executor::RunNoCopy(
       std::memcpy(buffer.raw_data(), feed.raw_data(), buffer.byte_size());
     }
   }
+  return it->second;
+}
+
+namespace {
+
+// The first element of `t` (f32 or f64) that is NaN or infinite, or -1.
+int64_t FirstNonFinite(const Tensor& t) {
+  for (int64_t i = 0; i < t.num_elements(); ++i) {
+    double v =
+        t.dtype() == DType::kF32 ? t.data<float>()[i] : t.data<double>()[i];
+    if (!std::isfinite(v)) return i;
+  }
+  return -1;
+}
+
+}  // namespace
+
+absl::Status Executor::RunPlan(Plan& plan) {
   for (size_t k = 0; k < plan.kernels.size(); ++k) {
     absl::Status s = plan.kernels[k]->Compute();
     if (!s.ok()) return Annotate(s, graph_.Describe(plan.kernel_nodes[k]));
+    if (!options_.check_numerics) continue;
+    if (options_.backend == Backend::kOneDnn) onednn_.stream.wait();
+    for (size_t o = 0; o < plan.kernel_outputs[k].size(); ++o) {
+      const Tensor& t = plan.kernel_outputs[k][o];
+      int64_t bad = FirstNonFinite(t);
+      if (bad < 0) continue;
+      double v = t.ElementAsDouble(bad);
+      return absl::OutOfRangeError(absl::StrCat(
+          graph_.Describe(plan.kernel_nodes[k]), ": produced ",
+          std::isnan(v) ? "NaN"
+          : v > 0       ? "+Inf"
+                        : "-Inf",
+          " at ", ElementPosition(bad, t.shape()), " of its output ", o, ", ",
+          DTypeName(t.dtype()), t.shape().ToString(),
+          " (the first non-finite value in this run)"));
+    }
   }
   if (options_.backend == Backend::kOneDnn) onednn_.stream.wait();
   last_stats_ = plan.stats;
-  return plan.fetches;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Tensor>> Executor::RunNoCopy(
+    const std::map<std::string, Tensor>& feeds,
+    const std::vector<std::string>& fetches) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Plan> plan, PlanFor(feeds, fetches));
+  RETURN_IF_ERROR(RunPlan(*plan));
+  return plan->fetches;
+}
+
+struct PreparedRun::Impl {
+  Executor* executor;
+  std::shared_ptr<Executor::Plan> plan;
+};
+
+PreparedRun::PreparedRun(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Tensor* PreparedRun::input(const std::string& name) {
+  for (auto& [node, buffer] : impl_->plan->inputs) {
+    if (impl_->executor->graph_.node(node).name() == name) return &buffer;
+  }
+  return nullptr;
+}
+
+absl::Status PreparedRun::Run() {
+  return impl_->executor->RunPlan(*impl_->plan);
+}
+
+const std::vector<Tensor>& PreparedRun::outputs() const {
+  return impl_->plan->fetches;
+}
+
+absl::StatusOr<PreparedRun> Executor::Prepare(
+    const std::map<std::string, Tensor>& feeds,
+    const std::vector<std::string>& fetches) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Plan> plan, PlanFor(feeds, fetches));
+  return PreparedRun(
+      std::make_unique<PreparedRun::Impl>(PreparedRun::Impl{this, plan}));
 }
 
 }  // namespace rill

@@ -25,6 +25,9 @@ struct ExecutorOptions {
   // On oneDNN, run MatMul -> bias Add [-> Tanh|Sigmoid|Relu|Gelu] chains as
   // one matmul with post-ops.
   bool fuse = true;
+  // After every kernel, check its float outputs for NaN and Inf, and fail
+  // naming the first node that produced one, with its op and shape.
+  bool check_numerics = false;
 };
 
 // What the plan for one input-shape signature costs.
@@ -35,6 +38,29 @@ struct PlanStats {
   int64_t planned_peak_bytes = 0;  // Activation arena, with buffer reuse.
   int64_t unshared_bytes = 0;      // What the same buffers take without reuse.
   int64_t value_bytes = 0;         // Constants and parameters.
+};
+
+class Executor;
+
+// One compiled plan held for a loop that runs it many times (training):
+// write the inputs into input() in place, Run(), read outputs() in place.
+// Run() makes no heap allocation. It keeps the plan alive even if the
+// executor drops it from its cache; it must not outlive the executor.
+class PreparedRun {
+ public:
+  // The buffer of Input node `name`, or nullptr when the fetches do not
+  // need that input.
+  Tensor* input(const std::string& name);
+  absl::Status Run();
+  // The fetched tensors, in the order they were asked for; Run() rewrites
+  // them.
+  const std::vector<Tensor>& outputs() const;
+
+ private:
+  friend class Executor;
+  struct Impl;
+  explicit PreparedRun(std::unique_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
 };
 
 // Runs a validated graph. The first run with a new set of input shapes (and
@@ -61,6 +87,11 @@ class Executor {
   absl::StatusOr<std::vector<Tensor>> RunNoCopy(
       const std::map<std::string, Tensor>& feeds,
       const std::vector<std::string>& fetches);
+  // Compiles (or reuses) the plan for these feeds' shapes and `fetches`,
+  // with the feeds' values already in its input buffers.
+  absl::StatusOr<PreparedRun> Prepare(
+      const std::map<std::string, Tensor>& feeds,
+      const std::vector<std::string>& fetches);
 
   const ValidGraph& graph() const { return graph_; }
   Backend backend() const { return options_.backend; }
@@ -73,8 +104,14 @@ class Executor {
   Tensor* mutable_value(const std::string& node_name);
 
  private:
+  friend class PreparedRun;
   struct Plan;
   Executor(ValidGraph graph, const ExecutorOptions& options);
+  // The cached or newly compiled plan for this signature.
+  absl::StatusOr<std::shared_ptr<Plan>> PlanFor(
+      const std::map<std::string, Tensor>& feeds,
+      const std::vector<std::string>& fetches);
+  absl::Status RunPlan(Plan& plan);
   absl::StatusOr<std::unique_ptr<OpKernel>> CreateKernel(const OpDef& op,
                                                          KernelArgs& args,
                                                          PlanStats* stats);
@@ -88,7 +125,7 @@ class Executor {
   ExecutorOptions options_;
   OneDnnContext onednn_;
   std::vector<Tensor> values_;  // Per node: decoded Const/Parameter values.
-  std::map<std::string, std::unique_ptr<Plan>> plans_;
+  std::map<std::string, std::shared_ptr<Plan>> plans_;
   std::vector<std::string> plan_order_;  // Oldest first, for eviction.
   PlanStats last_stats_;
   int num_compiles_ = 0;

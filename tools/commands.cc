@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -21,6 +22,7 @@
 #include "graph/validate.h"
 #include "ops/registry.h"
 #include "runtime/executor.h"
+#include "train/checkpoint.h"
 
 // Repeatable: main() collects the values (ListFlagValues); the flag is here
 // for --help and so that absl accepts it.
@@ -30,8 +32,12 @@ ABSL_FLAG(std::vector<std::string>, fetch, {},
           "Tensors to compute, as node or node:k, comma-separated. Default: "
           "the graph's outputs.");
 ABSL_FLAG(std::string, out, "",
-          "Directory for the fetched tensors, one DIR/<name>.npy each "
-          "(':' and '/' in names become '_'). Created if missing.");
+          "Output directory, created if missing: for `run`, one "
+          "DIR/<name>.npy per fetched tensor (':' and '/' become '_'); for "
+          "`train`, checkpoints and metrics.csv.");
+ABSL_FLAG(std::string, params, "",
+          "A checkpoint whose parameters replace the graph's initial values "
+          "(from `rill train`).");
 ABSL_FLAG(std::string, backend, "onednn",
           "Kernels to run: onednn (f32 through oneDNN, other cases on the "
           "reference loops) or reference.");
@@ -144,6 +150,46 @@ std::string Summarize(const Tensor& t) {
                          t.num_elements() > 6 ? ", ..." : "");
 }
 
+// Replaces every Parameter's value with the checkpoint's "param/<name>":
+// all of them, of the same dtype and shape, or nothing at all.
+absl::Status LoadParams(const std::string& path, Executor& executor) {
+  ASSIGN_OR_RETURN(Checkpoint c,
+                   ReadCheckpoint(path, MiB(absl::GetFlag(FLAGS_max_file_mb))));
+  std::map<std::string, const Tensor*> saved;
+  for (const auto& [name, t] : c.tensors) {
+    if (name.rfind("param/", 0) == 0) saved[name.substr(6)] = &t;
+  }
+  const ValidGraph& g = executor.graph();
+  std::vector<std::pair<Tensor*, const Tensor*>> copies;
+  for (int n = 0; n < g.num_nodes(); ++n) {
+    if (g.node_op(n) != "Parameter") continue;
+    const std::string& name = g.node(n).name();
+    auto it = saved.find(name);
+    Tensor* value = executor.mutable_value(name);
+    if (it == saved.end() || it->second->dtype() != value->dtype() ||
+        it->second->shape() != value->shape()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": not a checkpoint of this graph: parameter '", name, "' (",
+          TypedShape(value->dtype(), value->shape()), ") is ",
+          it == saved.end() ? "missing"
+                            : absl::StrCat(TypedShape(it->second->dtype(),
+                                                      it->second->shape()),
+                                           " there")));
+    }
+    copies.push_back({value, it->second});
+    saved.erase(it);
+  }
+  if (!saved.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": not a checkpoint of this graph: it has parameter '",
+        saved.begin()->first, "', which the graph does not"));
+  }
+  for (auto [into, from] : copies) {
+    std::memcpy(into->raw_data(), from->raw_data(), from->byte_size());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Run(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(Backend backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
   ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
@@ -169,6 +215,8 @@ absl::Status Run(const std::vector<std::string>& operands) {
   options.backend = backend;
   ASSIGN_OR_RETURN(std::unique_ptr<Executor> executor,
                    Executor::Create(std::move(g), options));
+  std::string params = absl::GetFlag(FLAGS_params);
+  if (!params.empty()) RETURN_IF_ERROR(LoadParams(params, *executor));
   ASSIGN_OR_RETURN(std::vector<Tensor> results, executor->Run(feeds, fetches));
   // Everything is computed before the first file is written.
   if (!out_dir.empty()) {
@@ -297,12 +345,14 @@ const std::vector<Command>& AllCommands() {
        Check},
       {"run",
        "Run a graph on .npy inputs.",
-       "run GRAPH [--feed name=file.npy ...] [--fetch a,b] [--out DIR]",
+       "run GRAPH [--feed name=file.npy ...] [--fetch a,b] [--out DIR] "
+       "[--params CKPT]",
        "Runs GRAPH with the fed inputs and prints each fetched tensor's "
        "dtype,\n"
        "shape and a summary. With --out, also writes DIR/<name>.npy for each,\n"
        "atomically: a file is either complete or absent.",
-       {"feed", "fetch", "out", "backend", "memory_budget_mb", "max_file_mb"},
+       {"feed", "fetch", "out", "backend", "params", "memory_budget_mb",
+        "max_file_mb"},
        1,
        Run},
       {"dot",
@@ -323,6 +373,19 @@ const std::vector<Command>& AllCommands() {
        {},
        -1,
        Ops},
+      {"train",
+       "Train a model from a TrainConfig text proto.",
+       "train CONFIG [--out DIR] [--resume CKPT_OR_DIR] [--check_numerics]",
+       "Trains the graph that CONFIG (a rill.TrainConfig text proto; see\n"
+       "proto/train.proto) names: batches of its .npy data, its optimizer and\n"
+       "learning-rate schedule, gradient clipping and accumulation. Prints a\n"
+       "progress line every log_every steps, appends to DIR/metrics.csv, and\n"
+       "writes checkpoints DIR/ckpt-<step>.rckpt (the last keep_checkpoints).\n"
+       "Ctrl-C writes a checkpoint and stops; --resume continues exactly\n"
+       "where a checkpoint left off. DIR defaults to train_out.",
+       {"out", "resume", "check_numerics", "backend"},
+       1,
+       RunTrain},
       {"grad",
        "Write a graph's gradient graph as text proto.",
        "grad GRAPH --loss NAME (--wrt a,b | --wrt-params) -o OUT.pbtxt",

@@ -1,0 +1,127 @@
+// `rill train` end to end: a run, Ctrl-C (SIGINT) checkpointing and exiting
+// cleanly, resuming, `rill run --params` with the trained values, and bad
+// configs exiting 1 with the file and field named.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace rill {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char kConfig[] = "examples/train/sine_mlp.train.pbtxt";
+
+TEST(TrainCli, TrainsResumesAndRunsWithTheTrainedParameters) {
+  std::string out = TestTempPath("out");
+  fs::remove_all(out);
+  CommandResult train =
+      RunRill(std::string("train ") + kConfig + " --out " + out);
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_NE(train.out.find("step 250/1500  loss "), std::string::npos)
+      << train.out;
+  EXPECT_NE(train.out.find("done after 1500 steps"), std::string::npos);
+  std::string last = out + "/ckpt-00001500.rckpt";
+  ASSERT_TRUE(fs::exists(last));
+  EXPECT_TRUE(fs::exists(out + "/metrics.csv"));
+
+  // A finished run resumed does nothing more.
+  CommandResult again = RunRill(std::string("train ") + kConfig + " --out " +
+                                out + " --resume " + out);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("resumed from " + out + " at step 1500"),
+            std::string::npos)
+      << again.out;
+
+  const std::string feeds =
+      " --feed x=examples/train/sine_x.npy --feed "
+      "target=examples/train/sine_y.npy";
+  CommandResult before = RunRill("run examples/train/sine_mlp.pbtxt" + feeds);
+  CommandResult after =
+      RunRill("run examples/train/sine_mlp.pbtxt --params " + last + feeds);
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  // "loss f32[]\n  min L ..." : the trained loss is far below the initial.
+  auto loss = [](const std::string& out) {
+    return std::stod(out.substr(out.find("min ") + 4));
+  };
+  EXPECT_LT(loss(after.out), loss(before.out) / 10);
+
+  CommandResult wrong =
+      RunRill("run examples/regression.pbtxt --params " + last +
+              " --feed x=examples/regression_x.npy"
+              " --feed target=examples/regression_target.npy");
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("not a checkpoint of this graph"), std::string::npos)
+      << wrong.err;
+}
+
+TEST(TrainCli, CtrlCWritesACheckpointAndExitsCleanly) {
+  std::string out = TestTempPath("interrupted");
+  fs::remove_all(out);
+  // A long run, so that the interrupt lands in the middle of it.
+  std::string config = TestTempPath("long.train.pbtxt");
+  fs::copy_file("examples/train/sine_mlp.pbtxt", TestTempPath("sine_mlp.pbtxt"),
+                fs::copy_options::overwrite_existing);
+  for (const char* f : {"sine_x.npy", "sine_y.npy"}) {
+    fs::copy_file(std::string("examples/train/") + f, TestTempPath(f),
+                  fs::copy_options::overwrite_existing);
+  }
+  std::string text = ReadTestFile(kConfig);
+  text.replace(text.find("steps: 1500"), 11, "steps: 100000000");
+  std::ofstream(config) << text;
+  std::string log = TestTempPath("interrupted.log");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl("tools/rill", "rill", "train", config.c_str(), "--out", out.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until training has started, then interrupt.
+  for (int i = 0;
+       i < 600 && ReadTestFile(log).find("step 1/") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  text = ReadTestFile(log);
+  ASSERT_TRUE(WIFEXITED(status)) << text;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << text;
+  EXPECT_NE(text.find("stopped (interrupted) after "), std::string::npos)
+      << text;
+  std::vector<std::string> files = ListDir(out);
+  ASSERT_EQ(files.size(), 2u) << text;  // The checkpoint and metrics.csv.
+  EXPECT_EQ(files[0].rfind("ckpt-", 0), 0u);
+}
+
+TEST(TrainCli, BadConfigsExitOneNamingTheFileAndField) {
+  std::string bad = TestTempPath("bad.train.pbtxt");
+  std::ofstream(bad) << "graph: \"x.pbtxt\" loss: \"loss\" batch_size: 0\n";
+  CommandResult r = RunRill("train " + bad);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(bad + ": data: bind at least one input"),
+            std::string::npos)
+      << r.err;
+  std::ofstream(bad) << "graph: \"x.pbtxt\" nonsense: 1\n";
+  r = RunRill("train " + bad);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not a valid TrainConfig"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace rill

@@ -1,0 +1,80 @@
+// `rill train`: runs a TrainConfig, with progress lines, a metrics CSV,
+// checkpoints, resume, and a clean stop on Ctrl-C.
+
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "tools/commands.h"
+#include "train/trainer.h"
+
+ABSL_FLAG(std::string, resume, "",
+          "A checkpoint, or a directory whose newest checkpoint to resume "
+          "from.");
+ABSL_FLAG(bool, check_numerics, false,
+          "Check every node's output for NaN and Inf and name the first node "
+          "that produced one (slower). The loss and gradient norm are always "
+          "checked.");
+
+ABSL_DECLARE_FLAG(std::string, out);
+ABSL_DECLARE_FLAG(std::string, backend);
+
+namespace rill {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void OnInterrupt(int) { g_stop = true; }
+
+}  // namespace
+
+absl::Status RunTrain(const std::vector<std::string>& operands) {
+  const std::string& config_path = operands[0];
+  ASSIGN_OR_RETURN(TrainConfig config, Trainer::LoadConfig(config_path));
+  TrainerOptions options;
+  options.out_dir = absl::GetFlag(FLAGS_out);
+  if (options.out_dir.empty()) options.out_dir = "train_out";
+  ASSIGN_OR_RETURN(options.backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
+  options.check_numerics = absl::GetFlag(FLAGS_check_numerics);
+  options.stop = &g_stop;
+  std::string dir = std::filesystem::path(config_path).parent_path().string();
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+      Trainer::Create(config, dir.empty() ? "." : dir, options);
+  if (!trainer.ok()) return Annotate(trainer.status(), config_path);
+  std::string resume = absl::GetFlag(FLAGS_resume);
+  if (!resume.empty()) {
+    RETURN_IF_ERROR((*trainer)->Restore(resume));
+    std::printf("resumed from %s at step %lld\n", resume.c_str(),
+                static_cast<long long>((*trainer)->step()));
+  }
+  std::printf("training %s for %lld steps; checkpoints and metrics.csv in %s\n",
+              config_path.c_str(),
+              static_cast<long long>((*trainer)->total_steps()),
+              options.out_dir.c_str());
+  std::fflush(stdout);
+  g_stop = false;
+  auto previous = std::signal(SIGINT, OnInterrupt);
+  absl::StatusOr<TrainSummary> summary = (*trainer)->Run();
+  std::signal(SIGINT, previous);
+  RETURN_IF_ERROR(summary.status());
+  std::string line =
+      absl::StrFormat("%s after %lld steps in %.1f s: final loss %.6g",
+                      summary->stopped ? "stopped (interrupted)" : "done",
+                      static_cast<long long>(summary->steps), summary->seconds,
+                      summary->final_loss);
+  if (!std::isnan(summary->val_loss)) {
+    absl::StrAppendFormat(&line, ", validation loss %.6g", summary->val_loss);
+  }
+  if (!summary->checkpoint.empty()) {
+    absl::StrAppend(&line, "; checkpoint ", summary->checkpoint);
+  }
+  std::printf("%s\n", line.c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace rill

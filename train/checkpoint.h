@@ -1,0 +1,98 @@
+#ifndef RILL_TRAIN_CHECKPOINT_H_
+#define RILL_TRAIN_CHECKPOINT_H_
+
+// Checkpoint files: what a training run needs to resume exactly.
+//
+// Format version 1. All integers are little-endian; offsets are in bytes.
+//
+//   Header
+//     8   magic "RILLCKPT"
+//     4   u32 format version (1)
+//     8   i64 step (>= 0)
+//     8   u64 RNG-state length R
+//     R   RNG state (opaque bytes)
+//     8   u64 tensor count N
+//     4   u32 CRC32C of the header bytes above, from the magic on
+//   N tensor records, each
+//     4   u32 name length L (>= 1)
+//     L   name (bytes; unique within the file)
+//     1   u8 dtype, core/dtype.h's DType: 0 f32, 1 f64, 2 i32, 3 i64, 4 bool
+//     4   u32 rank K
+//     8K  i64 dims (each >= 0)
+//     8   u64 data length B, which must equal product(dims) x dtype size
+//     B   data in C order (IEEE floats, two's-complement integers; bool is
+//         one byte, 0 or 1)
+//     4   u32 CRC32C of this record's bytes above, from its name length on
+//   Trailer
+//     4   u32 CRC32C of every byte before it
+//   Nothing follows the trailer.
+//
+// The header CRC (beyond the whole-file one) lets an error say whether the
+// header or which tensor is damaged. A reader checks each length against
+// the bytes that remain before using it, so a corrupt length can neither
+// allocate nor read out of bounds, and checks every CRC before it
+// interprets or allocates anything, so damage is reported as damage
+// (DataLoss), never as a puzzling field value.
+//
+// Writes are atomic (WriteFileAtomic): a process killed while writing leaves
+// the previous checkpoint in place, intact, plus possibly a temporary file
+// "<path>.tmp.XXXXXX" (six random characters) beside it, which a later run
+// may delete. A file is never partially replaced.
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace rill {
+
+inline constexpr uint32_t kCheckpointFormatVersion = 1;
+
+// What a training run saves: every parameter, the optimizer's state, the
+// step, and the RNG state; tensors are named by the trainer ("param/<node>",
+// "opt/<node>/m", ...), in a fixed order.
+struct Checkpoint {
+  int64_t step = 0;
+  std::string rng_state;  // Opaque bytes, restored verbatim.
+  std::vector<std::pair<std::string, Tensor>> tensors;
+};
+
+// OK when `c` can be written and read back: step >= 0, every tensor valid()
+// with a non-empty name used once. Names the offending tensor.
+absl::Status ValidateCheckpoint(const Checkpoint& c);
+
+// The file's bytes. `c` should pass ValidateCheckpoint (WriteCheckpoint
+// checks); otherwise the bytes are still well-formed but ParseCheckpoint
+// rejects them.
+std::string SerializeCheckpoint(const Checkpoint& c);
+
+// Parses the bytes of a checkpoint file; `source` names them in errors.
+// Every tensor gets its own buffer. Errors:
+//   InvalidArgument  not a rill checkpoint (bad magic), an unsupported
+//                    format version, or an intact file whose contents break
+//                    the rules above (duplicate or empty name, unknown
+//                    dtype, data length not matching the shape, ...);
+//   DataLoss         truncated, a CRC mismatch, or bytes after the trailer;
+//                    the message names the header, the tensor (its index
+//                    and recorded name) or the trailer.
+absl::StatusOr<Checkpoint> ParseCheckpoint(absl::string_view bytes,
+                                           const std::string& source);
+
+// Validates `c`, then writes it atomically (core/file_io.h WriteFileAtomic:
+// temporary file, fsync, rename, directory fsync). On any error nothing at
+// `path` has changed.
+absl::Status WriteCheckpoint(const std::string& path, const Checkpoint& c);
+
+// Reads and parses `path`, refusing a file over `max_bytes` before reading
+// it (core/file_io.h ReadFileCapped). Peak memory is about twice the file.
+absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path,
+                                          int64_t max_bytes = int64_t{16}
+                                                              << 30);
+
+}  // namespace rill
+
+#endif  // RILL_TRAIN_CHECKPOINT_H_

@@ -1,0 +1,529 @@
+#include "train/trainer.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/file_io.h"
+#include "core/npy.h"
+#include "google/protobuf/text_format.h"
+#include "graph/autodiff.h"
+#include "graph/loader.h"
+
+namespace rill {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kMaxConfigBytes = int64_t{1} << 20;
+constexpr int64_t kMaxDataBytes = int64_t{16} << 30;
+constexpr char kParamPrefix[] = "param/";
+constexpr char kOptimizerPrefix[] = "opt/";
+
+absl::Status FieldError(const std::string& field, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+// `relative` inside `dir`; absolute paths and ones that climb out are
+// refused (RELIABILITY.md, class 12).
+absl::StatusOr<std::string> Inside(const std::string& dir,
+                                   const std::string& field,
+                                   const std::string& relative) {
+  fs::path p = fs::path(relative).lexically_normal();
+  if (relative.empty() || p.is_absolute() || *p.begin() == "..") {
+    return FieldError(field, absl::StrCat("'", relative,
+                                          "' must be a path inside the "
+                                          "config's directory"));
+  }
+  return (fs::path(dir) / p).string();
+}
+
+absl::Status CheckConfig(const TrainConfig& c) {
+  if (c.graph().empty()) return FieldError("graph", "required");
+  if (c.loss().empty()) return FieldError("loss", "required");
+  if (c.data().empty()) return FieldError("data", "bind at least one input");
+  if (c.batch_size() < 1) {
+    return FieldError("batch_size",
+                      absl::StrCat(c.batch_size(), ": must be >= 1"));
+  }
+  if ((c.steps() > 0) == (c.epochs() > 0) || c.steps() < 0 || c.epochs() < 0) {
+    return FieldError("steps", "give exactly one of steps and epochs, > 0");
+  }
+  if (!(c.validation_split() >= 0 && c.validation_split() < 1)) {
+    return FieldError("validation_split", absl::StrCat(c.validation_split(),
+                                                       ": must be in [0, 1)"));
+  }
+  if (c.validation_split() > 0 && !c.validation_data().empty()) {
+    return FieldError("validation_data",
+                      "give validation_split or validation_data, not both");
+  }
+  for (auto [name, value] :
+       {std::pair{"clip_global_norm", c.clip_global_norm()}}) {
+    if (!(value >= 0)) return FieldError(name, "must be >= 0");
+  }
+  for (auto [name, value] :
+       {std::pair{"accumulation_steps", c.accumulation_steps()},
+        {"eval_every", c.eval_every()},
+        {"checkpoint_every", c.checkpoint_every()},
+        {"keep_checkpoints", c.keep_checkpoints()},
+        {"log_every", c.log_every()}}) {
+    if (value < 0)
+      return FieldError(name, absl::StrCat(value, ": must be >= 0"));
+  }
+  if (c.threads() < 0) return FieldError("threads", "must be >= 0");
+  return absl::OkStatus();
+}
+
+// Loads each binding's .npy, checks it against its graph Input, and
+// returns the arrays.
+absl::StatusOr<Dataset> LoadArrays(
+    const google::protobuf::RepeatedPtrField<DataBinding>& bindings,
+    const std::string& field, const std::string& dir, const ValidGraph& g) {
+  Dataset data;
+  for (int i = 0; i < bindings.size(); ++i) {
+    const DataBinding& b = bindings[i];
+    std::string where = absl::StrCat(field, "[", i, "]");
+    int node = g.FindNode(b.input());
+    if (node < 0 || g.node_op(node) != "Input") {
+      return FieldError(
+          where + ".input",
+          absl::StrCat("'", b.input(), "' is not an Input node of the graph"));
+    }
+    if (std::find(data.inputs.begin(), data.inputs.end(), b.input()) !=
+        data.inputs.end()) {
+      return FieldError(where + ".input",
+                        absl::StrCat("'", b.input(), "' is bound twice"));
+    }
+    ASSIGN_OR_RETURN(std::string path, Inside(dir, where + ".file", b.file()));
+    absl::StatusOr<Tensor> array = ReadNpy(path, kMaxDataBytes);
+    if (!array.ok()) return Annotate(array.status(), where + ".file");
+    const Shape& declared = g.info(node).shapes[0];
+    DType dtype = g.info(node).dtypes[0];
+    bool fits = array->dtype() == dtype &&
+                array->shape().rank() == declared.rank() &&
+                declared.rank() >= 1;
+    for (int d = 1; fits && d < declared.rank(); ++d) {
+      fits = declared.dim(d) == kSymbolicDim ||
+             declared.dim(d) == array->shape().dim(d);
+    }
+    if (!fits) {
+      return FieldError(
+          where,
+          absl::StrCat(b.file(), " holds ", DTypeName(array->dtype()),
+                       array->shape().ToString(), " but input '", b.input(),
+                       "' is ", DTypeName(dtype), declared.ToString(),
+                       " (the first axis indexes examples)"));
+    }
+    if (!data.arrays.empty() && array->shape().dim(0) != data.size()) {
+      return FieldError(
+          where, absl::StrCat(b.file(), " has ", array->shape().dim(0),
+                              " examples but ", bindings[0].file(), " has ",
+                              data.size()));
+    }
+    data.inputs.push_back(b.input());
+    data.arrays.push_back(*std::move(array));
+  }
+  return data;
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+std::string CheckpointName(int64_t step) {
+  return absl::StrFormat("ckpt-%08d.rckpt", step);
+}
+
+// The ckpt-<step>.rckpt files in `dir`, oldest first.
+std::vector<std::string> CheckpointsIn(const std::string& dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("ckpt-", 0) == 0 && e.path().extension() == ".rckpt") {
+      found.push_back(e.path().string());
+    }
+  }
+  std::sort(found.begin(), found.end());  // Zero-padded steps sort.
+  return found;
+}
+
+}  // namespace
+
+absl::StatusOr<TrainConfig> Trainer::LoadConfig(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, kMaxConfigBytes));
+  TrainConfig config;
+  google::protobuf::TextFormat::Parser parser;
+  parser.SetRecursionLimit(16);
+  // The parser reports errors to stderr with line and column; the status
+  // names the file.
+  if (!parser.ParseFromString(text, &config)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path,
+                     ": not a valid TrainConfig text proto (see the "
+                     "line and column above)"));
+  }
+  return config;
+}
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
+    const TrainConfig& config, const std::string& config_dir,
+    TrainerOptions options) {
+  RETURN_IF_ERROR(CheckConfig(config));
+  // Fixed thread counts give fixed reduction orders in oneDNN: runs with
+  // the same seed and thread count give identical losses.
+  if (config.threads() > 0) omp_set_num_threads(config.threads());
+  std::unique_ptr<Trainer> t(new Trainer());
+  t->config_ = config;
+  t->options_ = std::move(options);
+  t->accumulation_ = std::max<int64_t>(1, config.accumulation_steps());
+  RETURN_IF_ERROR(t->LoadData(config_dir));
+  RETURN_IF_ERROR(t->Compile());
+  return t;
+}
+
+absl::Status Trainer::LoadData(const std::string& config_dir) {
+  ASSIGN_OR_RETURN(std::string graph_path,
+                   Inside(config_dir, "graph", config_.graph()));
+  ASSIGN_OR_RETURN(LoadedGraph loaded, LoadGraphFile(graph_path));
+  ASSIGN_OR_RETURN(ValidGraph forward, ValidateGraph(std::move(loaded)));
+  ASSIGN_OR_RETURN(Dataset all,
+                   LoadArrays(config_.data(), "data", config_dir, forward));
+  if (!config_.validation_data().empty()) {
+    train_ = std::move(all);
+    ASSIGN_OR_RETURN(validation_,
+                     LoadArrays(config_.validation_data(), "validation_data",
+                                config_dir, forward));
+  } else {
+    int64_t held_out = static_cast<int64_t>(
+        std::llround(all.size() * config_.validation_split()));
+    ASSIGN_OR_RETURN(auto parts, all.SplitAt(all.size() - held_out));
+    train_ = std::move(parts.first);
+    if (held_out > 0) validation_ = std::move(parts.second);
+  }
+  if (train_.size() < config_.batch_size()) {
+    return FieldError("batch_size",
+                      absl::StrCat(config_.batch_size(), ": larger than the ",
+                                   train_.size(), " training examples"));
+  }
+  GradientRequest request;
+  request.losses = {config_.loss()};
+  request.wrt_params = true;
+  absl::StatusOr<GradientGraph> grad = BuildGradientGraph(forward, request);
+  if (!grad.ok()) return Annotate(grad.status(), "loss");
+  param_names_ = grad->wrt;
+  fetches_ = {config_.loss()};
+  fetches_.insert(fetches_.end(), grad->gradients.begin(),
+                  grad->gradients.end());
+  ExecutorOptions options;
+  options.backend = options_.backend;
+  options.check_numerics = options_.check_numerics;
+  ASSIGN_OR_RETURN(executor_,
+                   Executor::Create(std::move(grad->graph), options));
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Compile() {
+  std::vector<Shape> shapes;
+  for (const std::string& name : param_names_) {
+    Tensor* value = executor_->mutable_value(name);
+    params_.push_back(value);
+    shapes.push_back(value->shape());
+  }
+  ASSIGN_OR_RETURN(optimizer_, ParameterOptimizer::Create(
+                                   config_.optimizer(), param_names_, shapes));
+  int64_t batches = train_.size() / config_.batch_size();
+  total_steps_ =
+      config_.steps() > 0
+          ? config_.steps()
+          : std::max<int64_t>(1, config_.epochs() * batches / accumulation_);
+  ASSIGN_OR_RETURN(LearningRateSchedule schedule,
+                   LearningRateSchedule::Create(
+                       config_.schedule(), config_.optimizer().learning_rate(),
+                       total_steps_));
+  schedule_ = std::make_unique<LearningRateSchedule>(schedule);
+  order_ = std::make_unique<BatchOrder>(train_.size(), config_.batch_size(),
+                                        config_.shuffle(), config_.seed());
+  // The plan is compiled for batch-shaped inputs; Step() overwrites them.
+  std::map<std::string, Tensor> feeds;
+  for (size_t i = 0; i < train_.arrays.size(); ++i) {
+    std::vector<int64_t> dims = train_.arrays[i].shape().dims();
+    dims[0] = config_.batch_size();
+    ASSIGN_OR_RETURN(feeds[train_.inputs[i]],
+                     Tensor::Allocate(train_.arrays[i].dtype(), Shape(dims)));
+  }
+  absl::StatusOr<PreparedRun> run = executor_->Prepare(feeds, fetches_);
+  if (!run.ok()) return Annotate(run.status(), "data");
+  run_ = std::make_unique<PreparedRun>(*std::move(run));
+  for (const std::string& input : train_.inputs) {
+    run_inputs_.push_back(run_->input(input));
+  }
+  if (accumulation_ > 1) {
+    for (Tensor* p : params_) {
+      ASSIGN_OR_RETURN(Tensor sum, Tensor::Allocate(p->dtype(), p->shape()));
+      accumulated_.push_back(std::move(sum));
+    }
+  }
+  grads_.resize(params_.size());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StepResult> Trainer::Step() {
+  StepResult result;
+  for (int64_t a = 0; a < accumulation_; ++a) {
+    const int64_t* rows = order_->Next();
+    for (size_t i = 0; i < run_inputs_.size(); ++i) {
+      if (run_inputs_[i] == nullptr) continue;  // Not needed by the loss.
+      GatherRows(train_.arrays[i], rows, config_.batch_size(), *run_inputs_[i]);
+    }
+    RETURN_IF_ERROR(run_->Run());
+    const std::vector<Tensor>& out = run_->outputs();
+    result.loss += out[0].ElementAsDouble(0) / accumulation_;
+    for (size_t p = 0; p < params_.size(); ++p) {
+      const Tensor& g = out[p + 1];
+      if (accumulation_ == 1) {
+        grads_[p] = &g;
+        continue;
+      }
+      float* sum = accumulated_[p].data<float>();
+      const float* add = g.data<float>();
+      for (int64_t k = 0; k < g.num_elements(); ++k) {
+        sum[k] = (a == 0 ? 0.f : sum[k]) + add[k] / accumulation_;
+      }
+      grads_[p] = &accumulated_[p];
+    }
+  }
+  double squares = 0;
+  for (const Tensor* g : grads_) {
+    for (int64_t k = 0; k < g->num_elements(); ++k) {
+      double v = g->data<float>()[k];
+      squares += v * v;
+    }
+  }
+  result.grad_norm = std::sqrt(squares);
+  if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "step ", step_ + 1, ": the ",
+        std::isfinite(result.loss) ? "gradient norm" : "loss", " is ",
+        std::isfinite(result.loss) ? result.grad_norm : result.loss,
+        "; rerun with --check_numerics to find the node that produced it"));
+  }
+  double clip = config_.clip_global_norm();
+  if (clip > 0 && result.grad_norm > clip) {
+    // The gradients are the plan's (or the accumulator's) own buffers,
+    // rewritten every step, so scaling them in place is safe.
+    float scale = static_cast<float>(clip / result.grad_norm);
+    for (const Tensor* g : grads_) {
+      float* v = const_cast<Tensor*>(g)->data<float>();
+      for (int64_t k = 0; k < g->num_elements(); ++k) v[k] *= scale;
+    }
+  }
+  result.lr = schedule_->At(step_);
+  RETURN_IF_ERROR(optimizer_->Step(params_, grads_, result.lr));
+  ++step_;
+  return result;
+}
+
+absl::StatusOr<double> Trainer::Evaluate() {
+  int64_t n = validation_.size();
+  if (n == 0) return std::nan("");
+  double total = 0;
+  for (int64_t begin = 0; begin < n; begin += config_.batch_size()) {
+    int64_t count = std::min(config_.batch_size(), n - begin);
+    std::map<std::string, Tensor> feeds;
+    std::vector<int64_t> rows(count);
+    for (int64_t i = 0; i < count; ++i) rows[i] = begin + i;
+    for (size_t i = 0; i < validation_.arrays.size(); ++i) {
+      const Tensor& a = validation_.arrays[i];
+      std::vector<int64_t> dims = a.shape().dims();
+      dims[0] = count;
+      ASSIGN_OR_RETURN(Tensor batch, Tensor::Allocate(a.dtype(), Shape(dims)));
+      GatherRows(a, rows.data(), count, batch);
+      feeds[validation_.inputs[i]] = std::move(batch);
+    }
+    ASSIGN_OR_RETURN(std::vector<Tensor> out,
+                     executor_->RunNoCopy(feeds, {config_.loss()}));
+    total += out[0].ElementAsDouble(0) * count;
+  }
+  return total / n;
+}
+
+absl::Status Trainer::Save(const std::string& path) {
+  Checkpoint c;
+  c.step = step_;
+  c.rng_state = order_->Save();
+  for (size_t p = 0; p < params_.size(); ++p) {
+    ASSIGN_OR_RETURN(Tensor copy, params_[p]->Clone());
+    c.tensors.push_back({kParamPrefix + param_names_[p], std::move(copy)});
+  }
+  for (auto& [name, state] : optimizer_->StateTensors()) {
+    ASSIGN_OR_RETURN(Tensor copy, state->Clone());
+    c.tensors.push_back({kOptimizerPrefix + name, std::move(copy)});
+  }
+  Tensor steps = *Tensor::Allocate(DType::kI64, Shape{});
+  steps.data<int64_t>()[0] = optimizer_->steps_taken();
+  c.tensors.push_back({std::string(kOptimizerPrefix) + "steps_taken", steps});
+  return WriteCheckpoint(path, c);
+}
+
+absl::Status Trainer::Restore(const std::string& path) {
+  std::string file = path;
+  if (fs::is_directory(path)) {
+    std::vector<std::string> found = CheckpointsIn(path);
+    if (found.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat(path, ": no ckpt-<step>.rckpt checkpoint in it"));
+    }
+    file = found.back();
+  }
+  ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(file));
+  std::map<std::string, const Tensor*> saved;
+  for (const auto& [name, t] : c.tensors) saved[name] = &t;
+  // Everything is checked before anything is overwritten.
+  std::vector<std::pair<Tensor*, const Tensor*>> copies;
+  auto expect = [&](const std::string& name, Tensor* into) -> absl::Status {
+    auto it = saved.find(name);
+    if (it == saved.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file, ": from a different graph or optimizer: it has no '", name,
+          "'"));
+    }
+    if (it->second->dtype() != into->dtype() ||
+        it->second->shape() != into->shape()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file, ": from a different graph or optimizer: '", name, "' is ",
+          DTypeName(it->second->dtype()), it->second->shape().ToString(),
+          " there but ", DTypeName(into->dtype()), into->shape().ToString(),
+          " here"));
+    }
+    copies.push_back({into, it->second});
+    saved.erase(it);
+    return absl::OkStatus();
+  };
+  for (size_t p = 0; p < params_.size(); ++p) {
+    RETURN_IF_ERROR(expect(kParamPrefix + param_names_[p], params_[p]));
+  }
+  for (auto& [name, state] : optimizer_->StateTensors()) {
+    RETURN_IF_ERROR(expect(kOptimizerPrefix + name, state));
+  }
+  Tensor steps = *Tensor::Allocate(DType::kI64, Shape{});
+  RETURN_IF_ERROR(
+      expect(std::string(kOptimizerPrefix) + "steps_taken", &steps));
+  if (!saved.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": from a different graph: '", saved.begin()->first,
+                     "' is not a parameter of this one"));
+  }
+  BatchOrder order = *order_;
+  RETURN_IF_ERROR(Annotate(order.Restore(c.rng_state), file));
+  for (auto [into, from] : copies) {
+    std::memcpy(into->raw_data(), from->raw_data(), from->byte_size());
+  }
+  RETURN_IF_ERROR(optimizer_->set_steps_taken(steps.data<int64_t>()[0]));
+  *order_ = std::move(order);
+  step_ = c.step;
+  return absl::OkStatus();
+}
+
+void Trainer::Log(const std::string& line) const {
+  if (options_.log) {
+    options_.log(line);
+  } else {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  }
+}
+
+absl::Status Trainer::CheckpointNow(TrainSummary& summary) {
+  if (options_.out_dir.empty()) return absl::OkStatus();
+  std::string path =
+      (fs::path(options_.out_dir) / CheckpointName(step_)).string();
+  RETURN_IF_ERROR(Save(path));
+  summary.checkpoint = path;
+  int64_t keep =
+      config_.keep_checkpoints() > 0 ? config_.keep_checkpoints() : 3;
+  std::vector<std::string> all = CheckpointsIn(options_.out_dir);
+  for (size_t i = 0; i + keep < all.size(); ++i) {
+    std::error_code ec;
+    fs::remove(all[i], ec);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TrainSummary> Trainer::Run() {
+  TrainSummary summary;
+  summary.val_loss = std::nan("");
+  FILE* csv = nullptr;
+  if (!options_.out_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(options_.out_dir, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create ", options_.out_dir, ": ", ec.message()));
+    }
+    std::string path = (fs::path(options_.out_dir) / "metrics.csv").string();
+    bool fresh = !fs::exists(path);
+    csv = std::fopen(path.c_str(), "a");
+    if (csv == nullptr) {
+      return absl::UnavailableError(absl::StrCat("cannot open ", path));
+    }
+    if (fresh) std::fprintf(csv, "step,loss,lr,grad_norm,val_loss\n");
+  }
+  std::unique_ptr<FILE, int (*)(FILE*)> csv_closer(
+      csv, [](FILE* f) { return f ? std::fclose(f) : 0; });
+  int64_t log_every = config_.log_every() > 0 ? config_.log_every() : 10;
+  auto start = std::chrono::steady_clock::now();
+  int64_t first_step = step_;
+  StepResult last;
+  while (step_ < total_steps_) {
+    if (options_.stop != nullptr && options_.stop->load()) {
+      summary.stopped = true;
+      break;
+    }
+    ASSIGN_OR_RETURN(last, Step());
+    double val = std::nan("");
+    bool at_end = step_ == total_steps_;
+    if (!validation_.arrays.empty() &&
+        ((config_.eval_every() > 0 && step_ % config_.eval_every() == 0) ||
+         at_end)) {
+      ASSIGN_OR_RETURN(val, Evaluate());
+      summary.val_loss = val;
+    }
+    if (csv != nullptr) {
+      std::fprintf(csv, "%lld,%.9g,%.9g,%.9g,%s\n",
+                   static_cast<long long>(step_), last.loss, last.lr,
+                   last.grad_norm,
+                   std::isnan(val) ? "" : absl::StrCat(val).c_str());
+    }
+    if (step_ % log_every == 0 || at_end || step_ == first_step + 1) {
+      double rate = (step_ - first_step) / Seconds(start);
+      std::string line = absl::StrFormat(
+          "step %lld/%lld  loss %.6g  lr %.4g  grad_norm %.4g  %.1f steps/s  "
+          "ETA %.0fs",
+          static_cast<long long>(step_), static_cast<long long>(total_steps_),
+          last.loss, last.lr, last.grad_norm, rate,
+          (total_steps_ - step_) / rate);
+      if (!std::isnan(val))
+        absl::StrAppendFormat(&line, "  val_loss %.6g", val);
+      Log(line);
+    }
+    if (config_.checkpoint_every() > 0 &&
+        step_ % config_.checkpoint_every() == 0 && !at_end) {
+      RETURN_IF_ERROR(CheckpointNow(summary));
+    }
+  }
+  RETURN_IF_ERROR(CheckpointNow(summary));
+  summary.steps = step_;
+  summary.final_loss = last.loss;
+  summary.seconds = Seconds(start);
+  return summary;
+}
+
+}  // namespace rill

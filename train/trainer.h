@@ -1,0 +1,113 @@
+#ifndef RILL_TRAIN_TRAINER_H_
+#define RILL_TRAIN_TRAINER_H_
+
+// The training loop behind `rill train`: a TrainConfig's graph is
+// differentiated with respect to its parameters, fed batches of its data,
+// and updated by its optimizer, with progress lines, a metrics CSV,
+// validation, and checkpoints that resume bitwise exactly.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "proto/train.pb.h"
+#include "runtime/executor.h"
+#include "train/checkpoint.h"
+#include "train/data.h"
+#include "train/optimizer.h"
+#include "train/schedule.h"
+
+namespace rill {
+
+struct TrainerOptions {
+  // Where checkpoints (ckpt-<step>.rckpt) and metrics.csv go; empty: no
+  // files at all.
+  std::string out_dir;
+  Backend backend = Backend::kOneDnn;
+  // Check every node's output for NaN and Inf, and name the first culprit.
+  // Without it the loss and the gradient norm are still checked.
+  bool check_numerics = false;
+  // Progress lines; the default prints to stdout.
+  std::function<void(const std::string&)> log;
+  // Polled between steps; when set, the run checkpoints and stops (SIGINT).
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// What one update did.
+struct StepResult {
+  double loss = 0;       // Mean over the update's batches.
+  double lr = 0;         // The learning rate it used.
+  double grad_norm = 0;  // Global L2 norm, before clipping.
+};
+
+struct TrainSummary {
+  int64_t steps = 0;  // Updates made, in total (resumed runs included).
+  double final_loss = 0;
+  double val_loss = 0;     // NaN without validation data.
+  std::string checkpoint;  // The last one written, if any.
+  bool stopped = false;    // By `stop`, before the end.
+  double seconds = 0;
+};
+
+class Trainer {
+ public:
+  // Reads a TrainConfig text proto (size-capped); errors name the file.
+  static absl::StatusOr<TrainConfig> LoadConfig(const std::string& path);
+
+  // Checks the config (errors name the field), loads the graph and data
+  // (paths relative to `config_dir`, never outside it), builds the gradient
+  // graph and compiles it.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(
+      const TrainConfig& config, const std::string& config_dir,
+      TrainerOptions options);
+
+  // One optimizer update (accumulation_steps batches). After the first, it
+  // makes no heap allocation in the executor or the optimizer.
+  absl::StatusOr<StepResult> Step();
+  // The example-weighted mean loss over the validation data; NaN if none.
+  absl::StatusOr<double> Evaluate();
+  // Steps to the configured end, logging, validating and checkpointing.
+  absl::StatusOr<TrainSummary> Run();
+
+  // Parameters, optimizer state, step and data order.
+  absl::Status Save(const std::string& path);
+  // From a file, or the newest ckpt-<step>.rckpt in a directory. A
+  // checkpoint of another graph (a parameter missing, extra, or of another
+  // shape) is an error naming the parameter.
+  absl::Status Restore(const std::string& path);
+
+  int64_t step() const { return step_; }
+  int64_t total_steps() const { return total_steps_; }
+  // The trained graph's executor, for inference with the trained values.
+  Executor& executor() { return *executor_; }
+
+ private:
+  Trainer() = default;
+  absl::Status LoadData(const std::string& config_dir);
+  absl::Status Compile();
+  absl::Status CheckpointNow(TrainSummary& summary);
+  void Log(const std::string& line) const;
+
+  TrainConfig config_;
+  TrainerOptions options_;
+  Dataset train_, validation_;
+  std::unique_ptr<Executor> executor_;
+  std::vector<std::string> param_names_;
+  std::vector<Tensor*> params_;
+  std::vector<std::string> fetches_;  // The loss, then each gradient.
+  std::unique_ptr<PreparedRun> run_;
+  std::vector<Tensor*> run_inputs_;  // run_'s buffer for each data array.
+  std::vector<Tensor> accumulated_;  // Gradient sums, with accumulation.
+  std::vector<const Tensor*> grads_;
+  std::unique_ptr<ParameterOptimizer> optimizer_;
+  std::unique_ptr<LearningRateSchedule> schedule_;
+  std::unique_ptr<BatchOrder> order_;
+  int64_t step_ = 0, total_steps_ = 0, accumulation_ = 1;
+};
+
+}  // namespace rill
+
+#endif  // RILL_TRAIN_TRAINER_H_
