@@ -26,7 +26,9 @@ std::string Output(const std::string& cmd) {
 TEST(Readme, ShowsTheExamplesVerbatim) {
   std::string readme = rill::ReadTestFile("README.md");
   ASSERT_FALSE(readme.empty());
-  for (const char* file : {"examples/affine_tanh.pbtxt", "examples/embed.cc"}) {
+  for (const char* file :
+       {"examples/affine_tanh.pbtxt", "examples/embed/run.cc",
+        "examples/embed/train.cc", "examples/train/sine_mlp.train.pbtxt"}) {
     std::string text = rill::ReadTestFile(file);
     ASSERT_FALSE(text.empty()) << file;
     EXPECT_NE(readme.find(text), std::string::npos)
@@ -36,9 +38,14 @@ TEST(Readme, ShowsTheExamplesVerbatim) {
 
 TEST(Readme, QuotesWhatTheExamplesPrint) {
   std::string readme = rill::ReadTestFile("README.md");
-  std::string embed = Output("examples/embed");
+  std::string embed = Output("examples/embed/run");
   EXPECT_EQ(embed, "y [1, 3]: 0.986614 -0.379949 0.716298\n");
   EXPECT_NE(readme.find(embed.substr(0, embed.size() - 1)), std::string::npos);
+  std::string trained = Output("examples/embed/train " +
+                               rill::TestTempPath("sine.rckpt"));
+  EXPECT_NE(readme.find("$ bazel-bin/examples/embed/train\n" + trained),
+            std::string::npos)
+      << trained;
   std::string check = Output("tools/rill check examples/affine_tanh.pbtxt");
   EXPECT_NE(readme.find(check), std::string::npos) << check;
   // The README writes to /tmp/out; the test writes to its own directory.
