@@ -15,6 +15,7 @@
 #include <fstream>
 #include <new>
 
+#include "core/npy.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -220,6 +221,73 @@ TEST(Trainer, BadConfigsNameTheField) {
     auto t = Trainer::Create(config, kDir, options);
     ASSERT_FALSE(t.ok()) << c.message;
     EXPECT_THAT(t.status().message(), HasSubstr(c.message));
+  }
+}
+
+// loss = mean(log(x * w)): NaN as soon as x * w < 0, on the first step.
+TEST(Trainer, ANanLossStopsTheRunAndCheckNumericsNamesTheNode) {
+  std::string dir = TestTempPath("nan");
+  fs::create_directories(dir);
+  std::ofstream(dir + "/g.pbtxt") << R"pb(
+    node {
+      name: "x"
+      op: "Input"
+      attr {
+        key: "dtype"
+        value { type: DT_FLOAT }
+      }
+      attr {
+        key: "shape"
+        value { shape { dim: -1 dim: 2 } }
+      }
+    }
+    node {
+      name: "w"
+      op: "Parameter"
+      attr {
+        key: "value"
+        value {
+          tensor {
+            dtype: DT_FLOAT
+            dims: 2
+            float_val: [ 1, 1 ]
+          }
+        }
+      }
+    }
+    node { name: "xw" op: "Mul" input: "x" input: "w" }
+    node { name: "log" op: "Log" input: "xw" }
+    node { name: "loss" op: "ReduceMean" input: "log" }
+  )pb";
+  Tensor x = *Tensor::Allocate(DType::kF32, Shape{4, 2});
+  for (int i = 0; i < 8; ++i) x.data<float>()[i] = i == 5 ? -1.f : 1.f;
+  ASSERT_TRUE(WriteNpy(dir + "/x.npy", x).ok());
+  TrainConfig config;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"pb(graph: "g.pbtxt"
+           loss: "loss"
+           data { input: "x" file: "x.npy" }
+           batch_size: 4
+           steps: 3
+           optimizer {
+             learning_rate: 0.1
+             sgd {}
+           })pb",
+      &config));
+  for (bool check : {false, true}) {
+    TrainerOptions options;
+    options.log = [](const std::string&) {};
+    options.check_numerics = check;
+    auto t = Trainer::Create(config, dir, options);
+    ASSERT_TRUE(t.ok()) << t.status();
+    auto step = (*t)->Step();
+    ASSERT_FALSE(step.ok());
+    EXPECT_THAT(step.status().message(),
+                HasSubstr(check ? "node 'log' (Log): produced NaN at [2, 1] of "
+                                  "its output 0, f32[4, 2]"
+                                : "step 1: the loss is nan; rerun with "
+                                  "--check_numerics"))
+        << step.status();
   }
 }
 
