@@ -41,8 +41,8 @@ TEST(Readme, QuotesWhatTheExamplesPrint) {
   std::string embed = Output("examples/embed/run");
   EXPECT_EQ(embed, "y [1, 3]: 0.986614 -0.379949 0.716298\n");
   EXPECT_NE(readme.find(embed.substr(0, embed.size() - 1)), std::string::npos);
-  std::string trained = Output("examples/embed/train " +
-                               rill::TestTempPath("sine.rckpt"));
+  std::string trained =
+      Output("examples/embed/train " + rill::TestTempPath("sine.rckpt"));
   EXPECT_NE(readme.find("$ bazel-bin/examples/embed/train\n" + trained),
             std::string::npos)
       << trained;

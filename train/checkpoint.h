@@ -3,7 +3,8 @@
 
 // Checkpoint files: what a training run needs to resume exactly.
 //
-// Format version 1. All integers are little-endian; offsets are in bytes.
+// Format version 1. All integers are little-endian; the first column is
+// each field's size in bytes.
 //
 //   Header
 //     8   magic "RILLCKPT"

@@ -3,52 +3,17 @@
 // (counted by replacing the global operator new in this test binary); and
 // check_numerics, which names the first node that produced a NaN or Inf.
 //
-// oneDNN itself allocates on every primitive execution: its C API turns the
-// argument array into an std::unordered_map inside the library. Those
-// allocations are counted apart, by the caller's library (dladdr), so that
-// the test still holds rill's own code to zero.
+// oneDNN itself allocates on every primitive execution (tests/alloc_counter.h
+// counts those apart), so rill's own code is held to zero.
 
-#include <dlfcn.h>
-
-#include <atomic>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <new>
 
 #include "gmock/gmock.h"
 #include "graph/autodiff.h"
 #include "graph/loader.h"
 #include "gtest/gtest.h"
 #include "runtime/executor.h"
-
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<int64_t> g_allocations{0};         // By rill (or anything else).
-std::atomic<int64_t> g_onednn_allocations{0};  // By code inside libdnnl.
-
-bool CalledFromOneDnn(void* caller) {
-  Dl_info info;
-  return dladdr(caller, &info) != 0 && info.dli_fname != nullptr &&
-         std::strstr(info.dli_fname, "libdnnl") != nullptr;
-}
-}  // namespace
-
-void* operator new(size_t n) {
-  // dladdr must not count itself; per thread, as oneDNN's threads allocate
-  // too.
-  thread_local bool in_hook = false;
-  if (g_counting && !in_hook) {
-    in_hook = true;
-    ++(CalledFromOneDnn(__builtin_return_address(0)) ? g_onednn_allocations
-                                                     : g_allocations);
-    in_hook = false;
-  }
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+#include "tests/alloc_counter.h"
 
 namespace rill {
 namespace {
@@ -93,18 +58,15 @@ TEST(PreparedRun, RunsInPlaceWithoutAllocating) {
     ASSERT_NE(prepared->input("x"), nullptr);
     EXPECT_EQ(prepared->input("nope"), nullptr);
     ASSERT_TRUE(prepared->Run().ok());  // Warm-up.
-    g_allocations = 0;
-    g_onednn_allocations = 0;
-    g_counting = true;
     absl::Status s;
-    for (int step = 0; step < 5 && s.ok(); ++step) s = prepared->Run();
-    g_counting = false;
+    AllocationCounts counts = CountAllocations([&] {
+      for (int step = 0; step < 5 && s.ok(); ++step) s = prepared->Run();
+    });
     ASSERT_TRUE(s.ok()) << s;
-    EXPECT_EQ(g_allocations, 0);
-    if (backend == Backend::kReference) EXPECT_EQ(g_onednn_allocations, 0);
+    EXPECT_EQ(counts.rill, 0);
+    if (backend == Backend::kReference) EXPECT_EQ(counts.onednn, 0);
     std::printf("%s: %lld allocations by oneDNN in 5 runs\n",
-                BackendName(backend),
-                static_cast<long long>(g_onednn_allocations));
+                BackendName(backend), static_cast<long long>(counts.onednn));
     for (size_t k = 0; k < fetches.size(); ++k) {
       const Tensor& got = prepared->outputs()[k];
       for (int64_t i = 0; i < got.num_elements(); ++i) {

@@ -19,34 +19,8 @@
 #include "core/npy.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "tests/alloc_counter.h"
 #include "train/schedule.h"
-
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<int64_t> g_allocations{0};
-
-void* Counted(size_t n, size_t alignment) {
-  if (g_counting) ++g_allocations;
-  n = n == 0 ? 1 : n;
-  void* p = alignment <= alignof(std::max_align_t)
-                ? std::malloc(n)
-                : std::aligned_alloc(
-                      alignment, (n + alignment - 1) / alignment * alignment);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-}  // namespace
-
-void* operator new(size_t n) { return Counted(n, 0); }
-void* operator new(size_t n, std::align_val_t a) {
-  return Counted(n, static_cast<size_t>(a));
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
 
 namespace rill {
 namespace {
@@ -426,22 +400,18 @@ TEST(Allocation, StepAllocatesNothing) {
                               grads1 = problem.Grads(1);
     const std::vector<const Tensor*> g0 = Ptrs(grads0), g1 = Ptrs(grads1);
     ASSERT_TRUE(opt->Step(params, g0, 0.01).ok());  // Warm-up.
-    g_allocations = 0;
-    g_counting = true;
-    const bool ok = opt->Step(params, g1, 0.01).ok();
-    g_counting = false;
+    bool ok = false;
+    AllocationCounts counts =
+        CountAllocations([&] { ok = opt->Step(params, g1, 0.01).ok(); });
     EXPECT_TRUE(ok);
-    EXPECT_EQ(g_allocations, 0);
+    EXPECT_EQ(counts.rill, 0);
   }
 }
 
 // The counter is live: a std::string past the small-string buffer counts.
 TEST(Allocation, CounterSeesAllocations) {
-  g_allocations = 0;
-  g_counting = true;
-  std::string s(100, 'x');
-  g_counting = false;
-  EXPECT_GE(g_allocations, 1);
+  AllocationCounts counts = CountAllocations([] { std::string s(100, 'x'); });
+  EXPECT_GE(counts.rill, 1);
 }
 
 }  // namespace

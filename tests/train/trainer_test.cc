@@ -5,47 +5,16 @@
 
 #include "train/trainer.h"
 
-#include <dlfcn.h>
-
-#include <atomic>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <new>
 
 #include "core/npy.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "tests/alloc_counter.h"
 #include "tests/test_util.h"
-
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<int64_t> g_allocations{0};  // Outside libdnnl (see below).
-
-bool CalledFromOneDnn(void* caller) {
-  Dl_info info;
-  return dladdr(caller, &info) != 0 && info.dli_fname != nullptr &&
-         std::strstr(info.dli_fname, "libdnnl") != nullptr;
-}
-}  // namespace
-
-// oneDNN's C API builds an argument map inside the library on every
-// primitive execution; those allocations are oneDNN's, not rill's.
-void* operator new(size_t n) {
-  thread_local bool in_hook = false;
-  if (g_counting && !in_hook) {
-    in_hook = true;
-    if (!CalledFromOneDnn(__builtin_return_address(0))) ++g_allocations;
-    in_hook = false;
-  }
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace rill {
 namespace {
@@ -302,13 +271,12 @@ TEST(Trainer, AStepAllocatesNothingInTheExecutorOrOptimizer) {
     auto t = Trainer::Create(config, kDir, options);
     ASSERT_TRUE(t.ok()) << t.status();
     ASSERT_TRUE((*t)->Step().ok());  // Warm-up.
-    g_allocations = 0;
-    g_counting = true;
     bool ok = true;
-    for (int i = 0; i < 10 && ok; ++i) ok = (*t)->Step().ok();
-    g_counting = false;
+    AllocationCounts counts = CountAllocations([&] {
+      for (int i = 0; i < 10 && ok; ++i) ok = (*t)->Step().ok();
+    });
     ASSERT_TRUE(ok);
-    EXPECT_EQ(g_allocations, 0);
+    EXPECT_EQ(counts.rill, 0);
   }
 }
 
