@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "tools/commands.h"
 
 namespace rill {
@@ -65,7 +66,15 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c, int argc,
       args.push_back(arg);
       continue;
     }
+    const std::string given = arg;
     std::string name = FlagName(arg);
+    // --check-numerics means --check_numerics (absl flags take '_').
+    if (name.find('-') != std::string::npos) {
+      std::string spelled = absl::StrReplaceAll(name, {{"-", "_"}});
+      arg =
+          absl::StrCat("--", spelled, arg.substr(arg.find(name) + name.size()));
+      name = spelled;
+    }
     auto alias = c.aliases.find(name);
     if (alias != c.aliases.end()) {
       size_t eq = arg.find('=');
@@ -78,7 +87,7 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c, int argc,
                            : name;
     if (!allowed.count(base)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("rill ", c.name, ": unknown flag '", arg,
+          absl::StrCat("rill ", c.name, ": unknown flag '", given,
                        "' (see 'rill ", c.name, " --help')"));
     }
     if (IsListFlag(base)) {
