@@ -3,6 +3,7 @@
 // reference (normwise below 1e-4), and a Hessian-vector product: the
 // gradient graph differentiated again.
 
+#include <cstdio>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -79,6 +80,8 @@ void CheckModel(const Model& m) {
   auto check = CheckGradients(m.graph(DType::kF64), "loss", m.wrt, m.feeds);
   ASSERT_TRUE(check.ok()) << check.status();
   EXPECT_LT(check->max_error, 1e-5) << check->worst;
+  std::printf("max relative error %.3g against numerical derivatives\n",
+              check->max_error);
 
   auto want = AnalyticGradients(m.graph(DType::kF64), "loss", m.wrt, m.feeds,
                                 Backend::kReference);
@@ -99,6 +102,8 @@ void CheckModel(const Model& m) {
       norm += w * w;
     }
     EXPECT_LT(std::sqrt(err / norm), 1e-4) << m.wrt[k];
+    std::printf("  f32 oneDNN gradient of %s: normwise error %.3g\n",
+                m.wrt[k].c_str(), std::sqrt(err / norm));
   }
 }
 
@@ -286,6 +291,8 @@ TEST(SecondOrder, HessianVectorProductOfTanhMlp) {
   auto check = CompareGradients(*hvp, numeric, wrt);
   ASSERT_TRUE(check.ok()) << check.status();
   EXPECT_LT(check->max_error, 1e-6) << check->worst;
+  std::printf("Hessian-vector product: max relative error %.3g\n",
+              check->max_error);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // is still missing.
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <set>
 
@@ -68,7 +69,8 @@ Graph RowLossGraph(const OpRow& row, DType float_type) {
 std::vector<std::string> FloatInputs(const OpRow& row) {
   std::vector<std::string> wrt;
   for (size_t i = 0; i < row.inputs.size(); ++i) {
-    if (row.inputs[i].dtype == DType::kF32) wrt.push_back(absl::StrCat("in", i));
+    if (row.inputs[i].dtype == DType::kF32)
+      wrt.push_back(absl::StrCat("in", i));
   }
   return wrt;
 }
@@ -88,6 +90,8 @@ void AwayFromZero(std::map<std::string, Tensor>& feeds,
 
 TEST(GradientTable, MatchesNumericalDerivativesInF64) {
   uint32_t seed = 1;
+  double worst = 0;
+  std::string worst_row;
   for (const OpRow& row : AllGradRows()) {
     SCOPED_TRACE(RowName(row));
     Graph g = RowLossGraph(row, DType::kF64);
@@ -97,7 +101,13 @@ TEST(GradientTable, MatchesNumericalDerivativesInF64) {
     absl::StatusOr<GradCheck> check = CheckGradients(g, "loss", wrt, feeds);
     ASSERT_TRUE(check.ok()) << check.status();
     EXPECT_LT(check->max_error, 1e-6) << check->worst;
+    if (check->max_error >= worst) {
+      worst = check->max_error;
+      worst_row = RowName(row);
+    }
   }
+  std::printf("%zu rows; largest relative error %.3g, in %s\n",
+              AllGradRows().size(), worst, worst_row.c_str());
 }
 
 TEST(GradientTable, OneDnnF32MatchesF64Reference) {
@@ -112,9 +122,8 @@ TEST(GradientTable, OneDnnF32MatchesF64Reference) {
     ASSERT_TRUE(want.ok()) << want.status();
     std::map<std::string, Tensor> feeds32;
     for (const auto& [name, t] : feeds) {
-      feeds32[name] = kFloatTypes.Contains(t.dtype())
-                          ? ConvertFloat(t, DType::kF32)
-                          : t;
+      feeds32[name] =
+          kFloatTypes.Contains(t.dtype()) ? ConvertFloat(t, DType::kF32) : t;
     }
     auto got = AnalyticGradients(RowLossGraph(row, DType::kF32), "loss", wrt,
                                  feeds32, Backend::kOneDnn);
@@ -142,9 +151,8 @@ TEST(GradientTable, EveryOpHasAGradientStateAndEveryDifferentiableOpARow) {
   }
   EXPECT_TRUE(missing.empty())
       << "gradient state missing: " << absl::StrJoin(missing, ", ");
-  EXPECT_TRUE(no_row.empty())
-      << "differentiable ops without a gradient row: "
-      << absl::StrJoin(no_row, ", ");
+  EXPECT_TRUE(no_row.empty()) << "differentiable ops without a gradient row: "
+                              << absl::StrJoin(no_row, ", ");
   EXPECT_TRUE(row_without_gradient.empty())
       << "rows for ops that are not differentiable: "
       << absl::StrJoin(row_without_gradient, ", ");
