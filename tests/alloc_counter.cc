@@ -8,11 +8,18 @@
 #include <cstring>
 #include <new>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define RILL_COUNT_ALLOCATIONS 0
+#else
+#define RILL_COUNT_ALLOCATIONS 1
+#endif
+
 namespace {
 
 std::atomic<bool> g_counting{false};
 std::atomic<int64_t> g_rill{0}, g_onednn{0};
 
+#if RILL_COUNT_ALLOCATIONS
 bool CalledFromOneDnn(void* caller) {
   Dl_info info;
   return dladdr(caller, &info) != 0 && info.dli_fname != nullptr &&
@@ -37,8 +44,11 @@ void* Allocate(size_t n, size_t alignment, void* caller) {
   return p;
 }
 
+#endif
+
 }  // namespace
 
+#if RILL_COUNT_ALLOCATIONS
 void* operator new(size_t n) {
   return Allocate(n, 0, __builtin_return_address(0));
 }
@@ -56,8 +66,11 @@ void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p, size_t, std::align_val_t) noexcept {
   std::free(p);
 }
+#endif
 
 namespace rill {
+
+bool AllocationCountingWorks() { return RILL_COUNT_ALLOCATIONS; }
 
 void StartCountingAllocations() {
   g_rill = 0;

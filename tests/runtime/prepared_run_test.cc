@@ -63,8 +63,11 @@ TEST(PreparedRun, RunsInPlaceWithoutAllocating) {
       for (int step = 0; step < 5 && s.ok(); ++step) s = prepared->Run();
     });
     ASSERT_TRUE(s.ok()) << s;
-    EXPECT_EQ(counts.rill, 0);
-    if (backend == Backend::kReference) EXPECT_EQ(counts.onednn, 0);
+    // Under ASan nothing is counted (tests/alloc_counter.h).
+    if (AllocationCountingWorks()) {
+      EXPECT_EQ(counts.rill, 0);
+      if (backend == Backend::kReference) EXPECT_EQ(counts.onednn, 0);
+    }
     std::printf("%s: %lld allocations by oneDNN in 5 runs\n",
                 BackendName(backend), static_cast<long long>(counts.onednn));
     for (size_t k = 0; k < fetches.size(); ++k) {
