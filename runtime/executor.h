@@ -44,8 +44,10 @@ class Executor;
 
 // One compiled plan held for a loop that runs it many times (training):
 // write the inputs into input() in place, Run(), read outputs() in place.
-// Run() makes no heap allocation. It keeps the plan alive even if the
-// executor drops it from its cache; it must not outlive the executor.
+// Run() makes no heap allocation of its own (oneDNN, inside the library,
+// allocates an argument map for each primitive it executes). It keeps the
+// plan alive even if the executor drops it from its cache; it must not
+// outlive the executor.
 class PreparedRun {
  public:
   // The buffer of Input node `name`, or nullptr when the fetches do not
