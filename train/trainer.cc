@@ -63,9 +63,8 @@ absl::Status CheckConfig(const TrainConfig& c) {
     return FieldError("validation_data",
                       "give validation_split or validation_data, not both");
   }
-  for (auto [name, value] :
-       {std::pair{"clip_global_norm", c.clip_global_norm()}}) {
-    if (!(value >= 0)) return FieldError(name, "must be >= 0");
+  if (!(c.clip_global_norm() >= 0)) {
+    return FieldError("clip_global_norm", "must be >= 0");
   }
   for (auto [name, value] :
        {std::pair{"accumulation_steps", c.accumulation_steps()},
