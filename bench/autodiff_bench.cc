@@ -88,7 +88,7 @@ int Main() {
     request.losses = {"loss"};
     request.wrt = {"W", "U", "b"};
     auto start = std::chrono::steady_clock::now();
-    auto grad = BuildGradientGraph(*forward, request);
+    auto grad = BuildGradientGraph(*std::move(forward), request);
     double grad_ms = MsSince(start);
     if (!grad.ok()) return Fail(grad.status());
     int backward_nodes = grad->graph.num_nodes() - forward_nodes;

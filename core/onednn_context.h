@@ -25,8 +25,9 @@ struct MemoryKey {
   }
   template <typename H>
   friend H AbslHashValue(H h, const MemoryKey& k) {
-    return H::combine(std::move(h), k.data, k.data_type, k.ndims, k.offset0,
-                      k.dims, k.strides);
+    h = H::combine(std::move(h), k.data, k.data_type, k.ndims, k.offset0);
+    h = H::combine_contiguous(std::move(h), k.dims.data(), k.ndims);
+    return H::combine_contiguous(std::move(h), k.strides.data(), k.ndims);
   }
 };
 

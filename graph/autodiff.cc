@@ -1,6 +1,7 @@
 #include "graph/autodiff.h"
 
 #include <deque>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -31,8 +32,11 @@ bool IsScalarLike(const Shape& s) {
 
 class Pass {
  public:
-  Pass(const ValidGraph& forward, const GradientRequest& request)
-      : fwd_(forward), req_(request) {}
+  // `owned`, when given, is `forward` itself, which the pass may take apart
+  // once it is done reading it.
+  Pass(const ValidGraph& forward, const GradientRequest& request,
+       ValidGraph* owned = nullptr)
+      : fwd_(forward), req_(request), owned_(owned) {}
 
   absl::StatusOr<GradientGraph> Run();
 
@@ -73,6 +77,7 @@ class Pass {
 
   const ValidGraph& fwd_;
   const GradientRequest& req_;
+  ValidGraph* owned_;
   std::vector<TensorRef> losses_, wrt_;
   std::vector<char> active_, reaches_;
   // Per forward tensor (indexed from first_output_[node]): the gradients
@@ -461,10 +466,20 @@ absl::StatusOr<GradientGraph> Pass::Finish() {
       }
     }
   }
-  LoadedGraph out{fwd_.proto(), fwd_.source()};
+  std::vector<std::string> losses;
+  for (const TensorRef& l : losses_) losses.push_back(Name(l));
+  int64_t memory_budget = fwd_.memory_budget();
+  // The forward graph's parts: taken when the caller gave it up (no copy
+  // of a large graph), else copied. fwd_ is not used after this.
+  LoadedGraph out;
   std::vector<NodeInfo> info;
-  info.reserve(n + meta_.size());
-  for (int i = 0; i < n; ++i) info.push_back(fwd_.info(i));
+  if (owned_ != nullptr) {
+    std::tie(out, info) = std::move(*owned_).Release();
+  } else {
+    out = {fwd_.proto(), fwd_.source()};
+    info.reserve(n + meta_.size());
+    for (int i = 0; i < n; ++i) info.push_back(fwd_.info(i));
+  }
   std::vector<int> new_id(n + meta_.size(), -1);
   for (int i = 0; i < n; ++i) new_id[i] = i;
   for (size_t i = 0; i < emitted_.size(); ++i) {
@@ -481,13 +496,13 @@ absl::StatusOr<GradientGraph> Pass::Finish() {
     const auto& o = out.graph.output();
     return std::find(o.begin(), o.end(), name) != o.end();
   };
-  for (const TensorRef& l : losses_) {
-    if (!has_output(Name(l))) out.graph.add_output(Name(l));
+  for (const std::string& l : losses) {
+    if (!has_output(l)) out.graph.add_output(l);
   }
   for (const std::string& g : result_.gradients) out.graph.add_output(g);
-  ASSIGN_OR_RETURN(result_.graph,
-                   AssembleValidGraph(std::move(out), std::move(info),
-                                      fwd_.memory_budget()));
+  ASSIGN_OR_RETURN(
+      result_.graph,
+      AssembleValidGraph(std::move(out), std::move(info), memory_budget));
   return std::move(result_);
 }
 
@@ -522,6 +537,11 @@ absl::StatusOr<GradientGraph> Pass::Run() {
 absl::StatusOr<GradientGraph> BuildGradientGraph(
     const ValidGraph& forward, const GradientRequest& request) {
   return Pass(forward, request).Run();
+}
+
+absl::StatusOr<GradientGraph> BuildGradientGraph(
+    ValidGraph&& forward, const GradientRequest& request) {
+  return Pass(forward, request, &forward).Run();
 }
 
 }  // namespace rill

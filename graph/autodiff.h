@@ -51,6 +51,10 @@ struct GradientGraph {
 // whose gradient is missing.
 absl::StatusOr<GradientGraph> BuildGradientGraph(
     const ValidGraph& forward, const GradientRequest& request);
+// The same, taking the forward graph apart instead of copying it (large
+// graphs): `forward` is not usable afterwards.
+absl::StatusOr<GradientGraph> BuildGradientGraph(
+    ValidGraph&& forward, const GradientRequest& request);
 
 }  // namespace rill
 

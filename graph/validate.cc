@@ -192,6 +192,14 @@ std::string ValidGraph::Describe(int node) const {
                       "' (", this->node(node).op(), ")");
 }
 
+std::pair<LoadedGraph, std::vector<NodeInfo>> ValidGraph::Release() && {
+  by_name_.clear();
+  topo_order_.clear();
+  outputs_.clear();
+  input_nodes_.clear();
+  return {std::move(loaded_), std::move(info_)};
+}
+
 std::string ValidGraph::RefName(const TensorRef& ref) const {
   const std::string& name = node(ref.node).name();
   return ref.output == 0 ? name : absl::StrCat(name, ":", ref.output);

@@ -63,6 +63,9 @@ class ValidGraph {
   std::string Describe(int node) const;
   // "h:1" (or "h" for output 0).
   std::string RefName(const TensorRef& ref) const;
+  // The graph and its per-node facts, for a pass that extends a graph it
+  // owns (AssembleValidGraph takes them back); leaves this ValidGraph empty.
+  std::pair<LoadedGraph, std::vector<NodeInfo>> Release() &&;
   std::string node_op(int node) const;
 
  private:

@@ -97,10 +97,11 @@ dnnl::memory MemoryFor(const KernelArgs& a, const Tensor& t,
 
 PrimitiveKernel::PrimitiveKernel(const KernelArgs& a, dnnl::primitive p,
                                  DnnlArgs args)
-    : node_name_(a.node.name()),
+    : node_name_(&a.node.name()),
       stream_(&a.onednn->stream),
       primitive_(std::move(p)),
       args_(std::move(args)) {
+  exec_args_.reserve(args_.size());
   for (const auto& [arg, memory] : args_) {
     exec_args_.push_back({arg, memory.get()});
   }
@@ -112,7 +113,7 @@ absl::Status PrimitiveKernel::Compute() {
       exec_args_.data());
   if (status != dnnl_success) {
     return absl::InternalError(absl::StrCat(
-        "node '", node_name_, "': oneDNN: could not execute a primitive (",
+        "node '", *node_name_, "': oneDNN: could not execute a primitive (",
         dnnl_status2str(status), ")"));
   }
   return absl::OkStatus();

@@ -183,7 +183,7 @@ class PrimitiveKernel : public OpKernel {
   absl::Status Compute() override;
 
  private:
-  std::string node_name_;
+  const std::string* node_name_;  // The graph's, which outlives kernels.
   dnnl::stream* stream_;
   dnnl::primitive primitive_;
   DnnlArgs args_;  // Owns the memory objects that exec_args_ point to.

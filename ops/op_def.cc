@@ -79,7 +79,9 @@ Attrs::Attrs(const Node& node, const std::vector<AttrDef>& defs) {
 std::string Attrs::Fingerprint() const {
   std::string out;
   for (const auto& [name, value] : values_) {
-    absl::StrAppend(&out, *name, "=", value->SerializeAsString(), ";");
+    absl::StrAppend(&out, *name, "=");
+    value->AppendToString(&out);
+    out.push_back(';');
   }
   return out;
 }

@@ -129,9 +129,7 @@ absl::Status PruneToFetches(const ValidGraph& g,
 absl::Status BindShapes(const ValidGraph& g,
                         const std::map<std::string, Tensor>& feeds,
                         const std::vector<bool>& needed,
-                        std::vector<int>* schedule,
-                        std::vector<std::vector<Shape>>* shapes) {
-  shapes->assign(g.num_nodes(), {});
+                        std::vector<int>* schedule, BoundShapes* shapes) {
   for (int n : g.topo_order()) {
     if (!needed[n]) continue;
     const NodeInfo& info = g.info(n);
@@ -142,14 +140,14 @@ absl::Status BindShapes(const ValidGraph& g,
             absl::StrCat("input '", g.node(n).name(),
                          "' is needed by the fetches but not fed"));
       }
-      (*shapes)[n] = {feed->second.shape()};
+      shapes->Own(n) = {feed->second.shape()};
     } else if (std::all_of(
                    info.inputs.begin(), info.inputs.end(),
                    [&](const TensorRef& in) {
                      return g.info(in.node).shapes[in.output].IsFullyDefined();
                    })) {
       // Validation inferred these shapes from these very input shapes.
-      (*shapes)[n] = info.shapes;
+      shapes->Refer(n, &info.shapes);
     } else {
       std::vector<DType> in_dtypes;
       std::vector<Shape> in_shapes;
@@ -158,14 +156,31 @@ absl::Status BindShapes(const ValidGraph& g,
         in_shapes.push_back((*shapes)[in.node][in.output]);
       }
       std::vector<DType> out_dtypes;
-      absl::Status s = InferNode(*info.op, g.node(n), in_dtypes, in_shapes,
-                                 g.memory_budget(), &out_dtypes, &(*shapes)[n]);
+      absl::Status s =
+          InferNode(*info.op, g.node(n), in_dtypes, in_shapes,
+                    g.memory_budget(), &out_dtypes, &shapes->Own(n));
       if (!s.ok()) return Annotate(s, g.Describe(n));
     }
     schedule->push_back(n);
   }
   return absl::OkStatus();
 }
+
+// Per node and output: the index of its buffer request, or -1; flat, as a
+// vector per node would cost an allocation per node.
+class RequestIndex {
+ public:
+  explicit RequestIndex(const ValidGraph& g) : first_(g.num_nodes() + 1, 0) {
+    for (int n = 0; n < g.num_nodes(); ++n) {
+      first_[n + 1] = first_[n] + static_cast<int>(g.info(n).dtypes.size());
+    }
+    index_.assign(first_.back(), -1);
+  }
+  int& at(int node, int output) { return index_[first_[node] + output]; }
+
+ private:
+  std::vector<int> first_, index_;
+};
 
 // Buffer lifetimes: from the producing step to the last consuming step,
 // where a node absorbed into a fused chain runs at the chain's step.
@@ -175,10 +190,9 @@ absl::Status BindShapes(const ValidGraph& g,
 // none.
 std::vector<BufferRequest> BufferLifetimes(
     const ValidGraph& g, const std::vector<int>& schedule,
-    const std::vector<std::vector<Shape>>& shapes,
-    const std::vector<TensorRef>& fetch_refs, const std::vector<bool>& absorbed,
-    const std::vector<int>& runs_at,
-    std::vector<std::vector<int>>* request_of) {
+    const BoundShapes& shapes, const std::vector<TensorRef>& fetch_refs,
+    const std::vector<bool>& absorbed, const std::vector<int>& runs_at,
+    RequestIndex* request_of) {
   int steps = static_cast<int>(schedule.size());
   std::vector<int> step_of(g.num_nodes(), -1);
   for (int s = 0; s < steps; ++s) step_of[schedule[s]] = s;
@@ -189,7 +203,7 @@ std::vector<BufferRequest> BufferLifetimes(
     if (info.op->is_source() && !is_input) continue;  // Bound to values_.
     if (absorbed[n]) continue;
     for (size_t o = 0; o < info.dtypes.size(); ++o) {
-      (*request_of)[n][o] = static_cast<int>(requests.size());
+      request_of->at(n, o) = static_cast<int>(requests.size());
       requests.push_back({*shapes[n][o].ByteSize(info.dtypes[o]),
                           is_input ? 0 : step_of[n],
                           is_input ? steps : step_of[n]});
@@ -201,14 +215,14 @@ std::vector<BufferRequest> BufferLifetimes(
       // A kernel that reads only an input's shape never touches its buffer.
       if (info.op->InputArg(static_cast<int>(k)).shape_only) continue;
       const TensorRef& in = info.inputs[k];
-      int r = (*request_of)[in.node][in.output];
+      int r = request_of->at(in.node, in.output);
       if (r < 0) continue;
       int& last = requests[r].last_use;
       last = std::max(last, step_of[runs_at[n]]);
     }
   }
   for (const TensorRef& f : fetch_refs) {
-    int r = (*request_of)[f.node][f.output];
+    int r = request_of->at(f.node, f.output);
     if (r >= 0) requests[r].last_use = steps;
   }
   return requests;
@@ -254,7 +268,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     RETURN_IF_ERROR(CheckFeed(g, node, tensor));
   }
   std::vector<int> schedule;
-  std::vector<std::vector<Shape>> shapes;
+  BoundShapes shapes(g.num_nodes());
   RETURN_IF_ERROR(BindShapes(g, feeds, needed, &schedule, &shapes));
   // On oneDNN, MatMul -> bias Add [-> activation] chains run as one kernel
   // at the chain's last node, and their intermediate results never exist.
@@ -273,11 +287,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
       chain_ending_at[c.last()] = c;
     }
   }
-  // Per node and output: the index of its buffer request, or -1.
-  std::vector<std::vector<int>> request_of(g.num_nodes());
-  for (int n = 0; n < g.num_nodes(); ++n) {
-    request_of[n].assign(g.info(n).dtypes.size(), -1);
-  }
+  RequestIndex request_of(g);
   std::vector<BufferRequest> requests = BufferLifetimes(
       g, schedule, shapes, fetch_refs, absorbed, runs_at, &request_of);
   BufferPlan buffers = PlanBuffers(requests);
@@ -300,7 +310,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
   plan->arena = std::shared_ptr<void>(arena, std::free);
   // Every output of a scheduled node, as a tensor over its storage.
   auto tensor_of = [&](int node, int output) -> absl::StatusOr<Tensor> {
-    int r = request_of[node][output];
+    int r = request_of.at(node, output);
     // A result absorbed into a fused chain has no buffer; only shape-only
     // readers (see FindMatMulChains) still see it, so any address serves.
     if (r < 0 && !absorbed[node]) return values_[node];

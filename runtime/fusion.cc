@@ -6,8 +6,7 @@ namespace rill {
 
 std::vector<MatMulChain> FindMatMulChains(
     const ValidGraph& g, const std::vector<int>& schedule,
-    const std::vector<std::vector<Shape>>& shapes,
-    const std::set<std::pair<int, int>>& fetched) {
+    const BoundShapes& shapes, const std::set<std::pair<int, int>>& fetched) {
   // How many scheduled nodes read each output 0, and the last of them.
   // Reading only its shape (ZerosLike, ReduceSumLike, ...) does not count:
   // the shape is known when the plan is compiled.

@@ -7,6 +7,7 @@
 
 #include "graph/validate.h"
 #include "ops/matmul_ops.h"
+#include "runtime/bound_shapes.h"
 
 namespace rill {
 
@@ -25,8 +26,7 @@ struct MatMulChain {
 // that oneDNN's matmul takes. `shapes` are the plan's concrete shapes.
 std::vector<MatMulChain> FindMatMulChains(
     const ValidGraph& g, const std::vector<int>& schedule,
-    const std::vector<std::vector<Shape>>& shapes,
-    const std::set<std::pair<int, int>>& fetched);
+    const BoundShapes& shapes, const std::set<std::pair<int, int>>& fetched);
 
 }  // namespace rill
 

@@ -54,7 +54,9 @@ absl::Status RunGrad(const std::vector<std::string>& operands) {
         "name what to differentiate with respect to: --wrt a,b or "
         "--wrt_params");
   }
-  ASSIGN_OR_RETURN(GradientGraph grad, BuildGradientGraph(forward, request));
+  int forward_nodes = forward.num_nodes();
+  ASSIGN_OR_RETURN(GradientGraph grad,
+                   BuildGradientGraph(std::move(forward), request));
   const ValidGraph& valid = grad.graph;
   std::string text;
   if (!google::protobuf::TextFormat::PrintToString(valid.proto(), &text)) {
@@ -65,8 +67,8 @@ absl::Status RunGrad(const std::vector<std::string>& operands) {
     std::fprintf(stderr, "%s\n", w.c_str());
   }
   std::printf("%s: %d nodes (%d forward, %d backward)\n", out.c_str(),
-              valid.num_nodes(), forward.num_nodes(),
-              valid.num_nodes() - forward.num_nodes());
+              valid.num_nodes(), forward_nodes,
+              valid.num_nodes() - forward_nodes);
   for (const std::string& s : grad.seeds) {
     int n = valid.FindNode(s);
     std::printf(

@@ -215,7 +215,8 @@ absl::Status Trainer::LoadData(const std::string& config_dir) {
   GradientRequest request;
   request.losses = {config_.loss()};
   request.wrt_params = true;
-  absl::StatusOr<GradientGraph> grad = BuildGradientGraph(forward, request);
+  absl::StatusOr<GradientGraph> grad =
+      BuildGradientGraph(std::move(forward), request);
   if (!grad.ok()) return Annotate(grad.status(), "loss");
   param_names_ = grad->wrt;
   fetches_ = {config_.loss()};

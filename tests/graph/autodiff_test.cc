@@ -285,5 +285,19 @@ TEST(AutodiffGraph, InternalTensorsAndSymbolicShapes) {
   EXPECT_LT(check->max_error, 1e-9) << check->worst;
 }
 
+TEST(AutodiffGraph, TakingTheForwardGraphGivesTheSameGraph) {
+  GradientRequest r;
+  r.losses = {"loss"};
+  r.wrt = {"x"};
+  ValidGraph g = Valid(kSmall);
+  auto copied = BuildGradientGraph(g, r);
+  auto taken = BuildGradientGraph(std::move(g), r);
+  ASSERT_TRUE(copied.ok() && taken.ok());
+  EXPECT_EQ(copied->graph.proto().DebugString(),
+            taken->graph.proto().DebugString());
+  EXPECT_EQ(copied->graph.num_nodes(), taken->graph.num_nodes());
+  EXPECT_EQ(taken->graph.FindNode("x/grad"), copied->graph.FindNode("x/grad"));
+}
+
 }  // namespace
 }  // namespace rill
