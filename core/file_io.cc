@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 
@@ -115,6 +116,18 @@ absl::Status WriteFileAtomic(const std::string& path,
     return ErrnoError("cannot fsync directory", dir);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> PathInside(const std::string& dir,
+                                       const std::string& field,
+                                       const std::string& relative) {
+  std::filesystem::path p = std::filesystem::path(relative).lexically_normal();
+  if (relative.empty() || p.is_absolute() || *p.begin() == "..") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": '", relative,
+                     "' must be a path inside the config's directory"));
+  }
+  return (std::filesystem::path(dir) / p).string();
 }
 
 }  // namespace rill

@@ -18,6 +18,13 @@ absl::StatusOr<std::string> ReadFileCapped(const std::string& path,
 absl::Status WriteFileAtomic(const std::string& path,
                              const std::string& contents);
 
+// `relative`, a path a config file gives in its field `field`, resolved
+// inside `dir`; empty, absolute and climbing-out ("../x") paths are refused
+// naming the field (RELIABILITY.md, class 12).
+absl::StatusOr<std::string> PathInside(const std::string& dir,
+                                       const std::string& field,
+                                       const std::string& relative);
+
 }  // namespace rill
 
 #endif  // RILL_CORE_FILE_IO_H_

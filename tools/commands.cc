@@ -386,6 +386,24 @@ const std::vector<Command>& AllCommands() {
        {"out", "resume", "check_numerics", "backend"},
        1,
        RunTrain},
+      {"esn",
+       "Echo State Networks: fit, predict, generate; Mackey-Glass data.",
+       "esn fit CONFIG | esn predict MODEL --series FILE [-o OUT.npy] | esn "
+       "generate MODEL --series FILE --steps N [-o OUT.npy] | esn "
+       "mackey-glass OUT.npy --steps N",
+       "fit: reads an EsnConfig text proto (proto/esn.proto), draws the\n"
+       "reservoir, fits the readout by ridge regression on the first\n"
+       "train_fraction of the series (one step ahead), prints the train and\n"
+       "test NRMSE, and saves the model (its `output`).\n"
+       "predict: teacher-forced one-step predictions over --series.\n"
+       "generate: teacher-forces --series, then forecasts --steps in closed\n"
+       "loop, feeding each output back as the next input.\n"
+       "mackey-glass: writes --steps samples of the Mackey-Glass series\n"
+       "(tau 17, a 0.2, b 0.1, n 10, x0 1.2; see models/mackey_glass.h).",
+       {"series", "steps", "output"},
+       2,
+       RunEsn,
+       {{"o", "output"}}},
       {"grad",
        "Write a graph's gradient graph as text proto.",
        "grad GRAPH --loss NAME (--wrt a,b | --wrt-params) -o OUT.pbtxt",

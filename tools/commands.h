@@ -38,6 +38,9 @@ absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path);
 // "f32[2, 3]"
 std::string TypedShape(DType dtype, const Shape& shape);
 
+// `rill esn`, in esn_command.cc.
+absl::Status RunEsn(const std::vector<std::string>& operands);
+
 // `rill train`, in train_command.cc.
 absl::Status RunTrain(const std::vector<std::string>& operands);
 

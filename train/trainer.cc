@@ -30,20 +30,6 @@ absl::Status FieldError(const std::string& field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
 
-// `relative` inside `dir`; absolute paths and ones that climb out are
-// refused (RELIABILITY.md, class 12).
-absl::StatusOr<std::string> Inside(const std::string& dir,
-                                   const std::string& field,
-                                   const std::string& relative) {
-  fs::path p = fs::path(relative).lexically_normal();
-  if (relative.empty() || p.is_absolute() || *p.begin() == "..") {
-    return FieldError(field, absl::StrCat("'", relative,
-                                          "' must be a path inside the "
-                                          "config's directory"));
-  }
-  return (fs::path(dir) / p).string();
-}
-
 absl::Status CheckConfig(const TrainConfig& c) {
   if (c.graph().empty()) return FieldError("graph", "required");
   if (c.loss().empty()) return FieldError("loss", "required");
@@ -99,7 +85,8 @@ absl::StatusOr<Dataset> LoadArrays(
       return FieldError(where + ".input",
                         absl::StrCat("'", b.input(), "' is bound twice"));
     }
-    ASSIGN_OR_RETURN(std::string path, Inside(dir, where + ".file", b.file()));
+    ASSIGN_OR_RETURN(std::string path,
+                     PathInside(dir, where + ".file", b.file()));
     absl::StatusOr<Tensor> array = ReadNpy(path, kMaxDataBytes);
     if (!array.ok()) return Annotate(array.status(), where + ".file");
     const Shape& declared = g.info(node).shapes[0];
@@ -190,7 +177,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
 
 absl::Status Trainer::LoadData(const std::string& config_dir) {
   ASSIGN_OR_RETURN(std::string graph_path,
-                   Inside(config_dir, "graph", config_.graph()));
+                   PathInside(config_dir, "graph", config_.graph()));
   ASSIGN_OR_RETURN(LoadedGraph loaded, LoadGraphFile(graph_path));
   ASSIGN_OR_RETURN(ValidGraph forward, ValidateGraph(std::move(loaded)));
   ASSIGN_OR_RETURN(Dataset all,

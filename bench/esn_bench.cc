@@ -1,0 +1,62 @@
+// ESN state update: W in CSR against dense (Eigen matrix-vector), at a few
+// sizes and connectivities. Build with -c opt:
+//   bazel run -c opt //bench:esn_bench
+// Prints ns per state update for each; models/esn.h's
+// DenseDensityThreshold is chosen from these figures.
+
+#include <chrono>
+#include <cstdio>
+
+#include "models/esn.h"
+
+namespace rill {
+namespace {
+
+// Mean ns per state update over `steps` updates with `reservoir`.
+double TimeUpdates(const Reservoir& reservoir, int64_t steps) {
+  EsnVector x = EsnVector::Zero(reservoir.units());
+  EsnVector scratch(reservoir.units());
+  EsnVector u = EsnVector::Constant(1, 0.5);
+  for (int64_t i = 0; i < steps / 10; ++i) {
+    reservoir.Step(u.data(), x.data(), scratch.data());  // Warm the caches.
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < steps; ++i) {
+    u[0] = 0.5 + 1e-3 * x[0];  // Depend on the state: nothing is hoisted.
+    reservoir.Step(u.data(), x.data(), scratch.data());
+  }
+  const auto end = std::chrono::steady_clock::now();
+  return std::chrono::duration<double, std::nano>(end - start).count() / steps;
+}
+
+int Main() {
+  std::printf("units connectivity  csr_ns  dense_ns  dense/csr\n");
+  for (int64_t units : {100, 500, 1000, 2000}) {
+    for (double conn : {0.01, 0.05, 0.1, 0.2, 0.3, 0.5}) {
+      EsnConfig c;
+      c.set_units(units);
+      c.set_connectivity(conn);
+      c.set_spectral_radius(0.9);
+      c.set_seed(1);
+      absl::StatusOr<Reservoir> r = Reservoir::Create(c, 1);
+      if (!r.ok()) {
+        std::printf("%5lld %6.2f  error: %s\n", (long long)units, conn,
+                    std::string(r.status().message()).c_str());
+        continue;
+      }
+      const int64_t steps = 20000000 / (units * 10) + 200;
+      const Reservoir csr = Reservoir::ForceProduct(*r, /*dense=*/false);
+      const Reservoir dense = Reservoir::ForceProduct(*r, /*dense=*/true);
+      const double t_csr = TimeUpdates(csr, steps);
+      const double t_dense = TimeUpdates(dense, steps);
+      std::printf("%5lld %6.2f     %9.0f %9.0f  %6.2f\n", (long long)units,
+                  conn, t_csr, t_dense, t_dense / t_csr);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace rill
+
+int main() { return rill::Main(); }

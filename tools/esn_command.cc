@@ -1,0 +1,180 @@
+// `rill esn`: Echo State Networks. `fit CONFIG` fits the readout in closed
+// form and reports one-step NRMSE on the held-out steps; `predict MODEL`
+// and `generate MODEL` run a fitted model on a series; `mackey-glass OUT`
+// writes the Mackey-Glass series (tau = 17) to forecast.
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "core/file_io.h"
+#include "core/npy.h"
+#include "google/protobuf/text_format.h"
+#include "models/esn.h"
+#include "models/mackey_glass.h"
+#include "tools/commands.h"
+
+ABSL_FLAG(std::string, series, "",
+          "The series to run on (.npy or .csv, one row per step).");
+ABSL_FLAG(int64_t, steps, 0,
+          "For generate: the steps to forecast in closed loop; for "
+          "mackey-glass: the samples to write.");
+ABSL_DECLARE_FLAG(std::string, output);
+
+namespace rill {
+namespace {
+
+namespace fs = std::filesystem;
+
+EsnMatrix Rows(const EsnMatrix& m, int64_t begin, int64_t end) {
+  return m.middleRows(begin, end - begin);
+}
+
+absl::Status WriteMatrix(const std::string& path, const EsnMatrix& m) {
+  ASSIGN_OR_RETURN(Tensor t,
+                   Tensor::Allocate(DType::kF64, Shape{m.rows(), m.cols()}));
+  std::copy_n(m.data(), m.size(), t.data<double>());
+  return WriteNpy(path, t);
+}
+
+absl::StatusOr<EsnConfig> LoadEsnConfig(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, int64_t{1} << 20));
+  EsnConfig config;
+  if (!google::protobuf::TextFormat::ParseFromString(text, &config)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path,
+        ": not a valid EsnConfig text proto (see the line and column "
+        "above)"));
+  }
+  return config;
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+absl::Status Fit(const std::string& config_path) {
+  ASSIGN_OR_RETURN(EsnConfig config, LoadEsnConfig(config_path));
+  std::string dir = fs::path(config_path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  absl::StatusOr<std::string> series_path =
+      PathInside(dir, "series", config.series());
+  if (!series_path.ok()) return Annotate(series_path.status(), config_path);
+  std::string out = config.output().empty() ? "esn.rckpt" : config.output();
+  absl::StatusOr<std::string> model_path = PathInside(dir, "output", out);
+  if (!model_path.ok()) return Annotate(model_path.status(), config_path);
+  ASSIGN_OR_RETURN(EsnMatrix series, LoadSeries(*series_path));
+  double fraction = config.train_fraction() > 0 ? config.train_fraction() : 0.8;
+  int64_t steps = series.rows() - 1;  // Step t predicts row t + 1.
+  int64_t train = static_cast<int64_t>(std::llround(steps * fraction));
+  if (train < 1 || train >= steps) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        *series_path, ": ", series.rows(), " rows leave ", train,
+        " training steps and ", steps - train, " test steps; need both"));
+  }
+  auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<Esn> created =
+      Esn::Create(config, series.cols(), series.cols());
+  if (!created.ok()) return Annotate(created.status(), config_path);
+  Esn& esn = *created;
+  double create_s = Seconds(start);
+  start = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(
+      Annotate(esn.Fit(Rows(series, 0, train), Rows(series, 1, train + 1)),
+               *series_path));
+  double fit_s = Seconds(start);
+  // One step ahead over the test steps, continuing the training run's
+  // state (teacher-forced).
+  EsnVector x = EsnVector::Zero(esn.reservoir().units());
+  ASSIGN_OR_RETURN(EsnMatrix train_pred,
+                   esn.Predict(Rows(series, 0, train), &x));
+  ASSIGN_OR_RETURN(EsnMatrix test_pred,
+                   esn.Predict(Rows(series, train, steps), &x));
+  int64_t warmup = esn.config().warmup();
+  double train_nrmse = Nrmse(Rows(train_pred, warmup, train),
+                             Rows(series, warmup + 1, train + 1));
+  double test_nrmse = Nrmse(test_pred, Rows(series, train + 1, steps + 1));
+  RETURN_IF_ERROR(esn.Save(*model_path));
+  std::printf(
+      "reservoir: %lld units, spectral radius %g, leak rate %g (drawn in "
+      "%.2f s)\n"
+      "fitted on steps 0..%lld (warm-up %lld) in %.2f s; ridge %g\n"
+      "one step ahead: train NRMSE %.3g, test NRMSE %.3g (%lld steps)\n"
+      "model: %s\n",
+      static_cast<long long>(esn.reservoir().units()),
+      esn.config().spectral_radius(), esn.config().leak_rate(), create_s,
+      static_cast<long long>(train - 1), static_cast<long long>(warmup), fit_s,
+      esn.config().ridge(), train_nrmse, test_nrmse,
+      static_cast<long long>(steps - train), model_path->c_str());
+  return absl::OkStatus();
+}
+
+absl::Status PredictOrGenerate(const std::string& model_path, bool generate) {
+  std::string series_path = absl::GetFlag(FLAGS_series);
+  if (series_path.empty()) {
+    return absl::InvalidArgumentError("name the input series with --series");
+  }
+  ASSIGN_OR_RETURN(Esn esn, Esn::Load(model_path));
+  ASSIGN_OR_RETURN(EsnMatrix series, LoadSeries(series_path));
+  EsnVector x = EsnVector::Zero(esn.reservoir().units());
+  std::string out = absl::GetFlag(FLAGS_output);
+  if (!generate) {
+    ASSIGN_OR_RETURN(EsnMatrix pred, esn.Predict(series, &x));
+    // Scored like the fit: after the warm-up, whose states still remember
+    // the zero start.
+    int64_t t = series.rows(), warmup = esn.config().warmup();
+    if (warmup + 1 >= t) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          series_path, ": ", t, " rows; the warm-up alone takes ", warmup));
+    }
+    std::printf(
+        "one step ahead over steps %lld..%lld (after the warm-up): "
+        "NRMSE %.3g against the series' next rows\n",
+        static_cast<long long>(warmup), static_cast<long long>(t - 2),
+        Nrmse(Rows(pred, warmup, t - 1), Rows(series, warmup + 1, t)));
+    if (!out.empty()) RETURN_IF_ERROR(WriteMatrix(out, pred));
+    return absl::OkStatus();
+  }
+  int64_t steps = absl::GetFlag(FLAGS_steps);
+  if (steps < 1) return absl::InvalidArgumentError("give --steps N >= 1");
+  // Teacher-force all rows but the last, which seeds the closed loop.
+  int64_t t = series.rows();
+  ASSIGN_OR_RETURN(EsnMatrix ignored, esn.Predict(Rows(series, 0, t - 1), &x));
+  ASSIGN_OR_RETURN(EsnMatrix gen,
+                   esn.Generate(series.row(t - 1).transpose(), steps, &x));
+  std::printf(
+      "generated %lld steps after %lld teacher-forced ones; first "
+      "%.6g, last %.6g\n",
+      static_cast<long long>(steps), static_cast<long long>(t), gen(0, 0),
+      gen(steps - 1, 0));
+  if (!out.empty()) RETURN_IF_ERROR(WriteMatrix(out, gen));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunEsn(const std::vector<std::string>& operands) {
+  const std::string& what = operands[0];
+  if (what == "fit") return Fit(operands[1]);
+  if (what == "predict") return PredictOrGenerate(operands[1], false);
+  if (what == "generate") return PredictOrGenerate(operands[1], true);
+  if (what == "mackey-glass") {
+    int64_t steps = absl::GetFlag(FLAGS_steps);
+    if (steps < 1) return absl::InvalidArgumentError("give --steps N >= 1");
+    ASSIGN_OR_RETURN(EsnMatrix series, MackeyGlass(steps));
+    RETURN_IF_ERROR(WriteMatrix(operands[1], series));
+    std::printf("%s: %lld samples of Mackey-Glass (tau 17)\n",
+                operands[1].c_str(), static_cast<long long>(steps));
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown esn command '", what,
+      "'; use fit CONFIG, predict MODEL, generate MODEL or mackey-glass OUT"));
+}
+
+}  // namespace rill
