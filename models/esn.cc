@@ -81,6 +81,14 @@ absl::StatusOr<EsnConfig> ResolveEsnConfig(const EsnConfig& in) {
   if (c.input_scaling() == 0) c.set_input_scaling(1);
   if (c.input_connectivity() == 0) c.set_input_connectivity(1);
   if (c.leak_rate() == 0) c.set_leak_rate(1);
+  if (c.activation().empty()) c.set_activation("tanh");
+  if (c.activation() != "tanh" && c.activation() != "relu" &&
+      c.activation() != "identity") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("EsnConfig.activation: must be tanh, relu or identity, "
+                     "got \"",
+                     c.activation(), "\""));
+  }
   if (c.ridge() == 0) c.set_ridge(1e-8);
   if (c.train_fraction() == 0) c.set_train_fraction(0.8);
   // `!(x > 0)` also catches NaN.
@@ -215,12 +223,12 @@ absl::StatusOr<Reservoir> Reservoir::Create(const EsnConfig& config,
   }
   w *= c.spectral_radius() / rho;
   return FromWeights(CsrMatrix::FromDense(w), std::move(w_in), std::move(b),
-                     c.leak_rate());
+                     c.leak_rate(), c.activation());
 }
 
-absl::StatusOr<Reservoir> Reservoir::FromWeights(CsrMatrix w, EsnMatrix w_in,
-                                                 EsnVector b,
-                                                 double leak_rate) {
+absl::StatusOr<Reservoir> Reservoir::FromWeights(
+    CsrMatrix w, EsnMatrix w_in, EsnVector b, double leak_rate,
+    const std::string& activation) {
   RETURN_IF_ERROR(w.Validate("W"));
   if (w.rows != w.cols || w.rows < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -249,6 +257,14 @@ absl::StatusOr<Reservoir> Reservoir::FromWeights(CsrMatrix w, EsnMatrix w_in,
   r.w_in_ = std::move(w_in);
   r.b_ = std::move(b);
   r.leak_rate_ = leak_rate;
+  if (activation == "relu") {
+    r.activation_ = Activation::kRelu;
+  } else if (activation == "identity") {
+    r.activation_ = Activation::kIdentity;
+  } else if (activation != "tanh") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "activation must be tanh, relu or identity, got \"", activation, "\""));
+  }
   return r;
 }
 
@@ -270,7 +286,21 @@ void Reservoir::Step(const double* u, double* x, double* scratch) const {
   pre.noalias() += w_in_ * Eigen::Map<const EsnVector>(u, inputs());
   pre += b_;
   const double a = leak_rate_;
-  for (int64_t i = 0; i < n; ++i) x[i] = (1 - a) * x[i] + a * std::tanh(pre[i]);
+  switch (activation_) {
+    case Activation::kTanh:
+      for (int64_t i = 0; i < n; ++i) {
+        x[i] = (1 - a) * x[i] + a * std::tanh(pre[i]);
+      }
+      break;
+    case Activation::kRelu:
+      for (int64_t i = 0; i < n; ++i) {
+        x[i] = (1 - a) * x[i] + a * std::max(pre[i], 0.0);
+      }
+      break;
+    case Activation::kIdentity:
+      for (int64_t i = 0; i < n; ++i) x[i] = (1 - a) * x[i] + a * pre[i];
+      break;
+  }
 }
 
 absl::StatusOr<EsnMatrix> Reservoir::Collect(const EsnMatrix& u,
@@ -358,6 +388,7 @@ absl::StatusOr<Esn> Esn::FromReservoir(const EsnConfig& config,
   EsnConfig c = config;
   c.set_units(reservoir.units());
   c.set_leak_rate(reservoir.leak_rate());
+  c.set_activation(reservoir.activation_name());
   ASSIGN_OR_RETURN(c, ResolveEsnConfig(c));
   if (outputs < 1) {
     return absl::InvalidArgumentError(
@@ -616,9 +647,10 @@ absl::StatusOr<Esn> Esn::Load(const std::string& path) {
   w.row_ptr = ToVector(row_ptr);
   w.col = ToVector(col);
   w.val.assign(val.data<double>(), val.data<double>() + val.num_elements());
-  absl::StatusOr<Reservoir> r =
-      Reservoir::FromWeights(std::move(w), ToMatrix(w_in, n, d),
-                             ToMatrix(b, n, 1).col(0), *leak.data<double>());
+  absl::StatusOr<Reservoir> r = Reservoir::FromWeights(
+      std::move(w), ToMatrix(w_in, n, d), ToMatrix(b, n, 1).col(0),
+      *leak.data<double>(),
+      config.activation().empty() ? "tanh" : config.activation());
   if (!r.ok()) return Annotate(r.status(), path);
   const int64_t outputs = w_out.shape().dim(0);
   absl::StatusOr<Esn> e = FromReservoir(config, *std::move(r), outputs);

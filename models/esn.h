@@ -106,8 +106,9 @@ class Reservoir {
                                           int64_t inputs);
   // From given weights, used as they are (no rescaling): golden tests and
   // loading. Shapes must agree; a leak rate must be in (0, 1].
-  static absl::StatusOr<Reservoir> FromWeights(CsrMatrix w, EsnMatrix w_in,
-                                               EsnVector b, double leak_rate);
+  static absl::StatusOr<Reservoir> FromWeights(
+      CsrMatrix w, EsnMatrix w_in, EsnVector b, double leak_rate,
+      const std::string& activation = "tanh");
 
   // A copy of `r` that multiplies by W densely or in CSR whatever its
   // density: for bench/esn_bench.cc.
@@ -116,6 +117,12 @@ class Reservoir {
   int64_t units() const { return w_.rows; }
   int64_t inputs() const { return w_in_.cols(); }
   double leak_rate() const { return leak_rate_; }
+  // "tanh", "relu" or "identity".
+  const char* activation_name() const {
+    return activation_ == Activation::kTanh   ? "tanh"
+           : activation_ == Activation::kRelu ? "relu"
+                                              : "identity";
+  }
   const CsrMatrix& w() const { return w_; }
   const EsnMatrix& w_in() const { return w_in_; }
   const EsnVector& b() const { return b_; }
@@ -137,6 +144,8 @@ class Reservoir {
   EsnMatrix w_in_;
   EsnVector b_;
   double leak_rate_ = 1;
+  enum class Activation { kTanh, kRelu, kIdentity };
+  Activation activation_ = Activation::kTanh;
 };
 
 // Accumulates ZᵀZ and ZᵀY for rows z = [1; u; x] and targets y.

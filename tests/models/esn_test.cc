@@ -360,6 +360,51 @@ TEST(EsnTest, LoadSeriesCsvAndNpy) {
   EXPECT_FALSE(LoadSeries(TestTempPath("s.txt")).ok());
 }
 
+// The activation setting: identity makes the reservoir linear (states of
+// 2u are twice those of u, with no bias), relu keeps states non-negative
+// from a zero start, and save/load keeps it.
+TEST(EsnTest, ActivationIsASetting) {
+  EsnMatrix u = EsnMatrix::Random(50, 1);
+  for (const char* activation : {"identity", "relu", "tanh"}) {
+    SCOPED_TRACE(activation);
+    EsnConfig c = Mg17Config(20);
+    c.set_spectral_radius(0.9);
+    c.set_connectivity(0.5);
+    c.set_warmup(5);
+    c.set_activation(activation);
+    absl::StatusOr<Esn> esn = Esn::Create(c, 1, 1);
+    ASSERT_TRUE(esn.ok()) << esn.status();
+    EXPECT_EQ(esn->config().activation(), activation);
+    // With no bias: identity is linear; relu is positively homogeneous but
+    // not odd; tanh is odd but not homogeneous.
+    auto states = [&](const EsnMatrix& in) {
+      EsnVector x = EsnVector::Zero(20);
+      absl::StatusOr<EsnMatrix> s = esn->reservoir().Collect(in, &x);
+      EXPECT_TRUE(s.ok()) << s.status();
+      return s.ok() ? *s : EsnMatrix();
+    };
+    EsnMatrix one = states(u), two = states(2 * u), neg = states(-u);
+    bool homogeneous = (two - 2 * one).cwiseAbs().maxCoeff() < 1e-12;
+    bool odd = (neg + one).cwiseAbs().maxCoeff() < 1e-12;
+    std::string a = activation;
+    EXPECT_EQ(homogeneous, a != "tanh");
+    EXPECT_EQ(odd, a != "relu");
+    if (a == "relu") EXPECT_GE(one.minCoeff(), 0.0);
+    absl::Status fit = esn->Fit(u.topRows(49), u.bottomRows(49));
+    ASSERT_TRUE(fit.ok()) << fit;
+    std::string path = TestTempPath(std::string(activation) + ".rckpt");
+    ASSERT_TRUE(esn->Save(path).ok());
+    absl::StatusOr<Esn> loaded = Esn::Load(path);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_EQ(loaded->reservoir().activation_name(), std::string(activation));
+  }
+  EsnConfig bad = Mg17Config(20);
+  bad.set_activation("sigmoid");
+  EXPECT_THAT(
+      Esn::Create(bad, 1, 1).status().message(),
+      HasSubstr("EsnConfig.activation: must be tanh, relu or identity"));
+}
+
 TEST(MackeyGlassTest, StartsAtX0AndStaysInItsRange) {
   absl::StatusOr<EsnMatrix> s = MackeyGlass(3000);
   ASSERT_TRUE(s.ok());
