@@ -82,6 +82,22 @@ absl::StatusOr<EsnConfig> ResolveEsnConfig(const EsnConfig& in) {
   if (c.input_connectivity() == 0) c.set_input_connectivity(1);
   if (c.leak_rate() == 0) c.set_leak_rate(1);
   if (c.activation().empty()) c.set_activation("tanh");
+  if (c.readout().empty()) c.set_readout("ridge");
+  if (c.readout() != "ridge" && c.readout() != "gradient_descent") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "EsnConfig.readout: must be ridge or gradient_descent, got \"",
+        c.readout(), "\""));
+  }
+  if (c.gd_steps() == 0) c.set_gd_steps(3000);
+  if (c.gd_learning_rate() == 0) c.set_gd_learning_rate(0.01);
+  if (c.gd_batch_size() == 0) c.set_gd_batch_size(64);
+  if (c.gd_steps() < 0) return FieldError("gd_steps", "must be >= 1", c.gd_steps());
+  if (!(c.gd_learning_rate() > 0)) {
+    return FieldError("gd_learning_rate", "must be > 0", c.gd_learning_rate());
+  }
+  if (c.gd_batch_size() < 0) {
+    return FieldError("gd_batch_size", "must be >= 1", c.gd_batch_size());
+  }
   if (c.activation() != "tanh" && c.activation() != "relu" &&
       c.activation() != "identity") {
     return absl::InvalidArgumentError(
@@ -736,6 +752,18 @@ absl::StatusOr<EsnMatrix> LoadSeries(const std::string& path) {
   }
   RETURN_IF_ERROR(Annotate(CheckFinite(m, "series"), path));
   return m;
+}
+
+absl::Status Esn::SetReadout(EsnMatrix w_out) {
+  const int64_t features = 1 + reservoir_.inputs() + reservoir_.units();
+  if (w_out.rows() != outputs_ || w_out.cols() != features ||
+      !w_out.allFinite()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ESN readout must be finite and [", outputs_, ", ", features,
+        "], got [", w_out.rows(), ", ", w_out.cols(), "]"));
+  }
+  w_out_ = std::move(w_out);
+  return absl::OkStatus();
 }
 
 }  // namespace rill

@@ -183,6 +183,9 @@ class Esn {
   int64_t outputs() const { return outputs_; }
   bool fitted() const { return w_out_.size() > 0; }
   const EsnMatrix& w_out() const { return w_out_; }
+  // Sets W_out [outputs, 1 + inputs + units] fitted elsewhere (the
+  // gradient-descent readout, models/esn_gd.h).
+  absl::Status SetReadout(EsnMatrix w_out);
 
   // Fitting, over any number of sequences: each starts from the zero state,
   // its first `warmup` steps are left out, and warmup must be shorter than

@@ -15,6 +15,7 @@
 #include "core/npy.h"
 #include "google/protobuf/text_format.h"
 #include "models/esn.h"
+#include "models/esn_gd.h"
 #include "models/mackey_glass.h"
 #include "tools/commands.h"
 
@@ -84,9 +85,12 @@ absl::Status Fit(const std::string& config_path) {
   Esn& esn = *created;
   double create_s = Seconds(start);
   start = std::chrono::steady_clock::now();
-  RETURN_IF_ERROR(
-      Annotate(esn.Fit(Rows(series, 0, train), Rows(series, 1, train + 1)),
-               *series_path));
+  bool ridge = esn.config().readout() == "ridge";
+  absl::Status fitted =
+      ridge ? esn.Fit(Rows(series, 0, train), Rows(series, 1, train + 1))
+            : FitReadoutByGradientDescent(esn, Rows(series, 0, train),
+                                          Rows(series, 1, train + 1));
+  RETURN_IF_ERROR(Annotate(fitted, *series_path));
   double fit_s = Seconds(start);
   // One step ahead over the test steps, continuing the training run's
   // state (teacher-forced).
@@ -103,14 +107,18 @@ absl::Status Fit(const std::string& config_path) {
   std::printf(
       "reservoir: %lld units, spectral radius %g, leak rate %g (drawn in "
       "%.2f s)\n"
-      "fitted on steps 0..%lld (warm-up %lld) in %.2f s; ridge %g\n"
+      "fitted on steps 0..%lld (warm-up %lld) in %.2f s; %s\n"
       "one step ahead: train NRMSE %.3g, test NRMSE %.3g (%lld steps)\n"
       "model: %s\n",
       static_cast<long long>(esn.reservoir().units()),
       esn.config().spectral_radius(), esn.config().leak_rate(), create_s,
       static_cast<long long>(train - 1), static_cast<long long>(warmup), fit_s,
-      esn.config().ridge(), train_nrmse, test_nrmse,
-      static_cast<long long>(steps - train), model_path->c_str());
+      ridge ? absl::StrCat("ridge ", esn.config().ridge()).c_str()
+            : absl::StrCat("readout by gradient descent, ",
+                           esn.config().gd_steps(), " Adam steps")
+                  .c_str(),
+      train_nrmse, test_nrmse, static_cast<long long>(steps - train),
+      model_path->c_str());
   return absl::OkStatus();
 }
 
