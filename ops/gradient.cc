@@ -39,4 +39,17 @@ std::string GradContext::OutputGradOrZeros(int i) {
   return grad.empty() ? Emit("ZerosLike", {output(i)}) : grad;
 }
 
+void GradContext::ZeroGradsFrom(int first) {
+  for (int i = first; i < num_inputs(); ++i) {
+    if (Wants(i)) SetInputGrad(i, Emit("ZerosLike", {input(i)}));
+  }
+}
+
+std::map<std::string, AttrValue> GradContext::AttrsOf(
+    std::initializer_list<const char*> names) const {
+  std::map<std::string, AttrValue> out;
+  for (const char* name : names) out[name] = attrs().Get(name);
+  return out;
+}
+
 }  // namespace rill

@@ -12,6 +12,7 @@
 // error is kept and reported by the pass (naming the op and the node) after
 // the builder returns, which keeps builders short.
 
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -74,6 +75,13 @@ class GradContext {
   // output_grad(i), or zeros of the output's shape when no gradient reaches
   // it (for ops whose builder needs every output's gradient).
   std::string OutputGradOrZeros(int i);
+  // Zero gradients for inputs `first`.. that are read for their shape only
+  // (`like`): the output does not depend on their values.
+  void ZeroGradsFrom(int first);
+  // The node's attrs named in `names`, defaults filled in, for a gradient
+  // node that repeats them.
+  std::map<std::string, AttrValue> AttrsOf(
+      std::initializer_list<const char*> names) const;
   // Whether the builder has anything to do for input `i`.
   bool Wants(int i) const { return i < num_inputs() && needs_input_grad(i); }
 };

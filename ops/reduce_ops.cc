@@ -344,7 +344,7 @@ absl::Status ReduceSumLikeGradient(GradContext& g) {
   if (g.Wants(0)) {
     g.SetInputGrad(0, g.Emit("BroadcastLike", {g.output_grad(0), g.input(0)}));
   }
-  if (g.Wants(1)) g.SetInputGrad(1, g.Emit("ZerosLike", {g.input(1)}));
+  g.ZeroGradsFrom(1);
   return absl::OkStatus();
 }
 

@@ -30,6 +30,7 @@ void RegisterAllOps(OpRegistry& registry) {
   RegisterMatMulOps(registry);
   RegisterElementwiseOps(registry);
   RegisterArrayOps(registry);
+  RegisterSliceOps(registry);
   RegisterValueOps(registry);
   RegisterNnOps(registry);
   RegisterReduceOps(registry);

@@ -30,6 +30,7 @@ void RegisterMathOps(OpRegistry& registry);
 void RegisterMatMulOps(OpRegistry& registry);
 void RegisterElementwiseOps(OpRegistry& registry);
 void RegisterArrayOps(OpRegistry& registry);
+void RegisterSliceOps(OpRegistry& registry);
 void RegisterValueOps(OpRegistry& registry);
 void RegisterNnOps(OpRegistry& registry);
 void RegisterReduceOps(OpRegistry& registry);
