@@ -141,6 +141,20 @@ std::vector<std::string> CheckpointsIn(const std::string& dir) {
   return found;
 }
 
+// A writer killed mid-checkpoint leaves "ckpt-<step>.rckpt.tmp.XXXXXX"
+// (WriteFileAtomic's temporary name) and never a partial checkpoint; a new
+// run in the directory removes those leftovers.
+void RemoveUnfinishedCheckpoints(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("ckpt-", 0) == 0 &&
+        name.find(".rckpt.tmp.") != std::string::npos) {
+      fs::remove(e.path(), ec);
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<TrainConfig> Trainer::LoadConfig(const std::string& path) {
@@ -455,6 +469,7 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
       return absl::UnavailableError(
           absl::StrCat("cannot create ", options_.out_dir, ": ", ec.message()));
     }
+    RemoveUnfinishedCheckpoints(options_.out_dir);
     std::string path = (fs::path(options_.out_dir) / "metrics.csv").string();
     bool fresh = !fs::exists(path);
     csv = std::fopen(path.c_str(), "a");

@@ -87,6 +87,9 @@ TEST(Trainer, ResumeContinuesBitwiseExactly) {
 TEST(Trainer, RunWritesMetricsAndKeepsTheLastCheckpoints) {
   std::string out = TestTempPath("run");
   fs::remove_all(out);  // metrics.csv is appended to, as resumed runs do.
+  // What a writer killed mid-checkpoint leaves; the run removes it.
+  fs::create_directories(out);
+  std::ofstream(out + "/ckpt-00000010.rckpt.tmp.Ab12Cd") << "partial";
   TrainConfig config = SineConfig(60);
   config.set_checkpoint_every(10);
   config.set_keep_checkpoints(2);
