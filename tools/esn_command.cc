@@ -60,7 +60,10 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 }
 
 absl::Status Fit(const std::string& config_path) {
-  ASSIGN_OR_RETURN(EsnConfig config, LoadEsnConfig(config_path));
+  ASSIGN_OR_RETURN(EsnConfig given, LoadEsnConfig(config_path));
+  absl::StatusOr<EsnConfig> resolved = ResolveEsnConfig(given);
+  if (!resolved.ok()) return Annotate(resolved.status(), config_path);
+  const EsnConfig& config = *resolved;
   std::string dir = fs::path(config_path).parent_path().string();
   if (dir.empty()) dir = ".";
   absl::StatusOr<std::string> series_path =
@@ -70,9 +73,9 @@ absl::Status Fit(const std::string& config_path) {
   absl::StatusOr<std::string> model_path = PathInside(dir, "output", out);
   if (!model_path.ok()) return Annotate(model_path.status(), config_path);
   ASSIGN_OR_RETURN(EsnMatrix series, LoadSeries(*series_path));
-  double fraction = config.train_fraction() > 0 ? config.train_fraction() : 0.8;
   int64_t steps = series.rows() - 1;  // Step t predicts row t + 1.
-  int64_t train = static_cast<int64_t>(std::llround(steps * fraction));
+  int64_t train =
+      static_cast<int64_t>(std::llround(steps * config.train_fraction()));
   if (train < 1 || train >= steps) {
     return absl::InvalidArgumentError(absl::StrCat(
         *series_path, ": ", series.rows(), " rows leave ", train,
