@@ -1,0 +1,365 @@
+#include "models/rnn.h"
+
+#include <cctype>
+#include <cmath>
+#include <deque>
+#include <random>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "core/status.h"
+#include "core/tensor.h"
+#include "core/tensor_proto.h"
+
+namespace rill {
+namespace {
+
+// Collects the layer's nodes, so that nothing reaches the graph until every
+// check has passed.
+class NodeWriter {
+ public:
+  // Adds node `<scope>/<name>` and returns its name. `scope` is the prefix,
+  // or the prefix plus the step (`<prefix>/t3`).
+  std::string Op(const std::string& scope, const std::string& name,
+                 const std::string& op, const std::vector<std::string>& inputs,
+                 Node** node = nullptr) {
+    Node& n = nodes_.emplace_back();
+    n.set_name(absl::StrCat(scope, "/", name));
+    n.set_op(op);
+    for (const std::string& in : inputs) n.add_input(in);
+    if (node != nullptr) *node = &n;
+    return n.name();
+  }
+  std::deque<Node>& nodes() { return nodes_; }
+
+ private:
+  std::deque<Node> nodes_;  // A deque keeps each `Node*` valid.
+};
+
+void SetInts(Node* node, const std::string& key,
+             const std::vector<int64_t>& values) {
+  auto* list = (*node->mutable_attr())[key].mutable_list();
+  for (int64_t v : values) list->add_i(v);
+}
+
+bool IsNodeName(const std::string& s) {
+  if (s.empty() ||
+      !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) {
+    return false;
+  }
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string("_.-/").find(c) == std::string::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status CheckOptions(const std::string& input,
+                          const RecurrentLayerOptions& o) {
+  auto bad = [](const std::string& what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("recurrent layer options: ", what));
+  };
+  if (!IsNodeName(o.prefix)) {
+    return bad(
+        absl::StrCat("prefix '", o.prefix,
+                     "' is not a node name ([A-Za-z_][A-Za-z0-9_.-/]*)"));
+  }
+  if (input.empty()) return bad(absl::StrCat(o.prefix, ": input is empty"));
+  if (o.steps < 1)
+    return bad(absl::StrCat(o.prefix, ": steps ", o.steps, " < 1"));
+  if (o.input_size < 1) {
+    return bad(absl::StrCat(o.prefix, ": input_size ", o.input_size, " < 1"));
+  }
+  if (o.hidden_size < 1) {
+    return bad(absl::StrCat(o.prefix, ": hidden_size ", o.hidden_size, " < 1"));
+  }
+  if (o.dtype != DType::kF32 && o.dtype != DType::kF64) {
+    return bad(absl::StrCat(o.prefix, ": dtype must be f32 or f64"));
+  }
+  return absl::OkStatus();
+}
+
+// A Parameter node holding a [rows, cols] (cols = 0: [rows]) tensor drawn
+// uniformly from [-k, k], k = 1/sqrt(H), as PyTorch initialises its RNNs.
+absl::StatusOr<std::string> AddParameter(NodeWriter& w,
+                                         const RecurrentLayerOptions& o,
+                                         const std::string& name, int64_t rows,
+                                         int64_t cols, std::mt19937_64& rng) {
+  Shape shape = cols > 0 ? Shape{rows, cols} : Shape{rows};
+  ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(o.dtype, shape));
+  const double k = 1.0 / std::sqrt(static_cast<double>(o.hidden_size));
+  std::uniform_real_distribution<double> dist(-k, k);
+  for (int64_t i = 0; i < t.num_elements(); ++i) {
+    if (o.dtype == DType::kF64) {
+      t.data<double>()[i] = dist(rng);
+    } else {
+      t.data<float>()[i] = static_cast<float>(dist(rng));
+    }
+  }
+  Node* node;
+  std::string out = w.Op(o.prefix, name, "Parameter", {}, &node);
+  *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(t);
+  return out;
+}
+
+// Everything one step needs besides its own input projection.
+struct Weights {
+  std::string weight_hh, bias_hh;
+  // The seed GRU splits the recurrent weights: rows of r and z, rows of n.
+  std::string w_hrz, b_hrz, w_hn, b_hn;
+};
+
+struct State {
+  std::string h, c;
+};
+
+// a . b^T + bias, a MatMul plus bias Add (fused on oneDNN).
+std::string Affine(NodeWriter& w, const std::string& scope,
+                   const std::string& name, const std::string& a,
+                   const std::string& b, const std::string& bias) {
+  Node* mm;
+  std::string prod = w.Op(scope, name + "_mm", "MatMul", {a, b}, &mm);
+  (*mm->mutable_attr())["transpose_b"].set_b(true);
+  return w.Op(scope, name, "Add", {prod, bias});
+}
+
+// Splits x [B, n*H] along its features into n equal parts, "name:k".
+std::vector<std::string> SplitGates(NodeWriter& w, const std::string& scope,
+                                    const std::string& name,
+                                    const std::string& x, int64_t n) {
+  Node* node;
+  std::string s = w.Op(scope, name, "Split", {x}, &node);
+  (*node->mutable_attr())["num_splits"].set_i(n);
+  (*node->mutable_attr())["axis"].set_i(1);
+  std::vector<std::string> parts;
+  for (int64_t k = 0; k < n; ++k) parts.push_back(absl::StrCat(s, ":", k));
+  return parts;
+}
+
+// h = act(x_proj + h W_hh^T + b_hh).
+State RnnStep(NodeWriter& w, const std::string& s, const std::string& xp,
+              const State& prev, const Weights& wt, bool relu) {
+  std::string hp = Affine(w, s, "h_proj", prev.h, wt.weight_hh, wt.bias_hh);
+  std::string pre = w.Op(s, "pre", "Add", {xp, hp});
+  return {w.Op(s, "h", relu ? "Relu" : "Tanh", {pre}), ""};
+}
+
+// Gates i, f, g, o; c = f c + i g; h = o tanh(c).
+State LstmStep(NodeWriter& w, const std::string& s, const std::string& xp,
+               const State& prev, const Weights& wt) {
+  std::string hp = Affine(w, s, "h_proj", prev.h, wt.weight_hh, wt.bias_hh);
+  std::string pre = w.Op(s, "gates", "Add", {xp, hp});
+  std::vector<std::string> g = SplitGates(w, s, "gates_split", pre, 4);
+  std::string i = w.Op(s, "i", "Sigmoid", {g[0]});
+  std::string f = w.Op(s, "f", "Sigmoid", {g[1]});
+  std::string cand = w.Op(s, "g", "Tanh", {g[2]});
+  std::string o = w.Op(s, "o", "Sigmoid", {g[3]});
+  std::string fc = w.Op(s, "f_c", "Mul", {f, prev.c});
+  std::string ig = w.Op(s, "i_g", "Mul", {i, cand});
+  std::string c = w.Op(s, "c", "Add", {fc, ig});
+  std::string tc = w.Op(s, "c_tanh", "Tanh", {c});
+  return {w.Op(s, "h", "Mul", {o, tc}), c};
+}
+
+// from + z (to - from): (1 - z) from + z to, in three ops.
+std::string Blend(NodeWriter& w, const std::string& s, const std::string& z,
+                  const std::string& from, const std::string& to) {
+  std::string diff = w.Op(s, "h_delta", "Sub", {to, from});
+  std::string step = w.Op(s, "z_delta", "Mul", {z, diff});
+  return w.Op(s, "h", "Add", {from, step});
+}
+
+// PyTorch's GRU: n = tanh(x_n + r (h W_hn^T + b_hn)); h' = (1 - z) n + z h.
+State GruPyTorchStep(NodeWriter& w, const std::string& s, const std::string& xp,
+                     const State& prev, const Weights& wt) {
+  std::string hp = Affine(w, s, "h_proj", prev.h, wt.weight_hh, wt.bias_hh);
+  std::vector<std::string> x = SplitGates(w, s, "x_split", xp, 3);
+  std::vector<std::string> h = SplitGates(w, s, "h_split", hp, 3);
+  std::string r =
+      w.Op(s, "r", "Sigmoid", {w.Op(s, "r_pre", "Add", {x[0], h[0]})});
+  std::string z =
+      w.Op(s, "z", "Sigmoid", {w.Op(s, "z_pre", "Add", {x[1], h[1]})});
+  std::string rh = w.Op(s, "r_hn", "Mul", {r, h[2]});
+  std::string n = w.Op(s, "n", "Tanh", {w.Op(s, "n_pre", "Add", {x[2], rh})});
+  return {Blend(w, s, z, n, prev.h), ""};
+}
+
+// The seed GRU: n = tanh(x_n + (r h) W_hn^T + b_hn); h' = (1 - z) h + z n.
+State GruSeedStep(NodeWriter& w, const std::string& s, const std::string& xp,
+                  const State& prev, const Weights& wt) {
+  std::string hp = Affine(w, s, "h_proj_rz", prev.h, wt.w_hrz, wt.b_hrz);
+  std::vector<std::string> x = SplitGates(w, s, "x_split", xp, 3);
+  std::vector<std::string> h = SplitGates(w, s, "h_split", hp, 2);
+  std::string r =
+      w.Op(s, "r", "Sigmoid", {w.Op(s, "r_pre", "Add", {x[0], h[0]})});
+  std::string z =
+      w.Op(s, "z", "Sigmoid", {w.Op(s, "z_pre", "Add", {x[1], h[1]})});
+  std::string rh = w.Op(s, "r_h", "Mul", {r, prev.h});
+  std::string hn = Affine(w, s, "h_proj_n", rh, wt.w_hn, wt.b_hn);
+  std::string n = w.Op(s, "n", "Tanh", {w.Op(s, "n_pre", "Add", {x[2], hn})});
+  return {Blend(w, s, z, prev.h, n), ""};
+}
+
+State Step(NodeWriter& w, RecurrentCell cell, const std::string& scope,
+           const std::string& xp, const State& prev, const Weights& wt) {
+  switch (cell) {
+    case RecurrentCell::kRnnTanh:
+      return RnnStep(w, scope, xp, prev, wt, /*relu=*/false);
+    case RecurrentCell::kRnnRelu:
+      return RnnStep(w, scope, xp, prev, wt, /*relu=*/true);
+    case RecurrentCell::kLstm:
+      return LstmStep(w, scope, xp, prev, wt);
+    case RecurrentCell::kGru:
+      return GruSeedStep(w, scope, xp, prev, wt);
+    case RecurrentCell::kGruPyTorch:
+      return GruPyTorchStep(w, scope, xp, prev, wt);
+  }
+  return {};
+}
+
+// Splits the seed GRU's recurrent weights and bias into rows [0, 2H) (r, z)
+// and [2H, 3H) (n), once, outside the steps.
+void SplitSeedGruWeights(NodeWriter& w, const std::string& prefix, int64_t h,
+                         Weights* wt) {
+  auto split = [&](const std::string& name, const std::string& x,
+                   std::string* rz, std::string* n) {
+    Node* node;
+    std::string s = w.Op(prefix, name, "Split", {x}, &node);
+    (*node->mutable_attr())["num_splits"].set_i(2);
+    SetInts(node, "sizes", {2 * h, h});
+    *rz = s + ":0";
+    *n = s + ":1";
+  };
+  split("weight_hh_split", wt->weight_hh, &wt->w_hrz, &wt->w_hn);
+  split("bias_hh_split", wt->bias_hh, &wt->b_hrz, &wt->b_hn);
+}
+
+// The initial state: Input nodes, or zeros of shape [B, H] taken from the
+// first step's projection (so a symbolic batch needs no feed).
+State InitialStates(NodeWriter& w, const RecurrentLayerOptions& o,
+                    const std::string& first_xp, RecurrentLayer* layer) {
+  const bool lstm = o.cell == RecurrentCell::kLstm;
+  if (o.initial_state == InitialState::kInput) {
+    State st;
+    for (const char* name : {"h0", "c0"}) {
+      if (std::string(name) == "c0" && !lstm) break;
+      Node* node;
+      std::string in = w.Op(o.prefix, name, "Input", {}, &node);
+      (*node->mutable_attr())["dtype"].set_type(DTypeToProto(o.dtype));
+      ShapeProto* shape = (*node->mutable_attr())["shape"].mutable_shape();
+      shape->add_dim(-1);
+      shape->add_dim(o.hidden_size);
+      layer->state_inputs.push_back(in);
+      (st.h.empty() ? st.h : st.c) = in;
+    }
+    return st;
+  }
+  Node* node;
+  std::string like = w.Op(o.prefix, "h0_like", "Slice", {first_xp}, &node);
+  SetInts(node, "start", {0});
+  SetInts(node, "end", {o.hidden_size});
+  SetInts(node, "axes", {1});
+  std::string zeros = w.Op(o.prefix, "h0", "ZerosLike", {like});
+  return {zeros, lstm ? zeros : ""};
+}
+
+// x [T, B, I] -> [T*B, I] . weight_ih^T + bias_ih -> T parts [B, G*H].
+std::vector<std::string> InputProjection(NodeWriter& w,
+                                         const RecurrentLayerOptions& o,
+                                         const std::string& input,
+                                         const std::string& weight_ih,
+                                         const std::string& bias_ih) {
+  Node* node;
+  std::string flat = w.Op(o.prefix, "x_flat", "Reshape", {input}, &node);
+  SetInts(node, "shape", {-1, o.input_size});
+  std::string proj = Affine(w, o.prefix, "x_proj", flat, weight_ih, bias_ih);
+  // T*B rows in step-major order: T equal parts are the steps.
+  std::string steps = w.Op(o.prefix, "x_proj_steps", "Split", {proj}, &node);
+  (*node->mutable_attr())["num_splits"].set_i(o.steps);
+  std::vector<std::string> parts;
+  for (int64_t t = 0; t < o.steps; ++t) {
+    parts.push_back(absl::StrCat(steps, ":", t));
+  }
+  return parts;
+}
+
+absl::Status CheckNamesFree(const Graph& graph, const std::deque<Node>& nodes,
+                            const std::string& prefix) {
+  absl::flat_hash_set<std::string> taken;
+  for (const Node& n : graph.node()) taken.insert(n.name());
+  for (const Node& n : nodes) {
+    if (taken.contains(n.name())) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("recurrent layer '", prefix,
+                       "': the graph already has a node '", n.name(), "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int64_t GateCount(RecurrentCell cell) {
+  switch (cell) {
+    case RecurrentCell::kLstm:
+      return 4;
+    case RecurrentCell::kGru:
+    case RecurrentCell::kGruPyTorch:
+      return 3;
+    default:
+      return 1;
+  }
+}
+
+absl::StatusOr<RecurrentLayer> AddRecurrentLayer(const std::string& input,
+                                                 const RecurrentLayerOptions& o,
+                                                 Graph* graph) {
+  RETURN_IF_ERROR(CheckOptions(input, o));
+  NodeWriter w;
+  RecurrentLayer layer;
+  const int64_t gh = GateCount(o.cell) * o.hidden_size;
+  std::mt19937_64 rng(o.seed);
+  Weights wt;
+  ASSIGN_OR_RETURN(std::string weight_ih,
+                   AddParameter(w, o, "weight_ih", gh, o.input_size, rng));
+  ASSIGN_OR_RETURN(wt.weight_hh,
+                   AddParameter(w, o, "weight_hh", gh, o.hidden_size, rng));
+  ASSIGN_OR_RETURN(std::string bias_ih,
+                   AddParameter(w, o, "bias_ih", gh, 0, rng));
+  ASSIGN_OR_RETURN(wt.bias_hh, AddParameter(w, o, "bias_hh", gh, 0, rng));
+  layer.parameters = {weight_ih, wt.weight_hh, bias_ih, wt.bias_hh};
+  if (o.cell == RecurrentCell::kGru) {
+    SplitSeedGruWeights(w, o.prefix, o.hidden_size, &wt);
+  }
+
+  std::vector<std::string> xp =
+      InputProjection(w, o, input, weight_ih, bias_ih);
+  State state = InitialStates(w, o, xp[0], &layer);
+  for (int64_t t = 0; t < o.steps; ++t) {
+    state = Step(w, o.cell, absl::StrCat(o.prefix, "/t", t), xp[t], state, wt);
+    layer.step_outputs.push_back(state.h);
+  }
+  layer.final_h = state.h;
+  layer.final_c = state.c;
+
+  // Each h_t as [1, B, H], joined along the steps: a static size of 1 per
+  // part lets the Concat gradient split dy back with a symbolic batch.
+  std::vector<std::string> parts;
+  for (int64_t t = 0; t < o.steps; ++t) {
+    Node* node;
+    parts.push_back(w.Op(absl::StrCat(o.prefix, "/t", t), "h_seq", "ExpandDims",
+                         {layer.step_outputs[t]}, &node));
+    (*node->mutable_attr())["axis"].set_i(0);
+  }
+  layer.output = w.Op(o.prefix, "output", "Concat", parts);
+
+  RETURN_IF_ERROR(CheckNamesFree(*graph, w.nodes(), o.prefix));
+  for (Node& n : w.nodes()) *graph->add_node() = std::move(n);
+  return layer;
+}
+
+}  // namespace rill
