@@ -80,6 +80,9 @@ absl::Status CheckOptions(const std::string& input,
   if (o.dtype != DType::kF32 && o.dtype != DType::kF64) {
     return bad(absl::StrCat(o.prefix, ": dtype must be f32 or f64"));
   }
+  if (o.merge != RecurrentMerge::kConcat && o.merge != RecurrentMerge::kSum) {
+    return bad(absl::StrCat(o.prefix, ": merge must be concat or sum"));
+  }
   return absl::OkStatus();
 }
 
@@ -165,12 +168,14 @@ State LstmStep(NodeWriter& w, const std::string& s, const std::string& xp,
   return {w.Op(s, "h", "Mul", {o, tc}), c};
 }
 
-// from + z (to - from): (1 - z) from + z to, in three ops.
+// from + z (to - from): (1 - z) from + z to, in three ops, the last named
+// `name`.
 std::string Blend(NodeWriter& w, const std::string& s, const std::string& z,
-                  const std::string& from, const std::string& to) {
-  std::string diff = w.Op(s, "h_delta", "Sub", {to, from});
-  std::string step = w.Op(s, "z_delta", "Mul", {z, diff});
-  return w.Op(s, "h", "Add", {from, step});
+                  const std::string& from, const std::string& to,
+                  const std::string& name) {
+  std::string diff = w.Op(s, name + "_delta", "Sub", {to, from});
+  std::string step = w.Op(s, name + "_step", "Mul", {z, diff});
+  return w.Op(s, name, "Add", {from, step});
 }
 
 // PyTorch's GRU: n = tanh(x_n + r (h W_hn^T + b_hn)); h' = (1 - z) n + z h.
@@ -185,7 +190,7 @@ State GruPyTorchStep(NodeWriter& w, const std::string& s, const std::string& xp,
       w.Op(s, "z", "Sigmoid", {w.Op(s, "z_pre", "Add", {x[1], h[1]})});
   std::string rh = w.Op(s, "r_hn", "Mul", {r, h[2]});
   std::string n = w.Op(s, "n", "Tanh", {w.Op(s, "n_pre", "Add", {x[2], rh})});
-  return {Blend(w, s, z, n, prev.h), ""};
+  return {Blend(w, s, z, n, prev.h, "h"), ""};
 }
 
 // The seed GRU: n = tanh(x_n + (r h) W_hn^T + b_hn); h' = (1 - z) h + z n.
@@ -201,7 +206,7 @@ State GruSeedStep(NodeWriter& w, const std::string& s, const std::string& xp,
   std::string rh = w.Op(s, "r_h", "Mul", {r, prev.h});
   std::string hn = Affine(w, s, "h_proj_n", rh, wt.w_hn, wt.b_hn);
   std::string n = w.Op(s, "n", "Tanh", {w.Op(s, "n_pre", "Add", {x[2], hn})});
-  return {Blend(w, s, z, prev.h, n), ""};
+  return {Blend(w, s, z, prev.h, n, "h"), ""};
 }
 
 State Step(NodeWriter& w, RecurrentCell cell, const std::string& scope,
@@ -223,8 +228,8 @@ State Step(NodeWriter& w, RecurrentCell cell, const std::string& scope,
 
 // Splits the seed GRU's recurrent weights and bias into rows [0, 2H) (r, z)
 // and [2H, 3H) (n), once, outside the steps.
-void SplitSeedGruWeights(NodeWriter& w, const std::string& prefix, int64_t h,
-                         Weights* wt) {
+void SplitSeedGruWeights(NodeWriter& w, const std::string& prefix,
+                         const std::string& suffix, int64_t h, Weights* wt) {
   auto split = [&](const std::string& name, const std::string& x,
                    std::string* rz, std::string* n) {
     Node* node;
@@ -234,21 +239,22 @@ void SplitSeedGruWeights(NodeWriter& w, const std::string& prefix, int64_t h,
     *rz = s + ":0";
     *n = s + ":1";
   };
-  split("weight_hh_split", wt->weight_hh, &wt->w_hrz, &wt->w_hn);
-  split("bias_hh_split", wt->bias_hh, &wt->b_hrz, &wt->b_hn);
+  split("weight_hh_split" + suffix, wt->weight_hh, &wt->w_hrz, &wt->w_hn);
+  split("bias_hh_split" + suffix, wt->bias_hh, &wt->b_hrz, &wt->b_hn);
 }
 
 // The initial state: Input nodes, or zeros of shape [B, H] taken from the
 // first step's projection (so a symbolic batch needs no feed).
 State InitialStates(NodeWriter& w, const RecurrentLayerOptions& o,
-                    const std::string& first_xp, RecurrentLayer* layer) {
+                    const std::string& suffix, const std::string& first_xp,
+                    RecurrentLayer* layer) {
   const bool lstm = o.cell == RecurrentCell::kLstm;
   if (o.initial_state == InitialState::kInput) {
     State st;
     for (const char* name : {"h0", "c0"}) {
       if (std::string(name) == "c0" && !lstm) break;
       Node* node;
-      std::string in = w.Op(o.prefix, name, "Input", {}, &node);
+      std::string in = w.Op(o.prefix, name + suffix, "Input", {}, &node);
       (*node->mutable_attr())["dtype"].set_type(DTypeToProto(o.dtype));
       ShapeProto* shape = (*node->mutable_attr())["shape"].mutable_shape();
       shape->add_dim(-1);
@@ -259,26 +265,37 @@ State InitialStates(NodeWriter& w, const RecurrentLayerOptions& o,
     return st;
   }
   Node* node;
-  std::string like = w.Op(o.prefix, "h0_like", "Slice", {first_xp}, &node);
+  std::string like =
+      w.Op(o.prefix, "h0_like" + suffix, "Slice", {first_xp}, &node);
   SetInts(node, "start", {0});
   SetInts(node, "end", {o.hidden_size});
   SetInts(node, "axes", {1});
-  std::string zeros = w.Op(o.prefix, "h0", "ZerosLike", {like});
+  std::string zeros = w.Op(o.prefix, "h0" + suffix, "ZerosLike", {like});
   return {zeros, lstm ? zeros : ""};
 }
 
-// x [T, B, I] -> [T*B, I] . weight_ih^T + bias_ih -> T parts [B, G*H].
-std::vector<std::string> InputProjection(NodeWriter& w,
-                                         const RecurrentLayerOptions& o,
-                                         const std::string& input,
-                                         const std::string& weight_ih,
-                                         const std::string& bias_ih) {
+// x [T, B, I] -> [T*B, I], shared by both directions.
+std::string FlatInput(NodeWriter& w, const RecurrentLayerOptions& o,
+                      const std::string& input) {
   Node* node;
   std::string flat = w.Op(o.prefix, "x_flat", "Reshape", {input}, &node);
   SetInts(node, "shape", {-1, o.input_size});
-  std::string proj = Affine(w, o.prefix, "x_proj", flat, weight_ih, bias_ih);
+  return flat;
+}
+
+// flat [T*B, I] . weight_ih^T + bias_ih -> T parts [B, G*H].
+std::vector<std::string> InputProjection(NodeWriter& w,
+                                         const RecurrentLayerOptions& o,
+                                         const std::string& suffix,
+                                         const std::string& flat,
+                                         const std::string& weight_ih,
+                                         const std::string& bias_ih) {
+  Node* node;
+  std::string proj =
+      Affine(w, o.prefix, "x_proj" + suffix, flat, weight_ih, bias_ih);
   // T*B rows in step-major order: T equal parts are the steps.
-  std::string steps = w.Op(o.prefix, "x_proj_steps", "Split", {proj}, &node);
+  std::string steps =
+      w.Op(o.prefix, "x_proj_steps" + suffix, "Split", {proj}, &node);
   (*node->mutable_attr())["num_splits"].set_i(o.steps);
   std::vector<std::string> parts;
   for (int64_t t = 0; t < o.steps; ++t) {
@@ -301,6 +318,157 @@ absl::Status CheckNamesFree(const Graph& graph, const std::deque<Node>& nodes,
   return absl::OkStatus();
 }
 
+// The per-step 0/1 masks [B, 1] of a variable-length batch: PaddingMask of
+// the lengths against a [T] shape, split into its T columns.
+std::vector<std::string> StepMasks(NodeWriter& w,
+                                   const RecurrentLayerOptions& o) {
+  std::vector<std::string> masks;
+  if (o.sequence_lengths.empty()) return masks;
+  Node* node;
+  std::string like = w.Op(o.prefix, "steps_like", "Const", {}, &node);
+  Tensor zeros = *Tensor::Allocate(o.dtype, Shape{o.steps});
+  *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(zeros);
+  std::string mask = w.Op(o.prefix, "step_mask", "PaddingMask",
+                          {o.sequence_lengths, like}, &node);
+  (*node->mutable_attr())["additive"].set_b(false);
+  std::string cols = w.Op(o.prefix, "step_masks", "Split", {mask}, &node);
+  (*node->mutable_attr())["num_splits"].set_i(o.steps);
+  (*node->mutable_attr())["axis"].set_i(1);
+  for (int64_t t = 0; t < o.steps; ++t) {
+    masks.push_back(absl::StrCat(cols, ":", t));
+  }
+  return masks;
+}
+
+// One direction's steps, forward (t = 0..T-1) or reverse (T-1..0).
+struct DirectionResult {
+  std::vector<std::string> step_outputs;  // indexed by t
+  State final_state;
+};
+
+absl::StatusOr<DirectionResult> BuildDirection(
+    NodeWriter& w, const RecurrentLayerOptions& o, const std::string& flat,
+    const std::vector<std::string>& masks, bool reverse, std::mt19937_64& rng,
+    RecurrentLayer* layer) {
+  const std::string suffix = reverse ? "_reverse" : "";
+  const int64_t gh = GateCount(o.cell) * o.hidden_size;
+  Weights wt;
+  ASSIGN_OR_RETURN(
+      std::string weight_ih,
+      AddParameter(w, o, "weight_ih" + suffix, gh, o.input_size, rng));
+  ASSIGN_OR_RETURN(wt.weight_hh, AddParameter(w, o, "weight_hh" + suffix, gh,
+                                              o.hidden_size, rng));
+  ASSIGN_OR_RETURN(std::string bias_ih,
+                   AddParameter(w, o, "bias_ih" + suffix, gh, 0, rng));
+  ASSIGN_OR_RETURN(wt.bias_hh,
+                   AddParameter(w, o, "bias_hh" + suffix, gh, 0, rng));
+  for (const std::string& p : {weight_ih, wt.weight_hh, bias_ih, wt.bias_hh}) {
+    layer->parameters.push_back(p);
+  }
+  if (o.cell == RecurrentCell::kGru) {
+    SplitSeedGruWeights(w, o.prefix, suffix, o.hidden_size, &wt);
+  }
+  std::vector<std::string> xp =
+      InputProjection(w, o, suffix, flat, weight_ih, bias_ih);
+  DirectionResult result;
+  result.step_outputs.resize(o.steps);
+  State state = InitialStates(w, o, suffix, xp[0], layer);
+  const std::string scope = reverse ? o.prefix + "/reverse" : o.prefix;
+  for (int64_t k = 0; k < o.steps; ++k) {
+    const int64_t t = reverse ? o.steps - 1 - k : k;
+    const std::string s = absl::StrCat(scope, "/t", t);
+    State next = Step(w, o.cell, s, xp[t], state, wt);
+    if (masks.empty()) {
+      result.step_outputs[t] = next.h;
+      state = next;
+      continue;
+    }
+    // Padded steps (mask 0) keep the state and output zeros.
+    result.step_outputs[t] = w.Op(s, "h_out", "Mul", {masks[t], next.h});
+    State kept{Blend(w, s, masks[t], state.h, next.h, "h_kept"), ""};
+    if (!next.c.empty()) {
+      kept.c = Blend(w, s, masks[t], state.c, next.c, "c_kept");
+    }
+    state = kept;
+  }
+  result.final_state = state;
+  return result;
+}
+
+// The width of a layer's per-step output.
+int64_t OutputSize(const RecurrentLayerOptions& o) {
+  const bool concat = o.bidirectional && o.merge == RecurrentMerge::kConcat;
+  return concat ? 2 * o.hidden_size : o.hidden_size;
+}
+
+// The per-step output of step t: the forward one, or both merged.
+std::string MergeStep(NodeWriter& w, const RecurrentLayerOptions& o, int64_t t,
+                      const std::string& fwd, const std::string& bwd) {
+  const std::string s = absl::StrCat(o.prefix, "/t", t);
+  if (o.merge == RecurrentMerge::kSum) {
+    return w.Op(s, "merged", "Add", {fwd, bwd});
+  }
+  Node* node;
+  std::string out = w.Op(s, "merged", "Concat", {fwd, bwd}, &node);
+  (*node->mutable_attr())["axis"].set_i(1);
+  return out;
+}
+
+// Appends one (possibly bidirectional) layer to `w`; options are checked.
+absl::StatusOr<RecurrentLayer> BuildLayer(NodeWriter& w,
+                                          const std::string& input,
+                                          const RecurrentLayerOptions& o) {
+  RecurrentLayer layer;
+  std::mt19937_64 rng(o.seed);
+  std::string flat = FlatInput(w, o, input);
+  std::vector<std::string> masks = StepMasks(w, o);
+  ASSIGN_OR_RETURN(DirectionResult fwd,
+                   BuildDirection(w, o, flat, masks, false, rng, &layer));
+  layer.final_h = fwd.final_state.h;
+  layer.final_c = fwd.final_state.c;
+  layer.step_outputs = fwd.step_outputs;
+  if (o.bidirectional) {
+    ASSIGN_OR_RETURN(DirectionResult bwd,
+                     BuildDirection(w, o, flat, masks, true, rng, &layer));
+    layer.final_h_reverse = bwd.final_state.h;
+    layer.final_c_reverse = bwd.final_state.c;
+    for (int64_t t = 0; t < o.steps; ++t) {
+      layer.step_outputs[t] =
+          MergeStep(w, o, t, fwd.step_outputs[t], bwd.step_outputs[t]);
+    }
+  }
+  // Each step's output as [1, B, F], joined along the steps: a static size
+  // of 1 per part lets the Concat gradient split dy back with a symbolic
+  // batch.
+  std::vector<std::string> parts;
+  for (int64_t t = 0; t < o.steps; ++t) {
+    Node* node;
+    parts.push_back(w.Op(absl::StrCat(o.prefix, "/t", t), "h_seq", "ExpandDims",
+                         {layer.step_outputs[t]}, &node));
+    (*node->mutable_attr())["axis"].set_i(0);
+  }
+  layer.output = w.Op(o.prefix, "output", "Concat", parts);
+  return layer;
+}
+
+// Inverted dropout on x, training on; the Dropout op's output 0.
+std::string AddDropout(NodeWriter& w, const std::string& prefix,
+                       const std::string& x, double rate, uint64_t seed) {
+  Node* node;
+  std::string out = w.Op(prefix, "dropout", "Dropout", {x}, &node);
+  (*node->mutable_attr())["rate"].set_f(static_cast<float>(rate));
+  (*node->mutable_attr())["training"].set_b(true);
+  (*node->mutable_attr())["seed"].set_i(static_cast<int64_t>(seed));
+  return out + ":0";
+}
+
+// Adds the collected nodes to `graph` once no name clashes.
+absl::Status Commit(NodeWriter& w, const std::string& prefix, Graph* graph) {
+  RETURN_IF_ERROR(CheckNamesFree(*graph, w.nodes(), prefix));
+  for (Node& n : w.nodes()) *graph->add_node() = std::move(n);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int64_t GateCount(RecurrentCell cell) {
@@ -320,46 +488,43 @@ absl::StatusOr<RecurrentLayer> AddRecurrentLayer(const std::string& input,
                                                  Graph* graph) {
   RETURN_IF_ERROR(CheckOptions(input, o));
   NodeWriter w;
-  RecurrentLayer layer;
-  const int64_t gh = GateCount(o.cell) * o.hidden_size;
-  std::mt19937_64 rng(o.seed);
-  Weights wt;
-  ASSIGN_OR_RETURN(std::string weight_ih,
-                   AddParameter(w, o, "weight_ih", gh, o.input_size, rng));
-  ASSIGN_OR_RETURN(wt.weight_hh,
-                   AddParameter(w, o, "weight_hh", gh, o.hidden_size, rng));
-  ASSIGN_OR_RETURN(std::string bias_ih,
-                   AddParameter(w, o, "bias_ih", gh, 0, rng));
-  ASSIGN_OR_RETURN(wt.bias_hh, AddParameter(w, o, "bias_hh", gh, 0, rng));
-  layer.parameters = {weight_ih, wt.weight_hh, bias_ih, wt.bias_hh};
-  if (o.cell == RecurrentCell::kGru) {
-    SplitSeedGruWeights(w, o.prefix, o.hidden_size, &wt);
-  }
-
-  std::vector<std::string> xp =
-      InputProjection(w, o, input, weight_ih, bias_ih);
-  State state = InitialStates(w, o, xp[0], &layer);
-  for (int64_t t = 0; t < o.steps; ++t) {
-    state = Step(w, o.cell, absl::StrCat(o.prefix, "/t", t), xp[t], state, wt);
-    layer.step_outputs.push_back(state.h);
-  }
-  layer.final_h = state.h;
-  layer.final_c = state.c;
-
-  // Each h_t as [1, B, H], joined along the steps: a static size of 1 per
-  // part lets the Concat gradient split dy back with a symbolic batch.
-  std::vector<std::string> parts;
-  for (int64_t t = 0; t < o.steps; ++t) {
-    Node* node;
-    parts.push_back(w.Op(absl::StrCat(o.prefix, "/t", t), "h_seq", "ExpandDims",
-                         {layer.step_outputs[t]}, &node));
-    (*node->mutable_attr())["axis"].set_i(0);
-  }
-  layer.output = w.Op(o.prefix, "output", "Concat", parts);
-
-  RETURN_IF_ERROR(CheckNamesFree(*graph, w.nodes(), o.prefix));
-  for (Node& n : w.nodes()) *graph->add_node() = std::move(n);
+  ASSIGN_OR_RETURN(RecurrentLayer layer, BuildLayer(w, input, o));
+  RETURN_IF_ERROR(Commit(w, o.prefix, graph));
   return layer;
+}
+
+absl::StatusOr<RecurrentStack> AddRecurrentStack(const std::string& input,
+                                                 const RecurrentStackOptions& s,
+                                                 Graph* graph) {
+  const RecurrentLayerOptions& base = s.layer;
+  RETURN_IF_ERROR(CheckOptions(input, base));
+  if (s.num_layers < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("recurrent stack options: ", base.prefix, ": num_layers ",
+                     s.num_layers, " < 1"));
+  }
+  if (!(s.dropout >= 0 && s.dropout < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("recurrent stack options: ", base.prefix, ": dropout ",
+                     s.dropout, " not in [0, 1)"));
+  }
+  NodeWriter w;
+  RecurrentStack stack;
+  std::string x = input;
+  for (int64_t k = 0; k < s.num_layers; ++k) {
+    RecurrentLayerOptions o = base;
+    o.prefix = absl::StrCat(base.prefix, "/l", k);
+    o.seed = base.seed + k;
+    if (k > 0) o.input_size = OutputSize(base);
+    if (k > 0 && s.dropout > 0)
+      x = AddDropout(w, o.prefix, x, s.dropout, o.seed);
+    ASSIGN_OR_RETURN(RecurrentLayer layer, BuildLayer(w, x, o));
+    x = layer.output;
+    stack.layers.push_back(std::move(layer));
+  }
+  stack.output = x;
+  RETURN_IF_ERROR(Commit(w, base.prefix, graph));
+  return stack;
 }
 
 }  // namespace rill

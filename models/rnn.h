@@ -18,6 +18,22 @@
 // The input projection of all steps is one MatMul of x as [T*B, I] by
 // weight_ih^T, plus bias_ih. Each step then adds h_{t-1} . weight_hh^T +
 // bias_hh. Node names: <prefix>/x_proj..., and <prefix>/t<k>/... for step k.
+//
+// Bidirectional: a second direction with its own weights
+// <prefix>/weight_ih_reverse, ... (PyTorch's `_reverse` names) and initial
+// states <prefix>/h0_reverse (c0_reverse) runs over t = T-1..0, its steps
+// named <prefix>/reverse/t<k>/...; the two per-step outputs are merged by
+// concat ([T, B, 2H], forward first, as PyTorch) or sum ([T, B, H]).
+//
+// Variable-length batches: with `sequence_lengths`, step t of sequence b is
+// valid when t < lengths[b]. A padded step leaves the state unchanged
+// (state = prev + m (new - prev), m the 0/1 step mask from PaddingMask) and
+// outputs zeros (m * h), so everything stays differentiable. The final state
+// is thus each sequence's state at its own last valid step; the reverse
+// direction, run over t = T-1..0, keeps its initial state through the padded
+// tail and so starts from each sequence's own last valid step, as PyTorch's
+// packed sequences do. A length outside [0, T] fails at run time
+// (PaddingMask names it).
 
 #include <cstdint>
 #include <string>
@@ -48,6 +64,12 @@ enum class InitialState {
   kInput,
 };
 
+// How a bidirectional layer joins its two per-step outputs.
+enum class RecurrentMerge {
+  kConcat,  // [B, 2H]: forward then reverse
+  kSum,     // [B, H]
+};
+
 struct RecurrentLayerOptions {
   RecurrentCell cell = RecurrentCell::kGru;
   // Prefix of every node name; must be a valid node name.
@@ -58,17 +80,47 @@ struct RecurrentLayerOptions {
   DType dtype = DType::kF32;  // kF32 or kF64
   InitialState initial_state = InitialState::kZeros;
   uint64_t seed = 0;  // of the initial weights
+  // Optional: a "node" or "node:k" reference to the [B] i32/i64 lengths.
+  // Empty: every sequence has all T steps.
+  std::string sequence_lengths;
+  bool bidirectional = false;
+  RecurrentMerge merge = RecurrentMerge::kConcat;  // bidirectional only
 };
 
 struct RecurrentLayer {
-  std::string output;                     // [T, B, H], the h of every step
-  std::vector<std::string> step_outputs;  // h_t [B, H], t = 0..T-1
-  std::string final_h;                    // [B, H] (= step_outputs.back())
+  // [T, B, F], the (merged) output of every step; F = 2H for a concat
+  // bidirectional layer, else H. Zero at padded steps.
+  std::string output;
+  std::vector<std::string> step_outputs;  // [B, F], t = 0..T-1
+  std::string final_h;                    // [B, H], forward direction
   std::string final_c;                    // LSTM only: [B, H]; else empty
-  // The Input nodes made by InitialState::kInput: h0, then c0 for LSTM.
+  // Bidirectional only: the reverse direction's state after t = 0.
+  std::string final_h_reverse, final_c_reverse;
+  // The Input nodes made by InitialState::kInput: h0, then c0 for LSTM,
+  // then h0_reverse (c0_reverse) when bidirectional.
   std::vector<std::string> state_inputs;
-  // weight_ih, weight_hh, bias_ih, bias_hh.
+  // weight_ih, weight_hh, bias_ih, bias_hh, then the four _reverse ones.
   std::vector<std::string> parameters;
+};
+
+// L layers, the output sequence of one feeding the next. Layer k is a
+// RecurrentLayer built from `layer` with prefix <prefix>/l<k> (so its
+// weights are <prefix>/l<k>/weight_ih[_reverse], PyTorch's weight_ih_l<k>
+// [_reverse]), seed `layer.seed + k`, and, for k > 0, input size H (2H for
+// a concat bidirectional layer). Every layer reads the same
+// sequence_lengths.
+struct RecurrentStackOptions {
+  RecurrentLayerOptions layer;
+  int64_t num_layers = 1;  // L >= 1
+  // Inverted dropout (the Dropout op, training on) on the input of every
+  // layer k > 0, node <prefix>/l<k>/dropout, seeded with that layer's seed.
+  // 0: none.
+  double dropout = 0;
+};
+
+struct RecurrentStack {
+  std::string output;                  // the last layer's output
+  std::vector<RecurrentLayer> layers;  // L of them
 };
 
 // Appends the layer reading `input` (a "node" or "node:k" reference to the
@@ -76,6 +128,11 @@ struct RecurrentLayer {
 // options (naming the field) or when a node name it would add exists.
 absl::StatusOr<RecurrentLayer> AddRecurrentLayer(
     const std::string& input, const RecurrentLayerOptions& options,
+    Graph* graph);
+
+// Appends the L layers of a stack, all or nothing, as AddRecurrentLayer.
+absl::StatusOr<RecurrentStack> AddRecurrentStack(
+    const std::string& input, const RecurrentStackOptions& options,
     Graph* graph);
 
 // The number of gate blocks G of a cell: 1, 4 or 3.

@@ -13,6 +13,11 @@ states and the gradient of the loss with respect to every weight, x, h0 and
 c0 (`d_<name>`).
 
 Cases:
+  lstm_bi2        a bidirectional 2-layer torch.nn.LSTM.
+  lstm_bi_varlen  a bidirectional LSTM over a variable-length batch,
+                  lengths [4, 1, 3], through pack_padded_sequence (outputs
+                  at padded steps are zero; final states at each
+                  sequence's own last valid step).
   lstm, gru_pytorch, rnn_tanh, rnn_relu  torch.nn.LSTM / GRU / RNN.
   gru_seed  the seed GRU of SPEC.md ("Block semantics"), which torch does
             not have: reset before the matmul, z weights the candidate,
@@ -138,6 +143,44 @@ def seed_gru_case():
     save(case, "hn", hn_np)
 
 
+def stack_case(case, module, lengths=None):
+    """A torch.nn.LSTM of any num_layers / bidirectional, optionally over a
+    variable-length batch (pack_padded_sequence, outputs padded with zeros).
+    Weights keep torch's names (weight_ih_l1_reverse); per-layer states are
+    saved as h0_l<k>[_reverse], hn_..., d_h0_... (and c)."""
+    module = module.double()
+    dirs = 2 if module.bidirectional else 1
+    L, F = module.num_layers, dirs * H
+    x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(L * dirs, B, H, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(L * dirs, B, H, dtype=torch.float64, requires_grad=True)
+    r = torch.randn(T, B, F, dtype=torch.float64)
+    inp = x
+    if lengths is not None:
+        inp = torch.nn.utils.rnn.pack_padded_sequence(
+            x, torch.tensor(lengths), enforce_sorted=False)
+    out, (hn, cn) = module(inp, (h0, c0))
+    if lengths is not None:
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=T)
+        save(case, "lengths", np.array(lengths))
+    (out * r).sum().backward()
+    for name, p in module.named_parameters():
+        save(case, name, p)
+        save(case, "d_" + name, p.grad)
+    save(case, "x", x)
+    save(case, "d_x", x.grad)
+    save(case, "r", r)
+    save(case, "output", out)
+    for k in range(L):
+        for d in range(dirs):
+            tag = "_l%d%s" % (k, "_reverse" if d else "")
+            j = k * dirs + d
+            for name, v in (("h0", h0[j]), ("c0", c0[j]), ("hn", hn[j]),
+                            ("cn", cn[j]), ("d_h0", h0.grad[j]),
+                            ("d_c0", c0.grad[j])):
+                save(case, name + tag, v)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(20261128)
@@ -148,6 +191,11 @@ def main():
     torch_case("rnn_relu", torch.nn.RNN(I, H, nonlinearity="relu"),
                lstm=False)
     seed_gru_case()
+    # Appended after the single-layer cases so their draws stay the same.
+    stack_case("lstm_bi2", torch.nn.LSTM(I, H, num_layers=2,
+                                         bidirectional=True))
+    stack_case("lstm_bi_varlen", torch.nn.LSTM(I, H, bidirectional=True),
+               lengths=[4, 1, 3])
 
 
 if __name__ == "__main__":
