@@ -419,6 +419,19 @@ const std::vector<Command>& AllCommands() {
        1,
        RunGrad,
        {{"o", "output"}}},
+      {"build",
+       "Write the graph of a model spec (recurrent stack, head, loss).",
+       "build SPEC -o OUT.pbtxt",
+       "Reads SPEC, a rill.ModelSpec text proto (proto/model.proto): an\n"
+       "input [B, T, I], a recurrent stack (rnn_tanh, rnn_relu, lstm, gru,\n"
+       "gru_pytorch; layers, bidirectional, dropout), a linear head on the\n"
+       "last step (or every step) and a loss (mse against `target`, or\n"
+       "cross_entropy against integer `labels`). Writes the validated graph\n"
+       "as text proto, its scalar output `loss` ready for `rill train`.",
+       {"output", "memory_budget_mb", "max_file_mb"},
+       1,
+       RunBuild,
+       {{"o", "output"}}},
       {"bleu",
        "Score translations with BLEU (sacreBLEU-compatible).",
        "bleu -r REF [-r REF ...] [-i HYP] [--tokenize 13a] [--smooth exp] "

@@ -47,6 +47,9 @@ absl::Status RunTrain(const std::vector<std::string>& operands);
 // `rill grad`, in grad_command.cc.
 absl::Status RunGrad(const std::vector<std::string>& operands);
 
+// `rill build`, in build_command.cc.
+absl::Status RunBuild(const std::vector<std::string>& operands);
+
 // `rill bleu`, in bleu_command.cc.
 absl::Status RunBleu(const std::vector<std::string>& operands);
 

@@ -15,6 +15,7 @@
 #include "google/protobuf/text_format.h"
 #include "graph/autodiff.h"
 #include "graph/loader.h"
+#include "models/model_spec.h"
 
 namespace rill {
 namespace {
@@ -31,8 +32,12 @@ absl::Status FieldError(const std::string& field, const std::string& why) {
 }
 
 absl::Status CheckConfig(const TrainConfig& c) {
-  if (c.graph().empty()) return FieldError("graph", "required");
-  if (c.loss().empty()) return FieldError("loss", "required");
+  if (c.graph().empty() == c.model_spec().empty()) {
+    return FieldError("graph", "give exactly one of graph and model_spec");
+  }
+  if (c.loss().empty() && c.model_spec().empty()) {
+    return FieldError("loss", "required");
+  }
   if (c.data().empty()) return FieldError("data", "bind at least one input");
   if (c.batch_size() < 1) {
     return FieldError("batch_size",
@@ -189,11 +194,30 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   return t;
 }
 
+namespace {
+
+// The graph that config.graph names, or the one config.model_spec's spec
+// describes (BuildModel).
+absl::StatusOr<ValidGraph> LoadForwardGraph(const TrainConfig& config,
+                                            const std::string& config_dir) {
+  if (config.model_spec().empty()) {
+    ASSIGN_OR_RETURN(std::string graph_path,
+                     PathInside(config_dir, "graph", config.graph()));
+    ASSIGN_OR_RETURN(LoadedGraph loaded, LoadGraphFile(graph_path));
+    return ValidateGraph(std::move(loaded));
+  }
+  ASSIGN_OR_RETURN(std::string spec_path,
+                   PathInside(config_dir, "model_spec", config.model_spec()));
+  absl::StatusOr<Graph> graph = BuildModelFile(spec_path);
+  if (!graph.ok()) return Annotate(graph.status(), "model_spec");
+  return ValidateGraph(LoadedGraph{*std::move(graph), SourceMap(spec_path)});
+}
+
+}  // namespace
+
 absl::Status Trainer::LoadData(const std::string& config_dir) {
-  ASSIGN_OR_RETURN(std::string graph_path,
-                   PathInside(config_dir, "graph", config_.graph()));
-  ASSIGN_OR_RETURN(LoadedGraph loaded, LoadGraphFile(graph_path));
-  ASSIGN_OR_RETURN(ValidGraph forward, ValidateGraph(std::move(loaded)));
+  if (config_.loss().empty()) config_.set_loss("loss");  // The spec's.
+  ASSIGN_OR_RETURN(ValidGraph forward, LoadForwardGraph(config_, config_dir));
   ASSIGN_OR_RETURN(Dataset all,
                    LoadArrays(config_.data(), "data", config_dir, forward));
   if (!config_.validation_data().empty()) {

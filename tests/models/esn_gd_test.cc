@@ -33,9 +33,10 @@ TEST(EsnGradientDescent, LearnsTheMackeyGlassReadout) {
   absl::StatusOr<EsnMatrix> test = esn->Predict(s->middleRows(1600, 399), &x);
   ASSERT_TRUE(test.ok()) << test.status();
   double nrmse = Nrmse(*test, s->bottomRows(399));
-  std::printf("MG17 one step ahead, readout by gradient descent: test NRMSE "
-              "%.3g (a zero readout scores about 1)\n",
-              nrmse);
+  std::printf(
+      "MG17 one step ahead, readout by gradient descent: test NRMSE "
+      "%.3g (a zero readout scores about 1)\n",
+      nrmse);
   // Far from exact after 3000 Adam steps (ridge reaches 0.0044), but
   // clearly learned.
   EXPECT_LT(nrmse, 0.2);

@@ -1,0 +1,239 @@
+#include "models/model_spec.h"
+
+#include <cmath>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/file_io.h"
+#include "core/status.h"
+#include "core/tensor.h"
+#include "core/tensor_proto.h"
+#include "google/protobuf/text_format.h"
+#include "graph/loader.h"
+#include "graph/validate.h"
+#include "models/rnn.h"
+
+namespace rill {
+namespace {
+
+constexpr int64_t kMaxSpecBytes = 1 << 20;
+
+absl::Status FieldError(const std::string& field, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+absl::Status AtLeastOne(const std::string& field, int64_t value) {
+  if (value >= 1) return absl::OkStatus();
+  return FieldError(field, absl::StrCat(value, ": must be >= 1"));
+}
+
+std::string OrDefault(const std::string& value, const char* fallback) {
+  return value.empty() ? fallback : value;
+}
+
+absl::StatusOr<RecurrentCell> ParseCell(const std::string& cell) {
+  if (cell.empty() || cell == "gru") return RecurrentCell::kGru;
+  if (cell == "gru_pytorch") return RecurrentCell::kGruPyTorch;
+  if (cell == "lstm") return RecurrentCell::kLstm;
+  if (cell == "rnn_tanh") return RecurrentCell::kRnnTanh;
+  if (cell == "rnn_relu") return RecurrentCell::kRnnRelu;
+  return FieldError("recurrent.cell",
+                    absl::StrCat("'", cell,
+                                 "': expected rnn_tanh, rnn_relu, lstm, gru or "
+                                 "gru_pytorch"));
+}
+
+absl::StatusOr<RecurrentMerge> ParseMerge(const std::string& merge) {
+  if (merge.empty() || merge == "concat") return RecurrentMerge::kConcat;
+  if (merge == "sum") return RecurrentMerge::kSum;
+  return FieldError("recurrent.merge",
+                    absl::StrCat("'", merge, "': expected concat or sum"));
+}
+
+absl::StatusOr<DType> ParseDType(const std::string& dtype) {
+  if (dtype.empty() || dtype == "f32") return DType::kF32;
+  if (dtype == "f64") return DType::kF64;
+  return FieldError("dtype",
+                    absl::StrCat("'", dtype, "': expected f32 or f64"));
+}
+
+// Checks the fields that the builders do not check themselves, and maps the
+// spec onto the stack's options.
+absl::StatusOr<RecurrentStackOptions> StackOptions(const ModelSpec& spec) {
+  if (!spec.has_input()) return FieldError("input", "required");
+  if (!spec.has_recurrent()) return FieldError("recurrent", "required");
+  if (!spec.has_head()) return FieldError("head", "required");
+  if (spec.loss().kind_case() == LossSpec::KIND_NOT_SET) {
+    return FieldError("loss", "required: mse { } or cross_entropy { }");
+  }
+  const RecurrentSpec& r = spec.recurrent();
+  RETURN_IF_ERROR(AtLeastOne("input.features", spec.input().features()));
+  RETURN_IF_ERROR(AtLeastOne("input.steps", spec.input().steps()));
+  RETURN_IF_ERROR(AtLeastOne("recurrent.hidden_size", r.hidden_size()));
+  RETURN_IF_ERROR(AtLeastOne("head.outputs", spec.head().outputs()));
+  if (r.num_layers() < 0) {
+    return FieldError("recurrent.num_layers",
+                      absl::StrCat(r.num_layers(), ": must be >= 0"));
+  }
+  if (!(r.dropout() >= 0 && r.dropout() < 1)) {
+    return FieldError("recurrent.dropout",
+                      absl::StrCat(r.dropout(), ": must be in [0, 1)"));
+  }
+  if (!r.merge().empty() && !r.bidirectional()) {
+    return FieldError("recurrent.merge", "only for a bidirectional stack");
+  }
+  RecurrentStackOptions o;
+  ASSIGN_OR_RETURN(o.layer.cell, ParseCell(r.cell()));
+  ASSIGN_OR_RETURN(o.layer.merge, ParseMerge(r.merge()));
+  ASSIGN_OR_RETURN(o.layer.dtype, ParseDType(spec.dtype()));
+  o.layer.prefix = OrDefault(r.name(), "rnn");
+  o.layer.steps = spec.input().steps();
+  o.layer.input_size = spec.input().features();
+  o.layer.hidden_size = r.hidden_size();
+  o.layer.seed = r.seed();
+  o.layer.bidirectional = r.bidirectional();
+  o.num_layers = std::max<int64_t>(1, r.num_layers());
+  o.dropout = r.dropout();
+  return o;
+}
+
+Node* AddNode(Graph* g, const std::string& name, const std::string& op,
+              const std::vector<std::string>& inputs) {
+  Node* n = g->add_node();
+  n->set_name(name);
+  n->set_op(op);
+  for (const std::string& in : inputs) n->add_input(in);
+  return n;
+}
+
+void AddInput(Graph* g, const std::string& name, DType dtype,
+              const std::vector<int64_t>& dims) {
+  Node* n = AddNode(g, name, "Input", {});
+  (*n->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
+  ShapeProto* shape = (*n->mutable_attr())["shape"].mutable_shape();
+  for (int64_t d : dims) shape->add_dim(d);
+}
+
+void SetInts(Node* n, const std::string& key,
+             const std::vector<int64_t>& values) {
+  auto* list = (*n->mutable_attr())[key].mutable_list();
+  for (int64_t v : values) list->add_i(v);
+}
+
+// A Parameter drawn uniformly from [-k, k], k = 1/sqrt(fan_in), as
+// PyTorch's nn.Linear.
+absl::Status AddUniformParameter(Graph* g, const std::string& name, DType dtype,
+                                 const Shape& shape, int64_t fan_in,
+                                 std::mt19937_64& rng) {
+  ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
+  const double k = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  std::uniform_real_distribution<double> dist(-k, k);
+  for (int64_t i = 0; i < t.num_elements(); ++i) {
+    if (dtype == DType::kF64) {
+      t.data<double>()[i] = dist(rng);
+    } else {
+      t.data<float>()[i] = static_cast<float>(dist(rng));
+    }
+  }
+  Node* n = AddNode(g, name, "Parameter", {});
+  *(*n->mutable_attr())["value"].mutable_tensor() = TensorToProto(t);
+  return absl::OkStatus();
+}
+
+// The head on the stack's output: <head>/output, [B, O] or [B, T, O].
+absl::StatusOr<std::string> AddHead(const ModelSpec& spec,
+                                    const RecurrentStackOptions& o,
+                                    const RecurrentStack& stack, Graph* g) {
+  const std::string head = OrDefault(spec.head().name(), "head");
+  const int64_t features =
+      o.layer.bidirectional && o.layer.merge == RecurrentMerge::kConcat
+          ? 2 * o.layer.hidden_size
+          : o.layer.hidden_size;
+  std::string h = stack.layers.back().step_outputs.back();
+  if (spec.head().every_step()) {
+    h = absl::StrCat(head, "/batch_major");
+    SetInts(AddNode(g, h, "Transpose", {stack.output}), "perm", {1, 0, 2});
+  }
+  std::mt19937_64 rng(o.layer.seed + o.num_layers);
+  const std::string weight = absl::StrCat(head, "/weight");
+  const std::string bias = absl::StrCat(head, "/bias");
+  RETURN_IF_ERROR(AddUniformParameter(g, weight, o.layer.dtype,
+                                      Shape{spec.head().outputs(), features},
+                                      features, rng));
+  RETURN_IF_ERROR(AddUniformParameter(
+      g, bias, o.layer.dtype, Shape{spec.head().outputs()}, features, rng));
+  Node* mm = AddNode(g, absl::StrCat(head, "/matmul"), "MatMul", {h, weight});
+  (*mm->mutable_attr())["transpose_b"].set_b(true);
+  const std::string out = absl::StrCat(head, "/output");
+  AddNode(g, out, "Add", {mm->name(), bias});
+  return out;
+}
+
+// The loss's Input (target or labels) and the scalar `loss`.
+void AddLoss(const ModelSpec& spec, DType dtype, const std::string& output,
+             Graph* g) {
+  const int64_t steps = spec.input().steps();
+  const bool every = spec.head().every_step();
+  if (spec.loss().has_mse()) {
+    const std::string target = OrDefault(spec.loss().mse().target(), "target");
+    std::vector<int64_t> dims = {-1, spec.head().outputs()};
+    if (every) dims.insert(dims.begin() + 1, steps);
+    AddInput(g, target, dtype, dims);
+    AddNode(g, "loss", "MeanSquaredError", {output, target});
+  } else {
+    const std::string labels =
+        OrDefault(spec.loss().cross_entropy().labels(), "labels");
+    AddInput(
+        g, labels, DType::kI64,
+        every ? std::vector<int64_t>{-1, steps} : std::vector<int64_t>{-1});
+    AddNode(g, "loss", "SoftmaxCrossEntropy", {output, labels});
+  }
+  g->add_output("loss");
+}
+
+}  // namespace
+
+absl::StatusOr<Graph> BuildModel(const ModelSpec& spec) {
+  ASSIGN_OR_RETURN(RecurrentStackOptions options, StackOptions(spec));
+  Graph g;
+  const std::string x = OrDefault(spec.input().name(), "x");
+  AddInput(&g, x, options.layer.dtype,
+           {-1, spec.input().steps(), spec.input().features()});
+  const std::string time_major = absl::StrCat(x, "/time_major");
+  SetInts(AddNode(&g, time_major, "Transpose", {x}), "perm", {1, 0, 2});
+  absl::StatusOr<RecurrentStack> stack =
+      AddRecurrentStack(time_major, options, &g);
+  if (!stack.ok()) return Annotate(stack.status(), "recurrent");
+  ASSIGN_OR_RETURN(std::string output, AddHead(spec, options, *stack, &g));
+  AddLoss(spec, options.layer.dtype, output, &g);
+  // Names chosen in the spec may collide (an input called "loss", a head
+  // named like the stack): the validator names the duplicate.
+  ASSIGN_OR_RETURN(ValidGraph valid,
+                   ValidateGraph(LoadedGraph{g, SourceMap("model spec")}));
+  return std::move(valid).Release().first.graph;
+}
+
+absl::StatusOr<ModelSpec> LoadModelSpec(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, kMaxSpecBytes));
+  ModelSpec spec;
+  google::protobuf::TextFormat::Parser parser;
+  parser.SetRecursionLimit(16);
+  // The parser reports errors to stderr with line and column.
+  if (!parser.ParseFromString(text, &spec)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path,
+        ": not a valid ModelSpec text proto (see the line and column above)"));
+  }
+  return spec;
+}
+
+absl::StatusOr<Graph> BuildModelFile(const std::string& path) {
+  ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(path));
+  absl::StatusOr<Graph> g = BuildModel(spec);
+  if (!g.ok()) return Annotate(g.status(), path);
+  return g;
+}
+
+}  // namespace rill

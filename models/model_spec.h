@@ -1,0 +1,32 @@
+#ifndef RILL_MODELS_MODEL_SPEC_H_
+#define RILL_MODELS_MODEL_SPEC_H_
+
+// Graphs from model specs (proto/model.proto): a recurrent stack
+// (models/rnn.h), a linear head and a loss, for `rill build` and for
+// TrainConfig.model_spec.
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "proto/graph.pb.h"
+#include "proto/model.pb.h"
+
+namespace rill {
+
+// The graph of `spec`: Inputs <input.name> [-1, T, I] (batch-first; a
+// Transpose node <input.name>/time_major gives the stack its [T, B, I]) and
+// the target (f32/f64, the head's output shape) or labels (i64 [-1] or
+// [-1, T]); the stack's and the head's Parameters; and the scalar `loss`,
+// the graph's only output. Validated before it is returned. Errors name the
+// spec field ("recurrent.hidden_size: 0: must be >= 1").
+absl::StatusOr<Graph> BuildModel(const ModelSpec& spec);
+
+// Reads a ModelSpec text proto (at most 1 MiB).
+absl::StatusOr<ModelSpec> LoadModelSpec(const std::string& path);
+
+// LoadModelSpec then BuildModel, errors prefixed with `path`.
+absl::StatusOr<Graph> BuildModelFile(const std::string& path);
+
+}  // namespace rill
+
+#endif  // RILL_MODELS_MODEL_SPEC_H_

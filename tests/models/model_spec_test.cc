@@ -1,0 +1,254 @@
+// BuildModel: the graph's inputs, parameters and output; the batch-first
+// input reaching the stack as [T, B, I]; the head and both losses against
+// the same formulas computed here from the stack's own output (the stack
+// itself is checked against PyTorch in rnn_test); and bad specs failing
+// with the field named.
+
+#include "models/model_spec.h"
+
+#include <cmath>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/tensor_proto.h"
+#include "google/protobuf/text_format.h"
+#include "graph/validate.h"
+#include "gtest/gtest.h"
+#include "models/rnn.h"
+#include "runtime/executor.h"
+
+namespace rill {
+namespace {
+
+constexpr int64_t kT = 5, kB = 3, kI = 2, kH = 3, kO = 4;
+
+ModelSpec Spec(const std::string& text) {
+  ModelSpec spec;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &spec))
+      << text;
+  return spec;
+}
+
+// A bidirectional 2-layer LSTM, f64, with the given head and loss.
+std::string SpecText(const std::string& head, const std::string& loss) {
+  return "input { features: 2 steps: 5 } dtype: 'f64' "
+         "recurrent { cell: 'lstm' hidden_size: 3 num_layers: 2 "
+         "bidirectional: true seed: 11 } head { outputs: 4 " +
+         head + " } loss { " + loss + " }";
+}
+
+const Node* Find(const Graph& g, const std::string& name) {
+  for (const Node& n : g.node()) {
+    if (n.name() == name) return &n;
+  }
+  return nullptr;
+}
+
+Tensor ParameterValue(const Graph& g, const std::string& name) {
+  const Node* n = Find(g, name);
+  EXPECT_NE(n, nullptr) << name;
+  auto t = TensorFromProto(n->attr().at("value").tensor(), 1 << 20);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return *t;
+}
+
+Tensor Random(Shape shape, uint64_t seed) {
+  Tensor t = *Tensor::Allocate(DType::kF64, std::move(shape));
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> dist(-1, 1);
+  for (int64_t i = 0; i < t.num_elements(); ++i)
+    t.data<double>()[i] = dist(rng);
+  return t;
+}
+
+std::vector<Tensor> RunGraph(Graph g,
+                             const std::map<std::string, Tensor>& feeds,
+                             const std::vector<std::string>& fetches) {
+  auto valid = ValidateGraph(LoadedGraph{std::move(g), SourceMap()});
+  EXPECT_TRUE(valid.ok()) << valid.status();
+  auto ex = Executor::Create(*std::move(valid));
+  EXPECT_TRUE(ex.ok()) << ex.status();
+  auto out = (*ex)->Run(feeds, fetches);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return *out;
+}
+
+// The same stack built directly on a time-major Input, run on x transposed
+// here: its [T, B, 2H] output. Same options and seed, so the same weights.
+Tensor ReferenceStackOutput(const Tensor& x_batch_major) {
+  Graph g;
+  Node* in = g.add_node();
+  in->set_name("xt");
+  in->set_op("Input");
+  (*in->mutable_attr())["dtype"].set_type(DTypeToProto(DType::kF64));
+  for (int64_t d : {kT, int64_t{-1}, kI})
+    (*in->mutable_attr())["shape"].mutable_shape()->add_dim(d);
+  RecurrentStackOptions o;
+  o.layer.cell = RecurrentCell::kLstm;
+  o.layer.prefix = "rnn";
+  o.layer.steps = kT;
+  o.layer.input_size = kI;
+  o.layer.hidden_size = kH;
+  o.layer.dtype = DType::kF64;
+  o.layer.seed = 11;
+  o.layer.bidirectional = true;
+  o.num_layers = 2;
+  auto stack = AddRecurrentStack("xt", o, &g);
+  EXPECT_TRUE(stack.ok()) << stack.status();
+  Tensor xt = *Tensor::Allocate(DType::kF64, Shape{kT, kB, kI});
+  for (int64_t b = 0; b < kB; ++b)
+    for (int64_t t = 0; t < kT; ++t)
+      for (int64_t i = 0; i < kI; ++i)
+        xt.data<double>()[(t * kB + b) * kI + i] =
+            x_batch_major.data<double>()[(b * kT + t) * kI + i];
+  return RunGraph(std::move(g), {{"xt", xt}}, {stack->output})[0];
+}
+
+// head(h) = h W^T + b for one [2H] feature row of the stack output.
+std::vector<double> Head(const Tensor& w, const Tensor& bias, const double* h) {
+  std::vector<double> y(kO);
+  for (int64_t o = 0; o < kO; ++o) {
+    y[o] = bias.data<double>()[o];
+    for (int64_t f = 0; f < 2 * kH; ++f)
+      y[o] += h[f] * w.data<double>()[o * 2 * kH + f];
+  }
+  return y;
+}
+
+TEST(BuildModel, GraphHasBatchFirstInputsParametersAndScalarLoss) {
+  auto g = BuildModel(Spec(SpecText("", "mse {}")));
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(g->output_size(), 1);
+  EXPECT_EQ(g->output(0), "loss");
+  auto valid = ValidateGraph(LoadedGraph{*g, SourceMap()});
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  std::vector<std::string> inputs;
+  for (int n : valid->input_nodes()) {
+    inputs.push_back(valid->node(n).name() +
+                     valid->info(n).shapes[0].ToString());
+  }
+  EXPECT_EQ(inputs, (std::vector<std::string>{"x[?, 5, 2]", "target[?, 4]"}));
+  for (const char* p :
+       {"rnn/l0/weight_ih", "rnn/l0/weight_hh_reverse", "rnn/l1/bias_ih",
+        "rnn/l1/bias_hh_reverse", "head/weight", "head/bias"}) {
+    EXPECT_NE(Find(*g, p), nullptr) << p;
+  }
+  EXPECT_EQ(ParameterValue(*g, "head/weight").shape(), (Shape{kO, 2 * kH}));
+  EXPECT_EQ(ParameterValue(*g, "rnn/l1/weight_ih").shape(),
+            (Shape{4 * kH, 2 * kH}));  // Layer 1 reads the concat [2H].
+}
+
+TEST(BuildModel, MseOnTheLastStepMatchesTheFormula) {
+  auto g = BuildModel(Spec(SpecText("", "mse {}")));
+  ASSERT_TRUE(g.ok()) << g.status();
+  Tensor x = Random(Shape{kB, kT, kI}, 1), target = Random(Shape{kB, kO}, 2);
+  Tensor w = ParameterValue(*g, "head/weight");
+  Tensor bias = ParameterValue(*g, "head/bias");
+  Tensor loss = RunGraph(*g, {{"x", x}, {"target", target}}, {"loss"})[0];
+  Tensor stack = ReferenceStackOutput(x);
+  double sum = 0;
+  for (int64_t b = 0; b < kB; ++b) {
+    const double* h = stack.data<double>() + ((kT - 1) * kB + b) * 2 * kH;
+    std::vector<double> y = Head(w, bias, h);
+    for (int64_t o = 0; o < kO; ++o) {
+      double d = y[o] - target.data<double>()[b * kO + o];
+      sum += d * d;
+    }
+  }
+  EXPECT_NEAR(loss.data<double>()[0], sum / (kB * kO), 1e-12);
+}
+
+TEST(BuildModel, CrossEntropyOnEveryStepMatchesTheFormula) {
+  auto g = BuildModel(
+      Spec(SpecText("every_step: true", "cross_entropy { labels: 'y' }")));
+  ASSERT_TRUE(g.ok()) << g.status();
+  Tensor x = Random(Shape{kB, kT, kI}, 3);
+  Tensor labels = *Tensor::Allocate(DType::kI64, Shape{kB, kT});
+  for (int64_t i = 0; i < kB * kT; ++i) labels.data<int64_t>()[i] = i % kO;
+  Tensor loss = RunGraph(*g, {{"x", x}, {"y", labels}}, {"loss"})[0];
+  Tensor w = ParameterValue(*g, "head/weight");
+  Tensor bias = ParameterValue(*g, "head/bias");
+  Tensor stack = ReferenceStackOutput(x);
+  double sum = 0;
+  for (int64_t b = 0; b < kB; ++b) {
+    for (int64_t t = 0; t < kT; ++t) {
+      std::vector<double> y =
+          Head(w, bias, stack.data<double>() + (t * kB + b) * 2 * kH);
+      double z = 0;
+      for (double v : y) z += std::exp(v);
+      sum += std::log(z) - y[labels.data<int64_t>()[b * kT + t]];
+    }
+  }
+  EXPECT_NEAR(loss.data<double>()[0], sum / (kB * kT), 1e-12);
+}
+
+TEST(BuildModel, BadSpecsNameTheField) {
+  const std::string ok_loss = "loss { mse {} }";
+  struct Case {
+    std::string text, field;
+  } cases[] = {
+      {"recurrent { hidden_size: 2 } head { outputs: 1 } " + ok_loss,
+       "input: required"},
+      {"input { features: 0 steps: 3 } recurrent { hidden_size: 2 } "
+       "head { outputs: 1 } " +
+           ok_loss,
+       "input.features: 0: must be >= 1"},
+      {"input { features: 1 steps: 3 } recurrent { hidden_size: 0 } "
+       "head { outputs: 1 } " +
+           ok_loss,
+       "recurrent.hidden_size: 0"},
+      {"input { features: 1 steps: 3 } recurrent { hidden_size: 2 } "
+       "head { outputs: 0 } " +
+           ok_loss,
+       "head.outputs: 0"},
+      {"input { features: 1 steps: 3 } recurrent { hidden_size: 2 cell: "
+       "'lsmt' } head { outputs: 1 } " +
+           ok_loss,
+       "recurrent.cell: 'lsmt'"},
+      {"input { features: 1 steps: 3 } recurrent { hidden_size: 2 merge: "
+       "'sum' } head { outputs: 1 } " +
+           ok_loss,
+       "recurrent.merge: only for a bidirectional stack"},
+      {"input { features: 1 steps: 3 } recurrent { hidden_size: 2 "
+       "bidirectional: true merge: 'max' } head { outputs: 1 } " +
+           ok_loss,
+       "recurrent.merge: 'max'"},
+      {"input { features: 1 steps: 3 } recurrent { hidden_size: 2 dropout: "
+       "1 } head { outputs: 1 } " +
+           ok_loss,
+       "recurrent.dropout: 1: must be in [0, 1)"},
+      {"input { features: 1 steps: 3 } recurrent { hidden_size: 2 "
+       "num_layers: -1 } head { outputs: 1 } " +
+           ok_loss,
+       "recurrent.num_layers: -1"},
+      {"input { features: 1 steps: 3 } recurrent { hidden_size: 2 } "
+       "head { outputs: 1 }",
+       "loss: required"},
+      {"input { features: 1 steps: 3 } dtype: 'f16' recurrent { "
+       "hidden_size: 2 } head { outputs: 1 } " +
+           ok_loss,
+       "dtype: 'f16'"},
+      {"input { features: 1 steps: 3 } recurrent { hidden_size: 2 name: "
+       "'9rnn' } head { outputs: 1 } " +
+           ok_loss,
+       "recurrent: recurrent layer options: prefix '9rnn'"},
+      // A name collision: the validator names the duplicated node.
+      {"input { name: 'loss' features: 1 steps: 3 } recurrent { "
+       "hidden_size: 2 } head { outputs: 1 } " +
+           ok_loss,
+       "loss"},
+  };
+  for (const Case& c : cases) {
+    auto g = BuildModel(Spec(c.text));
+    ASSERT_FALSE(g.ok()) << c.text;
+    EXPECT_EQ(g.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(std::string(g.status().message()).find(c.field),
+              std::string::npos)
+        << g.status() << "\nwanted: " << c.field;
+  }
+}
+
+}  // namespace
+}  // namespace rill

@@ -1,0 +1,108 @@
+// `rill build` end to end, and `rill train` on a model spec: the recurrent
+// example (examples/rnn) builds, checks and trains with its loss falling
+// well below where it starts; bad specs and configs exit 1 naming the file
+// and the field, writing nothing.
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace rill {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char kSpec[] = "examples/rnn/sine_model.pbtxt";
+const char kConfig[] = "examples/rnn/sine.train.pbtxt";
+
+// The number after `key` in `text`, or -1.
+double NumberAfter(const std::string& text, const std::string& key) {
+  size_t at = text.find(key);
+  if (at == std::string::npos) return -1;
+  return std::strtod(text.c_str() + at + key.size(), nullptr);
+}
+
+TEST(BuildCli, WritesTheExampleGraphThatRillCheckAccepts) {
+  std::string out = TestTempPath("sine.pbtxt");
+  CommandResult build = RunRill(std::string("build ") + kSpec + " -o " + out);
+  ASSERT_EQ(build.exit_code, 0) << build.err;
+  EXPECT_NE(build.out.find("input:  x f32[?, 16, 1]"), std::string::npos)
+      << build.out;
+  EXPECT_NE(build.out.find("input:  target f32[?, 1]"), std::string::npos);
+  EXPECT_NE(build.out.find("output: loss f32[]"), std::string::npos);
+  CommandResult check = RunRill("check " + out);
+  ASSERT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_NE(check.out.find("output:     loss f32[]"), std::string::npos)
+      << check.out;
+}
+
+TEST(BuildCli, BadSpecsExitOneNamingFileAndFieldAndWriteNothing) {
+  std::string spec = TestTempPath("bad_spec.pbtxt");
+  std::ofstream(spec) << "input { features: 1 steps: 4 }\n"
+                         "recurrent { cell: 'gru' hidden_size: 0 }\n"
+                         "head { outputs: 1 } loss { mse {} }\n";
+  std::string out = TestTempPath("bad.pbtxt");
+  fs::remove(out);
+  CommandResult r = RunRill("build " + spec + " -o " + out);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(spec + ": recurrent.hidden_size: 0: must be >= 1"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(out));
+
+  CommandResult no_out = RunRill(std::string("build ") + kSpec);
+  EXPECT_EQ(no_out.exit_code, 1);
+  EXPECT_NE(no_out.err.find("-o OUT.pbtxt"), std::string::npos) << no_out.err;
+  CommandResult binary =
+      RunRill(std::string("build ") + kSpec + " -o " + TestTempPath("g.pb"));
+  EXPECT_EQ(binary.exit_code, 1);
+}
+
+TEST(TrainFromSpec, TheExampleLossFallsWellBelowTheFirst) {
+  std::string out = TestTempPath("train");
+  fs::remove_all(out);
+  CommandResult train =
+      RunRill(std::string("train ") + kConfig + " --out " + out);
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  double first = NumberAfter(train.out, "step 1/300  loss ");
+  double last = NumberAfter(train.out, "final loss ");
+  double validation = NumberAfter(train.out, "validation loss ");
+  ASSERT_GT(first, 0) << train.out;
+  ASSERT_GT(last, 0) << train.out;
+  // The targets' variance is 0.47 and the noise's 0.0025.
+  EXPECT_LT(last, first / 10) << train.out;
+  EXPECT_LT(validation, 0.05) << train.out;
+}
+
+TEST(TrainFromSpec, AConfigNamesExactlyOneOfGraphAndModelSpec) {
+  std::string dir = TestTempPath("cfg");
+  fs::create_directories(dir);
+  std::ofstream(dir + "/both.pbtxt")
+      << "graph: 'g.pbtxt' model_spec: 's.pbtxt' batch_size: 1 steps: 1 "
+         "data { input: 'x' file: 'x.npy' }\n";
+  CommandResult both = RunRill("train " + dir + "/both.pbtxt");
+  EXPECT_EQ(both.exit_code, 1);
+  EXPECT_NE(both.err.find("give exactly one of graph and model_spec"),
+            std::string::npos)
+      << both.err;
+
+  std::ofstream(dir + "/spec.pbtxt")
+      << "input { features: 1 steps: 2 } recurrent { hidden_size: 2 "
+         "cell: 'gur' } head { outputs: 1 } loss { mse {} }\n";
+  std::ofstream(dir + "/bad.pbtxt")
+      << "model_spec: 'spec.pbtxt' batch_size: 1 steps: 1 "
+         "data { input: 'x' file: 'x.npy' }\n";
+  CommandResult bad = RunRill("train " + dir + "/bad.pbtxt");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("model_spec: "), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("spec.pbtxt: recurrent.cell: 'gur'"),
+            std::string::npos)
+      << bad.err;
+}
+
+}  // namespace
+}  // namespace rill
