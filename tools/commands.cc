@@ -376,8 +376,9 @@ const std::vector<Command>& AllCommands() {
       {"train",
        "Train a model from a TrainConfig text proto.",
        "train CONFIG [--out DIR] [--resume CKPT_OR_DIR] [--check_numerics]",
-       "Trains the graph that CONFIG (a rill.TrainConfig text proto; see\n"
-       "proto/train.proto) names: batches of its .npy data, its optimizer and\n"
+       "Trains the graph (or model spec, built as `rill build` does) that\n"
+       "CONFIG (a rill.TrainConfig text proto; see proto/train.proto)\n"
+       "names: batches of its .npy data, its optimizer and\n"
        "learning-rate schedule, gradient clipping and accumulation. Prints a\n"
        "progress line every log_every steps, appends to DIR/metrics.csv, and\n"
        "writes checkpoints DIR/ckpt-<step>.rckpt (the last keep_checkpoints).\n"
