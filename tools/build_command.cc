@@ -1,7 +1,10 @@
 // `rill build`: writes the graph of a model spec (proto/model.proto) as
-// text proto.
+// text proto, optionally with PyTorch weights; `rill export-weights`: the
+// other way, a graph's (or a checkpoint's) weights as PyTorch .npy files.
 
 #include <cstdio>
+#include <filesystem>
+#include <map>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
@@ -10,10 +13,20 @@
 #include "google/protobuf/text_format.h"
 #include "graph/loader.h"
 #include "models/model_spec.h"
+#include "models/rnn_weights.h"
 #include "tools/commands.h"
+#include "train/checkpoint.h"
 
 // Defined in grad_command.cc, shared by the commands that write one file.
 ABSL_DECLARE_FLAG(std::string, output);
+// Defined in commands.cc.
+ABSL_DECLARE_FLAG(std::string, params);
+ABSL_DECLARE_FLAG(int64_t, max_file_mb);
+
+ABSL_FLAG(std::string, weights, "",
+          "A directory of PyTorch state_dict .npy files (weight_ih_l0.npy, "
+          "..., head.weight.npy) whose values replace the built graph's "
+          "initial weights (see models/rnn_weights.h).");
 
 namespace rill {
 
@@ -29,6 +42,11 @@ absl::Status RunBuild(const std::vector<std::string>& operands) {
                      "end in .pbtxt, .txt or .textproto"));
   }
   ASSIGN_OR_RETURN(Graph graph, BuildModelFile(operands[0]));
+  const std::string weights = absl::GetFlag(FLAGS_weights);
+  if (!weights.empty()) {
+    RETURN_IF_ERROR(
+        Annotate(ImportPyTorchWeights(weights, &graph), "--weights"));
+  }
   std::string text;
   if (!google::protobuf::TextFormat::PrintToString(graph, &text)) {
     return absl::InternalError("cannot print the graph");
@@ -54,6 +72,63 @@ absl::Status RunBuild(const std::vector<std::string>& operands) {
               TypedShape(valid.info(valid.FindNode("loss")).dtypes[0],
                          valid.info(valid.FindNode("loss")).shapes[0])
                   .c_str());
+  if (!weights.empty()) {
+    std::printf("  weights: %s (PyTorch layout)\n", weights.c_str());
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// The checkpoint's "param/<node>" tensors, keyed by node; every Parameter
+// of `graph` must be there (of the graph's dtype and shape, which
+// ExportPyTorchWeights checks).
+absl::StatusOr<std::map<std::string, Tensor>> CheckpointParams(
+    const std::string& path, const Graph& graph) {
+  ASSIGN_OR_RETURN(
+      Checkpoint c,
+      ReadCheckpoint(path, absl::GetFlag(FLAGS_max_file_mb) << 20));
+  std::map<std::string, Tensor> values;
+  for (auto& [name, t] : c.tensors) {
+    if (name.rfind("param/", 0) == 0) values[name.substr(6)] = t;
+  }
+  for (const Node& n : graph.node()) {
+    if (n.op() == "Parameter" && !values.count(n.name())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": not a checkpoint of this graph: parameter '",
+                       n.name(), "' is missing"));
+    }
+  }
+  return values;
+}
+
+}  // namespace
+
+absl::Status RunExportWeights(const std::vector<std::string>& operands) {
+  const std::string out = absl::GetFlag(FLAGS_output);
+  if (out.empty()) {
+    return absl::InvalidArgumentError("name the output directory with -o DIR");
+  }
+  ASSIGN_OR_RETURN(ValidGraph valid, LoadAndValidate(operands[0]));
+  const Graph& graph = valid.proto();
+  std::map<std::string, Tensor> values;
+  const std::string params = absl::GetFlag(FLAGS_params);
+  if (!params.empty()) {
+    ASSIGN_OR_RETURN(values, CheckpointParams(params, graph));
+  }
+  ASSIGN_OR_RETURN(std::vector<PyTorchWeight> names, PyTorchWeightNames(graph));
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create -o directory ", out, ": ", ec.message()));
+  }
+  RETURN_IF_ERROR(ExportPyTorchWeights(graph, values, out));
+  std::printf("%s: %zu PyTorch weights from %s\n", out.c_str(), names.size(),
+              params.empty() ? operands[0].c_str() : params.c_str());
+  for (const PyTorchWeight& w : names) {
+    std::printf("  %s.npy <- %s\n", w.key.c_str(), w.node.c_str());
+  }
   return absl::OkStatus();
 }
 

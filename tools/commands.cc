@@ -422,16 +422,30 @@ const std::vector<Command>& AllCommands() {
        {{"o", "output"}}},
       {"build",
        "Write the graph of a model spec (recurrent stack, head, loss).",
-       "build SPEC -o OUT.pbtxt",
+       "build SPEC -o OUT.pbtxt [--weights DIR]",
        "Reads SPEC, a rill.ModelSpec text proto (proto/model.proto): an\n"
        "input [B, T, I], a recurrent stack (rnn_tanh, rnn_relu, lstm, gru,\n"
        "gru_pytorch; layers, bidirectional, dropout), a linear head on the\n"
        "last step (or every step) and a loss (mse against `target`, or\n"
        "cross_entropy against integer `labels`). Writes the validated graph\n"
-       "as text proto, its scalar output `loss` ready for `rill train`.",
-       {"output", "memory_budget_mb", "max_file_mb"},
+       "as text proto, its scalar output `loss` ready for `rill train`.\n"
+       "--weights DIR replaces the initial weights by a PyTorch state_dict\n"
+       "saved as DIR/<key>.npy (weight_ih_l0.npy, ..., head.weight.npy).",
+       {"output", "weights", "memory_budget_mb", "max_file_mb"},
        1,
        RunBuild,
+       {{"o", "output"}}},
+      {"export-weights",
+       "Write a model's weights as PyTorch state_dict .npy files.",
+       "export-weights GRAPH [--params CKPT] -o DIR",
+       "Writes DIR/<key>.npy for every Parameter of GRAPH (a recurrent\n"
+       "stack and head, as `rill build` makes them) under its PyTorch\n"
+       "state_dict name: weight_ih_l0, ..., bias_hh_l1_reverse for the\n"
+       "stack, head.weight and head.bias for the head. The values are the\n"
+       "graph's, or a trained checkpoint's (--params, from `rill train`).",
+       {"params", "output", "memory_budget_mb", "max_file_mb"},
+       1,
+       RunExportWeights,
        {{"o", "output"}}},
       {"bleu",
        "Score translations with BLEU (sacreBLEU-compatible).",

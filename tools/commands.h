@@ -50,6 +50,9 @@ absl::Status RunGrad(const std::vector<std::string>& operands);
 // `rill build`, in build_command.cc.
 absl::Status RunBuild(const std::vector<std::string>& operands);
 
+// `rill export-weights`, in build_command.cc.
+absl::Status RunExportWeights(const std::vector<std::string>& operands);
+
 // `rill bleu`, in bleu_command.cc.
 absl::Status RunBleu(const std::vector<std::string>& operands);
 
