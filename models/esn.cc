@@ -91,7 +91,8 @@ absl::StatusOr<EsnConfig> ResolveEsnConfig(const EsnConfig& in) {
   if (c.gd_steps() == 0) c.set_gd_steps(3000);
   if (c.gd_learning_rate() == 0) c.set_gd_learning_rate(0.01);
   if (c.gd_batch_size() == 0) c.set_gd_batch_size(64);
-  if (c.gd_steps() < 0) return FieldError("gd_steps", "must be >= 1", c.gd_steps());
+  if (c.gd_steps() < 0)
+    return FieldError("gd_steps", "must be >= 1", c.gd_steps());
   if (!(c.gd_learning_rate() > 0)) {
     return FieldError("gd_learning_rate", "must be > 0", c.gd_learning_rate());
   }

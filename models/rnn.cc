@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "core/tensor_proto.h"
+#include "graph/validate.h"
 
 namespace rill {
 namespace {
@@ -43,27 +44,13 @@ void SetInts(Node* node, const std::string& key,
   for (int64_t v : values) list->add_i(v);
 }
 
-bool IsNodeName(const std::string& s) {
-  if (s.empty() ||
-      !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) {
-    return false;
-  }
-  for (char c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) &&
-        std::string("_.-/").find(c) == std::string::npos) {
-      return false;
-    }
-  }
-  return true;
-}
-
 absl::Status CheckOptions(const std::string& input,
                           const RecurrentLayerOptions& o) {
   auto bad = [](const std::string& what) {
     return absl::InvalidArgumentError(
         absl::StrCat("recurrent layer options: ", what));
   };
-  if (!IsNodeName(o.prefix)) {
+  if (!IsValidNodeName(o.prefix)) {
     return bad(
         absl::StrCat("prefix '", o.prefix,
                      "' is not a node name ([A-Za-z_][A-Za-z0-9_.-/]*)"));

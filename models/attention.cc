@@ -1,0 +1,338 @@
+#include "models/attention.h"
+
+#include <cctype>
+#include <cmath>
+#include <deque>
+#include <functional>
+#include <random>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "core/status.h"
+#include "core/tensor_proto.h"
+#include "graph/validate.h"
+
+namespace rill {
+namespace {
+
+// Below this an additive mask entry counts as masked: the masks are 0 or
+// -1e9, and real scores are far from either threshold.
+constexpr double kMaskedBelow = -5e8;
+
+// Collects the nodes, so that nothing reaches the graph until every check
+// has passed.
+class NodeWriter {
+ public:
+  explicit NodeWriter(std::string prefix) : prefix_(std::move(prefix)) {}
+
+  // Adds node `<prefix>/<name>` and returns its name.
+  std::string Op(const std::string& name, const std::string& op,
+                 const std::vector<std::string>& inputs,
+                 Node** node = nullptr) {
+    Node& n = nodes_.emplace_back();
+    n.set_name(absl::StrCat(prefix_, "/", name));
+    n.set_op(op);
+    for (const std::string& in : inputs) n.add_input(in);
+    if (node != nullptr) *node = &n;
+    return n.name();
+  }
+  // An op with one int attribute.
+  std::string OpI(const std::string& name, const std::string& op,
+                  const std::vector<std::string>& inputs,
+                  const std::string& key, int64_t value) {
+    Node* node;
+    std::string out = Op(name, op, inputs, &node);
+    (*node->mutable_attr())[key].set_i(value);
+    return out;
+  }
+  // A Const or Parameter holding `value`.
+  std::string Value(const std::string& name, const std::string& op,
+                    const Tensor& value) {
+    Node* node;
+    std::string out = Op(name, op, {}, &node);
+    *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(value);
+    return out;
+  }
+  // Adds the nodes to `graph` once none of their names is taken.
+  absl::Status Commit(Graph* graph) {
+    absl::flat_hash_set<std::string> taken;
+    for (const Node& n : graph->node()) taken.insert(n.name());
+    for (const Node& n : nodes_) {
+      if (taken.contains(n.name())) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("attention '", prefix_,
+                         "': the graph already has a node '", n.name(), "'"));
+      }
+    }
+    for (Node& n : nodes_) *graph->add_node() = std::move(n);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string prefix_;
+  std::deque<Node> nodes_;  // A deque keeps each `Node*` valid.
+};
+
+absl::Status Bad(const std::string& what, const std::string& prefix,
+                 const std::string& message) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " options: ", prefix, ": ", message));
+}
+
+// The checks every builder shares: prefix, dtype, a positive size.
+absl::Status CheckCommon(const std::string& what, const std::string& prefix,
+                         DType dtype, const char* size_field, int64_t size) {
+  if (!IsValidNodeName(prefix)) {
+    return Bad(
+        what, "",
+        absl::StrCat("prefix '", prefix,
+                     "' is not a node name ([A-Za-z_][A-Za-z0-9_.-/]*)"));
+  }
+  if (dtype != DType::kF32 && dtype != DType::kF64) {
+    return Bad(what, prefix, "dtype must be f32 or f64");
+  }
+  if (size < 1) {
+    return Bad(what, prefix, absl::StrCat(size_field, " ", size, " < 1"));
+  }
+  return absl::OkStatus();
+}
+
+// A tensor of `shape` whose element i is fill(i).
+template <typename Fill>
+Tensor Filled(DType dtype, const Shape& shape, Fill fill) {
+  Tensor t = *Tensor::Allocate(dtype, shape);
+  for (int64_t i = 0; i < t.num_elements(); ++i) {
+    if (dtype == DType::kF64) {
+      t.data<double>()[i] = fill(i);
+    } else {
+      t.data<float>()[i] = static_cast<float>(fill(i));
+    }
+  }
+  return t;
+}
+
+std::string Scalar(NodeWriter& w, const std::string& name, DType dtype,
+                   double value) {
+  return w.Value(name, "Const",
+                 Filled(dtype, Shape{1}, [&](int64_t) { return value; }));
+}
+
+// The body of AddScaledDotProductAttention; options are checked.
+// `make_mask` gets the scores' node (whose shape masks read) and returns
+// the additive mask, or "" for none.
+std::string Attend(
+    NodeWriter& w, const std::string& q, const std::string& k,
+    const std::string& v,
+    const std::function<std::string(const std::string&)>& make_mask,
+    int64_t key_dim, DType dtype) {
+  Node* node;
+  std::string qk = w.Op("scores_qk", "MatMul", {q, k}, &node);
+  (*node->mutable_attr())["transpose_b"].set_b(true);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(key_dim));
+  std::string scores =
+      w.Op("scores", "Mul", {qk, Scalar(w, "scale", dtype, scale)});
+  const std::string mask = make_mask(qk);
+  if (mask.empty()) {
+    std::string weights = w.Op("weights", "Softmax", {scores});
+    return w.Op("output", "MatMul", {weights, v});
+  }
+  std::string masked = w.Op("scores_masked", "Add", {scores, mask});
+  std::string soft = w.Op("softmax", "Softmax", {masked});
+  // Zero the rows with no allowed key, which softmax makes uniform.
+  std::string allowed =
+      w.Op("allowed", "Greater",
+           {mask, Scalar(w, "masked_below", dtype, kMaskedBelow)});
+  Node* cast;
+  std::string keep = w.Op("keep", "Cast", {allowed}, &cast);
+  (*cast->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
+  std::string weights = w.Op("weights", "Mul", {soft, keep});
+  return w.Op("output", "MatMul", {weights, v});
+}
+
+// x [B, T, D] -> [B, h, T, D/h]: a Split along D, a new axis 1 per part,
+// and a Concat along it. Unlike Reshape it leaves B and T symbolic.
+std::string SplitHeads(NodeWriter& w, const std::string& name,
+                       const std::string& x, int64_t heads) {
+  Node* node;
+  std::string parts = w.Op(name + "_parts", "Split", {x}, &node);
+  (*node->mutable_attr())["num_splits"].set_i(heads);
+  (*node->mutable_attr())["axis"].set_i(2);
+  std::vector<std::string> expanded;
+  for (int64_t i = 0; i < heads; ++i) {
+    expanded.push_back(w.OpI(absl::StrCat(name, "_h", i), "ExpandDims",
+                             {absl::StrCat(parts, ":", i)}, "axis", 1));
+  }
+  return w.OpI(name, "Concat", expanded, "axis", 1);
+}
+
+// [B, h, T, D/h] -> [B, T, D], the inverse of SplitHeads.
+std::string JoinHeads(NodeWriter& w, const std::string& name,
+                      const std::string& x, int64_t heads) {
+  Node* node;
+  std::string parts = w.Op(name + "_parts", "Split", {x}, &node);
+  (*node->mutable_attr())["num_splits"].set_i(heads);
+  (*node->mutable_attr())["axis"].set_i(1);
+  std::vector<std::string> squeezed;
+  for (int64_t i = 0; i < heads; ++i) {
+    Node* sq;
+    squeezed.push_back(w.Op(absl::StrCat(name, "_h", i), "Squeeze",
+                            {absl::StrCat(parts, ":", i)}, &sq));
+    (*sq->mutable_attr())["axes"].mutable_list()->add_i(1);
+  }
+  return w.OpI(name, "Concat", squeezed, "axis", 2);
+}
+
+// x . weight^T + bias.
+std::string Affine(NodeWriter& w, const std::string& name, const std::string& x,
+                   const std::string& weight, const std::string& bias) {
+  Node* node;
+  std::string prod = w.Op(name + "_mm", "MatMul", {x, weight}, &node);
+  (*node->mutable_attr())["transpose_b"].set_b(true);
+  return w.Op(name, "Add", {prod, bias});
+}
+
+// The additive mask [B or 1, 1, T_q, T_k] of the options, or "" for none.
+// `scores_like` is any [B, h, T_q, T_k] tensor (only its shape is read).
+std::string Mask(NodeWriter& w, const MultiHeadAttentionOptions& o,
+                 const std::string& scores_like) {
+  std::string mask;
+  if (o.causal) mask = w.Op("causal_mask", "CausalMask", {scores_like});
+  if (!o.key_lengths.empty()) {
+    std::string pad =
+        w.Op("padding_mask", "PaddingMask", {o.key_lengths, scores_like});
+    // [B, T_k] -> [B, 1, 1, T_k], to broadcast over heads and queries.
+    pad = w.OpI("padding_mask_h", "ExpandDims", {pad}, "axis", 1);
+    pad = w.OpI("padding_mask_hq", "ExpandDims", {pad}, "axis", 1);
+    mask = mask.empty() ? pad : w.Op("mask", "Add", {mask, pad});
+  }
+  return mask;
+}
+
+struct Projections {
+  std::string in_weight, in_bias, out_weight, out_bias;
+};
+
+// The four Parameters, initialised as PyTorch does.
+Projections AddProjections(NodeWriter& w, const MultiHeadAttentionOptions& o) {
+  std::mt19937_64 rng(o.seed);
+  auto uniform = [&](const Shape& shape, double bound) {
+    std::uniform_real_distribution<double> dist(-bound, bound);
+    return Filled(o.dtype, shape, [&](int64_t) { return dist(rng); });
+  };
+  auto zeros = [&](int64_t n) {
+    return Filled(o.dtype, Shape{n}, [](int64_t) { return 0.0; });
+  };
+  const int64_t d = o.d_model;
+  Projections p;
+  // xavier_uniform_ over fan_in D, fan_out 3D.
+  p.in_weight = w.Value("in_proj_weight", "Parameter",
+                        uniform(Shape{3 * d, d}, std::sqrt(6.0 / (4.0 * d))));
+  p.in_bias = w.Value("in_proj_bias", "Parameter", zeros(3 * d));
+  // Linear's kaiming_uniform_(a = sqrt(5)): uniform(+-1/sqrt(fan_in)).
+  p.out_weight = w.Value("out_proj.weight", "Parameter",
+                         uniform(Shape{d, d}, 1.0 / std::sqrt(1.0 * d)));
+  p.out_bias = w.Value("out_proj.bias", "Parameter", zeros(d));
+  return p;
+}
+
+// "node:0".."node:2" of a three-way Split along axis 0.
+std::vector<std::string> SplitThree(NodeWriter& w, const std::string& name,
+                                    const std::string& x) {
+  std::string s = w.OpI(name, "Split", {x}, "num_splits", 3);
+  return {s + ":0", s + ":1", s + ":2"};
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> AddScaledDotProductAttention(
+    const std::string& q, const std::string& k, const std::string& v,
+    const std::string& mask, const ScaledDotProductAttentionOptions& o,
+    Graph* graph) {
+  RETURN_IF_ERROR(CheckCommon("scaled dot-product attention", o.prefix, o.dtype,
+                              "key_dim", o.key_dim));
+  if (q.empty() || k.empty() || v.empty()) {
+    return Bad("scaled dot-product attention", o.prefix,
+               "q, k and v must all be given");
+  }
+  NodeWriter w(o.prefix);
+  std::string out = Attend(
+      w, q, k, v, [&](const std::string&) { return mask; }, o.key_dim, o.dtype);
+  RETURN_IF_ERROR(w.Commit(graph));
+  return out;
+}
+
+absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
+    const std::string& query, const std::string& key_value,
+    const MultiHeadAttentionOptions& o, Graph* graph) {
+  const char* what = "multi-head attention";
+  RETURN_IF_ERROR(CheckCommon(what, o.prefix, o.dtype, "d_model", o.d_model));
+  if (o.heads < 1) {
+    return Bad(what, o.prefix, absl::StrCat("heads ", o.heads, " < 1"));
+  }
+  if (o.d_model % o.heads != 0) {
+    return Bad(what, o.prefix,
+               absl::StrCat("d_model ", o.d_model,
+                            " is not divisible by heads ", o.heads));
+  }
+  if (query.empty() || key_value.empty()) {
+    return Bad(what, o.prefix, "query and key_value must both be given");
+  }
+  NodeWriter w(o.prefix);
+  Projections p = AddProjections(w, o);
+  std::vector<std::string> wq =
+      SplitThree(w, "in_proj_weight_qkv", p.in_weight);
+  std::vector<std::string> bq = SplitThree(w, "in_proj_bias_qkv", p.in_bias);
+  std::string q = Affine(w, "q", query, wq[0], bq[0]);
+  std::string k = Affine(w, "k", key_value, wq[1], bq[1]);
+  std::string v = Affine(w, "v", key_value, wq[2], bq[2]);
+  std::string qh = SplitHeads(w, "q_heads", q, o.heads);
+  std::string kh = SplitHeads(w, "k_heads", k, o.heads);
+  std::string vh = SplitHeads(w, "v_heads", v, o.heads);
+  // The masks read only the shape [B, h, T_q, T_k] of the scores.
+  std::string heads = Attend(
+      w, qh, kh, vh,
+      [&](const std::string& scores) { return Mask(w, o, scores); },
+      o.d_model / o.heads, o.dtype);
+  std::string joined = JoinHeads(w, "joined", heads, o.heads);
+  MultiHeadAttention mha;
+  mha.output = Affine(w, "out", joined, p.out_weight, p.out_bias);
+  mha.parameters = {p.in_weight, p.in_bias, p.out_weight, p.out_bias};
+  RETURN_IF_ERROR(w.Commit(graph));
+  return mha;
+}
+
+absl::StatusOr<Tensor> SinusoidalPositionalEncodingTable(int64_t length,
+                                                         int64_t d_model,
+                                                         DType dtype) {
+  RETURN_IF_ERROR(
+      CheckCommon("positional encoding", "table", dtype, "length", length));
+  if (d_model < 1) {
+    return Bad("positional encoding", "table",
+               absl::StrCat("d_model ", d_model, " < 1"));
+  }
+  return Filled(dtype, Shape{length, d_model}, [&](int64_t i) {
+    const int64_t pos = i / d_model, col = i % d_model;
+    const double two_i = static_cast<double>(col - col % 2);
+    const double angle =
+        static_cast<double>(pos) /
+        std::pow(10000.0, two_i / static_cast<double>(d_model));
+    return col % 2 == 0 ? std::sin(angle) : std::cos(angle);
+  });
+}
+
+absl::StatusOr<std::string> AddSinusoidalPositionalEncoding(
+    const std::string& x, const PositionalEncodingOptions& o, Graph* graph) {
+  RETURN_IF_ERROR(CheckCommon("positional encoding", o.prefix, o.dtype,
+                              "length", o.length));
+  if (x.empty()) return Bad("positional encoding", o.prefix, "x is empty");
+  ASSIGN_OR_RETURN(Tensor table, SinusoidalPositionalEncodingTable(
+                                     o.length, o.d_model, o.dtype));
+  NodeWriter w(o.prefix);
+  std::string out =
+      w.Op("output", "Add", {x, w.Value("table", "Const", table)});
+  RETURN_IF_ERROR(w.Commit(graph));
+  return out;
+}
+
+}  // namespace rill

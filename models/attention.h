@@ -1,0 +1,98 @@
+#ifndef RILL_MODELS_ATTENTION_H_
+#define RILL_MODELS_ATTENTION_H_
+
+// Attention builders (issue 8): scaled dot-product attention, multi-head
+// attention and the sinusoidal positional encoding of SPEC.md ("Attention",
+// "Positional encoding"), appended to a Graph as primitive ops.
+//
+// Masks are additive (0 where allowed, -1e9 where masked: what CausalMask
+// and PaddingMask make). A fully masked row would softmax to a uniform row;
+// the builders multiply the softmax by the keep mask (mask > -5e8), so such
+// a row gives zeros, and its gradients are zeros too, never NaN. On rows
+// with at least one allowed key the keep mask changes nothing: exp(-1e9)
+// underflows to exactly 0 in f32 and f64.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/dtype.h"
+#include "core/tensor.h"
+#include "proto/graph.pb.h"
+
+namespace rill {
+
+struct ScaledDotProductAttentionOptions {
+  std::string prefix;         // Of every node name; a valid node name.
+  int64_t key_dim = 0;        // d_k >= 1, the last axis of q and k.
+  DType dtype = DType::kF32;  // kF32 or kF64, that of q, k and v.
+};
+
+// softmax(q . k^T / sqrt(d_k) + mask) . v, zeroed where every key is
+// masked. q [..., T_q, d_k], k [..., T_k, d_k], v [..., T_k, d_v]; `mask`
+// ("" for none) is additive and broadcasts to [..., T_q, T_k]. Returns the
+// [..., T_q, d_v] output node. Fails, leaving `graph` unchanged, on bad
+// options or a node name that exists.
+absl::StatusOr<std::string> AddScaledDotProductAttention(
+    const std::string& q, const std::string& k, const std::string& v,
+    const std::string& mask, const ScaledDotProductAttentionOptions& options,
+    Graph* graph);
+
+// torch.nn.MultiheadAttention(d_model, heads, batch_first=True), as
+// Parameters in its layout:
+//   <prefix>/in_proj_weight   [3D, D]  rows: q, k, v (xavier_uniform)
+//   <prefix>/in_proj_bias     [3D]     zeros
+//   <prefix>/out_proj.weight  [D, D]   uniform(+-1/sqrt(D))
+//   <prefix>/out_proj.bias    [D]      zeros
+// Batch and sequence lengths may be symbolic: heads are split and joined
+// with Split/Concat along D, never with a Reshape that would fix them.
+struct MultiHeadAttentionOptions {
+  std::string prefix;
+  int64_t d_model = 0;  // D >= 1, divisible by heads
+  int64_t heads = 0;    // h >= 1
+  DType dtype = DType::kF32;
+  // Query q sees keys k <= q (CausalMask), as a decoder's self-attention.
+  bool causal = false;
+  // Optional: a "node" or "node:k" reference to the [B] i32/i64 numbers of
+  // valid keys; key t of sequence b is masked when t >= lengths[b]
+  // (PyTorch's key_padding_mask). Empty: all keys valid.
+  std::string key_lengths;
+  uint64_t seed = 0;  // of the initial weights
+};
+
+struct MultiHeadAttention {
+  std::string output;  // [B, T_q, D]
+  // in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias.
+  std::vector<std::string> parameters;
+};
+
+// Appends attention of `query` [B, T_q, D] over `key_value` [B, T_k, D]:
+// self-attention when they are the same reference, source-target (cross)
+// attention otherwise (K and V from key_value, e.g. the encoder's output).
+absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
+    const std::string& query, const std::string& key_value,
+    const MultiHeadAttentionOptions& options, Graph* graph);
+
+// The [length, d_model] table PE(pos, 2i) = sin(pos / 10000^(2i/d_model)),
+// PE(pos, 2i+1) = cos(pos / 10000^(2i/d_model)), computed in double.
+absl::StatusOr<Tensor> SinusoidalPositionalEncodingTable(int64_t length,
+                                                         int64_t d_model,
+                                                         DType dtype);
+
+struct PositionalEncodingOptions {
+  std::string prefix;
+  int64_t length = 0;   // T >= 1, x's sequence length (static)
+  int64_t d_model = 0;  // D >= 1
+  DType dtype = DType::kF32;
+};
+
+// x [B, T, D] + the table as a Const <prefix>/table [T, D]; returns the
+// sum's node <prefix>/output.
+absl::StatusOr<std::string> AddSinusoidalPositionalEncoding(
+    const std::string& x, const PositionalEncodingOptions& options,
+    Graph* graph);
+
+}  // namespace rill
+
+#endif  // RILL_MODELS_ATTENTION_H_
