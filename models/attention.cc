@@ -1,6 +1,5 @@
 #include "models/attention.h"
 
-#include <cctype>
 #include <cmath>
 #include <deque>
 #include <functional>

@@ -1,6 +1,5 @@
 #include "models/rnn.h"
 
-#include <cctype>
 #include <cmath>
 #include <deque>
 #include <random>
