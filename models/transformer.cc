@@ -1,0 +1,234 @@
+#include "models/transformer.h"
+
+#include <cmath>
+#include <functional>
+#include <random>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "core/status.h"
+#include "core/tensor.h"
+#include "core/tensor_proto.h"
+#include "graph/validate.h"
+#include "models/attention.h"
+
+namespace rill {
+namespace {
+
+absl::Status Bad(const char* what, const std::string& prefix,
+                 const std::string& message) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " options: ", prefix, ": ", message));
+}
+
+absl::Status CheckOptions(const char* what, const TransformerLayerOptions& o) {
+  if (!IsValidNodeName(o.prefix)) {
+    return Bad(
+        what, "",
+        absl::StrCat("prefix '", o.prefix,
+                     "' is not a node name ([A-Za-z_][A-Za-z0-9_.-/]*)"));
+  }
+  if (o.dtype != DType::kF32 && o.dtype != DType::kF64) {
+    return Bad(what, o.prefix, "dtype must be f32 or f64");
+  }
+  if (o.d_model < 1) {
+    return Bad(what, o.prefix, absl::StrCat("d_model ", o.d_model, " < 1"));
+  }
+  if (o.heads < 1) {
+    return Bad(what, o.prefix, absl::StrCat("heads ", o.heads, " < 1"));
+  }
+  if (o.d_model % o.heads != 0) {
+    return Bad(what, o.prefix,
+               absl::StrCat("d_model ", o.d_model,
+                            " is not divisible by heads ", o.heads));
+  }
+  if (o.ff < 1) return Bad(what, o.prefix, absl::StrCat("ff ", o.ff, " < 1"));
+  // Negated so that NaN fails too.
+  if (!(o.dropout >= 0 && o.dropout < 1)) {
+    return Bad(what, o.prefix,
+               absl::StrCat("dropout ", o.dropout, " is not in [0, 1)"));
+  }
+  return absl::OkStatus();
+}
+
+// Builds a layer in a copy of the graph, so that the caller's graph changes
+// only once every node is in place and no name clashes.
+class LayerBuilder {
+ public:
+  LayerBuilder(const TransformerLayerOptions& o, const Graph& graph)
+      : o_(o), graph_(graph), rng_(o.seed + 2) {}
+
+  // Adds node `<prefix>/<name>` and returns its name.
+  std::string Op(const std::string& name, const std::string& op,
+                 const std::vector<std::string>& inputs,
+                 Node** node = nullptr) {
+    Node* n = graph_.add_node();
+    n->set_name(absl::StrCat(o_.prefix, "/", name));
+    n->set_op(op);
+    for (const std::string& in : inputs) n->add_input(in);
+    if (node != nullptr) *node = n;
+    return n->name();
+  }
+
+  // x . weight^T + bias, with nn.Linear's Parameters <name>.weight
+  // [out, in] and <name>.bias [out], both uniform(+-1/sqrt(in)).
+  std::string Linear(const std::string& name, const std::string& x, int64_t in,
+                     int64_t out) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+    std::string weight = Param(name + ".weight", Shape{out, in}, bound);
+    std::string bias = Param(name + ".bias", Shape{out}, bound);
+    Node* mm;
+    std::string prod = Op(name + "_mm", "MatMul", {x, weight}, &mm);
+    (*mm->mutable_attr())["transpose_b"].set_b(true);
+    return Op(name, "Add", {prod, bias});
+  }
+
+  // nn.LayerNorm(D): <name>.weight ones, <name>.bias zeros, epsilon 1e-5.
+  std::string Norm(const std::string& name, const std::string& x) {
+    std::string gamma = Param(name + ".weight", Shape{o_.d_model}, 0, 1.0);
+    std::string beta = Param(name + ".bias", Shape{o_.d_model}, 0, 0.0);
+    return Op(name, "LayerNorm", {x, gamma, beta}) + ":0";
+  }
+
+  // x itself when dropout is 0.
+  std::string Dropout(const std::string& name, const std::string& x) {
+    if (o_.dropout == 0) return x;
+    Node* node;
+    std::string out = Op(name, "Dropout", {x}, &node);
+    (*node->mutable_attr())["rate"].set_f(static_cast<float>(o_.dropout));
+    (*node->mutable_attr())["training"].set_b(true);
+    (*node->mutable_attr())["seed"].set_i(static_cast<int64_t>(o_.seed));
+    return out + ":0";
+  }
+
+  // AddMultiHeadAttention as <prefix>/<name>; its Parameters join ours.
+  absl::StatusOr<std::string> Attention(const std::string& name,
+                                        const std::string& query,
+                                        const std::string& key_value,
+                                        bool causal,
+                                        const std::string& key_lengths,
+                                        uint64_t seed) {
+    MultiHeadAttentionOptions m;
+    m.prefix = absl::StrCat(o_.prefix, "/", name);
+    m.d_model = o_.d_model;
+    m.heads = o_.heads;
+    m.dtype = o_.dtype;
+    m.causal = causal;
+    m.key_lengths = key_lengths;
+    m.seed = seed;
+    ASSIGN_OR_RETURN(MultiHeadAttention mha,
+                     AddMultiHeadAttention(query, key_value, m, &graph_));
+    for (const std::string& p : mha.parameters) parameters_.push_back(p);
+    return mha.output;
+  }
+
+  // Linear(D, ff) - activation - dropout - Linear(ff, D).
+  std::string FeedForward(const std::string& x) {
+    std::string h = Linear("linear1", x, o_.d_model, o_.ff);
+    h = Op("activation",
+           o_.activation == TransformerActivation::kGelu ? "Gelu" : "Relu",
+           {h});
+    h = Dropout("dropout", h);
+    return Linear("linear2", h, o_.ff, o_.d_model);
+  }
+
+  // One residual block: post-norm norm(x + dropout(block(x))), or pre-norm
+  // x + dropout(block(norm(x))). `n` numbers norm<n> and dropout<n>.
+  absl::StatusOr<std::string> Residual(
+      int n, const std::string& x,
+      const std::function<absl::StatusOr<std::string>(const std::string&)>&
+          block) {
+    const std::string norm = absl::StrCat("norm", n);
+    const std::string in = o_.norm_first ? Norm(norm, x) : x;
+    ASSIGN_OR_RETURN(std::string out, block(in));
+    out = Dropout(absl::StrCat("dropout", n), out);
+    std::string sum = Op(absl::StrCat("residual", n), "Add", {x, out});
+    return o_.norm_first ? sum : Norm(norm, sum);
+  }
+
+  // Replaces `graph` with the copy, unless a name appears twice in it.
+  absl::StatusOr<TransformerLayer> Commit(const std::string& output,
+                                          Graph* graph) {
+    absl::flat_hash_set<std::string> names;
+    for (const Node& n : graph_.node()) {
+      if (!names.insert(n.name()).second) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("transformer layer '", o_.prefix,
+                         "': the graph already has a node '", n.name(), "'"));
+      }
+    }
+    *graph = std::move(graph_);
+    return TransformerLayer{output, std::move(parameters_)};
+  }
+
+ private:
+  // A Parameter of `shape`: uniform(+-bound), or all `fill` when bound is
+  // 0.
+  std::string Param(const std::string& name, const Shape& shape, double bound,
+                    double fill = 0) {
+    Tensor t = *Tensor::Allocate(o_.dtype, shape);
+    std::uniform_real_distribution<double> dist(-bound, bound);
+    for (int64_t i = 0; i < t.num_elements(); ++i) {
+      const double v = bound > 0 ? dist(rng_) : fill;
+      if (o_.dtype == DType::kF64) {
+        t.data<double>()[i] = v;
+      } else {
+        t.data<float>()[i] = static_cast<float>(v);
+      }
+    }
+    Node* node;
+    std::string out = Op(name, "Parameter", {}, &node);
+    *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(t);
+    parameters_.push_back(out);
+    return out;
+  }
+
+  const TransformerLayerOptions& o_;
+  Graph graph_;
+  std::mt19937_64 rng_;
+  std::vector<std::string> parameters_;
+};
+
+}  // namespace
+
+absl::StatusOr<TransformerLayer> AddTransformerEncoderLayer(
+    const std::string& x, const TransformerLayerOptions& o, Graph* graph) {
+  const char* what = "transformer encoder layer";
+  RETURN_IF_ERROR(CheckOptions(what, o));
+  if (x.empty()) return Bad(what, o.prefix, "x is empty");
+  LayerBuilder b(o, *graph);
+  ASSIGN_OR_RETURN(std::string h, b.Residual(1, x, [&](const std::string& in) {
+    return b.Attention("self_attn", in, in, o.causal, o.key_lengths, o.seed);
+  }));
+  ASSIGN_OR_RETURN(h, b.Residual(2, h, [&](const std::string& in) {
+    return absl::StatusOr<std::string>(b.FeedForward(in));
+  }));
+  return b.Commit(h, graph);
+}
+
+absl::StatusOr<TransformerLayer> AddTransformerDecoderLayer(
+    const std::string& x, const std::string& memory,
+    const TransformerLayerOptions& o, Graph* graph) {
+  const char* what = "transformer decoder layer";
+  RETURN_IF_ERROR(CheckOptions(what, o));
+  if (x.empty() || memory.empty()) {
+    return Bad(what, o.prefix, "x and memory must both be given");
+  }
+  LayerBuilder b(o, *graph);
+  ASSIGN_OR_RETURN(std::string h, b.Residual(1, x, [&](const std::string& in) {
+    return b.Attention("self_attn", in, in, o.causal, o.key_lengths, o.seed);
+  }));
+  // Cross-attention: the memory is never normalised here (PyTorch's
+  // pre-norm normalises only the query side).
+  ASSIGN_OR_RETURN(h, b.Residual(2, h, [&](const std::string& in) {
+    return b.Attention("multihead_attn", in, memory, false,
+                       o.memory_key_lengths, o.seed + 1);
+  }));
+  ASSIGN_OR_RETURN(h, b.Residual(3, h, [&](const std::string& in) {
+    return absl::StatusOr<std::string>(b.FeedForward(in));
+  }));
+  return b.Commit(h, graph);
+}
+
+}  // namespace rill

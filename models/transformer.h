@@ -1,0 +1,76 @@
+#ifndef RILL_MODELS_TRANSFORMER_H_
+#define RILL_MODELS_TRANSFORMER_H_
+
+// Transformer encoder and decoder layers (issue 8), batch-first, in the
+// parameter layout of torch.nn.TransformerEncoderLayer and
+// nn.TransformerDecoderLayer, appended to a Graph as primitive ops (the
+// attention of models/attention.h, MatMul, Relu/Gelu, LayerNorm, Dropout).
+//
+// Parameters, with <p> the prefix (torch's "a.b" state_dict key is
+// "<p>/a.b"; the attention blocks are AddMultiHeadAttention's):
+//   <p>/self_attn/{in_proj_weight, in_proj_bias, out_proj.weight,
+//                  out_proj.bias}
+//   <p>/multihead_attn/...   (decoder only: attention over the memory)
+//   <p>/linear1.weight [ff, D], <p>/linear1.bias [ff]
+//   <p>/linear2.weight [D, ff], <p>/linear2.bias [D]
+//   <p>/norm1.weight, <p>/norm1.bias, <p>/norm2.*, (decoder) <p>/norm3.*
+// Initialised as PyTorch does: Linear uniform(+-1/sqrt(fan_in)) for weight
+// and bias, LayerNorm weight 1 and bias 0.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/dtype.h"
+#include "proto/graph.pb.h"
+
+namespace rill {
+
+enum class TransformerActivation { kRelu, kGelu };  // Gelu: exact (erf).
+
+struct TransformerLayerOptions {
+  std::string prefix;   // Of every node name; a valid node name.
+  int64_t d_model = 0;  // D >= 1, divisible by heads.
+  int64_t heads = 0;    // h >= 1.
+  int64_t ff = 0;       // The feed-forward width, >= 1.
+  TransformerActivation activation = TransformerActivation::kRelu;
+  // false: post-norm, x = norm(x + block(x)), the paper's and PyTorch's
+  // default. true: pre-norm, x = x + block(norm(x)).
+  bool norm_first = false;
+  // Inverted dropout (training on) after each attention block, inside the
+  // FFN after the activation, and after the FFN, as PyTorch places it. In
+  // [0, 1); 0 adds no Dropout ops.
+  double dropout = 0;
+  // Self-attention: query t sees keys <= t (the decoder's tgt mask).
+  bool causal = false;
+  // Self-attention key lengths ("node" or "node:k", [B] i32/i64; "" for
+  // none): PyTorch's src/tgt_key_padding_mask.
+  std::string key_lengths;
+  // Decoder only: the memory's key lengths (memory_key_padding_mask).
+  std::string memory_key_lengths;
+  DType dtype = DType::kF32;  // kF32 or kF64.
+  uint64_t seed = 0;          // Of the initial weights and of Dropout.
+};
+
+struct TransformerLayer {
+  std::string output;                   // [B, T, D]
+  std::vector<std::string> parameters;  // Every Parameter the layer added.
+};
+
+// nn.TransformerEncoderLayer(d_model, heads, ff, dropout, activation,
+// batch_first=True, norm_first): x [B, T, D] -> [B, T, D]. Fails, leaving
+// `graph` unchanged, on bad options or a node name that exists.
+absl::StatusOr<TransformerLayer> AddTransformerEncoderLayer(
+    const std::string& x, const TransformerLayerOptions& options, Graph* graph);
+
+// nn.TransformerDecoderLayer: x [B, T, D] (the target) attends to itself
+// (causal when options.causal), then to `memory` [B, S, D] (the encoder's
+// output), then the FFN. Fails like the encoder.
+absl::StatusOr<TransformerLayer> AddTransformerDecoderLayer(
+    const std::string& x, const std::string& memory,
+    const TransformerLayerOptions& options, Graph* graph);
+
+}  // namespace rill
+
+#endif  // RILL_MODELS_TRANSFORMER_H_
