@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "runtime/executor.h"
 #include "tests/graph/grad_check.h"
+#include "tests/models/model_test_util.h"
 
 namespace rill {
 namespace {
@@ -32,44 +33,6 @@ Tensor Golden(const std::string& name) {
       absl::StrCat("tests/models/testdata/attention_", name, ".npy"), 1 << 20);
   EXPECT_TRUE(t.ok()) << t.status();
   return t.ok() ? *t : Tensor();
-}
-
-Node* FindNode(Graph* g, const std::string& name) {
-  for (Node& n : *g->mutable_node()) {
-    if (n.name() == name) return &n;
-  }
-  return nullptr;
-}
-
-void AddInput(Graph* g, const std::string& name,
-              const std::vector<int64_t>& dims, DType dtype = DType::kF64) {
-  Node* n = g->add_node();
-  n->set_name(name);
-  n->set_op("Input");
-  (*n->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
-  for (int64_t d : dims) {
-    (*n->mutable_attr())["shape"].mutable_shape()->add_dim(d);
-  }
-}
-
-void AddOp(Graph* g, const std::string& name, const std::string& op,
-           const std::vector<std::string>& inputs) {
-  Node* n = g->add_node();
-  n->set_name(name);
-  n->set_op(op);
-  for (const std::string& i : inputs) n->add_input(i);
-}
-
-double MaxError(const Tensor& got, const Tensor& want,
-                const std::string& what) {
-  EXPECT_EQ(got.shape(), want.shape()) << what;
-  if (got.shape() != want.shape()) return INFINITY;
-  double err = 0;
-  for (int64_t i = 0; i < want.num_elements(); ++i) {
-    err = std::max(err,
-                   std::abs(got.ElementAsDouble(i) - want.ElementAsDouble(i)));
-  }
-  return err;
 }
 
 struct MhaCase {
@@ -167,25 +130,6 @@ INSTANTIATE_TEST_SUITE_P(Attention, MhaGoldens, testing::ValuesIn(kMhaCases),
                          [](const testing::TestParamInfo<MhaCase>& info) {
                            return std::string(info.param.name);
                          });
-
-// Turns each Parameter into an Input of its shape, fed with its value: the
-// gradient checker differentiates with respect to Inputs.
-std::map<std::string, Tensor> ParametersToInputs(Graph* g) {
-  std::map<std::string, Tensor> values;
-  for (Node& n : *g->mutable_node()) {
-    if (n.op() != "Parameter") continue;
-    auto t = TensorFromProto(n.attr().at("value").tensor(), 1 << 20);
-    EXPECT_TRUE(t.ok()) << t.status();
-    values[n.name()] = *t;
-    n.set_op("Input");
-    n.mutable_attr()->clear();
-    (*n.mutable_attr())["dtype"].set_type(DT_DOUBLE);
-    for (int64_t d : t->shape().dims()) {
-      (*n.mutable_attr())["shape"].mutable_shape()->add_dim(d);
-    }
-  }
-  return values;
-}
 
 class MhaGradCheck : public testing::TestWithParam<MhaCase> {};
 

@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "runtime/executor.h"
 #include "tests/graph/grad_check.h"
+#include "tests/models/model_test_util.h"
 
 namespace rill {
 namespace {
@@ -42,32 +43,6 @@ Tensor Golden(const std::string& c, const std::string& name) {
               1 << 20);
   EXPECT_TRUE(t.ok()) << t.status();
   return t.ok() ? *t : Tensor();
-}
-
-Node* FindNode(Graph* g, const std::string& name) {
-  for (Node& n : *g->mutable_node()) {
-    if (n.name() == name) return &n;
-  }
-  return nullptr;
-}
-
-void AddInput(Graph* g, const std::string& name,
-              const std::vector<int64_t>& dims, DType dtype = DType::kF64) {
-  Node* n = g->add_node();
-  n->set_name(name);
-  n->set_op("Input");
-  (*n->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
-  for (int64_t d : dims) {
-    (*n->mutable_attr())["shape"].mutable_shape()->add_dim(d);
-  }
-}
-
-void AddOp(Graph* g, const std::string& name, const std::string& op,
-           const std::vector<std::string>& inputs) {
-  Node* n = g->add_node();
-  n->set_name(name);
-  n->set_op(op);
-  for (const std::string& i : inputs) n->add_input(i);
 }
 
 // x [T, ?, I] (batch symbolic) -> layer "rnn" (initial states fed) ->
@@ -109,19 +84,6 @@ void LoadWeights(const std::string& c, Graph* g, DType dtype) {
     *(*n->mutable_attr())["value"].mutable_tensor() =
         TensorToProto(ConvertFloat(Golden(c, w), dtype));
   }
-}
-
-// The largest |got - want| over a tensor; shapes must match.
-double MaxError(const Tensor& got, const Tensor& want,
-                const std::string& what) {
-  EXPECT_EQ(got.shape(), want.shape()) << what;
-  if (got.shape() != want.shape()) return INFINITY;
-  double err = 0;
-  for (int64_t i = 0; i < want.num_elements(); ++i) {
-    err = std::max(err,
-                   std::abs(got.ElementAsDouble(i) - want.ElementAsDouble(i)));
-  }
-  return err;
 }
 
 // Runs the case's model with its gradient graph on `backend` in `dtype` and
@@ -193,25 +155,6 @@ INSTANTIATE_TEST_SUITE_P(Rnn, Goldens, testing::ValuesIn(kCases),
                          [](const testing::TestParamInfo<Case>& info) {
                            return std::string(info.param.name);
                          });
-
-// Turns each Parameter into an Input of its shape, fed with its value: the
-// gradient checker differentiates with respect to Inputs.
-std::map<std::string, Tensor> ParametersToInputs(Graph* g) {
-  std::map<std::string, Tensor> values;
-  for (Node& n : *g->mutable_node()) {
-    if (n.op() != "Parameter") continue;
-    auto t = TensorFromProto(n.attr().at("value").tensor(), 1 << 20);
-    EXPECT_TRUE(t.ok()) << t.status();
-    values[n.name()] = *t;
-    n.set_op("Input");
-    n.mutable_attr()->clear();
-    (*n.mutable_attr())["dtype"].set_type(DT_DOUBLE);
-    for (int64_t d : t->shape().dims()) {
-      (*n.mutable_attr())["shape"].mutable_shape()->add_dim(d);
-    }
-  }
-  return values;
-}
 
 class GradCheck : public testing::TestWithParam<Case> {};
 
