@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/text_format.h"
 
 namespace rill {
 namespace {
@@ -128,6 +129,19 @@ absl::StatusOr<std::string> PathInside(const std::string& dir,
                      "' must be a path inside the config's directory"));
   }
   return (std::filesystem::path(dir) / p).string();
+}
+
+absl::Status ReadTextProto(const std::string& path, int64_t max_bytes,
+                           google::protobuf::Message* message) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, max_bytes));
+  google::protobuf::TextFormat::Parser parser;
+  parser.SetRecursionLimit(16);
+  if (!parser.ParseFromString(text, message)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a valid ", message->GetDescriptor()->name(),
+                     " text proto (see the line and column above)"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace rill

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "google/protobuf/message.h"
 
 namespace rill {
 
@@ -17,6 +18,13 @@ absl::StatusOr<std::string> ReadFileCapped(const std::string& path,
 // rename, then fsync of the directory.
 absl::Status WriteFileAtomic(const std::string& path,
                              const std::string& contents);
+
+// Reads the text-format `message` (a config or spec: TrainConfig, ModelSpec,
+// EsnConfig) from `path`, refusing files over `max_bytes` before reading
+// and nesting past a small limit. The parser prints the line and column of
+// a syntax error to stderr; the status names the file and message type.
+absl::Status ReadTextProto(const std::string& path, int64_t max_bytes,
+                           google::protobuf::Message* message);
 
 // `relative`, a path a config file gives in its field `field`, resolved
 // inside `dir`; empty, absolute and climbing-out ("../x") paths are refused

@@ -10,7 +10,6 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "core/tensor_proto.h"
-#include "google/protobuf/text_format.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
 #include "models/rnn.h"
@@ -216,16 +215,8 @@ absl::StatusOr<Graph> BuildModel(const ModelSpec& spec) {
 }
 
 absl::StatusOr<ModelSpec> LoadModelSpec(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, kMaxSpecBytes));
   ModelSpec spec;
-  google::protobuf::TextFormat::Parser parser;
-  parser.SetRecursionLimit(16);
-  // The parser reports errors to stderr with line and column.
-  if (!parser.ParseFromString(text, &spec)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path,
-        ": not a valid ModelSpec text proto (see the line and column above)"));
-  }
+  RETURN_IF_ERROR(ReadTextProto(path, kMaxSpecBytes, &spec));
   return spec;
 }
 

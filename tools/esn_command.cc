@@ -13,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
 #include "core/npy.h"
-#include "google/protobuf/text_format.h"
 #include "models/esn.h"
 #include "models/esn_gd.h"
 #include "models/mackey_glass.h"
@@ -43,14 +42,8 @@ absl::Status WriteMatrix(const std::string& path, const EsnMatrix& m) {
 }
 
 absl::StatusOr<EsnConfig> LoadEsnConfig(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, int64_t{1} << 20));
   EsnConfig config;
-  if (!google::protobuf::TextFormat::ParseFromString(text, &config)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path,
-        ": not a valid EsnConfig text proto (see the line and column "
-        "above)"));
-  }
+  RETURN_IF_ERROR(ReadTextProto(path, int64_t{1} << 20, &config));
   return config;
 }
 

@@ -12,7 +12,6 @@
 #include "absl/strings/str_format.h"
 #include "core/file_io.h"
 #include "core/npy.h"
-#include "google/protobuf/text_format.h"
 #include "graph/autodiff.h"
 #include "graph/loader.h"
 #include "models/model_spec.h"
@@ -163,18 +162,8 @@ void RemoveUnfinishedCheckpoints(const std::string& dir) {
 }  // namespace
 
 absl::StatusOr<TrainConfig> Trainer::LoadConfig(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, kMaxConfigBytes));
   TrainConfig config;
-  google::protobuf::TextFormat::Parser parser;
-  parser.SetRecursionLimit(16);
-  // The parser reports errors to stderr with line and column; the status
-  // names the file.
-  if (!parser.ParseFromString(text, &config)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path,
-                     ": not a valid TrainConfig text proto (see the "
-                     "line and column above)"));
-  }
+  RETURN_IF_ERROR(ReadTextProto(path, kMaxConfigBytes, &config));
   return config;
 }
 
