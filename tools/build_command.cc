@@ -9,8 +9,6 @@
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "core/file_io.h"
-#include "google/protobuf/text_format.h"
 #include "graph/loader.h"
 #include "models/model_spec.h"
 #include "models/rnn_weights.h"
@@ -31,27 +29,14 @@ ABSL_FLAG(std::string, weights, "",
 namespace rill {
 
 absl::Status RunBuild(const std::vector<std::string>& operands) {
-  std::string out = absl::GetFlag(FLAGS_output);
-  if (out.empty()) {
-    return absl::InvalidArgumentError("name the output file with -o OUT.pbtxt");
-  }
-  if (!IsTextGraphPath(out)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("-o ", out,
-                     ": the graph is written as text proto, so the name must "
-                     "end in .pbtxt, .txt or .textproto"));
-  }
+  ASSIGN_OR_RETURN(std::string out, TextGraphOutput("the graph"));
   ASSIGN_OR_RETURN(Graph graph, BuildModelFile(operands[0]));
   const std::string weights = absl::GetFlag(FLAGS_weights);
   if (!weights.empty()) {
     RETURN_IF_ERROR(
         Annotate(ImportPyTorchWeights(weights, &graph), "--weights"));
   }
-  std::string text;
-  if (!google::protobuf::TextFormat::PrintToString(graph, &text)) {
-    return absl::InternalError("cannot print the graph");
-  }
-  RETURN_IF_ERROR(WriteFileAtomic(out, text));
+  RETURN_IF_ERROR(WriteTextGraph(graph, out));
   // The summary comes from the written file, as `rill check` would read it.
   ASSIGN_OR_RETURN(ValidGraph valid, LoadAndValidate(out));
   int64_t params = 0, values = 0;

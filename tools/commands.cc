@@ -9,14 +9,17 @@
 #include <map>
 #include <set>
 
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "core/file_io.h"
 #include "core/npy.h"
 #include "core/tensor_proto.h"
+#include "google/protobuf/text_format.h"
 #include "graph/dot.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
@@ -48,6 +51,9 @@ ABSL_FLAG(int64_t, max_file_mb, 1024,
           "Largest graph or .npy file accepted, in MiB; checked before "
           "reading.");
 
+// Defined in grad_command.cc, shared by the commands that write one file.
+ABSL_DECLARE_FLAG(std::string, output);
+
 namespace rill {
 namespace {
 
@@ -62,6 +68,28 @@ absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path) {
   ValidateOptions validate;
   validate.memory_budget = MiB(absl::GetFlag(FLAGS_memory_budget_mb));
   return ValidateGraph(std::move(loaded), validate);
+}
+
+absl::StatusOr<std::string> TextGraphOutput(const std::string& what) {
+  std::string out = absl::GetFlag(FLAGS_output);
+  if (out.empty()) {
+    return absl::InvalidArgumentError("name the output file with -o OUT.pbtxt");
+  }
+  if (!IsTextGraphPath(out)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("-o ", out, ": ", what,
+                     " is written as text proto, so the name must end in "
+                     ".pbtxt, .txt or .textproto"));
+  }
+  return out;
+}
+
+absl::Status WriteTextGraph(const Graph& graph, const std::string& path) {
+  std::string text;
+  if (!google::protobuf::TextFormat::PrintToString(graph, &text)) {
+    return absl::InternalError(absl::StrCat(path, ": cannot print the graph"));
+  }
+  return WriteFileAtomic(path, text);
 }
 
 namespace {

@@ -35,6 +35,11 @@ const std::vector<std::string>& ListFlagValues(const std::string& name);
 // Loads and validates a graph file with the --max_file_mb and
 // --memory_budget_mb limits.
 absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path);
+// The -o path of a command that writes `what` ("the graph") as text proto;
+// refused when missing or not named as text (.pbtxt, .txt, .textproto).
+absl::StatusOr<std::string> TextGraphOutput(const std::string& what);
+// Writes `graph` to `path` as text proto, atomically.
+absl::Status WriteTextGraph(const Graph& graph, const std::string& path);
 // "f32[2, 3]"
 std::string TypedShape(DType dtype, const Shape& shape);
 

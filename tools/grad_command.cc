@@ -3,10 +3,7 @@
 #include <cstdio>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/file_io.h"
-#include "google/protobuf/text_format.h"
 #include "graph/autodiff.h"
 #include "tools/commands.h"
 
@@ -29,16 +26,7 @@ ABSL_FLAG(std::string, output, "",
 namespace rill {
 
 absl::Status RunGrad(const std::vector<std::string>& operands) {
-  std::string out = absl::GetFlag(FLAGS_output);
-  if (out.empty()) {
-    return absl::InvalidArgumentError("name the output file with -o OUT.pbtxt");
-  }
-  if (!IsTextGraphPath(out)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("-o ", out,
-                     ": the gradient graph is written as text proto, so the "
-                     "name must end in .pbtxt, .txt or .textproto"));
-  }
+  ASSIGN_OR_RETURN(std::string out, TextGraphOutput("the gradient graph"));
   ASSIGN_OR_RETURN(ValidGraph forward, LoadAndValidate(operands[0]));
   GradientRequest request;
   request.losses = absl::GetFlag(FLAGS_loss);
@@ -58,11 +46,7 @@ absl::Status RunGrad(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(GradientGraph grad,
                    BuildGradientGraph(std::move(forward), request));
   const ValidGraph& valid = grad.graph;
-  std::string text;
-  if (!google::protobuf::TextFormat::PrintToString(valid.proto(), &text)) {
-    return absl::InternalError("cannot print the gradient graph");
-  }
-  RETURN_IF_ERROR(WriteFileAtomic(out, text));
+  RETURN_IF_ERROR(WriteTextGraph(valid.proto(), out));
   for (const std::string& w : grad.warnings) {
     std::fprintf(stderr, "%s\n", w.c_str());
   }
