@@ -74,9 +74,7 @@ absl::StatusOr<std::map<std::string, Tensor>> CheckpointParams(
       Checkpoint c,
       ReadCheckpoint(path, absl::GetFlag(FLAGS_max_file_mb) << 20));
   std::map<std::string, Tensor> values;
-  for (auto& [name, t] : c.tensors) {
-    if (name.rfind("param/", 0) == 0) values[name.substr(6)] = t;
-  }
+  for (const auto& [name, t] : CheckpointParameters(c)) values[name] = *t;
   for (const Node& n : graph.node()) {
     if (n.op() == "Parameter" && !values.count(n.name())) {
       return absl::InvalidArgumentError(

@@ -183,10 +183,7 @@ std::string Summarize(const Tensor& t) {
 absl::Status LoadParams(const std::string& path, Executor& executor) {
   ASSIGN_OR_RETURN(Checkpoint c,
                    ReadCheckpoint(path, MiB(absl::GetFlag(FLAGS_max_file_mb))));
-  std::map<std::string, const Tensor*> saved;
-  for (const auto& [name, t] : c.tensors) {
-    if (name.rfind("param/", 0) == 0) saved[name.substr(6)] = &t;
-  }
+  std::map<std::string, const Tensor*> saved = CheckpointParameters(c);
   const ValidGraph& g = executor.graph();
   std::vector<std::pair<Tensor*, const Tensor*>> copies;
   for (int n = 0; n < g.num_nodes(); ++n) {

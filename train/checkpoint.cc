@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
 #include "train/crc32c.h"
@@ -363,6 +364,22 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path,
                                           int64_t max_bytes) {
   ASSIGN_OR_RETURN(std::string bytes, ReadFileCapped(path, max_bytes));
   return ParseCheckpoint(bytes, path);
+}
+
+constexpr absl::string_view kParamPrefix = "param/";
+
+std::string ParamTensorName(absl::string_view node) {
+  return absl::StrCat(kParamPrefix, node);
+}
+
+std::map<std::string, const Tensor*> CheckpointParameters(const Checkpoint& c) {
+  std::map<std::string, const Tensor*> params;
+  for (const auto& [name, t] : c.tensors) {
+    if (absl::StartsWith(name, kParamPrefix)) {
+      params[name.substr(kParamPrefix.size())] = &t;
+    }
+  }
+  return params;
 }
 
 }  // namespace rill

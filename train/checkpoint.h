@@ -41,6 +41,7 @@
 // may delete. A file is never partially replaced.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -61,6 +62,12 @@ struct Checkpoint {
   std::string rng_state;  // Opaque bytes, restored verbatim.
   std::vector<std::pair<std::string, Tensor>> tensors;
 };
+
+// "param/<node>": the name of Parameter `node`'s tensor in a checkpoint.
+std::string ParamTensorName(absl::string_view node);
+// The parameter tensors of `c` (named by ParamTensorName), keyed by
+// Parameter node name, pointing into `c`; the optimizer's state is left out.
+std::map<std::string, const Tensor*> CheckpointParameters(const Checkpoint& c);
 
 // OK when `c` can be written and read back: step >= 0, every tensor valid()
 // with a non-empty name used once. Names the offending tensor.

@@ -23,7 +23,6 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kMaxConfigBytes = int64_t{1} << 20;
 constexpr int64_t kMaxDataBytes = int64_t{16} << 30;
-constexpr char kParamPrefix[] = "param/";
 constexpr char kOptimizerPrefix[] = "opt/";
 
 absl::Status FieldError(const std::string& field, const std::string& why) {
@@ -375,7 +374,7 @@ absl::Status Trainer::Save(const std::string& path) {
   c.rng_state = order_->Save();
   for (size_t p = 0; p < params_.size(); ++p) {
     ASSIGN_OR_RETURN(Tensor copy, params_[p]->Clone());
-    c.tensors.push_back({kParamPrefix + param_names_[p], std::move(copy)});
+    c.tensors.push_back({ParamTensorName(param_names_[p]), std::move(copy)});
   }
   for (auto& [name, state] : optimizer_->StateTensors()) {
     ASSIGN_OR_RETURN(Tensor copy, state->Clone());
@@ -422,7 +421,7 @@ absl::Status Trainer::Restore(const std::string& path) {
     return absl::OkStatus();
   };
   for (size_t p = 0; p < params_.size(); ++p) {
-    RETURN_IF_ERROR(expect(kParamPrefix + param_names_[p], params_[p]));
+    RETURN_IF_ERROR(expect(ParamTensorName(param_names_[p]), params_[p]));
   }
   for (auto& [name, state] : optimizer_->StateTensors()) {
     RETURN_IF_ERROR(expect(kOptimizerPrefix + name, state));

@@ -46,13 +46,13 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<rill::Executor>> model =
       rill::Executor::Create(*std::move(graph));
   if (!model.ok()) return Fail(model.status());
-  for (const auto& [name, value] : ckpt->tensors) {
-    if (name.rfind("param/", 0) != 0) continue;  // Optimizer state.
-    rill::Tensor* param = (*model)->mutable_value(name.substr(6));
-    if (param == nullptr || param->shape() != value.shape()) {
+  // The parameters only, not the optimizer's state.
+  for (const auto& [name, value] : rill::CheckpointParameters(*ckpt)) {
+    rill::Tensor* param = (*model)->mutable_value(name);
+    if (param == nullptr || param->shape() != value->shape()) {
       return Fail(absl::InvalidArgumentError(name + ": not in this graph"));
     }
-    std::copy_n(value.data<float>(), value.num_elements(), param->data<float>());
+    std::copy_n(value->data<float>(), value->num_elements(), param->data<float>());
   }
   rill::Tensor x = *rill::Tensor::Allocate(rill::DType::kF32, {2, 2});
   const float points[4] = {0.5f, 0.0f, -1.0f, 1.0f};

@@ -16,6 +16,7 @@
 #include <initializer_list>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -114,6 +115,21 @@ TEST(CheckpointFormat, SerializesExactlyAsTheIndependentWriter) {
   absl::StatusOr<Checkpoint> c = ParseCheckpoint(golden, kSource);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_TRUE(SameCheckpoint(*c, GoldenCheckpoint()));
+}
+
+// The parameters are the "param/<node>" tensors, keyed by node; the
+// optimizer's "opt/..." state and a bare "param" are not parameters.
+TEST(CheckpointParameters, PicksTheParamTensorsByNode) {
+  Checkpoint c = GoldenCheckpoint();
+  c.tensors.emplace_back("param", Make<float>({1}, {9.0f}));
+  c.tensors.emplace_back(ParamTensorName("layer/b"), Make<float>({1}, {4.0f}));
+  EXPECT_EQ(ParamTensorName("w"), "param/w");
+  std::map<std::string, const Tensor*> params = CheckpointParameters(c);
+  ASSERT_EQ(params.size(), 2u);
+  ASSERT_EQ(params.count("w"), 1u);
+  EXPECT_EQ(params["w"], &c.tensors[0].second);
+  ASSERT_EQ(params.count("layer/b"), 1u);
+  EXPECT_EQ(params["layer/b"]->data<float>()[0], 4.0f);
 }
 
 // --- Round trips ---
