@@ -389,7 +389,9 @@ TEST(EsnTest, ActivationIsASetting) {
     std::string a = activation;
     EXPECT_EQ(homogeneous, a != "tanh");
     EXPECT_EQ(odd, a != "relu");
-    if (a == "relu") EXPECT_GE(one.minCoeff(), 0.0);
+    if (a == "relu") {
+      EXPECT_GE(one.minCoeff(), 0.0);
+    }
     absl::Status fit = esn->Fit(u.topRows(49), u.bottomRows(49));
     ASSERT_TRUE(fit.ok()) << fit;
     std::string path = TestTempPath(std::string(activation) + ".rckpt");
