@@ -1,16 +1,15 @@
 #include "models/attention.h"
 
 #include <cmath>
-#include <deque>
 #include <functional>
 #include <random>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "core/tensor_proto.h"
 #include "graph/validate.h"
+#include "models/node_writer.h"
 
 namespace rill {
 namespace {
@@ -19,59 +18,7 @@ namespace {
 // -1e9, and real scores are far from either threshold.
 constexpr double kMaskedBelow = -5e8;
 
-// Collects the nodes, so that nothing reaches the graph until every check
-// has passed.
-class NodeWriter {
- public:
-  explicit NodeWriter(std::string prefix) : prefix_(std::move(prefix)) {}
-
-  // Adds node `<prefix>/<name>` and returns its name.
-  std::string Op(const std::string& name, const std::string& op,
-                 const std::vector<std::string>& inputs,
-                 Node** node = nullptr) {
-    Node& n = nodes_.emplace_back();
-    n.set_name(absl::StrCat(prefix_, "/", name));
-    n.set_op(op);
-    for (const std::string& in : inputs) n.add_input(in);
-    if (node != nullptr) *node = &n;
-    return n.name();
-  }
-  // An op with one int attribute.
-  std::string OpI(const std::string& name, const std::string& op,
-                  const std::vector<std::string>& inputs,
-                  const std::string& key, int64_t value) {
-    Node* node;
-    std::string out = Op(name, op, inputs, &node);
-    (*node->mutable_attr())[key].set_i(value);
-    return out;
-  }
-  // A Const or Parameter holding `value`.
-  std::string Value(const std::string& name, const std::string& op,
-                    const Tensor& value) {
-    Node* node;
-    std::string out = Op(name, op, {}, &node);
-    *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(value);
-    return out;
-  }
-  // Adds the nodes to `graph` once none of their names is taken.
-  absl::Status Commit(Graph* graph) {
-    absl::flat_hash_set<std::string> taken;
-    for (const Node& n : graph->node()) taken.insert(n.name());
-    for (const Node& n : nodes_) {
-      if (taken.contains(n.name())) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("attention '", prefix_,
-                         "': the graph already has a node '", n.name(), "'"));
-      }
-    }
-    for (Node& n : nodes_) *graph->add_node() = std::move(n);
-    return absl::OkStatus();
-  }
-
- private:
-  std::string prefix_;
-  std::deque<Node> nodes_;  // A deque keeps each `Node*` valid.
-};
+constexpr char kWhat[] = "attention";
 
 absl::Status Bad(const std::string& what, const std::string& prefix,
                  const std::string& message) {
@@ -97,26 +44,6 @@ absl::Status CheckCommon(const std::string& what, const std::string& prefix,
   return absl::OkStatus();
 }
 
-// A tensor of `shape` whose element i is fill(i).
-template <typename Fill>
-Tensor Filled(DType dtype, const Shape& shape, Fill fill) {
-  Tensor t = *Tensor::Allocate(dtype, shape);
-  for (int64_t i = 0; i < t.num_elements(); ++i) {
-    if (dtype == DType::kF64) {
-      t.data<double>()[i] = fill(i);
-    } else {
-      t.data<float>()[i] = static_cast<float>(fill(i));
-    }
-  }
-  return t;
-}
-
-std::string Scalar(NodeWriter& w, const std::string& name, DType dtype,
-                   double value) {
-  return w.Value(name, "Const",
-                 Filled(dtype, Shape{1}, [&](int64_t) { return value; }));
-}
-
 // The body of AddScaledDotProductAttention; options are checked.
 // `make_mask` gets the scores' node (whose shape masks read) and returns
 // the additive mask, or "" for none.
@@ -130,7 +57,7 @@ std::string Attend(
   (*node->mutable_attr())["transpose_b"].set_b(true);
   const double scale = 1.0 / std::sqrt(static_cast<double>(key_dim));
   std::string scores =
-      w.Op("scores", "Mul", {qk, Scalar(w, "scale", dtype, scale)});
+      w.Op("scores", "Mul", {qk, w.Scalar("scale", dtype, scale)});
   const std::string mask = make_mask(qk);
   if (mask.empty()) {
     std::string weights = w.Op("weights", "Softmax", {scores});
@@ -141,7 +68,7 @@ std::string Attend(
   // Zero the rows with no allowed key, which softmax makes uniform.
   std::string allowed =
       w.Op("allowed", "Greater",
-           {mask, Scalar(w, "masked_below", dtype, kMaskedBelow)});
+           {mask, w.Scalar("masked_below", dtype, kMaskedBelow)});
   Node* cast;
   std::string keep = w.Op("keep", "Cast", {allowed}, &cast);
   (*cast->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
@@ -217,10 +144,10 @@ Projections AddProjections(NodeWriter& w, const MultiHeadAttentionOptions& o) {
   std::mt19937_64 rng(o.seed);
   auto uniform = [&](const Shape& shape, double bound) {
     std::uniform_real_distribution<double> dist(-bound, bound);
-    return Filled(o.dtype, shape, [&](int64_t) { return dist(rng); });
+    return FilledTensor(o.dtype, shape, [&](int64_t) { return dist(rng); });
   };
   auto zeros = [&](int64_t n) {
-    return Filled(o.dtype, Shape{n}, [](int64_t) { return 0.0; });
+    return FilledTensor(o.dtype, Shape{n}, [](int64_t) { return 0.0; });
   };
   const int64_t d = o.d_model;
   Projections p;
@@ -254,7 +181,7 @@ absl::StatusOr<std::string> AddScaledDotProductAttention(
     return Bad("scaled dot-product attention", o.prefix,
                "q, k and v must all be given");
   }
-  NodeWriter w(o.prefix);
+  NodeWriter w(kWhat, o.prefix);
   std::string out = Attend(
       w, q, k, v, [&](const std::string&) { return mask; }, o.key_dim, o.dtype);
   RETURN_IF_ERROR(w.Commit(graph));
@@ -277,7 +204,7 @@ absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
   if (query.empty() || key_value.empty()) {
     return Bad(what, o.prefix, "query and key_value must both be given");
   }
-  NodeWriter w(o.prefix);
+  NodeWriter w(kWhat, o.prefix);
   Projections p = AddProjections(w, o);
   std::vector<std::string> wq =
       SplitThree(w, "in_proj_weight_qkv", p.in_weight);
@@ -310,7 +237,7 @@ absl::StatusOr<Tensor> SinusoidalPositionalEncodingTable(int64_t length,
     return Bad("positional encoding", "table",
                absl::StrCat("d_model ", d_model, " < 1"));
   }
-  return Filled(dtype, Shape{length, d_model}, [&](int64_t i) {
+  return FilledTensor(dtype, Shape{length, d_model}, [&](int64_t i) {
     const int64_t pos = i / d_model, col = i % d_model;
     const double two_i = static_cast<double>(col - col % 2);
     const double angle =
@@ -327,7 +254,7 @@ absl::StatusOr<std::string> AddSinusoidalPositionalEncoding(
   if (x.empty()) return Bad("positional encoding", o.prefix, "x is empty");
   ASSIGN_OR_RETURN(Tensor table, SinusoidalPositionalEncodingTable(
                                      o.length, o.d_model, o.dtype));
-  NodeWriter w(o.prefix);
+  NodeWriter w(kWhat, o.prefix);
   std::string out =
       w.Op("output", "Add", {x, w.Value("table", "Const", table)});
   RETURN_IF_ERROR(w.Commit(graph));

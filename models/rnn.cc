@@ -1,41 +1,18 @@
 #include "models/rnn.h"
 
 #include <cmath>
-#include <deque>
 #include <random>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "core/tensor.h"
 #include "core/tensor_proto.h"
 #include "graph/validate.h"
+#include "models/node_writer.h"
 
 namespace rill {
 namespace {
-
-// Collects the layer's nodes, so that nothing reaches the graph until every
-// check has passed.
-class NodeWriter {
- public:
-  // Adds node `<scope>/<name>` and returns its name. `scope` is the prefix,
-  // or the prefix plus the step (`<prefix>/t3`).
-  std::string Op(const std::string& scope, const std::string& name,
-                 const std::string& op, const std::vector<std::string>& inputs,
-                 Node** node = nullptr) {
-    Node& n = nodes_.emplace_back();
-    n.set_name(absl::StrCat(scope, "/", name));
-    n.set_op(op);
-    for (const std::string& in : inputs) n.add_input(in);
-    if (node != nullptr) *node = &n;
-    return n.name();
-  }
-  std::deque<Node>& nodes() { return nodes_; }
-
- private:
-  std::deque<Node> nodes_;  // A deque keeps each `Node*` valid.
-};
 
 void SetInts(Node* node, const std::string& key,
              const std::vector<int64_t>& values) {
@@ -90,7 +67,7 @@ absl::StatusOr<std::string> AddParameter(NodeWriter& w,
     }
   }
   Node* node;
-  std::string out = w.Op(o.prefix, name, "Parameter", {}, &node);
+  std::string out = w.OpAt(o.prefix, name, "Parameter", {}, &node);
   *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(t);
   return out;
 }
@@ -111,9 +88,9 @@ std::string Affine(NodeWriter& w, const std::string& scope,
                    const std::string& name, const std::string& a,
                    const std::string& b, const std::string& bias) {
   Node* mm;
-  std::string prod = w.Op(scope, name + "_mm", "MatMul", {a, b}, &mm);
+  std::string prod = w.OpAt(scope, name + "_mm", "MatMul", {a, b}, &mm);
   (*mm->mutable_attr())["transpose_b"].set_b(true);
-  return w.Op(scope, name, "Add", {prod, bias});
+  return w.OpAt(scope, name, "Add", {prod, bias});
 }
 
 // Splits x [B, n*H] along its features into n equal parts, "name:k".
@@ -121,7 +98,7 @@ std::vector<std::string> SplitGates(NodeWriter& w, const std::string& scope,
                                     const std::string& name,
                                     const std::string& x, int64_t n) {
   Node* node;
-  std::string s = w.Op(scope, name, "Split", {x}, &node);
+  std::string s = w.OpAt(scope, name, "Split", {x}, &node);
   (*node->mutable_attr())["num_splits"].set_i(n);
   (*node->mutable_attr())["axis"].set_i(1);
   std::vector<std::string> parts;
@@ -133,25 +110,25 @@ std::vector<std::string> SplitGates(NodeWriter& w, const std::string& scope,
 State RnnStep(NodeWriter& w, const std::string& s, const std::string& xp,
               const State& prev, const Weights& wt, bool relu) {
   std::string hp = Affine(w, s, "h_proj", prev.h, wt.weight_hh, wt.bias_hh);
-  std::string pre = w.Op(s, "pre", "Add", {xp, hp});
-  return {w.Op(s, "h", relu ? "Relu" : "Tanh", {pre}), ""};
+  std::string pre = w.OpAt(s, "pre", "Add", {xp, hp});
+  return {w.OpAt(s, "h", relu ? "Relu" : "Tanh", {pre}), ""};
 }
 
 // Gates i, f, g, o; c = f c + i g; h = o tanh(c).
 State LstmStep(NodeWriter& w, const std::string& s, const std::string& xp,
                const State& prev, const Weights& wt) {
   std::string hp = Affine(w, s, "h_proj", prev.h, wt.weight_hh, wt.bias_hh);
-  std::string pre = w.Op(s, "gates", "Add", {xp, hp});
+  std::string pre = w.OpAt(s, "gates", "Add", {xp, hp});
   std::vector<std::string> g = SplitGates(w, s, "gates_split", pre, 4);
-  std::string i = w.Op(s, "i", "Sigmoid", {g[0]});
-  std::string f = w.Op(s, "f", "Sigmoid", {g[1]});
-  std::string cand = w.Op(s, "g", "Tanh", {g[2]});
-  std::string o = w.Op(s, "o", "Sigmoid", {g[3]});
-  std::string fc = w.Op(s, "f_c", "Mul", {f, prev.c});
-  std::string ig = w.Op(s, "i_g", "Mul", {i, cand});
-  std::string c = w.Op(s, "c", "Add", {fc, ig});
-  std::string tc = w.Op(s, "c_tanh", "Tanh", {c});
-  return {w.Op(s, "h", "Mul", {o, tc}), c};
+  std::string i = w.OpAt(s, "i", "Sigmoid", {g[0]});
+  std::string f = w.OpAt(s, "f", "Sigmoid", {g[1]});
+  std::string cand = w.OpAt(s, "g", "Tanh", {g[2]});
+  std::string o = w.OpAt(s, "o", "Sigmoid", {g[3]});
+  std::string fc = w.OpAt(s, "f_c", "Mul", {f, prev.c});
+  std::string ig = w.OpAt(s, "i_g", "Mul", {i, cand});
+  std::string c = w.OpAt(s, "c", "Add", {fc, ig});
+  std::string tc = w.OpAt(s, "c_tanh", "Tanh", {c});
+  return {w.OpAt(s, "h", "Mul", {o, tc}), c};
 }
 
 // from + z (to - from): (1 - z) from + z to, in three ops, the last named
@@ -159,9 +136,9 @@ State LstmStep(NodeWriter& w, const std::string& s, const std::string& xp,
 std::string Blend(NodeWriter& w, const std::string& s, const std::string& z,
                   const std::string& from, const std::string& to,
                   const std::string& name) {
-  std::string diff = w.Op(s, name + "_delta", "Sub", {to, from});
-  std::string step = w.Op(s, name + "_step", "Mul", {z, diff});
-  return w.Op(s, name, "Add", {from, step});
+  std::string diff = w.OpAt(s, name + "_delta", "Sub", {to, from});
+  std::string step = w.OpAt(s, name + "_step", "Mul", {z, diff});
+  return w.OpAt(s, name, "Add", {from, step});
 }
 
 // PyTorch's GRU: n = tanh(x_n + r (h W_hn^T + b_hn)); h' = (1 - z) n + z h.
@@ -171,11 +148,12 @@ State GruPyTorchStep(NodeWriter& w, const std::string& s, const std::string& xp,
   std::vector<std::string> x = SplitGates(w, s, "x_split", xp, 3);
   std::vector<std::string> h = SplitGates(w, s, "h_split", hp, 3);
   std::string r =
-      w.Op(s, "r", "Sigmoid", {w.Op(s, "r_pre", "Add", {x[0], h[0]})});
+      w.OpAt(s, "r", "Sigmoid", {w.OpAt(s, "r_pre", "Add", {x[0], h[0]})});
   std::string z =
-      w.Op(s, "z", "Sigmoid", {w.Op(s, "z_pre", "Add", {x[1], h[1]})});
-  std::string rh = w.Op(s, "r_hn", "Mul", {r, h[2]});
-  std::string n = w.Op(s, "n", "Tanh", {w.Op(s, "n_pre", "Add", {x[2], rh})});
+      w.OpAt(s, "z", "Sigmoid", {w.OpAt(s, "z_pre", "Add", {x[1], h[1]})});
+  std::string rh = w.OpAt(s, "r_hn", "Mul", {r, h[2]});
+  std::string n =
+      w.OpAt(s, "n", "Tanh", {w.OpAt(s, "n_pre", "Add", {x[2], rh})});
   return {Blend(w, s, z, n, prev.h, "h"), ""};
 }
 
@@ -186,12 +164,13 @@ State GruSeedStep(NodeWriter& w, const std::string& s, const std::string& xp,
   std::vector<std::string> x = SplitGates(w, s, "x_split", xp, 3);
   std::vector<std::string> h = SplitGates(w, s, "h_split", hp, 2);
   std::string r =
-      w.Op(s, "r", "Sigmoid", {w.Op(s, "r_pre", "Add", {x[0], h[0]})});
+      w.OpAt(s, "r", "Sigmoid", {w.OpAt(s, "r_pre", "Add", {x[0], h[0]})});
   std::string z =
-      w.Op(s, "z", "Sigmoid", {w.Op(s, "z_pre", "Add", {x[1], h[1]})});
-  std::string rh = w.Op(s, "r_h", "Mul", {r, prev.h});
+      w.OpAt(s, "z", "Sigmoid", {w.OpAt(s, "z_pre", "Add", {x[1], h[1]})});
+  std::string rh = w.OpAt(s, "r_h", "Mul", {r, prev.h});
   std::string hn = Affine(w, s, "h_proj_n", rh, wt.w_hn, wt.b_hn);
-  std::string n = w.Op(s, "n", "Tanh", {w.Op(s, "n_pre", "Add", {x[2], hn})});
+  std::string n =
+      w.OpAt(s, "n", "Tanh", {w.OpAt(s, "n_pre", "Add", {x[2], hn})});
   return {Blend(w, s, z, prev.h, n, "h"), ""};
 }
 
@@ -219,7 +198,7 @@ void SplitSeedGruWeights(NodeWriter& w, const std::string& prefix,
   auto split = [&](const std::string& name, const std::string& x,
                    std::string* rz, std::string* n) {
     Node* node;
-    std::string s = w.Op(prefix, name, "Split", {x}, &node);
+    std::string s = w.OpAt(prefix, name, "Split", {x}, &node);
     (*node->mutable_attr())["num_splits"].set_i(2);
     SetInts(node, "sizes", {2 * h, h});
     *rz = s + ":0";
@@ -240,7 +219,7 @@ State InitialStates(NodeWriter& w, const RecurrentLayerOptions& o,
     for (const char* name : {"h0", "c0"}) {
       if (std::string(name) == "c0" && !lstm) break;
       Node* node;
-      std::string in = w.Op(o.prefix, name + suffix, "Input", {}, &node);
+      std::string in = w.OpAt(o.prefix, name + suffix, "Input", {}, &node);
       (*node->mutable_attr())["dtype"].set_type(DTypeToProto(o.dtype));
       ShapeProto* shape = (*node->mutable_attr())["shape"].mutable_shape();
       shape->add_dim(-1);
@@ -252,11 +231,11 @@ State InitialStates(NodeWriter& w, const RecurrentLayerOptions& o,
   }
   Node* node;
   std::string like =
-      w.Op(o.prefix, "h0_like" + suffix, "Slice", {first_xp}, &node);
+      w.OpAt(o.prefix, "h0_like" + suffix, "Slice", {first_xp}, &node);
   SetInts(node, "start", {0});
   SetInts(node, "end", {o.hidden_size});
   SetInts(node, "axes", {1});
-  std::string zeros = w.Op(o.prefix, "h0" + suffix, "ZerosLike", {like});
+  std::string zeros = w.OpAt(o.prefix, "h0" + suffix, "ZerosLike", {like});
   return {zeros, lstm ? zeros : ""};
 }
 
@@ -264,7 +243,7 @@ State InitialStates(NodeWriter& w, const RecurrentLayerOptions& o,
 std::string FlatInput(NodeWriter& w, const RecurrentLayerOptions& o,
                       const std::string& input) {
   Node* node;
-  std::string flat = w.Op(o.prefix, "x_flat", "Reshape", {input}, &node);
+  std::string flat = w.OpAt(o.prefix, "x_flat", "Reshape", {input}, &node);
   SetInts(node, "shape", {-1, o.input_size});
   return flat;
 }
@@ -281,27 +260,13 @@ std::vector<std::string> InputProjection(NodeWriter& w,
       Affine(w, o.prefix, "x_proj" + suffix, flat, weight_ih, bias_ih);
   // T*B rows in step-major order: T equal parts are the steps.
   std::string steps =
-      w.Op(o.prefix, "x_proj_steps" + suffix, "Split", {proj}, &node);
+      w.OpAt(o.prefix, "x_proj_steps" + suffix, "Split", {proj}, &node);
   (*node->mutable_attr())["num_splits"].set_i(o.steps);
   std::vector<std::string> parts;
   for (int64_t t = 0; t < o.steps; ++t) {
     parts.push_back(absl::StrCat(steps, ":", t));
   }
   return parts;
-}
-
-absl::Status CheckNamesFree(const Graph& graph, const std::deque<Node>& nodes,
-                            const std::string& prefix) {
-  absl::flat_hash_set<std::string> taken;
-  for (const Node& n : graph.node()) taken.insert(n.name());
-  for (const Node& n : nodes) {
-    if (taken.contains(n.name())) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("recurrent layer '", prefix,
-                       "': the graph already has a node '", n.name(), "'"));
-    }
-  }
-  return absl::OkStatus();
 }
 
 // The per-step 0/1 masks [B, 1] of a variable-length batch: PaddingMask of
@@ -311,13 +276,13 @@ std::vector<std::string> StepMasks(NodeWriter& w,
   std::vector<std::string> masks;
   if (o.sequence_lengths.empty()) return masks;
   Node* node;
-  std::string like = w.Op(o.prefix, "steps_like", "Const", {}, &node);
+  std::string like = w.OpAt(o.prefix, "steps_like", "Const", {}, &node);
   Tensor zeros = *Tensor::Allocate(o.dtype, Shape{o.steps});
   *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(zeros);
-  std::string mask = w.Op(o.prefix, "step_mask", "PaddingMask",
-                          {o.sequence_lengths, like}, &node);
+  std::string mask = w.OpAt(o.prefix, "step_mask", "PaddingMask",
+                            {o.sequence_lengths, like}, &node);
   (*node->mutable_attr())["additive"].set_b(false);
-  std::string cols = w.Op(o.prefix, "step_masks", "Split", {mask}, &node);
+  std::string cols = w.OpAt(o.prefix, "step_masks", "Split", {mask}, &node);
   (*node->mutable_attr())["num_splits"].set_i(o.steps);
   (*node->mutable_attr())["axis"].set_i(1);
   for (int64_t t = 0; t < o.steps; ++t) {
@@ -370,7 +335,7 @@ absl::StatusOr<DirectionResult> BuildDirection(
       continue;
     }
     // Padded steps (mask 0) keep the state and output zeros.
-    result.step_outputs[t] = w.Op(s, "h_out", "Mul", {masks[t], next.h});
+    result.step_outputs[t] = w.OpAt(s, "h_out", "Mul", {masks[t], next.h});
     State kept{Blend(w, s, masks[t], state.h, next.h, "h_kept"), ""};
     if (!next.c.empty()) {
       kept.c = Blend(w, s, masks[t], state.c, next.c, "c_kept");
@@ -392,10 +357,10 @@ std::string MergeStep(NodeWriter& w, const RecurrentLayerOptions& o, int64_t t,
                       const std::string& fwd, const std::string& bwd) {
   const std::string s = absl::StrCat(o.prefix, "/t", t);
   if (o.merge == RecurrentMerge::kSum) {
-    return w.Op(s, "merged", "Add", {fwd, bwd});
+    return w.OpAt(s, "merged", "Add", {fwd, bwd});
   }
   Node* node;
-  std::string out = w.Op(s, "merged", "Concat", {fwd, bwd}, &node);
+  std::string out = w.OpAt(s, "merged", "Concat", {fwd, bwd}, &node);
   (*node->mutable_attr())["axis"].set_i(1);
   return out;
 }
@@ -429,11 +394,11 @@ absl::StatusOr<RecurrentLayer> BuildLayer(NodeWriter& w,
   std::vector<std::string> parts;
   for (int64_t t = 0; t < o.steps; ++t) {
     Node* node;
-    parts.push_back(w.Op(absl::StrCat(o.prefix, "/t", t), "h_seq", "ExpandDims",
-                         {layer.step_outputs[t]}, &node));
+    parts.push_back(w.OpAt(absl::StrCat(o.prefix, "/t", t), "h_seq",
+                           "ExpandDims", {layer.step_outputs[t]}, &node));
     (*node->mutable_attr())["axis"].set_i(0);
   }
-  layer.output = w.Op(o.prefix, "output", "Concat", parts);
+  layer.output = w.OpAt(o.prefix, "output", "Concat", parts);
   return layer;
 }
 
@@ -441,18 +406,11 @@ absl::StatusOr<RecurrentLayer> BuildLayer(NodeWriter& w,
 std::string AddDropout(NodeWriter& w, const std::string& prefix,
                        const std::string& x, double rate, uint64_t seed) {
   Node* node;
-  std::string out = w.Op(prefix, "dropout", "Dropout", {x}, &node);
+  std::string out = w.OpAt(prefix, "dropout", "Dropout", {x}, &node);
   (*node->mutable_attr())["rate"].set_f(static_cast<float>(rate));
   (*node->mutable_attr())["training"].set_b(true);
   (*node->mutable_attr())["seed"].set_i(static_cast<int64_t>(seed));
   return out + ":0";
-}
-
-// Adds the collected nodes to `graph` once no name clashes.
-absl::Status Commit(NodeWriter& w, const std::string& prefix, Graph* graph) {
-  RETURN_IF_ERROR(CheckNamesFree(*graph, w.nodes(), prefix));
-  for (Node& n : w.nodes()) *graph->add_node() = std::move(n);
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -473,9 +431,9 @@ absl::StatusOr<RecurrentLayer> AddRecurrentLayer(const std::string& input,
                                                  const RecurrentLayerOptions& o,
                                                  Graph* graph) {
   RETURN_IF_ERROR(CheckOptions(input, o));
-  NodeWriter w;
+  NodeWriter w("recurrent layer", o.prefix);
   ASSIGN_OR_RETURN(RecurrentLayer layer, BuildLayer(w, input, o));
-  RETURN_IF_ERROR(Commit(w, o.prefix, graph));
+  RETURN_IF_ERROR(w.Commit(graph));
   return layer;
 }
 
@@ -494,7 +452,7 @@ absl::StatusOr<RecurrentStack> AddRecurrentStack(const std::string& input,
         absl::StrCat("recurrent stack options: ", base.prefix, ": dropout ",
                      s.dropout, " not in [0, 1)"));
   }
-  NodeWriter w;
+  NodeWriter w("recurrent layer", base.prefix);
   RecurrentStack stack;
   std::string x = input;
   for (int64_t k = 0; k < s.num_layers; ++k) {
@@ -509,7 +467,7 @@ absl::StatusOr<RecurrentStack> AddRecurrentStack(const std::string& input,
     stack.layers.push_back(std::move(layer));
   }
   stack.output = x;
-  RETURN_IF_ERROR(Commit(w, base.prefix, graph));
+  RETURN_IF_ERROR(w.Commit(graph));
   return stack;
 }
 

@@ -1,0 +1,67 @@
+#include "models/node_writer.h"
+
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "core/tensor_proto.h"
+
+namespace rill {
+
+std::string NodeWriter::Op(const std::string& name, const std::string& op,
+                           const std::vector<std::string>& inputs,
+                           Node** node) {
+  return OpAt(prefix_, name, op, inputs, node);
+}
+
+std::string NodeWriter::OpAt(const std::string& scope, const std::string& name,
+                             const std::string& op,
+                             const std::vector<std::string>& inputs,
+                             Node** node) {
+  Node& n = nodes_.emplace_back();
+  n.set_name(absl::StrCat(scope, "/", name));
+  n.set_op(op);
+  for (const std::string& in : inputs) n.add_input(in);
+  if (node != nullptr) *node = &n;
+  return n.name();
+}
+
+std::string NodeWriter::OpI(const std::string& name, const std::string& op,
+                            const std::vector<std::string>& inputs,
+                            const std::string& key, int64_t value) {
+  Node* node;
+  std::string out = Op(name, op, inputs, &node);
+  (*node->mutable_attr())[key].set_i(value);
+  return out;
+}
+
+std::string NodeWriter::Value(const std::string& name, const std::string& op,
+                              const Tensor& value) {
+  Node* node;
+  std::string out = Op(name, op, {}, &node);
+  *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(value);
+  return out;
+}
+
+std::string NodeWriter::Scalar(const std::string& name, DType dtype,
+                               double value) {
+  return Value(name, "Const",
+               FilledTensor(dtype, Shape{1}, [&](int64_t) { return value; }));
+}
+
+absl::Status NodeWriter::Commit(Graph* graph) {
+  absl::flat_hash_set<std::string> taken;
+  for (const Node& n : graph->node()) taken.insert(n.name());
+  for (const Node& n : nodes_) {
+    if (taken.contains(n.name())) {
+      return absl::AlreadyExistsError(
+          absl::StrCat(what_, " '", prefix_,
+                       "': the graph already has a node '", n.name(), "'"));
+    }
+  }
+  for (Node& n : nodes_) *graph->add_node() = std::move(n);
+  nodes_.clear();
+  return absl::OkStatus();
+}
+
+}  // namespace rill
