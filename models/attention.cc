@@ -17,6 +17,8 @@ namespace {
 // Below this an additive mask entry counts as masked: the masks are 0 or
 // -1e9, and real scores are far from either threshold.
 constexpr double kMaskedBelow = -5e8;
+// What CausalMask and PaddingMask put at a masked position.
+constexpr double kMaskedScore = -1e9;
 
 constexpr char kWhat[] = "attention";
 
@@ -188,9 +190,10 @@ absl::StatusOr<std::string> AddScaledDotProductAttention(
   return out;
 }
 
-absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
-    const std::string& query, const std::string& key_value,
-    const MultiHeadAttentionOptions& o, Graph* graph) {
+namespace {
+
+absl::Status CheckMultiHead(const MultiHeadAttentionOptions& o,
+                            const std::string& key_value) {
   const char* what = "multi-head attention";
   RETURN_IF_ERROR(CheckCommon(what, o.prefix, o.dtype, "d_model", o.d_model));
   if (o.heads < 1) {
@@ -201,8 +204,66 @@ absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
                absl::StrCat("d_model ", o.d_model,
                             " is not divisible by heads ", o.heads));
   }
-  if (query.empty() || key_value.empty()) {
+  const bool projected = !o.projected_key.empty() || !o.projected_value.empty();
+  const bool cached = !o.cache_key.empty() || !o.cache_value.empty() ||
+                      !o.cache_position.empty();
+  if (key_value.empty() && !projected) {
     return Bad(what, o.prefix, "query and key_value must both be given");
+  }
+  if (projected && (o.projected_key.empty() || o.projected_value.empty())) {
+    return Bad(what, o.prefix, "projected_key and projected_value go together");
+  }
+  if (cached && (o.cache_key.empty() || o.cache_value.empty() ||
+                 o.cache_position.empty())) {
+    return Bad(what, o.prefix,
+               "cache_key, cache_value and cache_position go together");
+  }
+  if (cached && o.cache_length < 1) {
+    return Bad(what, o.prefix,
+               absl::StrCat("cache_length ", o.cache_length, " < 1"));
+  }
+  if (cached && (projected || o.causal || !o.key_lengths.empty())) {
+    return Bad(what, o.prefix,
+               "a cache is for self-attention: no projected K/V, causal or "
+               "key_lengths (the cache masks the keys after the query)");
+  }
+  return absl::OkStatus();
+}
+
+// [1, L, 1]: `on` at row p of the cache and `off` elsewhere, to broadcast
+// over B and D.
+std::string CacheRows(NodeWriter& w, const std::string& name,
+                      const MultiHeadAttentionOptions& o, double on,
+                      double off) {
+  Node* node;
+  std::string rows = w.Op(name, "OneHot", {o.cache_position}, &node);
+  (*node->mutable_attr())["depth"].set_i(o.cache_length);
+  (*node->mutable_attr())["dtype"].set_type(DTypeToProto(o.dtype));
+  (*node->mutable_attr())["on_value"].set_f(static_cast<float>(on));
+  (*node->mutable_attr())["off_value"].set_f(static_cast<float>(off));
+  return w.OpI(name + "_d", "ExpandDims", {rows}, "axis", -1);
+}
+
+// cache * keep + row * select: the cache with row p := the new K (or V)
+// [B, 1, D]. Exact, unlike cache + select * (row - cache), whatever the
+// unwritten rows hold (if finite).
+std::string WriteCacheRow(NodeWriter& w, const std::string& name,
+                          const std::string& cache, const std::string& row,
+                          const std::string& keep, const std::string& select) {
+  std::string kept = w.Op(name + "_kept", "Mul", {cache, keep});
+  std::string written = w.Op(name + "_row", "Mul", {row, select});
+  return w.Op(name, "Add", {kept, written});
+}
+
+}  // namespace
+
+absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
+    const std::string& query, const std::string& key_value,
+    const MultiHeadAttentionOptions& o, Graph* graph) {
+  RETURN_IF_ERROR(CheckMultiHead(o, key_value));
+  if (query.empty()) {
+    return Bad("multi-head attention", o.prefix,
+               "query and key_value must both be given");
   }
   NodeWriter w(kWhat, o.prefix);
   Projections p = AddProjections(w, o);
@@ -210,22 +271,65 @@ absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
       SplitThree(w, "in_proj_weight_qkv", p.in_weight);
   std::vector<std::string> bq = SplitThree(w, "in_proj_bias_qkv", p.in_bias);
   std::string q = Affine(w, "q", query, wq[0], bq[0]);
-  std::string k = Affine(w, "k", key_value, wq[1], bq[1]);
-  std::string v = Affine(w, "v", key_value, wq[2], bq[2]);
+  MultiHeadAttention mha;
+  std::string k = o.projected_key, v = o.projected_value;
+  if (k.empty()) {
+    k = Affine(w, "k", key_value, wq[1], bq[1]);
+    v = Affine(w, "v", key_value, wq[2], bq[2]);
+  }
+  std::function<std::string(const std::string&)> mask =
+      [&](const std::string& scores) { return Mask(w, o, scores); };
+  if (!o.cache_key.empty()) {
+    std::string select = CacheRows(w, "cache_select", o, 1, 0);
+    std::string keep = CacheRows(w, "cache_keep", o, 0, 1);
+    mha.cache_key = k =
+        WriteCacheRow(w, "cache_key", o.cache_key, k, keep, select);
+    mha.cache_value = v =
+        WriteCacheRow(w, "cache_value", o.cache_value, v, keep, select);
+    mask = [&](const std::string&) {
+      // Row p of a causal [L, L] table lets the query see keys 0..p.
+      const int64_t l = o.cache_length;
+      std::string table =
+          w.Value("cache_mask_table", "Const",
+                  FilledTensor(o.dtype, Shape{l, l}, [&](int64_t i) {
+                    return i % l <= i / l ? 0.0 : kMaskedScore;
+                  }));
+      std::string row =
+          w.OpI("cache_mask", "Gather", {table, o.cache_position}, "axis", 0);
+      // [1, L] -> [1, 1, 1, L], to broadcast over B, heads and the query.
+      row = w.OpI("cache_mask_h", "ExpandDims", {row}, "axis", 1);
+      return w.OpI("cache_mask_hq", "ExpandDims", {row}, "axis", 1);
+    };
+  }
   std::string qh = SplitHeads(w, "q_heads", q, o.heads);
   std::string kh = SplitHeads(w, "k_heads", k, o.heads);
   std::string vh = SplitHeads(w, "v_heads", v, o.heads);
   // The masks read only the shape [B, h, T_q, T_k] of the scores.
-  std::string heads = Attend(
-      w, qh, kh, vh,
-      [&](const std::string& scores) { return Mask(w, o, scores); },
-      o.d_model / o.heads, o.dtype);
+  std::string heads = Attend(w, qh, kh, vh, mask, o.d_model / o.heads, o.dtype);
   std::string joined = JoinHeads(w, "joined", heads, o.heads);
-  MultiHeadAttention mha;
   mha.output = Affine(w, "out", joined, p.out_weight, p.out_bias);
   mha.parameters = {p.in_weight, p.in_bias, p.out_weight, p.out_bias};
   RETURN_IF_ERROR(w.Commit(graph));
   return mha;
+}
+
+absl::StatusOr<ProjectedKeyValue> AddKeyValueProjection(
+    const std::string& key_value, const MultiHeadAttentionOptions& o,
+    Graph* graph) {
+  MultiHeadAttentionOptions plain = o;
+  plain.projected_key = plain.projected_value = "";
+  plain.cache_key = plain.cache_value = plain.cache_position = "";
+  RETURN_IF_ERROR(CheckMultiHead(plain, key_value));
+  NodeWriter w(kWhat, o.prefix);
+  Projections p = AddProjections(w, o);
+  std::vector<std::string> wq =
+      SplitThree(w, "in_proj_weight_qkv", p.in_weight);
+  std::vector<std::string> bq = SplitThree(w, "in_proj_bias_qkv", p.in_bias);
+  ProjectedKeyValue kv;
+  kv.key = Affine(w, "k", key_value, wq[1], bq[1]);
+  kv.value = Affine(w, "v", key_value, wq[2], bq[2]);
+  RETURN_IF_ERROR(w.Commit(graph));
+  return kv;
 }
 
 absl::StatusOr<Tensor> SinusoidalPositionalEncodingTable(int64_t length,

@@ -59,12 +59,26 @@ struct MultiHeadAttentionOptions {
   // (PyTorch's key_padding_mask). Empty: all keys valid.
   std::string key_lengths;
   uint64_t seed = 0;  // of the initial weights
+
+  // Decoding (models/seq2seq.h). K and V already projected, [B, T_k, D]
+  // each (from AddKeyValueProjection, once per source), used instead of
+  // projecting key_value, which is then ignored.
+  std::string projected_key, projected_value;
+  // Incremental self-attention with a key/value cache: the query is one
+  // position [B, 1, D] with index `cache_position` (i64 [1]), and
+  // cache_key/cache_value [B, L, D] hold the projected K and V of the
+  // positions before it. The query's own K and V are written at its row,
+  // keys after it are masked, and the written caches are returned.
+  std::string cache_key, cache_value, cache_position;
+  int64_t cache_length = 0;  // L, static, >= 1 with a cache.
 };
 
 struct MultiHeadAttention {
   std::string output;  // [B, T_q, D]
   // in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias.
   std::vector<std::string> parameters;
+  // With a cache: the caches with this position's K and V written.
+  std::string cache_key, cache_value;
 };
 
 // Appends attention of `query` [B, T_q, D] over `key_value` [B, T_k, D]:
@@ -73,6 +87,16 @@ struct MultiHeadAttention {
 absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
     const std::string& query, const std::string& key_value,
     const MultiHeadAttentionOptions& options, Graph* graph);
+
+// The projected K and V [B, T_k, D] that AddMultiHeadAttention computes
+// from key_value, with the same Parameters (added under options.prefix):
+// what a decoder computes once per source for cross-attention.
+struct ProjectedKeyValue {
+  std::string key, value;
+};
+absl::StatusOr<ProjectedKeyValue> AddKeyValueProjection(
+    const std::string& key_value, const MultiHeadAttentionOptions& options,
+    Graph* graph);
 
 // The [length, d_model] table PE(pos, 2i) = sin(pos / 10000^(2i/d_model)),
 // PE(pos, 2i+1) = cos(pos / 10000^(2i/d_model)), computed in double.

@@ -11,7 +11,6 @@
 #include "core/tensor.h"
 #include "core/tensor_proto.h"
 #include "graph/validate.h"
-#include "models/attention.h"
 
 namespace rill {
 namespace {
@@ -102,25 +101,22 @@ class LayerBuilder {
     return out + ":0";
   }
 
-  // AddMultiHeadAttention as <prefix>/<name>; its Parameters join ours.
-  absl::StatusOr<std::string> Attention(const std::string& name,
-                                        const std::string& query,
-                                        const std::string& key_value,
-                                        bool causal,
-                                        const std::string& key_lengths,
-                                        uint64_t seed) {
-    MultiHeadAttentionOptions m;
+  // AddMultiHeadAttention as <prefix>/<name>, with `m`'s masks, projected
+  // K/V and cache; its Parameters join ours.
+  absl::StatusOr<MultiHeadAttention> Attention(const std::string& name,
+                                               const std::string& query,
+                                               const std::string& key_value,
+                                               MultiHeadAttentionOptions m,
+                                               uint64_t seed) {
     m.prefix = absl::StrCat(o_.prefix, "/", name);
     m.d_model = o_.d_model;
     m.heads = o_.heads;
     m.dtype = o_.dtype;
-    m.causal = causal;
-    m.key_lengths = key_lengths;
     m.seed = seed;
     ASSIGN_OR_RETURN(MultiHeadAttention mha,
                      AddMultiHeadAttention(query, key_value, m, &graph_));
     for (const std::string& p : mha.parameters) parameters_.push_back(p);
-    return mha.output;
+    return mha;
   }
 
   // Linear(D, ff) - activation - dropout - Linear(ff, D).
@@ -149,7 +145,8 @@ class LayerBuilder {
 
   // Replaces `graph` with the copy, unless a name appears twice in it.
   absl::StatusOr<TransformerLayer> Commit(const std::string& output,
-                                          Graph* graph) {
+                                          Graph* graph,
+                                          const MultiHeadAttention& self = {}) {
     absl::flat_hash_set<std::string> names;
     for (const Node& n : graph_.node()) {
       if (!names.insert(n.name()).second) {
@@ -159,7 +156,8 @@ class LayerBuilder {
       }
     }
     *graph = std::move(graph_);
-    return TransformerLayer{output, std::move(parameters_)};
+    return TransformerLayer{output, std::move(parameters_), self.cache_key,
+                            self.cache_value};
   }
 
  private:
@@ -190,6 +188,12 @@ class LayerBuilder {
   std::vector<std::string> parameters_;
 };
 
+absl::StatusOr<std::string> Output(
+    const absl::StatusOr<MultiHeadAttention>& mha) {
+  if (!mha.ok()) return mha.status();
+  return mha->output;
+}
+
 }  // namespace
 
 absl::StatusOr<TransformerLayer> AddTransformerEncoderLayer(
@@ -198,8 +202,11 @@ absl::StatusOr<TransformerLayer> AddTransformerEncoderLayer(
   RETURN_IF_ERROR(CheckOptions(what, o));
   if (x.empty()) return Bad(what, o.prefix, "x is empty");
   LayerBuilder b(o, *graph);
+  MultiHeadAttentionOptions self;
+  self.causal = o.causal;
+  self.key_lengths = o.key_lengths;
   ASSIGN_OR_RETURN(std::string h, b.Residual(1, x, [&](const std::string& in) {
-    return b.Attention("self_attn", in, in, o.causal, o.key_lengths, o.seed);
+    return Output(b.Attention("self_attn", in, in, self, o.seed));
   }));
   ASSIGN_OR_RETURN(h, b.Residual(2, h, [&](const std::string& in) {
     return absl::StatusOr<std::string>(b.FeedForward(in));
@@ -212,23 +219,39 @@ absl::StatusOr<TransformerLayer> AddTransformerDecoderLayer(
     const TransformerLayerOptions& o, Graph* graph) {
   const char* what = "transformer decoder layer";
   RETURN_IF_ERROR(CheckOptions(what, o));
-  if (x.empty() || memory.empty()) {
+  if (x.empty() || (memory.empty() && o.memory_kv.key.empty())) {
     return Bad(what, o.prefix, "x and memory must both be given");
   }
   LayerBuilder b(o, *graph);
-  ASSIGN_OR_RETURN(std::string h, b.Residual(1, x, [&](const std::string& in) {
-    return b.Attention("self_attn", in, in, o.causal, o.key_lengths, o.seed);
-  }));
+  MultiHeadAttentionOptions self;
+  self.causal = o.causal;
+  self.key_lengths = o.key_lengths;
+  self.cache_key = o.cache_key;
+  self.cache_value = o.cache_value;
+  self.cache_position = o.cache_position;
+  self.cache_length = o.cache_length;
+  MultiHeadAttention self_mha;
+  ASSIGN_OR_RETURN(
+      std::string h,
+      b.Residual(
+          1, x, [&](const std::string& in) -> absl::StatusOr<std::string> {
+            ASSIGN_OR_RETURN(self_mha,
+                             b.Attention("self_attn", in, in, self, o.seed));
+            return self_mha.output;
+          }));
   // Cross-attention: the memory is never normalised here (PyTorch's
   // pre-norm normalises only the query side).
+  MultiHeadAttentionOptions cross;
+  cross.key_lengths = o.memory_key_lengths;
+  cross.projected_key = o.memory_kv.key;
+  cross.projected_value = o.memory_kv.value;
   ASSIGN_OR_RETURN(h, b.Residual(2, h, [&](const std::string& in) {
-    return b.Attention("multihead_attn", in, memory, false,
-                       o.memory_key_lengths, o.seed + 1);
+    return Output(b.Attention("multihead_attn", in, memory, cross, o.seed + 1));
   }));
   ASSIGN_OR_RETURN(h, b.Residual(3, h, [&](const std::string& in) {
     return absl::StatusOr<std::string>(b.FeedForward(in));
   }));
-  return b.Commit(h, graph);
+  return b.Commit(h, graph, self_mha);
 }
 
 }  // namespace rill

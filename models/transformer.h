@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/dtype.h"
+#include "models/attention.h"
 #include "proto/graph.pb.h"
 
 namespace rill {
@@ -51,11 +52,20 @@ struct TransformerLayerOptions {
   std::string memory_key_lengths;
   DType dtype = DType::kF32;  // kF32 or kF64.
   uint64_t seed = 0;          // Of the initial weights and of Dropout.
+
+  // Incremental decoding (models/seq2seq.h), decoder only: the memory's K
+  // and V projected once by AddKeyValueProjection under
+  // <prefix>/multihead_attn (the memory argument is then ignored), and the
+  // self-attention's key/value cache: see MultiHeadAttentionOptions.
+  ProjectedKeyValue memory_kv;
+  std::string cache_key, cache_value, cache_position;
+  int64_t cache_length = 0;
 };
 
 struct TransformerLayer {
   std::string output;                   // [B, T, D]
   std::vector<std::string> parameters;  // Every Parameter the layer added.
+  std::string cache_key, cache_value;   // With a cache: the written caches.
 };
 
 // nn.TransformerEncoderLayer(d_model, heads, ff, dropout, activation,

@@ -1,0 +1,371 @@
+#include "models/seq2seq.h"
+
+#include <cmath>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/status.h"
+#include "core/tensor_proto.h"
+#include "graph/loader.h"
+#include "graph/validate.h"
+#include "models/attention.h"
+#include "models/cross_entropy.h"
+#include "models/node_writer.h"
+
+namespace rill {
+namespace {
+
+absl::Status Bad(const std::string& field, const std::string& why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("seq2seq options: ", field, ": ", why));
+}
+
+absl::Status CheckOptions(const Seq2SeqOptions& o) {
+  if (!IsValidNodeName(o.prefix)) {
+    return Bad("prefix", absl::StrCat("'", o.prefix, "' is not a node name"));
+  }
+  const std::pair<const char*, int64_t> sizes[] = {
+      {"d_model", o.d_model},
+      {"heads", o.heads},
+      {"ff", o.ff},
+      {"encoder_layers", o.encoder_layers},
+      {"decoder_layers", o.decoder_layers},
+      {"src_length", o.src_length},
+      {"tgt_length", o.tgt_length}};
+  for (const auto& [field, value] : sizes) {
+    if (value < 1) return Bad(field, absl::StrCat(value, ": must be >= 1"));
+  }
+  if (o.vocab_size < 2) {
+    return Bad("vocab_size", absl::StrCat(o.vocab_size, ": must be >= 2"));
+  }
+  if (o.d_model % o.heads != 0) {
+    return Bad("d_model",
+               absl::StrCat(o.d_model, " is not divisible by heads ", o.heads));
+  }
+  if (o.pad_id < 0 || o.pad_id >= o.vocab_size) {
+    return Bad("pad_id", absl::StrCat(o.pad_id, ": must be in [0, vocab_size ",
+                                      o.vocab_size, ")"));
+  }
+  if (!(o.dropout >= 0 && o.dropout < 1)) {
+    return Bad("dropout", absl::StrCat(o.dropout, ": must be in [0, 1)"));
+  }
+  if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) {
+    return Bad("label_smoothing",
+               absl::StrCat(o.label_smoothing, ": must be in [0, 1)"));
+  }
+  if (o.dtype != DType::kF32 && o.dtype != DType::kF64) {
+    return Bad("dtype", "must be f32 or f64");
+  }
+  return absl::OkStatus();
+}
+
+// Appends the model's parts to one graph. Each part writes through a
+// NodeWriter or a layer builder, which check names before adding.
+class Seq2SeqBuilder {
+ public:
+  explicit Seq2SeqBuilder(const Seq2SeqOptions& o) : o_(o) {}
+
+  Graph& graph() { return graph_; }
+
+  std::string Input(const std::string& name, DType dtype,
+                    const std::vector<int64_t>& dims) {
+    Node* n = graph_.add_node();
+    n->set_name(name);
+    n->set_op("Input");
+    (*n->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
+    ShapeProto* shape = (*n->mutable_attr())["shape"].mutable_shape();
+    for (int64_t d : dims) shape->add_dim(d);
+    return name;
+  }
+
+  // The Const [n] = 0, 1, ..., n - 1 (i64): the positions of a sequence.
+  absl::StatusOr<std::string> Positions(const std::string& name, int64_t n) {
+    NodeWriter w("seq2seq", o_.prefix);
+    Tensor t = *Tensor::Allocate(DType::kI64, Shape{n});
+    for (int64_t i = 0; i < n; ++i) t.data<int64_t>()[i] = i;
+    std::string out = w.Value(name, "Const", t);
+    RETURN_IF_ERROR(w.Commit(&graph_));
+    return out;
+  }
+
+  // The [B] number of tokens of `ids` [B, n] that are not pad_id, as i64.
+  absl::StatusOr<std::string> Lengths(const std::string& ids, int64_t n) {
+    NodeWriter w("seq2seq", o_.prefix);
+    Tensor pad = *Tensor::Allocate(DType::kI64, Shape{1});
+    *pad.data<int64_t>() = o_.pad_id;
+    std::string is_pad =
+        w.Op("src_is_pad", "Equal", {ids, w.Value("pad_id", "Const", pad)});
+    Node* node;
+    std::string pads = w.Op("src_pads", "Cast", {is_pad}, &node);
+    (*node->mutable_attr())["dtype"].set_type(DT_FLOAT);
+    pads = w.Op("src_pad_count", "ReduceSum", {pads}, &node);
+    (*node->mutable_attr())["axes"].mutable_list()->add_i(1);
+    std::string full = w.Scalar("src_length", DType::kF32, n);
+    std::string len = w.Op("src_lengths_f", "Sub", {full, pads});
+    std::string out = w.Op("src_lengths", "Cast", {len}, &node);
+    (*node->mutable_attr())["dtype"].set_type(DT_INT64);
+    RETURN_IF_ERROR(w.Commit(&graph_));
+    return out;
+  }
+
+  // embedding(ids) * sqrt(D) + positional(positions): [B, n, D]. The
+  // Parameters are added on first use; `tag` names this use's nodes.
+  absl::StatusOr<std::string> Embed(const std::string& tag,
+                                    const std::string& ids,
+                                    const std::string& positions) {
+    RETURN_IF_ERROR(AddEmbeddingParameters());
+    NodeWriter w("seq2seq", o_.prefix);
+    std::string rows =
+        w.OpI(tag + "_tokens", "Gather", {embedding_, ids}, "axis", 0);
+    std::string scaled =
+        w.Op(tag + "_scaled", "Mul",
+             {rows, w.Scalar(tag + "_scale", o_.dtype,
+                             std::sqrt(static_cast<double>(o_.d_model)))});
+    std::string pos = w.OpI(tag + "_position_rows", "Gather",
+                            {positional_, positions}, "axis", 0);
+    std::string out = w.Op(tag + "_embedded", "Add", {scaled, pos});
+    if (o_.dropout > 0) {
+      Node* node;
+      out = w.Op(tag + "_dropout", "Dropout", {out}, &node) + ":0";
+      (*node->mutable_attr())["rate"].set_f(static_cast<float>(o_.dropout));
+      (*node->mutable_attr())["training"].set_b(true);
+      (*node->mutable_attr())["seed"].set_i(static_cast<int64_t>(o_.seed));
+    }
+    RETURN_IF_ERROR(w.Commit(&graph_));
+    return out;
+  }
+
+  TransformerLayerOptions Layer(const std::string& stack, int64_t i) const {
+    TransformerLayerOptions l;
+    l.prefix = absl::StrCat(o_.prefix, "/", stack, "/layers.", i);
+    l.d_model = o_.d_model;
+    l.heads = o_.heads;
+    l.ff = o_.ff;
+    l.activation = o_.activation;
+    l.norm_first = o_.norm_first;
+    l.dropout = o_.dropout;
+    l.dtype = o_.dtype;
+    // Three seeds per layer (self, cross, the rest), apart for every layer.
+    const int64_t index = stack == "encoder" ? i : o_.encoder_layers + i;
+    l.seed = o_.seed + 8 * (index + 1);
+    return l;
+  }
+
+  // The encoder stack and its final norm: memory [B, S, D].
+  absl::StatusOr<std::string> Encoder(const std::string& x,
+                                      const std::string& lengths) {
+    std::string h = x;
+    for (int64_t i = 0; i < o_.encoder_layers; ++i) {
+      TransformerLayerOptions l = Layer("encoder", i);
+      l.key_lengths = lengths;
+      ASSIGN_OR_RETURN(TransformerLayer layer,
+                       AddTransformerEncoderLayer(h, l, &graph_));
+      h = layer.output;
+    }
+    return Norm("encoder", h);
+  }
+
+  // The final LayerNorm of a stack, <p>/<stack>/norm.
+  absl::StatusOr<std::string> Norm(const std::string& stack,
+                                   const std::string& x) {
+    NodeWriter w("seq2seq", absl::StrCat(o_.prefix, "/", stack));
+    auto filled = [&](double v) {
+      return FilledTensor(o_.dtype, Shape{o_.d_model},
+                          [&](int64_t) { return v; });
+    };
+    std::string out = w.Op("norm", "LayerNorm",
+                           {x, w.Value("norm.weight", "Parameter", filled(1)),
+                            w.Value("norm.bias", "Parameter", filled(0))});
+    RETURN_IF_ERROR(w.Commit(&graph_));
+    return out + ":0";
+  }
+
+  // logits [B, n, V] of the decoder's output h.
+  absl::StatusOr<std::string> Logits(const std::string& h) {
+    NodeWriter w("seq2seq", o_.prefix);
+    std::string weight = embedding_, bias;
+    if (!o_.tie_output) {
+      std::mt19937_64 rng(o_.seed + 1);
+      const double bound = 1.0 / std::sqrt(static_cast<double>(o_.d_model));
+      std::uniform_real_distribution<double> dist(-bound, bound);
+      auto draw = [&](int64_t) { return dist(rng); };
+      weight = w.Value(
+          "output.weight", "Parameter",
+          FilledTensor(o_.dtype, Shape{o_.vocab_size, o_.d_model}, draw));
+      bias = w.Value("output.bias", "Parameter",
+                     FilledTensor(o_.dtype, Shape{o_.vocab_size}, draw));
+    }
+    Node* mm;
+    std::string out =
+        w.Op(bias.empty() ? "logits" : "logits_mm", "MatMul", {h, weight}, &mm);
+    (*mm->mutable_attr())["transpose_b"].set_b(true);
+    if (!bias.empty()) out = w.Op("logits", "Add", {out, bias});
+    RETURN_IF_ERROR(w.Commit(&graph_));
+    return out;
+  }
+
+  // Checks the graph, which must be whole.
+  absl::StatusOr<Graph> Finish() {
+    ASSIGN_OR_RETURN(ValidGraph valid,
+                     ValidateGraph(LoadedGraph{graph_, SourceMap("seq2seq")}));
+    return std::move(valid).Release().first.graph;
+  }
+
+ private:
+  absl::Status AddEmbeddingParameters() {
+    if (!embedding_.empty()) return absl::OkStatus();
+    NodeWriter w("seq2seq", o_.prefix);
+    std::mt19937_64 rng(o_.seed);
+    std::normal_distribution<double> normal(
+        0, 1 / std::sqrt(static_cast<double>(o_.d_model)));
+    auto draw = [&](int64_t) { return normal(rng); };
+    embedding_ =
+        w.Value("embedding.weight", "Parameter",
+                FilledTensor(o_.dtype, Shape{o_.vocab_size, o_.d_model}, draw));
+    const int64_t rows = std::max(o_.src_length, o_.tgt_length);
+    if (o_.positional == PositionalKind::kLearned) {
+      positional_ =
+          w.Value("positional.weight", "Parameter",
+                  FilledTensor(o_.dtype, Shape{rows, o_.d_model}, draw));
+    } else {
+      ASSIGN_OR_RETURN(Tensor table, SinusoidalPositionalEncodingTable(
+                                         rows, o_.d_model, o_.dtype));
+      positional_ = w.Value("positional.table", "Const", table);
+    }
+    return w.Commit(&graph_);
+  }
+
+  const Seq2SeqOptions& o_;
+  Graph graph_;
+  std::string embedding_, positional_;
+};
+
+// The source side: src -> (memory, lengths).
+absl::StatusOr<std::pair<std::string, std::string>> AddSource(
+    Seq2SeqBuilder& b, const Seq2SeqOptions& o) {
+  std::string src = b.Input("src", DType::kI64, {-1, o.src_length});
+  ASSIGN_OR_RETURN(std::string positions,
+                   b.Positions("src_positions", o.src_length));
+  ASSIGN_OR_RETURN(std::string lengths, b.Lengths(src, o.src_length));
+  ASSIGN_OR_RETURN(std::string x, b.Embed("src", src, positions));
+  ASSIGN_OR_RETURN(std::string memory, b.Encoder(x, lengths));
+  return std::make_pair(memory, lengths);
+}
+
+// The decoder stack over tgt ids [B, T] at all positions, causal.
+absl::StatusOr<std::string> AddFullDecoder(Seq2SeqBuilder& b,
+                                           const Seq2SeqOptions& o,
+                                           const std::string& tgt,
+                                           const std::string& memory,
+                                           const std::string& lengths) {
+  ASSIGN_OR_RETURN(std::string positions,
+                   b.Positions("tgt_positions", o.tgt_length));
+  ASSIGN_OR_RETURN(std::string h, b.Embed("tgt", tgt, positions));
+  for (int64_t i = 0; i < o.decoder_layers; ++i) {
+    TransformerLayerOptions l = b.Layer("decoder", i);
+    l.causal = true;
+    l.memory_key_lengths = lengths;
+    ASSIGN_OR_RETURN(TransformerLayer layer,
+                     AddTransformerDecoderLayer(h, memory, l, &b.graph()));
+    h = layer.output;
+  }
+  ASSIGN_OR_RETURN(h, b.Norm("decoder", h));
+  return b.Logits(h);
+}
+
+}  // namespace
+
+absl::StatusOr<Graph> BuildSeq2SeqTrainingGraph(const Seq2SeqOptions& o) {
+  RETURN_IF_ERROR(CheckOptions(o));
+  Seq2SeqBuilder b(o);
+  ASSIGN_OR_RETURN(auto source, AddSource(b, o));
+  std::string tgt_in = b.Input("tgt_in", DType::kI64, {-1, o.tgt_length});
+  std::string tgt_out = b.Input("tgt_out", DType::kI64, {-1, o.tgt_length});
+  ASSIGN_OR_RETURN(std::string logits,
+                   AddFullDecoder(b, o, tgt_in, source.first, source.second));
+  CrossEntropyOptions ce;
+  ce.prefix = absl::StrCat(o.prefix, "/loss");
+  ce.label_smoothing = o.label_smoothing;
+  ce.ignore_index = o.pad_id;
+  ce.dtype = o.dtype;
+  ASSIGN_OR_RETURN(std::string loss,
+                   AddCrossEntropyLoss(logits, tgt_out, ce, &b.graph()));
+  Node* out = b.graph().add_node();
+  out->set_name("loss");
+  out->set_op("Identity");
+  out->add_input(loss);
+  b.graph().add_output("loss");
+  return b.Finish();
+}
+
+absl::StatusOr<Seq2SeqDecodingGraphs> BuildSeq2SeqDecodingGraphs(
+    const Seq2SeqOptions& options) {
+  RETURN_IF_ERROR(CheckOptions(options));
+  Seq2SeqOptions o = options;
+  o.dropout = 0;
+  Seq2SeqDecodingGraphs d;
+  {  // encode
+    Seq2SeqBuilder b(o);
+    ASSIGN_OR_RETURN(auto source, AddSource(b, o));
+    d.memory = source.first;
+    d.src_lengths = source.second;
+    for (int64_t i = 0; i < o.decoder_layers; ++i) {
+      TransformerLayerOptions l = b.Layer("decoder", i);
+      MultiHeadAttentionOptions m;
+      m.prefix = l.prefix + "/multihead_attn";
+      m.d_model = o.d_model;
+      m.heads = o.heads;
+      m.dtype = o.dtype;
+      m.seed = l.seed + 1;
+      ASSIGN_OR_RETURN(ProjectedKeyValue kv,
+                       AddKeyValueProjection(d.memory, m, &b.graph()));
+      d.memory_keys.push_back(kv.key);
+      d.memory_values.push_back(kv.value);
+    }
+    ASSIGN_OR_RETURN(d.encode, b.Finish());
+  }
+  {  // recompute
+    Seq2SeqBuilder b(o);
+    std::string memory =
+        b.Input("memory", o.dtype, {-1, o.src_length, o.d_model});
+    std::string lengths = b.Input("src_lengths", DType::kI64, {-1});
+    std::string tgt = b.Input("tgt_in", DType::kI64, {-1, o.tgt_length});
+    ASSIGN_OR_RETURN(d.recompute_logits,
+                     AddFullDecoder(b, o, tgt, memory, lengths));
+    ASSIGN_OR_RETURN(d.recompute, b.Finish());
+  }
+  {  // cached
+    Seq2SeqBuilder b(o);
+    std::string token = b.Input("token", DType::kI64, {-1, 1});
+    std::string position = b.Input("position", DType::kI64, {1});
+    std::string lengths = b.Input("src_lengths", DType::kI64, {-1});
+    ASSIGN_OR_RETURN(std::string h, b.Embed("tgt", token, position));
+    for (int64_t i = 0; i < o.decoder_layers; ++i) {
+      TransformerLayerOptions l = b.Layer("decoder", i);
+      const std::vector<int64_t> memory_dims = {-1, o.src_length, o.d_model};
+      const std::vector<int64_t> cache_dims = {-1, o.tgt_length, o.d_model};
+      l.memory_kv.key =
+          b.Input(absl::StrCat("memory_key.", i), o.dtype, memory_dims);
+      l.memory_kv.value =
+          b.Input(absl::StrCat("memory_value.", i), o.dtype, memory_dims);
+      l.cache_key = b.Input(absl::StrCat("cache_key.", i), o.dtype, cache_dims);
+      l.cache_value =
+          b.Input(absl::StrCat("cache_value.", i), o.dtype, cache_dims);
+      l.cache_position = position;
+      l.cache_length = o.tgt_length;
+      l.memory_key_lengths = lengths;
+      ASSIGN_OR_RETURN(TransformerLayer layer,
+                       AddTransformerDecoderLayer(h, "", l, &b.graph()));
+      h = layer.output;
+      d.new_cache_keys.push_back(layer.cache_key);
+      d.new_cache_values.push_back(layer.cache_value);
+    }
+    ASSIGN_OR_RETURN(h, b.Norm("decoder", h));
+    ASSIGN_OR_RETURN(d.cached_logits, b.Logits(h));
+    ASSIGN_OR_RETURN(d.cached, b.Finish());
+  }
+  return d;
+}
+
+}  // namespace rill
