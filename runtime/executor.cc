@@ -64,6 +64,16 @@ Tensor* Executor::mutable_value(const std::string& node_name) {
   return &values_[node];
 }
 
+std::map<std::string, Tensor*> Executor::mutable_parameters() {
+  std::map<std::string, Tensor*> params;
+  for (int n = 0; n < graph_.num_nodes(); ++n) {
+    if (graph_.node_op(n) == "Parameter") {
+      params[graph_.node(n).name()] = &values_[n];
+    }
+  }
+  return params;
+}
+
 namespace {
 
 // Feeds must name Input nodes, with the declared dtype and a shape that

@@ -104,6 +104,8 @@ class Executor {
   // The current value of a Const or Parameter node, or nullptr. Compiled
   // plans hold views of it: change its contents in place, never reassign.
   Tensor* mutable_value(const std::string& node_name);
+  // mutable_value of every Parameter node, by name.
+  std::map<std::string, Tensor*> mutable_parameters();
 
  private:
   friend class PreparedRun;

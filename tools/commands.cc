@@ -183,36 +183,7 @@ std::string Summarize(const Tensor& t) {
 absl::Status LoadParams(const std::string& path, Executor& executor) {
   ASSIGN_OR_RETURN(Checkpoint c,
                    ReadCheckpoint(path, MiB(absl::GetFlag(FLAGS_max_file_mb))));
-  std::map<std::string, const Tensor*> saved = CheckpointParameters(c);
-  const ValidGraph& g = executor.graph();
-  std::vector<std::pair<Tensor*, const Tensor*>> copies;
-  for (int n = 0; n < g.num_nodes(); ++n) {
-    if (g.node_op(n) != "Parameter") continue;
-    const std::string& name = g.node(n).name();
-    auto it = saved.find(name);
-    Tensor* value = executor.mutable_value(name);
-    if (it == saved.end() || it->second->dtype() != value->dtype() ||
-        it->second->shape() != value->shape()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": not a checkpoint of this graph: parameter '", name, "' (",
-          TypedShape(value->dtype(), value->shape()), ") is ",
-          it == saved.end() ? "missing"
-                            : absl::StrCat(TypedShape(it->second->dtype(),
-                                                      it->second->shape()),
-                                           " there")));
-    }
-    copies.push_back({value, it->second});
-    saved.erase(it);
-  }
-  if (!saved.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": not a checkpoint of this graph: it has parameter '",
-        saved.begin()->first, "', which the graph does not"));
-  }
-  for (auto [into, from] : copies) {
-    std::memcpy(into->raw_data(), from->raw_data(), from->byte_size());
-  }
-  return absl::OkStatus();
+  return CopyCheckpointParameters(c, executor.mutable_parameters(), true, path);
 }
 
 absl::Status Run(const std::vector<std::string>& operands) {

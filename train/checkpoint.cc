@@ -382,4 +382,39 @@ std::map<std::string, const Tensor*> CheckpointParameters(const Checkpoint& c) {
   return params;
 }
 
+absl::Status CopyCheckpointParameters(
+    const Checkpoint& c, const std::map<std::string, Tensor*>& into,
+    bool use_all, const std::string& source) {
+  std::map<std::string, const Tensor*> saved = CheckpointParameters(c);
+  auto typed = [](const Tensor& t) {
+    return absl::StrCat(DTypeName(t.dtype()), t.shape().ToString());
+  };
+  for (const auto& [name, value] : into) {
+    auto it = saved.find(name);
+    if (it == saved.end() || it->second->dtype() != value->dtype() ||
+        it->second->shape() != value->shape()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": not a checkpoint of this graph: parameter '", name, "' (",
+          typed(*value), ") is ",
+          it == saved.end() ? "missing"
+                            : absl::StrCat(typed(*it->second), " there")));
+    }
+  }
+  if (use_all) {
+    for (const auto& [name, t] : saved) {
+      if (into.count(name) > 0) continue;
+      return absl::InvalidArgumentError(
+          absl::StrCat(source,
+                       ": not a checkpoint of this graph: it has "
+                       "parameter '",
+                       name, "', which the graph does not"));
+    }
+  }
+  for (const auto& [name, value] : into) {
+    const Tensor& from = *saved.at(name);
+    std::memcpy(value->raw_data(), from.raw_data(), from.byte_size());
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace rill

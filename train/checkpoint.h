@@ -69,6 +69,15 @@ std::string ParamTensorName(absl::string_view node);
 // Parameter node name, pointing into `c`; the optimizer's state is left out.
 std::map<std::string, const Tensor*> CheckpointParameters(const Checkpoint& c);
 
+// Copies the saved value of each Parameter in `into` (node name -> the
+// tensor to overwrite, e.g. Executor::mutable_value) from `c`. Fails,
+// copying nothing, when one is missing or differs in dtype or shape, or,
+// with `use_all`, when `c` has a parameter that `into` lacks; errors start
+// "<source>: not a checkpoint of this graph".
+absl::Status CopyCheckpointParameters(
+    const Checkpoint& c, const std::map<std::string, Tensor*>& into,
+    bool use_all, const std::string& source);
+
 // OK when `c` can be written and read back: step >= 0, every tensor valid()
 // with a non-empty name used once. Names the offending tensor.
 absl::Status ValidateCheckpoint(const Checkpoint& c);
