@@ -183,7 +183,8 @@ std::string Summarize(const Tensor& t) {
 absl::Status LoadParams(const std::string& path, Executor& executor) {
   ASSIGN_OR_RETURN(Checkpoint c,
                    ReadCheckpoint(path, MiB(absl::GetFlag(FLAGS_max_file_mb))));
-  return CopyCheckpointParameters(c, executor.mutable_parameters(), true, path);
+  return CopyParameterValues(CheckpointParameters(c),
+                             executor.mutable_parameters(), true, path);
 }
 
 absl::Status Run(const std::vector<std::string>& operands) {

@@ -382,10 +382,10 @@ std::map<std::string, const Tensor*> CheckpointParameters(const Checkpoint& c) {
   return params;
 }
 
-absl::Status CopyCheckpointParameters(
-    const Checkpoint& c, const std::map<std::string, Tensor*>& into,
-    bool use_all, const std::string& source) {
-  std::map<std::string, const Tensor*> saved = CheckpointParameters(c);
+absl::Status CopyParameterValues(
+    const std::map<std::string, const Tensor*>& saved,
+    const std::map<std::string, Tensor*>& into, bool use_all,
+    const std::string& source) {
   auto typed = [](const Tensor& t) {
     return absl::StrCat(DTypeName(t.dtype()), t.shape().ToString());
   };

@@ -70,13 +70,15 @@ std::string ParamTensorName(absl::string_view node);
 std::map<std::string, const Tensor*> CheckpointParameters(const Checkpoint& c);
 
 // Copies the saved value of each Parameter in `into` (node name -> the
-// tensor to overwrite, e.g. Executor::mutable_value) from `c`. Fails,
-// copying nothing, when one is missing or differs in dtype or shape, or,
-// with `use_all`, when `c` has a parameter that `into` lacks; errors start
-// "<source>: not a checkpoint of this graph".
-absl::Status CopyCheckpointParameters(
-    const Checkpoint& c, const std::map<std::string, Tensor*>& into,
-    bool use_all, const std::string& source);
+// tensor to overwrite, e.g. Executor::mutable_parameters) from `saved`
+// (e.g. CheckpointParameters). Fails, copying nothing, when one is missing
+// or differs in dtype or shape, or, with `use_all`, when `saved` has a
+// parameter that `into` lacks; errors start "<source>: not a checkpoint of
+// this graph".
+absl::Status CopyParameterValues(
+    const std::map<std::string, const Tensor*>& saved,
+    const std::map<std::string, Tensor*>& into, bool use_all,
+    const std::string& source);
 
 // OK when `c` can be written and read back: step >= 0, every tensor valid()
 // with a non-empty name used once. Names the offending tensor.
