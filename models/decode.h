@@ -38,12 +38,12 @@ enum class DecodeStrategy {
 };
 
 struct DecodeOptions {
-  int64_t beam_size = 1;       // >= 1; 1: greedy.
-  double length_penalty = 0;   // alpha >= 0, above.
-  int64_t bos_id = 1;          // What the target starts with.
-  int64_t eos_id = 2;          // What ends a hypothesis.
+  int64_t beam_size = 1;      // >= 1; 1: greedy.
+  double length_penalty = 0;  // alpha >= 0, above.
+  int64_t bos_id = 1;         // What the target starts with.
+  int64_t eos_id = 2;         // What ends a hypothesis.
   DecodeStrategy strategy = DecodeStrategy::kCache;
-  int64_t batch_size = 64;     // Sentences decoded together, >= 1.
+  int64_t batch_size = 64;  // Sentences decoded together, >= 1.
   Backend backend = Backend::kOneDnn;
 };
 

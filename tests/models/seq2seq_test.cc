@@ -23,96 +23,17 @@
 #include "runtime/executor.h"
 #include "tests/graph/grad_check.h"
 #include "tests/models/model_test_util.h"
+#include "tests/models/seq2seq_test_util.h"
 
 namespace rill {
 namespace {
 
-Tensor Golden(const std::string& name) {
-  auto t = ReadNpy(absl::StrCat("tests/models/testdata/seq2seq_", name, ".npy"),
-                   1 << 20);
-  EXPECT_TRUE(t.ok()) << name << ": " << t.status();
-  return t.ok() ? *t : Tensor();
-}
-
-// "seq2seq/encoder/layers.0/self_attn/in_proj_weight" ->
-// "transformer.encoder.layers.0.self_attn.in_proj_weight", the script's
-// state_dict key.
-std::string TorchKey(const std::string& node) {
-  std::string key =
-      absl::StrReplaceAll(node.substr(node.find('/') + 1), {{"/", "."}});
-  if (absl::StartsWith(key, "encoder.") || absl::StartsWith(key, "decoder.")) {
-    key = "transformer." + key;
-  }
-  return key;
-}
-
-struct Case {
-  const char* name;
-  bool norm_first;
-  TransformerActivation activation;
-  PositionalKind positional;
-  bool tie_output;
-  double label_smoothing;
-};
-const Case kCases[] = {
-    {"post_tied", false, TransformerActivation::kRelu,
-     PositionalKind::kSinusoidal, true, 0.1},
-    {"pre_untied", true, TransformerActivation::kGelu, PositionalKind::kLearned,
-     false, 0.0},
-};
-
-// The script's sizes.
-Seq2SeqOptions Options(const Case& c, DType dtype) {
-  Seq2SeqOptions o;
-  o.vocab_size = 7;
-  o.d_model = 6;
-  o.heads = 2;
-  o.ff = 8;
-  o.encoder_layers = o.decoder_layers = 2;
-  o.src_length = 5;
-  o.tgt_length = 4;
-  o.activation = c.activation;
-  o.norm_first = c.norm_first;
-  o.positional = c.positional;
-  o.tie_output = c.tie_output;
-  o.label_smoothing = c.label_smoothing;
-  o.dtype = dtype;
-  return o;
-}
-
-// Sets every Parameter of `g` to the case's golden, in `dtype`.
-void LoadGoldenWeights(const Case& c, DType dtype, Graph* g) {
-  for (Node& n : *g->mutable_node()) {
-    if (n.op() != "Parameter") continue;
-    Tensor value = ConvertFloat(
-        Golden(absl::StrCat(c.name, "_", TorchKey(n.name()))), dtype);
-    *(*n.mutable_attr())["value"].mutable_tensor() = TensorToProto(value);
-  }
-}
-
-std::map<std::string, Tensor> Tokens(const Case& c) {
-  std::map<std::string, Tensor> feeds;
-  for (const char* in : {"src", "tgt_in", "tgt_out"}) {
-    feeds[in] = Golden(absl::StrCat(c.name, "_", in));
-  }
-  return feeds;
-}
-
-std::unique_ptr<Executor> MakeExecutor(Graph g, Backend backend) {
-  auto valid = ValidateGraph({std::move(g), {}});
-  EXPECT_TRUE(valid.ok()) << valid.status();
-  if (!valid.ok()) return nullptr;
-  auto ex = Executor::Create(*std::move(valid), {backend});
-  EXPECT_TRUE(ex.ok()) << ex.status();
-  return ex.ok() ? *std::move(ex) : nullptr;
-}
-
-class Seq2SeqGoldens : public testing::TestWithParam<Case> {};
+class Seq2SeqGoldens : public testing::TestWithParam<Seq2SeqCase> {};
 
 TEST_P(Seq2SeqGoldens, LossLogitsAndEveryParameterGradient) {
-  const Case& c = GetParam();
+  const Seq2SeqCase& c = GetParam();
   for (DType dtype : {DType::kF64, DType::kF32}) {
-    auto g = BuildSeq2SeqTrainingGraph(Options(c, dtype));
+    auto g = BuildSeq2SeqTrainingGraph(GoldenOptions(c, dtype));
     ASSERT_TRUE(g.ok()) << g.status();
     LoadGoldenWeights(c, dtype, &*g);
     auto valid = ValidateGraph({*g, {}});
@@ -133,12 +54,12 @@ TEST_P(Seq2SeqGoldens, LossLogitsAndEveryParameterGradient) {
       fetches.push_back(grad->gradients[k]);
       goldens.push_back("d_" + TorchKey(grad->wrt[k]));
     }
-    auto got = (*ex)->Run(Tokens(c), fetches);
+    auto got = (*ex)->Run(GoldenTokens(c), fetches);
     ASSERT_TRUE(got.ok()) << got.status();
     double worst = 0;
     for (size_t k = 0; k < fetches.size(); ++k) {
-      Tensor want =
-          ConvertFloat(Golden(absl::StrCat(c.name, "_", goldens[k])), dtype);
+      Tensor want = ConvertFloat(
+          Seq2SeqGolden(absl::StrCat(c.name, "_", goldens[k])), dtype);
       double err = MaxError((*got)[k], want, goldens[k]);
       EXPECT_LT(err, f64 ? 1e-10 : 1e-4) << goldens[k];
       worst = std::max(worst, err);
@@ -149,8 +70,9 @@ TEST_P(Seq2SeqGoldens, LossLogitsAndEveryParameterGradient) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Seq2Seq, Seq2SeqGoldens, testing::ValuesIn(kCases),
-                         [](const testing::TestParamInfo<Case>& info) {
+INSTANTIATE_TEST_SUITE_P(Seq2Seq, Seq2SeqGoldens,
+                         testing::ValuesIn(kSeq2SeqCases),
+                         [](const testing::TestParamInfo<Seq2SeqCase>& info) {
                            return std::string(info.param.name);
                          });
 
@@ -160,19 +82,19 @@ Tensor Constant(DType dtype, const Shape& shape, double value) {
   return ConvertFloat(t, dtype);
 }
 
-class Seq2SeqDecoding : public testing::TestWithParam<Case> {};
+class Seq2SeqDecoding : public testing::TestWithParam<Seq2SeqCase> {};
 
 // Teacher forcing through the decoding graphs gives the training graph's
 // logits: the recomputing graph in one run, the cached one a position at a
 // time, on both backends.
 TEST_P(Seq2SeqDecoding, RecomputedAndCachedStepsMatchTheTrainingGraph) {
-  const Case& c = GetParam();
+  const Seq2SeqCase& c = GetParam();
   for (Backend backend : {Backend::kReference, Backend::kOneDnn}) {
     const DType dtype =
         backend == Backend::kReference ? DType::kF64 : DType::kF32;
     // f32: relative to the largest logit.
     const double tolerance = dtype == DType::kF64 ? 1e-12 : 1e-5;
-    const Seq2SeqOptions o = Options(c, dtype);
+    const Seq2SeqOptions o = GoldenOptions(c, dtype);
     auto train = BuildSeq2SeqTrainingGraph(o);
     auto d = BuildSeq2SeqDecodingGraphs(o);
     ASSERT_TRUE(train.ok()) << train.status();
@@ -180,7 +102,7 @@ TEST_P(Seq2SeqDecoding, RecomputedAndCachedStepsMatchTheTrainingGraph) {
     for (Graph* g : {&*train, &d->encode, &d->recompute, &d->cached}) {
       LoadGoldenWeights(c, dtype, g);
     }
-    std::map<std::string, Tensor> tokens = Tokens(c);
+    std::map<std::string, Tensor> tokens = GoldenTokens(c);
     auto want = MakeExecutor(*train, backend)->Run(tokens, {"seq2seq/logits"});
     ASSERT_TRUE(want.ok()) << want.status();
     const Tensor& logits = (*want)[0];  // [B, T, V]
@@ -262,17 +184,18 @@ TEST_P(Seq2SeqDecoding, RecomputedAndCachedStepsMatchTheTrainingGraph) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Seq2Seq, Seq2SeqDecoding, testing::ValuesIn(kCases),
-                         [](const testing::TestParamInfo<Case>& info) {
+INSTANTIATE_TEST_SUITE_P(Seq2Seq, Seq2SeqDecoding,
+                         testing::ValuesIn(kSeq2SeqCases),
+                         [](const testing::TestParamInfo<Seq2SeqCase>& info) {
                            return std::string(info.param.name);
                          });
 
 // One layer each, GELU (ReLU's kink upsets finite differences), learned
 // positions and an untied output with label smoothing: every Parameter.
 TEST(Seq2Seq, WholeModelGradientCheckInFloat64) {
-  Case c = kCases[1];
+  Seq2SeqCase c = kSeq2SeqCases[1];
   c.label_smoothing = 0.2;
-  Seq2SeqOptions o = Options(c, DType::kF64);
+  Seq2SeqOptions o = GoldenOptions(c, DType::kF64);
   o.encoder_layers = o.decoder_layers = 1;
   auto g = BuildSeq2SeqTrainingGraph(o);
   ASSERT_TRUE(g.ok()) << g.status();
@@ -280,7 +203,7 @@ TEST(Seq2Seq, WholeModelGradientCheckInFloat64) {
   std::map<std::string, Tensor> feeds = ParametersToInputs(&*g);
   std::vector<std::string> wrt;
   for (const auto& [name, t] : feeds) wrt.push_back(name);
-  for (auto& [name, t] : Tokens(c)) feeds[name] = t;
+  for (auto& [name, t] : GoldenTokens(c)) feeds[name] = t;
   auto check = CheckGradients(*g, "loss", wrt, feeds);
   ASSERT_TRUE(check.ok()) << check.status();
   EXPECT_LT(check->max_error, 1e-5) << check->worst;
@@ -304,7 +227,7 @@ TEST(Seq2Seq, BadOptionsNameTheField) {
       {"prefix", [](Seq2SeqOptions& o) { o.prefix = "9x"; }},
   };
   for (const Bad& bad : kBad) {
-    Seq2SeqOptions o = Options(kCases[0], DType::kF32);
+    Seq2SeqOptions o = GoldenOptions(kSeq2SeqCases[0], DType::kF32);
     bad.spoil(o);
     auto train = BuildSeq2SeqTrainingGraph(o);
     ASSERT_FALSE(train.ok()) << bad.field;
