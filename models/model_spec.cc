@@ -192,9 +192,96 @@ void AddLoss(const ModelSpec& spec, DType dtype, const std::string& output,
   g->add_output("loss");
 }
 
+absl::StatusOr<TransformerActivation> ParseActivation(const std::string& a) {
+  if (a.empty() || a == "relu") return TransformerActivation::kRelu;
+  if (a == "gelu") return TransformerActivation::kGelu;
+  return FieldError("seq2seq.activation",
+                    absl::StrCat("'", a, "': expected relu or gelu"));
+}
+
+absl::StatusOr<PositionalKind> ParsePositional(const std::string& p) {
+  if (p.empty() || p == "sinusoidal") return PositionalKind::kSinusoidal;
+  if (p == "learned") return PositionalKind::kLearned;
+  return FieldError("seq2seq.positional",
+                    absl::StrCat("'", p, "': expected sinusoidal or learned"));
+}
+
 }  // namespace
 
+SpecialTokens SpecialTokensOf(const Seq2SeqSpec& spec) {
+  SpecialTokens t;
+  if (spec.has_pad_id()) t.pad = spec.pad_id();
+  if (spec.has_bos_id()) t.bos = spec.bos_id();
+  if (spec.has_eos_id()) t.eos = spec.eos_id();
+  return t;
+}
+
+absl::StatusOr<Seq2SeqOptions> Seq2SeqOptionsFromSpec(const ModelSpec& spec) {
+  if (!spec.has_seq2seq()) return FieldError("seq2seq", "required");
+  if (spec.has_input() || spec.has_recurrent() || spec.has_head() ||
+      spec.has_loss()) {
+    return FieldError("seq2seq",
+                      "stands alone: no input, recurrent, head or loss");
+  }
+  const Seq2SeqSpec& s = spec.seq2seq();
+  const std::pair<const char*, int64_t> required[] = {
+      {"seq2seq.vocab_size", s.vocab_size()},
+      {"seq2seq.d_model", s.d_model()},
+      {"seq2seq.heads", s.heads()},
+      {"seq2seq.ff", s.ff()},
+      {"seq2seq.src_length", s.src_length()},
+      {"seq2seq.tgt_length", s.tgt_length()}};
+  for (const auto& [field, value] : required) {
+    RETURN_IF_ERROR(AtLeastOne(field, value));
+  }
+  const std::pair<const char*, int64_t> layers[] = {
+      {"seq2seq.encoder_layers", s.encoder_layers()},
+      {"seq2seq.decoder_layers", s.decoder_layers()}};
+  for (const auto& [field, value] : layers) {
+    if (value < 0)
+      return FieldError(field, absl::StrCat(value, ": must be >= 0"));
+  }
+  Seq2SeqOptions o;
+  o.vocab_size = s.vocab_size();
+  o.d_model = s.d_model();
+  o.heads = s.heads();
+  o.ff = s.ff();
+  o.encoder_layers = std::max<int64_t>(1, s.encoder_layers());
+  o.decoder_layers = std::max<int64_t>(1, s.decoder_layers());
+  o.src_length = s.src_length();
+  o.tgt_length = s.tgt_length();
+  ASSIGN_OR_RETURN(o.activation, ParseActivation(s.activation()));
+  o.norm_first = s.norm_first();
+  o.dropout = s.dropout();
+  ASSIGN_OR_RETURN(o.positional, ParsePositional(s.positional()));
+  o.tie_output = !s.untied_output();
+  o.label_smoothing = s.label_smoothing();
+  ASSIGN_OR_RETURN(o.dtype, ParseDType(spec.dtype()));
+  o.seed = s.seed();
+  const SpecialTokens tokens = SpecialTokensOf(s);
+  o.pad_id = tokens.pad;
+  const std::pair<const char*, int64_t> ids[] = {
+      {"seq2seq.pad_id", tokens.pad},
+      {"seq2seq.bos_id", tokens.bos},
+      {"seq2seq.eos_id", tokens.eos}};
+  for (const auto& [field, id] : ids) {
+    if (id < 0 || id >= o.vocab_size) {
+      return FieldError(field, absl::StrCat(id, ": must be in [0, vocab_size ",
+                                            o.vocab_size, ")"));
+    }
+  }
+  if (tokens.pad == tokens.bos || tokens.pad == tokens.eos ||
+      tokens.bos == tokens.eos) {
+    return FieldError("seq2seq", "pad_id, bos_id and eos_id must differ");
+  }
+  return o;
+}
+
 absl::StatusOr<Graph> BuildModel(const ModelSpec& spec) {
+  if (spec.has_seq2seq()) {
+    ASSIGN_OR_RETURN(Seq2SeqOptions o, Seq2SeqOptionsFromSpec(spec));
+    return BuildSeq2SeqTrainingGraph(o);
+  }
   ASSIGN_OR_RETURN(RecurrentStackOptions options, StackOptions(spec));
   Graph g;
   const std::string x = OrDefault(spec.input().name(), "x");

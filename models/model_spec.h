@@ -2,12 +2,14 @@
 #define RILL_MODELS_MODEL_SPEC_H_
 
 // Graphs from model specs (proto/model.proto): a recurrent stack
-// (models/rnn.h), a linear head and a loss, for `rill build` and for
-// TrainConfig.model_spec.
+// (models/rnn.h), a linear head and a loss, or the Transformer
+// sequence-to-sequence model (models/seq2seq.h), for `rill build`, `rill
+// decode` and TrainConfig.model_spec.
 
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "models/seq2seq.h"
 #include "proto/graph.pb.h"
 #include "proto/model.pb.h"
 
@@ -19,7 +21,18 @@ namespace rill {
 // [-1, T]); the stack's and the head's Parameters; and the scalar `loss`,
 // the graph's only output. Validated before it is returned. Errors name the
 // spec field ("recurrent.hidden_size: 0: must be >= 1").
+// For a seq2seq spec: BuildSeq2SeqTrainingGraph's graph.
 absl::StatusOr<Graph> BuildModel(const ModelSpec& spec);
+
+// The model options of a seq2seq spec, checked; errors name the field
+// ("seq2seq.heads: 0: must be >= 1").
+absl::StatusOr<Seq2SeqOptions> Seq2SeqOptionsFromSpec(const ModelSpec& spec);
+
+// Its token ids (pad, bos, eos), with the defaults 0, 1, 2.
+struct SpecialTokens {
+  int64_t pad = 0, bos = 1, eos = 2;
+};
+SpecialTokens SpecialTokensOf(const Seq2SeqSpec& spec);
 
 // Reads a ModelSpec text proto (at most 1 MiB).
 absl::StatusOr<ModelSpec> LoadModelSpec(const std::string& path);

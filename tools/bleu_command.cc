@@ -1,8 +1,6 @@
 // `rill bleu`: sacreBLEU-compatible corpus or sentence BLEU of text files.
 
 #include <cstdio>
-#include <iostream>
-#include <iterator>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -19,7 +17,8 @@ ABSL_FLAG(std::vector<std::string>, ref, {},
           "A reference file, one segment per line (-r); repeat for more "
           "references.");
 ABSL_FLAG(std::string, input, "",
-          "The hypothesis file, one segment per line (-i). Default: stdin.");
+          "The input text, one segment per line (-i): bleu's hypotheses, "
+          "decode's sources. Default: stdin.");
 ABSL_FLAG(std::string, tokenize, "13a", "Tokenizer: none, 13a, intl or char.");
 ABSL_FLAG(std::string, smooth, "exp", "Smoothing: none, floor, add-k or exp.");
 ABSL_FLAG(double, smooth_value, -1,
@@ -34,33 +33,6 @@ ABSL_FLAG(std::string, format, "text", "Output format: text or json.");
 
 namespace rill {
 namespace {
-
-constexpr int64_t kMaxTextBytes = int64_t{1} << 30;
-
-// The file's lines without their terminators; a final newline does not start
-// an extra, empty line. Every line must be valid UTF-8.
-absl::StatusOr<std::vector<std::string>> ReadLines(const std::string& name,
-                                                   const std::string& text) {
-  std::vector<std::string> lines;
-  if (text.empty()) return lines;
-  std::string_view rest = text;
-  if (rest.back() == '\n') rest.remove_suffix(1);
-  for (absl::string_view line :
-       absl::StrSplit(absl::string_view(rest.data(), rest.size()), '\n')) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!IsValidUtf8(std::string_view(line.data(), line.size()))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ":", lines.size() + 1, ": not valid UTF-8"));
-    }
-    lines.emplace_back(line);
-  }
-  return lines;
-}
-
-absl::StatusOr<std::vector<std::string>> ReadTextFile(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, kMaxTextBytes));
-  return ReadLines(path, text);
-}
 
 absl::StatusOr<BleuOptions> OptionsFromFlags() {
   BleuOptions o;
@@ -104,19 +76,12 @@ absl::Status RunBleu(const std::vector<std::string>&) {
         "no references: give -r REF at least once");
   }
   // Everything is read and checked before anything is scored.
-  std::vector<std::string> hyps;
   std::string hyp_name = absl::GetFlag(FLAGS_input);
-  if (hyp_name.empty()) {
-    std::string text((std::istreambuf_iterator<char>(std::cin)),
-                     std::istreambuf_iterator<char>());
-    ASSIGN_OR_RETURN(hyps, ReadLines("<stdin>", text));
-    hyp_name = "<stdin>";
-  } else {
-    ASSIGN_OR_RETURN(hyps, ReadTextFile(hyp_name));
-  }
+  ASSIGN_OR_RETURN(std::vector<std::string> hyps, ReadTextLines(hyp_name));
+  if (hyp_name.empty()) hyp_name = "<stdin>";
   std::vector<std::vector<std::string>> refs;
   for (const std::string& path : ref_paths) {
-    ASSIGN_OR_RETURN(std::vector<std::string> lines, ReadTextFile(path));
+    ASSIGN_OR_RETURN(std::vector<std::string> lines, ReadTextLines(path));
     if (lines.size() != hyps.size()) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, " has ", lines.size(), " lines but ", hyp_name, " has ",

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -23,6 +25,7 @@
 #include "graph/dot.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
+#include "metrics/text.h"
 #include "ops/registry.h"
 #include "runtime/executor.h"
 #include "train/checkpoint.h"
@@ -324,6 +327,32 @@ absl::Status Dot(const std::vector<std::string>& operands) {
 
 }  // namespace
 
+absl::StatusOr<std::vector<std::string>> ReadTextLines(
+    const std::string& path) {
+  constexpr int64_t kMaxTextBytes = int64_t{1} << 30;
+  std::string text;
+  if (path.empty()) {
+    text.assign(std::istreambuf_iterator<char>(std::cin),
+                std::istreambuf_iterator<char>());
+  } else {
+    ASSIGN_OR_RETURN(text, ReadFileCapped(path, kMaxTextBytes));
+  }
+  const std::string name = path.empty() ? "<stdin>" : path;
+  std::vector<std::string> lines;
+  if (text.empty()) return lines;
+  absl::string_view rest = text;
+  if (rest.back() == '\n') rest.remove_suffix(1);
+  for (absl::string_view line : absl::StrSplit(rest, '\n')) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!IsValidUtf8(std::string_view(line.data(), line.size()))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ":", lines.size() + 1, ": not valid UTF-8"));
+    }
+    lines.emplace_back(line);
+  }
+  return lines;
+}
+
 std::string TypedShape(DType dtype, const Shape& shape) {
   return absl::StrCat(DTypeName(dtype), shape.ToString());
 }
@@ -444,6 +473,21 @@ const std::vector<Command>& AllCommands() {
        1,
        RunExportWeights,
        {{"o", "output"}}},
+      {"decode",
+       "Translate text with a trained seq2seq Transformer.",
+       "decode SPEC --params CKPT [-i SRC.txt] [-o OUT.txt] [--beam 4] "
+       "[--length_penalty 0.6] [--strategy cache|recompute]",
+       "Decodes each line of -i (or stdin), tokens separated by blanks, with\n"
+       "the seq2seq model of SPEC (proto/model.proto) and the parameters of\n"
+       "a `rill train` checkpoint, by beam search (--beam 1: greedy), and\n"
+       "writes one line of tokens per source to -o (or stdout). Tokens map\n"
+       "to ids through the spec's seq2seq.vocab file. A summary with the\n"
+       "timings goes to stderr.",
+       {"params", "input", "output", "beam", "length_penalty", "strategy",
+        "batch_size", "backend", "max_file_mb"},
+       1,
+       RunDecode,
+       {{"i", "input"}, {"o", "output"}}},
       {"bleu",
        "Score translations with BLEU (sacreBLEU-compatible).",
        "bleu -r REF [-r REF ...] [-i HYP] [--tokenize 13a] [--smooth exp] "

@@ -40,6 +40,10 @@ absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path);
 absl::StatusOr<std::string> TextGraphOutput(const std::string& what);
 // Writes `graph` to `path` as text proto, atomically.
 absl::Status WriteTextGraph(const Graph& graph, const std::string& path);
+// The lines of a UTF-8 text file, or of stdin when `path` is empty,
+// without their terminators (a final newline starts no extra line); at
+// most 1 GiB. Errors name the line ("<stdin>:3: not valid UTF-8").
+absl::StatusOr<std::vector<std::string>> ReadTextLines(const std::string& path);
 // "f32[2, 3]"
 std::string TypedShape(DType dtype, const Shape& shape);
 
@@ -57,6 +61,9 @@ absl::Status RunBuild(const std::vector<std::string>& operands);
 
 // `rill export-weights`, in build_command.cc.
 absl::Status RunExportWeights(const std::vector<std::string>& operands);
+
+// `rill decode`, in decode_command.cc.
+absl::Status RunDecode(const std::vector<std::string>& operands);
 
 // `rill bleu`, in bleu_command.cc.
 absl::Status RunBleu(const std::vector<std::string>& operands);

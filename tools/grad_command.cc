@@ -21,7 +21,9 @@ ABSL_FLAG(bool, allow_unreached, false,
           "A --wrt tensor that does not reach the loss gets a zero gradient "
           "and a warning, instead of an error.");
 ABSL_FLAG(std::string, output, "",
-          "Where to write the gradient graph (-o), as text proto.");
+          "Where to write the result (-o): the graph as text proto for grad "
+          "and build, the directory for export-weights, the text for "
+          "decode.");
 
 namespace rill {
 

@@ -1,0 +1,187 @@
+// `rill decode SPEC --params CKPT`: translates text with a trained seq2seq
+// Transformer (models/decode.h), one sentence per line, through the
+// vocabulary the spec names.
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/file_io.h"
+#include "models/decode.h"
+#include "models/model_spec.h"
+#include "tools/commands.h"
+#include "train/checkpoint.h"
+
+// Defined elsewhere in tools/.
+ABSL_DECLARE_FLAG(std::string, params);
+ABSL_DECLARE_FLAG(std::string, input);
+ABSL_DECLARE_FLAG(std::string, output);
+ABSL_DECLARE_FLAG(std::string, backend);
+ABSL_DECLARE_FLAG(int64_t, max_file_mb);
+
+ABSL_FLAG(int64_t, beam, 4, "Beam size; 1 decodes greedily.");
+ABSL_FLAG(double, length_penalty, 0.6,
+          "GNMT's alpha: hypotheses are ranked by log P / ((5 + length) / "
+          "6)^alpha; 0 ranks by log P alone.");
+ABSL_FLAG(std::string, strategy, "cache",
+          "cache (a key/value cache: one position per decoder run) or "
+          "recompute (the whole target prefix at every run).");
+ABSL_FLAG(int64_t, batch_size, 64, "Sentences decoded together.");
+
+namespace rill {
+namespace {
+
+// Token -> id from the spec's vocabulary file: one token per line, line k
+// naming id k, as many lines as vocab_size.
+struct Vocabulary {
+  std::vector<std::string> tokens;
+  std::map<std::string, int64_t> ids;
+};
+
+absl::StatusOr<Vocabulary> LoadVocabulary(const std::string& path,
+                                          int64_t vocab_size) {
+  ASSIGN_OR_RETURN(std::vector<std::string> lines, ReadTextLines(path));
+  Vocabulary v;
+  for (size_t k = 0; k < lines.size(); ++k) {
+    const std::string& token = lines[k];
+    const std::string where = absl::StrCat(path, ":", k + 1, ": ");
+    if (token.empty() || token.find_first_of(" \t") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "'", token, "' is not a token (empty, or has a blank)"));
+    }
+    if (!v.ids.emplace(token, static_cast<int64_t>(k)).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "'", token, "' is already line ", v.ids[token] + 1));
+    }
+    v.tokens.push_back(token);
+  }
+  if (static_cast<int64_t>(lines.size()) != vocab_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " has ", lines.size(),
+                     " tokens but seq2seq.vocab_size is ", vocab_size));
+  }
+  return v;
+}
+
+// i64 [N, S]: each line's token ids, padded with pad_id.
+absl::StatusOr<Tensor> Sources(const std::vector<std::string>& lines,
+                               const std::string& name, const Vocabulary& v,
+                               int64_t length, int64_t pad) {
+  const int64_t n = static_cast<int64_t>(lines.size());
+  ASSIGN_OR_RETURN(Tensor src, Tensor::Allocate(DType::kI64, Shape{n, length}));
+  int64_t* ids = src.data<int64_t>();
+  std::fill_n(ids, n * length, pad);
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<std::string> words =
+        absl::StrSplit(lines[i], absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    const std::string where = absl::StrCat(name, ":", i + 1, ": ");
+    if (static_cast<int64_t>(words.size()) > length) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, words.size(), " tokens, but seq2seq.src_length is ", length));
+    }
+    for (size_t k = 0; k < words.size(); ++k) {
+      auto it = v.ids.find(words[k]);
+      if (it == v.ids.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, "token ", k + 1, " '", words[k],
+                         "' is not in the vocabulary"));
+      }
+      ids[i * length + k] = it->second;
+    }
+  }
+  return src;
+}
+
+absl::StatusOr<DecodeOptions> OptionsFromFlags(const Seq2SeqSpec& spec) {
+  DecodeOptions o;
+  o.beam_size = absl::GetFlag(FLAGS_beam);
+  o.length_penalty = absl::GetFlag(FLAGS_length_penalty);
+  o.batch_size = absl::GetFlag(FLAGS_batch_size);
+  const SpecialTokens tokens = SpecialTokensOf(spec);
+  o.bos_id = tokens.bos;
+  o.eos_id = tokens.eos;
+  const std::string strategy = absl::GetFlag(FLAGS_strategy);
+  if (strategy == "cache") {
+    o.strategy = DecodeStrategy::kCache;
+  } else if (strategy == "recompute") {
+    o.strategy = DecodeStrategy::kRecompute;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--strategy '", strategy, "': choose cache or recompute"));
+  }
+  ASSIGN_OR_RETURN(o.backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
+  return o;
+}
+
+}  // namespace
+
+absl::Status RunDecode(const std::vector<std::string>& operands) {
+  const std::string& spec_path = operands[0];
+  ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(spec_path));
+  absl::StatusOr<Seq2SeqOptions> model = Seq2SeqOptionsFromSpec(spec);
+  if (!model.ok()) return Annotate(model.status(), spec_path);
+  if (spec.seq2seq().vocab().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(spec_path,
+                     ": seq2seq.vocab: required by rill decode (a file of one "
+                     "token per line)"));
+  }
+  const std::string params = absl::GetFlag(FLAGS_params);
+  if (params.empty()) {
+    return absl::InvalidArgumentError(
+        "name the trained parameters with --params CKPT (from rill train)");
+  }
+  ASSIGN_OR_RETURN(DecodeOptions options, OptionsFromFlags(spec.seq2seq()));
+  // Everything is read and checked before anything is decoded.
+  const std::string vocab_path =
+      (std::filesystem::path(spec_path).parent_path() / spec.seq2seq().vocab())
+          .string();
+  ASSIGN_OR_RETURN(Vocabulary vocab,
+                   LoadVocabulary(vocab_path, model->vocab_size));
+  const std::string input = absl::GetFlag(FLAGS_input);
+  ASSIGN_OR_RETURN(std::vector<std::string> lines, ReadTextLines(input));
+  ASSIGN_OR_RETURN(Tensor src,
+                   Sources(lines, input.empty() ? "<stdin>" : input, vocab,
+                           model->src_length, model->pad_id));
+  ASSIGN_OR_RETURN(
+      Checkpoint checkpoint,
+      ReadCheckpoint(params, absl::GetFlag(FLAGS_max_file_mb) << 20));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<Seq2SeqDecoder> decoder,
+      Seq2SeqDecoder::Create(*model, options, CheckpointParameters(checkpoint),
+                             params));
+  ASSIGN_OR_RETURN(std::vector<std::vector<int64_t>> hyps,
+                   decoder->Decode(src));
+  std::string text;
+  for (const std::vector<int64_t>& hyp : hyps) {
+    std::vector<std::string> words;
+    for (int64_t id : hyp) words.push_back(vocab.tokens[id]);
+    absl::StrAppend(&text, absl::StrJoin(words, " "), "\n");
+  }
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (output.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  } else {
+    RETURN_IF_ERROR(WriteFileAtomic(output, text));
+  }
+  const DecodeStats& s = decoder->stats();
+  std::fprintf(stderr,
+               "decoded %lld sentences in %.1f ms (encode %.1f ms, %lld "
+               "decoder runs %.1f ms; %s, beam %lld)%s%s\n",
+               static_cast<long long>(s.sentences), s.encode_ms + s.decode_ms,
+               s.encode_ms, static_cast<long long>(s.steps), s.decode_ms,
+               absl::GetFlag(FLAGS_strategy).c_str(),
+               static_cast<long long>(options.beam_size),
+               output.empty() ? "" : " -> ", output.c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace rill
