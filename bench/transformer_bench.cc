@@ -14,8 +14,14 @@
 // LayerNorm, ReLU, bias adds, reductions and copies are left out, so the
 // figure slightly flatters the step and is comparable with the matmul's.
 //
-//   bazel run -c opt //bench:transformer_bench [-- --steps=N]
+//   bazel run -c opt //bench:transformer_bench [-- --steps=N] [--breakdown]
 // Target (issue 8): the step at least 50% of the matmul's GFLOP/s.
+//
+// --breakdown also times every kernel of the step on its own: each node the
+// fetches need is run alone in a graph of Inputs of its input shapes (so
+// the fused MatMul -> Add -> Relu chains are timed unfused), the median of
+// 20 runs, summed by op type. The sum differs from rill_ms by what
+// isolation changes (caches, fusion), but shows where the time goes.
 
 #include <algorithm>
 #include <chrono>
@@ -118,14 +124,10 @@ absl::StatusOr<GradientGraph> StepGraph() {
   return BuildGradientGraph(std::move(forward), request);
 }
 
-absl::StatusOr<Timing> TimeStep(int steps, int* num_gradients,
-                                PlanStats* stats) {
-  ASSIGN_OR_RETURN(GradientGraph grad, StepGraph());
-  *num_gradients = static_cast<int>(grad.gradients.size());
-  std::vector<std::string> fetches = {"loss"};
-  fetches.insert(fetches.end(), grad.gradients.begin(), grad.gradients.end());
-  ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex,
-                   Executor::Create(std::move(grad.graph)));
+absl::StatusOr<Timing> TimeStep(const GradientGraph& grad,
+                                const std::vector<std::string>& fetches,
+                                int steps, PlanStats* stats) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex, Executor::Create(grad.graph));
   std::map<std::string, Tensor> feeds;
   uint32_t seed = 10;
   for (const char* name : {"x", "r"}) {
@@ -138,6 +140,105 @@ absl::StatusOr<Timing> TimeStep(int steps, int* num_gradients,
   ASSIGN_OR_RETURN(Timing t, Time(5, steps, [&] { return step.Run(); }));
   *stats = ex->last_plan_stats();
   return t;
+}
+
+// The median time of node `n` of `g` run alone, on uniform(-1, 1) inputs
+// of its input shapes.
+absl::StatusOr<double> TimeNodeAlone(const ValidGraph& g, int n) {
+  Graph alone;
+  std::map<std::string, Tensor> feeds;
+  Node* node = alone.add_node();
+  *node = g.node(n);
+  node->clear_input();
+  const NodeInfo& info = g.info(n);
+  for (size_t k = 0; k < info.inputs.size(); ++k) {
+    const TensorRef& in = info.inputs[k];
+    const std::string name = absl::StrCat("in", k);
+    node->add_input(name);
+    const DType dtype = g.info(in.node).dtypes[in.output];
+    const Shape& shape = g.info(in.node).shapes[in.output];
+    Node* input = alone.add_node();
+    input->set_name(name);
+    input->set_op("Input");
+    (*input->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
+    auto* dims = (*input->mutable_attr())["shape"].mutable_shape();
+    for (int64_t d : shape.dims()) dims->add_dim(d);
+    ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
+    if (dtype == DType::kF32) FillUniform(t, 20 + k);
+    feeds[name] = t;
+  }
+  std::vector<std::string> fetches;
+  for (size_t o = 0; o < info.dtypes.size(); ++o) {
+    fetches.push_back(absl::StrCat(node->name(), ":", o));
+  }
+  ASSIGN_OR_RETURN(ValidGraph valid, ValidateGraph({std::move(alone), {}}));
+  ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex,
+                   Executor::Create(std::move(valid)));
+  ASSIGN_OR_RETURN(PreparedRun run, ex->Prepare(feeds, fetches));
+  ASSIGN_OR_RETURN(Timing t, Time(3, 20, [&] { return run.Run(); }));
+  return t.median_ms;
+}
+
+// Times every node the fetches need (see the header comment) and prints
+// the sums by op type, then the slowest nodes.
+absl::Status PrintBreakdown(const ValidGraph& g,
+                            const std::vector<std::string>& fetches,
+                            double step_ms) {
+  std::vector<bool> needed(g.num_nodes(), false);
+  std::vector<int> stack;
+  for (const std::string& f : fetches) {
+    ASSIGN_OR_RETURN(TensorRef ref, g.Resolve(f));
+    stack.push_back(ref.node);
+  }
+  while (!stack.empty()) {
+    const int n = stack.back();
+    stack.pop_back();
+    if (needed[n]) continue;
+    needed[n] = true;
+    for (const TensorRef& in : g.info(n).inputs) stack.push_back(in.node);
+  }
+  struct OpTotal {
+    double ms = 0;
+    int count = 0;
+  };
+  std::map<std::string, OpTotal> by_op;
+  std::vector<std::pair<double, int>> by_node;
+  double total = 0;
+  for (int n = 0; n < g.num_nodes(); ++n) {
+    if (!needed[n] || g.info(n).op->is_source()) continue;
+    ASSIGN_OR_RETURN(double ms, TimeNodeAlone(g, n));
+    OpTotal& op = by_op[g.node(n).op()];
+    op.ms += ms;
+    ++op.count;
+    by_node.push_back({ms, n});
+    total += ms;
+  }
+  std::vector<std::pair<double, std::string>> ops;
+  for (const auto& [name, t] : by_op) {
+    ops.push_back({t.ms, absl::StrCat(name, " x", t.count)});
+  }
+  std::sort(ops.rbegin(), ops.rend());
+  std::printf(
+      "breakdown: each kernel run alone, median of 20; sum %.2f ms against "
+      "rill_ms %.2f\n",
+      total, step_ms);
+  for (const auto& [ms, what] : ops) {
+    std::printf("op   %-26s %8.2f ms %5.1f%%\n", what.c_str(), ms,
+                100 * ms / total);
+  }
+  std::sort(by_node.rbegin(), by_node.rend());
+  for (size_t i = 0; i < by_node.size() && i < 15; ++i) {
+    const int n = by_node[i].second;
+    std::string shapes;
+    for (const TensorRef& in : g.info(n).inputs) {
+      absl::StrAppend(&shapes, shapes.empty() ? "" : " ",
+                      g.info(in.node).shapes[in.output].ToString());
+    }
+    std::printf("node %8.2f ms  %s %s (%s)\n", by_node[i].first,
+                g.node(n).op().c_str(), g.node(n).name().c_str(),
+                shapes.c_str());
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Timing> TimeDirectMatMul(int repeats) {
@@ -170,10 +271,13 @@ absl::StatusOr<Timing> TimeDirectMatMul(int repeats) {
 
 double GFlops(double flops, double ms) { return flops / (ms * 1e6); }
 
-absl::Status Main(int steps) {
-  int num_gradients = 0;
+absl::Status Main(int steps, bool breakdown) {
+  ASSIGN_OR_RETURN(GradientGraph grad, StepGraph());
+  const int num_gradients = static_cast<int>(grad.gradients.size());
+  std::vector<std::string> fetches = {"loss"};
+  fetches.insert(fetches.end(), grad.gradients.begin(), grad.gradients.end());
   PlanStats stats;
-  ASSIGN_OR_RETURN(Timing step, TimeStep(steps, &num_gradients, &stats));
+  ASSIGN_OR_RETURN(Timing step, TimeStep(grad, fetches, steps, &stats));
   ASSIGN_OR_RETURN(Timing mm, TimeDirectMatMul(10));
   const double step_flops = 3 * ForwardFlops();
   const double mm_flops = 2.0 * kMatMulDim * kMatMulDim * kMatMulDim;
@@ -201,6 +305,7 @@ absl::Status Main(int steps) {
   const double percent = 100 * step_gflops / mm_gflops;
   std::printf("%-22s %10.1f  %% of matmul_gflops (target: at least 50: %s)\n",
               "rill_pct_of_matmul", percent, percent >= 50 ? "met" : "NOT met");
+  if (breakdown) return PrintBreakdown(grad.graph, fetches, step.median_ms);
   return absl::OkStatus();
 }
 
@@ -209,16 +314,20 @@ absl::Status Main(int steps) {
 
 int main(int argc, char** argv) {
   int steps = 30;
+  bool breakdown = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--steps=", 8) == 0 &&
         std::atoi(argv[i] + 8) > 0) {
       steps = std::atoi(argv[i] + 8);
+    } else if (std::strcmp(argv[i], "--breakdown") == 0) {
+      breakdown = true;
     } else {
-      std::fprintf(stderr, "usage: transformer_bench [--steps=N]\n");
+      std::fprintf(stderr,
+                   "usage: transformer_bench [--steps=N] [--breakdown]\n");
       return 2;
     }
   }
-  absl::Status s = rill::Main(steps);
+  absl::Status s = rill::Main(steps, breakdown);
   if (!s.ok()) {
     std::fprintf(stderr, "transformer_bench: %s\n", s.ToString().c_str());
     return 1;
