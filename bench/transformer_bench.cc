@@ -11,8 +11,9 @@
 // only, 2*M*N*K each in the forward pass and twice that backward (the
 // gradients of both operands): the Q, K, V and output projections, Q.K^T
 // and weights.V over all heads, and the two FFN linears. Softmax,
-// LayerNorm, ReLU, bias adds, reductions and copies are left out, so the
-// figure slightly flatters the step and is comparable with the matmul's.
+// LayerNorm, ReLU, bias adds, reductions and copies are left out (well
+// under 1% of the FLOPs), so the figure counts only work of the kind the
+// matmul benchmark does, and errs low.
 //
 //   bazel run -c opt //bench:transformer_bench [-- --steps=N] [--breakdown]
 // Target (issue 8): the step at least 50% of the matmul's GFLOP/s.
