@@ -1,0 +1,337 @@
+// One training step of one Transformer encoder layer (issue 8): d_model
+// 256, 4 heads, ff 1024, post-norm, ReLU, dropout 0, f32, on x [B=32, S=64,
+// D=256]. The step is the gradient graph of loss = sum(layer(x) * r): the
+// forward pass, the loss, and the gradients of all 12 parameters and of x,
+// run on oneDNN through a PreparedRun. In the same run it times a
+// 2048x2048x2048 f32 matmul through oneDNN directly, the machine's
+// practical peak, and prints what fraction of it the step reaches.
+//
+// Timing: after warm-up, each figure is the median of single timed runs
+// (the minimum is printed beside it). The step's FLOPs count the matmuls
+// only, 2*M*N*K each in the forward pass and twice that backward (the
+// gradients of both operands): the Q, K, V and output projections, Q.K^T
+// and weights.V over all heads, and the two FFN linears. Softmax,
+// LayerNorm, ReLU, bias adds, reductions and copies are left out (well
+// under 1% of the FLOPs), so the figure counts only work of the kind the
+// matmul benchmark does, and errs low.
+//
+//   bazel run -c opt //bench:transformer_bench [-- --steps=N] [--breakdown]
+// Target (issue 8): the step at least 50% of the matmul's GFLOP/s.
+//
+// --breakdown also times every kernel of the step on its own: each node the
+// fetches need is run alone in a graph of Inputs of its input shapes (so
+// the fused MatMul -> Add -> Relu chains are timed unfused), the median of
+// 20 runs, summed by op type. The sum differs from rill_ms by what
+// isolation changes (caches, fusion), but shows where the time goes.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/onednn_context.h"
+#include "graph/autodiff.h"
+#include "graph/validate.h"
+#include "models/transformer.h"
+#include "runtime/executor.h"
+
+namespace rill {
+namespace {
+
+constexpr int64_t kBatch = 32, kSeq = 64, kModel = 256, kHeads = 4, kFF = 1024;
+constexpr int64_t kMatMulDim = 2048;
+
+// Forward matmul FLOPs of the layer, per the header comment.
+double ForwardFlops() {
+  const double rows = kBatch * kSeq;  // Tokens.
+  const double projections = 4 * 2 * rows * kModel * kModel;
+  const double attention = 2 * 2 * kBatch * kSeq * kSeq * kModel;
+  const double ffn = 2 * 2 * rows * kModel * kFF;
+  return projections + attention + ffn;
+}
+
+struct Timing {
+  double median_ms = 0, min_ms = 0;
+};
+
+// Runs `body` `warmup` times untimed, then `repeats` times timed.
+absl::StatusOr<Timing> Time(int warmup, int repeats,
+                            const std::function<absl::Status()>& body) {
+  for (int i = 0; i < warmup; ++i) RETURN_IF_ERROR(body());
+  std::vector<double> ms;
+  for (int i = 0; i < repeats; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    RETURN_IF_ERROR(body());
+    ms.push_back(std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return Timing{ms[ms.size() / 2], ms.front()};
+}
+
+void FillUniform(Tensor& t, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
+}
+
+void AddInput(Graph& g, const std::string& name) {
+  Node* n = g.add_node();
+  n->set_name(name);
+  n->set_op("Input");
+  (*n->mutable_attr())["dtype"].set_type(DT_FLOAT);
+  for (int64_t d : {kBatch, kSeq, kModel}) {
+    (*n->mutable_attr())["shape"].mutable_shape()->add_dim(d);
+  }
+}
+
+void AddOp(Graph& g, const std::string& name, const std::string& op,
+           const std::vector<std::string>& inputs) {
+  Node* n = g.add_node();
+  n->set_name(name);
+  n->set_op(op);
+  for (const std::string& in : inputs) n->add_input(in);
+}
+
+// x, r -> layer -> loss = sum(layer * r), differentiated with respect to x
+// and every Parameter.
+absl::StatusOr<GradientGraph> StepGraph() {
+  Graph g;
+  AddInput(g, "x");
+  AddInput(g, "r");
+  TransformerLayerOptions o;
+  o.prefix = "layer";
+  o.d_model = kModel;
+  o.heads = kHeads;
+  o.ff = kFF;
+  o.seed = 1;
+  ASSIGN_OR_RETURN(TransformerLayer layer,
+                   AddTransformerEncoderLayer("x", o, &g));
+  AddOp(g, "weighted", "Mul", {layer.output, "r"});
+  AddOp(g, "loss", "ReduceSum", {"weighted"});
+  ASSIGN_OR_RETURN(ValidGraph forward, ValidateGraph({std::move(g), {}}));
+  GradientRequest request;
+  request.losses = {"loss"};
+  request.wrt = {"x"};
+  request.wrt_params = true;
+  return BuildGradientGraph(std::move(forward), request);
+}
+
+absl::StatusOr<Timing> TimeStep(const GradientGraph& grad,
+                                const std::vector<std::string>& fetches,
+                                int steps, PlanStats* stats) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex, Executor::Create(grad.graph));
+  std::map<std::string, Tensor> feeds;
+  uint32_t seed = 10;
+  for (const char* name : {"x", "r"}) {
+    ASSIGN_OR_RETURN(
+        Tensor t, Tensor::Allocate(DType::kF32, Shape{kBatch, kSeq, kModel}));
+    FillUniform(t, seed++);
+    feeds[name] = t;
+  }
+  ASSIGN_OR_RETURN(PreparedRun step, ex->Prepare(feeds, fetches));
+  ASSIGN_OR_RETURN(Timing t, Time(5, steps, [&] { return step.Run(); }));
+  *stats = ex->last_plan_stats();
+  return t;
+}
+
+// The median time of node `n` of `g` run alone, on uniform(-1, 1) inputs
+// of its input shapes.
+absl::StatusOr<double> TimeNodeAlone(const ValidGraph& g, int n) {
+  Graph alone;
+  std::map<std::string, Tensor> feeds;
+  Node* node = alone.add_node();
+  *node = g.node(n);
+  node->clear_input();
+  const NodeInfo& info = g.info(n);
+  for (size_t k = 0; k < info.inputs.size(); ++k) {
+    const TensorRef& in = info.inputs[k];
+    const std::string name = absl::StrCat("in", k);
+    node->add_input(name);
+    const DType dtype = g.info(in.node).dtypes[in.output];
+    const Shape& shape = g.info(in.node).shapes[in.output];
+    Node* input = alone.add_node();
+    input->set_name(name);
+    input->set_op("Input");
+    (*input->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
+    auto* dims = (*input->mutable_attr())["shape"].mutable_shape();
+    for (int64_t d : shape.dims()) dims->add_dim(d);
+    ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
+    if (dtype == DType::kF32) FillUniform(t, 20 + k);
+    feeds[name] = t;
+  }
+  std::vector<std::string> fetches;
+  for (size_t o = 0; o < info.dtypes.size(); ++o) {
+    fetches.push_back(absl::StrCat(node->name(), ":", o));
+  }
+  ASSIGN_OR_RETURN(ValidGraph valid, ValidateGraph({std::move(alone), {}}));
+  ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex,
+                   Executor::Create(std::move(valid)));
+  ASSIGN_OR_RETURN(PreparedRun run, ex->Prepare(feeds, fetches));
+  ASSIGN_OR_RETURN(Timing t, Time(3, 20, [&] { return run.Run(); }));
+  return t.median_ms;
+}
+
+// Times every node the fetches need (see the header comment) and prints
+// the sums by op type, then the slowest nodes.
+absl::Status PrintBreakdown(const ValidGraph& g,
+                            const std::vector<std::string>& fetches,
+                            double step_ms) {
+  std::vector<bool> needed(g.num_nodes(), false);
+  std::vector<int> stack;
+  for (const std::string& f : fetches) {
+    ASSIGN_OR_RETURN(TensorRef ref, g.Resolve(f));
+    stack.push_back(ref.node);
+  }
+  while (!stack.empty()) {
+    const int n = stack.back();
+    stack.pop_back();
+    if (needed[n]) continue;
+    needed[n] = true;
+    for (const TensorRef& in : g.info(n).inputs) stack.push_back(in.node);
+  }
+  struct OpTotal {
+    double ms = 0;
+    int count = 0;
+  };
+  std::map<std::string, OpTotal> by_op;
+  std::vector<std::pair<double, int>> by_node;
+  double total = 0;
+  for (int n = 0; n < g.num_nodes(); ++n) {
+    if (!needed[n] || g.info(n).op->is_source()) continue;
+    ASSIGN_OR_RETURN(double ms, TimeNodeAlone(g, n));
+    OpTotal& op = by_op[g.node(n).op()];
+    op.ms += ms;
+    ++op.count;
+    by_node.push_back({ms, n});
+    total += ms;
+  }
+  std::vector<std::pair<double, std::string>> ops;
+  for (const auto& [name, t] : by_op) {
+    ops.push_back({t.ms, absl::StrCat(name, " x", t.count)});
+  }
+  std::sort(ops.rbegin(), ops.rend());
+  std::printf(
+      "breakdown: each kernel run alone, median of 20; sum %.2f ms against "
+      "rill_ms %.2f\n",
+      total, step_ms);
+  for (const auto& [ms, what] : ops) {
+    std::printf("op   %-26s %8.2f ms %5.1f%%\n", what.c_str(), ms,
+                100 * ms / total);
+  }
+  std::sort(by_node.rbegin(), by_node.rend());
+  for (size_t i = 0; i < by_node.size() && i < 15; ++i) {
+    const int n = by_node[i].second;
+    std::string shapes;
+    for (const TensorRef& in : g.info(n).inputs) {
+      absl::StrAppend(&shapes, shapes.empty() ? "" : " ",
+                      g.info(in.node).shapes[in.output].ToString());
+    }
+    std::printf("node %8.2f ms  %s %s (%s)\n", by_node[i].first,
+                g.node(n).op().c_str(), g.node(n).name().c_str(),
+                shapes.c_str());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Timing> TimeDirectMatMul(int repeats) {
+  OneDnnContext ctx;
+  const Shape square{kMatMulDim, kMatMulDim};
+  ASSIGN_OR_RETURN(Tensor a, Tensor::Allocate(DType::kF32, square));
+  ASSIGN_OR_RETURN(Tensor b, Tensor::Allocate(DType::kF32, square));
+  ASSIGN_OR_RETURN(Tensor c, Tensor::Allocate(DType::kF32, square));
+  FillUniform(a, 1);
+  FillUniform(b, 2);
+  try {
+    dnnl::memory::desc md({kMatMulDim, kMatMulDim},
+                          dnnl::memory::data_type::f32,
+                          dnnl::memory::format_tag::ab);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(md, md, md), ctx.engine);
+    dnnl::matmul mm(pd);
+    std::unordered_map<int, dnnl::memory> args = {
+        {DNNL_ARG_SRC, dnnl::memory(md, ctx.engine, a.raw_data())},
+        {DNNL_ARG_WEIGHTS, dnnl::memory(md, ctx.engine, b.raw_data())},
+        {DNNL_ARG_DST, dnnl::memory(md, ctx.engine, c.raw_data())}};
+    return Time(2, repeats, [&] {
+      mm.execute(ctx.stream, args);
+      ctx.stream.wait();
+      return absl::OkStatus();
+    });
+  } catch (const dnnl::error& e) {
+    return absl::InternalError(absl::StrCat("oneDNN matmul: ", e.what()));
+  }
+}
+
+double GFlops(double flops, double ms) { return flops / (ms * 1e6); }
+
+absl::Status Main(int steps, bool breakdown) {
+  ASSIGN_OR_RETURN(GradientGraph grad, StepGraph());
+  const int num_gradients = static_cast<int>(grad.gradients.size());
+  std::vector<std::string> fetches = {"loss"};
+  fetches.insert(fetches.end(), grad.gradients.begin(), grad.gradients.end());
+  PlanStats stats;
+  ASSIGN_OR_RETURN(Timing step, TimeStep(grad, fetches, steps, &stats));
+  ASSIGN_OR_RETURN(Timing mm, TimeDirectMatMul(10));
+  const double step_flops = 3 * ForwardFlops();
+  const double mm_flops = 2.0 * kMatMulDim * kMatMulDim * kMatMulDim;
+  const double step_gflops = GFlops(step_flops, step.median_ms);
+  const double mm_gflops = GFlops(mm_flops, mm.median_ms);
+  std::printf(
+      "transformer encoder layer step: B=%lld S=%lld D=%lld heads=%lld "
+      "ff=%lld f32, forward + %d gradients; %d kernels (%d oneDNN, %d fused)\n",
+      static_cast<long long>(kBatch), static_cast<long long>(kSeq),
+      static_cast<long long>(kModel), static_cast<long long>(kHeads),
+      static_cast<long long>(kFF), num_gradients, stats.num_kernels,
+      stats.onednn_kernels, stats.fused_chains);
+  std::printf("%-22s %10s  %s\n", "figure", "value", "note");
+  std::printf("%-22s %10.2f  median of %d steps\n", "rill_ms", step.median_ms,
+              steps);
+  std::printf("%-22s %10.2f  fastest step\n", "rill_min_ms", step.min_ms);
+  std::printf("%-22s %10.3f  matmul GFLOP per step (fwd + 2x bwd)\n",
+              "step_gflop", step_flops / 1e9);
+  std::printf("%-22s %10.1f  GFLOP/s at the median\n", "rill_gflops",
+              step_gflops);
+  std::printf("%-22s %10.2f  direct oneDNN 2048^3 f32, median of 10\n",
+              "matmul_ms", mm.median_ms);
+  std::printf("%-22s %10.1f  GFLOP/s at the median\n", "matmul_gflops",
+              mm_gflops);
+  const double percent = 100 * step_gflops / mm_gflops;
+  std::printf("%-22s %10.1f  %% of matmul_gflops (target: at least 50: %s)\n",
+              "rill_pct_of_matmul", percent, percent >= 50 ? "met" : "NOT met");
+  if (breakdown) return PrintBreakdown(grad.graph, fetches, step.median_ms);
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace rill
+
+int main(int argc, char** argv) {
+  int steps = 30;
+  bool breakdown = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--steps=", 8) == 0 &&
+        std::atoi(argv[i] + 8) > 0) {
+      steps = std::atoi(argv[i] + 8);
+    } else if (std::strcmp(argv[i], "--breakdown") == 0) {
+      breakdown = true;
+    } else {
+      std::fprintf(stderr,
+                   "usage: transformer_bench [--steps=N] [--breakdown]\n");
+      return 2;
+    }
+  }
+  absl::Status s = rill::Main(steps, breakdown);
+  if (!s.ok()) {
+    std::fprintf(stderr, "transformer_bench: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
