@@ -28,7 +28,9 @@ TEST(Readme, ShowsTheExamplesVerbatim) {
   ASSERT_FALSE(readme.empty());
   for (const char* file :
        {"examples/affine_tanh.pbtxt", "examples/embed/run.cc",
-        "examples/embed/train.cc", "examples/train/sine_mlp.train.pbtxt"}) {
+        "examples/embed/train.cc", "examples/train/sine_mlp.train.pbtxt",
+        "examples/translate/translate_model.pbtxt",
+        "examples/translate/translate.train.pbtxt"}) {
     std::string text = rill::ReadTestFile(file);
     ASSERT_FALSE(text.empty()) << file;
     EXPECT_NE(readme.find(text), std::string::npos)
