@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -201,6 +203,25 @@ absl::StatusOr<ValidGraph> LoadForwardGraph(const TrainConfig& config,
   return ValidateGraph(LoadedGraph{*std::move(graph), SourceMap(spec_path)});
 }
 
+// `forward` with every Dropout's `training` off, as PyTorch's model.eval()
+// runs it; nullopt when it has no Dropout that is on.
+absl::StatusOr<std::optional<ValidGraph>> EvaluationGraph(
+    const ValidGraph& forward) {
+  Graph eval = forward.proto();
+  bool changed = false;
+  for (Node& n : *eval.mutable_node()) {
+    if (n.op() != "Dropout") continue;
+    auto it = n.attr().find("training");
+    if (it != n.attr().end() && !it->second.b()) continue;
+    (*n.mutable_attr())["training"].set_b(false);
+    changed = true;
+  }
+  if (!changed) return std::nullopt;
+  ASSIGN_OR_RETURN(ValidGraph valid,
+                   ValidateGraph(LoadedGraph{std::move(eval), {}}));
+  return std::optional<ValidGraph>(std::move(valid));
+}
+
 }  // namespace
 
 absl::Status Trainer::LoadData(const std::string& config_dir) {
@@ -225,6 +246,16 @@ absl::Status Trainer::LoadData(const std::string& config_dir) {
                       absl::StrCat(config_.batch_size(), ": larger than the ",
                                    train_.size(), " training examples"));
   }
+  ExecutorOptions options;
+  options.backend = options_.backend;
+  options.check_numerics = options_.check_numerics;
+  if (validation_.size() > 0) {
+    ASSIGN_OR_RETURN(std::optional<ValidGraph> eval, EvaluationGraph(forward));
+    if (eval.has_value()) {
+      ASSIGN_OR_RETURN(eval_executor_,
+                       Executor::Create(*std::move(eval), options));
+    }
+  }
   GradientRequest request;
   request.losses = {config_.loss()};
   request.wrt_params = true;
@@ -235,9 +266,6 @@ absl::Status Trainer::LoadData(const std::string& config_dir) {
   fetches_ = {config_.loss()};
   fetches_.insert(fetches_.end(), grad->gradients.begin(),
                   grad->gradients.end());
-  ExecutorOptions options;
-  options.backend = options_.backend;
-  options.check_numerics = options_.check_numerics;
   ASSIGN_OR_RETURN(executor_,
                    Executor::Create(std::move(grad->graph), options));
   return absl::OkStatus();
@@ -347,6 +375,14 @@ absl::StatusOr<StepResult> Trainer::Step() {
 absl::StatusOr<double> Trainer::Evaluate() {
   int64_t n = validation_.size();
   if (n == 0) return std::nan("");
+  Executor* executor = executor_.get();
+  if (eval_executor_ != nullptr) {  // Dropout off: copy the trained values.
+    executor = eval_executor_.get();
+    for (size_t p = 0; p < params_.size(); ++p) {
+      Tensor* to = executor->mutable_value(param_names_[p]);
+      std::memcpy(to->raw_data(), params_[p]->raw_data(), to->byte_size());
+    }
+  }
   double total = 0;
   for (int64_t begin = 0; begin < n; begin += config_.batch_size()) {
     int64_t count = std::min(config_.batch_size(), n - begin);
@@ -362,7 +398,7 @@ absl::StatusOr<double> Trainer::Evaluate() {
       feeds[validation_.inputs[i]] = std::move(batch);
     }
     ASSIGN_OR_RETURN(std::vector<Tensor> out,
-                     executor_->RunNoCopy(feeds, {config_.loss()}));
+                     executor->RunNoCopy(feeds, {config_.loss()}));
     total += out[0].ElementAsDouble(0) * count;
   }
   return total / n;

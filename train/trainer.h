@@ -67,7 +67,8 @@ class Trainer {
   // One optimizer update (accumulation_steps batches). After the first, it
   // makes no heap allocation in the executor or the optimizer.
   absl::StatusOr<StepResult> Step();
-  // The example-weighted mean loss over the validation data; NaN if none.
+  // The example-weighted mean loss over the validation data, with every
+  // Dropout off (as PyTorch's model.eval()); NaN if there is none.
   absl::StatusOr<double> Evaluate();
   // Steps to the configured end, logging, validating and checkpointing.
   absl::StatusOr<TrainSummary> Run();
@@ -95,6 +96,9 @@ class Trainer {
   TrainerOptions options_;
   Dataset train_, validation_;
   std::unique_ptr<Executor> executor_;
+  // The forward graph without dropout, for Evaluate(); null when the graph
+  // has none (executor_ serves).
+  std::unique_ptr<Executor> eval_executor_;
   std::vector<std::string> param_names_;
   std::vector<Tensor*> params_;
   std::vector<std::string> fetches_;  // The loss, then each gradient.

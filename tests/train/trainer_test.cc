@@ -197,6 +197,84 @@ TEST(Trainer, BadConfigsNameTheField) {
 }
 
 // loss = mean(log(x * w)): NaN as soon as x * w < 0, on the first step.
+// Validation runs the graph as PyTorch's model.eval() does: Dropout off,
+// with the parameters as trained so far.
+TEST(Trainer, ValidationRunsWithoutDropout) {
+  std::string dir = TestTempPath("dropout");
+  fs::create_directories(dir);
+  std::ofstream(dir + "/g.pbtxt") << R"pb(
+    node {
+      name: "x"
+      op: "Input"
+      attr {
+        key: "dtype"
+        value { type: DT_FLOAT }
+      }
+      attr {
+        key: "shape"
+        value { shape { dim: -1 dim: 64 } }
+      }
+    }
+    node {
+      name: "w"
+      op: "Parameter"
+      attr {
+        key: "value"
+        value {
+          tensor {
+            dtype: DT_FLOAT
+            dims: 1
+            float_val: [ 1 ]
+          }
+        }
+      }
+    }
+    node { name: "xw" op: "Mul" input: "x" input: "w" }
+    node {
+      name: "drop"
+      op: "Dropout"
+      input: "xw"
+      attr {
+        key: "rate"
+        value { f: 0.5 }
+      }
+    }
+    node { name: "sq" op: "Mul" input: "drop:0" input: "drop:0" }
+    node { name: "loss" op: "ReduceMean" input: "sq" }
+  )pb";
+  Tensor x = *Tensor::Allocate(DType::kF32, Shape{8, 64});
+  for (int i = 0; i < 8 * 64; ++i) x.data<float>()[i] = 1.f;
+  ASSERT_TRUE(WriteNpy(dir + "/x.npy", x).ok());
+  TrainConfig config;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"pb(graph: "g.pbtxt"
+           loss: "loss"
+           data { input: "x" file: "x.npy" }
+           validation_split: 0.5
+           batch_size: 2
+           steps: 2
+           optimizer {
+             learning_rate: 0.01
+             sgd {}
+           })pb",
+      &config));
+  TrainerOptions options;
+  options.log = [](const std::string&) {};
+  auto t = Trainer::Create(config, dir, options);
+  ASSERT_TRUE(t.ok()) << t.status();
+  // The training loss is the mean of (2 w)^2 over the kept half: 2 w^2.
+  auto step = (*t)->Step();
+  ASSERT_TRUE(step.ok()) << step.status();
+  EXPECT_NEAR(step->loss, 2.0, 0.6);
+  ASSERT_TRUE((*t)->Step().ok());
+  // Without dropout the loss is exactly w^2, with w as trained.
+  const float w = *(*t)->executor().mutable_value("w")->data<float>();
+  EXPECT_LT(w, 1.f);
+  auto val = (*t)->Evaluate();
+  ASSERT_TRUE(val.ok()) << val.status();
+  EXPECT_FLOAT_EQ(*val, w * w);
+}
+
 TEST(Trainer, ANanLossStopsTheRunAndCheckNumericsNamesTheNode) {
   std::string dir = TestTempPath("nan");
   fs::create_directories(dir);
