@@ -136,9 +136,12 @@ class Seq2SeqBuilder {
     return out;
   }
 
-  TransformerLayerOptions Layer(const std::string& stack, int64_t i) const {
-    TransformerLayerOptions l;
-    l.prefix = absl::StrCat(o_.prefix, "/", stack, "/layers.", i);
+  // The encoder's or the decoder's stack, <p>/<stack>; the layers' seeds
+  // stay apart across both stacks (8 per layer).
+  TransformerStackOptions Stack(const std::string& stack) const {
+    TransformerStackOptions s;
+    TransformerLayerOptions& l = s.layer;
+    l.prefix = absl::StrCat(o_.prefix, "/", stack);
     l.d_model = o_.d_model;
     l.heads = o_.heads;
     l.ff = o_.ff;
@@ -146,39 +149,10 @@ class Seq2SeqBuilder {
     l.norm_first = o_.norm_first;
     l.dropout = o_.dropout;
     l.dtype = o_.dtype;
-    // Three seeds per layer (self, cross, the rest), apart for every layer.
-    const int64_t index = stack == "encoder" ? i : o_.encoder_layers + i;
-    l.seed = o_.seed + 8 * (index + 1);
-    return l;
-  }
-
-  // The encoder stack and its final norm: memory [B, S, D].
-  absl::StatusOr<std::string> Encoder(const std::string& x,
-                                      const std::string& lengths) {
-    std::string h = x;
-    for (int64_t i = 0; i < o_.encoder_layers; ++i) {
-      TransformerLayerOptions l = Layer("encoder", i);
-      l.key_lengths = lengths;
-      ASSIGN_OR_RETURN(TransformerLayer layer,
-                       AddTransformerEncoderLayer(h, l, &graph_));
-      h = layer.output;
-    }
-    return Norm("encoder", h);
-  }
-
-  // The final LayerNorm of a stack, <p>/<stack>/norm.
-  absl::StatusOr<std::string> Norm(const std::string& stack,
-                                   const std::string& x) {
-    NodeWriter w("seq2seq", absl::StrCat(o_.prefix, "/", stack));
-    auto filled = [&](double v) {
-      return FilledTensor(o_.dtype, Shape{o_.d_model},
-                          [&](int64_t) { return v; });
-    };
-    std::string out = w.Op("norm", "LayerNorm",
-                           {x, w.Value("norm.weight", "Parameter", filled(1)),
-                            w.Value("norm.bias", "Parameter", filled(0))});
-    RETURN_IF_ERROR(w.Commit(&graph_));
-    return out + ":0";
+    const bool encoder = stack == "encoder";
+    s.num_layers = encoder ? o_.encoder_layers : o_.decoder_layers;
+    l.seed = o_.seed + 8 * (encoder ? 1 : o_.encoder_layers + 1);
+    return s;
   }
 
   // logits [B, n, V] of the decoder's output h.
@@ -249,8 +223,11 @@ absl::StatusOr<std::pair<std::string, std::string>> AddSource(
                    b.Positions("src_positions", o.src_length));
   ASSIGN_OR_RETURN(std::string lengths, b.Lengths(src, o.src_length));
   ASSIGN_OR_RETURN(std::string x, b.Embed("src", src, positions));
-  ASSIGN_OR_RETURN(std::string memory, b.Encoder(x, lengths));
-  return std::make_pair(memory, lengths);
+  TransformerStackOptions encoder = b.Stack("encoder");
+  encoder.layer.key_lengths = lengths;
+  ASSIGN_OR_RETURN(TransformerStack memory,
+                   AddTransformerEncoder(x, encoder, &b.graph()));
+  return std::make_pair(memory.output, lengths);
 }
 
 // The decoder stack over tgt ids [B, T] at all positions, causal.
@@ -261,17 +238,13 @@ absl::StatusOr<std::string> AddFullDecoder(Seq2SeqBuilder& b,
                                            const std::string& lengths) {
   ASSIGN_OR_RETURN(std::string positions,
                    b.Positions("tgt_positions", o.tgt_length));
-  ASSIGN_OR_RETURN(std::string h, b.Embed("tgt", tgt, positions));
-  for (int64_t i = 0; i < o.decoder_layers; ++i) {
-    TransformerLayerOptions l = b.Layer("decoder", i);
-    l.causal = true;
-    l.memory_key_lengths = lengths;
-    ASSIGN_OR_RETURN(TransformerLayer layer,
-                     AddTransformerDecoderLayer(h, memory, l, &b.graph()));
-    h = layer.output;
-  }
-  ASSIGN_OR_RETURN(h, b.Norm("decoder", h));
-  return b.Logits(h);
+  ASSIGN_OR_RETURN(std::string x, b.Embed("tgt", tgt, positions));
+  TransformerStackOptions decoder = b.Stack("decoder");
+  decoder.layer.causal = true;
+  decoder.layer.memory_key_lengths = lengths;
+  ASSIGN_OR_RETURN(TransformerStack h,
+                   AddTransformerDecoder(x, memory, decoder, &b.graph()));
+  return b.Logits(h.output);
 }
 
 }  // namespace
@@ -311,7 +284,7 @@ absl::StatusOr<Seq2SeqDecodingGraphs> BuildSeq2SeqDecodingGraphs(
     d.memory = source.first;
     d.src_lengths = source.second;
     for (int64_t i = 0; i < o.decoder_layers; ++i) {
-      TransformerLayerOptions l = b.Layer("decoder", i);
+      TransformerLayerOptions l = StackLayerOptions(b.Stack("decoder"), i);
       MultiHeadAttentionOptions m;
       m.prefix = l.prefix + "/multihead_attn";
       m.d_model = o.d_model;
@@ -341,8 +314,9 @@ absl::StatusOr<Seq2SeqDecodingGraphs> BuildSeq2SeqDecodingGraphs(
     std::string position = b.Input("position", DType::kI64, {1});
     std::string lengths = b.Input("src_lengths", DType::kI64, {-1});
     ASSIGN_OR_RETURN(std::string h, b.Embed("tgt", token, position));
+    const TransformerStackOptions decoder = b.Stack("decoder");
     for (int64_t i = 0; i < o.decoder_layers; ++i) {
-      TransformerLayerOptions l = b.Layer("decoder", i);
+      TransformerLayerOptions l = StackLayerOptions(decoder, i);
       const std::vector<int64_t> memory_dims = {-1, o.src_length, o.d_model};
       const std::vector<int64_t> cache_dims = {-1, o.tgt_length, o.d_model};
       l.memory_kv.key =
@@ -361,8 +335,9 @@ absl::StatusOr<Seq2SeqDecodingGraphs> BuildSeq2SeqDecodingGraphs(
       d.new_cache_keys.push_back(layer.cache_key);
       d.new_cache_values.push_back(layer.cache_value);
     }
-    ASSIGN_OR_RETURN(h, b.Norm("decoder", h));
-    ASSIGN_OR_RETURN(d.cached_logits, b.Logits(h));
+    ASSIGN_OR_RETURN(TransformerStack norm,
+                     AddStackNorm(h, decoder, &b.graph()));
+    ASSIGN_OR_RETURN(d.cached_logits, b.Logits(norm.output));
     ASSIGN_OR_RETURN(d.cached, b.Finish());
   }
   return d;

@@ -11,6 +11,7 @@
 #include "core/tensor.h"
 #include "core/tensor_proto.h"
 #include "graph/validate.h"
+#include "models/node_writer.h"
 
 namespace rill {
 namespace {
@@ -252,6 +253,81 @@ absl::StatusOr<TransformerLayer> AddTransformerDecoderLayer(
     return absl::StatusOr<std::string>(b.FeedForward(in));
   }));
   return b.Commit(h, graph, self_mha);
+}
+
+TransformerLayerOptions StackLayerOptions(const TransformerStackOptions& s,
+                                          int64_t i) {
+  TransformerLayerOptions l = s.layer;
+  l.prefix = absl::StrCat(s.layer.prefix, "/layers.", i);
+  l.seed = s.layer.seed + 8 * static_cast<uint64_t>(i);
+  return l;
+}
+
+absl::StatusOr<TransformerStack> AddStackNorm(const std::string& x,
+                                              const TransformerStackOptions& s,
+                                              Graph* graph) {
+  const TransformerLayerOptions& o = s.layer;
+  RETURN_IF_ERROR(CheckOptions("transformer stack", o));
+  auto filled = [&](double v) {
+    return FilledTensor(o.dtype, Shape{o.d_model}, [&](int64_t) { return v; });
+  };
+  NodeWriter w("transformer stack", o.prefix);
+  TransformerStack out;
+  out.parameters = {w.Value("norm.weight", "Parameter", filled(1)),
+                    w.Value("norm.bias", "Parameter", filled(0))};
+  out.output =
+      w.Op("norm", "LayerNorm", {x, out.parameters[0], out.parameters[1]}) +
+      ":0";
+  RETURN_IF_ERROR(w.Commit(graph));
+  return out;
+}
+
+namespace {
+
+// The layers, then the norm, built in a copy of `graph` that replaces it
+// once all are in.
+absl::StatusOr<TransformerStack> AddStack(
+    const std::string& x, const TransformerStackOptions& s,
+    const std::function<absl::StatusOr<TransformerLayer>(
+        const std::string&, const TransformerLayerOptions&, Graph*)>& layer,
+    Graph* graph) {
+  if (s.num_layers < 1) {
+    return Bad("transformer stack", s.layer.prefix,
+               absl::StrCat("num_layers ", s.num_layers, " < 1"));
+  }
+  Graph copy = *graph;
+  std::string h = x;
+  std::vector<std::string> parameters;
+  for (int64_t i = 0; i < s.num_layers; ++i) {
+    ASSIGN_OR_RETURN(TransformerLayer l,
+                     layer(h, StackLayerOptions(s, i), &copy));
+    h = l.output;
+    parameters.insert(parameters.end(), l.parameters.begin(),
+                      l.parameters.end());
+  }
+  ASSIGN_OR_RETURN(TransformerStack stack, AddStackNorm(h, s, &copy));
+  stack.parameters.insert(stack.parameters.begin(), parameters.begin(),
+                          parameters.end());
+  *graph = std::move(copy);
+  return stack;
+}
+
+}  // namespace
+
+absl::StatusOr<TransformerStack> AddTransformerEncoder(
+    const std::string& x, const TransformerStackOptions& s, Graph* graph) {
+  return AddStack(x, s, AddTransformerEncoderLayer, graph);
+}
+
+absl::StatusOr<TransformerStack> AddTransformerDecoder(
+    const std::string& x, const std::string& memory,
+    const TransformerStackOptions& s, Graph* graph) {
+  return AddStack(
+      x, s,
+      [&](const std::string& h, const TransformerLayerOptions& l, Graph* g) {
+        return AddTransformerDecoderLayer(h, memory, l, g);
+      },
+      graph);
 }
 
 }  // namespace rill

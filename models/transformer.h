@@ -81,6 +81,41 @@ absl::StatusOr<TransformerLayer> AddTransformerDecoderLayer(
     const std::string& x, const std::string& memory,
     const TransformerLayerOptions& options, Graph* graph);
 
+// A stack of layers as nn.Transformer builds its encoder and decoder: layer
+// i is <prefix>/layers.<i>, and a final LayerNorm <prefix>/norm.{weight,
+// bias} follows the last (nn.TransformerEncoder/Decoder's `norm`).
+struct TransformerStackOptions {
+  TransformerLayerOptions layer;  // prefix: the stack's; seed: layer 0's.
+  int64_t num_layers = 1;         // >= 1.
+};
+
+struct TransformerStack {
+  std::string output;  // [B, T, D], after the final norm.
+  std::vector<std::string> parameters;
+};
+
+// Layer i's options: prefix <prefix>/layers.<i>, seed layer.seed + 8 i (a
+// layer draws from seed, seed + 1 and seed + 2).
+TransformerLayerOptions StackLayerOptions(const TransformerStackOptions& s,
+                                          int64_t i);
+
+// The final LayerNorm over x, with Parameters <prefix>/norm.weight (ones)
+// and <prefix>/norm.bias (zeros), epsilon 1e-5.
+absl::StatusOr<TransformerStack> AddStackNorm(const std::string& x,
+                                              const TransformerStackOptions& s,
+                                              Graph* graph);
+
+// nn.TransformerEncoder(layer, num_layers, norm=LayerNorm(D)) over x.
+// Fails, leaving `graph` unchanged, like the layers.
+absl::StatusOr<TransformerStack> AddTransformerEncoder(
+    const std::string& x, const TransformerStackOptions& options, Graph* graph);
+
+// nn.TransformerDecoder(layer, num_layers, norm=LayerNorm(D)): x attends
+// to itself and to `memory` in every layer.
+absl::StatusOr<TransformerStack> AddTransformerDecoder(
+    const std::string& x, const std::string& memory,
+    const TransformerStackOptions& options, Graph* graph);
+
 }  // namespace rill
 
 #endif  // RILL_MODELS_TRANSFORMER_H_

@@ -278,5 +278,47 @@ TEST(TransformerLayer, DropoutLayerRunsForwardAndBackward) {
   }
 }
 
+// The stacks' numerics are checked against nn.Transformer through the
+// seq2seq goldens (seq2seq_test); here, their shape and failure modes.
+TEST(TransformerStack, NamesLayersAsNnTransformerAndFailsWhole) {
+  Graph g;
+  AddInput(&g, "x", {-1, -1, kD});
+  AddInput(&g, "memory", {-1, -1, kD});
+  TransformerStackOptions s;
+  s.layer.prefix = "encoder";
+  s.layer.d_model = kD;
+  s.layer.heads = kHeads;
+  s.layer.ff = kFF;
+  s.layer.dtype = DType::kF64;  // AddInput's.
+  s.num_layers = 2;
+  auto encoder = AddTransformerEncoder("x", s, &g);
+  ASSERT_TRUE(encoder.ok()) << encoder.status();
+  EXPECT_EQ(encoder->parameters.size(), 2 * 12u + 2);
+  EXPECT_EQ(encoder->parameters.back(), "encoder/norm.bias");
+  EXPECT_NE(FindNode(&g, "encoder/layers.1/self_attn/in_proj_weight"), nullptr);
+  s.layer.prefix = "decoder";
+  s.layer.causal = true;
+  auto decoder = AddTransformerDecoder("x", encoder->output, s, &g);
+  ASSERT_TRUE(decoder.ok()) << decoder.status();
+  EXPECT_EQ(decoder->parameters.size(), 2 * 18u + 2);
+  auto valid = ValidateGraph({g, {}});
+  EXPECT_TRUE(valid.ok()) << valid.status();
+
+  const int before = g.node_size();
+  s.num_layers = 0;
+  auto none = AddTransformerEncoder("x", s, &g);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("num_layers 0 < 1"), std::string::npos)
+      << none.status();
+  // A clash in the second layer leaves the first one out too.
+  s.num_layers = 2;
+  s.layer.prefix = "again";
+  AddOp(&g, "again/layers.1/residual1", "Identity", {"x"});
+  auto clash = AddTransformerEncoder("x", s, &g);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_EQ(clash.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(g.node_size(), before + 1);
+}
+
 }  // namespace
 }  // namespace rill
