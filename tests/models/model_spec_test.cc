@@ -184,6 +184,24 @@ TEST(BuildModel, CrossEntropyOnEveryStepMatchesTheFormula) {
   EXPECT_NEAR(loss.data<double>()[0], sum / (kB * kT), 1e-12);
 }
 
+TEST(BuildModel, Seq2SeqSpecBuildsTheTransformer) {
+  auto g = BuildModel(
+      Spec("seq2seq { vocab_size: 9 d_model: 8 heads: 2 ff: 16 src_length: 5 "
+           "tgt_length: 4 encoder_layers: 2 positional: 'learned' "
+           "untied_output: true }"));
+  ASSERT_TRUE(g.ok()) << g.status();
+  std::vector<std::string> inputs;
+  int params = 0;
+  for (const Node& n : g->node()) {
+    if (n.op() == "Input") inputs.push_back(n.name());
+    params += n.op() == "Parameter";
+  }
+  EXPECT_EQ(inputs, (std::vector<std::string>{"src", "tgt_in", "tgt_out"}));
+  // Embedding, positions, 2 x 12 + 2 encoder, 18 + 2 decoder, output 2.
+  EXPECT_EQ(params, 2 + 26 + 20 + 2);
+  EXPECT_EQ(g->output(0), "loss");
+}
+
 TEST(BuildModel, BadSpecsNameTheField) {
   const std::string ok_loss = "loss { mse {} }";
   struct Case {
@@ -239,6 +257,33 @@ TEST(BuildModel, BadSpecsNameTheField) {
        "hidden_size: 2 } head { outputs: 1 } " +
            ok_loss,
        "loss"},
+      // The seq2seq model.
+      {"seq2seq { vocab_size: 5 d_model: 8 heads: 0 ff: 8 src_length: 3 "
+       "tgt_length: 3 }",
+       "seq2seq.heads: 0: must be >= 1"},
+      {"seq2seq { vocab_size: 5 d_model: 6 heads: 4 ff: 8 src_length: 3 "
+       "tgt_length: 3 }",
+       "d_model: 6 is not divisible by heads 4"},
+      {"seq2seq { vocab_size: 5 d_model: 8 heads: 4 ff: 8 src_length: 3 "
+       "tgt_length: 3 eos_id: 5 }",
+       "seq2seq.eos_id: 5: must be in [0, vocab_size 5)"},
+      {"seq2seq { vocab_size: 5 d_model: 8 heads: 4 ff: 8 src_length: 3 "
+       "tgt_length: 3 bos_id: 0 }",
+       "seq2seq: pad_id, bos_id and eos_id must differ"},
+      {"seq2seq { vocab_size: 5 d_model: 8 heads: 4 ff: 8 src_length: 3 "
+       "tgt_length: 3 activation: 'tanh' }",
+       "seq2seq.activation: 'tanh': expected relu or gelu"},
+      {"seq2seq { vocab_size: 5 d_model: 8 heads: 4 ff: 8 src_length: 3 "
+       "tgt_length: 3 positional: 'rotary' }",
+       "seq2seq.positional: 'rotary': expected sinusoidal or learned"},
+      {"seq2seq { vocab_size: 5 d_model: 8 heads: 4 ff: 8 src_length: 3 "
+       "tgt_length: 3 encoder_layers: -1 }",
+       "seq2seq.encoder_layers: -1: must be >= 0"},
+      {"seq2seq { vocab_size: 5 d_model: 8 heads: 4 ff: 8 src_length: 3 "
+       "tgt_length: 3 label_smoothing: 1 }",
+       "label_smoothing: 1: must be in [0, 1)"},
+      {"input { features: 1 steps: 3 } seq2seq { vocab_size: 5 }",
+       "seq2seq: stands alone"},
   };
   for (const Case& c : cases) {
     auto g = BuildModel(Spec(c.text));
