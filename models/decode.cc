@@ -137,8 +137,9 @@ absl::StatusOr<std::vector<std::vector<int64_t>>> Seq2SeqDecoder::Decode(
   std::vector<std::vector<int64_t>> out;
   const int64_t n = src.shape().dim(0);
   for (int64_t first = 0; first < n; first += options_.batch_size) {
-    RETURN_IF_ERROR(DecodeChunk(
-        src, first, std::min(options_.batch_size, n - first), &out));
+    const int64_t count = std::min(options_.batch_size, n - first);
+    RETURN_IF_ERROR(DecodeChunk(src, first, count, &out));
+    if (options_.progress) options_.progress(first + count, n);
   }
   return out;
 }

@@ -16,6 +16,7 @@
 // ended first. beam_size 1 is greedy decoding.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -45,6 +46,8 @@ struct DecodeOptions {
   DecodeStrategy strategy = DecodeStrategy::kCache;
   int64_t batch_size = 64;  // Sentences decoded together, >= 1.
   Backend backend = Backend::kOneDnn;
+  // Called after each batch with the sentences done so far and in all.
+  std::function<void(int64_t done, int64_t total)> progress;
 };
 
 struct DecodeStats {

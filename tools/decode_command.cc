@@ -118,6 +118,17 @@ absl::StatusOr<DecodeOptions> OptionsFromFlags(const Seq2SeqSpec& spec) {
         absl::StrCat("--strategy '", strategy, "': choose cache or recompute"));
   }
   ASSIGN_OR_RETURN(o.backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
+  // A line per batch when there is more than one.
+  const auto start = std::chrono::steady_clock::now();
+  o.progress = [start, batch = o.batch_size](int64_t done, int64_t total) {
+    if (total <= batch) return;
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    std::fprintf(stderr, "decoded %lld/%lld sentences  %.1f s  ETA %.0fs\n",
+                 static_cast<long long>(done), static_cast<long long>(total), s,
+                 s / done * (total - done));
+  };
   return o;
 }
 

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -240,11 +241,19 @@ TEST(Decode, BatchesOfAnySizeGiveTheSameResult) {
   std::vector<std::vector<std::vector<int64_t>>> results;
   for (int64_t batch : {1, 2, 64}) {
     o.batch_size = batch;
+    std::vector<std::pair<int64_t, int64_t>> progress;
+    o.progress = [&](int64_t done, int64_t total) {
+      progress.push_back({done, total});
+    };
     auto d = Seq2SeqDecoder::Create(m.options, o, m.parameters(), "golden");
     ASSERT_TRUE(d.ok()) << d.status();
     auto got = (*d)->Decode(Sources());
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ((*d)->stats().sentences, 3);
+    // After each batch: 1, 2, 3 of 3; 2, 3; or 3 at once.
+    ASSERT_EQ(static_cast<int64_t>(progress.size()), (3 + batch - 1) / batch);
+    EXPECT_EQ(progress.back(), std::make_pair(int64_t{3}, int64_t{3}));
+    EXPECT_EQ(progress.front().first, std::min<int64_t>(batch, 3));
     results.push_back(*got);
   }
   EXPECT_EQ(results[0], results[1]);
