@@ -18,24 +18,22 @@
 //   bazel run -c opt //bench:transformer_bench [-- --steps=N] [--breakdown]
 // Target (issue 8): the step at least 50% of the matmul's GFLOP/s.
 //
-// --breakdown also times every kernel of the step on its own: each node the
-// fetches need is run alone in a graph of Inputs of its input shapes (so
-// the fused MatMul -> Add -> Relu chains are timed unfused), the median of
-// 20 runs, summed by op type. The sum differs from rill_ms by what
-// isolation changes (caches, fusion), but shows where the time goes.
+// --breakdown also times every kernel of the step on its own
+// (PrintBreakdown, bench/bench_util.h): each node the fetches need is run
+// alone in a graph of Inputs of its input shapes (so the fused MatMul ->
+// Add -> Relu chains are timed unfused), the median of 20 runs, summed by
+// op type. The sum differs from rill_ms by what isolation changes (caches,
+// fusion), but shows where the time goes.
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <map>
-#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/bench_util.h"
 #include "core/onednn_context.h"
 #include "graph/autodiff.h"
 #include "graph/validate.h"
@@ -55,32 +53,6 @@ double ForwardFlops() {
   const double attention = 2 * 2 * kBatch * kSeq * kSeq * kModel;
   const double ffn = 2 * 2 * rows * kModel * kFF;
   return projections + attention + ffn;
-}
-
-struct Timing {
-  double median_ms = 0, min_ms = 0;
-};
-
-// Runs `body` `warmup` times untimed, then `repeats` times timed.
-absl::StatusOr<Timing> Time(int warmup, int repeats,
-                            const std::function<absl::Status()>& body) {
-  for (int i = 0; i < warmup; ++i) RETURN_IF_ERROR(body());
-  std::vector<double> ms;
-  for (int i = 0; i < repeats; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    RETURN_IF_ERROR(body());
-    ms.push_back(std::chrono::duration<double, std::milli>(
-                     std::chrono::steady_clock::now() - start)
-                     .count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return Timing{ms[ms.size() / 2], ms.front()};
-}
-
-void FillUniform(Tensor& t, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
 }
 
 void AddInput(Graph& g, const std::string& name) {
@@ -143,105 +115,6 @@ absl::StatusOr<Timing> TimeStep(const GradientGraph& grad,
   return t;
 }
 
-// The median time of node `n` of `g` run alone, on uniform(-1, 1) inputs
-// of its input shapes.
-absl::StatusOr<double> TimeNodeAlone(const ValidGraph& g, int n) {
-  Graph alone;
-  std::map<std::string, Tensor> feeds;
-  Node* node = alone.add_node();
-  *node = g.node(n);
-  node->clear_input();
-  const NodeInfo& info = g.info(n);
-  for (size_t k = 0; k < info.inputs.size(); ++k) {
-    const TensorRef& in = info.inputs[k];
-    const std::string name = absl::StrCat("in", k);
-    node->add_input(name);
-    const DType dtype = g.info(in.node).dtypes[in.output];
-    const Shape& shape = g.info(in.node).shapes[in.output];
-    Node* input = alone.add_node();
-    input->set_name(name);
-    input->set_op("Input");
-    (*input->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
-    auto* dims = (*input->mutable_attr())["shape"].mutable_shape();
-    for (int64_t d : shape.dims()) dims->add_dim(d);
-    ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
-    if (dtype == DType::kF32) FillUniform(t, 20 + k);
-    feeds[name] = t;
-  }
-  std::vector<std::string> fetches;
-  for (size_t o = 0; o < info.dtypes.size(); ++o) {
-    fetches.push_back(absl::StrCat(node->name(), ":", o));
-  }
-  ASSIGN_OR_RETURN(ValidGraph valid, ValidateGraph({std::move(alone), {}}));
-  ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex,
-                   Executor::Create(std::move(valid)));
-  ASSIGN_OR_RETURN(PreparedRun run, ex->Prepare(feeds, fetches));
-  ASSIGN_OR_RETURN(Timing t, Time(3, 20, [&] { return run.Run(); }));
-  return t.median_ms;
-}
-
-// Times every node the fetches need (see the header comment) and prints
-// the sums by op type, then the slowest nodes.
-absl::Status PrintBreakdown(const ValidGraph& g,
-                            const std::vector<std::string>& fetches,
-                            double step_ms) {
-  std::vector<bool> needed(g.num_nodes(), false);
-  std::vector<int> stack;
-  for (const std::string& f : fetches) {
-    ASSIGN_OR_RETURN(TensorRef ref, g.Resolve(f));
-    stack.push_back(ref.node);
-  }
-  while (!stack.empty()) {
-    const int n = stack.back();
-    stack.pop_back();
-    if (needed[n]) continue;
-    needed[n] = true;
-    for (const TensorRef& in : g.info(n).inputs) stack.push_back(in.node);
-  }
-  struct OpTotal {
-    double ms = 0;
-    int count = 0;
-  };
-  std::map<std::string, OpTotal> by_op;
-  std::vector<std::pair<double, int>> by_node;
-  double total = 0;
-  for (int n = 0; n < g.num_nodes(); ++n) {
-    if (!needed[n] || g.info(n).op->is_source()) continue;
-    ASSIGN_OR_RETURN(double ms, TimeNodeAlone(g, n));
-    OpTotal& op = by_op[g.node(n).op()];
-    op.ms += ms;
-    ++op.count;
-    by_node.push_back({ms, n});
-    total += ms;
-  }
-  std::vector<std::pair<double, std::string>> ops;
-  for (const auto& [name, t] : by_op) {
-    ops.push_back({t.ms, absl::StrCat(name, " x", t.count)});
-  }
-  std::sort(ops.rbegin(), ops.rend());
-  std::printf(
-      "breakdown: each kernel run alone, median of 20; sum %.2f ms against "
-      "rill_ms %.2f\n",
-      total, step_ms);
-  for (const auto& [ms, what] : ops) {
-    std::printf("op   %-26s %8.2f ms %5.1f%%\n", what.c_str(), ms,
-                100 * ms / total);
-  }
-  std::sort(by_node.rbegin(), by_node.rend());
-  for (size_t i = 0; i < by_node.size() && i < 15; ++i) {
-    const int n = by_node[i].second;
-    std::string shapes;
-    for (const TensorRef& in : g.info(n).inputs) {
-      absl::StrAppend(&shapes, shapes.empty() ? "" : " ",
-                      g.info(in.node).shapes[in.output].ToString());
-    }
-    std::printf("node %8.2f ms  %s %s (%s)\n", by_node[i].first,
-                g.node(n).op().c_str(), g.node(n).name().c_str(),
-                shapes.c_str());
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<Timing> TimeDirectMatMul(int repeats) {
   OneDnnContext ctx;
   const Shape square{kMatMulDim, kMatMulDim};
@@ -269,8 +142,6 @@ absl::StatusOr<Timing> TimeDirectMatMul(int repeats) {
     return absl::InternalError(absl::StrCat("oneDNN matmul: ", e.what()));
   }
 }
-
-double GFlops(double flops, double ms) { return flops / (ms * 1e6); }
 
 absl::Status Main(int steps, bool breakdown) {
   ASSIGN_OR_RETURN(GradientGraph grad, StepGraph());

@@ -1,0 +1,180 @@
+#include "bench/bench_util.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/status.h"
+#include "runtime/executor.h"
+
+namespace rill {
+namespace {
+
+// The median time of node `n` of `g` run alone, on uniform(-1, 1) inputs
+// of its input shapes.
+absl::StatusOr<double> TimeNodeAlone(const ValidGraph& g, int n) {
+  Graph alone;
+  std::map<std::string, Tensor> feeds;
+  Node* node = alone.add_node();
+  *node = g.node(n);
+  node->clear_input();
+  const NodeInfo& info = g.info(n);
+  for (size_t k = 0; k < info.inputs.size(); ++k) {
+    const TensorRef& in = info.inputs[k];
+    const std::string name = absl::StrCat("in", k);
+    node->add_input(name);
+    const DType dtype = g.info(in.node).dtypes[in.output];
+    const Shape& shape = g.info(in.node).shapes[in.output];
+    Node* input = alone.add_node();
+    input->set_name(name);
+    input->set_op("Input");
+    (*input->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
+    auto* dims = (*input->mutable_attr())["shape"].mutable_shape();
+    for (int64_t d : shape.dims()) dims->add_dim(d);
+    ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
+    if (dtype == DType::kF32) FillUniform(t, 20 + k);
+    feeds[name] = t;
+  }
+  std::vector<std::string> fetches;
+  for (size_t o = 0; o < info.dtypes.size(); ++o) {
+    fetches.push_back(absl::StrCat(node->name(), ":", o));
+  }
+  ASSIGN_OR_RETURN(ValidGraph valid, ValidateGraph({std::move(alone), {}}));
+  ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex,
+                   Executor::Create(std::move(valid)));
+  ASSIGN_OR_RETURN(PreparedRun run, ex->Prepare(feeds, fetches));
+  ASSIGN_OR_RETURN(Timing t, Time(3, 20, [&] { return run.Run(); }));
+  return t.median_ms;
+}
+
+// What decides a kernel's cost: the node without its name and inputs, and
+// the dtypes and shapes of the inputs.
+std::string Configuration(const ValidGraph& g, int n) {
+  Node node = g.node(n);
+  node.clear_name();
+  node.clear_input();
+  std::string key = node.ShortDebugString();
+  for (const TensorRef& in : g.info(n).inputs) {
+    absl::StrAppend(&key, " ", DTypeName(g.info(in.node).dtypes[in.output]),
+                    g.info(in.node).shapes[in.output].ToString());
+  }
+  return key;
+}
+
+// The shapes of node n's inputs, a run of k equal ones written once as
+// "<shape> x<k>".
+std::string InputShapes(const ValidGraph& g, int n) {
+  std::string out;
+  const std::vector<TensorRef>& inputs = g.info(n).inputs;
+  for (size_t k = 0; k < inputs.size();) {
+    const Shape& shape = g.info(inputs[k].node).shapes[inputs[k].output];
+    size_t end = k + 1;
+    while (end < inputs.size() &&
+           g.info(inputs[end].node).shapes[inputs[end].output] == shape) {
+      ++end;
+    }
+    absl::StrAppend(&out, out.empty() ? "" : " ", shape.ToString());
+    if (end - k > 1) absl::StrAppend(&out, " x", end - k);
+    k = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Timing> Time(int warmup, int repeats,
+                            const std::function<absl::Status()>& body) {
+  for (int i = 0; i < warmup; ++i) RETURN_IF_ERROR(body());
+  std::vector<double> ms;
+  for (int i = 0; i < repeats; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    RETURN_IF_ERROR(body());
+    ms.push_back(std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return Timing{ms[ms.size() / 2], ms.front()};
+}
+
+void FillUniform(Tensor& t, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
+}
+
+absl::Status PrintBreakdown(const ValidGraph& g,
+                            const std::vector<std::string>& fetches,
+                            double step_ms) {
+  std::vector<bool> needed(g.num_nodes(), false);
+  std::vector<int> stack;
+  for (const std::string& f : fetches) {
+    ASSIGN_OR_RETURN(TensorRef ref, g.Resolve(f));
+    stack.push_back(ref.node);
+  }
+  while (!stack.empty()) {
+    const int n = stack.back();
+    stack.pop_back();
+    if (needed[n]) continue;
+    needed[n] = true;
+    for (const TensorRef& in : g.info(n).inputs) stack.push_back(in.node);
+  }
+  // Identical configurations, timed once: the first node and the count.
+  struct Config {
+    int node = 0, count = 0;
+    double ms = 0;  // Of one run.
+  };
+  std::map<std::string, Config> configs;
+  int num_kernels = 0;
+  for (int n = 0; n < g.num_nodes(); ++n) {
+    if (!needed[n] || g.info(n).op->is_source()) continue;
+    Config& c = configs[Configuration(g, n)];
+    if (c.count++ == 0) c.node = n;
+    ++num_kernels;
+  }
+  struct OpTotal {
+    double ms = 0;
+    int count = 0;
+  };
+  std::map<std::string, OpTotal> by_op;
+  std::vector<std::pair<double, const Config*>> by_config;
+  double total = 0;
+  for (auto& [key, c] : configs) {
+    ASSIGN_OR_RETURN(c.ms, TimeNodeAlone(g, c.node));
+    OpTotal& op = by_op[g.node(c.node).op()];
+    op.ms += c.ms * c.count;
+    op.count += c.count;
+    by_config.push_back({c.ms * c.count, &c});
+    total += c.ms * c.count;
+  }
+  std::vector<std::pair<double, std::string>> ops;
+  for (const auto& [name, t] : by_op) {
+    ops.push_back({t.ms, absl::StrCat(name, " x", t.count)});
+  }
+  std::sort(ops.rbegin(), ops.rend());
+  std::printf(
+      "breakdown: %d kernels (%zu configurations), each run alone, median "
+      "of 20; sum %.2f ms against the step's %.2f\n",
+      num_kernels, configs.size(), total, step_ms);
+  for (const auto& [ms, what] : ops) {
+    std::printf("op   %-26s %8.2f ms %5.1f%%\n", what.c_str(), ms,
+                100 * ms / total);
+  }
+  std::sort(by_config.begin(), by_config.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t i = 0; i < by_config.size() && i < 15; ++i) {
+    const Config& c = *by_config[i].second;
+    const std::string shapes = InputShapes(g, c.node);
+    std::printf("node %8.2f ms = %4d x %7.3f  %s %s (%s)\n", by_config[i].first,
+                c.count, c.ms, g.node(c.node).op().c_str(),
+                g.node(c.node).name().c_str(), shapes.c_str());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace rill
