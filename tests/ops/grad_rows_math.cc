@@ -66,7 +66,12 @@ void AddMatMulRows(std::vector<OpRow>& rows) {
                   {{"transpose_a", True()}, {"transpose_b", True()}},
                   false});
   // Batch axes that broadcast: a's, b's, and both ways at once.
+  // A batched a with a shared matrix b: b's gradient is one matmul of
+  // the flattened a and dy (FlatWeightGradient).
   rows.push_back({"MatMul", {{2, 3, 4}, {4, 5}}, {}, false});
+  rows.push_back(
+      {"MatMul", {{2, 3, 4}, {5, 4}}, {{"transpose_b", True()}}, false});
+  rows.push_back({"MatMul", {{2, 2, 3, 4}, {4, 5}}, {}, false});
   rows.push_back(
       {"MatMul", {{3, 4}, {2, 5, 4}}, {{"transpose_b", True()}}, false});
   rows.push_back(
