@@ -24,6 +24,7 @@
 
 #include "ops/gradient.h"
 #include "ops/kernel_util.h"
+#include "ops/onednn_rnn.h"
 #include "ops/registry.h"
 #include "ops/shape_fns.h"
 
@@ -521,16 +522,8 @@ struct RecurrentLayerGradReference : OpKernel {
 // ---- oneDNN kernels ----
 //
 // oneDNN 2.6's lstm, gru (the seed GRU), lbr_gru (PyTorch's) and
-// vanilla_rnn primitives, f32. Their gate orders and equations differ from
-// PyTorch's layout in three ways, all handled by permuting the gate blocks
-// of the weights, biases and their gradients:
-//   - GRU gates are u, r, o where PyTorch has r, z, n.
-//   - oneDNN's gru computes h' = u h + (1 - u) o; the seed GRU's h' = (1 -
-//     z) h + z n has u = 1 - z = sigmoid(-(z's pre-activation)), so z's
-//     weights and bias are negated (and so are their gradients).
-//   - oneDNN has one bias per gate, added once: bias_ih + bias_hh, whose
-//     gradient both get. lbr_gru keeps a fourth bias, PyTorch's b_hn, which
-//     r multiplies.
+// vanilla_rnn primitives, f32; ops/onednn_rnn.h converts between PyTorch's
+// gate blocks and theirs.
 // The weights are re-laid out on every run (PyTorch's [G*H, K] into an
 // ldgoi staging buffer, then a reorder into the primitive's layout): about
 // G*H*(I+H) floats copied twice, small against the T*B*G*H*(I+H) of the
@@ -539,24 +532,19 @@ struct RecurrentLayerGradReference : OpKernel {
 using dnnl::memory;
 using Tag = memory::format_tag;
 
-// oneDNN's gate block of PyTorch's gate p.
-int64_t OneDnnGate(Cell c, int64_t p) {
-  if (c != Cell::kGru && c != Cell::kGruPyTorch) return p;
-  return p == 0 ? 1 : p == 1 ? 0 : 2;
+// The primitive family of a cell.
+OneDnnRnnCell DnnlCell(Cell c) {
+  switch (c) {
+    case Cell::kLstm:
+      return OneDnnRnnCell::kLstm;
+    case Cell::kGru:
+      return OneDnnRnnCell::kGru;
+    case Cell::kGruPyTorch:
+      return OneDnnRnnCell::kLbrGru;
+    default:
+      return OneDnnRnnCell::kVanilla;
+  }
 }
-
-// oneDNN's bias block of PyTorch's gate p of bias_ih (hh false) or bias_hh.
-int64_t OneDnnBias(Cell c, int64_t p, bool hh) {
-  if (c == Cell::kGruPyTorch && p == 2 && hh) return 3;
-  return OneDnnGate(c, p);
-}
-
-// -1 for the seed GRU's z gate (stored negated), else 1.
-float GateSign(Cell c, int64_t p) {
-  return c == Cell::kGru && p == 1 ? -1.f : 1.f;
-}
-
-int64_t BiasGates(Cell c) { return c == Cell::kGruPyTorch ? 4 : Gates(c); }
 
 // The primitive descriptors of one layer: forward, and for the gradient
 // also the backward one.
@@ -581,7 +569,8 @@ struct RnnShapes {
     wi_any = memory::desc({1, 1, h, g, h}, f32, Tag::any);
     wl_user = memory::desc({1, 1, i, g, h}, f32, Tag::ldgoi);
     wi_user = memory::desc({1, 1, h, g, h}, f32, Tag::ldgoi);
-    bias = memory::desc({1, 1, BiasGates(c), h}, f32, Tag::ldgo);
+    bias = memory::desc({1, 1, OneDnnRnnBiasGates(DnnlCell(c)), h}, f32,
+                        Tag::ldgo);
   }
 };
 
@@ -666,45 +655,6 @@ RnnDescs MakeRnnDescs(const RnnShapes& s, const dnnl::engine& eng,
   return d;
 }
 
-// PyTorch's [G*H, K] weight into an ldgoi buffer (gate-major, then output,
-// then input: PyTorch's own order per gate) in oneDNN's gate order, signs
-// applied.
-void WeightsToOneDnn(Cell c, const float* from, int64_t h, int64_t k,
-                     float* to) {
-  for (int64_t p = 0; p < Gates(c); ++p) {
-    const float sign = GateSign(c, p);
-    const float* src = from + p * h * k;
-    float* dst = to + OneDnnGate(c, p) * h * k;
-    for (int64_t e = 0; e < h * k; ++e) dst[e] = sign * src[e];
-  }
-}
-
-// The inverse of WeightsToOneDnn, for gradients.
-void WeightsFromOneDnn(Cell c, const float* from, int64_t h, int64_t k,
-                       float* to) {
-  for (int64_t p = 0; p < Gates(c); ++p) {
-    const float sign = GateSign(c, p);
-    const float* src = from + OneDnnGate(c, p) * h * k;
-    float* dst = to + p * h * k;
-    for (int64_t e = 0; e < h * k; ++e) dst[e] = sign * src[e];
-  }
-}
-
-// The ldgo bias of bias_ih and bias_hh: each oneDNN block the (signed) sum
-// of the PyTorch blocks mapped to it.
-void BiasToOneDnn(Cell c, const float* b_ih, const float* b_hh, int64_t h,
-                  float* to) {
-  std::fill_n(to, BiasGates(c) * h, 0.f);
-  for (bool hh : {false, true}) {
-    const float* from = hh ? b_hh : b_ih;
-    for (int64_t p = 0; p < Gates(c); ++p) {
-      const float sign = GateSign(c, p);
-      float* dst = to + OneDnnBias(c, p, hh) * h;
-      for (int64_t o = 0; o < h; ++o) dst[o] += sign * from[p * h + o];
-    }
-  }
-}
-
 // Weights and bias in the primitive's layouts, refreshed from the op's
 // inputs on every run.
 class RnnWeights {
@@ -724,12 +674,13 @@ class RnnWeights {
         wi_(wi == s.wi_user ? wi_user_ : memory(wi, eng)) {}
 
   void Refresh(dnnl::stream& stream) {
-    WeightsToOneDnn(s_.cell, w_ih_.data<float>(), s_.h, s_.i,
-                    static_cast<float*>(wl_user_.get_data_handle()));
-    WeightsToOneDnn(s_.cell, w_hh_.data<float>(), s_.h, s_.h,
-                    static_cast<float*>(wi_user_.get_data_handle()));
-    BiasToOneDnn(s_.cell, b_ih_.data<float>(), b_hh_.data<float>(), s_.h,
-                 static_cast<float*>(bias_.get_data_handle()));
+    const OneDnnRnnCell c = DnnlCell(s_.cell);
+    PyTorchToOneDnnWeights(c, w_ih_.data<float>(), s_.h, s_.i,
+                           static_cast<float*>(wl_user_.get_data_handle()));
+    PyTorchToOneDnnWeights(c, w_hh_.data<float>(), s_.h, s_.h,
+                           static_cast<float*>(wi_user_.get_data_handle()));
+    PyTorchToOneDnnBias(c, b_ih_.data<float>(), b_hh_.data<float>(), s_.h,
+                        static_cast<float*>(bias_.get_data_handle()));
     if (wl_ != wl_user_)
       dnnl::reorder(wl_user_, wl_).execute(stream, wl_user_, wl_);
     if (wi_ != wi_user_)
@@ -881,22 +832,18 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
       dnnl::reorder(dwi_, dwi_user_).execute(*stream_, dwi_, dwi_user_);
       stream_->wait();
     }));
-    const Cell c = s_.cell;
+    const OneDnnRnnCell c = DnnlCell(s_.cell);
     const int64_t h = s_.h;
-    WeightsFromOneDnn(c, static_cast<const float*>(dwl_user_.get_data_handle()),
-                      h, s_.i, outputs_[2].data<float>());
-    WeightsFromOneDnn(c, static_cast<const float*>(dwi_user_.get_data_handle()),
-                      h, h, outputs_[3].data<float>());
+    OneDnnToPyTorchWeights(
+        c, static_cast<const float*>(dwl_user_.get_data_handle()), h, s_.i,
+        outputs_[2].data<float>());
+    OneDnnToPyTorchWeights(
+        c, static_cast<const float*>(dwi_user_.get_data_handle()), h, h,
+        outputs_[3].data<float>());
     const float* db = static_cast<const float*>(dbias_.get_data_handle());
-    for (bool hh : {false, true}) {
-      float* to = outputs_[hh ? 5 : 4].data<float>();
-      for (int64_t p = 0; p < s_.g; ++p) {
-        const float sign = GateSign(c, p);
-        const float* from = db + OneDnnBias(c, p, hh) * h;
-        for (int64_t o = 0; o < h; ++o) to[p * h + o] = sign * from[o];
-      }
-    }
-    if (c != Cell::kLstm) {
+    OneDnnToPyTorchBias(c, db, false, h, outputs_[4].data<float>());
+    OneDnnToPyTorchBias(c, db, true, h, outputs_[5].data<float>());
+    if (s_.cell != Cell::kLstm) {
       std::fill_n(outputs_[6].data<float>(), outputs_[6].num_elements(), 0.f);
     }
     return absl::OkStatus();
