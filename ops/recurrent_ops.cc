@@ -19,6 +19,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -655,23 +656,27 @@ RnnDescs MakeRnnDescs(const RnnShapes& s, const dnnl::engine& eng,
   return d;
 }
 
-// Weights and bias in the primitive's layouts, refreshed from the op's
-// inputs on every run.
+// Weights and bias in the primitives' layouts, refreshed from the op's
+// inputs on every run: PyTorch's blocks go into ldgoi staging buffers once,
+// then are reordered into each layout a primitive asked for.
 class RnnWeights {
  public:
-  RnnWeights(const RnnShapes& s, const dnnl::engine& eng,
-             const memory::desc& wl, const memory::desc& wi,
-             const KernelArgs& a)
+  RnnWeights(const RnnShapes& s, const dnnl::engine& eng, const KernelArgs& a)
       : s_(s),
+        eng_(eng),
         w_ih_(a.inputs[2]),
         w_hh_(a.inputs[3]),
         b_ih_(a.inputs[4]),
         b_hh_(a.inputs[5]),
         wl_user_(s.wl_user, eng),
         wi_user_(s.wi_user, eng),
-        bias_(s.bias, eng),
-        wl_(wl == s.wl_user ? wl_user_ : memory(wl, eng)),
-        wi_(wi == s.wi_user ? wi_user_ : memory(wi, eng)) {}
+        bias_(s.bias, eng) {}
+
+  // weight_ih in layout `want` (weights_layer_desc of a primitive).
+  memory Layer(const memory::desc& want) { return Target(wl_user_, want); }
+  // weight_hh in layout `want` (weights_iter_desc).
+  memory Iter(const memory::desc& want) { return Target(wi_user_, want); }
+  const memory& bias() const { return bias_; }
 
   void Refresh(dnnl::stream& stream) {
     const OneDnnRnnCell c = DnnlCell(s_.cell);
@@ -681,20 +686,24 @@ class RnnWeights {
                            static_cast<float*>(wi_user_.get_data_handle()));
     PyTorchToOneDnnBias(c, b_ih_.data<float>(), b_hh_.data<float>(), s_.h,
                         static_cast<float*>(bias_.get_data_handle()));
-    if (wl_ != wl_user_)
-      dnnl::reorder(wl_user_, wl_).execute(stream, wl_user_, wl_);
-    if (wi_ != wi_user_)
-      dnnl::reorder(wi_user_, wi_).execute(stream, wi_user_, wi_);
+    for (auto& [reorder, from, to] : reorders_) {
+      reorder.execute(stream, from, to);
+    }
   }
 
-  const memory& wl() const { return wl_; }
-  const memory& wi() const { return wi_; }
-  const memory& bias() const { return bias_; }
-
  private:
+  memory Target(const memory& user, const memory::desc& want) {
+    if (want == user.get_desc()) return user;
+    memory m(want, eng_);
+    reorders_.push_back({dnnl::reorder(user, m), user, m});
+    return m;
+  }
+
   RnnShapes s_;
+  dnnl::engine eng_;
   Tensor w_ih_, w_hh_, b_ih_, b_hh_;
-  memory wl_user_, wi_user_, bias_, wl_, wi_;
+  memory wl_user_, wi_user_, bias_;
+  std::vector<std::tuple<dnnl::reorder, memory, memory>> reorders_;
 };
 
 // Runs `f` and turns a dnnl::error into a Status naming the node.
@@ -715,15 +724,14 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
         stream_(&a.onednn->stream),
         s_(CellOf(a), a.inputs[0].shape(), a.inputs[1].shape().dim(1)),
         d_(MakeRnnDescs(s_, a.onednn->engine, false)),
-        w_(s_, a.onednn->engine, d_.fwd.weights_layer_desc(),
-           d_.fwd.weights_iter_desc(), a),
+        w_(s_, a.onednn->engine, a),
         hn_(a.outputs[1]),
         cn_(a.outputs[2]) {
     const dnnl::engine& eng = a.onednn->engine;
     args_ = {{DNNL_ARG_SRC_LAYER, memory(s_.src, eng, a.inputs[0].raw_data())},
              {DNNL_ARG_SRC_ITER, memory(s_.state, eng, a.inputs[1].raw_data())},
-             {DNNL_ARG_WEIGHTS_LAYER, w_.wl()},
-             {DNNL_ARG_WEIGHTS_ITER, w_.wi()},
+             {DNNL_ARG_WEIGHTS_LAYER, w_.Layer(d_.fwd.weights_layer_desc())},
+             {DNNL_ARG_WEIGHTS_ITER, w_.Iter(d_.fwd.weights_iter_desc())},
              {DNNL_ARG_BIAS, w_.bias()},
              {DNNL_ARG_DST_LAYER, memory(s_.dst, eng, a.outputs[0].raw_data())},
              {DNNL_ARG_DST_ITER, memory(s_.state, eng, hn_.raw_data())}};
@@ -742,7 +750,8 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
     }));
     // Only the LSTM has a cell state; the others output hn again.
     if (s_.cell != Cell::kLstm) {
-      std::memcpy(cn_.raw_data(), hn_.raw_data(), hn_.num_elements() * 4);
+      std::memcpy(cn_.raw_data(), hn_.raw_data(),
+                  hn_.num_elements() * sizeof(float));
     }
     return absl::OkStatus();
   }
@@ -766,10 +775,7 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
         stream_(&a.onednn->stream),
         s_(CellOf(a), a.inputs[0].shape(), a.inputs[1].shape().dim(1)),
         d_(MakeRnnDescs(s_, a.onednn->engine, true)),
-        fwd_w_(s_, a.onednn->engine, d_.fwd.weights_layer_desc(),
-               d_.fwd.weights_iter_desc(), a),
-        bwd_w_(s_, a.onednn->engine, d_.bwd.weights_layer_desc(),
-               d_.bwd.weights_iter_desc(), a),
+        w_(s_, a.onednn->engine, a),
         outputs_(a.outputs) {
     const dnnl::engine& eng = a.onednn->engine;
     const bool lstm = s_.cell == Cell::kLstm;
@@ -779,34 +785,36 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
     memory x = over(s_.src, a.inputs[0]), h0 = over(s_.state, a.inputs[1]);
     memory y(s_.dst, eng), hn(s_.state, eng), cn(s_.state, eng);
     memory ws(d_.fwd.workspace_desc(), eng);
-    fwd_args_ = {{DNNL_ARG_SRC_LAYER, x},
-                 {DNNL_ARG_SRC_ITER, h0},
-                 {DNNL_ARG_WEIGHTS_LAYER, fwd_w_.wl()},
-                 {DNNL_ARG_WEIGHTS_ITER, fwd_w_.wi()},
-                 {DNNL_ARG_BIAS, fwd_w_.bias()},
-                 {DNNL_ARG_DST_LAYER, y},
-                 {DNNL_ARG_DST_ITER, hn},
-                 {DNNL_ARG_WORKSPACE, ws}};
+    fwd_args_ = {
+        {DNNL_ARG_SRC_LAYER, x},
+        {DNNL_ARG_SRC_ITER, h0},
+        {DNNL_ARG_WEIGHTS_LAYER, w_.Layer(d_.fwd.weights_layer_desc())},
+        {DNNL_ARG_WEIGHTS_ITER, w_.Iter(d_.fwd.weights_iter_desc())},
+        {DNNL_ARG_BIAS, w_.bias()},
+        {DNNL_ARG_DST_LAYER, y},
+        {DNNL_ARG_DST_ITER, hn},
+        {DNNL_ARG_WORKSPACE, ws}};
     dwl_ = memory(d_.bwd.diff_weights_layer_desc(), eng);
     dwi_ = memory(d_.bwd.diff_weights_iter_desc(), eng);
     dbias_ = memory(d_.bwd.diff_bias_desc(), eng);
     dwl_user_ = memory(s_.wl_user, eng);
     dwi_user_ = memory(s_.wi_user, eng);
-    bwd_args_ = {{DNNL_ARG_SRC_LAYER, x},
-                 {DNNL_ARG_SRC_ITER, h0},
-                 {DNNL_ARG_WEIGHTS_LAYER, bwd_w_.wl()},
-                 {DNNL_ARG_WEIGHTS_ITER, bwd_w_.wi()},
-                 {DNNL_ARG_BIAS, bwd_w_.bias()},
-                 {DNNL_ARG_DST_LAYER, y},
-                 {DNNL_ARG_DST_ITER, hn},
-                 {DNNL_ARG_WORKSPACE, ws},
-                 {DNNL_ARG_DIFF_DST_LAYER, over(s_.dst, a.inputs[6])},
-                 {DNNL_ARG_DIFF_DST_ITER, over(s_.state, a.inputs[7])},
-                 {DNNL_ARG_DIFF_SRC_LAYER, over(s_.src, a.outputs[0])},
-                 {DNNL_ARG_DIFF_SRC_ITER, over(s_.state, a.outputs[1])},
-                 {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl_},
-                 {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi_},
-                 {DNNL_ARG_DIFF_BIAS, dbias_}};
+    bwd_args_ = {
+        {DNNL_ARG_SRC_LAYER, x},
+        {DNNL_ARG_SRC_ITER, h0},
+        {DNNL_ARG_WEIGHTS_LAYER, w_.Layer(d_.bwd.weights_layer_desc())},
+        {DNNL_ARG_WEIGHTS_ITER, w_.Iter(d_.bwd.weights_iter_desc())},
+        {DNNL_ARG_BIAS, w_.bias()},
+        {DNNL_ARG_DST_LAYER, y},
+        {DNNL_ARG_DST_ITER, hn},
+        {DNNL_ARG_WORKSPACE, ws},
+        {DNNL_ARG_DIFF_DST_LAYER, over(s_.dst, a.inputs[6])},
+        {DNNL_ARG_DIFF_DST_ITER, over(s_.state, a.inputs[7])},
+        {DNNL_ARG_DIFF_SRC_LAYER, over(s_.src, a.outputs[0])},
+        {DNNL_ARG_DIFF_SRC_ITER, over(s_.state, a.outputs[1])},
+        {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl_},
+        {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi_},
+        {DNNL_ARG_DIFF_BIAS, dbias_}};
     if (lstm) {
       memory c0 = over(s_.state, a.inputs[8]);
       fwd_args_[DNNL_ARG_SRC_ITER_C] = c0;
@@ -820,8 +828,7 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
 
   absl::Status Compute() override {
     RETURN_IF_ERROR(DnnlRun(node_, [&] {
-      fwd_w_.Refresh(*stream_);
-      bwd_w_.Refresh(*stream_);
+      w_.Refresh(*stream_);
       d_.fwd_p.execute(*stream_, fwd_args_);
       // The backward adds its weight gradients to what these hold.
       for (memory* m : {&dwl_, &dwi_, &dbias_}) {
@@ -854,7 +861,7 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
   dnnl::stream* stream_;
   RnnShapes s_;
   RnnDescs d_;
-  RnnWeights fwd_w_, bwd_w_;
+  RnnWeights w_;
   std::vector<Tensor> outputs_;
   memory dwl_, dwi_, dbias_, dwl_user_, dwi_user_;
   std::unordered_map<int, memory> fwd_args_, bwd_args_;
