@@ -230,10 +230,13 @@ struct ForwardPass {
   // Per step [B, H]: PyTorch's GRU W_hn h + b_hn; the seed GRU r * h.
   std::vector<double> aux;
 
-  double* Act(int64_t s) { return &act[s * b * g * h]; }
-  double* Aux(int64_t s) { return &aux[s * b * h]; }
-  double* H(int64_t s) { return &hs[s * b * h]; }
-  double* C(int64_t s) { return &cs[s * b * h]; }
+  // Pointer arithmetic rather than &v[k]: with an empty batch the vectors
+  // are empty, and indexing one is undefined (UBSan says so).
+
+  double* Act(int64_t s) { return act.data() + s * b * g * h; }
+  double* Aux(int64_t s) { return aux.data() + s * b * h; }
+  double* H(int64_t s) { return hs.data() + s * b * h; }
+  double* C(int64_t s) { return cs.data() + s * b * h; }
 
   // inputs: x, h0, weight_ih, weight_hh, bias_ih, bias_hh, and c0 at
   // `c0_index` (LSTM).
@@ -331,7 +334,7 @@ struct ForwardPass {
       if (cell != Cell::kGru) continue;
       // n = tanh(x_n + (r h) W_hn^T + b_hn); h' = (1 - z) h + z n.
       std::vector<double> hn(b * h);
-      MatMulT(ax, &w_hh[2 * h * h], b, h, h, hn.data(), false);
+      MatMulT(ax, w_hh.data() + 2 * h * h, b, h, h, hn.data(), false);
       for (int64_t r = 0; r < b; ++r) {
         for (int64_t k = 0; k < h; ++k) {
           const int64_t o = r * h + k;
@@ -401,7 +404,7 @@ struct RecurrentLayerGradReference : OpKernel {
       const double* ax = f.Aux(s);
       const double* hprev = f.H(s);
       const double* hnext = f.H(s + 1);
-      double* dx_s = &dxp[s * b * gh];
+      double* dx_s = dxp.data() + s * b * gh;
       for (int64_t k = 0; k < b * h; ++k) dh[k] += dy[s * b * h + k];
       std::fill(dprev.begin(), dprev.end(), 0.0);
       for (int64_t r = 0; r < b; ++r) {

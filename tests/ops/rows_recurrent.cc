@@ -46,6 +46,21 @@ std::vector<OpRow> RecurrentRows() {
       rows.push_back({"RecurrentLayerGrad", in, attrs, true});
     }
   }
+  // Empty batches: oneDNN takes no empty tensors, so the reference runs;
+  // the states are empty and the weight gradients zero.
+  for (const std::string& cell : {"lstm", "gru"}) {
+    std::vector<InputSpec> in = RecurrentLayerInputs(cell, 3, 0, 4, 5);
+    rows.push_back({"RecurrentLayer", in, {{"cell", StringAttr(cell)}}, false});
+    if (cell == "lstm") in.pop_back();
+    in.push_back(Shape{3, 0, 5});
+    in.push_back(Shape{0, 5});
+    if (cell == "lstm") {
+      in.push_back(Shape{0, 5});
+      in.push_back(Shape{0, 5});
+    }
+    rows.push_back(
+        {"RecurrentLayerGrad", in, {{"cell", StringAttr(cell)}}, false});
+  }
   return rows;
 }
 
