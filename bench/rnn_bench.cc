@@ -61,6 +61,7 @@
 #include "graph/autodiff.h"
 #include "graph/validate.h"
 #include "models/rnn.h"
+#include "ops/onednn_rnn.h"
 #include "runtime/executor.h"
 
 namespace rill {
@@ -87,27 +88,15 @@ constexpr Case kCases[] = {
 bool IsLstm(const Case& c) { return c.cell == RecurrentCell::kLstm; }
 int64_t Directions(const Case& c) { return c.bidirectional ? 2 : 1; }
 int64_t Gates(const Case& c) { return GateCount(c.cell); }
-// oneDNN's lbr_gru has a fourth bias, b_hn, kept apart from b_in.
-int64_t BiasGates(const Case& c) { return IsLstm(c) ? Gates(c) : Gates(c) + 1; }
+// The primitive family, whose gate layout ops/onednn_rnn.h converts to.
+OneDnnRnnCell DnnlCell(const Case& c) {
+  return IsLstm(c) ? OneDnnRnnCell::kLstm : OneDnnRnnCell::kLbrGru;
+}
+int64_t BiasGates(const Case& c) { return OneDnnRnnBiasGates(DnnlCell(c)); }
 
 // Matmul FLOPs of the forward pass, per the header comment.
 double ForwardFlops(const Case& c) {
   return 2.0 * c.b * (c.i + c.h) * Gates(c) * c.h * c.t * Directions(c);
-}
-
-// oneDNN's gate of PyTorch's gate p. LSTM: i, f, g, o in both. GRU:
-// PyTorch r, z, n; oneDNN u (= z), r, candidate.
-int64_t OneDnnGate(const Case& c, int64_t p) {
-  if (IsLstm(c)) return p;
-  return p == 0 ? 1 : p == 1 ? 0 : 2;
-}
-
-// oneDNN's bias of PyTorch's gate p of bias_ih (hh = false) or bias_hh.
-// LSTM and the GRU's r and z have one bias for the sum of both; the GRU's
-// candidate keeps b_in (2) and b_hn (3) apart.
-int64_t OneDnnBias(const Case& c, int64_t p, bool hh) {
-  if (!IsLstm(c) && p == 2) return hh ? 3 : 2;
-  return OneDnnGate(c, p);
 }
 
 std::string Suffix(int64_t d) { return d == 0 ? "" : "_reverse"; }
@@ -213,10 +202,8 @@ std::vector<float> OneDnnStep::WeightsFromRill(const RillStep& rill,
   for (int64_t d = 0; d < Directions(c_); ++d) {
     const Tensor* w = rill.ex->mutable_value(
         absl::StrCat("rnn/weight_", hh ? "hh" : "ih", Suffix(d)));
-    for (int64_t p = 0; p < g; ++p) {
-      std::memcpy(&out[((d * g + OneDnnGate(c_, p)) * h) * k],
-                  w->data<float>() + p * h * k, h * k * sizeof(float));
-    }
+    PyTorchToOneDnnWeights(DnnlCell(c_), w->data<float>(), h, k,
+                           &out[d * g * h * k]);
   }
   return out;
 }
@@ -310,14 +297,13 @@ void OneDnnStep::Build(const RillStep& rill) {
                    WeightsFromRill(rill, true), Tag::ldgoi);
   std::vector<float> bias(d * bias_dims[2] * h, 0.f);
   for (int64_t dir_k = 0; dir_k < d; ++dir_k) {
-    for (bool hh : {false, true}) {
-      const Tensor* b = rill.ex->mutable_value(
-          absl::StrCat("rnn/bias_", hh ? "hh" : "ih", Suffix(dir_k)));
-      for (int64_t p = 0; p < g; ++p) {
-        float* to = &bias[(dir_k * bias_dims[2] + OneDnnBias(c_, p, hh)) * h];
-        for (int64_t o = 0; o < h; ++o) to[o] += b->data<float>()[p * h + o];
-      }
-    }
+    auto value = [&](const char* name) {
+      return rill.ex->mutable_value(absl::StrCat(name, Suffix(dir_k)))
+          ->data<float>();
+    };
+    PyTorchToOneDnnBias(DnnlCell(c_), value("rnn/bias_ih"),
+                        value("rnn/bias_hh"), h,
+                        &bias[dir_k * bias_dims[2] * h]);
   }
   memory bias_mem = load(bias_md, bias_dims, bias, Tag::ldgo);
 
@@ -434,11 +420,13 @@ absl::StatusOr<double> OneDnnStep::Compare(const RillStep& rill) {
           const Tensor* want,
           Fetched(rill, absl::StrCat("rnn/weight_", hh ? "hh" : "ih",
                                      Suffix(dir_k))));
+      std::vector<float> mine(g * h * k);
+      OneDnnToPyTorchWeights(DnnlCell(c_), &got[dir_k * g * h * k], h, k,
+                             mine.data());
       for (int64_t p = 0; p < g; ++p) {
-        worst = std::max(
-            worst,
-            RelativeError(&got[((dir_k * g + OneDnnGate(c_, p)) * h) * k],
-                          want->data<float>() + p * h * k, h * k));
+        worst = std::max(worst,
+                         RelativeError(&mine[p * h * k],
+                                       want->data<float>() + p * h * k, h * k));
       }
     }
   }
@@ -450,10 +438,12 @@ absl::StatusOr<double> OneDnnStep::Compare(const RillStep& rill) {
       ASSIGN_OR_RETURN(const Tensor* want,
                        Fetched(rill, absl::StrCat("rnn/bias_", hh ? "hh" : "ih",
                                                   Suffix(dir_k))));
+      std::vector<float> mine(g * h);
+      OneDnnToPyTorchBias(DnnlCell(c_), &diff_bias[dir_k * BiasGates(c_) * h],
+                          hh, h, mine.data());
       for (int64_t p = 0; p < g; ++p) {
-        const int64_t b = dir_k * BiasGates(c_) + OneDnnBias(c_, p, hh);
-        worst = std::max(worst, RelativeError(&diff_bias[b * h],
-                                              want->data<float>() + p * h, h));
+        worst = std::max(
+            worst, RelativeError(&mine[p * h], want->data<float>() + p * h, h));
       }
     }
   }

@@ -37,6 +37,7 @@ void RegisterAllOps(OpRegistry& registry) {
   RegisterIndexOps(registry);
   RegisterRandomOps(registry);
   RegisterLossOps(registry);
+  RegisterRecurrentOps(registry);
 }
 
 const OpRegistry& GlobalOpRegistry() {

@@ -37,6 +37,7 @@ void RegisterReduceOps(OpRegistry& registry);
 void RegisterIndexOps(OpRegistry& registry);
 void RegisterRandomOps(OpRegistry& registry);
 void RegisterLossOps(OpRegistry& registry);
+void RegisterRecurrentOps(OpRegistry& registry);
 
 // The registry with every op, built on first use by RegisterAllOps().
 const OpRegistry& GlobalOpRegistry();

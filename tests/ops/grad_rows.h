@@ -12,9 +12,10 @@
 
 namespace rill {
 
-std::vector<OpRow> MathGradRows();   // elementwise, Identity, MatMul
-std::vector<OpRow> ArrayGradRows();  // shape and layout, values, indexing
-std::vector<OpRow> NnGradRows();     // nn, reductions, losses, Dropout
+std::vector<OpRow> MathGradRows();       // elementwise, Identity, MatMul
+std::vector<OpRow> ArrayGradRows();      // shape and layout, values, indexing
+std::vector<OpRow> NnGradRows();         // nn, reductions, losses, Dropout
+std::vector<OpRow> RecurrentGradRows();  // RecurrentLayer
 std::vector<OpRow> AllGradRows();
 
 }  // namespace rill

@@ -22,7 +22,8 @@ AttrValue True() { return BoolAttr(true); }
 
 std::vector<OpRow> AllOpRows() {
   std::vector<OpRow> all;
-  for (auto rows : {MathRows(), ArrayRows(), NnRows(), IndexRows()}) {
+  for (auto rows :
+       {MathRows(), ArrayRows(), NnRows(), IndexRows(), RecurrentRows()}) {
     all.insert(all.end(), rows.begin(), rows.end());
   }
   return all;

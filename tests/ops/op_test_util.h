@@ -53,6 +53,7 @@ std::vector<OpRow> MathRows();
 std::vector<OpRow> ArrayRows();
 std::vector<OpRow> NnRows();
 std::vector<OpRow> IndexRows();
+std::vector<OpRow> RecurrentRows();
 std::vector<OpRow> AllOpRows();
 
 std::string RowName(const OpRow& row);
@@ -67,6 +68,12 @@ std::map<std::string, Tensor> RowFeeds(const OpRow& row, DType float_type,
 double NormwiseRelativeError(const Tensor& got, const Tensor& want);
 
 AttrValue True();
+
+// RecurrentLayer's cells, and its inputs for one of them: x [T, B, I], h0,
+// weight_ih, weight_hh, bias_ih, bias_hh, and c0 for lstm.
+const std::vector<std::string>& RecurrentCells();
+std::vector<InputSpec> RecurrentLayerInputs(const std::string& cell, int64_t t,
+                                            int64_t b, int64_t i, int64_t h);
 
 }  // namespace rill
 
