@@ -1,0 +1,392 @@
+// The oneDNN kernels of RecurrentLayer and RecurrentLayerGrad
+// (ops/recurrent_ops.cc has the ops, their shapes, reference kernels and
+// gradient).
+
+#include <cstring>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ops/kernel_util.h"
+#include "ops/onednn_rnn.h"
+#include "ops/recurrent_cell.h"
+
+namespace rill {
+namespace {
+
+using Cell = RecurrentCellKind;
+
+// ---- oneDNN kernels ----
+//
+// oneDNN 2.6's lstm, gru (the seed GRU), lbr_gru (PyTorch's) and
+// vanilla_rnn primitives, f32; ops/onednn_rnn.h converts between PyTorch's
+// gate blocks and theirs.
+// The weights are re-laid out on every run (PyTorch's [G*H, K] into an
+// ldgoi staging buffer, then a reorder into the primitive's layout): about
+// G*H*(I+H) floats copied twice, small against the T*B*G*H*(I+H) of the
+// matmuls unless T*B is tiny.
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+// The primitive family of a cell.
+OneDnnRnnCell DnnlCell(Cell c) {
+  switch (c) {
+    case Cell::kLstm:
+      return OneDnnRnnCell::kLstm;
+    case Cell::kGru:
+      return OneDnnRnnCell::kGru;
+    case Cell::kGruPyTorch:
+      return OneDnnRnnCell::kLbrGru;
+    default:
+      return OneDnnRnnCell::kVanilla;
+  }
+}
+
+// The primitive descriptors of one layer: forward, and for the gradient
+// also the backward one.
+struct RnnDescs {
+  dnnl::rnn_primitive_desc_base fwd, bwd;
+  dnnl::primitive fwd_p, bwd_p;
+};
+
+// The descriptors of the layer's memories, in oneDNN's terms.
+struct RnnShapes {
+  Cell cell;
+  int64_t t, b, i, h, g;
+  memory::desc src, dst, state, wl_any, wi_any, bias, wl_user, wi_user;
+
+  explicit RnnShapes(Cell c, const Shape& x, int64_t hidden)
+      : cell(c),
+        t(x.dim(0)),
+        b(x.dim(1)),
+        i(x.dim(2)),
+        h(hidden),
+        g(RecurrentGates(c)) {
+    const auto f32 = memory::data_type::f32;
+    src = memory::desc({t, b, i}, f32, Tag::tnc);
+    dst = memory::desc({t, b, h}, f32, Tag::tnc);
+    state = memory::desc({1, 1, b, h}, f32, Tag::ldnc);
+    wl_any = memory::desc({1, 1, i, g, h}, f32, Tag::any);
+    wi_any = memory::desc({1, 1, h, g, h}, f32, Tag::any);
+    wl_user = memory::desc({1, 1, i, g, h}, f32, Tag::ldgoi);
+    wi_user = memory::desc({1, 1, h, g, h}, f32, Tag::ldgoi);
+    bias = memory::desc({1, 1, OneDnnRnnBiasGates(DnnlCell(c)), h}, f32,
+                        Tag::ldgo);
+  }
+};
+
+// Builds the forward primitive (and, with `backward`, the backward one
+// with the forward as its hint). Explicit initial states are always
+// given: oneDNN 2.6's backward gets diff_weights_iter wrong without them
+// (bench/rnn_bench.cc).
+RnnDescs MakeRnnDescs(const RnnShapes& s, const dnnl::engine& eng,
+                      bool backward) {
+  const auto dir = dnnl::rnn_direction::unidirectional_left2right;
+  const auto prop = backward ? dnnl::prop_kind::forward_training
+                             : dnnl::prop_kind::forward_inference;
+  const auto bprop = dnnl::prop_kind::backward;
+  const memory::desc &x = s.src, &y = s.dst, &st = s.state, &wl = s.wl_any,
+                     &wi = s.wi_any, &bias = s.bias;
+  RnnDescs d;
+  switch (s.cell) {
+    case Cell::kRnnTanh:
+    case Cell::kRnnRelu: {
+      const auto act = s.cell == Cell::kRnnTanh ? dnnl::algorithm::eltwise_tanh
+                                                : dnnl::algorithm::eltwise_relu;
+      dnnl::vanilla_rnn_forward::primitive_desc f(
+          {prop, act, dir, x, st, wl, wi, bias, y, st}, eng);
+      d.fwd = f;
+      d.fwd_p = dnnl::vanilla_rnn_forward(f);
+      if (backward) {
+        dnnl::vanilla_rnn_backward::primitive_desc b(
+            {bprop, act, dir, x, st, wl, wi, bias, y, st, x, st, wl, wi, bias,
+             y, st},
+            eng, f);
+        d.bwd = b;
+        d.bwd_p = dnnl::vanilla_rnn_backward(b);
+      }
+      break;
+    }
+    case Cell::kLstm: {
+      dnnl::lstm_forward::primitive_desc f(
+          {prop, dir, x, st, st, wl, wi, bias, y, st, st}, eng);
+      d.fwd = f;
+      d.fwd_p = dnnl::lstm_forward(f);
+      if (backward) {
+        dnnl::lstm_backward::primitive_desc b(
+            {bprop, dir, x,  st, st, wl, wi,   bias, y,  st,
+             st,    x,   st, st, wl, wi, bias, y,    st, st},
+            eng, f);
+        d.bwd = b;
+        d.bwd_p = dnnl::lstm_backward(b);
+      }
+      break;
+    }
+    case Cell::kGru: {
+      dnnl::gru_forward::primitive_desc f(
+          {prop, dir, x, st, wl, wi, bias, y, st}, eng);
+      d.fwd = f;
+      d.fwd_p = dnnl::gru_forward(f);
+      if (backward) {
+        dnnl::gru_backward::primitive_desc b(
+            {bprop, dir, x, st, wl, wi, bias, y, st, x, st, wl, wi, bias, y,
+             st},
+            eng, f);
+        d.bwd = b;
+        d.bwd_p = dnnl::gru_backward(b);
+      }
+      break;
+    }
+    case Cell::kGruPyTorch: {
+      dnnl::lbr_gru_forward::primitive_desc f(
+          {prop, dir, x, st, wl, wi, bias, y, st}, eng);
+      d.fwd = f;
+      d.fwd_p = dnnl::lbr_gru_forward(f);
+      if (backward) {
+        dnnl::lbr_gru_backward::primitive_desc b(
+            {bprop, dir, x, st, wl, wi, bias, y, st, x, st, wl, wi, bias, y,
+             st},
+            eng, f);
+        d.bwd = b;
+        d.bwd_p = dnnl::lbr_gru_backward(b);
+      }
+      break;
+    }
+  }
+  return d;
+}
+
+// Weights and bias in the primitives' layouts, refreshed from the op's
+// inputs on every run: PyTorch's blocks go into ldgoi staging buffers once,
+// then are reordered into each layout a primitive asked for.
+class RnnWeights {
+ public:
+  RnnWeights(const RnnShapes& s, const dnnl::engine& eng, const KernelArgs& a)
+      : s_(s),
+        eng_(eng),
+        w_ih_(a.inputs[2]),
+        w_hh_(a.inputs[3]),
+        b_ih_(a.inputs[4]),
+        b_hh_(a.inputs[5]),
+        wl_user_(s.wl_user, eng),
+        wi_user_(s.wi_user, eng),
+        bias_(s.bias, eng) {}
+
+  // weight_ih in layout `want` (weights_layer_desc of a primitive).
+  memory Layer(const memory::desc& want) { return Target(wl_user_, want); }
+  // weight_hh in layout `want` (weights_iter_desc).
+  memory Iter(const memory::desc& want) { return Target(wi_user_, want); }
+  const memory& bias() const { return bias_; }
+
+  void Refresh(dnnl::stream& stream) {
+    const OneDnnRnnCell c = DnnlCell(s_.cell);
+    PyTorchToOneDnnWeights(c, w_ih_.data<float>(), s_.h, s_.i,
+                           static_cast<float*>(wl_user_.get_data_handle()));
+    PyTorchToOneDnnWeights(c, w_hh_.data<float>(), s_.h, s_.h,
+                           static_cast<float*>(wi_user_.get_data_handle()));
+    PyTorchToOneDnnBias(c, b_ih_.data<float>(), b_hh_.data<float>(), s_.h,
+                        static_cast<float*>(bias_.get_data_handle()));
+    for (auto& [reorder, from, to] : reorders_) {
+      reorder.execute(stream, from, to);
+    }
+  }
+
+ private:
+  memory Target(const memory& user, const memory::desc& want) {
+    if (want == user.get_desc()) return user;
+    memory m(want, eng_);
+    reorders_.push_back({dnnl::reorder(user, m), user, m});
+    return m;
+  }
+
+  RnnShapes s_;
+  dnnl::engine eng_;
+  Tensor w_ih_, w_hh_, b_ih_, b_hh_;
+  memory wl_user_, wi_user_, bias_;
+  std::vector<std::tuple<dnnl::reorder, memory, memory>> reorders_;
+};
+
+// Runs `f` and turns a dnnl::error into a Status naming the node.
+absl::Status DnnlRun(const std::string& node, const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const dnnl::error& e) {
+    return absl::InternalError(
+        absl::StrCat("node '", node, "': oneDNN: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+class RecurrentLayerOneDnnKernel : public OpKernel {
+ public:
+  explicit RecurrentLayerOneDnnKernel(const KernelArgs& a)
+      : node_(a.node.name()),
+        stream_(&a.onednn->stream),
+        s_(RecurrentCellOf(a), a.inputs[0].shape(), a.inputs[1].shape().dim(1)),
+        d_(MakeRnnDescs(s_, a.onednn->engine, false)),
+        w_(s_, a.onednn->engine, a),
+        hn_(a.outputs[1]),
+        cn_(a.outputs[2]) {
+    const dnnl::engine& eng = a.onednn->engine;
+    args_ = {{DNNL_ARG_SRC_LAYER, memory(s_.src, eng, a.inputs[0].raw_data())},
+             {DNNL_ARG_SRC_ITER, memory(s_.state, eng, a.inputs[1].raw_data())},
+             {DNNL_ARG_WEIGHTS_LAYER, w_.Layer(d_.fwd.weights_layer_desc())},
+             {DNNL_ARG_WEIGHTS_ITER, w_.Iter(d_.fwd.weights_iter_desc())},
+             {DNNL_ARG_BIAS, w_.bias()},
+             {DNNL_ARG_DST_LAYER, memory(s_.dst, eng, a.outputs[0].raw_data())},
+             {DNNL_ARG_DST_ITER, memory(s_.state, eng, hn_.raw_data())}};
+    if (s_.cell == Cell::kLstm) {
+      args_[DNNL_ARG_SRC_ITER_C] =
+          memory(s_.state, eng, a.inputs[6].raw_data());
+      args_[DNNL_ARG_DST_ITER_C] = memory(s_.state, eng, cn_.raw_data());
+    }
+  }
+
+  absl::Status Compute() override {
+    RETURN_IF_ERROR(DnnlRun(node_, [&] {
+      w_.Refresh(*stream_);
+      d_.fwd_p.execute(*stream_, args_);
+      stream_->wait();
+    }));
+    // Only the LSTM has a cell state; the others output hn again.
+    if (s_.cell != Cell::kLstm) {
+      std::memcpy(cn_.raw_data(), hn_.raw_data(),
+                  hn_.num_elements() * sizeof(float));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string node_;
+  dnnl::stream* stream_;
+  RnnShapes s_;
+  RnnDescs d_;
+  RnnWeights w_;
+  Tensor hn_, cn_;
+  std::unordered_map<int, memory> args_;
+};
+
+// forward_training (into the kernel's own buffers, for oneDNN's
+// workspace), then backward.
+class RecurrentLayerGradOneDnnKernel : public OpKernel {
+ public:
+  explicit RecurrentLayerGradOneDnnKernel(const KernelArgs& a)
+      : node_(a.node.name()),
+        stream_(&a.onednn->stream),
+        s_(RecurrentCellOf(a), a.inputs[0].shape(), a.inputs[1].shape().dim(1)),
+        d_(MakeRnnDescs(s_, a.onednn->engine, true)),
+        w_(s_, a.onednn->engine, a),
+        outputs_(a.outputs) {
+    const dnnl::engine& eng = a.onednn->engine;
+    const bool lstm = s_.cell == Cell::kLstm;
+    auto over = [&](const memory::desc& md, const Tensor& t) {
+      return memory(md, eng, t.raw_data());
+    };
+    memory x = over(s_.src, a.inputs[0]), h0 = over(s_.state, a.inputs[1]);
+    memory y(s_.dst, eng), hn(s_.state, eng), cn(s_.state, eng);
+    memory ws(d_.fwd.workspace_desc(), eng);
+    fwd_args_ = {
+        {DNNL_ARG_SRC_LAYER, x},
+        {DNNL_ARG_SRC_ITER, h0},
+        {DNNL_ARG_WEIGHTS_LAYER, w_.Layer(d_.fwd.weights_layer_desc())},
+        {DNNL_ARG_WEIGHTS_ITER, w_.Iter(d_.fwd.weights_iter_desc())},
+        {DNNL_ARG_BIAS, w_.bias()},
+        {DNNL_ARG_DST_LAYER, y},
+        {DNNL_ARG_DST_ITER, hn},
+        {DNNL_ARG_WORKSPACE, ws}};
+    dwl_ = memory(d_.bwd.diff_weights_layer_desc(), eng);
+    dwi_ = memory(d_.bwd.diff_weights_iter_desc(), eng);
+    dbias_ = memory(d_.bwd.diff_bias_desc(), eng);
+    dwl_user_ = memory(s_.wl_user, eng);
+    dwi_user_ = memory(s_.wi_user, eng);
+    bwd_args_ = {
+        {DNNL_ARG_SRC_LAYER, x},
+        {DNNL_ARG_SRC_ITER, h0},
+        {DNNL_ARG_WEIGHTS_LAYER, w_.Layer(d_.bwd.weights_layer_desc())},
+        {DNNL_ARG_WEIGHTS_ITER, w_.Iter(d_.bwd.weights_iter_desc())},
+        {DNNL_ARG_BIAS, w_.bias()},
+        {DNNL_ARG_DST_LAYER, y},
+        {DNNL_ARG_DST_ITER, hn},
+        {DNNL_ARG_WORKSPACE, ws},
+        {DNNL_ARG_DIFF_DST_LAYER, over(s_.dst, a.inputs[6])},
+        {DNNL_ARG_DIFF_DST_ITER, over(s_.state, a.inputs[7])},
+        {DNNL_ARG_DIFF_SRC_LAYER, over(s_.src, a.outputs[0])},
+        {DNNL_ARG_DIFF_SRC_ITER, over(s_.state, a.outputs[1])},
+        {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl_},
+        {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi_},
+        {DNNL_ARG_DIFF_BIAS, dbias_}};
+    if (lstm) {
+      memory c0 = over(s_.state, a.inputs[8]);
+      fwd_args_[DNNL_ARG_SRC_ITER_C] = c0;
+      fwd_args_[DNNL_ARG_DST_ITER_C] = cn;
+      bwd_args_[DNNL_ARG_SRC_ITER_C] = c0;
+      bwd_args_[DNNL_ARG_DST_ITER_C] = cn;
+      bwd_args_[DNNL_ARG_DIFF_DST_ITER_C] = over(s_.state, a.inputs[9]);
+      bwd_args_[DNNL_ARG_DIFF_SRC_ITER_C] = over(s_.state, a.outputs[6]);
+    }
+  }
+
+  absl::Status Compute() override {
+    RETURN_IF_ERROR(DnnlRun(node_, [&] {
+      w_.Refresh(*stream_);
+      d_.fwd_p.execute(*stream_, fwd_args_);
+      // The backward adds its weight gradients to what these hold.
+      for (memory* m : {&dwl_, &dwi_, &dbias_}) {
+        std::memset(m->get_data_handle(), 0, m->get_desc().get_size());
+      }
+      d_.bwd_p.execute(*stream_, bwd_args_);
+      dnnl::reorder(dwl_, dwl_user_).execute(*stream_, dwl_, dwl_user_);
+      dnnl::reorder(dwi_, dwi_user_).execute(*stream_, dwi_, dwi_user_);
+      stream_->wait();
+    }));
+    const OneDnnRnnCell c = DnnlCell(s_.cell);
+    const int64_t h = s_.h;
+    OneDnnToPyTorchWeights(
+        c, static_cast<const float*>(dwl_user_.get_data_handle()), h, s_.i,
+        outputs_[2].data<float>());
+    OneDnnToPyTorchWeights(
+        c, static_cast<const float*>(dwi_user_.get_data_handle()), h, h,
+        outputs_[3].data<float>());
+    const float* db = static_cast<const float*>(dbias_.get_data_handle());
+    OneDnnToPyTorchBias(c, db, false, h, outputs_[4].data<float>());
+    OneDnnToPyTorchBias(c, db, true, h, outputs_[5].data<float>());
+    if (s_.cell != Cell::kLstm) {
+      std::fill_n(outputs_[6].data<float>(), outputs_[6].num_elements(), 0.f);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string node_;
+  dnnl::stream* stream_;
+  RnnShapes s_;
+  RnnDescs d_;
+  RnnWeights w_;
+  std::vector<Tensor> outputs_;
+  memory dwl_, dwi_, dbias_, dwl_user_, dwi_user_;
+  std::unordered_map<int, memory> fwd_args_, bwd_args_;
+};
+
+template <typename Kernel>
+absl::StatusOr<std::unique_ptr<OpKernel>> RecurrentOneDnn(const KernelArgs& a) {
+  if (!OneDnnCanRun(a)) return nullptr;
+  return CatchDnnl(a, [&]() -> std::unique_ptr<OpKernel> {
+    return std::make_unique<Kernel>(a);
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<OpKernel>> MakeRecurrentLayerOneDnn(
+    const KernelArgs& a) {
+  return RecurrentOneDnn<RecurrentLayerOneDnnKernel>(a);
+}
+
+absl::StatusOr<std::unique_ptr<OpKernel>> MakeRecurrentLayerGradOneDnn(
+    const KernelArgs& a) {
+  return RecurrentOneDnn<RecurrentLayerGradOneDnnKernel>(a);
+}
+
+}  // namespace rill
