@@ -365,6 +365,70 @@ std::string MergeStep(NodeWriter& w, const RecurrentLayerOptions& o, int64_t t,
   return out;
 }
 
+const char* CellAttr(RecurrentCell cell) {
+  switch (cell) {
+    case RecurrentCell::kRnnTanh:
+      return "rnn_tanh";
+    case RecurrentCell::kRnnRelu:
+      return "rnn_relu";
+    case RecurrentCell::kLstm:
+      return "lstm";
+    case RecurrentCell::kGru:
+      return "gru";
+    case RecurrentCell::kGruPyTorch:
+      return "gru_pytorch";
+  }
+  return "";
+}
+
+// The layer's fused form (graph/fuse_recurrent.h): a RecurrentLayer node
+// <prefix>/fused over the same input, initial states and Parameters, whose
+// `stands_for` names the unrolled tensors it replaces: the output
+// sequence, the final h and c ("" but for LSTM), then each step's output.
+// The fusion pass rewires their consumers to it; unfused, nothing reads it,
+// so it never runs. Zero initial states get their own [B, H] zeros, made
+// from x's shape alone, so that the fused graph does not keep the unrolled
+// input projection alive for them.
+void AddFusedForm(NodeWriter& w, const RecurrentLayerOptions& o,
+                  const std::string& input, const RecurrentLayer& layer) {
+  const bool lstm = o.cell == RecurrentCell::kLstm;
+  std::string h0, c0;
+  if (o.initial_state == InitialState::kInput) {
+    h0 = layer.state_inputs[0];
+    if (lstm) c0 = layer.state_inputs[1];
+  } else {
+    Node* node;
+    std::string corner =
+        w.OpAt(o.prefix, "fused_h0_corner", "Slice", {input}, &node);
+    SetInts(node, "start", {0, 0});
+    SetInts(node, "end", {1, 1});
+    SetInts(node, "axes", {0, 2});
+    std::string column =
+        w.OpAt(o.prefix, "fused_h0_column", "Squeeze", {corner}, &node);
+    SetInts(node, "axes", {0});
+    std::string zero_column =
+        w.OpAt(o.prefix, "fused_h0_zeros", "ZerosLike", {column});
+    std::string zero_row = w.OpAt(o.prefix, "fused_h0_row", "Const", {}, &node);
+    *(*node->mutable_attr())["value"].mutable_tensor() =
+        TensorToProto(FilledTensor(o.dtype, Shape{o.hidden_size},
+                                   [](int64_t) { return 0.0; }));
+    // [B, 1] + [H] broadcasts to [B, H].
+    h0 = w.OpAt(o.prefix, "fused_h0", "Add", {zero_column, zero_row});
+    c0 = lstm ? h0 : "";
+  }
+  std::vector<std::string> inputs = {input, h0};
+  for (int k = 0; k < 4; ++k) inputs.push_back(layer.parameters[k]);
+  if (lstm) inputs.push_back(c0);
+  Node* node;
+  w.OpAt(o.prefix, "fused", "RecurrentLayer", inputs, &node);
+  (*node->mutable_attr())["cell"].set_s(CellAttr(o.cell));
+  auto* list = (*node->mutable_attr())["stands_for"].mutable_list();
+  list->add_s(layer.output);
+  list->add_s(layer.final_h);
+  list->add_s(layer.final_c);
+  for (const std::string& step : layer.step_outputs) list->add_s(step);
+}
+
 // Appends one (possibly bidirectional) layer to `w`; options are checked.
 absl::StatusOr<RecurrentLayer> BuildLayer(NodeWriter& w,
                                           const std::string& input,
@@ -399,6 +463,9 @@ absl::StatusOr<RecurrentLayer> BuildLayer(NodeWriter& w,
     (*node->mutable_attr())["axis"].set_i(0);
   }
   layer.output = w.OpAt(o.prefix, "output", "Concat", parts);
+  if (!o.bidirectional && o.sequence_lengths.empty()) {
+    AddFusedForm(w, o, input, layer);
+  }
   return layer;
 }
 

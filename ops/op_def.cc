@@ -260,6 +260,13 @@ AttrValue IntListAttr(std::vector<int64_t> v) {
   return a;
 }
 
+AttrValue StringListAttr(std::vector<std::string> v) {
+  AttrValue a;
+  auto* list = a.mutable_list();
+  for (std::string& s : v) list->add_s(std::move(s));
+  return a;
+}
+
 AttrValue TypeAttr(DataType t) {
   AttrValue a;
   a.set_type(t);

@@ -218,6 +218,7 @@ AttrValue FloatAttr(float v);
 AttrValue BoolAttr(bool v);
 AttrValue StringAttr(std::string v);
 AttrValue IntListAttr(std::vector<int64_t> v);
+AttrValue StringListAttr(std::vector<std::string> v);
 AttrValue TypeAttr(DataType t);
 
 // An op with one input "x" of any dtype and one output "y".

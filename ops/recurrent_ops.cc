@@ -580,6 +580,9 @@ void RegisterRecurrentOps(OpRegistry& r) {
             .Output("hn")
             .Output("cn")
             .Attr("cell", AttrType::kString)
+            // What a builder's fused form replaces; see
+            // graph/fuse_recurrent.h. The kernels ignore it.
+            .Attr("stands_for", AttrType::kStringList, StringListAttr({}))
             .Shape(RecurrentLayerShape)
             .Gradient(RecurrentLayerGradient)
             .Reference(MakeFloatKernel<RecurrentLayerReference>)

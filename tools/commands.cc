@@ -23,6 +23,7 @@
 #include "core/tensor_proto.h"
 #include "google/protobuf/text_format.h"
 #include "graph/dot.h"
+#include "graph/fuse_recurrent.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
 #include "metrics/text.h"
@@ -47,6 +48,10 @@ ABSL_FLAG(std::string, params, "",
 ABSL_FLAG(std::string, backend, "onednn",
           "Kernels to run: onednn (f32 through oneDNN, other cases on the "
           "reference loops) or reference.");
+ABSL_FLAG(bool, no_fuse, false,
+          "Run recurrent layers unrolled into primitive ops, as written, "
+          "instead of on the fused RecurrentLayer ops (oneDNN's RNN "
+          "primitives) that the builders tag them with.");
 ABSL_FLAG(int64_t, memory_budget_mb, 8192,
           "Memory that a graph's values and activations may take, in MiB; "
           "checked before allocating.");
@@ -64,10 +69,14 @@ int64_t MiB(int64_t mb) { return mb << 20; }
 
 }  // namespace
 
-absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path) {
+absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path, bool fuse) {
   LoadOptions load;
   load.max_file_bytes = MiB(absl::GetFlag(FLAGS_max_file_mb));
   ASSIGN_OR_RETURN(LoadedGraph loaded, LoadGraphFile(path, load));
+  if (fuse && !absl::GetFlag(FLAGS_no_fuse)) {
+    absl::StatusOr<int> fused = FuseRecurrentLayers(&loaded.graph);
+    if (!fused.ok()) return Annotate(fused.status(), path);
+  }
   ValidateOptions validate;
   validate.memory_budget = MiB(absl::GetFlag(FLAGS_memory_budget_mb));
   return ValidateGraph(std::move(loaded), validate);
@@ -192,7 +201,7 @@ absl::Status LoadParams(const std::string& path, Executor& executor) {
 
 absl::Status Run(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(Backend backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
-  ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
+  ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0], true));
   std::vector<std::string> fetches = absl::GetFlag(FLAGS_fetch);
   if (fetches.empty())
     fetches.assign(g.proto().output().begin(), g.proto().output().end());
@@ -377,8 +386,8 @@ const std::vector<Command>& AllCommands() {
        "dtype,\n"
        "shape and a summary. With --out, also writes DIR/<name>.npy for each,\n"
        "atomically: a file is either complete or absent.",
-       {"feed", "fetch", "out", "backend", "params", "memory_budget_mb",
-        "max_file_mb"},
+       {"feed", "fetch", "out", "backend", "params", "no_fuse",
+        "memory_budget_mb", "max_file_mb"},
        1,
        Run},
       {"dot",
@@ -410,7 +419,7 @@ const std::vector<Command>& AllCommands() {
        "writes checkpoints DIR/ckpt-<step>.rckpt (the last keep_checkpoints).\n"
        "Ctrl-C writes a checkpoint and stops; --resume continues exactly\n"
        "where a checkpoint left off. DIR defaults to train_out.",
-       {"out", "resume", "check_numerics", "backend"},
+       {"out", "resume", "check_numerics", "backend", "no_fuse"},
        1,
        RunTrain},
       {"esn",
@@ -441,8 +450,8 @@ const std::vector<Command>& AllCommands() {
        "outputs are GRAPH's, the loss, then the gradients. `rill run` runs\n"
        "it. The loss must have one element unless --seed_inputs gives every\n"
        "loss an Input node <loss>/grad/seed to feed its gradient.",
-       {"loss", "wrt", "wrt_params", "seed_inputs", "allow_unreached", "output",
-        "memory_budget_mb", "max_file_mb"},
+       {"loss", "wrt", "wrt_params", "seed_inputs", "allow_unreached",
+        "no_fuse", "output", "memory_budget_mb", "max_file_mb"},
        1,
        RunGrad,
        {{"o", "output"}}},

@@ -33,8 +33,10 @@ void SetListFlagValues(std::map<std::string, std::vector<std::string>> values);
 const std::vector<std::string>& ListFlagValues(const std::string& name);
 
 // Loads and validates a graph file with the --max_file_mb and
-// --memory_budget_mb limits.
-absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path);
+// --memory_budget_mb limits; with `fuse` (and no --no-fuse), runs tagged
+// recurrent layers on the fused ops (graph/fuse_recurrent.h).
+absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path,
+                                           bool fuse = false);
 // The -o path of a command that writes `what` ("the graph") as text proto;
 // refused when missing or not named as text (.pbtxt, .txt, .textproto).
 absl::StatusOr<std::string> TextGraphOutput(const std::string& what);

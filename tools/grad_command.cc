@@ -29,7 +29,7 @@ namespace rill {
 
 absl::Status RunGrad(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(std::string out, TextGraphOutput("the gradient graph"));
-  ASSIGN_OR_RETURN(ValidGraph forward, LoadAndValidate(operands[0]));
+  ASSIGN_OR_RETURN(ValidGraph forward, LoadAndValidate(operands[0], true));
   GradientRequest request;
   request.losses = absl::GetFlag(FLAGS_loss);
   request.wrt = absl::GetFlag(FLAGS_wrt);

@@ -23,6 +23,7 @@ ABSL_FLAG(bool, check_numerics, false,
 
 ABSL_DECLARE_FLAG(std::string, out);
 ABSL_DECLARE_FLAG(std::string, backend);
+ABSL_DECLARE_FLAG(bool, no_fuse);
 
 namespace rill {
 namespace {
@@ -41,6 +42,7 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
   if (options.out_dir.empty()) options.out_dir = "train_out";
   ASSIGN_OR_RETURN(options.backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
   options.check_numerics = absl::GetFlag(FLAGS_check_numerics);
+  options.fuse = !absl::GetFlag(FLAGS_no_fuse);
   options.stop = &g_stop;
   std::string dir = std::filesystem::path(config_path).parent_path().string();
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =

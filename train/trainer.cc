@@ -15,6 +15,7 @@
 #include "core/file_io.h"
 #include "core/npy.h"
 #include "graph/autodiff.h"
+#include "graph/fuse_recurrent.h"
 #include "graph/loader.h"
 #include "models/model_spec.h"
 
@@ -189,18 +190,22 @@ namespace {
 // The graph that config.graph names, or the one config.model_spec's spec
 // describes (BuildModel).
 absl::StatusOr<ValidGraph> LoadForwardGraph(const TrainConfig& config,
-                                            const std::string& config_dir) {
+                                            const std::string& config_dir,
+                                            bool fuse) {
+  LoadedGraph loaded;
   if (config.model_spec().empty()) {
     ASSIGN_OR_RETURN(std::string graph_path,
                      PathInside(config_dir, "graph", config.graph()));
-    ASSIGN_OR_RETURN(LoadedGraph loaded, LoadGraphFile(graph_path));
-    return ValidateGraph(std::move(loaded));
+    ASSIGN_OR_RETURN(loaded, LoadGraphFile(graph_path));
+  } else {
+    ASSIGN_OR_RETURN(std::string spec_path,
+                     PathInside(config_dir, "model_spec", config.model_spec()));
+    absl::StatusOr<Graph> graph = BuildModelFile(spec_path);
+    if (!graph.ok()) return Annotate(graph.status(), "model_spec");
+    loaded = LoadedGraph{*std::move(graph), SourceMap(spec_path)};
   }
-  ASSIGN_OR_RETURN(std::string spec_path,
-                   PathInside(config_dir, "model_spec", config.model_spec()));
-  absl::StatusOr<Graph> graph = BuildModelFile(spec_path);
-  if (!graph.ok()) return Annotate(graph.status(), "model_spec");
-  return ValidateGraph(LoadedGraph{*std::move(graph), SourceMap(spec_path)});
+  if (fuse) RETURN_IF_ERROR(FuseRecurrentLayers(&loaded.graph).status());
+  return ValidateGraph(std::move(loaded));
 }
 
 // `forward` with every Dropout's `training` off, as PyTorch's model.eval()
@@ -226,7 +231,8 @@ absl::StatusOr<std::optional<ValidGraph>> EvaluationGraph(
 
 absl::Status Trainer::LoadData(const std::string& config_dir) {
   if (config_.loss().empty()) config_.set_loss("loss");  // The spec's.
-  ASSIGN_OR_RETURN(ValidGraph forward, LoadForwardGraph(config_, config_dir));
+  ASSIGN_OR_RETURN(ValidGraph forward,
+                   LoadForwardGraph(config_, config_dir, options_.fuse));
   ASSIGN_OR_RETURN(Dataset all,
                    LoadArrays(config_.data(), "data", config_dir, forward));
   if (!config_.validation_data().empty()) {

@@ -30,6 +30,9 @@ struct TrainerOptions {
   // Check every node's output for NaN and Inf, and name the first culprit.
   // Without it the loss and the gradient norm are still checked.
   bool check_numerics = false;
+  // Run recurrent layers that models/rnn.h tagged on the fused
+  // RecurrentLayer ops (graph/fuse_recurrent.h); false keeps them unrolled.
+  bool fuse = true;
   // Progress lines; the default prints to stdout.
   std::function<void(const std::string&)> log;
   // Polled between steps; when set, the run checkpoints and stops (SIGINT).

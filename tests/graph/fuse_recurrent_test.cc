@@ -1,0 +1,258 @@
+// The recurrent fusion pass: stacks built by models/rnn.h, run fused
+// (RecurrentLayer and RecurrentLayerGrad) and unrolled, give the same loss
+// and the same gradient of every parameter, for every cell, zero or fed
+// initial states, in f64 on the reference backend and f32 on oneDNN.
+// Bidirectional and variable-length layers are left unrolled (the
+// fallback); a middle step's output is read through a Gather; malformed
+// tags are refused.
+
+#include "graph/fuse_recurrent.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "graph/autodiff.h"
+#include "graph/validate.h"
+#include "gtest/gtest.h"
+#include "models/rnn.h"
+#include "runtime/executor.h"
+#include "tests/graph/grad_check.h"
+
+namespace rill {
+namespace {
+
+constexpr int64_t kT = 5, kB = 3, kI = 4, kH = 6;
+
+void AddInputNode(Graph* g, const std::string& name,
+                  const std::vector<int64_t>& dims, DType dtype) {
+  Node* n = g->add_node();
+  n->set_name(name);
+  n->set_op("Input");
+  (*n->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
+  for (int64_t d : dims) {
+    (*n->mutable_attr())["shape"].mutable_shape()->add_dim(d);
+  }
+}
+
+void AddOpNode(Graph* g, const std::string& name, const std::string& op,
+               const std::vector<std::string>& inputs) {
+  Node* n = g->add_node();
+  n->set_name(name);
+  n->set_op(op);
+  for (const std::string& in : inputs) n->add_input(in);
+}
+
+Tensor Filled(DType dtype, const Shape& shape, double scale, double phase) {
+  Tensor t = *Tensor::Allocate(DType::kF64, shape);
+  for (int64_t i = 0; i < t.num_elements(); ++i) {
+    t.data<double>()[i] = scale * std::sin(0.7 * i + phase);
+  }
+  return ConvertFloat(t, dtype);
+}
+
+struct Model {
+  Graph graph;
+  RecurrentStack stack;
+  std::map<std::string, Tensor> feeds;
+};
+
+// x [T, B, I] -> a 2-layer stack -> loss = sum(output * r) + sum(final h of
+// the last layer) + sum(step 2's output of layer 0): the output sequence,
+// a final state and a middle step all reach the loss.
+Model Build(const RecurrentLayerOptions& layer, DType dtype) {
+  Model m;
+  if (!layer.sequence_lengths.empty()) {
+    AddInputNode(&m.graph, layer.sequence_lengths, {-1}, DType::kI64);
+  }
+  AddInputNode(&m.graph, "x", {-1, kT, kI}, dtype);
+  AddOpNode(&m.graph, "xt", "Transpose", {"x"});
+  Node* transpose = m.graph.mutable_node(m.graph.node_size() - 1);
+  for (int64_t axis : {1, 0, 2}) {
+    (*transpose->mutable_attr())["perm"].mutable_list()->add_i(axis);
+  }
+  RecurrentStackOptions s;
+  s.layer = layer;
+  s.layer.prefix = "rnn";
+  s.layer.steps = kT;
+  s.layer.input_size = kI;
+  s.layer.hidden_size = kH;
+  s.layer.dtype = dtype;
+  s.layer.seed = 3;
+  s.num_layers = 2;
+  auto stack = AddRecurrentStack("xt", s, &m.graph);
+  EXPECT_TRUE(stack.ok()) << stack.status();
+  m.stack = *stack;
+  const int64_t f = layer.bidirectional ? 2 * kH : kH;
+  AddInputNode(&m.graph, "r", {kT, -1, f}, dtype);
+  AddOpNode(&m.graph, "weighted", "Mul", {m.stack.output, "r"});
+  AddOpNode(&m.graph, "a", "ReduceSum", {"weighted"});
+  AddOpNode(&m.graph, "b", "ReduceSum", {m.stack.layers[1].final_h});
+  AddOpNode(&m.graph, "c", "ReduceSum", {m.stack.layers[0].step_outputs[2]});
+  AddOpNode(&m.graph, "ab", "Add", {"a", "b"});
+  AddOpNode(&m.graph, "loss", "Add", {"ab", "c"});
+  m.feeds["x"] = Filled(dtype, Shape{kB, kT, kI}, 1.0, 0.1);
+  m.feeds["r"] = Filled(dtype, Shape{kT, kB, f}, 0.5, 0.7);
+  for (const RecurrentLayer& l : m.stack.layers) {
+    for (size_t k = 0; k < l.state_inputs.size(); ++k) {
+      m.feeds[l.state_inputs[k]] =
+          Filled(dtype, Shape{kB, kH}, 0.3, 1.3 + static_cast<double>(k));
+    }
+  }
+  if (!layer.sequence_lengths.empty()) {
+    Tensor lengths = *Tensor::Allocate(DType::kI64, Shape{kB});
+    for (int64_t b = 0; b < kB; ++b) lengths.data<int64_t>()[b] = kT - b;
+    m.feeds[layer.sequence_lengths] = lengths;
+  }
+  return m;
+}
+
+// The loss and the gradient of every parameter, on `backend`.
+std::vector<Tensor> LossAndGradients(const Model& m, bool fuse, Backend backend,
+                                     int* fused) {
+  Graph g = m.graph;
+  *fused = 0;
+  if (fuse) {
+    auto count = FuseRecurrentLayers(&g);
+    EXPECT_TRUE(count.ok()) << count.status();
+    if (count.ok()) *fused = *count;
+  }
+  auto valid = ValidateGraph({g, {}});
+  EXPECT_TRUE(valid.ok()) << valid.status();
+  GradientRequest request;
+  request.losses = {"loss"};
+  request.wrt_params = true;
+  auto grad = BuildGradientGraph(*valid, request);
+  EXPECT_TRUE(grad.ok()) << grad.status();
+  std::vector<std::string> fetches = {"loss"};
+  for (const std::string& d : grad->gradients) fetches.push_back(d);
+  auto ex = Executor::Create(std::move(grad->graph), {backend});
+  EXPECT_TRUE(ex.ok()) << ex.status();
+  auto out = (*ex)->Run(m.feeds, fetches);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.ok() ? *out : std::vector<Tensor>();
+}
+
+// max |a - b| / max(1, max |b|) over the tensors.
+double Difference(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (size_t k = 0; k < std::min(a.size(), b.size()); ++k) {
+    Tensor x = ConvertFloat(a[k], DType::kF64),
+           y = ConvertFloat(b[k], DType::kF64);
+    double scale = 1, diff = 0;
+    for (int64_t i = 0; i < y.num_elements(); ++i) {
+      scale = std::max(scale, std::abs(y.data<double>()[i]));
+      diff =
+          std::max(diff, std::abs(x.data<double>()[i] - y.data<double>()[i]));
+    }
+    worst = std::max(worst, diff / scale);
+  }
+  return worst;
+}
+
+struct Case {
+  const char* name;
+  RecurrentCell cell;
+  InitialState initial;
+};
+const Case kCases[] = {
+    {"rnn_tanh", RecurrentCell::kRnnTanh, InitialState::kZeros},
+    {"rnn_relu", RecurrentCell::kRnnRelu, InitialState::kInput},
+    {"lstm", RecurrentCell::kLstm, InitialState::kZeros},
+    {"lstm_fed", RecurrentCell::kLstm, InitialState::kInput},
+    {"gru", RecurrentCell::kGru, InitialState::kZeros},
+    {"gru_pytorch", RecurrentCell::kGruPyTorch, InitialState::kInput},
+};
+
+class FusedParity : public testing::TestWithParam<Case> {};
+
+TEST_P(FusedParity, LossAndEveryGradientMatchTheUnrolledGraph) {
+  const Case& c = GetParam();
+  RecurrentLayerOptions layer;
+  layer.cell = c.cell;
+  layer.initial_state = c.initial;
+  for (Backend backend : {Backend::kReference, Backend::kOneDnn}) {
+    const bool f64 = backend == Backend::kReference;
+    Model m = Build(layer, f64 ? DType::kF64 : DType::kF32);
+    int fused = 0, unfused = 0;
+    std::vector<Tensor> a = LossAndGradients(m, true, backend, &fused);
+    std::vector<Tensor> b = LossAndGradients(m, false, backend, &unfused);
+    EXPECT_EQ(fused, 2);
+    ASSERT_EQ(a.size(), 1 + 8u);  // The loss and 4 Parameters per layer.
+    const double diff = Difference(a, b);
+    EXPECT_LT(diff, f64 ? 1e-10 : 1e-4) << BackendName(backend);
+    std::printf("%-12s %-9s fused against unrolled: %.3g\n", c.name,
+                BackendName(backend), diff);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(FuseRecurrent, FusedParity, testing::ValuesIn(kCases),
+                         [](const testing::TestParamInfo<Case>& info) {
+                           return std::string(info.param.name);
+                         });
+
+// Layers the fused op cannot run stay unrolled: the pass fuses none.
+TEST(FuseRecurrent, BidirectionalAndVariableLengthLayersStayUnrolled) {
+  RecurrentLayerOptions bi;
+  bi.cell = RecurrentCell::kLstm;
+  bi.bidirectional = true;
+  RecurrentLayerOptions varlen;
+  varlen.cell = RecurrentCell::kGru;
+  varlen.sequence_lengths = "lengths";
+  for (const RecurrentLayerOptions& layer : {bi, varlen}) {
+    Graph g = Build(layer, DType::kF64).graph;
+    const std::string before = g.SerializeAsString();
+    auto count = FuseRecurrentLayers(&g);
+    ASSERT_TRUE(count.ok()) << count.status();
+    EXPECT_EQ(*count, 0);
+    EXPECT_EQ(g.SerializeAsString(), before);
+  }
+}
+
+TEST(FuseRecurrent, MalformedTagsAreRefusedWithoutChanges) {
+  RecurrentLayerOptions layer;
+  layer.cell = RecurrentCell::kRnnTanh;
+  Model m = Build(layer, DType::kF64);
+  auto stands_for = [](Graph& g) {
+    for (Node& n : *g.mutable_node()) {
+      if (n.name() == "rnn/l0/fused") {
+        return (*n.mutable_attr())["stands_for"].mutable_list()->mutable_s();
+      }
+    }
+    ADD_FAILURE() << "no rnn/l0/fused";
+    return static_cast<google::protobuf::RepeatedPtrField<std::string>*>(
+        nullptr);
+  };
+  Graph short_tag = m.graph;
+  auto* names = stands_for(short_tag);
+  ASSERT_NE(names, nullptr);
+  names->DeleteSubrange(2, names->size() - 2);
+  std::string before = short_tag.SerializeAsString();
+  auto r = FuseRecurrentLayers(&short_tag);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(
+                "node 'rnn/l0/fused' (RecurrentLayer): attr 'stands_for': "
+                "lists 2 tensors"),
+            std::string::npos)
+      << r.status();
+  EXPECT_EQ(short_tag.SerializeAsString(), before);
+  // Layer 0's tag claiming layer 1's output sequence too.
+  Graph twice = m.graph;
+  names = stands_for(twice);
+  ASSERT_NE(names, nullptr);
+  *names->Mutable(3) = m.stack.layers[1].output;
+  before = twice.SerializeAsString();
+  r = FuseRecurrentLayers(&twice);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("is also claimed by"), std::string::npos)
+      << r.status();
+  EXPECT_EQ(twice.SerializeAsString(), before);
+}
+
+}  // namespace
+}  // namespace rill
