@@ -78,6 +78,36 @@ TEST(TrainFromSpec, TheExampleLossFallsWellBelowTheFirst) {
   EXPECT_LT(validation, 0.05) << train.out;
 }
 
+// A unidirectional stack runs fused by default; --no-fuse runs it
+// unrolled, to the same losses.
+TEST(TrainFromSpec, FusedAndUnrolledLayersTrainAlike) {
+  const std::string dir = TestTempPath("fused");
+  fs::create_directories(dir);
+  for (const char* data : {"sine_x.npy", "sine_target.npy"}) {
+    fs::copy_file(std::string("examples/rnn/") + data, dir + "/" + data,
+                  fs::copy_options::overwrite_existing);
+  }
+  std::ofstream(dir + "/m.pbtxt")
+      << "input { name: 'x' features: 1 steps: 16 }\n"
+         "recurrent { cell: 'lstm' hidden_size: 8 num_layers: 2 seed: 1 }\n"
+         "head { outputs: 1 } loss { mse { target: 'target' } }\n";
+  std::ofstream(dir + "/t.pbtxt")
+      << "model_spec: 'm.pbtxt' data { input: 'x' file: 'sine_x.npy' }\n"
+         "data { input: 'target' file: 'sine_target.npy' }\n"
+         "batch_size: 32 optimizer { learning_rate: 0.01 adam {} }\n"
+         "steps: 50 log_every: 50 seed: 7\n";
+  double losses[2];
+  for (int unrolled = 0; unrolled < 2; ++unrolled) {
+    CommandResult r =
+        RunRill("train " + dir + "/t.pbtxt --out " + dir + "/out" +
+                std::to_string(unrolled) + (unrolled ? " --no-fuse" : ""));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    losses[unrolled] = NumberAfter(r.out, "final loss ");
+    ASSERT_GT(losses[unrolled], 0) << r.out;
+  }
+  EXPECT_NEAR(losses[0], losses[1], 1e-4 * losses[1]);
+}
+
 TEST(TrainFromSpec, AConfigNamesExactlyOneOfGraphAndModelSpec) {
   std::string dir = TestTempPath("cfg");
   fs::create_directories(dir);
