@@ -1,12 +1,14 @@
-// libFuzzer target for the text-format graph loader and the validator: any
-// input must load and validate, or fail with a status; never crash, leak or
-// allocate past the budget. Seeds: tests/graph/testdata/malformed/ and
+// libFuzzer target for the text-format graph loader, the recurrent fusion
+// pass (which `rill run` applies before validating) and the validator: any
+// input must load, fuse and validate, or fail with a status; never crash,
+// leak or allocate past the budget. Seeds: tests/graph/testdata/malformed/ and
 // examples/*.pbtxt.
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "graph/fuse_recurrent.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
 
@@ -30,6 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return 0;
   }
+  if (!rill::FuseRecurrentLayers(&loaded->graph).ok()) return 0;
   rill::ValidateOptions options;
   options.memory_budget = kMemoryBudget;
   absl::StatusOr<rill::ValidGraph> g =
