@@ -381,52 +381,122 @@ const char* CellAttr(RecurrentCell cell) {
   return "";
 }
 
-// The layer's fused form (graph/fuse_recurrent.h): a RecurrentLayer node
-// <prefix>/fused over the same input, initial states and Parameters, whose
-// `stands_for` names the unrolled tensors it replaces: the output
-// sequence, the final h and c ("" but for LSTM), then each step's output.
-// The fusion pass rewires their consumers to it; unfused, nothing reads it,
-// so it never runs. Zero initial states get their own [B, H] zeros, made
-// from x's shape alone, so that the fused graph does not keep the unrolled
-// input projection alive for them.
+// One direction's fused node <prefix>/fused<suffix> over x [T, B, I].
+std::string FusedDirection(NodeWriter& w, const RecurrentLayerOptions& o,
+                           const std::string& x, const std::string& h0,
+                           const std::string& c0,
+                           const std::vector<std::string>& weights,
+                           const std::string& suffix, Node** node) {
+  std::vector<std::string> inputs = {x, h0};
+  inputs.insert(inputs.end(), weights.begin(), weights.end());
+  if (!c0.empty()) inputs.push_back(c0);
+  std::string fused =
+      w.OpAt(o.prefix, "fused" + suffix, "RecurrentLayer", inputs, node);
+  (*(*node)->mutable_attr())["cell"].set_s(CellAttr(o.cell));
+  return fused;
+}
+
+// A node of the layer with one int attribute.
+std::string OpAtI(NodeWriter& w, const RecurrentLayerOptions& o,
+                  const std::string& name, const std::string& op,
+                  const std::vector<std::string>& inputs,
+                  const std::string& key, int64_t value) {
+  Node* node;
+  std::string out = w.OpAt(o.prefix, name, op, inputs, &node);
+  (*node->mutable_attr())[key].set_i(value);
+  return out;
+}
+
+// [B, H] zeros from x's shape alone, so that the fused graph does not keep
+// the unrolled input projection alive for its initial states.
+std::string FusedZeros(NodeWriter& w, const RecurrentLayerOptions& o,
+                       const std::string& input) {
+  Node* node;
+  std::string corner =
+      w.OpAt(o.prefix, "fused_h0_corner", "Slice", {input}, &node);
+  SetInts(node, "start", {0, 0});
+  SetInts(node, "end", {1, 1});
+  SetInts(node, "axes", {0, 2});
+  std::string column =
+      w.OpAt(o.prefix, "fused_h0_column", "Squeeze", {corner}, &node);
+  SetInts(node, "axes", {0});
+  std::string zero_column =
+      w.OpAt(o.prefix, "fused_h0_zeros", "ZerosLike", {column});
+  std::string zero_row = w.OpAt(o.prefix, "fused_h0_row", "Const", {}, &node);
+  *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(
+      FilledTensor(o.dtype, Shape{o.hidden_size}, [](int64_t) { return 0.0; }));
+  // [B, 1] + [H] broadcasts to [B, H].
+  return w.OpAt(o.prefix, "fused_h0", "Add", {zero_column, zero_row});
+}
+
+// The layer's fused form (graph/fuse_recurrent.h), for fixed-length
+// layers: one RecurrentLayer node per direction over the same input,
+// initial states and Parameters (the reverse one over x reversed in time,
+// its output reversed back), the directions merged as the layer merges
+// them, and each step's output gathered from the merged sequence. The
+// forward node's `stands_for` names the unrolled tensors (output sequence,
+// final states, step outputs) and `replaced_by` their fused equivalents;
+// the fusion pass rewires consumers from the one to the other. Unfused,
+// nothing reads these nodes, so they never run.
 void AddFusedForm(NodeWriter& w, const RecurrentLayerOptions& o,
                   const std::string& input, const RecurrentLayer& layer) {
   const bool lstm = o.cell == RecurrentCell::kLstm;
-  std::string h0, c0;
-  if (o.initial_state == InitialState::kInput) {
-    h0 = layer.state_inputs[0];
-    if (lstm) c0 = layer.state_inputs[1];
-  } else {
-    Node* node;
-    std::string corner =
-        w.OpAt(o.prefix, "fused_h0_corner", "Slice", {input}, &node);
-    SetInts(node, "start", {0, 0});
-    SetInts(node, "end", {1, 1});
-    SetInts(node, "axes", {0, 2});
-    std::string column =
-        w.OpAt(o.prefix, "fused_h0_column", "Squeeze", {corner}, &node);
-    SetInts(node, "axes", {0});
-    std::string zero_column =
-        w.OpAt(o.prefix, "fused_h0_zeros", "ZerosLike", {column});
-    std::string zero_row = w.OpAt(o.prefix, "fused_h0_row", "Const", {}, &node);
-    *(*node->mutable_attr())["value"].mutable_tensor() =
-        TensorToProto(FilledTensor(o.dtype, Shape{o.hidden_size},
-                                   [](int64_t) { return 0.0; }));
-    // [B, 1] + [H] broadcasts to [B, H].
-    h0 = w.OpAt(o.prefix, "fused_h0", "Add", {zero_column, zero_row});
-    c0 = lstm ? h0 : "";
+  // h0, c0 of each direction.
+  std::vector<std::string> states = layer.state_inputs;
+  if (o.initial_state == InitialState::kZeros) {
+    const std::string zeros = FusedZeros(w, o, input);
+    states.assign((lstm ? 2 : 1) * (o.bidirectional ? 2 : 1), zeros);
   }
-  std::vector<std::string> inputs = {input, h0};
-  for (int k = 0; k < 4; ++k) inputs.push_back(layer.parameters[k]);
-  if (lstm) inputs.push_back(c0);
-  Node* node;
-  w.OpAt(o.prefix, "fused", "RecurrentLayer", inputs, &node);
-  (*node->mutable_attr())["cell"].set_s(CellAttr(o.cell));
-  auto* list = (*node->mutable_attr())["stands_for"].mutable_list();
-  list->add_s(layer.output);
-  list->add_s(layer.final_h);
-  list->add_s(layer.final_c);
-  for (const std::string& step : layer.step_outputs) list->add_s(step);
+  const size_t per_direction = lstm ? 2 : 1;
+  auto state = [&](int direction, int k) -> std::string {
+    if (static_cast<size_t>(k) >= per_direction) return "";
+    return states[direction * per_direction + k];
+  };
+  const std::vector<std::string> params = layer.parameters;
+  Node* tag;
+  const std::string fwd =
+      FusedDirection(w, o, input, state(0, 0), state(0, 1),
+                     {params.begin(), params.begin() + 4}, "", &tag);
+  std::vector<std::pair<std::string, std::string>> replaced = {
+      {layer.final_h, fwd + ":1"}};
+  if (lstm) replaced.push_back({layer.final_c, fwd + ":2"});
+  std::string sequence = fwd + ":0";
+  if (o.bidirectional) {
+    const std::string reversed =
+        OpAtI(w, o, "fused_x_reverse", "Reverse", {input}, "axis", 0);
+    Node* rev_node;
+    const std::string rev = FusedDirection(
+        w, o, reversed, state(1, 0), state(1, 1),
+        {params.begin() + 4, params.end()}, "_reverse", &rev_node);
+    const std::string rev_out =
+        OpAtI(w, o, "fused_y_reverse", "Reverse", {rev + ":0"}, "axis", 0);
+    sequence =
+        o.merge == RecurrentMerge::kSum
+            ? w.OpAt(o.prefix, "fused_merged", "Add", {sequence, rev_out})
+            : OpAtI(w, o, "fused_merged", "Concat", {sequence, rev_out}, "axis",
+                    2);
+    replaced.push_back({layer.final_h_reverse, rev + ":1"});
+    if (lstm) replaced.push_back({layer.final_c_reverse, rev + ":2"});
+  }
+  replaced.push_back({layer.output, sequence});
+  for (int64_t t = 0; t < o.steps; ++t) {
+    const std::string& step = layer.step_outputs[t];
+    if (!o.bidirectional && t == o.steps - 1) continue;  // final_h itself.
+    Tensor index = *Tensor::Allocate(DType::kI64, Shape());
+    *index.data<int64_t>() = t;
+    Node* node;
+    const std::string at = w.OpAt(
+        o.prefix, absl::StrCat("fused_step", t, "_index"), "Const", {}, &node);
+    *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(index);
+    replaced.push_back({step, w.OpAt(o.prefix, absl::StrCat("fused_step", t),
+                                     "Gather", {sequence, at})});
+  }
+  auto* stands_for = (*tag->mutable_attr())["stands_for"].mutable_list();
+  auto* replaced_by = (*tag->mutable_attr())["replaced_by"].mutable_list();
+  for (const auto& [from, to] : replaced) {
+    stands_for->add_s(from);
+    replaced_by->add_s(to);
+  }
 }
 
 // Appends one (possibly bidirectional) layer to `w`; options are checked.
@@ -463,9 +533,7 @@ absl::StatusOr<RecurrentLayer> BuildLayer(NodeWriter& w,
     (*node->mutable_attr())["axis"].set_i(0);
   }
   layer.output = w.OpAt(o.prefix, "output", "Concat", parts);
-  if (!o.bidirectional && o.sequence_lengths.empty()) {
-    AddFusedForm(w, o, input, layer);
-  }
+  if (o.sequence_lengths.empty()) AddFusedForm(w, o, input, layer);
   return layer;
 }
 

@@ -2,9 +2,9 @@
 // (RecurrentLayer and RecurrentLayerGrad) and unrolled, give the same loss
 // and the same gradient of every parameter, for every cell, zero or fed
 // initial states, in f64 on the reference backend and f32 on oneDNN.
-// Bidirectional and variable-length layers are left unrolled (the
-// fallback); a middle step's output is read through a Gather; malformed
-// tags are refused.
+// Bidirectional layers run a fused node per direction; variable-length
+// layers are left unrolled (the fallback); a middle step's output is read
+// through a Gather; malformed tags are refused.
 
 #include "graph/fuse_recurrent.h"
 
@@ -87,7 +87,9 @@ Model Build(const RecurrentLayerOptions& layer, DType dtype) {
   auto stack = AddRecurrentStack("xt", s, &m.graph);
   EXPECT_TRUE(stack.ok()) << stack.status();
   m.stack = *stack;
-  const int64_t f = layer.bidirectional ? 2 * kH : kH;
+  const int64_t f =
+      layer.bidirectional && layer.merge == RecurrentMerge::kConcat ? 2 * kH
+                                                                    : kH;
   AddInputNode(&m.graph, "r", {kT, -1, f}, dtype);
   AddOpNode(&m.graph, "weighted", "Mul", {m.stack.output, "r"});
   AddOpNode(&m.graph, "a", "ReduceSum", {"weighted"});
@@ -159,14 +161,30 @@ struct Case {
   const char* name;
   RecurrentCell cell;
   InitialState initial;
+  bool bidirectional;
+  RecurrentMerge merge;
 };
 const Case kCases[] = {
-    {"rnn_tanh", RecurrentCell::kRnnTanh, InitialState::kZeros},
-    {"rnn_relu", RecurrentCell::kRnnRelu, InitialState::kInput},
-    {"lstm", RecurrentCell::kLstm, InitialState::kZeros},
-    {"lstm_fed", RecurrentCell::kLstm, InitialState::kInput},
-    {"gru", RecurrentCell::kGru, InitialState::kZeros},
-    {"gru_pytorch", RecurrentCell::kGruPyTorch, InitialState::kInput},
+    {"rnn_tanh", RecurrentCell::kRnnTanh, InitialState::kZeros, false,
+     RecurrentMerge::kConcat},
+    {"rnn_relu", RecurrentCell::kRnnRelu, InitialState::kInput, false,
+     RecurrentMerge::kConcat},
+    {"lstm", RecurrentCell::kLstm, InitialState::kZeros, false,
+     RecurrentMerge::kConcat},
+    {"lstm_fed", RecurrentCell::kLstm, InitialState::kInput, false,
+     RecurrentMerge::kConcat},
+    {"gru", RecurrentCell::kGru, InitialState::kZeros, false,
+     RecurrentMerge::kConcat},
+    {"gru_pytorch", RecurrentCell::kGruPyTorch, InitialState::kInput, false,
+     RecurrentMerge::kConcat},
+    {"bilstm_concat", RecurrentCell::kLstm, InitialState::kZeros, true,
+     RecurrentMerge::kConcat},
+    {"bilstm_fed_sum", RecurrentCell::kLstm, InitialState::kInput, true,
+     RecurrentMerge::kSum},
+    {"bigru_concat", RecurrentCell::kGru, InitialState::kInput, true,
+     RecurrentMerge::kConcat},
+    {"birnn_sum", RecurrentCell::kRnnTanh, InitialState::kZeros, true,
+     RecurrentMerge::kSum},
 };
 
 class FusedParity : public testing::TestWithParam<Case> {};
@@ -176,6 +194,8 @@ TEST_P(FusedParity, LossAndEveryGradientMatchTheUnrolledGraph) {
   RecurrentLayerOptions layer;
   layer.cell = c.cell;
   layer.initial_state = c.initial;
+  layer.bidirectional = c.bidirectional;
+  layer.merge = c.merge;
   for (Backend backend : {Backend::kReference, Backend::kOneDnn}) {
     const bool f64 = backend == Backend::kReference;
     Model m = Build(layer, f64 ? DType::kF64 : DType::kF32);
@@ -183,7 +203,8 @@ TEST_P(FusedParity, LossAndEveryGradientMatchTheUnrolledGraph) {
     std::vector<Tensor> a = LossAndGradients(m, true, backend, &fused);
     std::vector<Tensor> b = LossAndGradients(m, false, backend, &unfused);
     EXPECT_EQ(fused, 2);
-    ASSERT_EQ(a.size(), 1 + 8u);  // The loss and 4 Parameters per layer.
+    // The loss and 4 Parameters per layer and direction.
+    ASSERT_EQ(a.size(), 1 + (c.bidirectional ? 16u : 8u));
     const double diff = Difference(a, b);
     EXPECT_LT(diff, f64 ? 1e-10 : 1e-4) << BackendName(backend);
     std::printf("%-12s %-9s fused against unrolled: %.3g\n", c.name,
@@ -196,22 +217,19 @@ INSTANTIATE_TEST_SUITE_P(FuseRecurrent, FusedParity, testing::ValuesIn(kCases),
                            return std::string(info.param.name);
                          });
 
-// Layers the fused op cannot run stay unrolled: the pass fuses none.
-TEST(FuseRecurrent, BidirectionalAndVariableLengthLayersStayUnrolled) {
-  RecurrentLayerOptions bi;
-  bi.cell = RecurrentCell::kLstm;
-  bi.bidirectional = true;
+// Variable-length layers stay unrolled (the primitive takes no lengths):
+// the builder tags none, and the pass changes nothing.
+TEST(FuseRecurrent, VariableLengthLayersStayUnrolled) {
   RecurrentLayerOptions varlen;
   varlen.cell = RecurrentCell::kGru;
+  varlen.bidirectional = true;
   varlen.sequence_lengths = "lengths";
-  for (const RecurrentLayerOptions& layer : {bi, varlen}) {
-    Graph g = Build(layer, DType::kF64).graph;
-    const std::string before = g.SerializeAsString();
-    auto count = FuseRecurrentLayers(&g);
-    ASSERT_TRUE(count.ok()) << count.status();
-    EXPECT_EQ(*count, 0);
-    EXPECT_EQ(g.SerializeAsString(), before);
-  }
+  Graph g = Build(varlen, DType::kF64).graph;
+  const std::string before = g.SerializeAsString();
+  auto count = FuseRecurrentLayers(&g);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 0);
+  EXPECT_EQ(g.SerializeAsString(), before);
 }
 
 TEST(FuseRecurrent, MalformedTagsAreRefusedWithoutChanges) {
@@ -236,8 +254,8 @@ TEST(FuseRecurrent, MalformedTagsAreRefusedWithoutChanges) {
   auto r = FuseRecurrentLayers(&short_tag);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find(
-                "node 'rnn/l0/fused' (RecurrentLayer): attr 'stands_for': "
-                "lists 2 tensors"),
+                "node 'rnn/l0/fused' (RecurrentLayer): attr 'stands_for' "
+                "lists 2 tensors but 'replaced_by' "),
             std::string::npos)
       << r.status();
   EXPECT_EQ(short_tag.SerializeAsString(), before);
