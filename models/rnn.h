@@ -34,6 +34,13 @@
 // tail and so starts from each sequence's own last valid step, as PyTorch's
 // packed sequences do. A length outside [0, T] fails at run time
 // (PaddingMask names it).
+//
+// Fused form: a fixed-length layer also gets nodes <prefix>/fused (and
+// <prefix>/fused_reverse, <prefix>/fused_*) that compute the same tensors
+// with the RecurrentLayer op, on oneDNN's RNN primitives. Nothing reads
+// them unless the pass of graph/fuse_recurrent.h rewires the layer's
+// consumers to them, as `rill train`, `run` and `grad` do unless given
+// --no-fuse; variable-length layers get none.
 
 #include <cstdint>
 #include <string>
