@@ -71,6 +71,10 @@ class Tensor {
   std::shared_ptr<void> owner_;
 };
 
+// Copies rows `rows[0..n)` of `from` (along axis 0) into the first n rows
+// of `to`, whose other dims match. No allocation.
+void GatherRows(const Tensor& from, const int64_t* rows, int64_t n, Tensor& to);
+
 }  // namespace rill
 
 #endif  // RILL_CORE_TENSOR_H_

@@ -24,21 +24,12 @@ double Milliseconds(std::chrono::steady_clock::time_point since) {
       .count();
 }
 
-int64_t RowBytes(const Tensor& t) {
-  return t.shape().dim(0) == 0 ? 0 : t.byte_size() / t.shape().dim(0);
-}
-
 // The rows of `t` (along axis 0) in the order `rows` lists them.
-Tensor GatherRows(const Tensor& t, const std::vector<int64_t>& rows) {
+Tensor GatheredRows(const Tensor& t, const std::vector<int64_t>& rows) {
   std::vector<int64_t> dims = t.shape().dims();
   dims[0] = static_cast<int64_t>(rows.size());
-  Tensor out = *Tensor::Allocate(t.dtype(), Shape(dims));
-  const int64_t bytes = RowBytes(t);
-  const char* from = static_cast<const char*>(t.raw_data());
-  char* to = static_cast<char*>(out.raw_data());
-  for (size_t r = 0; r < rows.size(); ++r) {
-    std::memcpy(to + r * bytes, from + rows[r] * bytes, bytes);
-  }
+  Tensor out = *Tensor::AllocateUninitialized(t.dtype(), Shape(dims));
+  GatherRows(t, rows.data(), static_cast<int64_t>(rows.size()), out);
   return out;
 }
 
@@ -49,13 +40,7 @@ Tensor RepeatRows(const Tensor& t, int64_t first, int64_t count,
   for (int64_t n = first; n < first + count; ++n) {
     rows.insert(rows.end(), times, n);
   }
-  return GatherRows(t, rows);
-}
-
-Tensor Zeros(DType dtype, const Shape& shape) {
-  Tensor t = *Tensor::Allocate(dtype, shape);
-  std::memset(t.raw_data(), 0, t.byte_size());
-  return t;
+  return GatheredRows(t, rows);
 }
 
 double Element(const Tensor& t, int64_t i) {
@@ -164,7 +149,7 @@ absl::StatusOr<std::vector<double>> Seq2SeqDecoder::Step(Chunk& c, int64_t t) {
       fetches.push_back(graphs_.new_cache_values[i]);
     }
   } else {
-    Tensor tgt = Zeros(DType::kI64, Shape{c.rows, steps});
+    Tensor tgt = *Tensor::Allocate(DType::kI64, Shape{c.rows, steps});
     for (int64_t r = 0; r < c.rows; ++r) {
       int64_t* row = tgt.data<int64_t>() + r * steps;
       std::fill_n(row, steps, model_.pad_id);
@@ -234,8 +219,10 @@ absl::Status Seq2SeqDecoder::DecodeChunk(
           RepeatRows(enc[2 + 2 * i], 0, count, beam);
       c.feeds[absl::StrCat("memory_value.", i)] =
           RepeatRows(enc[3 + 2 * i], 0, count, beam);
-      c.feeds[absl::StrCat("cache_key.", i)] = Zeros(model_.dtype, cache);
-      c.feeds[absl::StrCat("cache_value.", i)] = Zeros(model_.dtype, cache);
+      c.feeds[absl::StrCat("cache_key.", i)] =
+          *Tensor::Allocate(model_.dtype, cache);
+      c.feeds[absl::StrCat("cache_value.", i)] =
+          *Tensor::Allocate(model_.dtype, cache);
     }
   }
   c.history.assign(c.rows, {});
@@ -295,11 +282,15 @@ absl::Status Seq2SeqDecoder::DecodeChunk(
     }
     c.history = std::move(history);
     c.log_prob = std::move(log_prob);
-    if (options_.strategy == DecodeStrategy::kCache) {
+    // The caches follow their rows' parents; nothing moves when every row
+    // continues itself (always so with beam 1).
+    bool reordered = false;
+    for (int64_t r = 0; r < c.rows; ++r) reordered |= parent[r] != r;
+    if (options_.strategy == DecodeStrategy::kCache && reordered) {
       for (size_t i = 0; i < graphs_.memory_keys.size(); ++i) {
         for (const char* cache : {"cache_key.", "cache_value."}) {
           Tensor& t = c.feeds[absl::StrCat(cache, i)];
-          t = GatherRows(t, parent);
+          t = GatheredRows(t, parent);
         }
       }
     }

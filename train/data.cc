@@ -92,16 +92,4 @@ absl::Status BatchOrder::Restore(const std::string& bytes) {
   return absl::OkStatus();
 }
 
-void GatherRows(const Tensor& from, const int64_t* rows, int64_t n,
-                Tensor& to) {
-  int64_t rows_total = from.shape().dim(0);
-  if (rows_total == 0 || n == 0) return;
-  size_t row_bytes = from.byte_size() / rows_total;
-  const char* src = static_cast<const char*>(from.raw_data());
-  char* dst = static_cast<char*>(to.raw_data());
-  for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(dst + i * row_bytes, src + rows[i] * row_bytes, row_bytes);
-  }
-}
-
 }  // namespace rill

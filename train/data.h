@@ -62,10 +62,6 @@ class BatchOrder {
   std::vector<int64_t> order_;
 };
 
-// Copies examples `rows[0..n)` of `from` into the first n rows of `to`,
-// whose other dims match. No allocation.
-void GatherRows(const Tensor& from, const int64_t* rows, int64_t n, Tensor& to);
-
 }  // namespace rill
 
 #endif  // RILL_TRAIN_DATA_H_
