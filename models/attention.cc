@@ -106,7 +106,7 @@ std::string JoinHeads(NodeWriter& w, const std::string& name,
     Node* sq;
     squeezed.push_back(w.Op(absl::StrCat(name, "_h", i), "Squeeze",
                             {absl::StrCat(parts, ":", i)}, &sq));
-    (*sq->mutable_attr())["axes"].mutable_list()->add_i(1);
+    SetInts(sq, "axes", {1});
   }
   return w.OpI(name, "Concat", squeezed, "axis", 2);
 }

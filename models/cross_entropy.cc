@@ -67,7 +67,7 @@ std::string SmoothingTerm(NodeWriter& w, const std::string& logits,
       w.OpI("log_probs", "LogSoftmax", {logits}, "axis", -1);
   std::string row_mean =
       w.Op("mean_log_probs", "ReduceMean", {log_probs}, &node);
-  (*node->mutable_attr())["axes"].mutable_list()->add_i(-1);
+  SetInts(node, "axes", {-1});
 
   Tensor ignore = *Tensor::Allocate(DType::kI64, Shape());
   *ignore.data<int64_t>() = o.ignore_index;

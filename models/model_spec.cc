@@ -12,6 +12,7 @@
 #include "core/tensor_proto.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
+#include "models/node_writer.h"
 #include "models/rnn.h"
 
 namespace rill {
@@ -98,29 +99,6 @@ absl::StatusOr<RecurrentStackOptions> StackOptions(const ModelSpec& spec) {
   return o;
 }
 
-Node* AddNode(Graph* g, const std::string& name, const std::string& op,
-              const std::vector<std::string>& inputs) {
-  Node* n = g->add_node();
-  n->set_name(name);
-  n->set_op(op);
-  for (const std::string& in : inputs) n->add_input(in);
-  return n;
-}
-
-void AddInput(Graph* g, const std::string& name, DType dtype,
-              const std::vector<int64_t>& dims) {
-  Node* n = AddNode(g, name, "Input", {});
-  (*n->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
-  ShapeProto* shape = (*n->mutable_attr())["shape"].mutable_shape();
-  for (int64_t d : dims) shape->add_dim(d);
-}
-
-void SetInts(Node* n, const std::string& key,
-             const std::vector<int64_t>& values) {
-  auto* list = (*n->mutable_attr())[key].mutable_list();
-  for (int64_t v : values) list->add_i(v);
-}
-
 // A Parameter drawn uniformly from [-k, k], k = 1/sqrt(fan_in), as
 // PyTorch's nn.Linear.
 absl::Status AddUniformParameter(Graph* g, const std::string& name, DType dtype,
@@ -179,12 +157,12 @@ void AddLoss(const ModelSpec& spec, DType dtype, const std::string& output,
     const std::string target = OrDefault(spec.loss().mse().target(), "target");
     std::vector<int64_t> dims = {-1, spec.head().outputs()};
     if (every) dims.insert(dims.begin() + 1, steps);
-    AddInput(g, target, dtype, dims);
+    AddInputNode(g, target, dtype, dims);
     AddNode(g, "loss", "MeanSquaredError", {output, target});
   } else {
     const std::string labels =
         OrDefault(spec.loss().cross_entropy().labels(), "labels");
-    AddInput(
+    AddInputNode(
         g, labels, DType::kI64,
         every ? std::vector<int64_t>{-1, steps} : std::vector<int64_t>{-1});
     AddNode(g, "loss", "SoftmaxCrossEntropy", {output, labels});
@@ -285,8 +263,8 @@ absl::StatusOr<Graph> BuildModel(const ModelSpec& spec) {
   ASSIGN_OR_RETURN(RecurrentStackOptions options, StackOptions(spec));
   Graph g;
   const std::string x = OrDefault(spec.input().name(), "x");
-  AddInput(&g, x, options.layer.dtype,
-           {-1, spec.input().steps(), spec.input().features()});
+  AddInputNode(&g, x, options.layer.dtype,
+               {-1, spec.input().steps(), spec.input().features()});
   const std::string time_major = absl::StrCat(x, "/time_major");
   SetInts(AddNode(&g, time_major, "Transpose", {x}), "perm", {1, 0, 2});
   absl::StatusOr<RecurrentStack> stack =

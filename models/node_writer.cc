@@ -49,6 +49,30 @@ std::string NodeWriter::Scalar(const std::string& name, DType dtype,
                FilledTensor(dtype, Shape{1}, [&](int64_t) { return value; }));
 }
 
+Node* AddNode(Graph* graph, const std::string& name, const std::string& op,
+              const std::vector<std::string>& inputs) {
+  Node* n = graph->add_node();
+  n->set_name(name);
+  n->set_op(op);
+  for (const std::string& in : inputs) n->add_input(in);
+  return n;
+}
+
+std::string AddInputNode(Graph* graph, const std::string& name, DType dtype,
+                         const std::vector<int64_t>& dims) {
+  Node* n = AddNode(graph, name, "Input", {});
+  (*n->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
+  ShapeProto* shape = (*n->mutable_attr())["shape"].mutable_shape();
+  for (int64_t d : dims) shape->add_dim(d);
+  return name;
+}
+
+void SetInts(Node* node, const std::string& key,
+             const std::vector<int64_t>& values) {
+  auto* list = (*node->mutable_attr())[key].mutable_list();
+  for (int64_t v : values) list->add_i(v);
+}
+
 absl::Status NodeWriter::Commit(Graph* graph) {
   absl::flat_hash_set<std::string> taken;
   for (const Node& n : graph->node()) taken.insert(n.name());

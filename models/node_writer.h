@@ -56,6 +56,19 @@ class NodeWriter {
   std::deque<Node> nodes_;  // A deque keeps each `Node*` valid.
 };
 
+// Appends node `name` = op(inputs) to `graph` as it is, for the builders
+// that assemble a whole graph (model_spec, seq2seq); a NodeWriter is for
+// parts that must land all or nothing.
+Node* AddNode(Graph* graph, const std::string& name, const std::string& op,
+              const std::vector<std::string>& inputs);
+// Appends an Input node of `dtype` and `dims` (-1: symbolic); returns its
+// name.
+std::string AddInputNode(Graph* graph, const std::string& name, DType dtype,
+                         const std::vector<int64_t>& dims);
+// Sets the int-list attribute `key` of `node`.
+void SetInts(Node* node, const std::string& key,
+             const std::vector<int64_t>& values);
+
 // A tensor of `shape` and float `dtype` whose element i is fill(i).
 template <typename Fill>
 Tensor FilledTensor(DType dtype, const Shape& shape, Fill fill) {

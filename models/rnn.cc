@@ -14,12 +14,6 @@
 namespace rill {
 namespace {
 
-void SetInts(Node* node, const std::string& key,
-             const std::vector<int64_t>& values) {
-  auto* list = (*node->mutable_attr())[key].mutable_list();
-  for (int64_t v : values) list->add_i(v);
-}
-
 absl::Status CheckOptions(const std::string& input,
                           const RecurrentLayerOptions& o) {
   auto bad = [](const std::string& what) {

@@ -70,13 +70,7 @@ class Seq2SeqBuilder {
 
   std::string Input(const std::string& name, DType dtype,
                     const std::vector<int64_t>& dims) {
-    Node* n = graph_.add_node();
-    n->set_name(name);
-    n->set_op("Input");
-    (*n->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
-    ShapeProto* shape = (*n->mutable_attr())["shape"].mutable_shape();
-    for (int64_t d : dims) shape->add_dim(d);
-    return name;
+    return AddInputNode(&graph_, name, dtype, dims);
   }
 
   // The Const [n] = 0, 1, ..., n - 1 (i64): the positions of a sequence.
@@ -100,7 +94,7 @@ class Seq2SeqBuilder {
     std::string pads = w.Op("src_pads", "Cast", {is_pad}, &node);
     (*node->mutable_attr())["dtype"].set_type(DT_FLOAT);
     pads = w.Op("src_pad_count", "ReduceSum", {pads}, &node);
-    (*node->mutable_attr())["axes"].mutable_list()->add_i(1);
+    SetInts(node, "axes", {1});
     std::string full = w.Scalar("src_length", DType::kF32, n);
     std::string len = w.Op("src_lengths_f", "Sub", {full, pads});
     std::string out = w.Op("src_lengths", "Cast", {len}, &node);
@@ -264,10 +258,7 @@ absl::StatusOr<Graph> BuildSeq2SeqTrainingGraph(const Seq2SeqOptions& o) {
   ce.dtype = o.dtype;
   ASSIGN_OR_RETURN(std::string loss,
                    AddCrossEntropyLoss(logits, tgt_out, ce, &b.graph()));
-  Node* out = b.graph().add_node();
-  out->set_name("loss");
-  out->set_op("Identity");
-  out->add_input(loss);
+  AddNode(&b.graph(), "loss", "Identity", {loss});
   b.graph().add_output("loss");
   return b.Finish();
 }
