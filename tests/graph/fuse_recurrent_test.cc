@@ -22,30 +22,12 @@
 #include "models/rnn.h"
 #include "runtime/executor.h"
 #include "tests/graph/grad_check.h"
+#include "tests/models/model_test_util.h"
 
 namespace rill {
 namespace {
 
 constexpr int64_t kT = 5, kB = 3, kI = 4, kH = 6;
-
-void AddInputNode(Graph* g, const std::string& name,
-                  const std::vector<int64_t>& dims, DType dtype) {
-  Node* n = g->add_node();
-  n->set_name(name);
-  n->set_op("Input");
-  (*n->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
-  for (int64_t d : dims) {
-    (*n->mutable_attr())["shape"].mutable_shape()->add_dim(d);
-  }
-}
-
-void AddOpNode(Graph* g, const std::string& name, const std::string& op,
-               const std::vector<std::string>& inputs) {
-  Node* n = g->add_node();
-  n->set_name(name);
-  n->set_op(op);
-  for (const std::string& in : inputs) n->add_input(in);
-}
 
 Tensor Filled(DType dtype, const Shape& shape, double scale, double phase) {
   Tensor t = *Tensor::Allocate(DType::kF64, shape);
@@ -67,10 +49,10 @@ struct Model {
 Model Build(const RecurrentLayerOptions& layer, DType dtype) {
   Model m;
   if (!layer.sequence_lengths.empty()) {
-    AddInputNode(&m.graph, layer.sequence_lengths, {-1}, DType::kI64);
+    AddInput(&m.graph, layer.sequence_lengths, {-1}, DType::kI64);
   }
-  AddInputNode(&m.graph, "x", {-1, kT, kI}, dtype);
-  AddOpNode(&m.graph, "xt", "Transpose", {"x"});
+  AddInput(&m.graph, "x", {-1, kT, kI}, dtype);
+  AddOp(&m.graph, "xt", "Transpose", {"x"});
   Node* transpose = m.graph.mutable_node(m.graph.node_size() - 1);
   for (int64_t axis : {1, 0, 2}) {
     (*transpose->mutable_attr())["perm"].mutable_list()->add_i(axis);
@@ -90,13 +72,13 @@ Model Build(const RecurrentLayerOptions& layer, DType dtype) {
   const int64_t f =
       layer.bidirectional && layer.merge == RecurrentMerge::kConcat ? 2 * kH
                                                                     : kH;
-  AddInputNode(&m.graph, "r", {kT, -1, f}, dtype);
-  AddOpNode(&m.graph, "weighted", "Mul", {m.stack.output, "r"});
-  AddOpNode(&m.graph, "a", "ReduceSum", {"weighted"});
-  AddOpNode(&m.graph, "b", "ReduceSum", {m.stack.layers[1].final_h});
-  AddOpNode(&m.graph, "c", "ReduceSum", {m.stack.layers[0].step_outputs[2]});
-  AddOpNode(&m.graph, "ab", "Add", {"a", "b"});
-  AddOpNode(&m.graph, "loss", "Add", {"ab", "c"});
+  AddInput(&m.graph, "r", {kT, -1, f}, dtype);
+  AddOp(&m.graph, "weighted", "Mul", {m.stack.output, "r"});
+  AddOp(&m.graph, "a", "ReduceSum", {"weighted"});
+  AddOp(&m.graph, "b", "ReduceSum", {m.stack.layers[1].final_h});
+  AddOp(&m.graph, "c", "ReduceSum", {m.stack.layers[0].step_outputs[2]});
+  AddOp(&m.graph, "ab", "Add", {"a", "b"});
+  AddOp(&m.graph, "loss", "Add", {"ab", "c"});
   m.feeds["x"] = Filled(dtype, Shape{kB, kT, kI}, 1.0, 0.1);
   m.feeds["r"] = Filled(dtype, Shape{kT, kB, f}, 0.5, 0.7);
   for (const RecurrentLayer& l : m.stack.layers) {
