@@ -202,10 +202,31 @@ void SplitSeedGruWeights(NodeWriter& w, const std::string& prefix,
   split("bias_hh_split" + suffix, wt->bias_hh, &wt->b_hrz, &wt->b_hn);
 }
 
-// The initial state: Input nodes, or zeros of shape [B, H] taken from the
-// first step's projection (so a symbolic batch needs no feed).
+// The zero initial state [B, H], shared by both directions and the fused
+// form: a [B, 1] zero column cut from x [T, B, I] plus a zero row [H], so
+// that it depends on x's shape alone (a symbolic batch needs no feed, and
+// the fused graph does not keep the unrolled input projection alive).
+std::string ZeroState(NodeWriter& w, const RecurrentLayerOptions& o,
+                      const std::string& input) {
+  Node* node;
+  std::string corner = w.OpAt(o.prefix, "h0_corner", "Slice", {input}, &node);
+  SetInts(node, "start", {0, 0});
+  SetInts(node, "end", {1, 1});
+  SetInts(node, "axes", {0, 2});
+  std::string column =
+      w.OpAt(o.prefix, "h0_column", "Squeeze", {corner}, &node);
+  SetInts(node, "axes", {0});
+  std::string zero_column = w.OpAt(o.prefix, "h0_zeros", "ZerosLike", {column});
+  std::string zero_row = w.OpAt(o.prefix, "h0_row", "Const", {}, &node);
+  *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(
+      FilledTensor(o.dtype, Shape{o.hidden_size}, [](int64_t) { return 0.0; }));
+  // [B, 1] + [H] broadcasts to [B, H].
+  return w.OpAt(o.prefix, "h0", "Add", {zero_column, zero_row});
+}
+
+// The initial state: Input nodes, or `zeros` (ZeroState).
 State InitialStates(NodeWriter& w, const RecurrentLayerOptions& o,
-                    const std::string& suffix, const std::string& first_xp,
+                    const std::string& suffix, const std::string& zeros,
                     RecurrentLayer* layer) {
   const bool lstm = o.cell == RecurrentCell::kLstm;
   if (o.initial_state == InitialState::kInput) {
@@ -223,13 +244,6 @@ State InitialStates(NodeWriter& w, const RecurrentLayerOptions& o,
     }
     return st;
   }
-  Node* node;
-  std::string like =
-      w.OpAt(o.prefix, "h0_like" + suffix, "Slice", {first_xp}, &node);
-  SetInts(node, "start", {0});
-  SetInts(node, "end", {o.hidden_size});
-  SetInts(node, "axes", {1});
-  std::string zeros = w.OpAt(o.prefix, "h0" + suffix, "ZerosLike", {like});
   return {zeros, lstm ? zeros : ""};
 }
 
@@ -293,8 +307,8 @@ struct DirectionResult {
 
 absl::StatusOr<DirectionResult> BuildDirection(
     NodeWriter& w, const RecurrentLayerOptions& o, const std::string& flat,
-    const std::vector<std::string>& masks, bool reverse, std::mt19937_64& rng,
-    RecurrentLayer* layer) {
+    const std::vector<std::string>& masks, const std::string& zeros,
+    bool reverse, std::mt19937_64& rng, RecurrentLayer* layer) {
   const std::string suffix = reverse ? "_reverse" : "";
   const int64_t gh = GateCount(o.cell) * o.hidden_size;
   Weights wt;
@@ -317,7 +331,7 @@ absl::StatusOr<DirectionResult> BuildDirection(
       InputProjection(w, o, suffix, flat, weight_ih, bias_ih);
   DirectionResult result;
   result.step_outputs.resize(o.steps);
-  State state = InitialStates(w, o, suffix, xp[0], layer);
+  State state = InitialStates(w, o, suffix, zeros, layer);
   const std::string scope = reverse ? o.prefix + "/reverse" : o.prefix;
   for (int64_t k = 0; k < o.steps; ++k) {
     const int64_t t = reverse ? o.steps - 1 - k : k;
@@ -401,28 +415,6 @@ std::string OpAtI(NodeWriter& w, const RecurrentLayerOptions& o,
   return out;
 }
 
-// [B, H] zeros from x's shape alone, so that the fused graph does not keep
-// the unrolled input projection alive for its initial states.
-std::string FusedZeros(NodeWriter& w, const RecurrentLayerOptions& o,
-                       const std::string& input) {
-  Node* node;
-  std::string corner =
-      w.OpAt(o.prefix, "fused_h0_corner", "Slice", {input}, &node);
-  SetInts(node, "start", {0, 0});
-  SetInts(node, "end", {1, 1});
-  SetInts(node, "axes", {0, 2});
-  std::string column =
-      w.OpAt(o.prefix, "fused_h0_column", "Squeeze", {corner}, &node);
-  SetInts(node, "axes", {0});
-  std::string zero_column =
-      w.OpAt(o.prefix, "fused_h0_zeros", "ZerosLike", {column});
-  std::string zero_row = w.OpAt(o.prefix, "fused_h0_row", "Const", {}, &node);
-  *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(
-      FilledTensor(o.dtype, Shape{o.hidden_size}, [](int64_t) { return 0.0; }));
-  // [B, 1] + [H] broadcasts to [B, H].
-  return w.OpAt(o.prefix, "fused_h0", "Add", {zero_column, zero_row});
-}
-
 // The layer's fused form (graph/fuse_recurrent.h), for fixed-length
 // layers: one RecurrentLayer node per direction over the same input,
 // initial states and Parameters (the reverse one over x reversed in time,
@@ -433,12 +425,12 @@ std::string FusedZeros(NodeWriter& w, const RecurrentLayerOptions& o,
 // the fusion pass rewires consumers from the one to the other. Unfused,
 // nothing reads these nodes, so they never run.
 void AddFusedForm(NodeWriter& w, const RecurrentLayerOptions& o,
-                  const std::string& input, const RecurrentLayer& layer) {
+                  const std::string& input, const std::string& zeros,
+                  const RecurrentLayer& layer) {
   const bool lstm = o.cell == RecurrentCell::kLstm;
   // h0, c0 of each direction.
   std::vector<std::string> states = layer.state_inputs;
   if (o.initial_state == InitialState::kZeros) {
-    const std::string zeros = FusedZeros(w, o, input);
     states.assign((lstm ? 2 : 1) * (o.bidirectional ? 2 : 1), zeros);
   }
   const size_t per_direction = lstm ? 2 : 1;
@@ -501,14 +493,17 @@ absl::StatusOr<RecurrentLayer> BuildLayer(NodeWriter& w,
   std::mt19937_64 rng(o.seed);
   std::string flat = FlatInput(w, o, input);
   std::vector<std::string> masks = StepMasks(w, o);
-  ASSIGN_OR_RETURN(DirectionResult fwd,
-                   BuildDirection(w, o, flat, masks, false, rng, &layer));
+  const std::string zeros =
+      o.initial_state == InitialState::kZeros ? ZeroState(w, o, input) : "";
+  ASSIGN_OR_RETURN(DirectionResult fwd, BuildDirection(w, o, flat, masks, zeros,
+                                                       false, rng, &layer));
   layer.final_h = fwd.final_state.h;
   layer.final_c = fwd.final_state.c;
   layer.step_outputs = fwd.step_outputs;
   if (o.bidirectional) {
-    ASSIGN_OR_RETURN(DirectionResult bwd,
-                     BuildDirection(w, o, flat, masks, true, rng, &layer));
+    ASSIGN_OR_RETURN(
+        DirectionResult bwd,
+        BuildDirection(w, o, flat, masks, zeros, true, rng, &layer));
     layer.final_h_reverse = bwd.final_state.h;
     layer.final_c_reverse = bwd.final_state.c;
     for (int64_t t = 0; t < o.steps; ++t) {
@@ -527,7 +522,7 @@ absl::StatusOr<RecurrentLayer> BuildLayer(NodeWriter& w,
     (*node->mutable_attr())["axis"].set_i(0);
   }
   layer.output = w.OpAt(o.prefix, "output", "Concat", parts);
-  if (o.sequence_lengths.empty()) AddFusedForm(w, o, input, layer);
+  if (o.sequence_lengths.empty()) AddFusedForm(w, o, input, zeros, layer);
   return layer;
 }
 
