@@ -1,5 +1,5 @@
-// One training step of a recurrent layer (issue 6), rill's unrolled graph
-// against oneDNN's RNN primitives called directly in the same binary (the
+// One training step of a recurrent layer (issue 6), rill's graph against
+// oneDNN's RNN primitives called directly in the same binary (the
 // anchor). f32, input x [T, B, I] time-major, zero initial states, loss =
 // sum of the layer's output sequence. The cases:
 //   lstm     LSTM, T=100 B=32 I=128 H=256
@@ -9,8 +9,10 @@
 //
 // rill: the gradient graph of loss = ReduceSum(AddRecurrentLayer(x)), which
 // computes the loss and the gradients of x and of every weight and bias,
-// run on the oneDNN backend through a PreparedRun. The layer is unrolled
-// into primitive ops (the fused path does not exist yet).
+// run on the oneDNN backend through a PreparedRun: fused (the pass of
+// graph/fuse_recurrent.h, a RecurrentLayer and its RecurrentLayerGrad per
+// direction, sharing one forward_training run), and beside it unrolled
+// into primitive ops as --no-fuse runs it.
 //
 // oneDNN: lstm_forward / lbr_gru_forward with forward_training, then
 // lstm_backward / lbr_gru_backward with the forward's workspace and
@@ -456,9 +458,14 @@ absl::StatusOr<double> OneDnnStep::Compare(const RillStep& rill) {
   return worst;
 }
 
+// The fused and the unrolled step's time over the anchor's.
+struct Ratios {
+  double fused, unrolled;
+};
+
 // Builds both steps of case c, checks one against the other, times them
-// and prints the case's rows (and breakdown); returns the ratio.
-absl::StatusOr<double> RunCase(const Case& c, int steps, bool breakdown) {
+// and prints the case's rows (and breakdown).
+absl::StatusOr<Ratios> RunCase(const Case& c, int steps, bool breakdown) {
   ASSIGN_OR_RETURN(std::unique_ptr<RillStep> rill, MakeRillStep(c, true));
   ASSIGN_OR_RETURN(std::unique_ptr<RillStep> unrolled, MakeRillStep(c, false));
   RETURN_IF_ERROR(rill->run->Run());
@@ -492,40 +499,43 @@ absl::StatusOr<double> RunCase(const Case& c, int steps, bool breakdown) {
       "onednn: forward + backward + %s\n",
       stats.num_kernels, stats.onednn_kernels, stats.fused_chains,
       anchor->Extras().c_str());
+  const double unrolled_ratio = t_unrolled.median_ms / t_dnn.median_ms;
   std::printf("         unrolled (--no-fuse): %.2f ms, ratio %.2f\n",
-              t_unrolled.median_ms, t_unrolled.median_ms / t_dnn.median_ms);
+              t_unrolled.median_ms, unrolled_ratio);
   if (breakdown) {
     RETURN_IF_ERROR(
         PrintBreakdown(rill->grad.graph, rill->fetches, t_rill.median_ms));
   }
-  return ratio;
+  return Ratios{ratio, unrolled_ratio};
 }
 
 absl::Status Main(int steps, const std::string& only, bool breakdown) {
   std::printf(
       "recurrent layer training step (forward + gradients of x and all "
       "weights, loss = sum of outputs), f32, median of %d steps;\n"
-      "rill: fused where the builder tagged the layer (unidirectional), "
-      "else unrolled, on oneDNN; onednn: lstm/lbr_gru forward_training "
+      "rill: the builder's layer, fused (one RecurrentLayer per direction), "
+      "on oneDNN; onednn: lstm/lbr_gru forward_training "
       "+ backward called directly; GFLOP/s of the matmuls, fwd + 2x bwd\n",
       steps);
   std::printf(
       "%-8s %-14s %4s %3s %4s %4s %7s %9s %9s %9s %9s %6s %8s %8s %8s\n",
       "case", "cell", "T", "B", "I", "H", "gflop", "rill_ms", "rill_min",
       "onednn_ms", "dnn_min", "ratio", "rill_gf/s", "dnn_gf/s", "check");
-  bool any = false, all_within = true;
+  bool any = false;
+  double worst_fused = 0, worst_unrolled = 0;
   for (const Case& c : kCases) {
     if (!only.empty() && only != c.name) continue;
     any = true;
-    ASSIGN_OR_RETURN(const double ratio, RunCase(c, steps, breakdown));
-    all_within = all_within && ratio <= 3;
+    ASSIGN_OR_RETURN(const Ratios r, RunCase(c, steps, breakdown));
+    worst_fused = std::max(worst_fused, r.fused);
+    worst_unrolled = std::max(worst_unrolled, r.unrolled);
   }
   if (!any) return absl::InvalidArgumentError("no case " + only);
   std::printf(
-      "ratio within 3x of oneDNN for every case shown: %s (the 1.10 target "
-      "for the fused path is not met: RecurrentLayerGrad reruns the "
-      "forward)\n",
-      all_within ? "met" : "NOT met");
+      "largest ratio, fused: %.2f (target 1.10: %s); unrolled: %.2f (target "
+      "3: %s)\n",
+      worst_fused, worst_fused <= 1.10 ? "met" : "NOT met", worst_unrolled,
+      worst_unrolled <= 3 ? "met" : "NOT met");
   return absl::OkStatus();
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -219,6 +220,15 @@ absl::Status DnnlRun(const std::string& node, const std::function<void()>& f) {
   return absl::OkStatus();
 }
 
+// The buffers of a forward node's inputs, or of the same inputs of its
+// gradient node (x, h0, the weights and biases, and c0 for the LSTM).
+std::vector<const void*> ForwardInputs(const KernelArgs& a, int c0) {
+  std::vector<const void*> p;
+  for (int k = 0; k < 6; ++k) p.push_back(a.inputs[k].raw_data());
+  if (RecurrentCellOf(a) == Cell::kLstm) p.push_back(a.inputs[c0].raw_data());
+  return p;
+}
+
 class RecurrentLayerOneDnnKernel : public OpKernel {
  public:
   explicit RecurrentLayerOneDnnKernel(const KernelArgs& a)
@@ -227,8 +237,12 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
         s_(RecurrentCellOf(a), a.inputs[0].shape(), a.inputs[1].shape().dim(1)),
         d_(MakeRnnDescs(s_, a.onednn->engine, false)),
         w_(s_, a.onednn->engine, a),
+        y_(a.outputs[0]),
         hn_(a.outputs[1]),
-        cn_(a.outputs[2]) {
+        cn_(a.outputs[2]),
+        link_(std::make_shared<RecurrentForwardLink>()) {
+    link_->inputs = ForwardInputs(a, 6);
+    a.onednn->recurrent_forwards[node_] = link_;
     const dnnl::engine& eng = a.onednn->engine;
     args_ = {{DNNL_ARG_SRC_LAYER, memory(s_.src, eng, a.inputs[0].raw_data())},
              {DNNL_ARG_SRC_ITER, memory(s_.state, eng, a.inputs[1].raw_data())},
@@ -245,31 +259,42 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
   }
 
   absl::Status Compute() override {
+    if (link_->train) {
+      RETURN_IF_ERROR(DnnlRun(node_, link_->train));
+      CopyOut(link_->y, y_);
+      CopyOut(link_->hn, hn_);
+      CopyOut(link_->cn, cn_);
+      link_->fresh = true;
+      return absl::OkStatus();
+    }
     RETURN_IF_ERROR(DnnlRun(node_, [&] {
       w_.Refresh(*stream_);
       d_.fwd_p.execute(*stream_, args_);
       stream_->wait();
     }));
     // Only the LSTM has a cell state; the others output hn again.
-    if (s_.cell != Cell::kLstm) {
-      std::memcpy(cn_.raw_data(), hn_.raw_data(),
-                  hn_.num_elements() * sizeof(float));
-    }
+    if (s_.cell != Cell::kLstm) CopyOut(hn_.data<float>(), cn_);
     return absl::OkStatus();
   }
 
  private:
+  static void CopyOut(const float* from, Tensor& to) {
+    std::memcpy(to.raw_data(), from, to.byte_size());
+  }
+
   std::string node_;
   dnnl::stream* stream_;
   RnnShapes s_;
   RnnDescs d_;
   RnnWeights w_;
-  Tensor hn_, cn_;
+  Tensor y_, hn_, cn_;
+  std::shared_ptr<RecurrentForwardLink> link_;
   std::unordered_map<int, memory> args_;
 };
 
 // forward_training (into the kernel's own buffers, for oneDNN's
-// workspace), then backward.
+// workspace), then backward; the forward_training is left to the bound
+// forward kernel where there is one (RecurrentForwardLink).
 class RecurrentLayerGradOneDnnKernel : public OpKernel {
  public:
   explicit RecurrentLayerGradOneDnnKernel(const KernelArgs& a)
@@ -326,12 +351,18 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
       bwd_args_[DNNL_ARG_DIFF_DST_ITER_C] = over(s_.state, a.inputs[9]);
       bwd_args_[DNNL_ARG_DIFF_SRC_ITER_C] = over(s_.state, a.outputs[6]);
     }
+    Bind(a, y, hn, lstm ? cn : hn);
+  }
+
+  ~RecurrentLayerGradOneDnnKernel() override {
+    if (link_) link_->train = nullptr;
   }
 
   absl::Status Compute() override {
+    const bool forward_ran = link_ && link_->fresh;
+    if (link_) link_->fresh = false;
     RETURN_IF_ERROR(DnnlRun(node_, [&] {
-      w_.Refresh(*stream_);
-      d_.fwd_p.execute(*stream_, fwd_args_);
+      if (!forward_ran) Forward();
       // The backward adds its weight gradients to what these hold.
       for (memory* m : {&dwl_, &dwi_, &dbias_}) {
         std::memset(m->get_data_handle(), 0, m->get_desc().get_size());
@@ -359,11 +390,34 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
   }
 
  private:
+  void Forward() {
+    w_.Refresh(*stream_);
+    d_.fwd_p.execute(*stream_, fwd_args_);
+    stream_->wait();
+  }
+
+  // Hands the forward_training run to the forward node named by the
+  // `forward` attr, if its kernel is in this plan and reads the same
+  // buffers (a node fed other values must recompute).
+  void Bind(const KernelArgs& a, const memory& y, const memory& hn,
+            const memory& cn) {
+    auto it = a.onednn->recurrent_forwards.find(a.attrs.GetString("forward"));
+    if (it == a.onednn->recurrent_forwards.end()) return;
+    RecurrentForwardLink& link = *it->second;
+    if (link.train || link.inputs != ForwardInputs(a, 8)) return;
+    link.train = [this] { Forward(); };
+    link.y = static_cast<const float*>(y.get_data_handle());
+    link.hn = static_cast<const float*>(hn.get_data_handle());
+    link.cn = static_cast<const float*>(cn.get_data_handle());
+    link_ = it->second;
+  }
+
   std::string node_;
   dnnl::stream* stream_;
   RnnShapes s_;
   RnnDescs d_;
   RnnWeights w_;
+  std::shared_ptr<RecurrentForwardLink> link_;
   std::vector<Tensor> outputs_;
   memory dwl_, dwi_, dbias_, dwl_user_, dwi_user_;
   std::unordered_map<int, memory> fwd_args_, bwd_args_;

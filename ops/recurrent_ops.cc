@@ -3,21 +3,23 @@
 // backward op. The equations are those of models/rnn.h (the unrolled
 // builders, SPEC.md "Block semantics"), with PyTorch's weight layout.
 //
-// No workspace passes from the forward op to the backward op: the backward
-// recomputes the forward itself (the reference kernel its gate activations,
-// the oneDNN kernel a forward_training run for oneDNN's own workspace).
+// No workspace passes from the forward op to the backward op as a tensor:
+// the backward recomputes the forward itself (the reference kernel its gate
+// activations, the oneDNN kernel a forward_training run for oneDNN's own
+// workspace) unless, on oneDNN, the forward node's kernel ran that
+// forward_training for it (the `forward` attr).
 // oneDNN's workspace is an opaque, build-specific layout that the reference
 // kernel cannot read or write, so a tensor holding it would tie the two
 // nodes to one backend (the executor may pick the backends of the two
 // nodes independently, and the op table feeds the backward op arbitrary
-// inputs). The price is one extra forward pass in every backward; removing
-// it is left to the executor's fused path, which can keep the workspace
-// next to the primitives.
+// inputs). The oneDNN kernels of the two nodes, when they meet in one plan,
+// share the workspace beside the primitives instead.
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -513,8 +515,9 @@ absl::Status RecurrentLayerGradient(GradContext& g) {
     in.push_back(g.input(6));
     in.push_back(g.OutputGradOrZeros(2));
   }
-  const std::string grads =
-      g.Emit("RecurrentLayerGrad", in, g.AttrsOf({"cell"}));
+  std::map<std::string, AttrValue> attrs = g.AttrsOf({"cell"});
+  attrs["forward"] = StringAttr(g.node().name());
+  const std::string grads = g.Emit("RecurrentLayerGrad", in, attrs);
   for (int k = 0; k < 6; ++k) {
     if (g.Wants(k)) g.SetInputGrad(k, absl::StrCat(grads, ":", k));
   }
@@ -594,7 +597,10 @@ void RegisterRecurrentOps(OpRegistry& r) {
                  "the gradients dy [T, B, H] and dhn [B, H] reaching y and "
                  "hn; for lstm two more inputs follow, c0 and dcn. For the "
                  "other cells pass dhn + dcn as dhn (cn is hn). Recomputes "
-                 "the forward pass, then backpropagates through time. "
+                 "the forward pass (on oneDNN, unless the RecurrentLayer "
+                 "node named by `forward` ran in the same run over the same "
+                 "inputs and kept oneDNN's workspace for it), then "
+                 "backpropagates through time. "
                  "Outputs dx, dh0, dweight_ih, dweight_hh, dbias_ih, "
                  "dbias_hh and dc0 (zeros but for lstm). Not "
                  "differentiable, by design: second order through a fused "
@@ -618,6 +624,10 @@ void RegisterRecurrentOps(OpRegistry& r) {
             .Output("dbias_hh")
             .Output("dc0")
             .Attr("cell", AttrType::kString)
+            // The RecurrentLayer node this is the gradient of: on oneDNN,
+            // its kernel runs the forward_training pass this kernel would
+            // otherwise recompute (ops/recurrent_onednn.cc). Optional.
+            .Attr("forward", AttrType::kString, StringAttr(""))
             .Shape(RecurrentLayerGradShape)
             .NoGradient()
             .Reference(MakeFloatKernel<RecurrentLayerGradReference>)

@@ -266,6 +266,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     const std::vector<std::string>& fetches) {
   const ValidGraph& g = graph_;
   auto plan = std::make_unique<Plan>();
+  onednn_.recurrent_forwards.clear();
   std::vector<TensorRef> fetch_refs;
   std::vector<bool> needed;
   RETURN_IF_ERROR(PruneToFetches(g, fetches, &fetch_refs, &needed));
@@ -368,6 +369,9 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     }
   }
   plan->stats.num_kernels = static_cast<int>(plan->kernels.size());
+  for (const auto& [node, link] : onednn_.recurrent_forwards) {
+    if (link->train) ++plan->stats.shared_recurrent_forwards;
+  }
   for (const TensorRef& f : fetch_refs) {
     ASSIGN_OR_RETURN(Tensor t, tensor_of(f.node, f.output));
     // RunNoCopy hands these out: they keep the arena (or value) alive even

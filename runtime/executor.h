@@ -33,8 +33,11 @@ struct ExecutorOptions {
 // What the plan for one input-shape signature costs.
 struct PlanStats {
   int num_kernels = 0;
-  int onednn_kernels = 0;          // The rest run the reference loops.
-  int fused_chains = 0;            // MatMul chains run as one kernel each.
+  int onednn_kernels = 0;  // The rest run the reference loops.
+  int fused_chains = 0;    // MatMul chains run as one kernel each.
+  // RecurrentLayerGrad kernels that take their forward_training run from
+  // their RecurrentLayer's kernel instead of recomputing it.
+  int shared_recurrent_forwards = 0;
   int64_t planned_peak_bytes = 0;  // Activation arena, with buffer reuse.
   int64_t unshared_bytes = 0;      // What the same buffers take without reuse.
   int64_t value_bytes = 0;         // Constants and parameters.

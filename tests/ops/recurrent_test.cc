@@ -1,12 +1,18 @@
 // RecurrentLayer's input checks: each bad-input class is rejected by the
 // validator with a message naming what is wrong. Values are covered by the
 // op table, the gradient table and tests/models/recurrent_layer_parity_test.
+// Also: when RecurrentLayerGrad's oneDNN kernel takes its forward pass from
+// the RecurrentLayer kernel, and that it computes the same either way.
 
+#include <algorithm>
+#include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "runtime/executor.h"
+#include "tests/ops/op_test_util.h"
 
 namespace rill {
 namespace {
@@ -79,6 +85,82 @@ TEST(RecurrentLayerBadInput, Shapes) {
   in[0] = {-1, -1, 4};
   in[1] = {-1, 5};
   EXPECT_TRUE(ValidateLayer("gru_pytorch", in).ok());
+}
+
+// y = RecurrentLayer(in0..in6) (an LSTM, T=4 B=3 I=5 H=6), dy = y + in8,
+// and two RecurrentLayerGrad nodes naming y as their forward: `same` over
+// y's inputs, `other` over in7 in place of x. Only `same` may take y's
+// forward pass; `other` must recompute.
+Graph TwoGradientsOfOneLayer() {
+  OpRow row{"RecurrentLayer", RecurrentLayerInputs("lstm", 4, 3, 5, 6), {}};
+  row.inputs.push_back({4, 3, 5});  // in7: another x.
+  row.inputs.push_back({4, 3, 6});  // in8: added to y for dy.
+  row.inputs.push_back({3, 6});     // in9, in10: dhn and dcn.
+  row.inputs.push_back({3, 6});
+  Graph g = RowGraph(row, DType::kF32);
+  Node* y = g.mutable_node(g.node_size() - 1);
+  y->clear_input();
+  for (int k = 0; k < 7; ++k) y->add_input("in" + std::to_string(k));
+  (*y->mutable_attr())["cell"].set_s("lstm");
+  Node* dy = g.add_node();
+  dy->set_name("dy");
+  dy->set_op("Add");
+  dy->add_input("y");
+  dy->add_input("in8");
+  // `other` first, so that its kernel is created first and would bind.
+  for (const char* name : {"other", "same"}) {
+    Node* n = g.add_node();
+    n->set_name(name);
+    n->set_op("RecurrentLayerGrad");
+    n->add_input(name == std::string("same") ? "in0" : "in7");
+    for (int k = 1; k < 6; ++k) n->add_input("in" + std::to_string(k));
+    for (const char* in : {"dy", "in9", "in6", "in10"}) n->add_input(in);
+    (*n->mutable_attr())["cell"].set_s("lstm");
+    (*n->mutable_attr())["forward"].set_s("y");
+  }
+  return g;
+}
+
+TEST(RecurrentLayerGrad, TakesTheForwardPassOnlyOverTheSameInputs) {
+  std::vector<std::string> fetches = {"y", "y:1", "y:2"};
+  for (const char* n : {"same", "other"}) {
+    for (int k = 0; k < 7; ++k)
+      fetches.push_back(n + (":" + std::to_string(k)));
+  }
+  OpRow row{"RecurrentLayer", RecurrentLayerInputs("lstm", 4, 3, 5, 6), {}};
+  for (std::vector<int64_t> s :
+       {std::vector<int64_t>{4, 3, 5}, {4, 3, 6}, {3, 6}, {3, 6}}) {
+    row.inputs.push_back(Shape(s));
+  }
+  std::map<Backend, std::unique_ptr<Executor>> ex;
+  for (Backend b : {Backend::kReference, Backend::kOneDnn}) {
+    auto valid = ValidateGraph({TwoGradientsOfOneLayer(), {}});
+    ASSERT_TRUE(valid.ok()) << valid.status();
+    auto e = Executor::Create(*std::move(valid), {b});
+    ASSERT_TRUE(e.ok()) << e.status();
+    ex[b] = *std::move(e);
+  }
+  // Two runs of each plan with other values: the second backward must not
+  // use the first forward.
+  for (uint32_t seed : {1u, 2u}) {
+    const auto feeds = RowFeeds(row, DType::kF32, seed);
+    auto want = ex[Backend::kReference]->Run(feeds, fetches);
+    auto got = ex[Backend::kOneDnn]->Run(feeds, fetches);
+    ASSERT_TRUE(want.ok()) << want.status();
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(ex[Backend::kOneDnn]->last_plan_stats().shared_recurrent_forwards,
+              1);
+    double worst = 0;
+    for (size_t k = 0; k < fetches.size(); ++k) {
+      const double e = NormwiseRelativeError((*got)[k], (*want)[k]);
+      EXPECT_LT(e, 1e-5) << fetches[k];
+      worst = std::max(worst, e);
+    }
+    std::printf("seed %u: oneDNN against reference, worst %.3g\n", seed, worst);
+  }
+  EXPECT_EQ(ex[Backend::kOneDnn]->num_compiles(), 1);
+  EXPECT_EQ(
+      ex[Backend::kReference]->last_plan_stats().shared_recurrent_forwards, 0);
 }
 
 }  // namespace
