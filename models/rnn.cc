@@ -389,18 +389,20 @@ const char* CellAttr(RecurrentCell cell) {
   return "";
 }
 
-// One direction's fused node <prefix>/fused<suffix> over x [T, B, I].
+// One direction's fused node over x [T, B, I]: <prefix>/fused, or
+// <prefix>/fused_reverse running from the last step to the first.
 std::string FusedDirection(NodeWriter& w, const RecurrentLayerOptions& o,
                            const std::string& x, const std::string& h0,
                            const std::string& c0,
                            const std::vector<std::string>& weights,
-                           const std::string& suffix, Node** node) {
+                           bool reverse, Node** node) {
   std::vector<std::string> inputs = {x, h0};
   inputs.insert(inputs.end(), weights.begin(), weights.end());
   if (!c0.empty()) inputs.push_back(c0);
-  std::string fused =
-      w.OpAt(o.prefix, "fused" + suffix, "RecurrentLayer", inputs, node);
+  std::string fused = w.OpAt(o.prefix, reverse ? "fused_reverse" : "fused",
+                             "RecurrentLayer", inputs, node);
   (*(*node)->mutable_attr())["cell"].set_s(CellAttr(o.cell));
+  if (reverse) (*(*node)->mutable_attr())["reverse"].set_b(true);
   return fused;
 }
 
@@ -417,8 +419,8 @@ std::string OpAtI(NodeWriter& w, const RecurrentLayerOptions& o,
 
 // The layer's fused form (graph/fuse_recurrent.h), for fixed-length
 // layers: one RecurrentLayer node per direction over the same input,
-// initial states and Parameters (the reverse one over x reversed in time,
-// its output reversed back), the directions merged as the layer merges
+// initial states and Parameters (the backward one with `reverse`, oneDNN's
+// right-to-left direction), the directions merged as the layer merges
 // them, and each step's output gathered from the merged sequence. The
 // forward node's `stands_for` names the unrolled tensors (output sequence,
 // final states, step outputs) and `replaced_by` their fused equivalents;
@@ -442,20 +444,17 @@ void AddFusedForm(NodeWriter& w, const RecurrentLayerOptions& o,
   Node* tag;
   const std::string fwd =
       FusedDirection(w, o, input, state(0, 0), state(0, 1),
-                     {params.begin(), params.begin() + 4}, "", &tag);
+                     {params.begin(), params.begin() + 4}, false, &tag);
   std::vector<std::pair<std::string, std::string>> replaced = {
       {layer.final_h, fwd + ":1"}};
   if (lstm) replaced.push_back({layer.final_c, fwd + ":2"});
   std::string sequence = fwd + ":0";
   if (o.bidirectional) {
-    const std::string reversed =
-        OpAtI(w, o, "fused_x_reverse", "Reverse", {input}, "axis", 0);
     Node* rev_node;
-    const std::string rev = FusedDirection(
-        w, o, reversed, state(1, 0), state(1, 1),
-        {params.begin() + 4, params.end()}, "_reverse", &rev_node);
-    const std::string rev_out =
-        OpAtI(w, o, "fused_y_reverse", "Reverse", {rev + ":0"}, "axis", 0);
+    const std::string rev =
+        FusedDirection(w, o, input, state(1, 0), state(1, 1),
+                       {params.begin() + 4, params.end()}, true, &rev_node);
+    const std::string rev_out = rev + ":0";
     sequence =
         o.merge == RecurrentMerge::kSum
             ? w.OpAt(o.prefix, "fused_merged", "Add", {sequence, rev_out})

@@ -55,16 +55,19 @@ struct RnnDescs {
 // The descriptors of the layer's memories, in oneDNN's terms.
 struct RnnShapes {
   Cell cell;
+  bool reverse;  // Last step to first: oneDNN's right2left direction.
   int64_t t, b, i, h, g;
   memory::desc src, dst, state, wl_any, wi_any, bias, wl_user, wi_user;
 
-  explicit RnnShapes(Cell c, const Shape& x, int64_t hidden)
-      : cell(c),
-        t(x.dim(0)),
-        b(x.dim(1)),
-        i(x.dim(2)),
-        h(hidden),
-        g(RecurrentGates(c)) {
+  // From a node's attrs and its inputs x [T, B, I] and h0 [B, H].
+  explicit RnnShapes(const KernelArgs& a)
+      : cell(RecurrentCellOf(a)),
+        reverse(a.attrs.GetBool("reverse")),
+        t(a.inputs[0].shape().dim(0)),
+        b(a.inputs[0].shape().dim(1)),
+        i(a.inputs[0].shape().dim(2)),
+        h(a.inputs[1].shape().dim(1)),
+        g(RecurrentGates(cell)) {
     const auto f32 = memory::data_type::f32;
     src = memory::desc({t, b, i}, f32, Tag::tnc);
     dst = memory::desc({t, b, h}, f32, Tag::tnc);
@@ -73,7 +76,7 @@ struct RnnShapes {
     wi_any = memory::desc({1, 1, h, g, h}, f32, Tag::any);
     wl_user = memory::desc({1, 1, i, g, h}, f32, Tag::ldgoi);
     wi_user = memory::desc({1, 1, h, g, h}, f32, Tag::ldgoi);
-    bias = memory::desc({1, 1, OneDnnRnnBiasGates(DnnlCell(c)), h}, f32,
+    bias = memory::desc({1, 1, OneDnnRnnBiasGates(DnnlCell(cell)), h}, f32,
                         Tag::ldgo);
   }
 };
@@ -84,7 +87,8 @@ struct RnnShapes {
 // (bench/rnn_bench.cc).
 RnnDescs MakeRnnDescs(const RnnShapes& s, const dnnl::engine& eng,
                       bool backward) {
-  const auto dir = dnnl::rnn_direction::unidirectional_left2right;
+  const auto dir = s.reverse ? dnnl::rnn_direction::unidirectional_right2left
+                             : dnnl::rnn_direction::unidirectional_left2right;
   const auto prop = backward ? dnnl::prop_kind::forward_training
                              : dnnl::prop_kind::forward_inference;
   const auto bprop = dnnl::prop_kind::backward;
@@ -234,7 +238,7 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
   explicit RecurrentLayerOneDnnKernel(const KernelArgs& a)
       : node_(a.node.name()),
         stream_(&a.onednn->stream),
-        s_(RecurrentCellOf(a), a.inputs[0].shape(), a.inputs[1].shape().dim(1)),
+        s_(a),
         d_(MakeRnnDescs(s_, a.onednn->engine, false)),
         w_(s_, a.onednn->engine, a),
         y_(a.outputs[0]),
@@ -300,7 +304,7 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
   explicit RecurrentLayerGradOneDnnKernel(const KernelArgs& a)
       : node_(a.node.name()),
         stream_(&a.onednn->stream),
-        s_(RecurrentCellOf(a), a.inputs[0].shape(), a.inputs[1].shape().dim(1)),
+        s_(a),
         d_(MakeRnnDescs(s_, a.onednn->engine, true)),
         w_(s_, a.onednn->engine, a),
         outputs_(a.outputs) {

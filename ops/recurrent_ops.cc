@@ -195,6 +195,26 @@ void FromDouble(const std::vector<double>& v, Tensor& t) {
   for (int64_t k = 0; k < t.num_elements(); ++k) p[k] = static_cast<T>(v[k]);
 }
 
+// Writes t [T, ...] into `to` (same shape) with its steps in reverse
+// order: a layer with `reverse` is the plain recurrence over the reversed
+// sequence.
+void CopyStepsReversed(const Tensor& t, Tensor& to) {
+  const int64_t steps = t.shape().dim(0);
+  if (t.byte_size() == 0) return;  // memcpy must not see empty buffers.
+  const int64_t row = t.byte_size() / steps;
+  const char* from = static_cast<const char*>(t.raw_data());
+  char* out = static_cast<char*>(to.raw_data());
+  for (int64_t s = 0; s < steps; ++s) {
+    std::memcpy(out + s * row, from + (steps - 1 - s) * row, row);
+  }
+}
+
+Tensor StepsReversed(const Tensor& t) {
+  Tensor r = *Tensor::Allocate(t.dtype(), t.shape());
+  CopyStepsReversed(t, r);
+  return r;
+}
+
 // One layer's forward pass, keeping what the backward pass needs.
 struct ForwardPass {
   Cell cell;
@@ -330,14 +350,25 @@ struct ForwardPass {
 template <typename T>
 struct RecurrentLayerReference : OpKernel {
   explicit RecurrentLayerReference(const KernelArgs& a)
-      : cell(RecurrentCellOf(a)), in(a.inputs), out(a.outputs) {}
+      : cell(RecurrentCellOf(a)),
+        reverse(a.attrs.GetBool("reverse")),
+        in(a.inputs),
+        out(a.outputs) {}
 
   absl::Status Compute() override {
     ForwardPass f;
-    f.Run<T>(cell, in, 6);
+    std::vector<Tensor> steps = in;
+    if (reverse) steps[0] = StepsReversed(in[0]);
+    f.Run<T>(cell, steps, 6);
     const int64_t bh = f.b * f.h;
     std::vector<double> y(f.hs.begin() + bh, f.hs.end());
-    FromDouble<T>(y, out[0]);
+    if (reverse) {
+      Tensor y_rev = *Tensor::Allocate(out[0].dtype(), out[0].shape());
+      FromDouble<T>(y, y_rev);
+      CopyStepsReversed(y_rev, out[0]);
+    } else {
+      FromDouble<T>(y, out[0]);
+    }
     std::vector<double> hn(f.hs.end() - bh, f.hs.end());
     FromDouble<T>(hn, out[1]);
     if (cell == Cell::kLstm) {
@@ -350,6 +381,7 @@ struct RecurrentLayerReference : OpKernel {
   }
 
   Cell cell;
+  bool reverse;
   std::vector<Tensor> in, out;
 };
 
@@ -357,14 +389,22 @@ struct RecurrentLayerReference : OpKernel {
 template <typename T>
 struct RecurrentLayerGradReference : OpKernel {
   explicit RecurrentLayerGradReference(const KernelArgs& a)
-      : cell(RecurrentCellOf(a)), in(a.inputs), out(a.outputs) {}
+      : cell(RecurrentCellOf(a)),
+        reverse(a.attrs.GetBool("reverse")),
+        in(a.inputs),
+        out(a.outputs) {}
 
   absl::Status Compute() override {
     ForwardPass f;
-    f.Run<T>(cell, in, 8);
+    std::vector<Tensor> steps = in;
+    if (reverse) {
+      steps[0] = StepsReversed(in[0]);
+      steps[6] = StepsReversed(in[6]);
+    }
+    f.Run<T>(cell, steps, 8);
     const int64_t t = f.t, b = f.b, h = f.h, i = f.i, gh = f.g * h;
     const bool lstm = cell == Cell::kLstm;
-    std::vector<double> dy = ToDouble<T>(in[6]);
+    std::vector<double> dy = ToDouble<T>(steps[6]);
     std::vector<double> dh = ToDouble<T>(in[7]);  // Into the current state.
     std::vector<double> dc(b * h, 0);
     if (lstm) dc = ToDouble<T>(in[9]);
@@ -482,7 +522,13 @@ struct RecurrentLayerGradReference : OpKernel {
         }
       }
     }
-    FromDouble<T>(dx, out[0]);
+    if (reverse) {
+      Tensor dx_rev = *Tensor::Allocate(out[0].dtype(), out[0].shape());
+      FromDouble<T>(dx, dx_rev);
+      CopyStepsReversed(dx_rev, out[0]);
+    } else {
+      FromDouble<T>(dx, out[0]);
+    }
     FromDouble<T>(dh, out[1]);
     FromDouble<T>(dw_ih, out[2]);
     FromDouble<T>(dw_hh, out[3]);
@@ -494,6 +540,7 @@ struct RecurrentLayerGradReference : OpKernel {
   }
 
   Cell cell;
+  bool reverse;
   std::vector<Tensor> in, out;
 };
 
@@ -515,7 +562,7 @@ absl::Status RecurrentLayerGradient(GradContext& g) {
     in.push_back(g.input(6));
     in.push_back(g.OutputGradOrZeros(2));
   }
-  std::map<std::string, AttrValue> attrs = g.AttrsOf({"cell"});
+  std::map<std::string, AttrValue> attrs = g.AttrsOf({"cell", "reverse"});
   attrs["forward"] = StringAttr(g.node().name());
   const std::string grads = g.Emit("RecurrentLayerGrad", in, attrs);
   for (int k = 0; k < 6; ++k) {
@@ -567,7 +614,10 @@ void RegisterRecurrentOps(OpRegistry& r) {
                  "W_hn matmul, h' = (1 - z) h + z n) or gru_pytorch "
                  "(PyTorch's: n = tanh(W_in x + b_in + r (W_hn h + b_hn)), "
                  "h' = (1 - z) n + z h), GRU gates r, z, n (G = 3). H comes "
-                 "from the weights. Outputs y [T, B, H] (h of every step), "
+                 "from the weights. `reverse` runs the recurrence from the "
+                 "last step to the first (the backward direction of a "
+                 "bidirectional layer; y stays in input order). Outputs y [T, "
+                 "B, H] (h of every step), "
                  "hn [B, H] and cn [B, H], the final cell state for lstm "
                  "and hn again for the other cells. No workspace is output: "
                  "RecurrentLayerGrad recomputes the forward pass.")
@@ -583,6 +633,7 @@ void RegisterRecurrentOps(OpRegistry& r) {
             .Output("hn")
             .Output("cn")
             .Attr("cell", AttrType::kString)
+            .Attr("reverse", AttrType::kBool, BoolAttr(false))
             // What a builder's fused form replaces; see
             // graph/fuse_recurrent.h. The kernels ignore it.
             .Attr("stands_for", AttrType::kStringList, StringListAttr({}))
@@ -592,7 +643,8 @@ void RegisterRecurrentOps(OpRegistry& r) {
             .Reference(MakeFloatKernel<RecurrentLayerReference>)
             .OneDnn(MakeRecurrentLayerOneDnn));
   r.Add(OpDef("RecurrentLayerGrad")
-            .Doc("The gradient of RecurrentLayer (same `cell`) from its "
+            .Doc("The gradient of RecurrentLayer (same `cell` and "
+                 "`reverse`) from its "
                  "inputs x, h0, weight_ih, weight_hh, bias_ih, bias_hh and "
                  "the gradients dy [T, B, H] and dhn [B, H] reaching y and "
                  "hn; for lstm two more inputs follow, c0 and dcn. For the "
@@ -624,6 +676,7 @@ void RegisterRecurrentOps(OpRegistry& r) {
             .Output("dbias_hh")
             .Output("dc0")
             .Attr("cell", AttrType::kString)
+            .Attr("reverse", AttrType::kBool, BoolAttr(false))
             // The RecurrentLayer node this is the gradient of: on oneDNN,
             // its kernel runs the forward_training pass this kernel would
             // otherwise recompute (ops/recurrent_onednn.cc). Optional.

@@ -12,11 +12,14 @@ std::vector<OpRow> RecurrentGradRows() {
     // (a kink): at T=3 B=2 I=4 H=5 one of this seed's does, at this shape
     // none does.
     const bool relu = cell == "rnn_relu";
-    rows.push_back({"RecurrentLayer",
-                    RecurrentLayerInputs(cell, relu ? 2 : 3, 2, relu ? 3 : 4,
-                                         relu ? 4 : 5),
-                    {{"cell", StringAttr(cell)}},
-                    false});
+    for (bool reverse : {false, true}) {
+      rows.push_back(
+          {"RecurrentLayer",
+           RecurrentLayerInputs(cell, relu ? 2 : 3, 2, relu ? 3 : 4,
+                                relu ? 4 : 5),
+           {{"cell", StringAttr(cell)}, {"reverse", BoolAttr(reverse)}},
+           false});
+    }
   }
   return rows;
 }

@@ -41,7 +41,11 @@ TEST(OpTable, OneDnnMatchesReference) {
       SCOPED_TRACE(fetches[k]);
       ASSERT_EQ(results[0][k].shape(), results[1][k].shape());
       ASSERT_EQ(results[0][k].dtype(), results[1][k].dtype());
-      EXPECT_LE(NormwiseRelativeError(results[0][k], results[1][k]), 1e-5);
+      // Relative, but absolute below a norm of 1 (as torch.testing's f32
+      // default, atol = 1e-5): a result that nearly cancels, e.g. a 1x1
+      // GRU's dh0 of 3.1e-5 from terms near 1, is beyond f32's relative
+      // reach.
+      EXPECT_LE(NormwiseRelativeError(results[0][k], results[1][k], 1), 1e-5);
     }
   }
 }
@@ -68,7 +72,11 @@ TEST(OpTable, ReferenceF64MatchesF32) {
     ++seed;
     for (size_t k = 0; k < fetches.size(); ++k) {
       ASSERT_EQ(results[0][k].shape(), results[1][k].shape());
-      EXPECT_LE(NormwiseRelativeError(results[0][k], results[1][k]), 1e-5);
+      // Relative, but absolute below a norm of 1 (as torch.testing's f32
+      // default, atol = 1e-5): a result that nearly cancels, e.g. a 1x1
+      // GRU's dh0 of 3.1e-5 from terms near 1, is beyond f32's relative
+      // reach.
+      EXPECT_LE(NormwiseRelativeError(results[0][k], results[1][k], 1), 1e-5);
     }
   }
 }

@@ -1,5 +1,6 @@
 #include "tests/ops/op_test_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -130,14 +131,16 @@ std::map<std::string, Tensor> RowFeeds(const OpRow& row, DType float_type,
   return feeds;
 }
 
-double NormwiseRelativeError(const Tensor& got, const Tensor& want) {
+double NormwiseRelativeError(const Tensor& got, const Tensor& want,
+                             double min_norm) {
   double diff = 0, norm = 0;
   for (int64_t i = 0; i < want.num_elements(); ++i) {
     double w = want.ElementAsDouble(i), d = got.ElementAsDouble(i) - w;
     diff += d * d;
     norm += w * w;
   }
-  return norm == 0 ? std::sqrt(diff) : std::sqrt(diff / norm);
+  const double scale = std::max(std::sqrt(norm), min_norm);
+  return scale == 0 ? std::sqrt(diff) : std::sqrt(diff) / scale;
 }
 
 }  // namespace rill

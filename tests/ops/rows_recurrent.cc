@@ -44,6 +44,13 @@ std::vector<OpRow> RecurrentRows() {
         in.push_back(Shape{b, h});
       }
       rows.push_back({"RecurrentLayerGrad", in, attrs, true});
+      // The backward direction of a bidirectional layer, at the first shape.
+      if (t != 3) continue;
+      std::map<std::string, AttrValue> reverse = attrs;
+      reverse["reverse"] = True();
+      rows.push_back({"RecurrentLayer", RecurrentLayerInputs(cell, t, b, i, h),
+                      reverse, true});
+      rows.push_back({"RecurrentLayerGrad", in, reverse, true});
     }
   }
   // Empty batches: oneDNN takes no empty tensors, so the reference runs;
