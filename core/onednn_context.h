@@ -25,6 +25,7 @@ namespace rill {
 // outputs may be reused before the backward runs.
 struct RecurrentForwardLink {
   std::vector<const void*> inputs;  // x, h0, weights, biases[, c0].
+  std::string layer;                // Its cell and direction.
   std::function<void()> train;
   const float *y = nullptr, *hn = nullptr, *cn = nullptr;
   bool fresh = false;

@@ -233,6 +233,12 @@ std::vector<const void*> ForwardInputs(const KernelArgs& a, int c0) {
   return p;
 }
 
+// The attrs that a forward node and its gradient node must agree on.
+std::string LayerConfig(const KernelArgs& a) {
+  return a.attrs.GetString("cell") +
+         (a.attrs.GetBool("reverse") ? " reverse" : "");
+}
+
 class RecurrentLayerOneDnnKernel : public OpKernel {
  public:
   explicit RecurrentLayerOneDnnKernel(const KernelArgs& a)
@@ -246,6 +252,7 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
         cn_(a.outputs[2]),
         link_(std::make_shared<RecurrentForwardLink>()) {
     link_->inputs = ForwardInputs(a, 6);
+    link_->layer = LayerConfig(a);
     a.onednn->recurrent_forwards[node_] = link_;
     const dnnl::engine& eng = a.onednn->engine;
     args_ = {{DNNL_ARG_SRC_LAYER, memory(s_.src, eng, a.inputs[0].raw_data())},
@@ -401,14 +408,18 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
   }
 
   // Hands the forward_training run to the forward node named by the
-  // `forward` attr, if its kernel is in this plan and reads the same
-  // buffers (a node fed other values must recompute).
+  // `forward` attr, if its kernel is in this plan, reads the same buffers
+  // and is the same layer (a node fed other values, or a gradient node of
+  // another cell or direction, must recompute).
   void Bind(const KernelArgs& a, const memory& y, const memory& hn,
             const memory& cn) {
     auto it = a.onednn->recurrent_forwards.find(a.attrs.GetString("forward"));
     if (it == a.onednn->recurrent_forwards.end()) return;
     RecurrentForwardLink& link = *it->second;
-    if (link.train || link.inputs != ForwardInputs(a, 8)) return;
+    if (link.train || link.inputs != ForwardInputs(a, 8) ||
+        link.layer != LayerConfig(a)) {
+      return;
+    }
     link.train = [this] { Forward(); };
     link.y = static_cast<const float*>(y.get_data_handle());
     link.hn = static_cast<const float*>(hn.get_data_handle());

@@ -88,16 +88,22 @@ TEST(RecurrentLayerBadInput, Shapes) {
 }
 
 // y = RecurrentLayer(in0..in6) (an LSTM, T=4 B=3 I=5 H=6), dy = y + in8,
-// and two RecurrentLayerGrad nodes naming y as their forward: `same` over
-// y's inputs, `other` over in7 in place of x. Only `same` may take y's
-// forward pass; `other` must recompute.
-Graph TwoGradientsOfOneLayer() {
+// and three RecurrentLayerGrad nodes naming y as their forward: `same`
+// over y's inputs, `other` over in7 in place of x, `flipped` over y's
+// inputs but with `reverse`. Only `same` may take y's forward pass; the
+// others must recompute.
+// The inputs in0..in10, as a row for RowGraph and RowFeeds.
+OpRow InputsOfOneLayer() {
   OpRow row{"RecurrentLayer", RecurrentLayerInputs("lstm", 4, 3, 5, 6), {}};
   row.inputs.push_back({4, 3, 5});  // in7: another x.
   row.inputs.push_back({4, 3, 6});  // in8: added to y for dy.
   row.inputs.push_back({3, 6});     // in9, in10: dhn and dcn.
   row.inputs.push_back({3, 6});
-  Graph g = RowGraph(row, DType::kF32);
+  return row;
+}
+
+Graph GradientsOfOneLayer() {
+  Graph g = RowGraph(InputsOfOneLayer(), DType::kF32);
   Node* y = g.mutable_node(g.node_size() - 1);
   y->clear_input();
   for (int k = 0; k < 7; ++k) y->add_input("in" + std::to_string(k));
@@ -107,12 +113,14 @@ Graph TwoGradientsOfOneLayer() {
   dy->set_op("Add");
   dy->add_input("y");
   dy->add_input("in8");
-  // `other` first, so that its kernel is created first and would bind.
-  for (const char* name : {"other", "same"}) {
+  // `same` last, so that the others' kernels are created first and would
+  // bind.
+  for (const std::string name : {"other", "flipped", "same"}) {
     Node* n = g.add_node();
     n->set_name(name);
     n->set_op("RecurrentLayerGrad");
-    n->add_input(name == std::string("same") ? "in0" : "in7");
+    n->add_input(name == "other" ? "in7" : "in0");
+    if (name == "flipped") (*n->mutable_attr())["reverse"].set_b(true);
     for (int k = 1; k < 6; ++k) n->add_input("in" + std::to_string(k));
     for (const char* in : {"dy", "in9", "in6", "in10"}) n->add_input(in);
     (*n->mutable_attr())["cell"].set_s("lstm");
@@ -121,20 +129,15 @@ Graph TwoGradientsOfOneLayer() {
   return g;
 }
 
-TEST(RecurrentLayerGrad, TakesTheForwardPassOnlyOverTheSameInputs) {
+TEST(RecurrentLayerGrad, TakesTheForwardPassOnlyOfTheSameLayerAndInputs) {
   std::vector<std::string> fetches = {"y", "y:1", "y:2"};
-  for (const char* n : {"same", "other"}) {
+  for (const char* n : {"same", "other", "flipped"}) {
     for (int k = 0; k < 7; ++k)
       fetches.push_back(n + (":" + std::to_string(k)));
   }
-  OpRow row{"RecurrentLayer", RecurrentLayerInputs("lstm", 4, 3, 5, 6), {}};
-  for (std::vector<int64_t> s :
-       {std::vector<int64_t>{4, 3, 5}, {4, 3, 6}, {3, 6}, {3, 6}}) {
-    row.inputs.push_back(Shape(s));
-  }
   std::map<Backend, std::unique_ptr<Executor>> ex;
   for (Backend b : {Backend::kReference, Backend::kOneDnn}) {
-    auto valid = ValidateGraph({TwoGradientsOfOneLayer(), {}});
+    auto valid = ValidateGraph({GradientsOfOneLayer(), {}});
     ASSERT_TRUE(valid.ok()) << valid.status();
     auto e = Executor::Create(*std::move(valid), {b});
     ASSERT_TRUE(e.ok()) << e.status();
@@ -143,7 +146,7 @@ TEST(RecurrentLayerGrad, TakesTheForwardPassOnlyOverTheSameInputs) {
   // Two runs of each plan with other values: the second backward must not
   // use the first forward.
   for (uint32_t seed : {1u, 2u}) {
-    const auto feeds = RowFeeds(row, DType::kF32, seed);
+    const auto feeds = RowFeeds(InputsOfOneLayer(), DType::kF32, seed);
     auto want = ex[Backend::kReference]->Run(feeds, fetches);
     auto got = ex[Backend::kOneDnn]->Run(feeds, fetches);
     ASSERT_TRUE(want.ok()) << want.status();
