@@ -1,7 +1,8 @@
 // The recurrent layer builders against PyTorch (torch.nn.LSTM, GRU, RNN) and
 // a NumPy reference of the seed GRU, on outputs, final states and the
 // gradients of every weight, the input and the initial states; and float64
-// gradient checks of each builder. Goldens: make_rnn_goldens.py.
+// gradient checks of each builder. Goldens:
+// tools/rnn_goldens/make_rnn_goldens.py.
 
 #include "models/rnn.h"
 
@@ -38,9 +39,9 @@ const Case kCases[] = {{"lstm", RecurrentCell::kLstm},
                        {"rnn_relu", RecurrentCell::kRnnRelu}};
 
 Tensor Golden(const std::string& c, const std::string& name) {
-  auto t =
-      ReadNpy(absl::StrCat("tests/models/testdata/rnn_", c, "_", name, ".npy"),
-              1 << 20);
+  auto t = ReadNpy(
+      absl::StrCat("tools/rnn_goldens/testdata/rnn_", c, "_", name, ".npy"),
+      1 << 20);
   EXPECT_TRUE(t.ok()) << t.status();
   return t.ok() ? *t : Tensor();
 }

@@ -1,7 +1,7 @@
 // PyTorch weight import and export: a torch model's state_dict
-// (make_rnn_weights_goldens.py: a bidirectional 2-layer LSTM and a Linear
-// head) imported into the matching spec graph reproduces torch's output;
-// export after import gives back the same files; bad files are named.
+// (tools/rnn_goldens/make_rnn_weights_goldens.py: a bidirectional 2-layer LSTM
+// and a Linear head) imported into the matching spec graph reproduces torch's
+// output; export after import gives back the same files; bad files are named.
 
 #include "models/rnn_weights.h"
 
@@ -23,7 +23,7 @@
 namespace rill {
 namespace {
 
-const char kDir[] = "tests/models/testdata/pytorch_lstm";
+const char kDir[] = "tools/rnn_goldens/testdata/pytorch_lstm";
 
 // The model of make_rnn_weights_goldens.py.
 Graph SpecGraph(const std::string& dtype) {
@@ -74,8 +74,8 @@ TEST(PyTorchWeightNames, MapsStackAndHead) {
 TEST(ImportPyTorchWeights, MatchesTorchOutput) {
   Graph g = SpecGraph("f64");
   ASSERT_TRUE(ImportPyTorchWeights(kDir, &g).ok());
-  Tensor x = Golden("tests/models/testdata/rnn_weights_x.npy");
-  Tensor y = Golden("tests/models/testdata/rnn_weights_y.npy");
+  Tensor x = Golden("tools/rnn_goldens/testdata/rnn_weights_x.npy");
+  Tensor y = Golden("tools/rnn_goldens/testdata/rnn_weights_y.npy");
   auto valid = ValidateGraph(LoadedGraph{std::move(g), SourceMap()});
   ASSERT_TRUE(valid.ok()) << valid.status();
   auto ex = Executor::Create(*std::move(valid));

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Writes the recurrent-layer goldens in testdata/ (rnn_<case>_<name>.npy).
+"""Writes the recurrent-layer goldens in testdata/ (rnn_<case>_<name>.npy),
+read by tests/models/rnn_test.cc.
 
 Run with Debian's python3-torch and python3-numpy, from this directory:
   /usr/bin/python3 make_rnn_goldens.py

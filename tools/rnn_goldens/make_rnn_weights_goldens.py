@@ -4,7 +4,7 @@
 Run with Debian's python3-torch and python3-numpy, from this directory:
   /usr/bin/python3 make_rnn_weights_goldens.py
 
-The model matches the ModelSpec in rnn_weights_test.cc: a bidirectional
+The model matches the ModelSpec in tests/models/rnn_weights_test.cc: a bidirectional
 2-layer torch.nn.LSTM (batch-first, I=3, H=4) and a torch.nn.Linear head
 (O=2) on the last step's output. Its state_dict is saved as one .npy per
 entry, named as PyTorch names them (weight_ih_l0.npy, ...,
