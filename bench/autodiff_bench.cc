@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "graph/autodiff.h"
 #include "graph/validate.h"
+#include "models/node_writer.h"
 #include "runtime/executor.h"
 
 namespace rill {
@@ -26,21 +27,9 @@ namespace {
 
 constexpr int kHidden = 4;
 
-Node* AddNode(Graph& g, const std::string& name, const std::string& op,
-              std::initializer_list<std::string> inputs) {
-  Node* n = g.add_node();
-  n->set_name(name);
-  n->set_op(op);
-  for (const std::string& in : inputs) n->add_input(in);
-  return n;
-}
-
-void AddInput(Graph& g, const std::string& name, std::vector<int64_t> dims) {
-  Node* n = AddNode(g, name, "Input", {});
-  (*n->mutable_attr())["dtype"].set_type(DT_FLOAT);
-  for (int64_t d : dims) {
-    (*n->mutable_attr())["shape"].mutable_shape()->add_dim(d);
-  }
+void AddInput(Graph& g, const std::string& name,
+              const std::vector<int64_t>& dims) {
+  AddInputNode(&g, name, DType::kF32, dims);
 }
 
 Graph UnrolledRnn(int steps) {
@@ -53,14 +42,14 @@ Graph UnrolledRnn(int steps) {
   std::string prev = "h0";
   for (int t = 1; t <= steps; ++t) {
     std::string h = absl::StrCat("h", t);
-    AddNode(g, h + "/xw", "MatMul", {"x", "W"});
-    AddNode(g, h + "/hu", "MatMul", {prev, "U"});
-    AddNode(g, h + "/sum", "Add", {h + "/xw", h + "/hu"});
-    AddNode(g, h + "/z", "Add", {h + "/sum", "b"});
-    AddNode(g, h, "Tanh", {h + "/z"});
+    AddNode(&g, h + "/xw", "MatMul", {"x", "W"});
+    AddNode(&g, h + "/hu", "MatMul", {prev, "U"});
+    AddNode(&g, h + "/sum", "Add", {h + "/xw", h + "/hu"});
+    AddNode(&g, h + "/z", "Add", {h + "/sum", "b"});
+    AddNode(&g, h, "Tanh", {h + "/z"});
     prev = h;
   }
-  AddNode(g, "loss", "ReduceSum", {prev});
+  AddNode(&g, "loss", "ReduceSum", {prev});
   return g;
 }
 

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "models/node_writer.h"
 #include "runtime/executor.h"
 
 namespace rill {
@@ -30,12 +31,7 @@ absl::StatusOr<double> TimeNodeAlone(const ValidGraph& g, int n) {
     node->add_input(name);
     const DType dtype = g.info(in.node).dtypes[in.output];
     const Shape& shape = g.info(in.node).shapes[in.output];
-    Node* input = alone.add_node();
-    input->set_name(name);
-    input->set_op("Input");
-    (*input->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
-    auto* dims = (*input->mutable_attr())["shape"].mutable_shape();
-    for (int64_t d : shape.dims()) dims->add_dim(d);
+    AddInputNode(&alone, name, dtype, shape.dims());
     ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
     if (dtype == DType::kF32) FillUniform(t, 20 + k);
     feeds[name] = t;

@@ -63,6 +63,7 @@
 #include "graph/autodiff.h"
 #include "graph/fuse_recurrent.h"
 #include "graph/validate.h"
+#include "models/node_writer.h"
 #include "models/rnn.h"
 #include "ops/onednn_rnn.h"
 #include "runtime/executor.h"
@@ -120,13 +121,7 @@ struct RillStep {
 absl::StatusOr<std::unique_ptr<RillStep>> MakeRillStep(const Case& c,
                                                        bool fuse) {
   Graph g;
-  Node* x = g.add_node();
-  x->set_name("x");
-  x->set_op("Input");
-  (*x->mutable_attr())["dtype"].set_type(DT_FLOAT);
-  for (int64_t d : {c.t, c.b, c.i}) {
-    (*x->mutable_attr())["shape"].mutable_shape()->add_dim(d);
-  }
+  AddInputNode(&g, "x", DType::kF32, {c.t, c.b, c.i});
   RecurrentLayerOptions o;
   o.cell = c.cell;
   o.prefix = "rnn";
@@ -137,10 +132,7 @@ absl::StatusOr<std::unique_ptr<RillStep>> MakeRillStep(const Case& c,
   o.bidirectional = c.bidirectional;
   o.merge = RecurrentMerge::kConcat;
   ASSIGN_OR_RETURN(RecurrentLayer layer, AddRecurrentLayer("x", o, &g));
-  Node* loss = g.add_node();
-  loss->set_name("loss");
-  loss->set_op("ReduceSum");
-  loss->add_input(layer.output);
+  AddNode(&g, "loss", "ReduceSum", {layer.output});
   if (fuse) RETURN_IF_ERROR(FuseRecurrentLayers(&g).status());
   ASSIGN_OR_RETURN(ValidGraph forward, ValidateGraph({std::move(g), {}}));
   GradientRequest request;

@@ -37,6 +37,7 @@
 #include "core/onednn_context.h"
 #include "graph/autodiff.h"
 #include "graph/validate.h"
+#include "models/node_writer.h"
 #include "models/transformer.h"
 #include "runtime/executor.h"
 
@@ -56,21 +57,7 @@ double ForwardFlops() {
 }
 
 void AddInput(Graph& g, const std::string& name) {
-  Node* n = g.add_node();
-  n->set_name(name);
-  n->set_op("Input");
-  (*n->mutable_attr())["dtype"].set_type(DT_FLOAT);
-  for (int64_t d : {kBatch, kSeq, kModel}) {
-    (*n->mutable_attr())["shape"].mutable_shape()->add_dim(d);
-  }
-}
-
-void AddOp(Graph& g, const std::string& name, const std::string& op,
-           const std::vector<std::string>& inputs) {
-  Node* n = g.add_node();
-  n->set_name(name);
-  n->set_op(op);
-  for (const std::string& in : inputs) n->add_input(in);
+  AddInputNode(&g, name, DType::kF32, {kBatch, kSeq, kModel});
 }
 
 // x, r -> layer -> loss = sum(layer * r), differentiated with respect to x
@@ -87,8 +74,8 @@ absl::StatusOr<GradientGraph> StepGraph() {
   o.seed = 1;
   ASSIGN_OR_RETURN(TransformerLayer layer,
                    AddTransformerEncoderLayer("x", o, &g));
-  AddOp(g, "weighted", "Mul", {layer.output, "r"});
-  AddOp(g, "loss", "ReduceSum", {"weighted"});
+  AddNode(&g, "weighted", "Mul", {layer.output, "r"});
+  AddNode(&g, "loss", "ReduceSum", {"weighted"});
   ASSIGN_OR_RETURN(ValidGraph forward, ValidateGraph({std::move(g), {}}));
   GradientRequest request;
   request.losses = {"loss"};
