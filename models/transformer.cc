@@ -63,10 +63,7 @@ class LayerBuilder {
   std::string Op(const std::string& name, const std::string& op,
                  const std::vector<std::string>& inputs,
                  Node** node = nullptr) {
-    Node* n = graph_.add_node();
-    n->set_name(absl::StrCat(o_.prefix, "/", name));
-    n->set_op(op);
-    for (const std::string& in : inputs) n->add_input(in);
+    Node* n = AddNode(&graph_, absl::StrCat(o_.prefix, "/", name), op, inputs);
     if (node != nullptr) *node = n;
     return n->name();
   }
@@ -166,16 +163,10 @@ class LayerBuilder {
   // 0.
   std::string Param(const std::string& name, const Shape& shape, double bound,
                     double fill = 0) {
-    Tensor t = *Tensor::Allocate(o_.dtype, shape);
     std::uniform_real_distribution<double> dist(-bound, bound);
-    for (int64_t i = 0; i < t.num_elements(); ++i) {
-      const double v = bound > 0 ? dist(rng_) : fill;
-      if (o_.dtype == DType::kF64) {
-        t.data<double>()[i] = v;
-      } else {
-        t.data<float>()[i] = static_cast<float>(v);
-      }
-    }
+    Tensor t = FilledTensor(o_.dtype, shape, [&](int64_t) {
+      return bound > 0 ? dist(rng_) : fill;
+    });
     Node* node;
     std::string out = Op(name, "Parameter", {}, &node);
     *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(t);
