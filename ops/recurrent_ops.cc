@@ -215,6 +215,19 @@ Tensor StepsReversed(const Tensor& t) {
   return r;
 }
 
+// Writes v, a [T, ...] result computed over the steps in the order the
+// layer ran them, into `out` in input order.
+template <typename T>
+void WriteSteps(const std::vector<double>& v, bool reverse, Tensor& out) {
+  if (!reverse) {
+    FromDouble<T>(v, out);
+    return;
+  }
+  Tensor ran = *Tensor::Allocate(out.dtype(), out.shape());
+  FromDouble<T>(v, ran);
+  CopyStepsReversed(ran, out);
+}
+
 // One layer's forward pass, keeping what the backward pass needs.
 struct ForwardPass {
   Cell cell;
@@ -362,13 +375,7 @@ struct RecurrentLayerReference : OpKernel {
     f.Run<T>(cell, steps, 6);
     const int64_t bh = f.b * f.h;
     std::vector<double> y(f.hs.begin() + bh, f.hs.end());
-    if (reverse) {
-      Tensor y_rev = *Tensor::Allocate(out[0].dtype(), out[0].shape());
-      FromDouble<T>(y, y_rev);
-      CopyStepsReversed(y_rev, out[0]);
-    } else {
-      FromDouble<T>(y, out[0]);
-    }
+    WriteSteps<T>(y, reverse, out[0]);
     std::vector<double> hn(f.hs.end() - bh, f.hs.end());
     FromDouble<T>(hn, out[1]);
     if (cell == Cell::kLstm) {
@@ -522,13 +529,7 @@ struct RecurrentLayerGradReference : OpKernel {
         }
       }
     }
-    if (reverse) {
-      Tensor dx_rev = *Tensor::Allocate(out[0].dtype(), out[0].shape());
-      FromDouble<T>(dx, dx_rev);
-      CopyStepsReversed(dx_rev, out[0]);
-    } else {
-      FromDouble<T>(dx, out[0]);
-    }
+    WriteSteps<T>(dx, reverse, out[0]);
     FromDouble<T>(dh, out[1]);
     FromDouble<T>(dw_ih, out[2]);
     FromDouble<T>(dw_hh, out[3]);
@@ -616,11 +617,11 @@ void RegisterRecurrentOps(OpRegistry& r) {
                  "h' = (1 - z) n + z h), GRU gates r, z, n (G = 3). H comes "
                  "from the weights. `reverse` runs the recurrence from the "
                  "last step to the first (the backward direction of a "
-                 "bidirectional layer; y stays in input order). Outputs y [T, "
-                 "B, H] (h of every step), "
-                 "hn [B, H] and cn [B, H], the final cell state for lstm "
-                 "and hn again for the other cells. No workspace is output: "
-                 "RecurrentLayerGrad recomputes the forward pass.")
+                 "bidirectional layer; y stays in input order). Outputs "
+                 "y [T, B, H] (h of every step), hn [B, H] and cn [B, H], "
+                 "the final cell state for lstm and hn again for the other "
+                 "cells. No workspace is output; see RecurrentLayerGrad's "
+                 "`forward`.")
             .TypeVar("T", kFloatTypes)
             .Input("x", "T")
             .Input("h0", "T")
@@ -644,16 +645,16 @@ void RegisterRecurrentOps(OpRegistry& r) {
             .OneDnn(MakeRecurrentLayerOneDnn));
   r.Add(OpDef("RecurrentLayerGrad")
             .Doc("The gradient of RecurrentLayer (same `cell` and "
-                 "`reverse`) from its "
-                 "inputs x, h0, weight_ih, weight_hh, bias_ih, bias_hh and "
+                 "`reverse`) from its inputs x, h0, weight_ih, weight_hh, "
+                 "bias_ih, bias_hh and "
                  "the gradients dy [T, B, H] and dhn [B, H] reaching y and "
                  "hn; for lstm two more inputs follow, c0 and dcn. For the "
                  "other cells pass dhn + dcn as dhn (cn is hn). Recomputes "
                  "the forward pass (on oneDNN, unless the RecurrentLayer "
                  "node named by `forward` ran in the same run over the same "
                  "inputs and kept oneDNN's workspace for it), then "
-                 "backpropagates through time. "
-                 "Outputs dx, dh0, dweight_ih, dweight_hh, dbias_ih, "
+                 "backpropagates through time. Outputs dx, dh0, dweight_ih, "
+                 "dweight_hh, dbias_ih, "
                  "dbias_hh and dc0 (zeros but for lstm). Not "
                  "differentiable, by design: second order through a fused "
                  "layer is out of scope; the unrolled builders "
