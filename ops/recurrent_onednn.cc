@@ -168,13 +168,15 @@ RnnDescs MakeRnnDescs(const RnnShapes& s, const dnnl::engine& eng,
 // then are reordered into each layout a primitive asked for.
 class RnnWeights {
  public:
-  RnnWeights(const RnnShapes& s, const dnnl::engine& eng, const KernelArgs& a)
+  // `inputs`: the node's, weight_ih, weight_hh, bias_ih and bias_hh at 2-5.
+  RnnWeights(const RnnShapes& s, const dnnl::engine& eng,
+             const std::vector<Tensor>& inputs)
       : s_(s),
         eng_(eng),
-        w_ih_(a.inputs[2]),
-        w_hh_(a.inputs[3]),
-        b_ih_(a.inputs[4]),
-        b_hh_(a.inputs[5]),
+        w_ih_(inputs[2]),
+        w_hh_(inputs[3]),
+        b_ih_(inputs[4]),
+        b_hh_(inputs[5]),
         wl_user_(s.wl_user, eng),
         wi_user_(s.wi_user, eng),
         bias_(s.bias, eng) {}
@@ -224,6 +226,11 @@ absl::Status DnnlRun(const std::string& node, const std::function<void()>& f) {
   return absl::OkStatus();
 }
 
+// A oneDNN memory of layout `md` over t's buffer.
+memory Over(const memory::desc& md, const dnnl::engine& eng, const Tensor& t) {
+  return memory(md, eng, t.raw_data());
+}
+
 // The buffers of a forward node's inputs, or of the same inputs of its
 // gradient node (x, h0, the weights and biases, and c0 for the LSTM).
 std::vector<const void*> ForwardInputs(const KernelArgs& a, int c0) {
@@ -244,9 +251,10 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
   explicit RecurrentLayerOneDnnKernel(const KernelArgs& a)
       : node_(a.node.name()),
         stream_(&a.onednn->stream),
+        eng_(a.onednn->engine),
         s_(a),
-        d_(MakeRnnDescs(s_, a.onednn->engine, false)),
-        w_(s_, a.onednn->engine, a),
+        d_(MakeRnnDescs(s_, eng_, false)),
+        inputs_(a.inputs),
         y_(a.outputs[0]),
         hn_(a.outputs[1]),
         cn_(a.outputs[2]),
@@ -254,19 +262,6 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
     link_->inputs = ForwardInputs(a, 6);
     link_->layer = LayerConfig(a);
     a.onednn->recurrent_forwards[node_] = link_;
-    const dnnl::engine& eng = a.onednn->engine;
-    args_ = {{DNNL_ARG_SRC_LAYER, memory(s_.src, eng, a.inputs[0].raw_data())},
-             {DNNL_ARG_SRC_ITER, memory(s_.state, eng, a.inputs[1].raw_data())},
-             {DNNL_ARG_WEIGHTS_LAYER, w_.Layer(d_.fwd.weights_layer_desc())},
-             {DNNL_ARG_WEIGHTS_ITER, w_.Iter(d_.fwd.weights_iter_desc())},
-             {DNNL_ARG_BIAS, w_.bias()},
-             {DNNL_ARG_DST_LAYER, memory(s_.dst, eng, a.outputs[0].raw_data())},
-             {DNNL_ARG_DST_ITER, memory(s_.state, eng, hn_.raw_data())}};
-    if (s_.cell == Cell::kLstm) {
-      args_[DNNL_ARG_SRC_ITER_C] =
-          memory(s_.state, eng, a.inputs[6].raw_data());
-      args_[DNNL_ARG_DST_ITER_C] = memory(s_.state, eng, cn_.raw_data());
-    }
   }
 
   absl::Status Compute() override {
@@ -279,7 +274,8 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
       return absl::OkStatus();
     }
     RETURN_IF_ERROR(DnnlRun(node_, [&] {
-      w_.Refresh(*stream_);
+      if (!w_) PrepareInference();
+      w_->Refresh(*stream_);
       d_.fwd_p.execute(*stream_, args_);
       stream_->wait();
     }));
@@ -293,13 +289,34 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
     std::memcpy(to.raw_data(), from, to.byte_size());
   }
 
+  // The weights in the inference primitive's layouts and its arguments,
+  // made on the first run that needs them: a layer whose gradient kernel
+  // shares its forward_training never does, and so never holds a second
+  // copy of its weights.
+  void PrepareInference() {
+    w_ = std::make_unique<RnnWeights>(s_, eng_, inputs_);
+    args_ = {{DNNL_ARG_SRC_LAYER, Over(s_.src, eng_, inputs_[0])},
+             {DNNL_ARG_SRC_ITER, Over(s_.state, eng_, inputs_[1])},
+             {DNNL_ARG_WEIGHTS_LAYER, w_->Layer(d_.fwd.weights_layer_desc())},
+             {DNNL_ARG_WEIGHTS_ITER, w_->Iter(d_.fwd.weights_iter_desc())},
+             {DNNL_ARG_BIAS, w_->bias()},
+             {DNNL_ARG_DST_LAYER, Over(s_.dst, eng_, y_)},
+             {DNNL_ARG_DST_ITER, Over(s_.state, eng_, hn_)}};
+    if (s_.cell == Cell::kLstm) {
+      args_[DNNL_ARG_SRC_ITER_C] = Over(s_.state, eng_, inputs_[6]);
+      args_[DNNL_ARG_DST_ITER_C] = Over(s_.state, eng_, cn_);
+    }
+  }
+
   std::string node_;
   dnnl::stream* stream_;
+  dnnl::engine eng_;
   RnnShapes s_;
   RnnDescs d_;
-  RnnWeights w_;
+  std::vector<Tensor> inputs_;
   Tensor y_, hn_, cn_;
   std::shared_ptr<RecurrentForwardLink> link_;
+  std::unique_ptr<RnnWeights> w_;
   std::unordered_map<int, memory> args_;
 };
 
@@ -313,14 +330,12 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
         stream_(&a.onednn->stream),
         s_(a),
         d_(MakeRnnDescs(s_, a.onednn->engine, true)),
-        w_(s_, a.onednn->engine, a),
+        w_(s_, a.onednn->engine, a.inputs),
         outputs_(a.outputs) {
     const dnnl::engine& eng = a.onednn->engine;
     const bool lstm = s_.cell == Cell::kLstm;
-    auto over = [&](const memory::desc& md, const Tensor& t) {
-      return memory(md, eng, t.raw_data());
-    };
-    memory x = over(s_.src, a.inputs[0]), h0 = over(s_.state, a.inputs[1]);
+    memory x = Over(s_.src, eng, a.inputs[0]),
+           h0 = Over(s_.state, eng, a.inputs[1]);
     memory y(s_.dst, eng), hn(s_.state, eng), cn(s_.state, eng);
     memory ws(d_.fwd.workspace_desc(), eng);
     fwd_args_ = {
@@ -346,21 +361,21 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
         {DNNL_ARG_DST_LAYER, y},
         {DNNL_ARG_DST_ITER, hn},
         {DNNL_ARG_WORKSPACE, ws},
-        {DNNL_ARG_DIFF_DST_LAYER, over(s_.dst, a.inputs[6])},
-        {DNNL_ARG_DIFF_DST_ITER, over(s_.state, a.inputs[7])},
-        {DNNL_ARG_DIFF_SRC_LAYER, over(s_.src, a.outputs[0])},
-        {DNNL_ARG_DIFF_SRC_ITER, over(s_.state, a.outputs[1])},
+        {DNNL_ARG_DIFF_DST_LAYER, Over(s_.dst, eng, a.inputs[6])},
+        {DNNL_ARG_DIFF_DST_ITER, Over(s_.state, eng, a.inputs[7])},
+        {DNNL_ARG_DIFF_SRC_LAYER, Over(s_.src, eng, a.outputs[0])},
+        {DNNL_ARG_DIFF_SRC_ITER, Over(s_.state, eng, a.outputs[1])},
         {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl_},
         {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi_},
         {DNNL_ARG_DIFF_BIAS, dbias_}};
     if (lstm) {
-      memory c0 = over(s_.state, a.inputs[8]);
+      memory c0 = Over(s_.state, eng, a.inputs[8]);
       fwd_args_[DNNL_ARG_SRC_ITER_C] = c0;
       fwd_args_[DNNL_ARG_DST_ITER_C] = cn;
       bwd_args_[DNNL_ARG_SRC_ITER_C] = c0;
       bwd_args_[DNNL_ARG_DST_ITER_C] = cn;
-      bwd_args_[DNNL_ARG_DIFF_DST_ITER_C] = over(s_.state, a.inputs[9]);
-      bwd_args_[DNNL_ARG_DIFF_SRC_ITER_C] = over(s_.state, a.outputs[6]);
+      bwd_args_[DNNL_ARG_DIFF_DST_ITER_C] = Over(s_.state, eng, a.inputs[9]);
+      bwd_args_[DNNL_ARG_DIFF_SRC_ITER_C] = Over(s_.state, eng, a.outputs[6]);
     }
     Bind(a, y, hn, lstm ? cn : hn);
   }
