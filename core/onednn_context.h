@@ -17,14 +17,14 @@ namespace rill {
 // kernel bound to it (ops/recurrent_onednn.cc): one forward_training run
 // serves both, as in a direct use of oneDNN's RNN primitives. The gradient
 // kernel, created after the forward one in the same plan and reading the
-// same input buffers, sets `train` (its own forward_training into its own
+// same input tensors, sets `train` (its own forward_training into its own
 // y, hn, cn and workspace); the forward kernel then runs it instead of its
 // inference primitive, copies y, hn and cn out, and marks the result
 // fresh; the backward consumes a fresh result and recomputes otherwise.
 // y, hn and cn stay in the gradient kernel's buffers because the forward's
 // outputs may be reused before the backward runs.
 struct RecurrentForwardLink {
-  std::vector<const void*> inputs;  // x, h0, weights, biases[, c0].
+  std::vector<std::string> inputs;  // x, h0, weights, biases[, c0]: "node:k".
   std::string layer;                // Its cell and direction.
   std::function<void()> train;
   const float *y = nullptr, *hn = nullptr, *cn = nullptr;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "ops/kernel_util.h"
@@ -231,13 +232,19 @@ memory Over(const memory::desc& md, const dnnl::engine& eng, const Tensor& t) {
   return memory(md, eng, t.raw_data());
 }
 
-// The buffers of a forward node's inputs, or of the same inputs of its
-// gradient node (x, h0, the weights and biases, and c0 for the LSTM).
-std::vector<const void*> ForwardInputs(const KernelArgs& a, int c0) {
-  std::vector<const void*> p;
-  for (int k = 0; k < 6; ++k) p.push_back(a.inputs[k].raw_data());
-  if (RecurrentCellOf(a) == Cell::kLstm) p.push_back(a.inputs[c0].raw_data());
-  return p;
+// The tensors a forward node reads, or that its gradient node reads in
+// their place (x, h0, the weights and biases, and c0 for the LSTM), as
+// "node:k". Tensors, not buffer addresses: the arena gives one buffer to
+// tensors whose lives do not overlap.
+std::vector<std::string> ForwardInputs(const KernelArgs& a, int c0) {
+  std::vector<int> at = {0, 1, 2, 3, 4, 5};
+  if (RecurrentCellOf(a) == Cell::kLstm) at.push_back(c0);
+  std::vector<std::string> refs;
+  for (int k : at) {
+    const std::string& ref = a.node.input(k);
+    refs.push_back(ref.find(':') == std::string::npos ? ref + ":0" : ref);
+  }
+  return refs;
 }
 
 // The attrs that a forward node and its gradient node must agree on.
@@ -293,19 +300,23 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
   // made on the first run that needs them: a layer whose gradient kernel
   // shares its forward_training never does, and so never holds a second
   // copy of its weights.
+  // Both or neither: a oneDNN error midway leaves w_ null, to retry.
   void PrepareInference() {
-    w_ = std::make_unique<RnnWeights>(s_, eng_, inputs_);
-    args_ = {{DNNL_ARG_SRC_LAYER, Over(s_.src, eng_, inputs_[0])},
-             {DNNL_ARG_SRC_ITER, Over(s_.state, eng_, inputs_[1])},
-             {DNNL_ARG_WEIGHTS_LAYER, w_->Layer(d_.fwd.weights_layer_desc())},
-             {DNNL_ARG_WEIGHTS_ITER, w_->Iter(d_.fwd.weights_iter_desc())},
-             {DNNL_ARG_BIAS, w_->bias()},
-             {DNNL_ARG_DST_LAYER, Over(s_.dst, eng_, y_)},
-             {DNNL_ARG_DST_ITER, Over(s_.state, eng_, hn_)}};
+    auto w = std::make_unique<RnnWeights>(s_, eng_, inputs_);
+    std::unordered_map<int, memory> args = {
+        {DNNL_ARG_SRC_LAYER, Over(s_.src, eng_, inputs_[0])},
+        {DNNL_ARG_SRC_ITER, Over(s_.state, eng_, inputs_[1])},
+        {DNNL_ARG_WEIGHTS_LAYER, w->Layer(d_.fwd.weights_layer_desc())},
+        {DNNL_ARG_WEIGHTS_ITER, w->Iter(d_.fwd.weights_iter_desc())},
+        {DNNL_ARG_BIAS, w->bias()},
+        {DNNL_ARG_DST_LAYER, Over(s_.dst, eng_, y_)},
+        {DNNL_ARG_DST_ITER, Over(s_.state, eng_, hn_)}};
     if (s_.cell == Cell::kLstm) {
-      args_[DNNL_ARG_SRC_ITER_C] = Over(s_.state, eng_, inputs_[6]);
-      args_[DNNL_ARG_DST_ITER_C] = Over(s_.state, eng_, cn_);
+      args[DNNL_ARG_SRC_ITER_C] = Over(s_.state, eng_, inputs_[6]);
+      args[DNNL_ARG_DST_ITER_C] = Over(s_.state, eng_, cn_);
     }
+    args_ = std::move(args);
+    w_ = std::move(w);
   }
 
   std::string node_;
@@ -423,7 +434,7 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
   }
 
   // Hands the forward_training run to the forward node named by the
-  // `forward` attr, if its kernel is in this plan, reads the same buffers
+  // `forward` attr, if its kernel is in this plan, reads the same tensors
   // and is the same layer (a node fed other values, or a gradient node of
   // another cell or direction, must recompute).
   void Bind(const KernelArgs& a, const memory& y, const memory& hn,

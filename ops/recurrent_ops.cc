@@ -652,7 +652,7 @@ void RegisterRecurrentOps(OpRegistry& r) {
                  "other cells pass dhn + dcn as dhn (cn is hn). Recomputes "
                  "the forward pass (on oneDNN, unless the RecurrentLayer "
                  "node named by `forward` ran in the same run over the same "
-                 "inputs and kept oneDNN's workspace for it), then "
+                 "tensors and kept oneDNN's workspace for it), then "
                  "backpropagates through time. Outputs dx, dh0, dweight_ih, "
                  "dweight_hh, dbias_ih, "
                  "dbias_hh and dc0 (zeros but for lstm). Not "

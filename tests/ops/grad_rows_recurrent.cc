@@ -9,8 +9,9 @@ std::vector<OpRow> RecurrentGradRows() {
   std::vector<OpRow> rows;
   for (const std::string& cell : RecurrentCells()) {
     // rnn_relu's pre-activations must stay out of the stencil's reach of 0
-    // (a kink): at T=3 B=2 I=4 H=5 one of this seed's does, at this shape
-    // none does.
+    // (a kink): at T=3 B=2 I=4 H=5 one did, with the seed that row had; at
+    // this smaller shape none does with the seeds the rows get now (the
+    // numerical check would fail otherwise).
     const bool relu = cell == "rnn_relu";
     for (bool reverse : {false, true}) {
       rows.push_back(

@@ -1,6 +1,5 @@
 #include "tests/ops/op_test_util.h"
 
-#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -132,15 +131,16 @@ std::map<std::string, Tensor> RowFeeds(const OpRow& row, DType float_type,
 }
 
 double NormwiseRelativeError(const Tensor& got, const Tensor& want,
-                             double min_norm) {
+                             double absolute_below) {
   double diff = 0, norm = 0;
   for (int64_t i = 0; i < want.num_elements(); ++i) {
     double w = want.ElementAsDouble(i), d = got.ElementAsDouble(i) - w;
     diff += d * d;
     norm += w * w;
   }
-  const double scale = std::max(std::sqrt(norm), min_norm);
-  return scale == 0 ? std::sqrt(diff) : std::sqrt(diff) / scale;
+  norm = std::sqrt(norm);
+  const bool absolute = norm == 0 || norm < absolute_below;
+  return absolute ? std::sqrt(diff) : std::sqrt(diff) / norm;
 }
 
 }  // namespace rill

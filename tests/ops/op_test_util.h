@@ -64,10 +64,10 @@ std::vector<std::string> RowFetches(const OpRow& row);
 std::map<std::string, Tensor> RowFeeds(const OpRow& row, DType float_type,
                                        uint32_t seed);
 
-// sqrt(sum (got - want)^2) / max(sqrt(sum want^2), min_norm), or the
-// absolute norm when that is 0.
+// sqrt(sum (got - want)^2 / sum want^2); the absolute sqrt(sum (got -
+// want)^2) when want's norm is 0 or under `absolute_below`.
 double NormwiseRelativeError(const Tensor& got, const Tensor& want,
-                             double min_norm = 0);
+                             double absolute_below = 0);
 
 AttrValue True();
 

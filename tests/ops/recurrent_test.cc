@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "models/node_writer.h"
 #include "runtime/executor.h"
 #include "tests/ops/op_test_util.h"
 
@@ -87,64 +89,58 @@ TEST(RecurrentLayerBadInput, Shapes) {
   EXPECT_TRUE(ValidateLayer("gru_pytorch", in).ok());
 }
 
-// y = RecurrentLayer(in0..in6) (an LSTM, T=4 B=3 I=5 H=6), dy = y + in8,
-// and three RecurrentLayerGrad nodes naming y as their forward: `same`
-// over y's inputs, `other` over in7 in place of x, `flipped` over y's
-// inputs but with `reverse`. Only `same` may take y's forward pass; the
-// others must recompute.
-// The inputs in0..in10, as a row for RowGraph and RowFeeds.
+// The inputs in0..in10, as a row for RowGraph and RowFeeds: an LSTM's
+// in0..in6 (T=4 B=3 I=5 H=6), in7 another x, in8 added to y for dy, in9
+// and in10 dhn and dcn.
 OpRow InputsOfOneLayer() {
   OpRow row{"RecurrentLayer", RecurrentLayerInputs("lstm", 4, 3, 5, 6), {}};
-  row.inputs.push_back({4, 3, 5});  // in7: another x.
-  row.inputs.push_back({4, 3, 6});  // in8: added to y for dy.
-  row.inputs.push_back({3, 6});     // in9, in10: dhn and dcn.
+  row.inputs.push_back({4, 3, 5});
+  row.inputs.push_back({4, 3, 6});
+  row.inputs.push_back({3, 6});
   row.inputs.push_back({3, 6});
   return row;
 }
 
-Graph GradientsOfOneLayer() {
+// The inputs, then y = RecurrentLayer(x, in1..in6) and dy = y + in8.
+Graph OneLayer(const std::string& x) {
   Graph g = RowGraph(InputsOfOneLayer(), DType::kF32);
-  Node* y = g.mutable_node(g.node_size() - 1);
-  y->clear_input();
-  for (int k = 0; k < 7; ++k) y->add_input("in" + std::to_string(k));
+  g.mutable_node()->RemoveLast();  // RowGraph's y = RecurrentLayer(in0..in10).
+  Node* y = AddNode(&g, "y", "RecurrentLayer",
+                    {x, "in1", "in2", "in3", "in4", "in5", "in6"});
   (*y->mutable_attr())["cell"].set_s("lstm");
-  Node* dy = g.add_node();
-  dy->set_name("dy");
-  dy->set_op("Add");
-  dy->add_input("y");
-  dy->add_input("in8");
-  // `same` last, so that the others' kernels are created first and would
-  // bind.
-  for (const std::string name : {"other", "flipped", "same"}) {
-    Node* n = g.add_node();
-    n->set_name(name);
-    n->set_op("RecurrentLayerGrad");
-    n->add_input(name == "other" ? "in7" : "in0");
-    if (name == "flipped") (*n->mutable_attr())["reverse"].set_b(true);
-    for (int k = 1; k < 6; ++k) n->add_input("in" + std::to_string(k));
-    for (const char* in : {"dy", "in9", "in6", "in10"}) n->add_input(in);
-    (*n->mutable_attr())["cell"].set_s("lstm");
-    (*n->mutable_attr())["forward"].set_s("y");
-  }
+  AddNode(&g, "dy", "Add", {"y", "in8"});
   return g;
 }
 
-TEST(RecurrentLayerGrad, TakesTheForwardPassOnlyOfTheSameLayerAndInputs) {
+// A RecurrentLayerGrad node naming y as its forward, over x for x.
+void AddGradient(Graph& g, const std::string& name, const std::string& x,
+                 bool reverse) {
+  Node* n = AddNode(
+      &g, name, "RecurrentLayerGrad",
+      {x, "in1", "in2", "in3", "in4", "in5", "dy", "in9", "in6", "in10"});
+  (*n->mutable_attr())["cell"].set_s("lstm");
+  (*n->mutable_attr())["reverse"].set_b(reverse);
+  (*n->mutable_attr())["forward"].set_s("y");
+}
+
+// Runs `g` twice with other values (the second backward must not use the
+// first forward) on oneDNN and on the reference backend, compares every
+// output of y and of the gradient nodes `grads`, and checks that
+// `shared` gradient kernels took y's forward pass.
+void ExpectSharedAndRight(const Graph& g, const std::vector<std::string>& grads,
+                          int shared) {
   std::vector<std::string> fetches = {"y", "y:1", "y:2"};
-  for (const char* n : {"same", "other", "flipped"}) {
-    for (int k = 0; k < 7; ++k)
-      fetches.push_back(n + (":" + std::to_string(k)));
+  for (const std::string& n : grads) {
+    for (int k = 0; k < 7; ++k) fetches.push_back(absl::StrCat(n, ":", k));
   }
   std::map<Backend, std::unique_ptr<Executor>> ex;
   for (Backend b : {Backend::kReference, Backend::kOneDnn}) {
-    auto valid = ValidateGraph({GradientsOfOneLayer(), {}});
+    auto valid = ValidateGraph({g, {}});
     ASSERT_TRUE(valid.ok()) << valid.status();
     auto e = Executor::Create(*std::move(valid), {b});
     ASSERT_TRUE(e.ok()) << e.status();
     ex[b] = *std::move(e);
   }
-  // Two runs of each plan with other values: the second backward must not
-  // use the first forward.
   for (uint32_t seed : {1u, 2u}) {
     const auto feeds = RowFeeds(InputsOfOneLayer(), DType::kF32, seed);
     auto want = ex[Backend::kReference]->Run(feeds, fetches);
@@ -152,7 +148,7 @@ TEST(RecurrentLayerGrad, TakesTheForwardPassOnlyOfTheSameLayerAndInputs) {
     ASSERT_TRUE(want.ok()) << want.status();
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ(ex[Backend::kOneDnn]->last_plan_stats().shared_recurrent_forwards,
-              1);
+              shared);
     double worst = 0;
     for (size_t k = 0; k < fetches.size(); ++k) {
       const double e = NormwiseRelativeError((*got)[k], (*want)[k]);
@@ -164,6 +160,32 @@ TEST(RecurrentLayerGrad, TakesTheForwardPassOnlyOfTheSameLayerAndInputs) {
   EXPECT_EQ(ex[Backend::kOneDnn]->num_compiles(), 1);
   EXPECT_EQ(
       ex[Backend::kReference]->last_plan_stats().shared_recurrent_forwards, 0);
+}
+
+// Of three gradient nodes naming y, only `same` (over y's inputs, same
+// direction) may take y's forward pass; `other` (over in7 in place of x)
+// and `flipped` (with `reverse`) must recompute. They come first, so that
+// their kernels are made first and would bind.
+TEST(RecurrentLayerGrad, TakesTheForwardPassOnlyOfTheSameLayerAndInputs) {
+  Graph g = OneLayer("in0");
+  AddGradient(g, "other", "in7", false);
+  AddGradient(g, "flipped", "in0", true);
+  AddGradient(g, "same", "in0", false);
+  ExpectSharedAndRight(g, {"same", "other", "flipped"}, 1);
+}
+
+// y reads x1 = Tanh(in0), which nothing reads after y; x2, a Slice of dy
+// with x1's shape, is made after y and so may get x1's buffer. A gradient
+// over x2 must still recompute: the same buffer holds another tensor.
+TEST(RecurrentLayerGrad, DoesNotTakeTheForwardPassOfAnotherTensorInTheBuffer) {
+  Graph g = OneLayer("x1");
+  AddNode(&g, "x1", "Tanh", {"in0"});
+  Node* x2 = AddNode(&g, "x2", "Slice", {"dy"});
+  SetInts(x2, "start", {0});
+  SetInts(x2, "end", {5});
+  SetInts(x2, "axes", {2});
+  AddGradient(g, "grad", "x2", false);
+  ExpectSharedAndRight(g, {"grad"}, 0);
 }
 
 }  // namespace
