@@ -66,7 +66,9 @@ TEST(PreparedRun, RunsInPlaceWithoutAllocating) {
     // Under ASan nothing is counted (tests/alloc_counter.h).
     if (AllocationCountingWorks()) {
       EXPECT_EQ(counts.rill, 0);
-      if (backend == Backend::kReference) EXPECT_EQ(counts.onednn, 0);
+      if (backend == Backend::kReference) {
+        EXPECT_EQ(counts.onednn, 0);
+      }
     }
     std::printf("%s: %lld allocations by oneDNN in 5 runs\n",
                 BackendName(backend), static_cast<long long>(counts.onednn));
