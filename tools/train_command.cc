@@ -58,6 +58,12 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
               config_path.c_str(),
               static_cast<long long>((*trainer)->total_steps()),
               options.out_dir.c_str());
+  if (int fused = (*trainer)->fused_recurrent_layers(); fused > 0) {
+    std::printf(
+        "%d recurrent layer%s fused into RecurrentLayer ops (--no-fuse runs "
+        "the unrolled graph)\n",
+        fused, fused == 1 ? "" : "s");
+  }
   std::fflush(stdout);
   g_stop = false;
   auto previous = std::signal(SIGINT, OnInterrupt);

@@ -188,10 +188,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
 namespace {
 
 // The graph that config.graph names, or the one config.model_spec's spec
-// describes (BuildModel).
+// describes (BuildModel); `fused` gets how many recurrent layers the fusion
+// pass rewired (0 without `fuse`).
 absl::StatusOr<ValidGraph> LoadForwardGraph(const TrainConfig& config,
                                             const std::string& config_dir,
-                                            bool fuse) {
+                                            bool fuse, int* fused) {
   LoadedGraph loaded;
   if (config.model_spec().empty()) {
     ASSIGN_OR_RETURN(std::string graph_path,
@@ -204,7 +205,10 @@ absl::StatusOr<ValidGraph> LoadForwardGraph(const TrainConfig& config,
     if (!graph.ok()) return Annotate(graph.status(), "model_spec");
     loaded = LoadedGraph{*std::move(graph), SourceMap(spec_path)};
   }
-  if (fuse) RETURN_IF_ERROR(FuseRecurrentLayers(&loaded.graph).status());
+  *fused = 0;
+  if (fuse) {
+    ASSIGN_OR_RETURN(*fused, FuseRecurrentLayers(&loaded.graph));
+  }
   return ValidateGraph(std::move(loaded));
 }
 
@@ -232,7 +236,8 @@ absl::StatusOr<std::optional<ValidGraph>> EvaluationGraph(
 absl::Status Trainer::LoadData(const std::string& config_dir) {
   if (config_.loss().empty()) config_.set_loss("loss");  // The spec's.
   ASSIGN_OR_RETURN(ValidGraph forward,
-                   LoadForwardGraph(config_, config_dir, options_.fuse));
+                   LoadForwardGraph(config_, config_dir, options_.fuse,
+                                    &fused_recurrent_layers_));
   ASSIGN_OR_RETURN(Dataset all,
                    LoadArrays(config_.data(), "data", config_dir, forward));
   if (!config_.validation_data().empty()) {

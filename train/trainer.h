@@ -85,6 +85,9 @@ class Trainer {
 
   int64_t step() const { return step_; }
   int64_t total_steps() const { return total_steps_; }
+  // Recurrent layers that run on the fused RecurrentLayer ops (0 with
+  // options.fuse off, or when no builder tagged a layer).
+  int fused_recurrent_layers() const { return fused_recurrent_layers_; }
   // The trained graph's executor, for inference with the trained values.
   Executor& executor() { return *executor_; }
 
@@ -113,6 +116,7 @@ class Trainer {
   std::unique_ptr<LearningRateSchedule> schedule_;
   std::unique_ptr<BatchOrder> order_;
   int64_t step_ = 0, total_steps_ = 0, accumulation_ = 1;
+  int fused_recurrent_layers_ = 0;
 };
 
 }  // namespace rill

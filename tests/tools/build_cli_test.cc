@@ -78,8 +78,8 @@ TEST(TrainFromSpec, TheExampleLossFallsWellBelowTheFirst) {
   EXPECT_LT(validation, 0.05) << train.out;
 }
 
-// A unidirectional stack runs fused by default; --no-fuse runs it
-// unrolled, to the same losses.
+// A unidirectional stack runs fused by default, and says so; --no-fuse
+// runs it unrolled, to the same losses.
 TEST(TrainFromSpec, FusedAndUnrolledLayersTrainAlike) {
   const std::string dir = TestTempPath("fused");
   fs::create_directories(dir);
@@ -102,6 +102,10 @@ TEST(TrainFromSpec, FusedAndUnrolledLayersTrainAlike) {
         RunRill("train " + dir + "/t.pbtxt --out " + dir + "/out" +
                 std::to_string(unrolled) + (unrolled ? " --no-fuse" : ""));
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    const bool said = r.out.find(
+                          "2 recurrent layers fused into "
+                          "RecurrentLayer ops") != std::string::npos;
+    EXPECT_EQ(said, !unrolled) << r.out;
     losses[unrolled] = NumberAfter(r.out, "final loss ");
     ASSERT_GT(losses[unrolled], 0) << r.out;
   }
