@@ -5,14 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "ops/op_def.h"
 
 namespace rill {
 namespace {
-
-// "node" and "node:0" are one tensor; node names never hold ':'.
-std::string Canonical(const std::string& ref) {
-  return ref.find(':') == std::string::npos ? ref + ":0" : ref;
-}
 
 // Every tag's stands_for[k] -> replaced_by[k], by canonical reference.
 absl::StatusOr<std::map<std::string, std::string>> ReadTags(const Graph& graph,
@@ -42,12 +38,12 @@ absl::StatusOr<std::map<std::string, std::string>> ReadTags(const Graph& graph,
         return bad(absl::StrCat("attr 'stands_for' or 'replaced_by': entry ", k,
                                 " is empty"));
       }
-      auto [at, fresh] = owner.emplace(Canonical(names[k]), n.name());
+      auto [at, fresh] = owner.emplace(CanonicalTensorRef(names[k]), n.name());
       if (!fresh) {
         return bad(absl::StrCat("attr 'stands_for': '", names[k],
                                 "' is also claimed by '", at->second, "'"));
       }
-      replacement[Canonical(names[k])] = with;
+      replacement[CanonicalTensorRef(names[k])] = with;
     }
     ++*layers;
   }
@@ -60,7 +56,7 @@ absl::StatusOr<int> FuseRecurrentLayers(Graph* graph) {
   int layers = 0;
   ASSIGN_OR_RETURN(auto replacement, ReadTags(*graph, &layers));
   auto rewire = [&](std::string& ref) {
-    auto it = replacement.find(Canonical(ref));
+    auto it = replacement.find(CanonicalTensorRef(ref));
     if (it != replacement.end()) ref = it->second;
   };
   // Every consumer is rewired, the unrolled layers' own nodes too: those

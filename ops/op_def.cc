@@ -249,6 +249,10 @@ AttrValue BoolAttr(bool v) {
   a.set_b(v);
   return a;
 }
+std::string CanonicalTensorRef(const std::string& ref) {
+  return ref.find(':') == std::string::npos ? ref + ":0" : ref;
+}
+
 AttrValue StringAttr(std::string v) {
   AttrValue a;
   a.set_s(std::move(v));

@@ -221,6 +221,10 @@ AttrValue IntListAttr(std::vector<int64_t> v);
 AttrValue StringListAttr(std::vector<std::string> v);
 AttrValue TypeAttr(DataType t);
 
+// A node's input reference in one spelling: "node" and "node:0" are one
+// tensor (node names never hold ':'), so "node" becomes "node:0".
+std::string CanonicalTensorRef(const std::string& ref);
+
 // An op with one input "x" of any dtype and one output "y".
 OpDef AnyTypeUnaryOp(const std::string& name, std::string doc, ShapeFn shape,
                      KernelFactory reference);

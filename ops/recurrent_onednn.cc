@@ -240,10 +240,7 @@ std::vector<std::string> ForwardInputs(const KernelArgs& a, int c0) {
   std::vector<int> at = {0, 1, 2, 3, 4, 5};
   if (RecurrentCellOf(a) == Cell::kLstm) at.push_back(c0);
   std::vector<std::string> refs;
-  for (int k : at) {
-    const std::string& ref = a.node.input(k);
-    refs.push_back(ref.find(':') == std::string::npos ? ref + ":0" : ref);
-  }
+  for (int k : at) refs.push_back(CanonicalTensorRef(a.node.input(k)));
   return refs;
 }
 
@@ -251,6 +248,28 @@ std::vector<std::string> ForwardInputs(const KernelArgs& a, int c0) {
 std::string LayerConfig(const KernelArgs& a) {
   return a.attrs.GetString("cell") +
          (a.attrs.GetBool("reverse") ? " reverse" : "");
+}
+
+// The arguments that a forward primitive and its backward share: x, h0,
+// the weights in `pd`'s layouts, the bias, y and hn, and for the LSTM c0
+// and cn (the others pass empty memories there).
+std::unordered_map<int, memory> StateArgs(
+    const RnnShapes& s, const dnnl::rnn_primitive_desc_base& pd, RnnWeights& w,
+    const memory& x, const memory& h0, const memory& c0, const memory& y,
+    const memory& hn, const memory& cn) {
+  std::unordered_map<int, memory> args = {
+      {DNNL_ARG_SRC_LAYER, x},
+      {DNNL_ARG_SRC_ITER, h0},
+      {DNNL_ARG_WEIGHTS_LAYER, w.Layer(pd.weights_layer_desc())},
+      {DNNL_ARG_WEIGHTS_ITER, w.Iter(pd.weights_iter_desc())},
+      {DNNL_ARG_BIAS, w.bias()},
+      {DNNL_ARG_DST_LAYER, y},
+      {DNNL_ARG_DST_ITER, hn}};
+  if (s.cell == Cell::kLstm) {
+    args[DNNL_ARG_SRC_ITER_C] = c0;
+    args[DNNL_ARG_DST_ITER_C] = cn;
+  }
+  return args;
 }
 
 class RecurrentLayerOneDnnKernel : public OpKernel {
@@ -303,19 +322,12 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
   // Both or neither: a oneDNN error midway leaves w_ null, to retry.
   void PrepareInference() {
     auto w = std::make_unique<RnnWeights>(s_, eng_, inputs_);
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC_LAYER, Over(s_.src, eng_, inputs_[0])},
-        {DNNL_ARG_SRC_ITER, Over(s_.state, eng_, inputs_[1])},
-        {DNNL_ARG_WEIGHTS_LAYER, w->Layer(d_.fwd.weights_layer_desc())},
-        {DNNL_ARG_WEIGHTS_ITER, w->Iter(d_.fwd.weights_iter_desc())},
-        {DNNL_ARG_BIAS, w->bias()},
-        {DNNL_ARG_DST_LAYER, Over(s_.dst, eng_, y_)},
-        {DNNL_ARG_DST_ITER, Over(s_.state, eng_, hn_)}};
-    if (s_.cell == Cell::kLstm) {
-      args[DNNL_ARG_SRC_ITER_C] = Over(s_.state, eng_, inputs_[6]);
-      args[DNNL_ARG_DST_ITER_C] = Over(s_.state, eng_, cn_);
-    }
-    args_ = std::move(args);
+    const bool lstm = s_.cell == Cell::kLstm;
+    args_ = StateArgs(s_, d_.fwd, *w, Over(s_.src, eng_, inputs_[0]),
+                      Over(s_.state, eng_, inputs_[1]),
+                      lstm ? Over(s_.state, eng_, inputs_[6]) : memory(),
+                      Over(s_.dst, eng_, y_), Over(s_.state, eng_, hn_),
+                      Over(s_.state, eng_, cn_));
     w_ = std::move(w);
   }
 
@@ -347,44 +359,30 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
     const bool lstm = s_.cell == Cell::kLstm;
     memory x = Over(s_.src, eng, a.inputs[0]),
            h0 = Over(s_.state, eng, a.inputs[1]);
+    memory c0 = lstm ? Over(s_.state, eng, a.inputs[8]) : memory();
     memory y(s_.dst, eng), hn(s_.state, eng), cn(s_.state, eng);
     memory ws(d_.fwd.workspace_desc(), eng);
-    fwd_args_ = {
-        {DNNL_ARG_SRC_LAYER, x},
-        {DNNL_ARG_SRC_ITER, h0},
-        {DNNL_ARG_WEIGHTS_LAYER, w_.Layer(d_.fwd.weights_layer_desc())},
-        {DNNL_ARG_WEIGHTS_ITER, w_.Iter(d_.fwd.weights_iter_desc())},
-        {DNNL_ARG_BIAS, w_.bias()},
-        {DNNL_ARG_DST_LAYER, y},
-        {DNNL_ARG_DST_ITER, hn},
-        {DNNL_ARG_WORKSPACE, ws}};
+    fwd_args_ = StateArgs(s_, d_.fwd, w_, x, h0, c0, y, hn, cn);
+    fwd_args_[DNNL_ARG_WORKSPACE] = ws;
     dwl_ = memory(d_.bwd.diff_weights_layer_desc(), eng);
     dwi_ = memory(d_.bwd.diff_weights_iter_desc(), eng);
     dbias_ = memory(d_.bwd.diff_bias_desc(), eng);
     dwl_user_ = memory(s_.wl_user, eng);
     dwi_user_ = memory(s_.wi_user, eng);
-    bwd_args_ = {
-        {DNNL_ARG_SRC_LAYER, x},
-        {DNNL_ARG_SRC_ITER, h0},
-        {DNNL_ARG_WEIGHTS_LAYER, w_.Layer(d_.bwd.weights_layer_desc())},
-        {DNNL_ARG_WEIGHTS_ITER, w_.Iter(d_.bwd.weights_iter_desc())},
-        {DNNL_ARG_BIAS, w_.bias()},
-        {DNNL_ARG_DST_LAYER, y},
-        {DNNL_ARG_DST_ITER, hn},
-        {DNNL_ARG_WORKSPACE, ws},
-        {DNNL_ARG_DIFF_DST_LAYER, Over(s_.dst, eng, a.inputs[6])},
-        {DNNL_ARG_DIFF_DST_ITER, Over(s_.state, eng, a.inputs[7])},
-        {DNNL_ARG_DIFF_SRC_LAYER, Over(s_.src, eng, a.outputs[0])},
-        {DNNL_ARG_DIFF_SRC_ITER, Over(s_.state, eng, a.outputs[1])},
-        {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl_},
-        {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi_},
-        {DNNL_ARG_DIFF_BIAS, dbias_}};
+    // Made once here, not on every step.
+    dwl_to_user_ = dnnl::reorder(dwl_, dwl_user_);
+    dwi_to_user_ = dnnl::reorder(dwi_, dwi_user_);
+    bwd_args_ = StateArgs(s_, d_.bwd, w_, x, h0, c0, y, hn, cn);
+    bwd_args_.insert(
+        {{DNNL_ARG_WORKSPACE, ws},
+         {DNNL_ARG_DIFF_DST_LAYER, Over(s_.dst, eng, a.inputs[6])},
+         {DNNL_ARG_DIFF_DST_ITER, Over(s_.state, eng, a.inputs[7])},
+         {DNNL_ARG_DIFF_SRC_LAYER, Over(s_.src, eng, a.outputs[0])},
+         {DNNL_ARG_DIFF_SRC_ITER, Over(s_.state, eng, a.outputs[1])},
+         {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl_},
+         {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi_},
+         {DNNL_ARG_DIFF_BIAS, dbias_}});
     if (lstm) {
-      memory c0 = Over(s_.state, eng, a.inputs[8]);
-      fwd_args_[DNNL_ARG_SRC_ITER_C] = c0;
-      fwd_args_[DNNL_ARG_DST_ITER_C] = cn;
-      bwd_args_[DNNL_ARG_SRC_ITER_C] = c0;
-      bwd_args_[DNNL_ARG_DST_ITER_C] = cn;
       bwd_args_[DNNL_ARG_DIFF_DST_ITER_C] = Over(s_.state, eng, a.inputs[9]);
       bwd_args_[DNNL_ARG_DIFF_SRC_ITER_C] = Over(s_.state, eng, a.outputs[6]);
     }
@@ -405,8 +403,8 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
         std::memset(m->get_data_handle(), 0, m->get_desc().get_size());
       }
       d_.bwd_p.execute(*stream_, bwd_args_);
-      dnnl::reorder(dwl_, dwl_user_).execute(*stream_, dwl_, dwl_user_);
-      dnnl::reorder(dwi_, dwi_user_).execute(*stream_, dwi_, dwi_user_);
+      dwl_to_user_.execute(*stream_, dwl_, dwl_user_);
+      dwi_to_user_.execute(*stream_, dwi_, dwi_user_);
       stream_->wait();
     }));
     const OneDnnRnnCell c = DnnlCell(s_.cell);
@@ -461,6 +459,7 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
   std::shared_ptr<RecurrentForwardLink> link_;
   std::vector<Tensor> outputs_;
   memory dwl_, dwi_, dbias_, dwl_user_, dwi_user_;
+  dnnl::reorder dwl_to_user_, dwi_to_user_;
   std::unordered_map<int, memory> fwd_args_, bwd_args_;
 };
 
