@@ -37,8 +37,14 @@ std::string NodeWriter::OpI(const std::string& name, const std::string& op,
 
 std::string NodeWriter::Value(const std::string& name, const std::string& op,
                               const Tensor& value) {
+  return ValueAt(prefix_, name, op, value);
+}
+
+std::string NodeWriter::ValueAt(const std::string& scope,
+                                const std::string& name, const std::string& op,
+                                const Tensor& value) {
   Node* node;
-  std::string out = Op(name, op, {}, &node);
+  std::string out = OpAt(scope, name, op, {}, &node);
   *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(value);
   return out;
 }

@@ -43,6 +43,9 @@ class NodeWriter {
   // A Const or Parameter node holding `value`.
   std::string Value(const std::string& name, const std::string& op,
                     const Tensor& value);
+  // The same as node <scope>/<name>.
+  std::string ValueAt(const std::string& scope, const std::string& name,
+                      const std::string& op, const Tensor& value);
   // A scalar Const [1] of `dtype` (f32 or f64).
   std::string Scalar(const std::string& name, DType dtype, double value);
 

@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "core/tensor.h"
-#include "core/tensor_proto.h"
 #include "graph/validate.h"
 #include "models/node_writer.h"
 
@@ -60,10 +59,7 @@ absl::StatusOr<std::string> AddParameter(NodeWriter& w,
       t.data<float>()[i] = static_cast<float>(dist(rng));
     }
   }
-  Node* node;
-  std::string out = w.OpAt(o.prefix, name, "Parameter", {}, &node);
-  *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(t);
-  return out;
+  return w.ValueAt(o.prefix, name, "Parameter", t);
 }
 
 // Everything one step needs besides its own input projection.
@@ -217,8 +213,8 @@ std::string ZeroState(NodeWriter& w, const RecurrentLayerOptions& o,
       w.OpAt(o.prefix, "h0_column", "Squeeze", {corner}, &node);
   SetInts(node, "axes", {0});
   std::string zero_column = w.OpAt(o.prefix, "h0_zeros", "ZerosLike", {column});
-  std::string zero_row = w.OpAt(o.prefix, "h0_row", "Const", {}, &node);
-  *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(
+  std::string zero_row = w.ValueAt(
+      o.prefix, "h0_row", "Const",
       FilledTensor(o.dtype, Shape{o.hidden_size}, [](int64_t) { return 0.0; }));
   // [B, 1] + [H] broadcasts to [B, H].
   return w.OpAt(o.prefix, "h0", "Add", {zero_column, zero_row});
@@ -283,10 +279,9 @@ std::vector<std::string> StepMasks(NodeWriter& w,
                                    const RecurrentLayerOptions& o) {
   std::vector<std::string> masks;
   if (o.sequence_lengths.empty()) return masks;
+  std::string like = w.ValueAt(o.prefix, "steps_like", "Const",
+                               *Tensor::Allocate(o.dtype, Shape{o.steps}));
   Node* node;
-  std::string like = w.OpAt(o.prefix, "steps_like", "Const", {}, &node);
-  Tensor zeros = *Tensor::Allocate(o.dtype, Shape{o.steps});
-  *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(zeros);
   std::string mask = w.OpAt(o.prefix, "step_mask", "PaddingMask",
                             {o.sequence_lengths, like}, &node);
   (*node->mutable_attr())["additive"].set_b(false);
@@ -406,17 +401,6 @@ std::string FusedDirection(NodeWriter& w, const RecurrentLayerOptions& o,
   return fused;
 }
 
-// A node of the layer with one int attribute.
-std::string OpAtI(NodeWriter& w, const RecurrentLayerOptions& o,
-                  const std::string& name, const std::string& op,
-                  const std::vector<std::string>& inputs,
-                  const std::string& key, int64_t value) {
-  Node* node;
-  std::string out = w.OpAt(o.prefix, name, op, inputs, &node);
-  (*node->mutable_attr())[key].set_i(value);
-  return out;
-}
-
 // The layer's fused form (graph/fuse_recurrent.h), for fixed-length
 // layers: one RecurrentLayer node per direction over the same input,
 // initial states and Parameters (the backward one with `reverse`, oneDNN's
@@ -455,11 +439,13 @@ void AddFusedForm(NodeWriter& w, const RecurrentLayerOptions& o,
         FusedDirection(w, o, input, state(1, 0), state(1, 1),
                        {params.begin() + 4, params.end()}, true, &rev_node);
     const std::string rev_out = rev + ":0";
-    sequence =
-        o.merge == RecurrentMerge::kSum
-            ? w.OpAt(o.prefix, "fused_merged", "Add", {sequence, rev_out})
-            : OpAtI(w, o, "fused_merged", "Concat", {sequence, rev_out}, "axis",
-                    2);
+    Node* merged;
+    sequence = w.OpAt(o.prefix, "fused_merged",
+                      o.merge == RecurrentMerge::kSum ? "Add" : "Concat",
+                      {sequence, rev_out}, &merged);
+    if (o.merge == RecurrentMerge::kConcat) {
+      (*merged->mutable_attr())["axis"].set_i(2);
+    }
     replaced.push_back({layer.final_h_reverse, rev + ":1"});
     if (lstm) replaced.push_back({layer.final_c_reverse, rev + ":2"});
   }
@@ -469,10 +455,8 @@ void AddFusedForm(NodeWriter& w, const RecurrentLayerOptions& o,
     if (!o.bidirectional && t == o.steps - 1) continue;  // final_h itself.
     Tensor index = *Tensor::Allocate(DType::kI64, Shape());
     *index.data<int64_t>() = t;
-    Node* node;
-    const std::string at = w.OpAt(
-        o.prefix, absl::StrCat("fused_step", t, "_index"), "Const", {}, &node);
-    *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(index);
+    const std::string at = w.ValueAt(
+        o.prefix, absl::StrCat("fused_step", t, "_index"), "Const", index);
     replaced.push_back({step, w.OpAt(o.prefix, absl::StrCat("fused_step", t),
                                      "Gather", {sequence, at})});
   }
