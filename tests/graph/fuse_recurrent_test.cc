@@ -52,7 +52,7 @@ Model Build(const RecurrentLayerOptions& layer, DType dtype) {
     AddInput(&m.graph, layer.sequence_lengths, {-1}, DType::kI64);
   }
   AddInput(&m.graph, "x", {-1, kT, kI}, dtype);
-  AddOp(&m.graph, "xt", "Transpose", {"x"});
+  AddNode(&m.graph, "xt", "Transpose", {"x"});
   Node* transpose = m.graph.mutable_node(m.graph.node_size() - 1);
   for (int64_t axis : {1, 0, 2}) {
     (*transpose->mutable_attr())["perm"].mutable_list()->add_i(axis);
@@ -73,12 +73,12 @@ Model Build(const RecurrentLayerOptions& layer, DType dtype) {
       layer.bidirectional && layer.merge == RecurrentMerge::kConcat ? 2 * kH
                                                                     : kH;
   AddInput(&m.graph, "r", {kT, -1, f}, dtype);
-  AddOp(&m.graph, "weighted", "Mul", {m.stack.output, "r"});
-  AddOp(&m.graph, "a", "ReduceSum", {"weighted"});
-  AddOp(&m.graph, "b", "ReduceSum", {m.stack.layers[1].final_h});
-  AddOp(&m.graph, "c", "ReduceSum", {m.stack.layers[0].step_outputs[2]});
-  AddOp(&m.graph, "ab", "Add", {"a", "b"});
-  AddOp(&m.graph, "loss", "Add", {"ab", "c"});
+  AddNode(&m.graph, "weighted", "Mul", {m.stack.output, "r"});
+  AddNode(&m.graph, "a", "ReduceSum", {"weighted"});
+  AddNode(&m.graph, "b", "ReduceSum", {m.stack.layers[1].final_h});
+  AddNode(&m.graph, "c", "ReduceSum", {m.stack.layers[0].step_outputs[2]});
+  AddNode(&m.graph, "ab", "Add", {"a", "b"});
+  AddNode(&m.graph, "loss", "Add", {"ab", "c"});
   m.feeds["x"] = Filled(dtype, Shape{kB, kT, kI}, 1.0, 0.1);
   m.feeds["r"] = Filled(dtype, Shape{kT, kB, f}, 0.5, 0.7);
   for (const RecurrentLayer& l : m.stack.layers) {

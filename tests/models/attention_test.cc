@@ -72,8 +72,8 @@ MhaModel BuildMha(const MhaCase& cs) {
       AddMultiHeadAttention(m.inputs.front(), m.inputs.back(), o, &m.graph);
   EXPECT_TRUE(mha.ok()) << mha.status();
   if (mha.ok()) m.mha = *mha;
-  AddOp(&m.graph, "weighted", "Mul", {m.mha.output, "r"});
-  AddOp(&m.graph, "loss", "ReduceSum", {"weighted"});
+  AddNode(&m.graph, "weighted", "Mul", {m.mha.output, "r"});
+  AddNode(&m.graph, "loss", "ReduceSum", {"weighted"});
   const std::string c = cs.name;
   for (const char* w : kWeights) {
     Node* n = FindNode(&m.graph, absl::StrCat("mha/", w));
@@ -199,10 +199,10 @@ TEST(ScaledDotProductAttention, FullyMaskedRowsGiveZerosAndFiniteGradients) {
   AddInput(&g, "k", {2, 5, 4});
   AddInput(&g, "v", {2, 5, 4});
   AddInput(&g, "lengths", {2}, DType::kI64);
-  AddOp(&g, "pad_like", "MatMul", {"q", "k"});
+  AddNode(&g, "pad_like", "MatMul", {"q", "k"});
   (*FindNode(&g, "pad_like")->mutable_attr())["transpose_b"].set_b(true);
-  AddOp(&g, "pad", "PaddingMask", {"lengths", "pad_like"});
-  AddOp(&g, "mask", "ExpandDims", {"pad"});
+  AddNode(&g, "pad", "PaddingMask", {"lengths", "pad_like"});
+  AddNode(&g, "mask", "ExpandDims", {"pad"});
   (*FindNode(&g, "mask")->mutable_attr())["axis"].set_i(1);
   ScaledDotProductAttentionOptions o;
   o.prefix = "sdpa";
@@ -210,7 +210,7 @@ TEST(ScaledDotProductAttention, FullyMaskedRowsGiveZerosAndFiniteGradients) {
   o.dtype = DType::kF64;
   auto out = AddScaledDotProductAttention("q", "k", "v", "mask", o, &g);
   ASSERT_TRUE(out.ok()) << out.status();
-  AddOp(&g, "loss", "ReduceSum", {*out});
+  AddNode(&g, "loss", "ReduceSum", {*out});
 
   auto valid = ValidateGraph({g, {}});
   ASSERT_TRUE(valid.ok()) << valid.status();

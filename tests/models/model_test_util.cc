@@ -17,21 +17,7 @@ Node* FindNode(Graph* g, const std::string& name) {
 
 void AddInput(Graph* g, const std::string& name,
               const std::vector<int64_t>& dims, DType dtype) {
-  Node* n = g->add_node();
-  n->set_name(name);
-  n->set_op("Input");
-  (*n->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
-  for (int64_t d : dims) {
-    (*n->mutable_attr())["shape"].mutable_shape()->add_dim(d);
-  }
-}
-
-void AddOp(Graph* g, const std::string& name, const std::string& op,
-           const std::vector<std::string>& inputs) {
-  Node* n = g->add_node();
-  n->set_name(name);
-  n->set_op(op);
-  for (const std::string& i : inputs) n->add_input(i);
+  AddInputNode(g, name, dtype, dims);
 }
 
 double MaxError(const Tensor& got, const Tensor& want,

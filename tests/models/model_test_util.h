@@ -9,17 +9,17 @@
 
 #include "core/dtype.h"
 #include "core/tensor.h"
+#include "models/node_writer.h"
 #include "proto/graph.pb.h"
 
 namespace rill {
 
 Node* FindNode(Graph* g, const std::string& name);
 
+// AddInputNode (models/node_writer.h) with the tests' usual f64; ops are
+// added with its AddNode.
 void AddInput(Graph* g, const std::string& name,
               const std::vector<int64_t>& dims, DType dtype = DType::kF64);
-
-void AddOp(Graph* g, const std::string& name, const std::string& op,
-           const std::vector<std::string>& inputs);
 
 // The largest |got - want| over a tensor; shapes must match.
 double MaxError(const Tensor& got, const Tensor& want, const std::string& what);

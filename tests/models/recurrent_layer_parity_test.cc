@@ -55,13 +55,13 @@ void AddCommonInputs(Graph* g, DType dtype) {
 // loss = sum(y ry) + sum(hn rh) + sum(cn rc).
 void AddLoss(Graph* g, const std::string& y, const std::string& hn,
              const std::string& cn) {
-  AddOp(g, "wy", "Mul", {y, "ry"});
-  AddOp(g, "wh", "Mul", {hn, "rh"});
-  AddOp(g, "wc", "Mul", {cn, "rc"});
-  AddOp(g, "sy", "ReduceSum", {"wy"});
-  AddOp(g, "sh", "ReduceSum", {"wh"});
-  AddOp(g, "sc", "ReduceSum", {"wc"});
-  AddOp(g, "loss", "AddN", {"sy", "sh", "sc"});
+  AddNode(g, "wy", "Mul", {y, "ry"});
+  AddNode(g, "wh", "Mul", {hn, "rh"});
+  AddNode(g, "wc", "Mul", {cn, "rc"});
+  AddNode(g, "sy", "ReduceSum", {"wy"});
+  AddNode(g, "sh", "ReduceSum", {"wh"});
+  AddNode(g, "sc", "ReduceSum", {"wc"});
+  AddNode(g, "loss", "AddN", {"sy", "sh", "sc"});
 }
 
 struct Built {
@@ -89,7 +89,7 @@ Built Unrolled(const Case& c, DType dtype) {
   if (!layer.ok()) return b;
   std::string cn = layer->final_c;
   if (!IsLstm(c)) {
-    AddOp(&b.graph, "hn_twice", "Identity", {layer->final_h});
+    AddNode(&b.graph, "hn_twice", "Identity", {layer->final_h});
     cn = "hn_twice";
   }
   AddLoss(&b.graph, layer->output, layer->final_h, cn);
@@ -120,7 +120,7 @@ Built Fused(const Case& c, DType dtype, Graph& unrolled) {
       "x",           "rnn/h0",     "rnn/weight_ih", "rnn/weight_hh",
       "rnn/bias_ih", "rnn/bias_hh"};
   if (IsLstm(c)) in.push_back("rnn/c0");
-  AddOp(&b.graph, "layer", "RecurrentLayer", in);
+  AddNode(&b.graph, "layer", "RecurrentLayer", in);
   (*FindNode(&b.graph, "layer")->mutable_attr())["cell"].set_s(c.cell);
   AddLoss(&b.graph, "layer", "layer:1", "layer:2");
   b.outputs = {"layer", "layer:1", "layer:2"};

@@ -70,8 +70,8 @@ Model BuildModel(RecurrentCell cell,
   auto layer = AddRecurrentLayer("x", o, &m.graph);
   EXPECT_TRUE(layer.ok()) << layer.status();
   if (layer.ok()) m.layer = *layer;
-  AddOp(&m.graph, "weighted", "Mul", {m.layer.output, "r"});
-  AddOp(&m.graph, "loss", "ReduceSum", {"weighted"});
+  AddNode(&m.graph, "weighted", "Mul", {m.layer.output, "r"});
+  AddNode(&m.graph, "loss", "ReduceSum", {"weighted"});
   return m;
 }
 
@@ -328,8 +328,8 @@ StackModel BuildStack(RecurrentCell cell, int64_t layers, bool varlen,
   auto stack = AddRecurrentStack("x", o, &m.graph);
   EXPECT_TRUE(stack.ok()) << stack.status();
   if (stack.ok()) m.stack = *stack;
-  AddOp(&m.graph, "weighted", "Mul", {m.stack.output, "r"});
-  AddOp(&m.graph, "loss", "ReduceSum", {"weighted"});
+  AddNode(&m.graph, "weighted", "Mul", {m.stack.output, "r"});
+  AddNode(&m.graph, "loss", "ReduceSum", {"weighted"});
   return m;
 }
 

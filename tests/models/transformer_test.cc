@@ -89,8 +89,8 @@ Model Build(const LayerCase& cs) {
   }();
   EXPECT_TRUE(layer.ok()) << layer.status();
   if (layer.ok()) m.layer = *layer;
-  AddOp(&m.graph, "weighted", "Mul", {m.layer.output, "r"});
-  AddOp(&m.graph, "loss", "ReduceSum", {"weighted"});
+  AddNode(&m.graph, "weighted", "Mul", {m.layer.output, "r"});
+  AddNode(&m.graph, "loss", "ReduceSum", {"weighted"});
   const std::string c = cs.name;
   for (Node& n : *m.graph.mutable_node()) {
     if (n.op() != "Parameter") continue;
@@ -250,7 +250,7 @@ TEST(TransformerLayer, DropoutLayerRunsForwardAndBackward) {
   int dropouts = 0;
   for (const Node& n : g.node()) dropouts += n.op() == "Dropout";
   EXPECT_EQ(dropouts, 4);  // After each of 3 blocks, and inside the FFN.
-  AddOp(&g, "loss", "ReduceSum", {layer->output});
+  AddNode(&g, "loss", "ReduceSum", {layer->output});
   auto valid = ValidateGraph({g, {}});
   ASSERT_TRUE(valid.ok()) << valid.status();
   GradientRequest request;
@@ -313,7 +313,7 @@ TEST(TransformerStack, NamesLayersAsNnTransformerAndFailsWhole) {
   // A clash in the second layer leaves the first one out too.
   s.num_layers = 2;
   s.layer.prefix = "again";
-  AddOp(&g, "again/layers.1/residual1", "Identity", {"x"});
+  AddNode(&g, "again/layers.1/residual1", "Identity", {"x"});
   auto clash = AddTransformerEncoder("x", s, &g);
   ASSERT_FALSE(clash.ok());
   EXPECT_EQ(clash.status().code(), absl::StatusCode::kAlreadyExists);
