@@ -16,6 +16,7 @@
 #include "google/protobuf/text_format.h"
 #include "graph/validate.h"
 #include "gtest/gtest.h"
+#include "models/node_writer.h"
 #include "models/rnn.h"
 #include "runtime/executor.h"
 
@@ -79,12 +80,7 @@ std::vector<Tensor> RunGraph(Graph g,
 // here: its [T, B, 2H] output. Same options and seed, so the same weights.
 Tensor ReferenceStackOutput(const Tensor& x_batch_major) {
   Graph g;
-  Node* in = g.add_node();
-  in->set_name("xt");
-  in->set_op("Input");
-  (*in->mutable_attr())["dtype"].set_type(DTypeToProto(DType::kF64));
-  for (int64_t d : {kT, int64_t{-1}, kI})
-    (*in->mutable_attr())["shape"].mutable_shape()->add_dim(d);
+  AddInputNode(&g, "xt", DType::kF64, {kT, -1, kI});
   RecurrentStackOptions o;
   o.layer.cell = RecurrentCell::kLstm;
   o.layer.prefix = "rnn";

@@ -23,21 +23,12 @@ namespace {
 absl::Status ValidateLayer(const std::string& cell,
                            const std::vector<std::vector<int64_t>>& shapes) {
   Graph g;
-  Node* y = nullptr;
+  std::vector<std::string> inputs;
   for (size_t k = 0; k < shapes.size(); ++k) {
-    Node* n = g.add_node();
-    n->set_name("in" + std::to_string(k));
-    n->set_op("Input");
-    (*n->mutable_attr())["dtype"].set_type(DT_FLOAT);
-    auto* shape = (*n->mutable_attr())["shape"].mutable_shape();
-    for (int64_t d : shapes[k]) shape->add_dim(d);
+    inputs.push_back(
+        AddInputNode(&g, "in" + std::to_string(k), DType::kF32, shapes[k]));
   }
-  y = g.add_node();
-  y->set_name("y");
-  y->set_op("RecurrentLayer");
-  for (size_t k = 0; k < shapes.size(); ++k) {
-    y->add_input("in" + std::to_string(k));
-  }
+  Node* y = AddNode(&g, "y", "RecurrentLayer", inputs);
   (*y->mutable_attr())["cell"].set_s(cell);
   return ValidateGraph({g, {}}).status();
 }
