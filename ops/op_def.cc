@@ -217,6 +217,10 @@ OpDef& OpDef::NoOneDnnPrimitive() {
   no_onednn_primitive_ = true;
   return *this;
 }
+OpDef& OpDef::DrawsRandomNumbers() {
+  draws_random_numbers_ = true;
+  return *this;
+}
 OpDef& OpDef::OneDnn(KernelFactory f) {
   onednn_ = std::move(f);
   return *this;

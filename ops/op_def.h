@@ -130,6 +130,11 @@ struct KernelArgs {
   std::vector<Tensor> inputs;  // Concrete shapes, bound buffers.
   std::vector<Tensor> outputs;
   OneDnnContext* onednn = nullptr;  // Set for the oneDNN backend only.
+  // For ops that draw random numbers: how many draws the node has made in
+  // its executor. The executor owns it, across all its plans, so that a
+  // checkpoint can save it and a resumed run continues the same stream;
+  // null gives the kernel a count of its own, starting at 0.
+  int64_t* random_draws = nullptr;
 };
 // Returns a kernel, or nullptr when this backend does not handle the case
 // (e.g. f64 on oneDNN); the executor then uses the reference kernel.
@@ -168,6 +173,9 @@ class OpDef {
   OpDef& NoOneDnnPrimitive();
   // Marks the declared input `name` as read for its shape only.
   OpDef& ShapeOnly(const std::string& name);
+  // The kernel draws random numbers from a per-node stream whose position
+  // (KernelArgs::random_draws) is state that checkpoints must keep.
+  OpDef& DrawsRandomNumbers();
 
   const std::string& name() const { return name_; }
   const std::string& doc() const { return doc_; }
@@ -193,6 +201,7 @@ class OpDef {
   const KernelFactory& reference() const { return reference_; }
   const KernelFactory& onednn() const { return onednn_; }
   bool no_onednn_primitive() const { return no_onednn_primitive_; }
+  bool draws_random_numbers() const { return draws_random_numbers_; }
 
  private:
   std::string name_;
@@ -210,6 +219,7 @@ class OpDef {
   KernelFactory reference_;
   KernelFactory onednn_;
   bool no_onednn_primitive_ = false;
+  bool draws_random_numbers_ = false;
 };
 
 // AttrValue constructors, for defaults and for building graphs in code.

@@ -4,15 +4,18 @@
 //
 // The numbers. Every random node owns a stream: SplitMix64 started from
 // SplitMix64(seed) XOR FNV-1a-64(node name), so that nodes sharing a seed
-// still draw independent numbers. The n-th run of the node's kernel (its
-// Compute() call, counted from 0) takes the n-th output of that stream as a
-// 64-bit key, and element blocks come from Philox4x32-10 (Salmon et al.,
-// SC 2011) under that key, with counter (block index, attempt, 0). Every step
-// is integer arithmetic, and the distributions are written out below, so the
-// results depend on no library's implementation-defined choices: repeated
-// runs give new numbers, and the same graph and seed give the same sequence
-// in every process. A kernel lives as long as its compiled plan, so a fresh
-// executor, or a new input-shape signature, starts the count at 0 again.
+// still draw independent numbers. The n-th draw of the node (the n-th
+// Compute() call that draws, counted from 0 over every plan of its
+// executor) takes the n-th output of that stream as a 64-bit key, and
+// element blocks come from Philox4x32-10 (Salmon et al., SC 2011) under that
+// key, with counter (block index, attempt, 0). Every step is integer
+// arithmetic, and the distributions are written out below, so the results
+// depend on no library's implementation-defined choices: repeated runs give
+// new numbers, and the same graph and seed give the same sequence in every
+// process. SplitMix64 is itself counter-based, so the draw count n is the
+// stream's whole state: the executor keeps it (KernelArgs::random_draws), a
+// checkpoint saves it, and a resumed run draws what an uninterrupted one
+// would have. A fresh executor starts every count at 0.
 
 #include <array>
 #include <cmath>
@@ -69,17 +72,27 @@ uint64_t Fnv1a64(const std::string& s) {
   return h;
 }
 
-// One key per Compute() call; see the top of the file.
+// One key per draw; see the top of the file. The n-th key is SplitMix64's
+// (n+1)-th output from the node's start state, found in O(1).
 class KeyStream {
  public:
-  KeyStream(int64_t seed, const std::string& node_name) {
-    uint64_t s = static_cast<uint64_t>(seed);
-    state_ = SplitMix64(&s) ^ Fnv1a64(node_name);
+  explicit KeyStream(const KernelArgs& a)
+      : draws_(a.random_draws != nullptr ? a.random_draws : &own_draws_) {
+    uint64_t s = static_cast<uint64_t>(a.attrs.GetInt("seed"));
+    start_ = SplitMix64(&s) ^ Fnv1a64(a.node.name());
   }
-  uint64_t Next() { return SplitMix64(&state_); }
+  KeyStream(const KeyStream&) = delete;  // draws_ may point into *this.
+  KeyStream& operator=(const KeyStream&) = delete;
+  uint64_t Next() {
+    uint64_t state =
+        start_ + static_cast<uint64_t>((*draws_)++) * 0x9E3779B97F4A7C15u;
+    return SplitMix64(&state);
+  }
 
  private:
-  uint64_t state_;
+  uint64_t start_;
+  int64_t own_draws_ = 0;
+  int64_t* draws_;
 };
 
 // A double in [0, 1) from the top 53 of 64 bits.
@@ -155,9 +168,7 @@ template <typename T>
 class RandomKernel : public OpKernel {
  public:
   RandomKernel(const KernelArgs& a, Dist dist)
-      : y_(a.outputs[0]),
-        dist_(dist),
-        keys_(a.attrs.GetInt("seed"), a.node.name()) {
+      : y_(a.outputs[0]), dist_(dist), keys_(a) {
     if (dist == Dist::kUniform) {
       lo_ = a.attrs.GetFloat("minval");
       hi_ = a.attrs.GetFloat("maxval");
@@ -252,7 +263,7 @@ struct DropoutKernel : OpKernel {
       : x(a.inputs[0]),
         y(a.outputs[0]),
         mask(a.outputs[1]),
-        keys(a.attrs.GetInt("seed"), a.node.name()),
+        keys(a),
         rate(a.attrs.GetFloat("rate")),
         active(a.attrs.GetBool("training") && rate > 0),
         // rate < 1, so this is at most 2^32 - 256.
@@ -313,6 +324,7 @@ OpDef Initialiser(const std::string& name, Dist dist, const std::string& doc) {
       .Shape(RandomShapeFn(dist))
       .Reference(RandomFactory(dist))
       .NoOneDnnPrimitive()
+      .DrawsRandomNumbers()
       .NoGradient();
 }
 
@@ -354,7 +366,8 @@ void RegisterRandomOps(OpRegistry& r) {
             .Shape(DropoutShape)
             .Gradient(DropoutGradient)
             .Reference(MakeFloatKernel<DropoutKernel>)
-            .NoOneDnnPrimitive());
+            .NoOneDnnPrimitive()
+            .DrawsRandomNumbers());
 }
 
 }  // namespace rill

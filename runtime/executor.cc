@@ -46,6 +46,7 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(
   std::unique_ptr<Executor> ex(new Executor(std::move(graph), options));
   const ValidGraph& g = ex->graph_;
   ex->values_.resize(g.num_nodes());
+  ex->random_draws_.assign(g.num_nodes(), 0);
   for (int i = 0; i < g.num_nodes(); ++i) {
     const std::string& op = g.node(i).op();
     if (op != "Const" && op != "Parameter") continue;
@@ -72,6 +73,35 @@ std::map<std::string, Tensor*> Executor::mutable_parameters() {
     }
   }
   return params;
+}
+
+std::map<std::string, int64_t> Executor::random_draws() const {
+  std::map<std::string, int64_t> draws;
+  for (int n = 0; n < graph_.num_nodes(); ++n) {
+    if (graph_.info(n).op->draws_random_numbers()) {
+      draws[graph_.node(n).name()] = random_draws_[n];
+    }
+  }
+  return draws;
+}
+
+absl::Status Executor::set_random_draws(
+    const std::map<std::string, int64_t>& draws) {
+  std::vector<std::pair<int, int64_t>> updates;
+  for (const auto& [name, count] : draws) {
+    int n = graph_.FindNode(name);
+    if (n < 0 || !graph_.info(n).op->draws_random_numbers()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", name, "' is not a node that draws random numbers"));
+    }
+    if (count < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("node '", name, "': draw count ", count, " < 0"));
+    }
+    updates.push_back({n, count});
+  }
+  for (auto [n, count] : updates) random_draws_[n] = count;
+  return absl::OkStatus();
 }
 
 namespace {
@@ -340,6 +370,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     int attrs_node = chain == chain_ending_at.end() ? n : chain->second.matmul;
     Attrs attrs(g.node(attrs_node), g.info(attrs_node).op->attrs());
     KernelArgs args{g.node(n), attrs, {}, {}, nullptr};
+    if (info.op->draws_random_numbers()) args.random_draws = &random_draws_[n];
     for (const TensorRef& in : g.info(attrs_node).inputs) {
       ASSIGN_OR_RETURN(Tensor t, tensor_of(in.node, in.output));
       args.inputs.push_back(std::move(t));

@@ -109,6 +109,14 @@ class Executor {
   Tensor* mutable_value(const std::string& node_name);
   // mutable_value of every Parameter node, by name.
   std::map<std::string, Tensor*> mutable_parameters();
+  // How many draws each node whose op draws random numbers (Dropout,
+  // RandomUniform, ...) has made, over every plan, by node name: the random
+  // state that a checkpoint keeps, so that a resumed run draws exactly what
+  // an uninterrupted one would.
+  std::map<std::string, int64_t> random_draws() const;
+  // Sets those counts; an error, changing nothing, names a node that does
+  // not draw random numbers or a negative count. Nodes left out keep theirs.
+  absl::Status set_random_draws(const std::map<std::string, int64_t>& draws);
 
  private:
   friend class PreparedRun;
@@ -132,6 +140,9 @@ class Executor {
   ExecutorOptions options_;
   OneDnnContext onednn_;
   std::vector<Tensor> values_;  // Per node: decoded Const/Parameter values.
+  // Per node: draws made, for ops that draw random numbers (kernels hold
+  // pointers into it, so it is sized once, at creation).
+  std::vector<int64_t> random_draws_;
   std::map<std::string, std::shared_ptr<Plan>> plans_;
   std::vector<std::string> plan_order_;  // Oldest first, for eviction.
   PlanStats last_stats_;

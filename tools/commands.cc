@@ -13,6 +13,7 @@
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -21,6 +22,7 @@
 #include "core/file_io.h"
 #include "core/npy.h"
 #include "core/tensor_proto.h"
+#include "core/threads.h"
 #include "google/protobuf/text_format.h"
 #include "graph/dot.h"
 #include "graph/fuse_recurrent.h"
@@ -55,6 +57,10 @@ ABSL_FLAG(bool, no_fuse, false,
 ABSL_FLAG(int64_t, memory_budget_mb, 8192,
           "Memory that a graph's values and activations may take, in MiB; "
           "checked before allocating.");
+ABSL_FLAG(std::string, threads, "",
+          "Threads the kernels use; default (or 0): the CPUs this process may "
+          "use, from its CPU affinity and cgroup CPU quota. For `train`, it "
+          "overrides the config's `threads`.");
 ABSL_FLAG(int64_t, max_file_mb, 1024,
           "Largest graph or .npy file accepted, in MiB; checked before "
           "reading.");
@@ -68,6 +74,18 @@ namespace {
 int64_t MiB(int64_t mb) { return mb << 20; }
 
 }  // namespace
+
+absl::StatusOr<int64_t> ThreadsFlag() {
+  std::string text = absl::GetFlag(FLAGS_threads);
+  int64_t threads = -1;
+  if (!text.empty() && (!absl::SimpleAtoi(text, &threads) || threads < 0 ||
+                        threads > kMaxThreads)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--threads ", text, ": give a count in [0, ", kMaxThreads,
+                     "] (0: the CPUs this process may use)"));
+  }
+  return threads;
+}
 
 absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path, bool fuse) {
   LoadOptions load;
@@ -386,7 +404,7 @@ const std::vector<Command>& AllCommands() {
        "dtype,\n"
        "shape and a summary. With --out, also writes DIR/<name>.npy for each,\n"
        "atomically: a file is either complete or absent.",
-       {"feed", "fetch", "out", "backend", "params", "no_fuse",
+       {"feed", "fetch", "out", "backend", "params", "no_fuse", "threads",
         "memory_budget_mb", "max_file_mb"},
        1,
        Run},
@@ -410,16 +428,20 @@ const std::vector<Command>& AllCommands() {
        Ops},
       {"train",
        "Train a model from a TrainConfig text proto.",
-       "train CONFIG [--out DIR] [--resume CKPT_OR_DIR] [--check_numerics]",
+       "train CONFIG [--out DIR] [--resume CKPT_OR_DIR | --overwrite]\n"
+       "      [--check_numerics]",
        "Trains the graph (or model spec, built as `rill build` does) that\n"
        "CONFIG (a rill.TrainConfig text proto; see proto/train.proto)\n"
        "names: batches of its .npy data, its optimizer and\n"
        "learning-rate schedule, gradient clipping and accumulation. Prints a\n"
-       "progress line every log_every steps, appends to DIR/metrics.csv, and\n"
-       "writes checkpoints DIR/ckpt-<step>.rckpt (the last keep_checkpoints).\n"
-       "Ctrl-C writes a checkpoint and stops; --resume continues exactly\n"
-       "where a checkpoint left off. DIR defaults to train_out.",
-       {"out", "resume", "check_numerics", "backend", "no_fuse"},
+       "progress line every log_every steps, writes DIR/metrics.csv, and\n"
+       "writes checkpoints DIR/ckpt-<step>.rckpt (the last keep_checkpoints\n"
+       "of this run). Ctrl-C writes a checkpoint and stops; --resume\n"
+       "continues exactly where a checkpoint left off (metrics.csv is cut\n"
+       "back to its step). A fresh run refuses a DIR that holds another\n"
+       "run unless --overwrite. DIR defaults to train_out.",
+       {"out", "resume", "overwrite", "check_numerics", "backend", "no_fuse",
+        "threads"},
        1,
        RunTrain},
       {"esn",
@@ -493,7 +515,7 @@ const std::vector<Command>& AllCommands() {
        "to ids through the spec's seq2seq.vocab file. A summary with the\n"
        "timings goes to stderr.",
        {"params", "input", "output", "beam", "length_penalty", "strategy",
-        "batch_size", "backend", "max_file_mb"},
+        "threads", "batch_size", "backend", "max_file_mb"},
        1,
        RunDecode,
        {{"i", "input"}, {"o", "output"}}},

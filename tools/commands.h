@@ -46,6 +46,9 @@ absl::Status WriteTextGraph(const Graph& graph, const std::string& path);
 // without their terminators (a final newline starts no extra line); at
 // most 1 GiB. Errors name the line ("<stdin>:3: not valid UTF-8").
 absl::StatusOr<std::vector<std::string>> ReadTextLines(const std::string& path);
+// The --threads flag of commands that run kernels: -1 when not given;
+// anything but a count in [0, kMaxThreads] is an error naming the flag.
+absl::StatusOr<int64_t> ThreadsFlag();
 // "f32[2, 3]"
 std::string TypedShape(DType dtype, const Shape& shape);
 

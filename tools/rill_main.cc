@@ -1,5 +1,6 @@
 // The `rill` command: `rill <subcommand> [flags] [args]`.
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "core/threads.h"
 #include "tools/commands.h"
 
 namespace rill {
@@ -110,6 +112,7 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c, int argc,
 }
 
 int Main(int argc, char** argv) {
+  PreferPassiveOpenMpThreads(argv);
   if (argc < 2 || std::string(argv[1]) == "--help" ||
       std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
     PrintUsage(stdout);
@@ -148,6 +151,18 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "Usage: rill %s\n(see 'rill %s --help')\n",
                  command->usage, command->name);
     return 2;
+  }
+  if (std::find(command->flags.begin(), command->flags.end(),
+                std::string("threads")) != command->flags.end()) {
+    absl::StatusOr<int64_t> threads = ThreadsFlag();
+    if (!threads.ok()) {
+      std::fprintf(stderr, "rill %s: %s\n", command->name,
+                   std::string(threads.status().message()).c_str());
+      return 2;
+    }
+    // Not given: the CPUs this process may use, not the host's core count.
+    absl::Status set = SetThreads(std::max<int64_t>(*threads, 0), "--threads");
+    if (!set.ok()) return 2;  // ThreadsFlag checked the range.
   }
   absl::Status status = command->run(operands);
   if (!status.ok()) {

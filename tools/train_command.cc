@@ -16,6 +16,9 @@
 ABSL_FLAG(std::string, resume, "",
           "A checkpoint, or a directory whose newest checkpoint to resume "
           "from.");
+ABSL_FLAG(bool, overwrite, false,
+          "Start a fresh run in an --out directory that holds another run, "
+          "deleting its checkpoints and metrics.csv.");
 ABSL_FLAG(bool, check_numerics, false,
           "Check every node's output for NaN and Inf and name the first node "
           "that produced one (slower). The loss and gradient norm are always "
@@ -42,6 +45,8 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
   if (options.out_dir.empty()) options.out_dir = "train_out";
   ASSIGN_OR_RETURN(options.backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
   options.check_numerics = absl::GetFlag(FLAGS_check_numerics);
+  options.overwrite = absl::GetFlag(FLAGS_overwrite);
+  ASSIGN_OR_RETURN(options.threads, ThreadsFlag());
   options.fuse = !absl::GetFlag(FLAGS_no_fuse);
   options.stop = &g_stop;
   std::string dir = std::filesystem::path(config_path).parent_path().string();
@@ -70,11 +75,19 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
   absl::StatusOr<TrainSummary> summary = (*trainer)->Run();
   std::signal(SIGINT, previous);
   RETURN_IF_ERROR(summary.status());
+  if (summary->steps_run == 0 && !summary->stopped) {
+    std::printf("nothing to train: already at step %lld of %lld\n",
+                static_cast<long long>(summary->steps),
+                static_cast<long long>((*trainer)->total_steps()));
+    return absl::OkStatus();
+  }
   std::string line =
-      absl::StrFormat("%s after %lld steps in %.1f s: final loss %.6g",
+      absl::StrFormat("%s after %lld steps in %.1f s",
                       summary->stopped ? "stopped (interrupted)" : "done",
-                      static_cast<long long>(summary->steps), summary->seconds,
-                      summary->final_loss);
+                      static_cast<long long>(summary->steps), summary->seconds);
+  if (summary->steps_run > 0) {
+    absl::StrAppendFormat(&line, ": final loss %.6g", summary->final_loss);
+  }
   if (!std::isnan(summary->val_loss)) {
     absl::StrAppendFormat(&line, ", validation loss %.6g", summary->val_loss);
   }

@@ -1,7 +1,5 @@
 #include "train/trainer.h"
 
-#include <omp.h>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "core/file_io.h"
 #include "core/npy.h"
+#include "core/threads.h"
 #include "graph/autodiff.h"
 #include "graph/fuse_recurrent.h"
 #include "graph/loader.h"
@@ -27,6 +26,10 @@ namespace fs = std::filesystem;
 constexpr int64_t kMaxConfigBytes = int64_t{1} << 20;
 constexpr int64_t kMaxDataBytes = int64_t{16} << 30;
 constexpr char kOptimizerPrefix[] = "opt/";
+// Draw counts of the random ops (Executor::random_draws): of the training
+// graph, and of the evaluation graph when it is a separate one.
+constexpr char kRandomPrefix[] = "rng/";
+constexpr char kEvalRandomPrefix[] = "eval_rng/";
 
 absl::Status FieldError(const std::string& field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
@@ -67,7 +70,6 @@ absl::Status CheckConfig(const TrainConfig& c) {
     if (value < 0)
       return FieldError(name, absl::StrCat(value, ": must be >= 0"));
   }
-  if (c.threads() < 0) return FieldError("threads", "must be >= 0");
   return absl::OkStatus();
 }
 
@@ -124,6 +126,12 @@ absl::StatusOr<Dataset> LoadArrays(
   return data;
 }
 
+Tensor Int64Scalar(int64_t v) {
+  Tensor t = *Tensor::Allocate(DType::kI64, Shape{});  // 8 bytes.
+  t.data<int64_t>()[0] = v;
+  return t;
+}
+
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
       .count();
@@ -175,7 +183,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   RETURN_IF_ERROR(CheckConfig(config));
   // Fixed thread counts give fixed reduction orders in oneDNN: runs with
   // the same seed and thread count give identical losses.
-  if (config.threads() > 0) omp_set_num_threads(config.threads());
+  RETURN_IF_ERROR(options.threads >= 0
+                      ? SetThreads(options.threads, "--threads")
+                      : SetThreads(config.threads(), "threads"));
   std::unique_ptr<Trainer> t(new Trainer());
   t->config_ = config;
   t->options_ = std::move(options);
@@ -292,10 +302,16 @@ absl::Status Trainer::Compile() {
   ASSIGN_OR_RETURN(optimizer_, ParameterOptimizer::Create(
                                    config_.optimizer(), param_names_, shapes));
   int64_t batches = train_.size() / config_.batch_size();
-  total_steps_ =
-      config_.steps() > 0
-          ? config_.steps()
-          : std::max<int64_t>(1, config_.epochs() * batches / accumulation_);
+  int64_t epoch_batches = 0;
+  if (config_.steps() == 0 &&
+      __builtin_mul_overflow(config_.epochs(), batches, &epoch_batches)) {
+    return FieldError("epochs",
+                      absl::StrCat(config_.epochs(), " epochs of ", batches,
+                                   " batches is more than 2^63 batches"));
+  }
+  total_steps_ = config_.steps() > 0
+                     ? config_.steps()
+                     : std::max<int64_t>(1, epoch_batches / accumulation_);
   ASSIGN_OR_RETURN(LearningRateSchedule schedule,
                    LearningRateSchedule::Create(
                        config_.schedule(), config_.optimizer().learning_rate(),
@@ -427,10 +443,23 @@ absl::Status Trainer::Save(const std::string& path) {
     ASSIGN_OR_RETURN(Tensor copy, state->Clone());
     c.tensors.push_back({kOptimizerPrefix + name, std::move(copy)});
   }
-  Tensor steps = *Tensor::Allocate(DType::kI64, Shape{});
-  steps.data<int64_t>()[0] = optimizer_->steps_taken();
-  c.tensors.push_back({std::string(kOptimizerPrefix) + "steps_taken", steps});
+  c.tensors.push_back({std::string(kOptimizerPrefix) + "steps_taken",
+                       Int64Scalar(optimizer_->steps_taken())});
+  for (const auto& [prefix, executor] : RandomStreams()) {
+    for (const auto& [node, draws] : executor->random_draws()) {
+      c.tensors.push_back({prefix + node, Int64Scalar(draws)});
+    }
+  }
   return WriteCheckpoint(path, c);
+}
+
+std::vector<std::pair<std::string, Executor*>> Trainer::RandomStreams() {
+  std::vector<std::pair<std::string, Executor*>> streams = {
+      {kRandomPrefix, executor_.get()}};
+  if (eval_executor_ != nullptr) {
+    streams.push_back({kEvalRandomPrefix, eval_executor_.get()});
+  }
+  return streams;
 }
 
 absl::Status Trainer::Restore(const std::string& path) {
@@ -473,9 +502,39 @@ absl::Status Trainer::Restore(const std::string& path) {
   for (auto& [name, state] : optimizer_->StateTensors()) {
     RETURN_IF_ERROR(expect(kOptimizerPrefix + name, state));
   }
-  Tensor steps = *Tensor::Allocate(DType::kI64, Shape{});
+  Tensor steps = Int64Scalar(0);
   RETURN_IF_ERROR(
       expect(std::string(kOptimizerPrefix) + "steps_taken", &steps));
+  // Checkpoints written before random streams were saved have none; they
+  // resume, but their dropout masks differ from an uninterrupted run's.
+  bool has_streams = false;
+  for (const auto& [name, t] : saved) {
+    for (const char* prefix : {kRandomPrefix, kEvalRandomPrefix}) {
+      has_streams = has_streams || name.rfind(prefix, 0) == 0;
+    }
+  }
+  std::vector<std::pair<Executor*, std::map<std::string, Tensor>>> draws;
+  for (const auto& [prefix, executor] : RandomStreams()) {
+    std::map<std::string, Tensor> counts;
+    for (const auto& [node, unused] : executor->random_draws()) {
+      counts[node] = Int64Scalar(0);
+    }
+    if (has_streams) {
+      for (auto& [node, count] : counts) {
+        RETURN_IF_ERROR(expect(prefix + node, &count));
+        if (copies.back().second->data<int64_t>()[0] < 0) {
+          return absl::DataLossError(absl::StrCat(
+              file, ": '", prefix, node, "' holds a negative draw count"));
+        }
+      }
+    } else if (!counts.empty()) {
+      Log(absl::StrCat("warning: ", file,
+                       " has no random-stream state (it predates it); the "
+                       "resumed run draws other dropout masks than an "
+                       "uninterrupted one would"));
+    }
+    draws.push_back({executor, std::move(counts)});
+  }
   if (!saved.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(file, ": from a different graph: '", saved.begin()->first,
@@ -487,8 +546,14 @@ absl::Status Trainer::Restore(const std::string& path) {
     std::memcpy(into->raw_data(), from->raw_data(), from->byte_size());
   }
   RETURN_IF_ERROR(optimizer_->set_steps_taken(steps.data<int64_t>()[0]));
+  for (auto& [executor, counts] : draws) {
+    std::map<std::string, int64_t> values;
+    for (auto& [node, count] : counts) values[node] = count.data<int64_t>()[0];
+    RETURN_IF_ERROR(Annotate(executor->set_random_draws(values), file));
+  }
   *order_ = std::move(order);
   step_ = c.step;
+  restored_ = true;
   return absl::OkStatus();
 }
 
@@ -501,18 +566,55 @@ void Trainer::Log(const std::string& line) const {
   }
 }
 
-absl::Status Trainer::CheckpointNow(TrainSummary& summary) {
-  if (options_.out_dir.empty()) return absl::OkStatus();
+absl::StatusOr<MetricsLog> Trainer::PrepareOutDir() {
+  const std::string& dir = options_.out_dir;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  }
+  RemoveUnfinishedCheckpoints(dir);
+  std::string metrics = (fs::path(dir) / "metrics.csv").string();
+  std::vector<std::string> previous = CheckpointsIn(dir);
+  if (!restored_ && (fs::exists(metrics) || !previous.empty())) {
+    if (!options_.overwrite) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          dir, " already holds a training run (",
+          fs::exists(metrics) ? "metrics.csv, " : "", previous.size(),
+          " checkpoint", previous.size() == 1 ? "" : "s",
+          previous.empty()
+              ? ""
+              : ", the newest " + fs::path(previous.back()).filename().string(),
+          "): continue it with --resume ", dir,
+          ", or start over with --overwrite, which deletes them"));
+    }
+    previous.push_back(metrics);
+    for (const std::string& file : previous) fs::remove(file, ec);
+  }
+  return MetricsLog::Open(metrics, step_);
+}
+
+absl::Status Trainer::CheckpointNow(MetricsLog& metrics,
+                                    TrainSummary& summary) {
+  // A checkpoint counts as written only once the rows up to its step are
+  // on disk, so that a resume from it finds them all.
+  RETURN_IF_ERROR(metrics.Sync());
   std::string path =
       (fs::path(options_.out_dir) / CheckpointName(step_)).string();
   RETURN_IF_ERROR(Save(path));
   summary.checkpoint = path;
-  int64_t keep =
-      config_.keep_checkpoints() > 0 ? config_.keep_checkpoints() : 3;
-  std::vector<std::string> all = CheckpointsIn(options_.out_dir);
-  for (size_t i = 0; i + keep < all.size(); ++i) {
+  if (std::find(written_checkpoints_.begin(), written_checkpoints_.end(),
+                path) == written_checkpoints_.end()) {
+    written_checkpoints_.push_back(path);
+  }
+  // Only this run's own checkpoints are pruned: files of another run, even
+  // with higher step numbers, are not this run's to delete.
+  size_t keep = config_.keep_checkpoints() > 0 ? config_.keep_checkpoints() : 3;
+  while (written_checkpoints_.size() > keep) {
     std::error_code ec;
-    fs::remove(all[i], ec);
+    fs::remove(written_checkpoints_.front(), ec);
+    written_checkpoints_.erase(written_checkpoints_.begin());
   }
   return absl::OkStatus();
 }
@@ -520,25 +622,11 @@ absl::Status Trainer::CheckpointNow(TrainSummary& summary) {
 absl::StatusOr<TrainSummary> Trainer::Run() {
   TrainSummary summary;
   summary.val_loss = std::nan("");
-  FILE* csv = nullptr;
+  summary.final_loss = std::nan("");
+  std::optional<MetricsLog> metrics;
   if (!options_.out_dir.empty()) {
-    std::error_code ec;
-    fs::create_directories(options_.out_dir, ec);
-    if (ec) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot create ", options_.out_dir, ": ", ec.message()));
-    }
-    RemoveUnfinishedCheckpoints(options_.out_dir);
-    std::string path = (fs::path(options_.out_dir) / "metrics.csv").string();
-    bool fresh = !fs::exists(path);
-    csv = std::fopen(path.c_str(), "a");
-    if (csv == nullptr) {
-      return absl::UnavailableError(absl::StrCat("cannot open ", path));
-    }
-    if (fresh) std::fprintf(csv, "step,loss,lr,grad_norm,val_loss\n");
+    ASSIGN_OR_RETURN(metrics, PrepareOutDir());
   }
-  std::unique_ptr<FILE, int (*)(FILE*)> csv_closer(
-      csv, [](FILE* f) { return f ? std::fclose(f) : 0; });
   int64_t log_every = config_.log_every() > 0 ? config_.log_every() : 10;
   auto start = std::chrono::steady_clock::now();
   int64_t first_step = step_;
@@ -549,6 +637,7 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
       break;
     }
     ASSIGN_OR_RETURN(last, Step());
+    summary.final_loss = last.loss;
     double val = std::nan("");
     bool at_end = step_ == total_steps_;
     if (!validation_.arrays.empty() &&
@@ -557,11 +646,8 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
       ASSIGN_OR_RETURN(val, Evaluate());
       summary.val_loss = val;
     }
-    if (csv != nullptr) {
-      std::fprintf(csv, "%lld,%.9g,%.9g,%.9g,%s\n",
-                   static_cast<long long>(step_), last.loss, last.lr,
-                   last.grad_norm,
-                   std::isnan(val) ? "" : absl::StrCat(val).c_str());
+    if (metrics.has_value()) {
+      metrics->Append(step_, last.loss, last.lr, last.grad_norm, val);
     }
     if (step_ % log_every == 0 || at_end || step_ == first_step + 1) {
       double rate = (step_ - first_step) / Seconds(start);
@@ -575,14 +661,17 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
         absl::StrAppendFormat(&line, "  val_loss %.6g", val);
       Log(line);
     }
-    if (config_.checkpoint_every() > 0 &&
+    if (metrics.has_value() && config_.checkpoint_every() > 0 &&
         step_ % config_.checkpoint_every() == 0 && !at_end) {
-      RETURN_IF_ERROR(CheckpointNow(summary));
+      RETURN_IF_ERROR(CheckpointNow(*metrics, summary));
     }
   }
-  RETURN_IF_ERROR(CheckpointNow(summary));
+  summary.steps_run = step_ - first_step;
+  // A resumed run that had nothing left to do keeps its checkpoint as is.
+  if (metrics.has_value() && (summary.steps_run > 0 || !restored_)) {
+    RETURN_IF_ERROR(CheckpointNow(*metrics, summary));
+  }
   summary.steps = step_;
-  summary.final_loss = last.loss;
   summary.seconds = Seconds(start);
   return summary;
 }

@@ -17,6 +17,7 @@
 #include "runtime/executor.h"
 #include "train/checkpoint.h"
 #include "train/data.h"
+#include "train/metrics_log.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 
@@ -24,8 +25,13 @@ namespace rill {
 
 struct TrainerOptions {
   // Where checkpoints (ckpt-<step>.rckpt) and metrics.csv go; empty: no
-  // files at all.
+  // files at all. A run that was not restored refuses a directory that
+  // holds another run's checkpoints or metrics.csv, unless `overwrite`
+  // lets it delete them first.
   std::string out_dir;
+  bool overwrite = false;
+  // Kernel threads (core/threads.h); -1 takes the config's `threads`.
+  int64_t threads = -1;
   Backend backend = Backend::kOneDnn;
   // Check every node's output for NaN and Inf, and name the first culprit.
   // Without it the loss and the gradient norm are still checked.
@@ -47,8 +53,9 @@ struct StepResult {
 };
 
 struct TrainSummary {
-  int64_t steps = 0;  // Updates made, in total (resumed runs included).
-  double final_loss = 0;
+  int64_t steps = 0;       // Updates made, in total (resumed runs included).
+  int64_t steps_run = 0;   // By this Run() call.
+  double final_loss = 0;   // Of the last update; NaN when steps_run is 0.
   double val_loss = 0;     // NaN without validation data.
   std::string checkpoint;  // The last one written, if any.
   bool stopped = false;    // By `stop`, before the end.
@@ -76,7 +83,8 @@ class Trainer {
   // Steps to the configured end, logging, validating and checkpointing.
   absl::StatusOr<TrainSummary> Run();
 
-  // Parameters, optimizer state, step and data order.
+  // Parameters, optimizer state, step, data order, and how far every
+  // random op's stream has been drawn (Executor::random_draws).
   absl::Status Save(const std::string& path);
   // From a file, or the newest ckpt-<step>.rckpt in a directory. A
   // checkpoint of another graph (a parameter missing, extra, or of another
@@ -95,8 +103,14 @@ class Trainer {
   Trainer() = default;
   absl::Status LoadData(const std::string& config_dir);
   absl::Status Compile();
-  absl::Status CheckpointNow(TrainSummary& summary);
+  // Creates the output directory, refuses (or, with `overwrite`, clears) a
+  // previous run's files there, and opens metrics.csv at the current step.
+  absl::StatusOr<MetricsLog> PrepareOutDir();
+  absl::Status CheckpointNow(MetricsLog& metrics, TrainSummary& summary);
   void Log(const std::string& line) const;
+  // Each executor whose random streams a checkpoint keeps, with the prefix
+  // of their tensors' names.
+  std::vector<std::pair<std::string, Executor*>> RandomStreams();
 
   TrainConfig config_;
   TrainerOptions options_;
@@ -116,6 +130,9 @@ class Trainer {
   std::unique_ptr<LearningRateSchedule> schedule_;
   std::unique_ptr<BatchOrder> order_;
   int64_t step_ = 0, total_steps_ = 0, accumulation_ = 1;
+  bool restored_ = false;
+  // Checkpoints this trainer wrote, oldest first: the only ones it prunes.
+  std::vector<std::string> written_checkpoints_;
   int fused_recurrent_layers_ = 0;
 };
 

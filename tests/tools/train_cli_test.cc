@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
+#include <random>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -43,6 +45,17 @@ TEST(TrainCli, TrainsResumesAndRunsWithTheTrainedParameters) {
   EXPECT_NE(again.out.find("resumed from " + out + " at step 1500"),
             std::string::npos)
       << again.out;
+  EXPECT_NE(again.out.find("nothing to train: already at step 1500 of 1500"),
+            std::string::npos)
+      << again.out;
+  EXPECT_EQ(again.out.find("final loss"), std::string::npos) << again.out;
+
+  // A fresh run into the same directory refuses, naming the ways out.
+  CommandResult fresh =
+      RunRill(std::string("train ") + kConfig + " --out " + out);
+  EXPECT_EQ(fresh.exit_code, 1);
+  EXPECT_NE(fresh.err.find("already holds a training run"), std::string::npos)
+      << fresh.err;
 
   const std::string feeds =
       " --feed x=examples/train/sine_x.npy --feed "
@@ -115,6 +128,105 @@ TEST(TrainCli, CtrlCWritesACheckpointAndExitsCleanly) {
   ASSERT_GE(files.size(), 2u) << text;
   EXPECT_EQ(files[files.size() - 2], name) << text;
   EXPECT_EQ(files.back(), "metrics.csv");
+}
+
+// Starts `rill train` with stdout and stderr to `log`; returns its pid.
+pid_t StartTrain(const std::vector<std::string>& args, const std::string& log) {
+  fs::remove(log);  // So that no line of an earlier run is waited for.
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv = {const_cast<char*>("rill"),
+                               const_cast<char*>("train")};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(&a[0]));
+    argv.push_back(nullptr);
+    execv("tools/rill", argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+void WaitForLine(const std::string& log, const std::string& text) {
+  for (int i = 0; i < 1200 && ReadTestFile(log).find(text) == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+}
+
+// The steps of metrics.csv's complete rows, in order; the header must lead.
+std::vector<long long> MetricsSteps(const std::string& csv) {
+  std::vector<long long> steps;
+  EXPECT_EQ(csv.rfind("step,loss,lr,grad_norm,val_loss\n", 0), 0u) << csv;
+  size_t begin = csv.find('\n') + 1;
+  for (size_t end; (end = csv.find('\n', begin)) != std::string::npos;
+       begin = end + 1) {
+    std::string row = csv.substr(begin, end - begin);
+    EXPECT_EQ(std::count(row.begin(), row.end(), ','), 4) << row;
+    steps.push_back(std::stoll(row));
+  }
+  return steps;
+}
+
+std::vector<long long> OneTo(long long n) {
+  std::vector<long long> v(n);
+  std::iota(v.begin(), v.end(), 1);
+  return v;
+}
+
+// kill -9 at random moments, then --resume: the newest checkpoint always
+// has every metrics row up to its step, and the resumed runs leave each
+// step exactly once, with no torn row.
+TEST(TrainCli, KillNineThenResumeLeavesEveryStepOnce) {
+  std::string out = TestTempPath("killed");
+  fs::remove_all(out);
+  std::string config = TestTempPath("killed.train.pbtxt");
+  for (const char* f : {"sine_mlp.pbtxt", "sine_x.npy", "sine_y.npy"}) {
+    fs::copy_file(std::string("examples/train/") + f, TestTempPath(f),
+                  fs::copy_options::overwrite_existing);
+  }
+  std::string text = ReadTestFile(kConfig);
+  text.replace(text.find("steps: 1500"), 11, "steps: 100000000");
+  text.replace(text.find("checkpoint_every: 500"), 21, "checkpoint_every: 7");
+  std::ofstream(config) << text;
+  std::string log = TestTempPath("killed.log");
+  std::mt19937 rng(2026);
+  for (int trial = 0; trial < 5; ++trial) {
+    SCOPED_TRACE(trial);
+    std::vector<std::string> args = {config, "--out", out};
+    if (trial > 0) args.insert(args.end(), {"--resume", out});
+    pid_t pid = StartTrain(args, log);
+    ASSERT_GT(pid, 0);
+    WaitForLine(log, "/100000000  loss");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 400));
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    std::vector<std::string> files = ListDir(out);
+    ASSERT_GE(files.size(), 2u) << ReadTestFile(log);
+    std::string newest = files[files.size() - 2];  // Before metrics.csv.
+    ASSERT_EQ(newest.rfind("ckpt-", 0), 0u) << newest;
+    long long saved = std::stoll(newest.substr(5));
+    std::vector<long long> steps =
+        MetricsSteps(ReadTestFile(out + "/metrics.csv"));
+    ASSERT_GE(steps.size(), static_cast<size_t>(saved));
+    steps.resize(saved);
+    EXPECT_EQ(steps, OneTo(saved));
+  }
+  pid_t pid = StartTrain({config, "--out", out, "--resume", out}, log);
+  WaitForLine(log, "/100000000  loss");
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  text = ReadTestFile(log);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << status << " " << text;
+  size_t at = text.find("stopped (interrupted) after ");
+  ASSERT_NE(at, std::string::npos) << text;
+  long long steps = std::stoll(text.substr(at + 28));
+  std::string csv = ReadTestFile(out + "/metrics.csv");
+  EXPECT_EQ(MetricsSteps(csv), OneTo(steps));
+  EXPECT_EQ(csv.back(), '\n');
 }
 
 TEST(TrainCli, BadConfigsExitOneNamingTheFileAndField) {
