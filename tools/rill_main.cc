@@ -10,6 +10,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -64,7 +65,8 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c, int argc,
       for (++i; i < argc; ++i) args.push_back(argv[i]);
       break;
     }
-    if (arg.size() < 2 || arg[0] != '-') {
+    // "-5" is a value (of the flag before it), not a flag.
+    if (arg.size() < 2 || arg[0] != '-' || absl::ascii_isdigit(arg[1])) {
       args.push_back(arg);
       continue;
     }

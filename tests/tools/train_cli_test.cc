@@ -243,5 +243,33 @@ TEST(TrainCli, BadConfigsExitOneNamingTheFileAndField) {
   EXPECT_NE(r.err.find("not a valid TrainConfig"), std::string::npos) << r.err;
 }
 
+TEST(TrainCli, ThreadCountsOutOfRangeAreRefused) {
+  std::string config = TestTempPath("threads.train.pbtxt");
+  for (const char* f : {"sine_mlp.pbtxt", "sine_x.npy", "sine_y.npy"}) {
+    fs::copy_file(std::string("examples/train/") + f, TestTempPath(f),
+                  fs::copy_options::overwrite_existing);
+  }
+  std::ofstream(config) << ReadTestFile(kConfig) << "threads: 50000\n";
+  CommandResult r =
+      RunRill("train " + config + " --out " + TestTempPath("threads_out"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(config + ": threads: 50000: must be in [0, 1024]"),
+            std::string::npos)
+      << r.err;
+  // A command-line mistake exits 2, naming the flag.
+  for (const char* bad : {"abc", "-1", "5000"}) {
+    r = RunRill(std::string("train ") + kConfig + " --threads " + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find(std::string("--threads ") + bad +
+                         ": give a count in [0, 1024]"),
+              std::string::npos)
+        << r.err;
+  }
+  // --threads overrides the config's `threads: 50000`, so the run trains.
+  r = RunRill("train " + config + " --threads 1 --out " +
+              TestTempPath("threads_flag_out") + " --overwrite");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 }  // namespace
 }  // namespace rill
