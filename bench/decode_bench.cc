@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/tensor_proto.h"
+#include "core/threads.h"
 #include "models/decode.h"
 #include "models/seq2seq.h"
 
@@ -115,4 +116,7 @@ int Main() {
 }  // namespace
 }  // namespace rill
 
-int main() { return rill::Main(); }
+int main(int, char** argv) {
+  rill::PreferPassiveOpenMpThreads(argv);  // As the rill command does.
+  return rill::Main();
+}

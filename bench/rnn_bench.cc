@@ -62,6 +62,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/bench_util.h"
 #include "core/onednn_context.h"
+#include "core/threads.h"
 #include "graph/autodiff.h"
 #include "graph/fuse_recurrent.h"
 #include "graph/validate.h"
@@ -543,6 +544,7 @@ absl::Status Main(int steps, const std::string& only, bool breakdown) {
 }  // namespace rill
 
 int main(int argc, char** argv) {
+  rill::PreferPassiveOpenMpThreads(argv);  // As the rill command does.
   int steps = 20;
   bool breakdown = false;
   std::string only;

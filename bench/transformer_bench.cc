@@ -35,6 +35,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/bench_util.h"
 #include "core/onednn_context.h"
+#include "core/threads.h"
 #include "graph/autodiff.h"
 #include "graph/validate.h"
 #include "models/node_writer.h"
@@ -172,6 +173,7 @@ absl::Status Main(int steps, bool breakdown) {
 }  // namespace rill
 
 int main(int argc, char** argv) {
+  rill::PreferPassiveOpenMpThreads(argv);  // As the rill command does.
   int steps = 30;
   bool breakdown = false;
   for (int i = 1; i < argc; ++i) {

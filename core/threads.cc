@@ -36,6 +36,21 @@ std::string OwnCgroupV2() {
   return "/sys/fs/cgroup";
 }
 
+// OMP_NUM_THREADS when the user set it (its first entry, as OpenMP reads
+// it), else AvailableCpus().
+int64_t DefaultThreads() {
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  if (env != nullptr) {
+    absl::string_view text(env);
+    int64_t threads = 0;
+    if (absl::SimpleAtoi(text.substr(0, text.find(',')), &threads) &&
+        threads >= 1 && threads <= kMaxThreads) {
+      return threads;
+    }
+  }
+  return AvailableCpus();
+}
+
 }  // namespace
 
 std::optional<int> CpusFromQuota(absl::string_view quota_text,
@@ -76,12 +91,22 @@ absl::Status SetThreads(int64_t threads, absl::string_view field) {
         absl::StrCat(field, ": ", threads, ": must be in [0, ", kMaxThreads,
                      "] (0: the CPUs this process may use)"));
   }
-  omp_set_num_threads(threads > 0 ? static_cast<int>(threads)
-                                  : AvailableCpus());
+  if (threads == 0) threads = DefaultThreads();
+  omp_set_num_threads(static_cast<int>(threads));
   return absl::OkStatus();
 }
 
 int CurrentThreads() { return omp_get_max_threads(); }
+
+SingleThreadScope::SingleThreadScope(bool active) {
+  if (!active) return;
+  saved_ = omp_get_max_threads();
+  if (saved_ > 1) omp_set_num_threads(1);
+}
+
+SingleThreadScope::~SingleThreadScope() {
+  if (saved_ > 1) omp_set_num_threads(saved_);
+}
 
 void PreferPassiveOpenMpThreads(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr ||

@@ -28,13 +28,28 @@ int AvailableCpus();
 std::optional<int> CpusFromQuota(absl::string_view quota_text,
                                  absl::string_view period_text = "");
 
-// Sets the kernels' thread count: `threads` > 0 as given, 0 for
-// AvailableCpus(). Outside [0, kMaxThreads] it is an error naming `field`
+// Sets the kernels' thread count: `threads` > 0 as given; 0 for
+// OMP_NUM_THREADS when the environment sets it, else AvailableCpus().
+// Outside [0, kMaxThreads] it is an error naming `field`
 // (a flag or config field) and changes nothing.
 absl::Status SetThreads(int64_t threads, absl::string_view field);
 
 // The count kernels now use.
 int CurrentThreads();
+
+// While it lives, kernels run on one thread (when `active`): a kernel too
+// small to gain from a second thread still pays for opening a parallel
+// region, and far more when another process holds one of the cores.
+class SingleThreadScope {
+ public:
+  explicit SingleThreadScope(bool active);
+  ~SingleThreadScope();
+  SingleThreadScope(const SingleThreadScope&) = delete;
+  SingleThreadScope& operator=(const SingleThreadScope&) = delete;
+
+ private:
+  int saved_ = 0;  // 0: inactive.
+};
 
 // For a program's main(), before anything else: unless the environment
 // already chooses an OpenMP wait policy (OMP_WAIT_POLICY, GOMP_SPINCOUNT),

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/tensor_proto.h"
+#include "core/threads.h"
 #include "ops/kernel_util.h"
 #include "runtime/buffer_plan.h"
 #include "runtime/fusion.h"
@@ -27,7 +28,8 @@ const char* BackendName(Backend b) {
 
 struct Executor::Plan {
   std::vector<std::unique_ptr<OpKernel>> kernels;
-  std::vector<int> kernel_nodes;  // Node of each kernel, for error messages.
+  std::vector<int> kernel_nodes;    // Node of each kernel, for error messages.
+  std::vector<bool> small_kernels;  // Run on one thread (IsSmallKernel).
   // With check_numerics: the float outputs of each kernel.
   std::vector<std::vector<Tensor>> kernel_outputs;
   std::vector<std::pair<int, Tensor>> inputs;  // Input node, its buffer.
@@ -105,6 +107,21 @@ absl::Status Executor::set_random_draws(
 }
 
 namespace {
+
+// Below this many elements read and written, a kernel runs on one thread:
+// opening a parallel region costs more than a second thread saves (a
+// passive OpenMP thread takes tens of microseconds to wake), and on a
+// machine where another process holds a core it costs a scheduler time
+// slice (bench/busy_machine.py).
+constexpr int64_t kParallelMinElements = int64_t{1} << 16;
+
+bool IsSmallKernel(const KernelArgs& args) {
+  int64_t elements = 0;
+  for (const auto* tensors : {&args.inputs, &args.outputs}) {
+    for (const Tensor& t : *tensors) elements += t.num_elements();
+  }
+  return elements < kParallelMinElements;
+}
 
 // Feeds must name Input nodes, with the declared dtype and a shape that
 // matches the declared one wherever that is not symbolic.
@@ -384,6 +401,9 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
       ASSIGN_OR_RETURN(Tensor t, tensor_of(n, static_cast<int>(o)));
       args.outputs.push_back(std::move(t));
     }
+    const bool small = IsSmallKernel(args);
+    // Created as it will run: oneDNN may pick its method by thread count.
+    SingleThreadScope one_thread(small);
     absl::StatusOr<std::unique_ptr<OpKernel>> kernel =
         chain == chain_ending_at.end()
             ? CreateKernel(*info.op, args, &plan->stats)
@@ -391,6 +411,8 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     if (!kernel.ok()) return Annotate(kernel.status(), g.Describe(n));
     plan->kernels.push_back(*std::move(kernel));
     plan->kernel_nodes.push_back(n);
+    plan->small_kernels.push_back(small);
+    plan->stats.single_threaded_kernels += small;
     if (options_.check_numerics) {
       std::vector<Tensor> floats;
       for (const Tensor& t : args.outputs) {
@@ -468,7 +490,11 @@ int64_t FirstNonFinite(const Tensor& t) {
 
 absl::Status Executor::RunPlan(Plan& plan) {
   for (size_t k = 0; k < plan.kernels.size(); ++k) {
-    absl::Status s = plan.kernels[k]->Compute();
+    absl::Status s;
+    {
+      SingleThreadScope one_thread(plan.small_kernels[k]);
+      s = plan.kernels[k]->Compute();
+    }
     if (!s.ok()) return Annotate(s, graph_.Describe(plan.kernel_nodes[k]));
     if (!options_.check_numerics) continue;
     if (options_.backend == Backend::kOneDnn) onednn_.stream.wait();

@@ -35,6 +35,8 @@ struct PlanStats {
   int num_kernels = 0;
   int onednn_kernels = 0;  // The rest run the reference loops.
   int fused_chains = 0;    // MatMul chains run as one kernel each.
+  // Kernels too small to gain from more threads, run on one.
+  int single_threaded_kernels = 0;
   // RecurrentLayerGrad kernels that take their forward_training run from
   // their RecurrentLayer's kernel instead of recomputing it.
   int shared_recurrent_forwards = 0;

@@ -58,9 +58,10 @@ ABSL_FLAG(int64_t, memory_budget_mb, 8192,
           "Memory that a graph's values and activations may take, in MiB; "
           "checked before allocating.");
 ABSL_FLAG(std::string, threads, "",
-          "Threads the kernels use; default (or 0): the CPUs this process may "
-          "use, from its CPU affinity and cgroup CPU quota. For `train`, it "
-          "overrides the config's `threads`.");
+          "Threads the kernels use; default (or 0): OMP_NUM_THREADS if set, "
+          "else the CPUs this process may use, from its CPU affinity and "
+          "cgroup CPU quota. For `train`, it overrides the config's "
+          "`threads`.");
 ABSL_FLAG(int64_t, max_file_mb, 1024,
           "Largest graph or .npy file accepted, in MiB; checked before "
           "reading.");

@@ -114,7 +114,6 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c, int argc,
 }
 
 int Main(int argc, char** argv) {
-  PreferPassiveOpenMpThreads(argv);
   if (argc < 2 || std::string(argv[1]) == "--help" ||
       std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
     PrintUsage(stdout);
@@ -154,8 +153,10 @@ int Main(int argc, char** argv) {
                  command->usage, command->name);
     return 2;
   }
+  // Commands that run kernels take --threads.
   if (std::find(command->flags.begin(), command->flags.end(),
                 std::string("threads")) != command->flags.end()) {
+    PreferPassiveOpenMpThreads(argv);  // Costs a process start: only here.
     absl::StatusOr<int64_t> threads = ThreadsFlag();
     if (!threads.ok()) {
       std::fprintf(stderr, "rill %s: %s\n", command->name,
