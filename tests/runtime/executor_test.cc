@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/threads.h"
 #include "gtest/gtest.h"
 
 namespace rill {
@@ -122,6 +123,24 @@ TEST(Executor, BothBackendsMatchHandComputation) {
       EXPECT_EQ(stats.onednn_kernels, 0);
       EXPECT_EQ(stats.fused_chains, 0);
     }
+  }
+}
+
+// Kernels under 2^16 elements run on one thread; larger ones on all, and
+// the thread count is the same after a run as before it.
+TEST(Executor, SmallKernelsRunOnOneThread) {
+  ASSERT_TRUE(SetThreads(2, "threads").ok());
+  auto ex = Make(kGraph, Backend::kOneDnn);
+  for (int rows : {4, 20000}) {  // 2 + 3 elements per row and kernel, or so.
+    Tensor x = Batch(rows);
+    auto out = ex->Run({{"x", x}}, {"p"});
+    ASSERT_TRUE(out.ok()) << out.status();
+    std::vector<double> want = Expected(x);
+    for (int i = 0; i < 2 * rows; i += 997)
+      EXPECT_NEAR((*out)[0].data<float>()[i], want[i], 1e-6) << i;
+    EXPECT_EQ(ex->last_plan_stats().single_threaded_kernels, rows == 4 ? 4 : 0)
+        << rows;
+    EXPECT_EQ(CurrentThreads(), 2);
   }
 }
 
