@@ -4,6 +4,7 @@
 // Building blocks that op families share: float-type dispatch, reference
 // element-wise and broadcasting loops, and wrappers for oneDNN primitives.
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -75,9 +76,45 @@ AxisSplit SplitAt(const Shape& shape, int axis);
 // "[1, 2]": the coordinates of element `flat` of `shape`, for messages.
 std::string ElementPosition(int64_t flat, const Shape& shape);
 
-// For each element of `out` in C order, the offset of the element of `in`
-// that broadcasts to it (NumPy rules; `in` aligned on the right).
-std::vector<int64_t> BroadcastOffsets(const Shape& in, const Shape& out);
+// The strides of `in` seen with `out`'s rank (NumPy rules, `in` aligned on
+// the right): 0 along the dimensions that broadcast.
+std::vector<int64_t> BroadcastStrides(const Shape& in, const Shape& out);
+
+// Calls f(i, offsets) for each element i of `out` in C order, where
+// offsets[k] is the offset of the element of ins[k] that broadcasts to it.
+// The offsets are stepped as the loop goes rather than tabled up front: a
+// table would be as large as the output, memory no plan accounts for.
+template <size_t N, typename F>
+void ForEachBroadcast(const Shape& out, const std::array<const Shape*, N>& ins,
+                      F f) {
+  const int rank = out.rank();
+  int64_t total = 1;
+  for (int64_t d : out.dims()) total *= d;
+  std::array<int64_t, N> offsets{};
+  if (rank == 0) {
+    f(int64_t{0}, offsets);
+    return;
+  }
+  if (total == 0) return;
+  std::array<std::vector<int64_t>, N> strides;
+  for (size_t k = 0; k < N; ++k) strides[k] = BroadcastStrides(*ins[k], out);
+  const int64_t inner = out.dim(rank - 1);
+  std::vector<int64_t> coord(rank, 0);
+  for (int64_t row = 0; row < total; row += inner) {
+    std::array<int64_t, N> at = offsets;
+    for (int64_t j = 0; j < inner; ++j) {
+      f(row + j, at);
+      for (size_t k = 0; k < N; ++k) at[k] += strides[k][rank - 1];
+    }
+    // Odometer increment over the outer dimensions.
+    for (int d = rank - 2; d >= 0; --d) {
+      for (size_t k = 0; k < N; ++k) offsets[k] += strides[k][d];
+      if (++coord[d] < out.dim(d)) break;
+      for (size_t k = 0; k < N; ++k) offsets[k] -= strides[k][d] * out.dim(d);
+      coord[d] = 0;
+    }
+  }
+}
 
 // Reference y = f(x) over all elements; f is generic over float/double.
 template <typename F>
@@ -117,12 +154,7 @@ class BinaryReferenceKernel : public OpKernel {
         y_(a.inputs[1]),
         z_(a.outputs[0]),
         f_(f),
-        same_shapes_(x_.shape() == z_.shape() && y_.shape() == z_.shape()) {
-    if (!same_shapes_) {
-      x_offsets_ = BroadcastOffsets(x_.shape(), z_.shape());
-      y_offsets_ = BroadcastOffsets(y_.shape(), z_.shape());
-    }
-  }
+        same_shapes_(x_.shape() == z_.shape() && y_.shape() == z_.shape()) {}
   absl::Status Compute() override {
     x_.dtype() == DType::kF32 ? Run<float>() : Run<double>();
     return absl::OkStatus();
@@ -139,13 +171,14 @@ class BinaryReferenceKernel : public OpKernel {
       for (int64_t i = 0; i < n; ++i) zs[i] = f_(xs[i], ys[i]);
       return;
     }
-    for (int64_t i = 0; i < n; ++i)
-      zs[i] = f_(xs[x_offsets_[i]], ys[y_offsets_[i]]);
+    ForEachBroadcast<2>(z_.shape(), {&x_.shape(), &y_.shape()},
+                        [&](int64_t i, const std::array<int64_t, 2>& at) {
+                          zs[i] = f_(xs[at[0]], ys[at[1]]);
+                        });
   }
   Tensor x_, y_, z_;
   F f_;
   bool same_shapes_;
-  std::vector<int64_t> x_offsets_, y_offsets_;
 };
 
 template <typename F>
