@@ -19,6 +19,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "core/file_io.h"
+#include "core/limits.h"
 #include "core/npy.h"
 #include "core/tensor_proto.h"
 #include "google/protobuf/text_format.h"
@@ -63,22 +64,30 @@ ABSL_FLAG(int64_t, max_file_mb, 1024,
 ABSL_DECLARE_FLAG(std::string, output);
 
 namespace rill {
-namespace {
 
-int64_t MiB(int64_t mb) { return mb << 20; }
+absl::StatusOr<MemoryBudget> MemoryBudgetFromFlags() {
+  MemoryBudget budget;
+  ASSIGN_OR_RETURN(budget.bytes,
+                   MiBFlagToBytes("--memory_budget_mb",
+                                  absl::GetFlag(FLAGS_memory_budget_mb)));
+  return budget;
+}
 
-}  // namespace
+absl::StatusOr<int64_t> MaxFileBytesFromFlags() {
+  return MiBFlagToBytes("--max_file_mb", absl::GetFlag(FLAGS_max_file_mb));
+}
 
 absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path, bool fuse) {
   LoadOptions load;
-  load.max_file_bytes = MiB(absl::GetFlag(FLAGS_max_file_mb));
+  ASSIGN_OR_RETURN(load.max_file_bytes, MaxFileBytesFromFlags());
+  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
   ASSIGN_OR_RETURN(LoadedGraph loaded, LoadGraphFile(path, load));
   if (fuse && !absl::GetFlag(FLAGS_no_fuse)) {
     absl::StatusOr<int> fused = FuseRecurrentLayers(&loaded.graph);
     if (!fused.ok()) return Annotate(fused.status(), path);
   }
   ValidateOptions validate;
-  validate.memory_budget = MiB(absl::GetFlag(FLAGS_memory_budget_mb));
+  validate.memory_budget = budget.bytes;
   return ValidateGraph(std::move(loaded), validate);
 }
 
@@ -105,12 +114,6 @@ absl::Status WriteTextGraph(const Graph& graph, const std::string& path) {
 }
 
 namespace {
-
-std::string HumanBytes(int64_t bytes) {
-  if (bytes < 1024) return absl::StrCat(bytes, " B");
-  if (bytes < (1 << 20)) return absl::StrFormat("%.1f KiB", bytes / 1024.0);
-  return absl::StrFormat("%.1f MiB", bytes / 1048576.0);
-}
 
 absl::Status Check(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
@@ -161,8 +164,8 @@ absl::StatusOr<std::map<std::string, Tensor>> ReadFeeds() {
       return absl::InvalidArgumentError(
           absl::StrCat("--feed names '", kv.first, "' twice"));
     }
-    ASSIGN_OR_RETURN(feeds[kv.first],
-                     ReadNpy(kv.second, MiB(absl::GetFlag(FLAGS_max_file_mb))));
+    ASSIGN_OR_RETURN(int64_t max_bytes, MaxFileBytesFromFlags());
+    ASSIGN_OR_RETURN(feeds[kv.first], ReadNpy(kv.second, max_bytes));
   }
   return feeds;
 }
@@ -193,8 +196,8 @@ std::string Summarize(const Tensor& t) {
 // Replaces every Parameter's value with the checkpoint's "param/<name>":
 // all of them, of the same dtype and shape, or nothing at all.
 absl::Status LoadParams(const std::string& path, Executor& executor) {
-  ASSIGN_OR_RETURN(Checkpoint c,
-                   ReadCheckpoint(path, MiB(absl::GetFlag(FLAGS_max_file_mb))));
+  ASSIGN_OR_RETURN(int64_t max_bytes, MaxFileBytesFromFlags());
+  ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(path, max_bytes));
   return CopyParameterValues(CheckpointParameters(c),
                              executor.mutable_parameters(), true, path);
 }
@@ -436,7 +439,7 @@ const std::vector<Command>& AllCommands() {
        "loop, feeding each output back as the next input.\n"
        "mackey-glass: writes --steps samples of the Mackey-Glass series\n"
        "(tau 17, a 0.2, b 0.1, n 10, x0 1.2; see models/mackey_glass.h).",
-       {"series", "steps", "output"},
+       {"series", "steps", "output", "memory_budget_mb"},
        2,
        RunEsn,
        {{"o", "output"}}},
@@ -493,7 +496,7 @@ const std::vector<Command>& AllCommands() {
        "to ids through the spec's seq2seq.vocab file. A summary with the\n"
        "timings goes to stderr.",
        {"params", "input", "output", "beam", "length_penalty", "strategy",
-        "batch_size", "backend", "max_file_mb"},
+        "batch_size", "backend", "memory_budget_mb", "max_file_mb"},
        1,
        RunDecode,
        {{"i", "input"}, {"o", "output"}}},
