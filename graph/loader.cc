@@ -28,8 +28,9 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
       : source_(std::move(source)) {}
   void AddError(int line, int column, const std::string& message) override {
     if (!error_.empty()) return;
-    error_ =
-        absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", message);
+    // The parser's message may repeat the file's text (a field name).
+    error_ = absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ",
+                          EscapeForMessage(message, 2 * kQuotedBytes));
   }
   const std::string& error() const { return error_; }
 
@@ -258,8 +259,8 @@ absl::StatusOr<LoadedGraph> ParseGraphBinary(const std::string& bytes,
   for (int n = 0; n < out.graph.node_size(); ++n) {
     RETURN_IF_ERROR(CheckNoUnknownFields(
         out.graph.node(n),
-        absl::StrCat(out.source.Where(n), ": node ",
-                     QuoteForMessage(out.graph.node(n).name()))));
+        absl::StrCat(out.source.Where(n), " (",
+                     QuoteForMessage(out.graph.node(n).name()), ")")));
   }
   RETURN_IF_ERROR(CheckNoUnknownFields(out.graph, source));
   RETURN_IF_ERROR(CheckDuplicateAttrsBinary(bytes, out.graph, out.source));

@@ -145,8 +145,8 @@ absl::Status CheckDecodeLimits(const Seq2SeqOptions& model,
                                const MemoryBudget& budget) {
   RETURN_IF_ERROR(CheckAtMost("--beam", o.beam_size, kMaxBeam,
                               "hypotheses kept per sentence"));
-  const int64_t rows = SaturatingMul(
-      std::max<int64_t>(1, std::min(o.batch_size, sentences)), o.beam_size);
+  const int64_t batch = std::max<int64_t>(1, std::min(o.batch_size, sentences));
+  const int64_t rows = SaturatingMul(batch, o.beam_size);
   const int64_t d = model.d_model, v = model.vocab_size;
   const int64_t kv = SaturatingMul(
       SaturatingMul(2, model.decoder_layers),
@@ -158,7 +158,7 @@ absl::Status CheckDecodeLimits(const Seq2SeqOptions& model,
   const int64_t bytes =
       SaturatingMul(SaturatingMul(rows, per_row),
                     std::max<int64_t>(8, DTypeSize(model.dtype)));
-  const bool beam_larger = o.beam_size >= o.batch_size;
+  const bool beam_larger = o.beam_size >= batch;
   return CheckFitsBudget(beam_larger ? "--beam" : "--batch_size",
                          beam_larger ? o.beam_size : o.batch_size,
                          "decoder state per batch", bytes, budget);
