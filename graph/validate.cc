@@ -74,9 +74,9 @@ absl::Status TopologicalOrder(const ValidGraph& g,
   }
   std::vector<std::string> names;
   for (size_t k = seen_at[cur]; k < path.size(); ++k) {
-    names.push_back(QuoteForMessage(g.node(path[k]).name()));
+    names.push_back(EscapeForMessage(g.node(path[k]).name()));
   }
-  names.push_back(QuoteForMessage(g.node(cur).name()));
+  names.push_back(EscapeForMessage(g.node(cur).name()));
   std::reverse(names.begin(), names.end());
   return NodeError(
       g, cur,
