@@ -7,40 +7,47 @@
 
 namespace rill {
 
+namespace {
+
+// a * b and a + b for the non-negative operands sizes are made of; false on
+// overflow or a negative operand.
+bool MulFits(int64_t a, int64_t b, int64_t* out) {
+  return a >= 0 && b >= 0 && !__builtin_mul_overflow(a, b, out);
+}
+bool AddFits(int64_t a, int64_t b, int64_t* out) {
+  return a >= 0 && b >= 0 && !__builtin_add_overflow(a, b, out);
+}
+
+absl::Status OverflowError(absl::string_view what, int64_t a,
+                           absl::string_view op, int64_t b) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " ", a, op, b, " overflows int64"));
+}
+
+}  // namespace
+
 int64_t SaturatingMul(int64_t a, int64_t b) {
   int64_t out;
-  if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &out)) {
-    return std::numeric_limits<int64_t>::max();
-  }
-  return out;
+  return MulFits(a, b, &out) ? out : std::numeric_limits<int64_t>::max();
 }
 
 int64_t SaturatingAdd(int64_t a, int64_t b) {
   int64_t out;
-  if (a < 0 || b < 0 || __builtin_add_overflow(a, b, &out)) {
-    return std::numeric_limits<int64_t>::max();
-  }
-  return out;
+  return AddFits(a, b, &out) ? out : std::numeric_limits<int64_t>::max();
 }
 
 absl::StatusOr<int64_t> CheckedMul(int64_t a, int64_t b,
                                    absl::string_view what) {
   int64_t out;
-  if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &out)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " ", a, " x ", b, " overflows int64"));
-  }
-  return out;
+  if (MulFits(a, b, &out)) return out;
+  return OverflowError(what, a, " x ", b);
 }
 
 absl::StatusOr<int64_t> CheckedAdd(int64_t a, int64_t b,
                                    absl::string_view what) {
   int64_t out;
-  if (a < 0 || b < 0 || __builtin_add_overflow(a, b, &out)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " ", a, " + ", b, " overflows int64"));
-  }
-  return out;
+  if (AddFits(a, b, &out)) return out;
+  return OverflowError(what, a, " + ", b);
 }
 
 std::string HumanBytes(int64_t bytes) {
