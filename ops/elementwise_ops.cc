@@ -562,7 +562,8 @@ class CompareReference : public OpKernel {
       : a_(a.inputs[0]),
         b_(a.inputs[1]),
         z_(a.outputs[0]),
-        same_shapes_(a_.shape() == z_.shape() && b_.shape() == z_.shape()) {}
+        same_shapes_(a_.shape() == z_.shape() && b_.shape() == z_.shape()),
+        walk_(z_.shape(), {&a_.shape(), &b_.shape()}) {}
   absl::Status Compute() override {
     const T* as = a_.data<T>();
     const T* bs = b_.data<T>();
@@ -572,10 +573,9 @@ class CompareReference : public OpKernel {
     if (same_shapes_) {
       for (int64_t i = 0; i < n; ++i) zs[i] = cmp(as[i], bs[i]);
     } else {
-      ForEachBroadcast<2>(z_.shape(), {&a_.shape(), &b_.shape()},
-                          [&](int64_t i, const std::array<int64_t, 2>& at) {
-                            zs[i] = cmp(as[at[0]], bs[at[1]]);
-                          });
+      walk_.Run([&](int64_t i, const std::array<int64_t, 2>& at) {
+        zs[i] = cmp(as[at[0]], bs[at[1]]);
+      });
     }
     return absl::OkStatus();
   }
@@ -583,6 +583,7 @@ class CompareReference : public OpKernel {
  private:
   Tensor a_, b_, z_;
   bool same_shapes_;
+  BroadcastWalk<2> walk_;
 };
 
 template <typename T>
@@ -651,7 +652,11 @@ template <typename T>
 class WhereReference : public OpKernel {
  public:
   explicit WhereReference(const KernelArgs& a)
-      : cond_(a.inputs[0]), a_(a.inputs[1]), b_(a.inputs[2]), y_(a.outputs[0]) {
+      : cond_(a.inputs[0]),
+        a_(a.inputs[1]),
+        b_(a.inputs[2]),
+        y_(a.outputs[0]),
+        walk_(y_.shape(), {&cond_.shape(), &a_.shape(), &b_.shape()}) {
     const Shape& out = y_.shape();
     same_shapes_ =
         cond_.shape() == out && a_.shape() == out && b_.shape() == out;
@@ -665,11 +670,9 @@ class WhereReference : public OpKernel {
     if (same_shapes_) {
       for (int64_t i = 0; i < n; ++i) ys[i] = cs[i] ? as[i] : bs[i];
     } else {
-      ForEachBroadcast<3>(y_.shape(),
-                          {&cond_.shape(), &a_.shape(), &b_.shape()},
-                          [&](int64_t i, const std::array<int64_t, 3>& at) {
-                            ys[i] = cs[at[0]] ? as[at[1]] : bs[at[2]];
-                          });
+      walk_.Run([&](int64_t i, const std::array<int64_t, 3>& at) {
+        ys[i] = cs[at[0]] ? as[at[1]] : bs[at[2]];
+      });
     }
     return absl::OkStatus();
   }
@@ -677,6 +680,7 @@ class WhereReference : public OpKernel {
  private:
   Tensor cond_, a_, b_, y_;
   bool same_shapes_;
+  BroadcastWalk<3> walk_;
 };
 
 absl::StatusOr<std::unique_ptr<OpKernel>> MakeWhere(const KernelArgs& a) {

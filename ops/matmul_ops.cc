@@ -65,15 +65,14 @@ struct MatMulReference : OpKernel {
         tb(args.attrs.GetBool("transpose_b")),
         d(GetMatMulDims(a.shape(), b.shape(), ta, tb)),
         out_batch(std::vector<int64_t>(y.shape().dims().begin(),
-                                       y.shape().dims().end() - 2)) {}
+                                       y.shape().dims().end() - 2)),
+        walk(out_batch, {&d.a_batch, &d.b_batch}) {}
 
   absl::Status Compute() override {
-    ForEachBroadcast<2>(out_batch, {&d.a_batch, &d.b_batch},
-                        [&](int64_t o, const std::array<int64_t, 2>& at) {
-                          Multiply(a.data<T>() + at[0] * d.m * d.k,
-                                   b.data<T>() + at[1] * d.k * d.n,
-                                   y.data<T>() + o * d.m * d.n);
-                        });
+    walk.Run([&](int64_t o, const std::array<int64_t, 2>& at) {
+      Multiply(a.data<T>() + at[0] * d.m * d.k, b.data<T>() + at[1] * d.k * d.n,
+               y.data<T>() + o * d.m * d.n);
+    });
     return absl::OkStatus();
   }
 
@@ -95,6 +94,7 @@ struct MatMulReference : OpKernel {
   bool ta, tb;
   MatMulDims d;
   Shape out_batch;
+  BroadcastWalk<2> walk;  // Matrix index in a and b per output batch.
 };
 
 // A [batch..., rows, cols] view of a matrix stored C-order as [rows, cols],
