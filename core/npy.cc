@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
+#include "core/quote.h"
 
 namespace rill {
 namespace {
@@ -29,21 +30,10 @@ constexpr int64_t kHeaderAllowance = 1 << 20;
 // Debian's Abseil is built without std::string_view support.
 absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
 
-// Untrusted text for an error message: shortened, and escaped so that it
-// stays printable.
+// Untrusted header text in an error message, as every reader quotes it
+// (core/quote.h); headers are short, so a short excerpt is enough.
 std::string Quote(std::string_view s, char quote = '"') {
-  constexpr size_t kMax = 48;
-  std::string out(1, quote);
-  for (unsigned char c : s.substr(0, kMax)) {
-    if (c >= 0x20 && c < 0x7F && c != '\\' && c != quote) {
-      out += static_cast<char>(c);
-    } else {
-      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
-    }
-  }
-  if (s.size() > kMax) out += "...";
-  out += quote;
-  return out;
+  return QuoteForMessage(Sv(s), 48, quote);
 }
 
 struct Header {

@@ -5,15 +5,6 @@
 
 namespace rill {
 
-absl::StatusOr<int64_t> CheckedMul(int64_t a, int64_t b) {
-  int64_t out;
-  if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &out)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("size ", a, " x ", b, " overflows int64"));
-  }
-  return out;
-}
-
 bool Shape::IsFullyDefined() const {
   for (int64_t d : dims_) {
     if (d < 0) return false;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/limits.h"  // CheckedMul, which shapes also use.
 #include "core/status.h"
 
 namespace rill {
@@ -47,9 +48,6 @@ class Shape {
  private:
   std::vector<int64_t> dims_;
 };
-
-// Overflow-checked a * b for non-negative operands.
-absl::StatusOr<int64_t> CheckedMul(int64_t a, int64_t b);
 
 }  // namespace rill
 

@@ -1,14 +1,18 @@
 #include "graph/loader.h"
 
 #include <set>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
+#include "core/quote.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/message.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/wire_format_lite.h"
 
 namespace rill {
@@ -24,8 +28,9 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
       : source_(std::move(source)) {}
   void AddError(int line, int column, const std::string& message) override {
     if (!error_.empty()) return;
-    error_ =
-        absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", message);
+    // The parser's message may repeat the file's text (a field name).
+    error_ = absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ",
+                          EscapeForMessage(message, 2 * kQuotedBytes));
   }
   const std::string& error() const { return error_; }
 
@@ -47,9 +52,9 @@ absl::Status CheckDuplicateAttrs(const Graph& g, const SourceMap& source) {
       std::string key = entry.GetReflection()->GetString(
           entry, entry.GetDescriptor()->FindFieldByName("key"));
       if (!seen.insert(key).second) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(source.Where(n), ": node '", node.name(), "': attr '",
-                         key, "' is given more than once"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            source.Where(n), ": node ", QuoteForMessage(node.name()), ": attr ",
+            QuoteForMessage(key), " is given more than once"));
       }
     }
   }
@@ -102,13 +107,47 @@ absl::Status CheckDuplicateAttrsBinary(const std::string& bytes, const Graph& g,
       }
       in.PopLimit(entry_limit);
       if (!seen.insert(key).second) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(source.Where(n), ": node '", g.node(n).name(),
-                         "': attr '", key, "' is given more than once"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            source.Where(n), ": node ", QuoteForMessage(g.node(n).name()),
+            ": attr ", QuoteForMessage(key), " is given more than once"));
       }
     }
     in.PopLimit(node_limit);
     ++n;
+  }
+  return absl::OkStatus();
+}
+
+// Text format refuses a field that proto/graph.proto does not have; the
+// binary parser would keep it aside and go on. Both refuse it, so that a
+// file written for another schema (or damaged) is not half understood. The
+// error names where the field sits and its number, which is all the wire
+// format has.
+absl::Status CheckNoUnknownFields(const google::protobuf::Message& m,
+                                  const std::string& where) {
+  const google::protobuf::Reflection* r = m.GetReflection();
+  const google::protobuf::UnknownFieldSet& unknown = r->GetUnknownFields(m);
+  if (!unknown.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": unknown field number ", unknown.field(0).number(), " in ",
+        m.GetDescriptor()->full_name(),
+        " (binary graphs, like text graphs, may hold only the fields of "
+        "proto/graph.proto)"));
+  }
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (!f->is_repeated()) {
+      RETURN_IF_ERROR(CheckNoUnknownFields(
+          r->GetMessage(m, f), absl::StrCat(where, ".", f->name())));
+      continue;
+    }
+    for (int i = 0; i < r->FieldSize(m, f); ++i) {
+      RETURN_IF_ERROR(CheckNoUnknownFields(
+          r->GetRepeatedMessage(m, f, i),
+          absl::StrCat(where, ".", f->name(), "[", i, "]")));
+    }
   }
   return absl::OkStatus();
 }
@@ -217,6 +256,13 @@ absl::StatusOr<LoadedGraph> ParseGraphBinary(const std::string& bytes,
         "the limit, or a string that is not UTF-8 (if it is text format, "
         "name it .pbtxt)"));
   }
+  for (int n = 0; n < out.graph.node_size(); ++n) {
+    RETURN_IF_ERROR(CheckNoUnknownFields(
+        out.graph.node(n),
+        absl::StrCat(out.source.Where(n), " (",
+                     QuoteForMessage(out.graph.node(n).name()), ")")));
+  }
+  RETURN_IF_ERROR(CheckNoUnknownFields(out.graph, source));
   RETURN_IF_ERROR(CheckDuplicateAttrsBinary(bytes, out.graph, out.source));
   return out;
 }

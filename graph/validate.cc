@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/quote.h"
 
 namespace rill {
 namespace {
@@ -73,9 +74,9 @@ absl::Status TopologicalOrder(const ValidGraph& g,
   }
   std::vector<std::string> names;
   for (size_t k = seen_at[cur]; k < path.size(); ++k) {
-    names.push_back(g.node(path[k]).name());
+    names.push_back(EscapeForMessage(g.node(path[k]).name()));
   }
-  names.push_back(g.node(cur).name());
+  names.push_back(EscapeForMessage(g.node(cur).name()));
   std::reverse(names.begin(), names.end());
   return NodeError(
       g, cur,
@@ -106,12 +107,13 @@ absl::Status CheckNodeAttrs(const Node& node, const OpDef& op) {
       std::vector<std::string> known;
       for (const AttrDef& a : op.attrs()) known.push_back(a.name);
       return absl::InvalidArgumentError(absl::StrCat(
-          "unknown attr '", name, "'; ", op.name(), " takes ",
+          "unknown attr ", QuoteForMessage(name), "; ", op.name(), " takes ",
           known.empty() ? "no attrs" : absl::StrJoin(known, ", ")));
     }
     if (!AttrValueHasType(*value, def->type)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "attr '", name, "' must be of type ", AttrTypeName(def->type)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("attr ", QuoteForMessage(name), " must be of type ",
+                       AttrTypeName(def->type)));
     }
   }
   for (const AttrDef& def : op.attrs()) {
@@ -146,8 +148,9 @@ absl::Status ParseInputRef(absl::string_view ref, absl::string_view* name,
   // Nine digits cannot overflow int.
   if (digits.empty() || digits.size() > 9 ||
       !std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input '", ref, "' is not of the form \"node\" or \"node:k\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input ", QuoteForMessage(ref),
+                     " is not of the form \"node\" or \"node:k\""));
   }
   for (char c : digits) *index = *index * 10 + (c - '0');
   return absl::OkStatus();
@@ -172,13 +175,15 @@ absl::StatusOr<TensorRef> ValidGraph::Resolve(const std::string& ref) const {
   RETURN_IF_ERROR(ParseInputRef(ref, &name, &index));
   int node = FindNode(name);
   if (node < 0) {
-    return absl::NotFoundError(absl::StrCat("'", ref, "' names no node"));
+    return absl::NotFoundError(
+        absl::StrCat(QuoteForMessage(ref), " names no node"));
   }
   int outputs = static_cast<int>(info_[node].dtypes.size());
   if (index >= outputs) {
-    return absl::NotFoundError(absl::StrCat(
-        "'", ref, "' asks for output ", index, " but node '", name, "' (",
-        node_op(node), ") has ", outputs, " output", outputs == 1 ? "" : "s"));
+    return absl::NotFoundError(
+        absl::StrCat(QuoteForMessage(ref), " asks for output ", index,
+                     " but node ", QuoteForMessage(name), " (", node_op(node),
+                     ") has ", outputs, " output", outputs == 1 ? "" : "s"));
   }
   return TensorRef{node, index};
 }
@@ -188,8 +193,9 @@ std::string ValidGraph::node_op(int node) const {
 }
 
 std::string ValidGraph::Describe(int node) const {
-  return absl::StrCat(source().Where(node), ": node '", this->node(node).name(),
-                      "' (", this->node(node).op(), ")");
+  return absl::StrCat(source().Where(node), ": node ",
+                      QuoteForMessage(this->node(node).name()), " (",
+                      EscapeForMessage(this->node(node).op()), ")");
 }
 
 std::pair<LoadedGraph, std::vector<NodeInfo>> ValidGraph::Release() && {
@@ -216,10 +222,10 @@ absl::Status InferNode(const OpDef& op, const Node& node,
     const ArgDef& arg = op.InputArg(static_cast<int>(i));
     DTypeSet allowed = op.AllowedTypes(arg.type_var);
     if (!allowed.Contains(input_dtypes[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("input ", i, " ('", arg.name, "', ", node.input(i),
-                       ") is ", DTypeName(input_dtypes[i]), " but ", op.name(),
-                       " takes ", allowed.ToString()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input ", i, " ('", arg.name, "', ", EscapeForMessage(node.input(i)),
+          ") is ", DTypeName(input_dtypes[i]), " but ", op.name(), " takes ",
+          allowed.ToString()));
     }
     auto it = std::find_if(bound.begin(), bound.end(), [&](const auto& b) {
       return *b.first == arg.type_var;
@@ -228,8 +234,8 @@ absl::Status InferNode(const OpDef& op, const Node& node,
       bound.push_back({&arg.type_var, input_dtypes[i]});
     } else if (it->second != input_dtypes[i]) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "input ", i, " ('", arg.name, "', ", node.input(i), ") is ",
-          DTypeName(input_dtypes[i]), " but an earlier input of type ",
+          "input ", i, " ('", arg.name, "', ", EscapeForMessage(node.input(i)),
+          ") is ", DTypeName(input_dtypes[i]), " but an earlier input of type ",
           arg.type_var, " is ", DTypeName(it->second)));
     }
   }
@@ -293,7 +299,8 @@ absl::StatusOr<ValidGraph> ValidateGraph(LoadedGraph loaded,
     }
     g.info_[i].op = options.registry->Find(node.op());
     if (g.info_[i].op == nullptr) {
-      return NodeError(g, i, absl::StrCat("unknown op '", node.op(), "'"));
+      return NodeError(g, i,
+                       absl::StrCat("unknown op ", QuoteForMessage(node.op())));
     }
     if (g.info_[i].op->name() == "Input") g.input_nodes_.push_back(i);
   }
@@ -373,8 +380,9 @@ absl::StatusOr<ValidGraph> AssembleValidGraph(LoadedGraph graph,
     const Node& node = g.node(i);
     if (!IsValidNodeName(node.name()) ||
         !g.by_name_.emplace(node.name(), i).second) {
-      return absl::InternalError(absl::StrCat(
-          "AssembleValidGraph: bad or duplicate name '", node.name(), "'"));
+      return absl::InternalError(
+          absl::StrCat("AssembleValidGraph: bad or duplicate name ",
+                       QuoteForMessage(node.name())));
     }
     if (node.op() == "Input") g.input_nodes_.push_back(i);
   }

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/limits.h"
 #include "core/status.h"
 #include "metrics/ngram_matcher.h"
 #include "metrics/tokenizer.h"
@@ -111,6 +112,8 @@ absl::Status ValidateBleuOptions(const BleuOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_order must be at least 1, got ", o.max_order));
   }
+  RETURN_IF_ERROR(CheckAtMost("max_order", o.max_order, kMaxBleuOrder,
+                              "the largest n-gram order"));
   if (!o.weights.empty()) {
     if (o.weights.size() != static_cast<size_t>(o.max_order)) {
       return absl::InvalidArgumentError(

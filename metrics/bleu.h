@@ -29,8 +29,12 @@ enum class Smoothing { kNone, kFloor, kAddK, kExp };
 absl::StatusOr<Smoothing> ParseSmoothing(const std::string& name);
 const char* SmoothingName(Smoothing s);
 
+// The largest n-gram order accepted (sacreBLEU uses 4): counting sizes its
+// tables and loops by the order.
+inline constexpr int kMaxBleuOrder = 100;
+
 struct BleuOptions {
-  int max_order = 4;
+  int max_order = 4;  // 1 to kMaxBleuOrder.
   // Empty: uniform weights, computed as sacreBLEU does (sum of logs divided
   // by the order). Otherwise max_order non-negative weights, used as given
   // (like NLTK's corpus_bleu). With effective_order, when fewer orders than

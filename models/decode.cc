@@ -137,9 +137,10 @@ absl::StatusOr<std::vector<double>> Seq2SeqDecoder::Step(Chunk& c, int64_t t) {
   std::vector<std::string> fetches;
   int64_t position = 0;  // Of the logits in the fetched [rows, n, V].
   if (options_.strategy == DecodeStrategy::kCache) {
-    Tensor token = *Tensor::Allocate(DType::kI64, Shape{c.rows, 1});
+    ASSIGN_OR_RETURN(Tensor token,
+                     Tensor::Allocate(DType::kI64, Shape{c.rows, 1}));
     for (int64_t r = 0; r < c.rows; ++r) token.data<int64_t>()[r] = last(r);
-    Tensor pos = *Tensor::Allocate(DType::kI64, Shape{1});
+    ASSIGN_OR_RETURN(Tensor pos, Tensor::Allocate(DType::kI64, Shape{1}));
     *pos.data<int64_t>() = t;
     c.feeds["token"] = token;
     c.feeds["position"] = pos;
@@ -149,7 +150,8 @@ absl::StatusOr<std::vector<double>> Seq2SeqDecoder::Step(Chunk& c, int64_t t) {
       fetches.push_back(graphs_.new_cache_values[i]);
     }
   } else {
-    Tensor tgt = *Tensor::Allocate(DType::kI64, Shape{c.rows, steps});
+    ASSIGN_OR_RETURN(Tensor tgt,
+                     Tensor::Allocate(DType::kI64, Shape{c.rows, steps}));
     for (int64_t r = 0; r < c.rows; ++r) {
       int64_t* row = tgt.data<int64_t>() + r * steps;
       std::fill_n(row, steps, model_.pad_id);
@@ -219,10 +221,10 @@ absl::Status Seq2SeqDecoder::DecodeChunk(
           RepeatRows(enc[2 + 2 * i], 0, count, beam);
       c.feeds[absl::StrCat("memory_value.", i)] =
           RepeatRows(enc[3 + 2 * i], 0, count, beam);
-      c.feeds[absl::StrCat("cache_key.", i)] =
-          *Tensor::Allocate(model_.dtype, cache);
-      c.feeds[absl::StrCat("cache_value.", i)] =
-          *Tensor::Allocate(model_.dtype, cache);
+      ASSIGN_OR_RETURN(c.feeds[absl::StrCat("cache_key.", i)],
+                       Tensor::Allocate(model_.dtype, cache));
+      ASSIGN_OR_RETURN(c.feeds[absl::StrCat("cache_value.", i)],
+                       Tensor::Allocate(model_.dtype, cache));
     }
   }
   c.history.assign(c.rows, {});

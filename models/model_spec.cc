@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
+#include "core/limits.h"
 #include "core/status.h"
 #include "core/tensor.h"
 #include "core/tensor_proto.h"
@@ -184,7 +185,118 @@ absl::StatusOr<PositionalKind> ParsePositional(const std::string& p) {
                     absl::StrCat("'", p, "': expected sinusoidal or learned"));
 }
 
+// Sane maxima for what unrolls into nodes: past these a graph takes
+// minutes to build and gigabytes to write, long before it could train.
+constexpr int64_t kMaxUnrolledLayerSteps = int64_t{1} << 16;
+constexpr int64_t kMaxTransformerLayers = 1024;
+
+// Of the fields a size estimate multiplies, the one with the largest value:
+// the one to name when the product is too big.
+std::pair<const char*, int64_t> LargestField(
+    std::initializer_list<std::pair<const char*, int64_t>> fields) {
+  std::pair<const char*, int64_t> largest = *fields.begin();
+  for (const auto& f : fields) {
+    if (f.second > largest.second) largest = f;
+  }
+  return largest;
+}
+
+// Checks what the stack and head will cost before any of it is built:
+// the unrolled layer steps (each a handful of nodes), and the parameters,
+// which are drawn in memory and then written into the graph.
+absl::Status CheckStackLimits(const ModelSpec& spec,
+                              const RecurrentStackOptions& o,
+                              const MemoryBudget& budget) {
+  const int64_t dirs = o.layer.bidirectional ? 2 : 1;
+  // Steps x layers x directions, checked with the larger field named and
+  // its largest value given the others.
+  const bool steps_larger = o.layer.steps >= o.num_layers;
+  const int64_t others =
+      SaturatingMul(dirs, steps_larger ? o.num_layers : o.layer.steps);
+  RETURN_IF_ERROR(CheckAtMost(
+      steps_larger ? "input.steps" : "recurrent.num_layers",
+      steps_larger ? o.layer.steps : o.num_layers,
+      kMaxUnrolledLayerSteps / others,
+      absl::StrCat("the stack unrolls into steps x layers x directions "
+                   "layer steps, at most ",
+                   kMaxUnrolledLayerSteps, " of them")));
+  const int64_t gates = o.layer.cell == RecurrentCell::kLstm ? 4
+                        : o.layer.cell == RecurrentCell::kGru ||
+                                o.layer.cell == RecurrentCell::kGruPyTorch
+                            ? 3
+                            : 1;
+  const int64_t h = o.layer.hidden_size;
+  const int64_t above =  // The input size of layers after the first.
+      o.layer.merge == RecurrentMerge::kConcat ? SaturatingMul(dirs, h) : h;
+  auto layer_params = [&](int64_t in) {  // W_ih, W_hh and two biases.
+    return SaturatingMul(
+        SaturatingMul(gates, h),
+        SaturatingMul(dirs, SaturatingAdd(SaturatingAdd(in, h), 2)));
+  };
+  int64_t params = layer_params(o.layer.input_size);
+  params = SaturatingAdd(params,
+                         SaturatingMul(o.num_layers - 1, layer_params(above)));
+  const int64_t outputs = spec.head().outputs();
+  params =
+      SaturatingAdd(params, SaturatingMul(outputs, SaturatingAdd(above, 1)));
+  const auto [field, value] =
+      LargestField({{"input.features", o.layer.input_size},
+                    {"recurrent.hidden_size", h},
+                    {"head.outputs", outputs}});
+  return CheckFitsBudget(field, value, "parameters",
+                         SaturatingMul(params, DTypeSize(o.layer.dtype)),
+                         budget);
+}
+
 }  // namespace
+
+absl::Status CheckSeq2SeqLimits(const Seq2SeqOptions& o,
+                                const MemoryBudget& budget) {
+  const std::pair<const char*, int64_t> layers[] = {
+      {"seq2seq.encoder_layers", o.encoder_layers},
+      {"seq2seq.decoder_layers", o.decoder_layers}};
+  for (const auto& [field, value] : layers) {
+    RETURN_IF_ERROR(CheckAtMost(field, value, kMaxTransformerLayers,
+                                "Transformer layers per stack"));
+  }
+  const int64_t d = o.d_model, v = o.vocab_size;
+  const int64_t rows = std::max(o.src_length, o.tgt_length);
+  // Embedding (and an untied output layer), positional table, and per layer
+  // the attention projections (4 D^2, twice in a decoder layer) and the
+  // feed-forward block (2 D F); biases and norms are a few D more.
+  int64_t params = SaturatingMul(v, SaturatingAdd(d, o.tie_output ? 0 : d + 1));
+  params = SaturatingAdd(params, SaturatingMul(rows, d));
+  const int64_t attention =
+      SaturatingMul(4, SaturatingAdd(SaturatingMul(d, d), d));
+  const int64_t ff = SaturatingMul(2, SaturatingAdd(SaturatingMul(d, o.ff), d));
+  const int64_t norms = SaturatingMul(6, d);
+  const int64_t per_encoder =
+      SaturatingAdd(SaturatingAdd(attention, ff), norms);
+  const int64_t per_decoder = SaturatingAdd(per_encoder, attention);
+  params = SaturatingAdd(params, SaturatingMul(o.encoder_layers, per_encoder));
+  params = SaturatingAdd(params, SaturatingMul(o.decoder_layers, per_decoder));
+  const int64_t dtype = DTypeSize(o.dtype);
+  const auto [field, value] =
+      LargestField({{"seq2seq.vocab_size", v},
+                    {"seq2seq.d_model", d},
+                    {"seq2seq.ff", o.ff},
+                    {"seq2seq.src_length", o.src_length},
+                    {"seq2seq.tgt_length", o.tgt_length}});
+  RETURN_IF_ERROR(CheckFitsBudget(field, value, "parameters",
+                                  SaturatingMul(params, dtype), budget));
+  // One sentence's attention scores, [heads, n, m] for self- and
+  // cross-attention: the least a single training or decoding step holds.
+  const int64_t s = o.src_length, t = o.tgt_length;
+  const int64_t scores = SaturatingMul(
+      o.heads,
+      SaturatingAdd(SaturatingAdd(SaturatingMul(s, s), SaturatingMul(t, t)),
+                    SaturatingMul(s, t)));
+  const auto [len_field, len] =
+      LargestField({{"seq2seq.src_length", s}, {"seq2seq.tgt_length", t}});
+  return CheckFitsBudget(len_field, len,
+                         "attention scores for a single sentence",
+                         SaturatingMul(scores, dtype), budget);
+}
 
 SpecialTokens SpecialTokensOf(const Seq2SeqSpec& spec) {
   SpecialTokens t;
@@ -255,12 +367,15 @@ absl::StatusOr<Seq2SeqOptions> Seq2SeqOptionsFromSpec(const ModelSpec& spec) {
   return o;
 }
 
-absl::StatusOr<Graph> BuildModel(const ModelSpec& spec) {
+absl::StatusOr<Graph> BuildModel(const ModelSpec& spec,
+                                 const MemoryBudget& budget) {
   if (spec.has_seq2seq()) {
     ASSIGN_OR_RETURN(Seq2SeqOptions o, Seq2SeqOptionsFromSpec(spec));
+    RETURN_IF_ERROR(CheckSeq2SeqLimits(o, budget));
     return BuildSeq2SeqTrainingGraph(o);
   }
   ASSIGN_OR_RETURN(RecurrentStackOptions options, StackOptions(spec));
+  RETURN_IF_ERROR(CheckStackLimits(spec, options, budget));
   Graph g;
   const std::string x = OrDefault(spec.input().name(), "x");
   AddInputNode(&g, x, options.layer.dtype,
@@ -285,9 +400,10 @@ absl::StatusOr<ModelSpec> LoadModelSpec(const std::string& path) {
   return spec;
 }
 
-absl::StatusOr<Graph> BuildModelFile(const std::string& path) {
+absl::StatusOr<Graph> BuildModelFile(const std::string& path,
+                                     const MemoryBudget& budget) {
   ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(path));
-  absl::StatusOr<Graph> g = BuildModel(spec);
+  absl::StatusOr<Graph> g = BuildModel(spec, budget);
   if (!g.ok()) return Annotate(g.status(), path);
   return g;
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/limits.h"
 #include "models/seq2seq.h"
 #include "proto/graph.pb.h"
 #include "proto/model.pb.h"
@@ -22,7 +23,16 @@ namespace rill {
 // the graph's only output. Validated before it is returned. Errors name the
 // spec field ("recurrent.hidden_size: 0: must be >= 1").
 // For a seq2seq spec: BuildSeq2SeqTrainingGraph's graph.
-absl::StatusOr<Graph> BuildModel(const ModelSpec& spec);
+// Before anything is built, what the spec will cost (parameters, unrolled
+// steps, attention scores) is checked against `budget` and sane maxima
+// (core/limits.h); errors name the field and the limit.
+absl::StatusOr<Graph> BuildModel(const ModelSpec& spec,
+                                 const MemoryBudget& budget = {});
+
+// The checks BuildModel makes of a seq2seq model, for callers (decoding)
+// that build its graphs themselves.
+absl::Status CheckSeq2SeqLimits(const Seq2SeqOptions& options,
+                                const MemoryBudget& budget);
 
 // The model options of a seq2seq spec, checked; errors name the field
 // ("seq2seq.heads: 0: must be >= 1").
@@ -38,7 +48,8 @@ SpecialTokens SpecialTokensOf(const Seq2SeqSpec& spec);
 absl::StatusOr<ModelSpec> LoadModelSpec(const std::string& path);
 
 // LoadModelSpec then BuildModel, errors prefixed with `path`.
-absl::StatusOr<Graph> BuildModelFile(const std::string& path);
+absl::StatusOr<Graph> BuildModelFile(const std::string& path,
+                                     const MemoryBudget& budget = {});
 
 }  // namespace rill
 

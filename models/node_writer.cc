@@ -36,16 +36,20 @@ std::string NodeWriter::OpI(const std::string& name, const std::string& op,
 }
 
 std::string NodeWriter::Value(const std::string& name, const std::string& op,
-                              const Tensor& value) {
+                              const absl::StatusOr<Tensor>& value) {
   return ValueAt(prefix_, name, op, value);
 }
 
 std::string NodeWriter::ValueAt(const std::string& scope,
                                 const std::string& name, const std::string& op,
-                                const Tensor& value) {
+                                const absl::StatusOr<Tensor>& value) {
   Node* node;
   std::string out = OpAt(scope, name, op, {}, &node);
-  *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(value);
+  if (!value.ok()) {
+    if (error_.ok()) error_ = Annotate(value.status(), node->name());
+    return out;
+  }
+  *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(*value);
   return out;
 }
 
@@ -80,6 +84,7 @@ void SetInts(Node* node, const std::string& key,
 }
 
 absl::Status NodeWriter::Commit(Graph* graph) {
+  RETURN_IF_ERROR(error_);
   absl::flat_hash_set<std::string> taken;
   for (const Node& n : graph->node()) taken.insert(n.name());
   for (const Node& n : nodes_) {

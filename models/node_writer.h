@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/status.h"
 #include "core/tensor.h"
 #include "proto/graph.pb.h"
 
@@ -40,23 +42,28 @@ class NodeWriter {
   std::string OpI(const std::string& name, const std::string& op,
                   const std::vector<std::string>& inputs,
                   const std::string& key, int64_t value);
-  // A Const or Parameter node holding `value`.
+  // A Const or Parameter node holding `value`. A value that could not be
+  // made (an allocation that failed) is kept as the writer's first error,
+  // which Commit() returns, so that builders can chain calls and check once.
   std::string Value(const std::string& name, const std::string& op,
-                    const Tensor& value);
+                    const absl::StatusOr<Tensor>& value);
   // The same as node <scope>/<name>.
   std::string ValueAt(const std::string& scope, const std::string& name,
-                      const std::string& op, const Tensor& value);
+                      const std::string& op,
+                      const absl::StatusOr<Tensor>& value);
   // A scalar Const [1] of `dtype` (f32 or f64).
   std::string Scalar(const std::string& name, DType dtype, double value);
 
-  // Adds the nodes to `graph`, or fails with AlreadyExists naming the first
-  // node whose name the graph already has (and adds nothing).
+  // Adds the nodes to `graph`, or fails with the first value that could not
+  // be made, or with AlreadyExists naming the first node whose name the
+  // graph already has (and adds nothing).
   absl::Status Commit(Graph* graph);
 
  private:
   std::string what_;
   std::string prefix_;
   std::deque<Node> nodes_;  // A deque keeps each `Node*` valid.
+  absl::Status error_;
 };
 
 // Appends node `name` = op(inputs) to `graph` as it is, for the builders
@@ -72,10 +79,12 @@ std::string AddInputNode(Graph* graph, const std::string& name, DType dtype,
 void SetInts(Node* node, const std::string& key,
              const std::vector<int64_t>& values);
 
-// A tensor of `shape` and float `dtype` whose element i is fill(i).
+// A tensor of `shape` and float `dtype` whose element i is fill(i), or
+// the allocation's error (shapes come from specs).
 template <typename Fill>
-Tensor FilledTensor(DType dtype, const Shape& shape, Fill fill) {
-  Tensor t = *Tensor::Allocate(dtype, shape);
+absl::StatusOr<Tensor> FilledTensor(DType dtype, const Shape& shape,
+                                    Fill fill) {
+  ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
   for (int64_t i = 0; i < t.num_elements(); ++i) {
     if (dtype == DType::kF64) {
       t.data<double>()[i] = fill(i);

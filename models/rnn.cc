@@ -280,7 +280,7 @@ std::vector<std::string> StepMasks(NodeWriter& w,
   std::vector<std::string> masks;
   if (o.sequence_lengths.empty()) return masks;
   std::string like = w.ValueAt(o.prefix, "steps_like", "Const",
-                               *Tensor::Allocate(o.dtype, Shape{o.steps}));
+                               Tensor::Allocate(o.dtype, Shape{o.steps}));
   Node* node;
   std::string mask = w.OpAt(o.prefix, "step_mask", "PaddingMask",
                             {o.sequence_lengths, like}, &node);

@@ -76,7 +76,7 @@ class Seq2SeqBuilder {
   // The Const [n] = 0, 1, ..., n - 1 (i64): the positions of a sequence.
   absl::StatusOr<std::string> Positions(const std::string& name, int64_t n) {
     NodeWriter w("seq2seq", o_.prefix);
-    Tensor t = *Tensor::Allocate(DType::kI64, Shape{n});
+    ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(DType::kI64, Shape{n}));
     for (int64_t i = 0; i < n; ++i) t.data<int64_t>()[i] = i;
     std::string out = w.Value(name, "Const", t);
     RETURN_IF_ERROR(w.Commit(&graph_));

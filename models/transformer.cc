@@ -145,6 +145,7 @@ class LayerBuilder {
   absl::StatusOr<TransformerLayer> Commit(const std::string& output,
                                           Graph* graph,
                                           const MultiHeadAttention& self = {}) {
+    RETURN_IF_ERROR(error_);
     absl::flat_hash_set<std::string> names;
     for (const Node& n : graph_.node()) {
       if (!names.insert(n.name()).second) {
@@ -164,12 +165,16 @@ class LayerBuilder {
   std::string Param(const std::string& name, const Shape& shape, double bound,
                     double fill = 0) {
     std::uniform_real_distribution<double> dist(-bound, bound);
-    Tensor t = FilledTensor(o_.dtype, shape, [&](int64_t) {
+    absl::StatusOr<Tensor> t = FilledTensor(o_.dtype, shape, [&](int64_t) {
       return bound > 0 ? dist(rng_) : fill;
     });
     Node* node;
     std::string out = Op(name, "Parameter", {}, &node);
-    *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(t);
+    if (!t.ok()) {  // Reported by Commit, so that Param chains like Op.
+      if (error_.ok()) error_ = Annotate(t.status(), out);
+      return out;
+    }
+    *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(*t);
     parameters_.push_back(out);
     return out;
   }
@@ -178,6 +183,7 @@ class LayerBuilder {
   Graph graph_;
   std::mt19937_64 rng_;
   std::vector<std::string> parameters_;
+  absl::Status error_;  // The first Parameter value that could not be made.
 };
 
 absl::StatusOr<std::string> Output(

@@ -562,12 +562,8 @@ class CompareReference : public OpKernel {
       : a_(a.inputs[0]),
         b_(a.inputs[1]),
         z_(a.outputs[0]),
-        same_shapes_(a_.shape() == z_.shape() && b_.shape() == z_.shape()) {
-    if (!same_shapes_) {
-      a_offsets_ = BroadcastOffsets(a_.shape(), z_.shape());
-      b_offsets_ = BroadcastOffsets(b_.shape(), z_.shape());
-    }
-  }
+        same_shapes_(a_.shape() == z_.shape() && b_.shape() == z_.shape()),
+        walk_(z_.shape(), {&a_.shape(), &b_.shape()}) {}
   absl::Status Compute() override {
     const T* as = a_.data<T>();
     const T* bs = b_.data<T>();
@@ -577,8 +573,9 @@ class CompareReference : public OpKernel {
     if (same_shapes_) {
       for (int64_t i = 0; i < n; ++i) zs[i] = cmp(as[i], bs[i]);
     } else {
-      for (int64_t i = 0; i < n; ++i)
-        zs[i] = cmp(as[a_offsets_[i]], bs[b_offsets_[i]]);
+      walk_.Run([&](int64_t i, const std::array<int64_t, 2>& at) {
+        zs[i] = cmp(as[at[0]], bs[at[1]]);
+      });
     }
     return absl::OkStatus();
   }
@@ -586,7 +583,7 @@ class CompareReference : public OpKernel {
  private:
   Tensor a_, b_, z_;
   bool same_shapes_;
-  std::vector<int64_t> a_offsets_, b_offsets_;
+  BroadcastWalk<2> walk_;
 };
 
 template <typename T>
@@ -655,15 +652,14 @@ template <typename T>
 class WhereReference : public OpKernel {
  public:
   explicit WhereReference(const KernelArgs& a)
-      : cond_(a.inputs[0]), a_(a.inputs[1]), b_(a.inputs[2]), y_(a.outputs[0]) {
+      : cond_(a.inputs[0]),
+        a_(a.inputs[1]),
+        b_(a.inputs[2]),
+        y_(a.outputs[0]),
+        walk_(y_.shape(), {&cond_.shape(), &a_.shape(), &b_.shape()}) {
     const Shape& out = y_.shape();
     same_shapes_ =
         cond_.shape() == out && a_.shape() == out && b_.shape() == out;
-    if (!same_shapes_) {
-      cond_offsets_ = BroadcastOffsets(cond_.shape(), out);
-      a_offsets_ = BroadcastOffsets(a_.shape(), out);
-      b_offsets_ = BroadcastOffsets(b_.shape(), out);
-    }
   }
   absl::Status Compute() override {
     const bool* cs = cond_.data<bool>();
@@ -674,9 +670,9 @@ class WhereReference : public OpKernel {
     if (same_shapes_) {
       for (int64_t i = 0; i < n; ++i) ys[i] = cs[i] ? as[i] : bs[i];
     } else {
-      for (int64_t i = 0; i < n; ++i) {
-        ys[i] = cs[cond_offsets_[i]] ? as[a_offsets_[i]] : bs[b_offsets_[i]];
-      }
+      walk_.Run([&](int64_t i, const std::array<int64_t, 3>& at) {
+        ys[i] = cs[at[0]] ? as[at[1]] : bs[at[2]];
+      });
     }
     return absl::OkStatus();
   }
@@ -684,7 +680,7 @@ class WhereReference : public OpKernel {
  private:
   Tensor cond_, a_, b_, y_;
   bool same_shapes_;
-  std::vector<int64_t> cond_offsets_, a_offsets_, b_offsets_;
+  BroadcastWalk<3> walk_;
 };
 
 absl::StatusOr<std::unique_ptr<OpKernel>> MakeWhere(const KernelArgs& a) {

@@ -22,30 +22,15 @@ std::string ElementPosition(int64_t flat, const Shape& shape) {
   return absl::StrCat("[", absl::StrJoin(coord, ", "), "]");
 }
 
-std::vector<int64_t> BroadcastOffsets(const Shape& in, const Shape& out) {
-  int rank = out.rank();
-  std::vector<int64_t> strides(rank, 0);  // 0 along broadcast dimensions.
+std::vector<int64_t> BroadcastStrides(const Shape& in, const Shape& out) {
+  const int rank = out.rank();
+  std::vector<int64_t> strides(rank, 0);
   int64_t stride = 1;
   for (int d = in.rank() - 1; d >= 0; --d) {
     if (in.dim(d) != 1) strides[rank - in.rank() + d] = stride;
     stride *= in.dim(d);
   }
-  int64_t total = 1;
-  for (int64_t d : out.dims()) total *= d;
-  std::vector<int64_t> offsets(total);
-  std::vector<int64_t> coord(rank, 0);
-  int64_t offset = 0;
-  for (int64_t i = 0; i < total; ++i) {
-    offsets[i] = offset;
-    // Odometer increment, keeping the input offset in step.
-    for (int d = rank - 1; d >= 0; --d) {
-      offset += strides[d];
-      if (++coord[d] < out.dim(d)) break;
-      offset -= strides[d] * out.dim(d);
-      coord[d] = 0;
-    }
-  }
-  return offsets;
+  return strides;
 }
 
 dnnl::memory::desc PlainDesc(const std::vector<int64_t>& dims,

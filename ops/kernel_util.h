@@ -4,6 +4,7 @@
 // Building blocks that op families share: float-type dispatch, reference
 // element-wise and broadcasting loops, and wrappers for oneDNN primitives.
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "ops/op_def.h"
 
@@ -75,9 +77,56 @@ AxisSplit SplitAt(const Shape& shape, int axis);
 // "[1, 2]": the coordinates of element `flat` of `shape`, for messages.
 std::string ElementPosition(int64_t flat, const Shape& shape);
 
-// For each element of `out` in C order, the offset of the element of `in`
-// that broadcasts to it (NumPy rules; `in` aligned on the right).
-std::vector<int64_t> BroadcastOffsets(const Shape& in, const Shape& out);
+// The strides of `in` seen with `out`'s rank (NumPy rules, `in` aligned on
+// the right): 0 along the dimensions that broadcast.
+std::vector<int64_t> BroadcastStrides(const Shape& in, const Shape& out);
+
+// Walks the elements of `out` in C order, calling f(i, offsets) where
+// offsets[k] is the offset of the element of input k that broadcasts to
+// element i. The offsets are stepped as the walk goes rather than tabled up
+// front: a table would be as large as the output, memory no plan accounts
+// for. Built once per kernel; Run allocates nothing for ranks up to 8.
+template <size_t N>
+class BroadcastWalk {
+ public:
+  BroadcastWalk(const Shape& out, const std::array<const Shape*, N>& ins)
+      : dims_(out.dims()) {
+    for (int64_t d : dims_) total_ *= d;
+    for (size_t k = 0; k < N; ++k) strides_[k] = BroadcastStrides(*ins[k], out);
+  }
+
+  template <typename F>
+  void Run(F f) const {
+    const int rank = static_cast<int>(dims_.size());
+    std::array<int64_t, N> offsets{};
+    if (rank == 0) {
+      f(int64_t{0}, offsets);
+      return;
+    }
+    if (total_ == 0) return;
+    const int64_t inner = dims_[rank - 1];
+    absl::InlinedVector<int64_t, 8> coord(rank, 0);
+    for (int64_t row = 0; row < total_; row += inner) {
+      std::array<int64_t, N> at = offsets;
+      for (int64_t j = 0; j < inner; ++j) {
+        f(row + j, at);
+        for (size_t k = 0; k < N; ++k) at[k] += strides_[k][rank - 1];
+      }
+      // Odometer increment over the outer dimensions.
+      for (int d = rank - 2; d >= 0; --d) {
+        for (size_t k = 0; k < N; ++k) offsets[k] += strides_[k][d];
+        if (++coord[d] < dims_[d]) break;
+        for (size_t k = 0; k < N; ++k) offsets[k] -= strides_[k][d] * dims_[d];
+        coord[d] = 0;
+      }
+    }
+  }
+
+ private:
+  std::vector<int64_t> dims_;
+  int64_t total_ = 1;
+  std::array<std::vector<int64_t>, N> strides_;
+};
 
 // Reference y = f(x) over all elements; f is generic over float/double.
 template <typename F>
@@ -117,12 +166,8 @@ class BinaryReferenceKernel : public OpKernel {
         y_(a.inputs[1]),
         z_(a.outputs[0]),
         f_(f),
-        same_shapes_(x_.shape() == z_.shape() && y_.shape() == z_.shape()) {
-    if (!same_shapes_) {
-      x_offsets_ = BroadcastOffsets(x_.shape(), z_.shape());
-      y_offsets_ = BroadcastOffsets(y_.shape(), z_.shape());
-    }
-  }
+        same_shapes_(x_.shape() == z_.shape() && y_.shape() == z_.shape()),
+        walk_(z_.shape(), {&x_.shape(), &y_.shape()}) {}
   absl::Status Compute() override {
     x_.dtype() == DType::kF32 ? Run<float>() : Run<double>();
     return absl::OkStatus();
@@ -139,13 +184,14 @@ class BinaryReferenceKernel : public OpKernel {
       for (int64_t i = 0; i < n; ++i) zs[i] = f_(xs[i], ys[i]);
       return;
     }
-    for (int64_t i = 0; i < n; ++i)
-      zs[i] = f_(xs[x_offsets_[i]], ys[y_offsets_[i]]);
+    walk_.Run([&](int64_t i, const std::array<int64_t, 2>& at) {
+      zs[i] = f_(xs[at[0]], ys[at[1]]);
+    });
   }
   Tensor x_, y_, z_;
   F f_;
   bool same_shapes_;
-  std::vector<int64_t> x_offsets_, y_offsets_;
+  BroadcastWalk<2> walk_;
 };
 
 template <typename F>

@@ -66,15 +66,13 @@ struct MatMulReference : OpKernel {
         d(GetMatMulDims(a.shape(), b.shape(), ta, tb)),
         out_batch(std::vector<int64_t>(y.shape().dims().begin(),
                                        y.shape().dims().end() - 2)),
-        a_offsets(BroadcastOffsets(d.a_batch, out_batch)),
-        b_offsets(BroadcastOffsets(d.b_batch, out_batch)) {}
+        walk(out_batch, {&d.a_batch, &d.b_batch}) {}
 
   absl::Status Compute() override {
-    for (size_t o = 0; o < a_offsets.size(); ++o) {
-      Multiply(a.data<T>() + a_offsets[o] * d.m * d.k,
-               b.data<T>() + b_offsets[o] * d.k * d.n,
+    walk.Run([&](int64_t o, const std::array<int64_t, 2>& at) {
+      Multiply(a.data<T>() + at[0] * d.m * d.k, b.data<T>() + at[1] * d.k * d.n,
                y.data<T>() + o * d.m * d.n);
-    }
+    });
     return absl::OkStatus();
   }
 
@@ -96,7 +94,7 @@ struct MatMulReference : OpKernel {
   bool ta, tb;
   MatMulDims d;
   Shape out_batch;
-  std::vector<int64_t> a_offsets, b_offsets;  // Matrix index per output batch.
+  BroadcastWalk<2> walk;  // Matrix index in a and b per output batch.
 };
 
 // A [batch..., rows, cols] view of a matrix stored C-order as [rows, cols],

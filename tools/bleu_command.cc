@@ -38,9 +38,10 @@ absl::StatusOr<BleuOptions> OptionsFromFlags() {
   BleuOptions o;
   ASSIGN_OR_RETURN(o.tokenizer, ParseTokenizer(absl::GetFlag(FLAGS_tokenize)));
   ASSIGN_OR_RETURN(o.smoothing, ParseSmoothing(absl::GetFlag(FLAGS_smooth)));
-  if (absl::GetFlag(FLAGS_smooth_value) >= 0) {
-    o.smooth_value = absl::GetFlag(FLAGS_smooth_value);
-  }
+  // -1, the flag's default, means "the smoothing's own default"; any other
+  // value (NaN too) goes to ValidateBleuOptions, never silently replaced.
+  const double smooth_value = absl::GetFlag(FLAGS_smooth_value);
+  if (smooth_value != -1) o.smooth_value = smooth_value;
   o.max_order = absl::GetFlag(FLAGS_max_order);
   o.lowercase = absl::GetFlag(FLAGS_lowercase);
   o.effective_order =

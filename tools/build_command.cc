@@ -19,7 +19,6 @@
 ABSL_DECLARE_FLAG(std::string, output);
 // Defined in commands.cc.
 ABSL_DECLARE_FLAG(std::string, params);
-ABSL_DECLARE_FLAG(int64_t, max_file_mb);
 
 ABSL_FLAG(std::string, weights, "",
           "A directory of PyTorch state_dict .npy files (weight_ih_l0.npy, "
@@ -30,7 +29,8 @@ namespace rill {
 
 absl::Status RunBuild(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(std::string out, TextGraphOutput("the graph"));
-  ASSIGN_OR_RETURN(Graph graph, BuildModelFile(operands[0]));
+  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+  ASSIGN_OR_RETURN(Graph graph, BuildModelFile(operands[0], budget));
   const std::string weights = absl::GetFlag(FLAGS_weights);
   if (!weights.empty()) {
     RETURN_IF_ERROR(
@@ -70,9 +70,8 @@ namespace {
 // ExportPyTorchWeights checks).
 absl::StatusOr<std::map<std::string, Tensor>> CheckpointParams(
     const std::string& path, const Graph& graph) {
-  ASSIGN_OR_RETURN(
-      Checkpoint c,
-      ReadCheckpoint(path, absl::GetFlag(FLAGS_max_file_mb) << 20));
+  ASSIGN_OR_RETURN(int64_t max_bytes, MaxFileBytesFromFlags());
+  ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(path, max_bytes));
   std::map<std::string, Tensor> values;
   for (const auto& [name, t] : CheckpointParameters(c)) values[name] = *t;
   for (const Node& n : graph.node()) {

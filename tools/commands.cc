@@ -20,6 +20,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "core/file_io.h"
+#include "core/limits.h"
 #include "core/npy.h"
 #include "core/tensor_proto.h"
 #include "core/threads.h"
@@ -70,11 +71,18 @@ ABSL_FLAG(int64_t, max_file_mb, 1024,
 ABSL_DECLARE_FLAG(std::string, output);
 
 namespace rill {
-namespace {
 
-int64_t MiB(int64_t mb) { return mb << 20; }
+absl::StatusOr<MemoryBudget> MemoryBudgetFromFlags() {
+  MemoryBudget budget;
+  ASSIGN_OR_RETURN(budget.bytes,
+                   MiBFlagToBytes("--memory_budget_mb",
+                                  absl::GetFlag(FLAGS_memory_budget_mb)));
+  return budget;
+}
 
-}  // namespace
+absl::StatusOr<int64_t> MaxFileBytesFromFlags() {
+  return MiBFlagToBytes("--max_file_mb", absl::GetFlag(FLAGS_max_file_mb));
+}
 
 absl::StatusOr<int64_t> ThreadsFlag() {
   std::string text = absl::GetFlag(FLAGS_threads);
@@ -90,14 +98,15 @@ absl::StatusOr<int64_t> ThreadsFlag() {
 
 absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path, bool fuse) {
   LoadOptions load;
-  load.max_file_bytes = MiB(absl::GetFlag(FLAGS_max_file_mb));
+  ASSIGN_OR_RETURN(load.max_file_bytes, MaxFileBytesFromFlags());
+  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
   ASSIGN_OR_RETURN(LoadedGraph loaded, LoadGraphFile(path, load));
   if (fuse && !absl::GetFlag(FLAGS_no_fuse)) {
     absl::StatusOr<int> fused = FuseRecurrentLayers(&loaded.graph);
     if (!fused.ok()) return Annotate(fused.status(), path);
   }
   ValidateOptions validate;
-  validate.memory_budget = MiB(absl::GetFlag(FLAGS_memory_budget_mb));
+  validate.memory_budget = budget.bytes;
   return ValidateGraph(std::move(loaded), validate);
 }
 
@@ -124,12 +133,6 @@ absl::Status WriteTextGraph(const Graph& graph, const std::string& path) {
 }
 
 namespace {
-
-std::string HumanBytes(int64_t bytes) {
-  if (bytes < 1024) return absl::StrCat(bytes, " B");
-  if (bytes < (1 << 20)) return absl::StrFormat("%.1f KiB", bytes / 1024.0);
-  return absl::StrFormat("%.1f MiB", bytes / 1048576.0);
-}
 
 absl::Status Check(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
@@ -180,8 +183,8 @@ absl::StatusOr<std::map<std::string, Tensor>> ReadFeeds() {
       return absl::InvalidArgumentError(
           absl::StrCat("--feed names '", kv.first, "' twice"));
     }
-    ASSIGN_OR_RETURN(feeds[kv.first],
-                     ReadNpy(kv.second, MiB(absl::GetFlag(FLAGS_max_file_mb))));
+    ASSIGN_OR_RETURN(int64_t max_bytes, MaxFileBytesFromFlags());
+    ASSIGN_OR_RETURN(feeds[kv.first], ReadNpy(kv.second, max_bytes));
   }
   return feeds;
 }
@@ -212,8 +215,8 @@ std::string Summarize(const Tensor& t) {
 // Replaces every Parameter's value with the checkpoint's "param/<name>":
 // all of them, of the same dtype and shape, or nothing at all.
 absl::Status LoadParams(const std::string& path, Executor& executor) {
-  ASSIGN_OR_RETURN(Checkpoint c,
-                   ReadCheckpoint(path, MiB(absl::GetFlag(FLAGS_max_file_mb))));
+  ASSIGN_OR_RETURN(int64_t max_bytes, MaxFileBytesFromFlags());
+  ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(path, max_bytes));
   return CopyParameterValues(CheckpointParameters(c),
                              executor.mutable_parameters(), true, path);
 }
@@ -459,7 +462,7 @@ const std::vector<Command>& AllCommands() {
        "loop, feeding each output back as the next input.\n"
        "mackey-glass: writes --steps samples of the Mackey-Glass series\n"
        "(tau 17, a 0.2, b 0.1, n 10, x0 1.2; see models/mackey_glass.h).",
-       {"series", "steps", "output"},
+       {"series", "steps", "output", "memory_budget_mb"},
        2,
        RunEsn,
        {{"o", "output"}}},
@@ -516,7 +519,8 @@ const std::vector<Command>& AllCommands() {
        "to ids through the spec's seq2seq.vocab file. A summary with the\n"
        "timings goes to stderr.",
        {"params", "input", "output", "beam", "length_penalty", "strategy",
-        "threads", "batch_size", "backend", "max_file_mb"},
+        "threads", "batch_size", "backend", "memory_budget_mb",
+        "max_file_mb"},
        1,
        RunDecode,
        {{"i", "input"}, {"o", "output"}}},

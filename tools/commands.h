@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/limits.h"
 #include "core/status.h"
 #include "graph/validate.h"
 
@@ -31,6 +32,11 @@ const Command* FindCommand(const std::string& name);
 bool IsListFlag(const std::string& name);
 void SetListFlagValues(std::map<std::string, std::vector<std::string>> values);
 const std::vector<std::string>& ListFlagValues(const std::string& name);
+
+// --memory_budget_mb and --max_file_mb in bytes; a negative value, or one
+// whose byte count overflows, is an error naming the flag.
+absl::StatusOr<MemoryBudget> MemoryBudgetFromFlags();
+absl::StatusOr<int64_t> MaxFileBytesFromFlags();
 
 // Loads and validates a graph file with the --max_file_mb and
 // --memory_budget_mb limits; with `fuse` (and no --no-fuse), runs tagged

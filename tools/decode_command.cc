@@ -2,6 +2,7 @@
 // Transformer (models/decode.h), one sentence per line, through the
 // vocabulary the spec names.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/file_io.h"
+#include "core/limits.h"
 #include "models/decode.h"
 #include "models/model_spec.h"
 #include "tools/commands.h"
@@ -25,7 +27,6 @@ ABSL_DECLARE_FLAG(std::string, params);
 ABSL_DECLARE_FLAG(std::string, input);
 ABSL_DECLARE_FLAG(std::string, output);
 ABSL_DECLARE_FLAG(std::string, backend);
-ABSL_DECLARE_FLAG(int64_t, max_file_mb);
 
 ABSL_FLAG(int64_t, beam, 4, "Beam size; 1 decodes greedily.");
 ABSL_FLAG(double, length_penalty, 0.6,
@@ -132,6 +133,37 @@ absl::StatusOr<DecodeOptions> OptionsFromFlags(const Seq2SeqSpec& spec) {
   return o;
 }
 
+// Past this a beam search spends its time on hypotheses that cannot win.
+constexpr int64_t kMaxBeam = 1024;
+
+// What one batch of decoding holds, estimated before the checkpoint is read:
+// per row (a sentence's beam entry) the decoder's key/value cache and the
+// memory's projected keys and values (2 x layers x (T + S) x D), the logits
+// (T x V when recomputing, V with the cache) and the candidate scores (V).
+absl::Status CheckDecodeLimits(const Seq2SeqOptions& model,
+                               const DecodeOptions& o, int64_t sentences,
+                               const MemoryBudget& budget) {
+  RETURN_IF_ERROR(CheckAtMost("--beam", o.beam_size, kMaxBeam,
+                              "hypotheses kept per sentence"));
+  const int64_t batch = std::max<int64_t>(1, std::min(o.batch_size, sentences));
+  const int64_t rows = SaturatingMul(batch, o.beam_size);
+  const int64_t d = model.d_model, v = model.vocab_size;
+  const int64_t kv = SaturatingMul(
+      SaturatingMul(2, model.decoder_layers),
+      SaturatingMul(SaturatingAdd(model.tgt_length, model.src_length), d));
+  const int64_t logits = o.strategy == DecodeStrategy::kRecompute
+                             ? SaturatingMul(model.tgt_length, v)
+                             : v;
+  const int64_t per_row = SaturatingAdd(SaturatingAdd(kv, logits), v);
+  const int64_t bytes =
+      SaturatingMul(SaturatingMul(rows, per_row),
+                    std::max<int64_t>(8, DTypeSize(model.dtype)));
+  const bool beam_larger = o.beam_size >= batch;
+  return CheckFitsBudget(beam_larger ? "--beam" : "--batch_size",
+                         beam_larger ? o.beam_size : o.batch_size,
+                         "decoder state per batch", bytes, budget);
+}
+
 }  // namespace
 
 absl::Status RunDecode(const std::vector<std::string>& operands) {
@@ -139,6 +171,8 @@ absl::Status RunDecode(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(spec_path));
   absl::StatusOr<Seq2SeqOptions> model = Seq2SeqOptionsFromSpec(spec);
   if (!model.ok()) return Annotate(model.status(), spec_path);
+  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+  RETURN_IF_ERROR(Annotate(CheckSeq2SeqLimits(*model, budget), spec_path));
   if (spec.seq2seq().vocab().empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(spec_path,
@@ -162,9 +196,10 @@ absl::Status RunDecode(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(Tensor src,
                    Sources(lines, input.empty() ? "<stdin>" : input, vocab,
                            model->src_length, model->pad_id));
-  ASSIGN_OR_RETURN(
-      Checkpoint checkpoint,
-      ReadCheckpoint(params, absl::GetFlag(FLAGS_max_file_mb) << 20));
+  RETURN_IF_ERROR(CheckDecodeLimits(
+      *model, options, static_cast<int64_t>(lines.size()), budget));
+  ASSIGN_OR_RETURN(int64_t max_bytes, MaxFileBytesFromFlags());
+  ASSIGN_OR_RETURN(Checkpoint checkpoint, ReadCheckpoint(params, max_bytes));
   ASSIGN_OR_RETURN(
       std::unique_ptr<Seq2SeqDecoder> decoder,
       Seq2SeqDecoder::Create(*model, options, CheckpointParameters(checkpoint),

@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
+#include "core/limits.h"
 #include "core/npy.h"
 #include "models/esn.h"
 #include "models/esn_gd.h"
@@ -41,6 +42,32 @@ absl::Status WriteMatrix(const std::string& path, const EsnMatrix& m) {
   return WriteNpy(path, t);
 }
 
+// What a fit holds at its peak, estimated before the reservoir is drawn:
+// W is drawn dense and its spectral radius found by a dense eigensolver
+// (about three units x units matrices), the states of every step
+// (rows x units) and the ridge system ((units + inputs + 1)^2).
+absl::Status CheckFitLimits(const EsnConfig& config, int64_t rows,
+                            int64_t inputs, const MemoryBudget& budget) {
+  const int64_t units = config.units();
+  const int64_t features = SaturatingAdd(SaturatingAdd(units, inputs), 1);
+  int64_t doubles = SaturatingMul(3, SaturatingMul(units, units));
+  doubles = SaturatingAdd(doubles, SaturatingMul(rows, features));
+  doubles = SaturatingAdd(doubles, SaturatingMul(features, features));
+  return CheckFitsBudget("units", units, "reservoir and fit state",
+                         SaturatingMul(doubles, 8), budget);
+}
+
+// --steps of generate or mackey-glass: its rows of `width` doubles, held
+// `copies` times over (the series, its .npy tensor, an integrator's history).
+absl::Status CheckStepsLimits(int64_t steps, int64_t width, int64_t copies,
+                              const MemoryBudget& budget) {
+  RETURN_IF_ERROR(CheckAtLeast("--steps", steps, 1));
+  return CheckFitsBudget(
+      "--steps", steps, "output",
+      SaturatingMul(SaturatingMul(steps, width), SaturatingMul(copies, 8)),
+      budget);
+}
+
 absl::StatusOr<EsnConfig> LoadEsnConfig(const std::string& path) {
   EsnConfig config;
   RETURN_IF_ERROR(ReadTextProto(path, int64_t{1} << 20, &config));
@@ -66,6 +93,10 @@ absl::Status Fit(const std::string& config_path) {
   absl::StatusOr<std::string> model_path = PathInside(dir, "output", out);
   if (!model_path.ok()) return Annotate(model_path.status(), config_path);
   ASSIGN_OR_RETURN(EsnMatrix series, LoadSeries(*series_path));
+  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+  RETURN_IF_ERROR(
+      Annotate(CheckFitLimits(config, series.rows(), series.cols(), budget),
+               config_path));
   int64_t steps = series.rows() - 1;  // Step t predicts row t + 1.
   int64_t train =
       static_cast<int64_t>(std::llround(steps * config.train_fraction()));
@@ -145,7 +176,8 @@ absl::Status PredictOrGenerate(const std::string& model_path, bool generate) {
     return absl::OkStatus();
   }
   int64_t steps = absl::GetFlag(FLAGS_steps);
-  if (steps < 1) return absl::InvalidArgumentError("give --steps N >= 1");
+  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+  RETURN_IF_ERROR(CheckStepsLimits(steps, series.cols(), 2, budget));
   // Teacher-force all rows but the last, which seeds the closed loop.
   int64_t t = series.rows();
   ASSIGN_OR_RETURN(EsnMatrix ignored, esn.Predict(Rows(series, 0, t - 1), &x));
@@ -169,7 +201,9 @@ absl::Status RunEsn(const std::vector<std::string>& operands) {
   if (what == "generate") return PredictOrGenerate(operands[1], true);
   if (what == "mackey-glass") {
     int64_t steps = absl::GetFlag(FLAGS_steps);
-    if (steps < 1) return absl::InvalidArgumentError("give --steps N >= 1");
+    ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+    // The integrator keeps every dt step: 10 per sample by default.
+    RETURN_IF_ERROR(CheckStepsLimits(steps, 1, 2 + 10, budget));
     ASSIGN_OR_RETURN(EsnMatrix series, MackeyGlass(steps));
     RETURN_IF_ERROR(WriteMatrix(operands[1], series));
     std::printf("%s: %lld samples of Mackey-Glass (tau 17)\n",

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <new>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -113,6 +115,25 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c, int argc,
   return args;
 }
 
+// Sizes are estimated and checked against --memory_budget_mb before work
+// starts, but the machine may have less memory than the budget (ulimit -v,
+// a container): then an allocation fails, and the user gets an error
+// naming the command, not an abort.
+absl::Status RunGuarded(const Command& command,
+                        const std::vector<std::string>& operands) {
+  try {
+    return command.run(operands);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        "out of memory: an allocation failed; lower the sizes the input asks "
+        "for, or --memory_budget_mb to below the memory available");
+  } catch (const std::length_error& e) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "out of memory: a container would exceed its largest size (", e.what(),
+        ")"));
+  }
+}
+
 int Main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" ||
       std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
@@ -167,7 +188,7 @@ int Main(int argc, char** argv) {
     absl::Status set = SetThreads(std::max<int64_t>(*threads, 0), "--threads");
     if (!set.ok()) return 2;  // ThreadsFlag checked the range.
   }
-  absl::Status status = command->run(operands);
+  absl::Status status = RunGuarded(*command, operands);
   if (!status.ok()) {
     std::fprintf(stderr, "rill %s: %s\n", command->name,
                  std::string(status.message()).c_str());

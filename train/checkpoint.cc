@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
+#include "core/quote.h"
 #include "train/crc32c.h"
 
 namespace rill {
@@ -31,14 +32,9 @@ constexpr absl::string_view kMagic = "RILLCKPT";
 // rank, data length, CRC.
 constexpr size_t kRecordFixedBytes = 4 + 1 + 4 + 8 + 4;
 
-// Untrusted bytes for an error message: escaped and shortened.
-std::string Quote(absl::string_view s) {
-  constexpr size_t kMax = 64;
-  std::string out =
-      absl::StrCat("\"", absl::CHexEscape(s.substr(0, kMax)), "\"");
-  if (s.size() > kMax) out += "...";
-  return out;
-}
+// Untrusted bytes in an error message, as every reader quotes them
+// (core/quote.h).
+std::string Quote(absl::string_view s) { return QuoteForMessage(s, 64, '"'); }
 
 std::string TensorLabel(size_t index, absl::string_view name) {
   return absl::StrCat("tensor ", index, " (", Quote(name), ")");

@@ -344,5 +344,65 @@ TEST(MalformedBinaryTest, NestingPastTheLimitIsRejected) {
   EXPECT_TRUE(absl::StartsWith(g.status().message(), "deep.pb: "));
 }
 
+// A binary graph may hold only graph.proto's fields, as a text graph must;
+// the error says where the unknown one sits and its number.
+TEST(MalformedBinaryTest, UnknownFieldIsRejected) {
+  std::string x = Field(1, "x") + Field(2, "Input");
+  const std::string unknown_varint = std::string("\x98\x06\x05", 3);  // 99
+  const std::string in_node = TestTempPath("unknown_in_node.pb");
+  ASSERT_TRUE(WriteFileAtomic(in_node, Field(1, x + unknown_varint)).ok());
+  absl::StatusOr<LoadedGraph> g = LoadGraphFile(in_node);
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), kInvalid);
+  EXPECT_EQ(g.status().message(),
+            in_node +
+                ": node 0 ('x'): unknown field number 99 in rill.Node "
+                "(binary graphs, like text graphs, may hold only the fields "
+                "of proto/graph.proto)");
+  // Deeper down: an unknown field in the attr value of node 0.
+  std::string attr =
+      Field(1, "dtype") + Field(2, std::string("\x98\x06\x01", 3));
+  absl::StatusOr<LoadedGraph> deep =
+      ParseGraphBinary(Field(1, x + Field(4, attr)), "deep.pb");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_TRUE(absl::StartsWith(
+      deep.status().message(),
+      "deep.pb: node 0 ('x').attr[0].value: unknown field number 99 in "
+      "rill.AttrValue"))
+      << deep.status();
+  // At the top, after the nodes.
+  absl::StatusOr<LoadedGraph> top =
+      ParseGraphBinary(Field(1, x) + std::string("\xe8\x04\x01", 3), "top.pb");
+  ASSERT_FALSE(top.ok());
+  EXPECT_TRUE(absl::StartsWith(top.status().message(),
+                               "top.pb: unknown field number 77 in rill.Graph"))
+      << top.status();
+}
+
+// Names from a file reach the terminal escaped and capped: a 300 KB name
+// gives a message of a few hundred bytes, and ESC arrives as \x1b.
+TEST(MalformedTextTest, EchoedNamesAreEscapedAndTruncated) {
+  const std::string long_name(300000, 'a');
+  absl::StatusOr<LoadedGraph> g =
+      ParseGraphText(absl::StrCat("node { name: \"", long_name,
+                                  "\" op: \"Tanh\" input: \"nope\" }\n"),
+                     "long.pbtxt");
+  ASSERT_TRUE(g.ok()) << g.status();
+  absl::Status s = ValidateGraph(*std::move(g)).status();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(),
+            absl::StrCat("long.pbtxt:1:1: node '", std::string(200, 'a'),
+                         "...' (300000 bytes, truncated) (Tanh): input 0: "
+                         "'nope' names no node"));
+
+  absl::StatusOr<LoadedGraph> esc = ParseGraphText(
+      "node { name: \"x\" op: \"Tan\\033[2Jh\" }\n", "esc.pbtxt");
+  ASSERT_TRUE(esc.ok()) << esc.status();
+  absl::Status e = ValidateGraph(*std::move(esc)).status();
+  EXPECT_EQ(e.message(),
+            "esc.pbtxt:1:1: node 'x' (Tan\\x1b[2Jh): unknown op "
+            "'Tan\\x1b[2Jh'");
+}
+
 }  // namespace
 }  // namespace rill
