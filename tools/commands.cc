@@ -519,8 +519,7 @@ const std::vector<Command>& AllCommands() {
        "to ids through the spec's seq2seq.vocab file. A summary with the\n"
        "timings goes to stderr.",
        {"params", "input", "output", "beam", "length_penalty", "strategy",
-        "threads", "batch_size", "backend", "memory_budget_mb",
-        "max_file_mb"},
+        "threads", "batch_size", "backend", "memory_budget_mb", "max_file_mb"},
        1,
        RunDecode,
        {{"i", "input"}, {"o", "output"}}},
