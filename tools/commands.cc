@@ -445,7 +445,7 @@ const std::vector<Command>& AllCommands() {
        "back to its step). A fresh run refuses a DIR that holds another\n"
        "run unless --overwrite. DIR defaults to train_out.",
        {"out", "resume", "overwrite", "check_numerics", "backend", "no_fuse",
-        "threads"},
+        "threads", "memory_budget_mb"},
        1,
        RunTrain},
       {"esn",

@@ -47,6 +47,7 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
   options.check_numerics = absl::GetFlag(FLAGS_check_numerics);
   options.overwrite = absl::GetFlag(FLAGS_overwrite);
   ASSIGN_OR_RETURN(options.threads, ThreadsFlag());
+  ASSIGN_OR_RETURN(options.memory_budget, MemoryBudgetFromFlags());
   options.fuse = !absl::GetFlag(FLAGS_no_fuse);
   options.stop = &g_stop;
   std::string dir = std::filesystem::path(config_path).parent_path().string();

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/file_io.h"
+#include "core/limits.h"
 #include "core/npy.h"
 #include "core/threads.h"
 #include "graph/autodiff.h"
@@ -202,6 +203,7 @@ namespace {
 // pass rewired (0 without `fuse`).
 absl::StatusOr<ValidGraph> LoadForwardGraph(const TrainConfig& config,
                                             const std::string& config_dir,
+                                            const MemoryBudget& budget,
                                             bool fuse, int* fused) {
   LoadedGraph loaded;
   if (config.model_spec().empty()) {
@@ -211,7 +213,7 @@ absl::StatusOr<ValidGraph> LoadForwardGraph(const TrainConfig& config,
   } else {
     ASSIGN_OR_RETURN(std::string spec_path,
                      PathInside(config_dir, "model_spec", config.model_spec()));
-    absl::StatusOr<Graph> graph = BuildModelFile(spec_path);
+    absl::StatusOr<Graph> graph = BuildModelFile(spec_path, budget);
     if (!graph.ok()) return Annotate(graph.status(), "model_spec");
     loaded = LoadedGraph{*std::move(graph), SourceMap(spec_path)};
   }
@@ -219,7 +221,9 @@ absl::StatusOr<ValidGraph> LoadForwardGraph(const TrainConfig& config,
   if (fuse) {
     ASSIGN_OR_RETURN(*fused, FuseRecurrentLayers(&loaded.graph));
   }
-  return ValidateGraph(std::move(loaded));
+  ValidateOptions options;
+  options.memory_budget = budget.bytes;
+  return ValidateGraph(std::move(loaded), options);
 }
 
 // `forward` with every Dropout's `training` off, as PyTorch's model.eval()
@@ -246,8 +250,8 @@ absl::StatusOr<std::optional<ValidGraph>> EvaluationGraph(
 absl::Status Trainer::LoadData(const std::string& config_dir) {
   if (config_.loss().empty()) config_.set_loss("loss");  // The spec's.
   ASSIGN_OR_RETURN(ValidGraph forward,
-                   LoadForwardGraph(config_, config_dir, options_.fuse,
-                                    &fused_recurrent_layers_));
+                   LoadForwardGraph(config_, config_dir, options_.memory_budget,
+                                    options_.fuse, &fused_recurrent_layers_));
   ASSIGN_OR_RETURN(Dataset all,
                    LoadArrays(config_.data(), "data", config_dir, forward));
   if (!config_.validation_data().empty()) {
@@ -302,16 +306,14 @@ absl::Status Trainer::Compile() {
   ASSIGN_OR_RETURN(optimizer_, ParameterOptimizer::Create(
                                    config_.optimizer(), param_names_, shapes));
   int64_t batches = train_.size() / config_.batch_size();
-  int64_t epoch_batches = 0;
-  if (config_.steps() == 0 &&
-      __builtin_mul_overflow(config_.epochs(), batches, &epoch_batches)) {
-    return FieldError("epochs",
-                      absl::StrCat(config_.epochs(), " epochs of ", batches,
-                                   " batches is more than 2^63 batches"));
+  if (config_.steps() > 0) {
+    total_steps_ = config_.steps();
+  } else {
+    absl::StatusOr<int64_t> epoch_batches =
+        CheckedMul(config_.epochs(), batches, "epochs x batches per epoch");
+    if (!epoch_batches.ok()) return Annotate(epoch_batches.status(), "epochs");
+    total_steps_ = std::max<int64_t>(1, *epoch_batches / accumulation_);
   }
-  total_steps_ = config_.steps() > 0
-                     ? config_.steps()
-                     : std::max<int64_t>(1, epoch_batches / accumulation_);
   ASSIGN_OR_RETURN(LearningRateSchedule schedule,
                    LearningRateSchedule::Create(
                        config_.schedule(), config_.optimizer().learning_rate(),

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/limits.h"
 #include "core/status.h"
 #include "proto/train.pb.h"
 #include "runtime/executor.h"
@@ -32,6 +33,8 @@ struct TrainerOptions {
   bool overwrite = false;
   // Kernel threads (core/threads.h); -1 takes the config's `threads`.
   int64_t threads = -1;
+  // What the graph's values (and a model spec's parameters) may take.
+  MemoryBudget memory_budget;
   Backend backend = Backend::kOneDnn;
   // Check every node's output for NaN and Inf, and name the first culprit.
   // Without it the loss and the gradient norm are still checked.

@@ -184,6 +184,14 @@ TEST(Trainer, BadConfigsNameTheField) {
        "learning_rate"},
       {[](TrainConfig& c) { c.set_validation_split(1); },
        "validation_split: 1: must be in [0, 1)"},
+      {[](TrainConfig& c) {
+         c.set_steps(0);
+         c.set_epochs(int64_t{1} << 61);
+       },
+       "epochs: epochs x batches per epoch 2305843009213693952 x 28 overflows "
+       "int64"},
+      {[](TrainConfig& c) { c.set_threads(50000); },
+       "threads: 50000: must be in [0, 1024]"},
   };
   for (const Case& c : cases) {
     TrainConfig config = SineConfig(100);
