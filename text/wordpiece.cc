@@ -242,6 +242,11 @@ int64_t ForEachWord(std::string_view text, const BertTokenizerOptions& o,
     if (b < 0x80) {
       ++i;
       cls = kAsciiClass[b];
+      if (cls == kKeep) {  // The common case: append the whole ASCII run.
+        while (i < n && bytes[i] < 0x80 && kAsciiClass[bytes[i]] == kKeep) ++i;
+        token.append(text.data() + start, i - start);
+        continue;
+      }
     } else {
       UChar32 cp;
       U8_NEXT(bytes, i, n, cp);
@@ -322,7 +327,7 @@ absl::StatusOr<Vocab> Vocab::FromTokens(std::vector<std::string> tokens,
                        it->second + 1, ")"));
     }
     if (t.size() > 2 && t[0] == '#' && t[1] == '#') {
-      std::string_view rest = std::string_view(t).substr(2);
+      absl::string_view rest = absl::string_view(t).substr(2);
       v.continuation_.emplace(rest, id);
       v.max_piece_bytes_ = std::max(v.max_piece_bytes_, rest.size());
     }

@@ -38,6 +38,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
+#include "absl/strings/string_view.h"
 #include "core/status.h"
 
 namespace rill {
@@ -76,11 +77,11 @@ class Vocab {
   // The id of a word-initial piece, or of a continuation piece given without
   // its "##"; -1 when absent. No allocation: the hot path of WordPiece.
   int32_t FindInitial(std::string_view piece) const {
-    auto it = initial_.find(piece);
+    auto it = initial_.find(absl::string_view(piece.data(), piece.size()));
     return it == initial_.end() ? -1 : it->second;
   }
   int32_t FindContinuation(std::string_view piece) const {
-    auto it = continuation_.find(piece);
+    auto it = continuation_.find(absl::string_view(piece.data(), piece.size()));
     return it == continuation_.end() ? -1 : it->second;
   }
   // The longest piece in bytes (without "##"), to bound the search.
@@ -91,7 +92,9 @@ class Vocab {
 
   std::vector<std::string> tokens_;
   // Views into tokens_, whose strings a move of the vector does not move.
-  absl::flat_hash_map<std::string_view, int32_t> initial_, continuation_;
+  // (absl::string_view, not std::: Debian's Abseil keeps its own, and hashes
+  // it faster than std::hash hashes the standard one.)
+  absl::flat_hash_map<absl::string_view, int32_t> initial_, continuation_;
   int32_t unk_id_ = -1;
   size_t max_piece_bytes_ = 0;
 };
