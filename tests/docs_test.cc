@@ -70,6 +70,14 @@ TEST(Readme, QuotesWhatTheExamplesPrint) {
   std::string bleu = Output("tools/rill " + bleu_args);
   EXPECT_NE(readme.find("$ rill " + bleu_args + "\n" + bleu), std::string::npos)
       << bleu;
+  const std::string tokenize_args =
+      "tokenize --vocab examples/bert/bert-base-uncased-vocab.txt --lowercase "
+      "-i examples/bert/sample.txt";
+  for (const std::string& args : {tokenize_args, tokenize_args + " --pieces"}) {
+    std::string tokens = Output("tools/rill " + args);
+    EXPECT_NE(readme.find("$ rill " + args + "\n" + tokens), std::string::npos)
+        << tokens;
+  }
 }
 
 TEST(Readme, QuotesWhatRillGradPrintsAndWrites) {

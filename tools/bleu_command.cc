@@ -18,13 +18,15 @@ ABSL_FLAG(std::vector<std::string>, ref, {},
           "references.");
 ABSL_FLAG(std::string, input, "",
           "The input text, one segment per line (-i): bleu's hypotheses, "
-          "decode's sources. Default: stdin.");
+          "decode's sources, tokenize's text or corpus. Default: stdin.");
 ABSL_FLAG(std::string, tokenize, "13a", "Tokenizer: none, 13a, intl or char.");
 ABSL_FLAG(std::string, smooth, "exp", "Smoothing: none, floor, add-k or exp.");
 ABSL_FLAG(double, smooth_value, -1,
           "The value for floor (default 0.1) or add-k (default 1) smoothing.");
 ABSL_FLAG(int32_t, max_order, 4, "The largest n-gram order.");
-ABSL_FLAG(bool, lowercase, false, "Lowercase hypotheses and references.");
+ABSL_FLAG(bool, lowercase, false,
+          "Lowercase the text: bleu's hypotheses and references; for "
+          "tokenize, BERT's uncased setting, which also strips accents.");
 ABSL_FLAG(bool, effective_order, false,
           "Average only over the orders that have n-grams (always on with "
           "--sentence, as in sacreBLEU).");

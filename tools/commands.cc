@@ -538,6 +538,26 @@ const std::vector<Command>& AllCommands() {
        0,
        RunBleu,
        {{"r", "ref"}, {"i", "input"}}},
+      {"tokenize",
+       "BERT WordPiece tokens of text, or a new WordPiece vocabulary.",
+       "tokenize --vocab VOCAB [--lowercase] [--mode google|hf] [-i FILE] "
+       "[--pieces]\n"
+       "      | tokenize --build_vocab SIZE [--lowercase] [-i CORPUS] -o "
+       "VOCAB",
+       "Tokenizes each line of -i (or stdin) as BERT does (basic tokenizer,\n"
+       "then WordPiece over VOCAB) and prints one line of ids (or, with\n"
+       "--pieces, of tokens) per input line. --lowercase is BERT's uncased\n"
+       "setting (it also strips accents). Invalid UTF-8 is an error naming\n"
+       "the file and line, and nothing is printed.\n"
+       "--build_vocab SIZE instead learns a vocabulary of SIZE tokens from\n"
+       "the corpus: [PAD] [UNK] [CLS] [SEP] [MASK] first, then characters,\n"
+       "then merged pieces (see the README), and writes it to -o.",
+       {"vocab", "input", "output", "lowercase", "mode", "pieces",
+        "max_input_chars_per_word", "build_vocab"},
+       0,
+       RunTokenize,
+       {{"i", "input"}, {"o", "output"}},
+       CheckTokenizeFlags},
   };
   return *commands;
 }

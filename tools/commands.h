@@ -23,6 +23,9 @@ struct Command {
   absl::Status (*run)(const std::vector<std::string>& operands);
   // Short spellings, e.g. {"r", "ref"} lets `-r FILE` stand for `--ref FILE`.
   std::map<std::string, std::string> aliases = {};
+  // Checks the flags' values before `run`; an error is a command-line
+  // mistake, which exits 2 (errors from `run` exit 1).
+  absl::Status (*check_flags)() = nullptr;
 };
 
 const std::vector<Command>& AllCommands();
@@ -78,6 +81,10 @@ absl::Status RunDecode(const std::vector<std::string>& operands);
 
 // `rill bleu`, in bleu_command.cc.
 absl::Status RunBleu(const std::vector<std::string>& operands);
+
+// `rill tokenize`, in tokenize_command.cc.
+absl::Status CheckTokenizeFlags();
+absl::Status RunTokenize(const std::vector<std::string>& operands);
 
 }  // namespace rill
 

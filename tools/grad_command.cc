@@ -23,7 +23,7 @@ ABSL_FLAG(bool, allow_unreached, false,
 ABSL_FLAG(std::string, output, "",
           "Where to write the result (-o): the graph as text proto for grad "
           "and build, the directory for export-weights, the text for "
-          "decode.");
+          "decode, the vocabulary for tokenize --build_vocab.");
 
 namespace rill {
 

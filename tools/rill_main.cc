@@ -188,6 +188,14 @@ int Main(int argc, char** argv) {
     absl::Status set = SetThreads(std::max<int64_t>(*threads, 0), "--threads");
     if (!set.ok()) return 2;  // ThreadsFlag checked the range.
   }
+  if (command->check_flags != nullptr) {
+    absl::Status flags = command->check_flags();
+    if (!flags.ok()) {
+      std::fprintf(stderr, "rill %s: %s\n", command->name,
+                   std::string(flags.message()).c_str());
+      return 2;
+    }
+  }
   absl::Status status = RunGuarded(*command, operands);
   if (!status.ok()) {
     std::fprintf(stderr, "rill %s: %s\n", command->name,

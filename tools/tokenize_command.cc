@@ -1,0 +1,175 @@
+// `rill tokenize`: BERT's WordPiece tokenizer over lines of text, and the
+// vocabulary builder (--build_vocab).
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/file_io.h"
+#include "text/vocab_builder.h"
+#include "text/wordpiece.h"
+#include "tools/commands.h"
+
+// Defined elsewhere in tools/: shared with bleu, decode and the commands
+// that write one file.
+ABSL_DECLARE_FLAG(std::string, input);
+ABSL_DECLARE_FLAG(std::string, output);
+ABSL_DECLARE_FLAG(bool, lowercase);
+
+ABSL_FLAG(std::string, vocab, "",
+          "A BERT vocab.txt: one token per line, the id is the line number "
+          "from 0; it must hold [PAD] [UNK] [CLS] [SEP] [MASK].");
+ABSL_FLAG(std::string, mode, "google",
+          "Where BERT's two published tokenizers differ: google "
+          "(google-research/bert) or hf (Hugging Face: NFC before the "
+          "whitespace split, words over 100 characters are [UNK] instead of "
+          "over 200).");
+ABSL_FLAG(bool, pieces, false, "Print the WordPiece tokens instead of ids.");
+ABSL_FLAG(std::string, max_input_chars_per_word, "",
+          "Words longer than this many characters become [UNK]; default: the "
+          "mode's (google 200, hf 100).");
+ABSL_FLAG(std::string, build_vocab, "",
+          "Instead of tokenizing, build a WordPiece vocabulary of this many "
+          "tokens from the corpus (-i) and write it to -o.");
+
+namespace rill {
+namespace {
+
+constexpr int64_t kMaxVocabSize = int64_t{1} << 24;
+
+absl::StatusOr<int64_t> PositiveFlag(const std::string& flag,
+                                     const std::string& text, int64_t max) {
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value) || value < 1 || value > max) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag, " ", text, ": give a whole number in [1, ", max, "]"));
+  }
+  return value;
+}
+
+absl::StatusOr<BertTokenizerOptions> TokenizerOptionsFromFlags() {
+  BertTokenizerOptions o;
+  o.lowercase = absl::GetFlag(FLAGS_lowercase);
+  absl::StatusOr<BertMode> mode = ParseBertMode(absl::GetFlag(FLAGS_mode));
+  if (!mode.ok()) return Annotate(mode.status(), "--mode");
+  o.mode = *mode;
+  std::string max_chars = absl::GetFlag(FLAGS_max_input_chars_per_word);
+  if (!max_chars.empty()) {
+    ASSIGN_OR_RETURN(int64_t value, PositiveFlag("max_input_chars_per_word",
+                                                 max_chars, 1 << 30));
+    o.max_input_chars_per_word = static_cast<int>(value);
+  }
+  return o;
+}
+
+absl::Status BuildVocab(const BertTokenizerOptions& tokenizer) {
+  VocabBuilderOptions options;
+  options.tokenizer = tokenizer;
+  ASSIGN_OR_RETURN(options.vocab_size,
+                   PositiveFlag("build_vocab", absl::GetFlag(FLAGS_build_vocab),
+                                kMaxVocabSize));
+  const std::string input = absl::GetFlag(FLAGS_input);
+  const std::string output = absl::GetFlag(FLAGS_output);
+  ASSIGN_OR_RETURN(std::vector<std::string> lines, ReadTextLines(input));
+  VocabBuildStats stats;
+  ASSIGN_OR_RETURN(std::vector<std::string> vocab,
+                   BuildWordPieceVocab(lines, input.empty() ? "<stdin>" : input,
+                                       options, &stats));
+  std::string text;
+  for (const std::string& token : vocab) absl::StrAppend(&text, token, "\n");
+  RETURN_IF_ERROR(WriteFileAtomic(output, text));
+  std::fprintf(
+      stderr,
+      "%s: %zu tokens (5 special, %lld character pieces, %lld "
+      "merged) from %lld words, %lld distinct",
+      output.c_str(), vocab.size(), static_cast<long long>(stats.characters),
+      static_cast<long long>(stats.merged), static_cast<long long>(stats.words),
+      static_cast<long long>(stats.distinct_words));
+  if (stats.skipped_words > 0) {
+    std::fprintf(stderr, "; %lld words over %d characters left out",
+                 static_cast<long long>(stats.skipped_words),
+                 tokenizer.max_input_chars_per_word > 0
+                     ? tokenizer.max_input_chars_per_word
+                     : DefaultMaxInputCharsPerWord(tokenizer.mode));
+  }
+  std::fprintf(stderr, "\n");
+  return absl::OkStatus();
+}
+
+absl::Status Tokenize(const BertTokenizerOptions& options) {
+  ASSIGN_OR_RETURN(Vocab vocab, Vocab::Load(absl::GetFlag(FLAGS_vocab)));
+  const std::string input = absl::GetFlag(FLAGS_input);
+  ASSIGN_OR_RETURN(std::vector<std::string> lines, ReadTextLines(input));
+  const BertTokenizer tokenizer(&vocab, options);
+  const bool pieces = absl::GetFlag(FLAGS_pieces);
+  std::string out;
+  std::vector<int32_t> ids;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    ids.clear();
+    absl::Status status = tokenizer.Encode(lines[i], &ids);
+    if (!status.ok()) {
+      return Annotate(
+          status, absl::StrCat(input.empty() ? "<stdin>" : input, ":", i + 1));
+    }
+    for (size_t k = 0; k < ids.size(); ++k) {
+      if (k > 0) out.push_back(' ');
+      if (pieces) {
+        out.append(vocab.token(ids[k]));
+      } else {
+        absl::StrAppend(&out, ids[k]);
+      }
+    }
+    out.push_back('\n');
+    if (out.size() > (1 << 20)) {
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      out.clear();
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckTokenizeFlags() {
+  RETURN_IF_ERROR(TokenizerOptionsFromFlags().status());
+  const bool build = !absl::GetFlag(FLAGS_build_vocab).empty();
+  if (build) {
+    RETURN_IF_ERROR(PositiveFlag("build_vocab",
+                                 absl::GetFlag(FLAGS_build_vocab),
+                                 kMaxVocabSize)
+                        .status());
+    if (absl::GetFlag(FLAGS_output).empty()) {
+      return absl::InvalidArgumentError(
+          "--build_vocab writes the vocabulary to -o FILE: name it");
+    }
+    if (!absl::GetFlag(FLAGS_vocab).empty() || absl::GetFlag(FLAGS_pieces)) {
+      return absl::InvalidArgumentError(
+          "--build_vocab makes a vocabulary: it takes no --vocab or --pieces");
+    }
+    return absl::OkStatus();
+  }
+  if (absl::GetFlag(FLAGS_vocab).empty()) {
+    return absl::InvalidArgumentError(
+        "name the vocabulary with --vocab vocab.txt (or build one with "
+        "--build_vocab SIZE)");
+  }
+  if (!absl::GetFlag(FLAGS_output).empty()) {
+    return absl::InvalidArgumentError(
+        "-o is for --build_vocab; the tokens go to stdout");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunTokenize(const std::vector<std::string>&) {
+  ASSIGN_OR_RETURN(BertTokenizerOptions options, TokenizerOptionsFromFlags());
+  if (!absl::GetFlag(FLAGS_build_vocab).empty()) return BuildVocab(options);
+  return Tokenize(options);
+}
+
+}  // namespace rill
