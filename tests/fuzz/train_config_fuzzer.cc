@@ -7,19 +7,18 @@
 // one is a status). Seeds: corpus/train_config/.
 //
 // The directory holds:
-//   mlp.pbtxt          x f32[?, 2], target f32[?, 1] -> loss (a tanh MLP)
-//   rnn.spec.pbtxt     a GRU regressor: x f32[?, 4, 1], target f32[?, 1]
-//   cls.spec.pbtxt     an LSTM classifier: x f32[?, 2, 2], labels i64[?]
-//   s2s.spec.pbtxt     a tiny seq2seq: src, tgt_in, tgt_out i64[?, 3]
+//   mlp.pbtxt          examples/regression.pbtxt: x f32[?, 2], target f32[?, 1]
+//   *.spec.pbtxt       from train_data/: a GRU regressor, an LSTM classifier
+//                      and a tiny seq2seq (see each for its inputs)
 //   x.npy y.npy seq.npy xs.npy labels.npy src.npy tgt_in.npy tgt_out.npy
 //   (48 examples each)
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -33,113 +32,14 @@ namespace {
 constexpr int64_t kExamples = 48;
 constexpr size_t kMaxMessageBytes = 4096;
 
-constexpr char kMlp[] = R"pb(
-  node {
-    name: "x"
-    op: "Input"
-    attr {
-      key: "dtype"
-      value { type: DT_FLOAT }
-    }
-    attr {
-      key: "shape"
-      value { shape { dim: -1 dim: 2 } }
-    }
-  }
-  node {
-    name: "target"
-    op: "Input"
-    attr {
-      key: "dtype"
-      value { type: DT_FLOAT }
-    }
-    attr {
-      key: "shape"
-      value { shape { dim: -1 dim: 1 } }
-    }
-  }
-  node {
-    name: "w1"
-    op: "Parameter"
-    attr {
-      key: "value"
-      value {
-        tensor {
-          dtype: DT_FLOAT
-          dims: 2
-          dims: 3
-          float_val: [ 0.5, -0.3, 0.8, 0.2, 0.6, -0.4 ]
-        }
-      }
-    }
-  }
-  node {
-    name: "b1"
-    op: "Parameter"
-    attr {
-      key: "value"
-      value {
-        tensor {
-          dtype: DT_FLOAT
-          dims: 3
-          float_val: [ 0, 0.1, -0.1 ]
-        }
-      }
-    }
-  }
-  node {
-    name: "w2"
-    op: "Parameter"
-    attr {
-      key: "value"
-      value {
-        tensor {
-          dtype: DT_FLOAT
-          dims: 3
-          dims: 1
-          float_val: [ 0.7, -0.5, 0.3 ]
-        }
-      }
-    }
-  }
-  node { name: "h_pre" op: "MatMul" input: "x" input: "w1" }
-  node { name: "h_sum" op: "Add" input: "h_pre" input: "b1" }
-  node { name: "h" op: "Tanh" input: "h_sum" }
-  node { name: "y" op: "MatMul" input: "h" input: "w2" }
-  node { name: "loss" op: "MeanSquaredError" input: "y" input: "target" }
-  output: "loss"
-)pb";
-
-constexpr char kRnnSpec[] = R"pb(
-  input { name: "x" features: 1 steps: 4 }
-  recurrent { cell: "gru" hidden_size: 3 seed: 1 }
-  head { outputs: 1 }
-  loss { mse { target: "target" } }
-)pb";
-
-constexpr char kClsSpec[] = R"pb(
-  input { name: "x" features: 2 steps: 2 }
-  recurrent { cell: "lstm" hidden_size: 3 seed: 2 }
-  head { outputs: 3 }
-  loss { cross_entropy { labels: "labels" } }
-)pb";
-
-constexpr char kSeq2SeqSpec[] = R"pb(
-  seq2seq {
-    vocab_size: 8
-    d_model: 4
-    heads: 1
-    ff: 8
-    src_length: 3
-    tgt_length: 3
-    dropout: 0.1
-    seed: 3
-  }
-)pb";
-
-void Write(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
+// The graph and specs, copied from the source tree: the working directory
+// is the workspace root (./dev fuzz) or the test's runfiles.
+constexpr char kSourceFiles[][2][40] = {
+    {"examples/regression.pbtxt", "mlp.pbtxt"},
+    {"tests/fuzz/train_data/rnn.spec.pbtxt", "rnn.spec.pbtxt"},
+    {"tests/fuzz/train_data/cls.spec.pbtxt", "cls.spec.pbtxt"},
+    {"tests/fuzz/train_data/s2s.spec.pbtxt", "s2s.spec.pbtxt"},
+};
 
 // A deterministic array of `dims` (examples first): f32 values in [-1, 1],
 // or i64 ids in [0, `ids`).
@@ -163,10 +63,14 @@ std::string MakeDir() {
       (std::filesystem::temp_directory_path() / "rill-fuzz-train-XXXXXX")
           .string();
   if (mkdtemp(dir.data()) == nullptr) std::abort();
-  Write(dir + "/mlp.pbtxt", kMlp);
-  Write(dir + "/rnn.spec.pbtxt", kRnnSpec);
-  Write(dir + "/cls.spec.pbtxt", kClsSpec);
-  Write(dir + "/s2s.spec.pbtxt", kSeq2SeqSpec);
+  for (const auto& [from, to] : kSourceFiles) {
+    std::error_code ec;
+    std::filesystem::copy_file(from, dir + "/" + to, ec);
+    if (ec) {
+      std::fprintf(stderr, "cannot copy %s: %s\n", from, ec.message().c_str());
+      std::abort();
+    }
+  }
   using rill::DType;
   WriteArray(dir + "/x.npy", DType::kF32, {kExamples, 2});
   WriteArray(dir + "/y.npy", DType::kF32, {kExamples, 1});
