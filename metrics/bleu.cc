@@ -284,9 +284,15 @@ BleuScore ComputeBleu(BleuStats stats, const BleuOptions& o) {
       return r;
     }
     const double scale = eff_order < max_order ? all / head : 1.0;
+    // On precisions as fractions, as NLTK weighs them: in percent, weights
+    // summing to more than 1 would scale the score by 100^(sum - 1), past
+    // 100.
     for (int n = 0; n < eff_order; ++n) {
-      log_mean += o.weights[n] * scale * MyLog(r.precisions[n]);
+      log_mean += o.weights[n] * scale * MyLog(r.precisions[n] / 100);
     }
+    r.score = r.bp * 100 * std::exp(log_mean);
+    r.stats = std::move(stats);
+    return r;
   }
   r.score = r.bp * std::exp(log_mean);
   r.stats = std::move(stats);
