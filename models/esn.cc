@@ -621,7 +621,13 @@ std::vector<int64_t> ToVector(const Tensor& t) {
 absl::Status Esn::Save(const std::string& path) const {
   if (!fitted()) return absl::FailedPreconditionError("ESN: not fitted");
   const Reservoir& r = reservoir_;
-  const std::string proto = config_.SerializeAsString();
+  // Without the data fields: `series` and `output` name the fit's files, not
+  // the model, and a path need not be UTF-8, which a proto3 string must be
+  // to parse: saved, they made a model that Load refused.
+  EsnConfig model = config_;
+  model.clear_series();
+  model.clear_output();
+  const std::string proto = model.SerializeAsString();
   Checkpoint c;
   ASSIGN_OR_RETURN(Tensor cfg,
                    Tensor::Allocate(DType::kI32, Shape{int64_t(proto.size())}));

@@ -226,7 +226,8 @@ class Esn {
 
   // A fitted model as a train/checkpoint.h file (step 0, no RNG state),
   // tensors:
-  //   esn/config     i32 [n]   the EsnConfig's binary proto, one byte each
+  //   esn/config     i32 [n]   the EsnConfig's binary proto, one byte each,
+  //                            without series and output (the fit's files)
   //   esn/leak_rate  f64 []
   //   esn/w_row_ptr  i64 [units + 1]   W in CSR
   //   esn/w_col      i64 [nnz]
