@@ -147,6 +147,15 @@ absl::Status ValidateBleuOptions(const BleuOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat(
         "smooth_value must be finite and >= 0, got ", *o.smooth_value));
   }
+  // Floor smoothing counts smooth_value matches for an order with none; past
+  // one match it makes that precision more than 100% (and the score more
+  // than 100).
+  if (o.smooth_value && o.smoothing == Smoothing::kFloor &&
+      *o.smooth_value > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("smooth_value must be at most 1 for floor smoothing, got ",
+                     *o.smooth_value));
+  }
   switch (o.tokenizer) {
     case Tokenizer::kNone:
     case Tokenizer::k13a:

@@ -53,7 +53,8 @@ struct BleuOptions {
 };
 
 // max_order >= 1; weights empty or max_order finite non-negative values with
-// a positive sum; smooth_value, when set, finite and >= 0; known enums.
+// a positive sum; smooth_value, when set, finite and >= 0 (at most 1 for
+// floor); known enums.
 absl::Status ValidateBleuOptions(const BleuOptions& o);
 
 // The smoothing value compute_bleu uses: smooth_value, else the method's
