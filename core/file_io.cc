@@ -131,17 +131,28 @@ absl::StatusOr<std::string> PathInside(const std::string& dir,
   return (std::filesystem::path(dir) / p).string();
 }
 
-absl::Status ReadTextProto(const std::string& path, int64_t max_bytes,
-                           google::protobuf::Message* message) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, max_bytes));
+absl::Status ParseTextProto(absl::string_view text, const std::string& name,
+                            int64_t max_bytes,
+                            google::protobuf::Message* message) {
+  if (static_cast<int64_t>(text.size()) > max_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(name, ": file is ", text.size(),
+                     " bytes, over the limit of ", max_bytes));
+  }
   google::protobuf::TextFormat::Parser parser;
   parser.SetRecursionLimit(16);
-  if (!parser.ParseFromString(text, message)) {
+  if (!parser.ParseFromString(std::string(text), message)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a valid ", message->GetDescriptor()->name(),
+        absl::StrCat(name, ": not a valid ", message->GetDescriptor()->name(),
                      " text proto (see the line and column above)"));
   }
   return absl::OkStatus();
+}
+
+absl::Status ReadTextProto(const std::string& path, int64_t max_bytes,
+                           google::protobuf::Message* message) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, max_bytes));
+  return ParseTextProto(text, path, max_bytes, message);
 }
 
 }  // namespace rill

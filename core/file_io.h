@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "core/status.h"
 #include "google/protobuf/message.h"
 
@@ -25,6 +26,13 @@ absl::Status WriteFileAtomic(const std::string& path,
 // a syntax error to stderr; the status names the file and message type.
 absl::Status ReadTextProto(const std::string& path, int64_t max_bytes,
                            google::protobuf::Message* message);
+
+// ReadTextProto's parse of `text`, already read: refuses more than
+// `max_bytes` and nesting past the same limit; errors name `name`. For
+// callers that hold the text (the fuzz targets).
+absl::Status ParseTextProto(absl::string_view text, const std::string& name,
+                            int64_t max_bytes,
+                            google::protobuf::Message* message);
 
 // `relative`, a path a config file gives in its field `field`, resolved
 // inside `dir`; empty, absolute and climbing-out ("../x") paths are refused

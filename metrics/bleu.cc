@@ -147,6 +147,15 @@ absl::Status ValidateBleuOptions(const BleuOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat(
         "smooth_value must be finite and >= 0, got ", *o.smooth_value));
   }
+  // Floor smoothing counts smooth_value matches for an order with none; past
+  // one match it makes that precision more than 100% (and the score more
+  // than 100).
+  if (o.smooth_value && o.smoothing == Smoothing::kFloor &&
+      *o.smooth_value > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("smooth_value must be at most 1 for floor smoothing, got ",
+                     *o.smooth_value));
+  }
   switch (o.tokenizer) {
     case Tokenizer::kNone:
     case Tokenizer::k13a:
@@ -284,9 +293,15 @@ BleuScore ComputeBleu(BleuStats stats, const BleuOptions& o) {
       return r;
     }
     const double scale = eff_order < max_order ? all / head : 1.0;
+    // On precisions as fractions, as NLTK weighs them: in percent, weights
+    // summing to more than 1 would scale the score by 100^(sum - 1), past
+    // 100.
     for (int n = 0; n < eff_order; ++n) {
-      log_mean += o.weights[n] * scale * MyLog(r.precisions[n]);
+      log_mean += o.weights[n] * scale * MyLog(r.precisions[n] / 100);
     }
+    r.score = r.bp * 100 * std::exp(log_mean);
+    r.stats = std::move(stats);
+    return r;
   }
   r.score = r.bp * std::exp(log_mean);
   r.stats = std::move(stats);

@@ -37,10 +37,12 @@ struct BleuOptions {
   int max_order = 4;  // 1 to kMaxBleuOrder.
   // Empty: uniform weights, computed as sacreBLEU does (sum of logs divided
   // by the order). Otherwise max_order non-negative weights, used as given
-  // (like NLTK's corpus_bleu). With effective_order, when fewer orders than
-  // max_order count, the first eff_order weights are rescaled so that their
-  // sum equals the sum of all weights (so [1/N]*N behaves like uniform); if
-  // those first weights are all zero the score is 0.
+  // (like NLTK's corpus_bleu: on precisions as fractions, so weights summing
+  // to more than 1 lower the score, which stays in [0, 100]). With
+  // effective_order, when fewer orders than max_order count, the first
+  // eff_order weights are rescaled so that their sum equals the sum of all
+  // weights (so [1/N]*N behaves like uniform); if those first weights are all
+  // zero the score is 0.
   std::vector<double> weights;
   Smoothing smoothing = Smoothing::kExp;
   // Default as sacreBLEU: 0.1 for floor, 1 for add-k; ignored by none/exp.
@@ -51,7 +53,8 @@ struct BleuOptions {
 };
 
 // max_order >= 1; weights empty or max_order finite non-negative values with
-// a positive sum; smooth_value, when set, finite and >= 0; known enums.
+// a positive sum; smooth_value, when set, finite and >= 0 (at most 1 for
+// floor); known enums.
 absl::Status ValidateBleuOptions(const BleuOptions& o);
 
 // The smoothing value compute_bleu uses: smooth_value, else the method's

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 namespace rill {
 namespace text_internal {
 
@@ -258,6 +260,25 @@ std::string Lowercase(std::string_view utf8) {
     i = j;
   }
   return out;
+}
+
+absl::StatusOr<std::vector<std::string>> SplitTextLines(
+    std::string_view text, absl::string_view name) {
+  std::vector<std::string> lines;
+  if (text.empty()) return lines;
+  if (text.back() == '\n') text.remove_suffix(1);
+  while (true) {
+    const size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!IsValidUtf8(line)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ":", lines.size() + 1, ": not valid UTF-8"));
+    }
+    lines.emplace_back(line);
+    if (end == std::string_view::npos) return lines;
+    text.remove_prefix(end + 1);
+  }
 }
 
 }  // namespace rill

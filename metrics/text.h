@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
+
 namespace rill {
 
 // Python's str.split() with no argument, on UTF-8 (Unicode whitespace as
@@ -37,6 +39,13 @@ bool IsPythonSpace(char32_t cp);
 bool IsValidUtf8(std::string_view s);
 // The byte offset of the first invalid sequence, or nullopt if `s` is valid.
 std::optional<size_t> FindInvalidUtf8(std::string_view s);
+
+// The lines of `text` without their terminators ("\n", or "\r\n"; a final
+// newline starts no extra line), each checked to be valid UTF-8; errors
+// name the line as `name`:LINE ("<stdin>:3: not valid UTF-8"). What `rill
+// bleu` and `rill decode` read their text files with.
+absl::StatusOr<std::vector<std::string>> SplitTextLines(std::string_view text,
+                                                        absl::string_view name);
 
 // Python's str.lower() (full Unicode lowercase mapping, via ICU u_strToLower
 // with the root locale; this includes the final-sigma rule).

@@ -8,6 +8,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/quote.h"
 #include "core/status.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
@@ -324,6 +327,63 @@ absl::Status Seq2SeqDecoder::DecodeChunk(
   stats_.sentences += count;
   stats_.decode_ms += Milliseconds(start);
   return absl::OkStatus();
+}
+
+absl::StatusOr<Vocabulary> ParseVocabulary(
+    const std::vector<std::string>& lines, absl::string_view name,
+    int64_t vocab_size) {
+  Vocabulary v;
+  for (size_t k = 0; k < lines.size(); ++k) {
+    const std::string& token = lines[k];
+    const std::string where = absl::StrCat(name, ":", k + 1, ": ");
+    if (token.empty() || token.find_first_of(" \t") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, QuoteForMessage(token),
+                       " is not a token (empty, or has a blank)"));
+    }
+    if (!v.ids.emplace(token, static_cast<int64_t>(k)).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, QuoteForMessage(token), " is already line ",
+                       v.ids[token] + 1));
+    }
+    v.tokens.push_back(token);
+  }
+  if (static_cast<int64_t>(lines.size()) != vocab_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " has ", lines.size(),
+                     " tokens but seq2seq.vocab_size is ", vocab_size));
+  }
+  return v;
+}
+
+absl::StatusOr<std::vector<int64_t>> TokenIds(const Vocabulary& v,
+                                              absl::string_view line,
+                                              absl::string_view where) {
+  std::vector<int64_t> ids;
+  for (absl::string_view word :
+       absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty())) {
+    auto it = v.ids.find(std::string(word));
+    if (it == v.ids.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "token ", ids.size() + 1, " ",
+                       QuoteForMessage(word), " is not in the vocabulary"));
+    }
+    ids.push_back(it->second);
+  }
+  return ids;
+}
+
+absl::StatusOr<std::string> JoinTokens(const Vocabulary& v,
+                                       const std::vector<int64_t>& ids) {
+  std::vector<absl::string_view> words;
+  for (int64_t id : ids) {
+    if (id < 0 || id >= static_cast<int64_t>(v.tokens.size())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "token id ", id, " is outside the vocabulary of ", v.tokens.size()));
+    }
+    words.push_back(v.tokens[id]);
+  }
+  return absl::StrJoin(words, " ");
 }
 
 }  // namespace rill

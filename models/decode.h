@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/tensor.h"
 #include "models/seq2seq.h"
 #include "runtime/executor.h"
@@ -87,6 +88,31 @@ class Seq2SeqDecoder {
   std::unique_ptr<Executor> encode_, step_;
   DecodeStats stats_;
 };
+
+// The vocabulary a seq2seq spec names (seq2seq.vocab) for `rill decode`:
+// one token per line, line k naming id k.
+struct Vocabulary {
+  std::vector<std::string> tokens;
+  std::map<std::string, int64_t> ids;
+};
+
+// From the vocabulary file's lines (metrics/text.h SplitTextLines): each a
+// token without blanks, none twice, exactly `vocab_size` of them. Errors
+// name `name` and the line.
+absl::StatusOr<Vocabulary> ParseVocabulary(
+    const std::vector<std::string>& lines, absl::string_view name,
+    int64_t vocab_size);
+
+// The ids of the blank-separated tokens of `line`; an unknown token is an
+// error naming `where` ("in.txt:2: ") and the token's position.
+absl::StatusOr<std::vector<int64_t>> TokenIds(const Vocabulary& v,
+                                              absl::string_view line,
+                                              absl::string_view where);
+
+// The tokens of `ids` joined by single spaces; an id outside the
+// vocabulary is an error.
+absl::StatusOr<std::string> JoinTokens(const Vocabulary& v,
+                                       const std::vector<int64_t>& ids);
 
 }  // namespace rill
 

@@ -19,6 +19,8 @@
 namespace rill {
 namespace {
 
+// Configs above this are refused before reading.
+constexpr int64_t kMaxEsnConfigBytes = int64_t{1} << 20;
 // Series and checkpoints above this are refused before reading.
 constexpr int64_t kMaxFileBytes = int64_t{8} << 30;
 // Steps per chunk when accumulating: bounds the memory of a fit.
@@ -72,6 +74,18 @@ absl::Status CheckFinite(const EsnMatrix& m, const std::string& what) {
 }
 
 }  // namespace
+
+absl::StatusOr<EsnConfig> LoadEsnConfig(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, kMaxEsnConfigBytes));
+  return ParseEsnConfig(text, path);
+}
+
+absl::StatusOr<EsnConfig> ParseEsnConfig(absl::string_view text,
+                                         const std::string& name) {
+  EsnConfig config;
+  RETURN_IF_ERROR(ParseTextProto(text, name, kMaxEsnConfigBytes, &config));
+  return config;
+}
 
 absl::StatusOr<EsnConfig> ResolveEsnConfig(const EsnConfig& in) {
   EsnConfig c = in;
@@ -129,6 +143,17 @@ absl::StatusOr<EsnConfig> ResolveEsnConfig(const EsnConfig& in) {
     return FieldError("train_fraction", "must be in (0, 1)",
                       c.train_fraction());
   return c;
+}
+
+absl::Status CheckEsnFitLimits(const EsnConfig& config, int64_t rows,
+                               int64_t inputs, const MemoryBudget& budget) {
+  const int64_t units = config.units();
+  const int64_t features = SaturatingAdd(SaturatingAdd(units, inputs), 1);
+  int64_t doubles = SaturatingMul(3, SaturatingMul(units, units));
+  doubles = SaturatingAdd(doubles, SaturatingMul(rows, features));
+  doubles = SaturatingAdd(doubles, SaturatingMul(features, features));
+  return CheckFitsBudget("units", units, "reservoir and fit state",
+                         SaturatingMul(doubles, 8), budget);
 }
 
 // ---- CsrMatrix ----
@@ -596,7 +621,13 @@ std::vector<int64_t> ToVector(const Tensor& t) {
 absl::Status Esn::Save(const std::string& path) const {
   if (!fitted()) return absl::FailedPreconditionError("ESN: not fitted");
   const Reservoir& r = reservoir_;
-  const std::string proto = config_.SerializeAsString();
+  // Without the data fields: `series` and `output` name the fit's files, not
+  // the model, and a path need not be UTF-8, which a proto3 string must be
+  // to parse: saved, they made a model that Load refused.
+  EsnConfig model = config_;
+  model.clear_series();
+  model.clear_output();
+  const std::string proto = model.SerializeAsString();
   Checkpoint c;
   ASSIGN_OR_RETURN(Tensor cfg,
                    Tensor::Allocate(DType::kI32, Shape{int64_t(proto.size())}));

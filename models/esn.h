@@ -38,6 +38,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+#include "core/limits.h"
 #include "core/status.h"
 #include "eigen3/Eigen/Core"
 #include "proto/esn.pb.h"
@@ -71,6 +73,12 @@ using EsnVector = Eigen::VectorXd;
 inline double DenseDensityThreshold(int64_t units) {
   return units <= 200 ? 0.1 : units <= 1500 ? 0.25 : 0.45;
 }
+
+// An EsnConfig text proto (at most 1 MiB), from a file or already read;
+// errors name the file or `name`.
+absl::StatusOr<EsnConfig> LoadEsnConfig(const std::string& path);
+absl::StatusOr<EsnConfig> ParseEsnConfig(absl::string_view text,
+                                         const std::string& name);
 
 // `config` with every 0-means-default field filled in, or InvalidArgument
 // naming the first bad field ("EsnConfig.leak_rate: must be in (0, 1], got
@@ -166,6 +174,15 @@ class RidgeAccumulator {
   Eigen::MatrixXd zty_;
 };
 
+// What fitting `config` (resolved) on a series of `rows` steps of `inputs`
+// values holds at its peak, checked against `budget` before the reservoir
+// is drawn: W is drawn dense and its spectral radius found by a dense
+// eigensolver (about three units x units matrices), the states of every
+// step (rows x units) and the ridge system ((units + inputs + 1)^2). The
+// error names `units` (`rill esn fit`, and anything else that fits).
+absl::Status CheckEsnFitLimits(const EsnConfig& config, int64_t rows,
+                               int64_t inputs, const MemoryBudget& budget);
+
 // A reservoir plus its readout.
 class Esn {
  public:
@@ -209,7 +226,8 @@ class Esn {
 
   // A fitted model as a train/checkpoint.h file (step 0, no RNG state),
   // tensors:
-  //   esn/config     i32 [n]   the EsnConfig's binary proto, one byte each
+  //   esn/config     i32 [n]   the EsnConfig's binary proto, one byte each,
+  //                            without series and output (the fit's files)
   //   esn/leak_rate  f64 []
   //   esn/w_row_ptr  i64 [units + 1]   W in CSR
   //   esn/w_col      i64 [nnz]

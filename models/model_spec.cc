@@ -394,10 +394,16 @@ absl::StatusOr<Graph> BuildModel(const ModelSpec& spec,
   return std::move(valid).Release().first.graph;
 }
 
-absl::StatusOr<ModelSpec> LoadModelSpec(const std::string& path) {
+absl::StatusOr<ModelSpec> ParseModelSpec(absl::string_view text,
+                                         const std::string& name) {
   ModelSpec spec;
-  RETURN_IF_ERROR(ReadTextProto(path, kMaxSpecBytes, &spec));
+  RETURN_IF_ERROR(ParseTextProto(text, name, kMaxSpecBytes, &spec));
   return spec;
+}
+
+absl::StatusOr<ModelSpec> LoadModelSpec(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, kMaxSpecBytes));
+  return ParseModelSpec(text, path);
 }
 
 absl::StatusOr<Graph> BuildModelFile(const std::string& path,

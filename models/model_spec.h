@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/limits.h"
 #include "models/seq2seq.h"
 #include "proto/graph.pb.h"
@@ -43,6 +44,11 @@ struct SpecialTokens {
   int64_t pad = 0, bos = 1, eos = 2;
 };
 SpecialTokens SpecialTokensOf(const Seq2SeqSpec& spec);
+
+// A ModelSpec text proto already read, parsed as LoadModelSpec parses it;
+// errors name `name`.
+absl::StatusOr<ModelSpec> ParseModelSpec(absl::string_view text,
+                                         const std::string& name);
 
 // Reads a ModelSpec text proto (at most 1 MiB).
 absl::StatusOr<ModelSpec> LoadModelSpec(const std::string& path);

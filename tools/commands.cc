@@ -368,20 +368,7 @@ absl::StatusOr<std::vector<std::string>> ReadTextLines(
   } else {
     ASSIGN_OR_RETURN(text, ReadFileCapped(path, kMaxTextBytes));
   }
-  const std::string name = path.empty() ? "<stdin>" : path;
-  std::vector<std::string> lines;
-  if (text.empty()) return lines;
-  absl::string_view rest = text;
-  if (rest.back() == '\n') rest.remove_suffix(1);
-  for (absl::string_view line : absl::StrSplit(rest, '\n')) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!IsValidUtf8(std::string_view(line.data(), line.size()))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ":", lines.size() + 1, ": not valid UTF-8"));
-    }
-    lines.emplace_back(line);
-  }
-  return lines;
+  return SplitTextLines(text, path.empty() ? "<stdin>" : path);
 }
 
 std::string TypedShape(DType dtype, const Shape& shape) {

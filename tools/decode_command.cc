@@ -6,15 +6,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "core/file_io.h"
 #include "core/limits.h"
 #include "models/decode.h"
@@ -40,38 +37,6 @@ ABSL_FLAG(int64_t, batch_size, 64, "Sentences decoded together.");
 namespace rill {
 namespace {
 
-// Token -> id from the spec's vocabulary file: one token per line, line k
-// naming id k, as many lines as vocab_size.
-struct Vocabulary {
-  std::vector<std::string> tokens;
-  std::map<std::string, int64_t> ids;
-};
-
-absl::StatusOr<Vocabulary> LoadVocabulary(const std::string& path,
-                                          int64_t vocab_size) {
-  ASSIGN_OR_RETURN(std::vector<std::string> lines, ReadTextLines(path));
-  Vocabulary v;
-  for (size_t k = 0; k < lines.size(); ++k) {
-    const std::string& token = lines[k];
-    const std::string where = absl::StrCat(path, ":", k + 1, ": ");
-    if (token.empty() || token.find_first_of(" \t") != std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "'", token, "' is not a token (empty, or has a blank)"));
-    }
-    if (!v.ids.emplace(token, static_cast<int64_t>(k)).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "'", token, "' is already line ", v.ids[token] + 1));
-    }
-    v.tokens.push_back(token);
-  }
-  if (static_cast<int64_t>(lines.size()) != vocab_size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, " has ", lines.size(),
-                     " tokens but seq2seq.vocab_size is ", vocab_size));
-  }
-  return v;
-}
-
 // i64 [N, S]: each line's token ids, padded with pad_id.
 absl::StatusOr<Tensor> Sources(const std::vector<std::string>& lines,
                                const std::string& name, const Vocabulary& v,
@@ -81,22 +46,13 @@ absl::StatusOr<Tensor> Sources(const std::vector<std::string>& lines,
   int64_t* ids = src.data<int64_t>();
   std::fill_n(ids, n * length, pad);
   for (int64_t i = 0; i < n; ++i) {
-    std::vector<std::string> words =
-        absl::StrSplit(lines[i], absl::ByAnyChar(" \t"), absl::SkipEmpty());
     const std::string where = absl::StrCat(name, ":", i + 1, ": ");
+    ASSIGN_OR_RETURN(std::vector<int64_t> words, TokenIds(v, lines[i], where));
     if (static_cast<int64_t>(words.size()) > length) {
       return absl::InvalidArgumentError(absl::StrCat(
           where, words.size(), " tokens, but seq2seq.src_length is ", length));
     }
-    for (size_t k = 0; k < words.size(); ++k) {
-      auto it = v.ids.find(words[k]);
-      if (it == v.ids.end()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, "token ", k + 1, " '", words[k],
-                         "' is not in the vocabulary"));
-      }
-      ids[i * length + k] = it->second;
-    }
+    std::copy(words.begin(), words.end(), ids + i * length);
   }
   return src;
 }
@@ -189,8 +145,10 @@ absl::Status RunDecode(const std::vector<std::string>& operands) {
   const std::string vocab_path =
       (std::filesystem::path(spec_path).parent_path() / spec.seq2seq().vocab())
           .string();
+  ASSIGN_OR_RETURN(std::vector<std::string> vocab_lines,
+                   ReadTextLines(vocab_path));
   ASSIGN_OR_RETURN(Vocabulary vocab,
-                   LoadVocabulary(vocab_path, model->vocab_size));
+                   ParseVocabulary(vocab_lines, vocab_path, model->vocab_size));
   const std::string input = absl::GetFlag(FLAGS_input);
   ASSIGN_OR_RETURN(std::vector<std::string> lines, ReadTextLines(input));
   ASSIGN_OR_RETURN(Tensor src,
@@ -208,9 +166,8 @@ absl::Status RunDecode(const std::vector<std::string>& operands) {
                    decoder->Decode(src));
   std::string text;
   for (const std::vector<int64_t>& hyp : hyps) {
-    std::vector<std::string> words;
-    for (int64_t id : hyp) words.push_back(vocab.tokens[id]);
-    absl::StrAppend(&text, absl::StrJoin(words, " "), "\n");
+    ASSIGN_OR_RETURN(std::string line, JoinTokens(vocab, hyp));
+    absl::StrAppend(&text, line, "\n");
   }
   const std::string output = absl::GetFlag(FLAGS_output);
   if (output.empty()) {

@@ -42,21 +42,6 @@ absl::Status WriteMatrix(const std::string& path, const EsnMatrix& m) {
   return WriteNpy(path, t);
 }
 
-// What a fit holds at its peak, estimated before the reservoir is drawn:
-// W is drawn dense and its spectral radius found by a dense eigensolver
-// (about three units x units matrices), the states of every step
-// (rows x units) and the ridge system ((units + inputs + 1)^2).
-absl::Status CheckFitLimits(const EsnConfig& config, int64_t rows,
-                            int64_t inputs, const MemoryBudget& budget) {
-  const int64_t units = config.units();
-  const int64_t features = SaturatingAdd(SaturatingAdd(units, inputs), 1);
-  int64_t doubles = SaturatingMul(3, SaturatingMul(units, units));
-  doubles = SaturatingAdd(doubles, SaturatingMul(rows, features));
-  doubles = SaturatingAdd(doubles, SaturatingMul(features, features));
-  return CheckFitsBudget("units", units, "reservoir and fit state",
-                         SaturatingMul(doubles, 8), budget);
-}
-
 // --steps of generate or mackey-glass: its rows of `width` doubles, held
 // `copies` times over (the series, its .npy tensor, an integrator's history).
 absl::Status CheckStepsLimits(int64_t steps, int64_t width, int64_t copies,
@@ -66,12 +51,6 @@ absl::Status CheckStepsLimits(int64_t steps, int64_t width, int64_t copies,
       "--steps", steps, "output",
       SaturatingMul(SaturatingMul(steps, width), SaturatingMul(copies, 8)),
       budget);
-}
-
-absl::StatusOr<EsnConfig> LoadEsnConfig(const std::string& path) {
-  EsnConfig config;
-  RETURN_IF_ERROR(ReadTextProto(path, int64_t{1} << 20, &config));
-  return config;
 }
 
 double Seconds(std::chrono::steady_clock::time_point since) {
@@ -95,7 +74,7 @@ absl::Status Fit(const std::string& config_path) {
   ASSIGN_OR_RETURN(EsnMatrix series, LoadSeries(*series_path));
   ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
   RETURN_IF_ERROR(
-      Annotate(CheckFitLimits(config, series.rows(), series.cols(), budget),
+      Annotate(CheckEsnFitLimits(config, series.rows(), series.cols(), budget),
                config_path));
   int64_t steps = series.rows() - 1;  // Step t predicts row t + 1.
   int64_t train =

@@ -173,8 +173,14 @@ void RemoveUnfinishedCheckpoints(const std::string& dir) {
 }  // namespace
 
 absl::StatusOr<TrainConfig> Trainer::LoadConfig(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, kMaxConfigBytes));
+  return Trainer::ParseConfig(text, path);
+}
+
+absl::StatusOr<TrainConfig> Trainer::ParseConfig(absl::string_view text,
+                                                 const std::string& name) {
   TrainConfig config;
-  RETURN_IF_ERROR(ReadTextProto(path, kMaxConfigBytes, &config));
+  RETURN_IF_ERROR(ParseTextProto(text, name, kMaxConfigBytes, &config));
   return config;
 }
 
@@ -270,6 +276,17 @@ absl::Status Trainer::LoadData(const std::string& config_dir) {
     return FieldError("batch_size",
                       absl::StrCat(config_.batch_size(), ": larger than the ",
                                    train_.size(), " training examples"));
+  }
+  // One update sees each example at most once; this also bounds the work
+  // of a Step() by the data, whatever the config asks.
+  const int64_t epoch_batches = train_.size() / config_.batch_size();
+  if (accumulation_ > epoch_batches) {
+    return FieldError(
+        "accumulation_steps",
+        absl::StrCat(accumulation_, ": more than the ", epoch_batches,
+                     " batches in an epoch (", train_.size(),
+                     " training examples, batch_size ", config_.batch_size(),
+                     "); raise batch_size instead"));
   }
   ExecutorOptions options;
   options.backend = options_.backend;

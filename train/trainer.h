@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "core/limits.h"
 #include "core/status.h"
 #include "proto/train.pb.h"
@@ -69,6 +70,9 @@ class Trainer {
  public:
   // Reads a TrainConfig text proto (size-capped); errors name the file.
   static absl::StatusOr<TrainConfig> LoadConfig(const std::string& path);
+  // The same parse of a config already read; errors name `name`.
+  static absl::StatusOr<TrainConfig> ParseConfig(absl::string_view text,
+                                                 const std::string& name);
 
   // Checks the config (errors name the field), loads the graph and data
   // (paths relative to `config_dir`, never outside it), builds the gradient

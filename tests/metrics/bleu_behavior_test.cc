@@ -262,12 +262,30 @@ TEST(WeightsTest, CustomWeights) {
   ASSERT_TRUE(unigram.ok());
   EXPECT_NEAR(unigram->score, std::exp(-1.0 / 17) * 100 * 14 / 17, 1e-9);
 
-  // Weights are used as given, not normalised (like NLTK).
+  // Weights are used as given, not normalised (like NLTK), on precisions
+  // as fractions.
   o.weights = {0.5, 0.5, 0.5, 0.5};
   auto doubled = CorpusBleu(kHyps, kRefs, o);
   ASSERT_TRUE(doubled.ok());
-  const double log_mean = std::log(uniform->score / uniform->bp);
-  EXPECT_NEAR(doubled->score, uniform->bp * std::exp(2 * log_mean), 1e-9);
+  const double log_mean = std::log(uniform->score / 100 / uniform->bp);
+  EXPECT_NEAR(doubled->score, 100 * uniform->bp * std::exp(2 * log_mean), 1e-9);
+}
+
+// Found by the bleu fuzz target: weights summing to more than 1 were
+// applied to precisions in percent, so a perfect match with weights
+// 1, 2, ..., 8 scored 100^36.
+TEST(WeightsTest, HeavyWeightsKeepTheScoreInRange) {
+  BleuOptions o;
+  o.max_order = 8;
+  o.weights = {1, 2, 3, 4, 5, 6, 7, 8};
+  const std::vector<std::string> hyps = {"a b c d e f g h i"};
+  auto perfect = CorpusBleu(hyps, {hyps}, o);
+  ASSERT_TRUE(perfect.ok());
+  EXPECT_NEAR(perfect->score, 100, 1e-9);
+  auto partial = CorpusBleu(hyps, {{"a b c d e f g h x"}}, o);
+  ASSERT_TRUE(partial.ok());
+  EXPECT_GT(partial->score, 0);
+  EXPECT_LT(partial->score, 100);
 }
 
 TEST(WeightsTest, EffectiveOrderRescalesTheObservedOrders) {
@@ -334,6 +352,14 @@ TEST(ValidateBleuOptionsTest, Errors) {
   add(
       "inf smooth", [&](BleuOptions& o) { o.smooth_value = inf; },
       "smooth_value must be finite and >= 0");
+  // Found by the bleu fuzz target: floor 3 made a precision of 300%.
+  add(
+      "floor above 1",
+      [](BleuOptions& o) {
+        o.smoothing = Smoothing::kFloor;
+        o.smooth_value = 3;
+      },
+      "smooth_value must be at most 1 for floor smoothing, got 3");
   add(
       "smoothing enum",
       [](BleuOptions& o) { o.smoothing = static_cast<Smoothing>(7); },

@@ -203,6 +203,28 @@ TEST(EsnTest, SaveLoadRoundTripPredictsIdentically) {
   EXPECT_EQ(*g1, *g2);
 }
 
+// Found by the esn_config fuzz target: a config naming its series or
+// output with bytes that are not UTF-8 (a valid Linux path) saved a model
+// whose config no longer parsed, so Load refused it.
+TEST(EsnTest, SavedModelLoadsWhateverTheConfigNamesItsFiles) {
+  absl::StatusOr<EsnMatrix> s = MackeyGlass(200);
+  ASSERT_TRUE(s.ok());
+  EsnConfig c = Mg17Config(20);
+  c.set_warmup(10);
+  c.set_series("s\xe7ries.npy");
+  c.set_output("m\xe7del.rckpt");
+  absl::StatusOr<Esn> esn = Esn::Create(c, 1, 1);
+  ASSERT_TRUE(esn.ok()) << esn.status();
+  const Task task = OneStep(*s, 150);
+  ASSERT_TRUE(esn->Fit(task.train_u, task.train_y).ok());
+  const std::string path = TestTempPath("latin1.rckpt");
+  ASSERT_TRUE(esn->Save(path).ok());
+  absl::StatusOr<Esn> back = Esn::Load(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->config().series(), "");
+  EXPECT_EQ(back->config().units(), 20);
+}
+
 TEST(EsnTest, LoadNamesTheFileAndTheBadTensor) {
   absl::StatusOr<EsnMatrix> s = MackeyGlass(300);
   ASSERT_TRUE(s.ok());

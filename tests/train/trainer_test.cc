@@ -192,6 +192,10 @@ TEST(Trainer, BadConfigsNameTheField) {
        "int64"},
       {[](TrainConfig& c) { c.set_threads(50000); },
        "threads: 50000: must be in [0, 1024]"},
+      // Found by the train_config fuzz target: one Step() ran them all.
+      {[](TrainConfig& c) { c.set_accumulation_steps(1000000000); },
+       "accumulation_steps: 1000000000: more than the 28 batches in an epoch "
+       "(896 training examples, batch_size 32)"},
   };
   for (const Case& c : cases) {
     TrainConfig config = SineConfig(100);
