@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "core/npy.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
@@ -26,9 +27,17 @@ namespace fs = std::filesystem;
 // A regression whose loss depends on the random op `random`: y = x w, then
 // Dropout of y or y plus the op's [8, 1] draw; loss = mean(y^2).
 struct RandomOpCase {
-  const char* op;
-  const char* nodes;  // Makes "noisy" from "y".
+  std::string op;
+  std::string nodes;  // Makes "noisy" from "y".
 };
+
+// "noisy" = y + an [8, 1] draw of the initialiser `op`.
+RandomOpCase AddDraw(const std::string& op) {
+  return {op, absl::StrCat("node { name: 'draw' op: '", op,
+                           "' attr { key: 'shape' value { shape { dim: 8 "
+                           "dim: 1 } } } } node { name: 'noisy' op: 'Add' "
+                           "input: 'y' input: 'draw' }")};
+}
 
 const RandomOpCase kRandomOpCases[] = {
     {"Dropout",
@@ -42,36 +51,9 @@ const RandomOpCase kRandomOpCases[] = {
             }
           }
           node { name: "noisy" op: "Identity" input: "drop:0" })pb"},
-    {"RandomUniform",
-     R"pb(node {
-            name: "draw"
-            op: "RandomUniform"
-            attr {
-              key: "shape"
-              value { shape { dim: 8 dim: 1 } }
-            }
-          }
-          node { name: "noisy" op: "Add" input: "y" input: "draw" })pb"},
-    {"RandomNormal",
-     R"pb(node {
-            name: "draw"
-            op: "RandomNormal"
-            attr {
-              key: "shape"
-              value { shape { dim: 8 dim: 1 } }
-            }
-          }
-          node { name: "noisy" op: "Add" input: "y" input: "draw" })pb"},
-    {"TruncatedNormal",
-     R"pb(node {
-            name: "draw"
-            op: "TruncatedNormal"
-            attr {
-              key: "shape"
-              value { shape { dim: 8 dim: 1 } }
-            }
-          }
-          node { name: "noisy" op: "Add" input: "y" input: "draw" })pb"},
+    AddDraw("RandomUniform"),
+    AddDraw("RandomNormal"),
+    AddDraw("TruncatedNormal"),
 };
 
 const char kRegression[] = R"pb(
@@ -108,7 +90,7 @@ const char kRegression[] = R"pb(
 
 // 32 examples: 24 to train on in shuffled batches of 8, 8 to validate.
 std::string WriteRandomOpModel(const RandomOpCase& c) {
-  std::string dir = TestTempPath(std::string("random_") + c.op);
+  std::string dir = TestTempPath("random_" + c.op);
   fs::create_directories(dir);
   std::ofstream(dir + "/g.pbtxt") << kRegression << c.nodes;
   Tensor x = *Tensor::Allocate(DType::kF32, Shape{32, 4});
