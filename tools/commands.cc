@@ -171,6 +171,7 @@ absl::Status Check(const std::vector<std::string>& operands) {
 
 // "x=data/x.npy" -> {"x", "data/x.npy"}
 absl::StatusOr<std::map<std::string, Tensor>> ReadFeeds() {
+  ASSIGN_OR_RETURN(int64_t max_bytes, MaxFileBytesFromFlags());
   std::map<std::string, Tensor> feeds;
   for (const std::string& spec : ListFlagValues("feed")) {
     std::pair<std::string, std::string> kv =
@@ -183,7 +184,6 @@ absl::StatusOr<std::map<std::string, Tensor>> ReadFeeds() {
       return absl::InvalidArgumentError(
           absl::StrCat("--feed names '", kv.first, "' twice"));
     }
-    ASSIGN_OR_RETURN(int64_t max_bytes, MaxFileBytesFromFlags());
     ASSIGN_OR_RETURN(feeds[kv.first], ReadNpy(kv.second, max_bytes));
   }
   return feeds;

@@ -115,6 +115,21 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c, int argc,
   return args;
 }
 
+// What must hold before a command runs: commands that run kernels (they
+// take --threads) get passive OpenMP threads and their thread count, and
+// the command checks its flags. An error is a command-line mistake.
+absl::Status PrepareToRun(const Command& command, char** argv) {
+  if (std::find(command.flags.begin(), command.flags.end(),
+                std::string("threads")) != command.flags.end()) {
+    PreferPassiveOpenMpThreads(argv);  // Costs a process start: only here.
+    ASSIGN_OR_RETURN(int64_t threads, ThreadsFlag());
+    // Not given: the CPUs this process may use, not the host's core count.
+    RETURN_IF_ERROR(SetThreads(std::max<int64_t>(threads, 0), "--threads"));
+  }
+  return command.check_flags != nullptr ? command.check_flags()
+                                        : absl::OkStatus();
+}
+
 // Sizes are estimated and checked against --memory_budget_mb before work
 // starts, but the machine may have less memory than the budget (ulimit -v,
 // a container): then an allocation fails, and the user gets an error
@@ -174,27 +189,10 @@ int Main(int argc, char** argv) {
                  command->usage, command->name);
     return 2;
   }
-  // Commands that run kernels take --threads.
-  if (std::find(command->flags.begin(), command->flags.end(),
-                std::string("threads")) != command->flags.end()) {
-    PreferPassiveOpenMpThreads(argv);  // Costs a process start: only here.
-    absl::StatusOr<int64_t> threads = ThreadsFlag();
-    if (!threads.ok()) {
-      std::fprintf(stderr, "rill %s: %s\n", command->name,
-                   std::string(threads.status().message()).c_str());
-      return 2;
-    }
-    // Not given: the CPUs this process may use, not the host's core count.
-    absl::Status set = SetThreads(std::max<int64_t>(*threads, 0), "--threads");
-    if (!set.ok()) return 2;  // ThreadsFlag checked the range.
-  }
-  if (command->check_flags != nullptr) {
-    absl::Status flags = command->check_flags();
-    if (!flags.ok()) {
-      std::fprintf(stderr, "rill %s: %s\n", command->name,
-                   std::string(flags.message()).c_str());
-      return 2;
-    }
+  if (absl::Status flags = PrepareToRun(*command, argv); !flags.ok()) {
+    std::fprintf(stderr, "rill %s: %s\n", command->name,
+                 std::string(flags.message()).c_str());
+    return 2;  // A flag's value is a command-line mistake.
   }
   absl::Status status = RunGuarded(*command, operands);
   if (!status.ok()) {

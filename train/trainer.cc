@@ -279,11 +279,10 @@ absl::Status Trainer::LoadData(const std::string& config_dir) {
   }
   // One update sees each example at most once; this also bounds the work
   // of a Step() by the data, whatever the config asks.
-  const int64_t epoch_batches = train_.size() / config_.batch_size();
-  if (accumulation_ > epoch_batches) {
+  if (accumulation_ > BatchesPerEpoch()) {
     return FieldError(
         "accumulation_steps",
-        absl::StrCat(accumulation_, ": more than the ", epoch_batches,
+        absl::StrCat(accumulation_, ": more than the ", BatchesPerEpoch(),
                      " batches in an epoch (", train_.size(),
                      " training examples, batch_size ", config_.batch_size(),
                      "); raise batch_size instead"));
@@ -322,14 +321,13 @@ absl::Status Trainer::Compile() {
   }
   ASSIGN_OR_RETURN(optimizer_, ParameterOptimizer::Create(
                                    config_.optimizer(), param_names_, shapes));
-  int64_t batches = train_.size() / config_.batch_size();
   if (config_.steps() > 0) {
     total_steps_ = config_.steps();
   } else {
-    absl::StatusOr<int64_t> epoch_batches =
-        CheckedMul(config_.epochs(), batches, "epochs x batches per epoch");
-    if (!epoch_batches.ok()) return Annotate(epoch_batches.status(), "epochs");
-    total_steps_ = std::max<int64_t>(1, *epoch_batches / accumulation_);
+    absl::StatusOr<int64_t> all_batches = CheckedMul(
+        config_.epochs(), BatchesPerEpoch(), "epochs x batches per epoch");
+    if (!all_batches.ok()) return Annotate(all_batches.status(), "epochs");
+    total_steps_ = std::max<int64_t>(1, *all_batches / accumulation_);
   }
   ASSIGN_OR_RETURN(LearningRateSchedule schedule,
                    LearningRateSchedule::Create(

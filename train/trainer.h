@@ -115,6 +115,10 @@ class Trainer {
   absl::StatusOr<MetricsLog> PrepareOutDir();
   absl::Status CheckpointNow(MetricsLog& metrics, TrainSummary& summary);
   void Log(const std::string& line) const;
+  // Whole batches of the training data (the last partial one is skipped).
+  int64_t BatchesPerEpoch() const {
+    return train_.size() / config_.batch_size();
+  }
   // Each executor whose random streams a checkpoint keeps, with the prefix
   // of their tensors' names.
   std::vector<std::pair<std::string, Executor*>> RandomStreams();
