@@ -107,12 +107,15 @@ const char* SmoothingName(Smoothing s) {
   return "unknown";
 }
 
-absl::Status ValidateBleuOptions(const BleuOptions& o) {
+absl::Status ValidateBleuOptions(const BleuOptions& o,
+                                 absl::string_view name_prefix) {
+  const std::string max_order = absl::StrCat(name_prefix, "max_order");
+  const std::string smooth_value = absl::StrCat(name_prefix, "smooth_value");
   if (o.max_order < 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("max_order must be at least 1, got ", o.max_order));
+        absl::StrCat(max_order, " must be at least 1, got ", o.max_order));
   }
-  RETURN_IF_ERROR(CheckAtMost("max_order", o.max_order, kMaxBleuOrder,
+  RETURN_IF_ERROR(CheckAtMost(max_order, o.max_order, kMaxBleuOrder,
                               "the largest n-gram order"));
   if (!o.weights.empty()) {
     if (o.weights.size() != static_cast<size_t>(o.max_order)) {
@@ -145,16 +148,16 @@ absl::Status ValidateBleuOptions(const BleuOptions& o) {
   if (o.smooth_value &&
       (!std::isfinite(*o.smooth_value) || *o.smooth_value < 0)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "smooth_value must be finite and >= 0, got ", *o.smooth_value));
+        smooth_value, " must be finite and >= 0, got ", *o.smooth_value));
   }
   // Floor smoothing counts smooth_value matches for an order with none; past
   // one match it makes that precision more than 100% (and the score more
   // than 100).
   if (o.smooth_value && o.smoothing == Smoothing::kFloor &&
       *o.smooth_value > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("smooth_value must be at most 1 for floor smoothing, got ",
-                     *o.smooth_value));
+    return absl::InvalidArgumentError(absl::StrCat(
+        smooth_value, " must be at most 1 for floor smoothing, got ",
+        *o.smooth_value));
   }
   switch (o.tokenizer) {
     case Tokenizer::kNone:

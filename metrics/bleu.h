@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "metrics/tokenizer.h"
 
 namespace rill {
@@ -54,8 +55,10 @@ struct BleuOptions {
 
 // max_order >= 1; weights empty or max_order finite non-negative values with
 // a positive sum; smooth_value, when set, finite and >= 0 (at most 1 for
-// floor); known enums.
-absl::Status ValidateBleuOptions(const BleuOptions& o);
+// floor); known enums. Errors name a field as `name_prefix` + its name:
+// `rill bleu` passes "--", so that they name its flags.
+absl::Status ValidateBleuOptions(const BleuOptions& o,
+                                 absl::string_view name_prefix = "");
 
 // The smoothing value compute_bleu uses: smooth_value, else the method's
 // default (floor 0.1, add-k 1, none/exp 0).

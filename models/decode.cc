@@ -27,18 +27,21 @@ double Milliseconds(std::chrono::steady_clock::time_point since) {
       .count();
 }
 
-// The rows of `t` (along axis 0) in the order `rows` lists them.
-Tensor GatheredRows(const Tensor& t, const std::vector<int64_t>& rows) {
+// The rows of `t` (along axis 0) in the order `rows` lists them, or the
+// allocation's error (a beam's rows can be large).
+absl::StatusOr<Tensor> GatheredRows(const Tensor& t,
+                                    const std::vector<int64_t>& rows) {
   std::vector<int64_t> dims = t.shape().dims();
   dims[0] = static_cast<int64_t>(rows.size());
-  Tensor out = *Tensor::AllocateUninitialized(t.dtype(), Shape(dims));
+  ASSIGN_OR_RETURN(Tensor out,
+                   Tensor::AllocateUninitialized(t.dtype(), Shape(dims)));
   GatherRows(t, rows.data(), static_cast<int64_t>(rows.size()), out);
   return out;
 }
 
 // Rows first..first+count of `t`, each repeated `times` times in a row.
-Tensor RepeatRows(const Tensor& t, int64_t first, int64_t count,
-                  int64_t times) {
+absl::StatusOr<Tensor> RepeatRows(const Tensor& t, int64_t first, int64_t count,
+                                  int64_t times) {
   std::vector<int64_t> rows;
   for (int64_t n = first; n < first + count; ++n) {
     rows.insert(rows.end(), times, n);
@@ -209,21 +212,21 @@ absl::Status Seq2SeqDecoder::DecodeChunk(
     fetches.push_back(graphs_.memory_keys[i]);
     fetches.push_back(graphs_.memory_values[i]);
   }
-  ASSIGN_OR_RETURN(
-      std::vector<Tensor> enc,
-      encode_->Run({{"src", RepeatRows(src, first, count, 1)}}, fetches));
+  ASSIGN_OR_RETURN(Tensor batch_src, RepeatRows(src, first, count, 1));
+  ASSIGN_OR_RETURN(std::vector<Tensor> enc,
+                   encode_->Run({{"src", std::move(batch_src)}}, fetches));
   stats_.encode_ms += Milliseconds(start);
   start = std::chrono::steady_clock::now();
-  c.feeds["src_lengths"] = RepeatRows(enc[1], 0, count, beam);
+  ASSIGN_OR_RETURN(c.feeds["src_lengths"], RepeatRows(enc[1], 0, count, beam));
   if (options_.strategy == DecodeStrategy::kRecompute) {
-    c.feeds["memory"] = RepeatRows(enc[0], 0, count, beam);
+    ASSIGN_OR_RETURN(c.feeds["memory"], RepeatRows(enc[0], 0, count, beam));
   } else {
     const Shape cache{c.rows, model_.tgt_length, model_.d_model};
     for (size_t i = 0; i < graphs_.memory_keys.size(); ++i) {
-      c.feeds[absl::StrCat("memory_key.", i)] =
-          RepeatRows(enc[2 + 2 * i], 0, count, beam);
-      c.feeds[absl::StrCat("memory_value.", i)] =
-          RepeatRows(enc[3 + 2 * i], 0, count, beam);
+      ASSIGN_OR_RETURN(c.feeds[absl::StrCat("memory_key.", i)],
+                       RepeatRows(enc[2 + 2 * i], 0, count, beam));
+      ASSIGN_OR_RETURN(c.feeds[absl::StrCat("memory_value.", i)],
+                       RepeatRows(enc[3 + 2 * i], 0, count, beam));
       ASSIGN_OR_RETURN(c.feeds[absl::StrCat("cache_key.", i)],
                        Tensor::Allocate(model_.dtype, cache));
       ASSIGN_OR_RETURN(c.feeds[absl::StrCat("cache_value.", i)],
@@ -295,7 +298,7 @@ absl::Status Seq2SeqDecoder::DecodeChunk(
       for (size_t i = 0; i < graphs_.memory_keys.size(); ++i) {
         for (const char* cache : {"cache_key.", "cache_value."}) {
           Tensor& t = c.feeds[absl::StrCat(cache, i)];
-          t = GatheredRows(t, parent);
+          ASSIGN_OR_RETURN(t, GatheredRows(t, parent));
         }
       }
     }

@@ -48,7 +48,7 @@ absl::StatusOr<BleuOptions> OptionsFromFlags() {
   o.lowercase = absl::GetFlag(FLAGS_lowercase);
   o.effective_order =
       absl::GetFlag(FLAGS_effective_order) || absl::GetFlag(FLAGS_sentence);
-  RETURN_IF_ERROR(ValidateBleuOptions(o));
+  RETURN_IF_ERROR(ValidateBleuOptions(o, "--"));
   return o;
 }
 

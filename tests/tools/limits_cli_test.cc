@@ -125,10 +125,10 @@ TEST(LimitsCli, EsnDecodeAndBleuRefuseSizesPastTheBudgetOrMaxima) {
        "rill decode: --beam: 1000000000 is over the limit of 1024 "
        "(hypotheses kept per sentence)"},
       {bleu + "--max_order 1000000000", 1,
-       "rill bleu: max_order: 1000000000 is over the limit of 100 (the "
+       "rill bleu: --max_order: 1000000000 is over the limit of 100 (the "
        "largest n-gram order)"},
       {bleu + "--smooth_value nan", 1,
-       "rill bleu: smooth_value must be finite and >= 0, got nan"},
+       "rill bleu: --smooth_value must be finite and >= 0, got nan"},
   };
   for (const LimitCase& c : cases) ExpectRefused(c);
   EXPECT_FALSE(fs::exists(dir + "/mg.npy"));
@@ -186,6 +186,28 @@ void WriteOuterProductInputs(const std::string& col, const std::string& row) {
   write(row, "(1, 12000)");
 }
 
+// Trains the translation example for one step in `dir`; returns the
+// checkpoint, whose parameters are as good as any for running out of memory.
+std::string OneStepTranslateCheckpoint(const std::string& dir) {
+  fs::create_directories(dir);
+  for (const char* f : {"translate_model.pbtxt", "vocab.txt", "train_src.npy",
+                        "train_tgt_in.npy", "train_tgt_out.npy"}) {
+    fs::copy_file(std::string(kTranslate) + f, dir + "/" + f,
+                  fs::copy_options::overwrite_existing);
+  }
+  std::string config =
+      ReadTestFile(std::string(kTranslate) + "translate.train.pbtxt");
+  config = absl::StrReplaceAll(
+      config, {{"steps: 1000", "steps: 1"},
+               {"warmup_steps: 100", "warmup_steps: 0"},
+               {"checkpoint_every: 1000", "checkpoint_every: 1"}});
+  std::ofstream(dir + "/train.pbtxt") << config;
+  CommandResult r =
+      RunRill("train " + dir + "/train.pbtxt --out " + dir + "/run");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return dir + "/run/ckpt-00000001.rckpt";
+}
+
 TEST(LimitsCli, CommandsOutOfMemoryExitOneWithAMessage) {
 #ifdef RILL_UNDER_ASAN
   GTEST_SKIP() << "ASan reserves terabytes of shadow memory; ulimit -v "
@@ -216,6 +238,14 @@ TEST(LimitsCli, CommandsOutOfMemoryExitOneWithAMessage) {
          "DT_FLOAT } } attr { key: 'shape' value { shape { dim: 1 dim: -1 } "
          "} } }\n"
          "node { name: 'z' op: 'Add' input: 'x' input: 'y' }\noutput: 'z'\n";
+  // One segment of 300,000 distinct tokens: at order 100 its reference
+  // holds 30 million distinct n-grams, about 1 GiB of match tables.
+  {
+    std::ofstream line(dir + "/long.txt");
+    for (int i = 0; i < 300000; ++i) line << 'w' << i << ' ';
+    line << '\n';
+  }
+  const std::string params = OneStepTranslateCheckpoint(dir + "/translate");
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"build " + hidden + " -o " + dir + "/never.pbtxt", "rill build: "},
       {"esn fit " + units, "rill esn: "},
@@ -226,6 +256,13 @@ TEST(LimitsCli, CommandsOutOfMemoryExitOneWithAMessage) {
       {"run " + outer + " --feed x=" + dir + "/col.npy --feed y=" + dir +
            "/row.npy",
        "rill run: "},
+      {"bleu --max_order 100 -r " + dir + "/long.txt -i " + dir + "/long.txt",
+       "rill bleu: "},
+      // 64 sentences x 1024 hypotheses each hold about 32 KiB of decoder
+      // state: 2 GiB, within the 8 GiB budget.
+      {absl::StrCat("decode ", kSeq2SeqSpec, " --params ", params, " -i ",
+                    kTranslate, "test.src.txt --beam 1024 --batch_size 64"),
+       "rill decode: "},
   };
   for (const auto& [args, prefix] : cases) {
     CommandResult r = RunRillCapped(args, kCapKiB);
