@@ -87,8 +87,16 @@ absl::StatusOr<GradientGraph> StepGraph() {
 
 absl::StatusOr<Timing> TimeStep(const GradientGraph& grad,
                                 const std::vector<std::string>& fetches,
-                                int steps, PlanStats* stats) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex, Executor::Create(grad.graph));
+                                int steps, Precision precision,
+                                PlanStats* stats) {
+  ExecutorOptions options;
+  options.precision = precision;
+  ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex,
+                   Executor::Create(grad.graph, options));
+  if (ex->precision() != precision) {
+    return absl::FailedPreconditionError(
+        "bf16 was asked for, but this CPU has no native bf16");
+  }
   std::map<std::string, Tensor> feeds;
   uint32_t seed = 10;
   for (const char* name : {"x", "r"}) {
@@ -103,7 +111,8 @@ absl::StatusOr<Timing> TimeStep(const GradientGraph& grad,
   return t;
 }
 
-absl::StatusOr<Timing> TimeDirectMatMul(int repeats) {
+// The oneDNN matmul alone, on f32 operands or on bf16 ones (f32 result).
+absl::StatusOr<Timing> TimeDirectMatMul(int repeats, Precision precision) {
   OneDnnContext ctx;
   const Shape square{kMatMulDim, kMatMulDim};
   ASSIGN_OR_RETURN(Tensor a, Tensor::Allocate(DType::kF32, square));
@@ -112,14 +121,18 @@ absl::StatusOr<Timing> TimeDirectMatMul(int repeats) {
   FillUniform(a, 1);
   FillUniform(b, 2);
   try {
-    dnnl::memory::desc md({kMatMulDim, kMatMulDim},
-                          dnnl::memory::data_type::f32,
+    using dt = dnnl::memory::data_type;
+    const dnnl::memory::dims dims = {kMatMulDim, kMatMulDim};
+    dnnl::memory::desc md(dims, dt::f32, dnnl::memory::format_tag::ab);
+    // bf16 operands take half the bytes; a's and b's f32 buffers hold them.
+    dnnl::memory::desc in(dims,
+                          precision == Precision::kBf16 ? dt::bf16 : dt::f32,
                           dnnl::memory::format_tag::ab);
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(md, md, md), ctx.engine);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(in, in, md), ctx.engine);
     dnnl::matmul mm(pd);
     std::unordered_map<int, dnnl::memory> args = {
-        {DNNL_ARG_SRC, dnnl::memory(md, ctx.engine, a.raw_data())},
-        {DNNL_ARG_WEIGHTS, dnnl::memory(md, ctx.engine, b.raw_data())},
+        {DNNL_ARG_SRC, dnnl::memory(in, ctx.engine, a.raw_data())},
+        {DNNL_ARG_WEIGHTS, dnnl::memory(in, ctx.engine, b.raw_data())},
         {DNNL_ARG_DST, dnnl::memory(md, ctx.engine, c.raw_data())}};
     return Time(2, repeats, [&] {
       mm.execute(ctx.stream, args);
@@ -137,8 +150,14 @@ absl::Status Main(int steps, bool breakdown) {
   std::vector<std::string> fetches = {"loss"};
   fetches.insert(fetches.end(), grad.gradients.begin(), grad.gradients.end());
   PlanStats stats;
-  ASSIGN_OR_RETURN(Timing step, TimeStep(grad, fetches, steps, &stats));
-  ASSIGN_OR_RETURN(Timing mm, TimeDirectMatMul(10));
+  ASSIGN_OR_RETURN(Timing step,
+                   TimeStep(grad, fetches, steps, Precision::kF32, &stats));
+  // The same step with bf16 matrix products, timed in the same run so that
+  // their ratio survives a noisy machine.
+  PlanStats bf16_stats;
+  absl::StatusOr<Timing> bf16 =
+      TimeStep(grad, fetches, steps, Precision::kBf16, &bf16_stats);
+  ASSIGN_OR_RETURN(Timing mm, TimeDirectMatMul(10, Precision::kF32));
   const double step_flops = 3 * ForwardFlops();
   const double mm_flops = 2.0 * kMatMulDim * kMatMulDim * kMatMulDim;
   const double step_gflops = GFlops(step_flops, step.median_ms);
@@ -165,6 +184,22 @@ absl::Status Main(int steps, bool breakdown) {
   const double percent = 100 * step_gflops / mm_gflops;
   std::printf("%-22s %10.1f  %% of matmul_gflops (target: at least 50: %s)\n",
               "rill_pct_of_matmul", percent, percent >= 50 ? "met" : "NOT met");
+  if (bf16.ok()) {
+    ASSIGN_OR_RETURN(Timing mm16, TimeDirectMatMul(10, Precision::kBf16));
+    std::printf(
+        "%-22s %10.2f  direct oneDNN 2048^3 bf16 -> f32, median of 10\n",
+        "matmul_bf16_ms", mm16.median_ms);
+    std::printf("%-22s %10.2f  matmul_ms / matmul_bf16_ms: the CPU's ceiling\n",
+                "matmul_bf16_speedup", mm.median_ms / mm16.median_ms);
+    std::printf("%-22s %10.2f  median of %d steps, %d kernels on bf16\n",
+                "rill_bf16_ms", bf16->median_ms, steps,
+                bf16_stats.bf16_kernels);
+    std::printf("%-22s %10.2f  rill_ms / rill_bf16_ms (target: at least 1.6)\n",
+                "bf16_speedup", step.median_ms / bf16->median_ms);
+  } else {
+    std::printf("%-22s %10s  %s\n", "rill_bf16_ms", "-",
+                std::string(bf16.status().message()).c_str());
+  }
   if (breakdown) return PrintBreakdown(grad.graph, fetches, step.median_ms);
   return absl::OkStatus();
 }

@@ -82,4 +82,15 @@ DataType DTypeToProto(DType t) {
   return DT_INVALID;
 }
 
+absl::StatusOr<Precision> ParsePrecision(const std::string& name) {
+  if (name == "f32") return Precision::kF32;
+  if (name == "bf16") return Precision::kBf16;
+  return absl::InvalidArgumentError(
+      absl::StrCat("precision '", name, "': choose f32 or bf16"));
+}
+
+const char* PrecisionName(Precision p) {
+  return p == Precision::kBf16 ? "bf16" : "f32";
+}
+
 }  // namespace rill

@@ -35,6 +35,14 @@ inline constexpr DTypeSet kIndexTypes{DType::kI32, DType::kI64};
 inline constexpr DTypeSet kAnyType{DType::kF32, DType::kF64, DType::kI32,
                                    DType::kI64, DType::kBool};
 
+// How f32 matrix products run: as written, or on bf16 copies of their
+// operands with f32 accumulation and f32 results (mixed precision). An
+// execution choice: the graph, its dtypes and everything else stay f32.
+enum class Precision : uint8_t { kF32, kBf16 };
+// "f32" or "bf16"; anything else is InvalidArgument naming the choices.
+absl::StatusOr<Precision> ParsePrecision(const std::string& name);
+const char* PrecisionName(Precision p);
+
 // Bytes per element.
 int64_t DTypeSize(DType t);
 // "f32", "f64", "i32", "i64", "bool".

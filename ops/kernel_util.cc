@@ -82,24 +82,34 @@ dnnl::memory MemoryFor(const KernelArgs& a, const Tensor& t,
 
 PrimitiveKernel::PrimitiveKernel(const KernelArgs& a, dnnl::primitive p,
                                  DnnlArgs args)
-    : node_name_(&a.node.name()),
-      stream_(&a.onednn->stream),
-      primitive_(std::move(p)),
-      args_(std::move(args)) {
-  exec_args_.reserve(args_.size());
-  for (const auto& [arg, memory] : args_) {
-    exec_args_.push_back({arg, memory.get()});
+    : node_name_(&a.node.name()), stream_(&a.onednn->stream) {
+  steps_.push_back(MakeStep(std::move(p), std::move(args)));
+}
+
+PrimitiveKernel::Step PrimitiveKernel::MakeStep(dnnl::primitive p,
+                                                DnnlArgs args) {
+  Step step{std::move(p), std::move(args), {}};
+  step.exec_args.reserve(step.args.size());
+  for (const auto& [arg, memory] : step.args) {
+    step.exec_args.push_back({arg, memory.get()});
   }
+  return step;
+}
+
+void PrimitiveKernel::RunFirst(dnnl::primitive p, DnnlArgs args) {
+  steps_.insert(steps_.end() - 1, MakeStep(std::move(p), std::move(args)));
 }
 
 absl::Status PrimitiveKernel::Compute() {
-  dnnl_status_t status = dnnl_primitive_execute(
-      primitive_.get(), stream_->get(), static_cast<int>(exec_args_.size()),
-      exec_args_.data());
-  if (status != dnnl_success) {
-    return absl::InternalError(absl::StrCat(
-        "node '", *node_name_, "': oneDNN: could not execute a primitive (",
-        dnnl_status2str(status), ")"));
+  for (const Step& step : steps_) {
+    dnnl_status_t status = dnnl_primitive_execute(
+        step.primitive.get(), stream_->get(),
+        static_cast<int>(step.exec_args.size()), step.exec_args.data());
+    if (status != dnnl_success) {
+      return absl::InternalError(absl::StrCat(
+          "node '", *node_name_, "': oneDNN: could not execute a primitive (",
+          dnnl_status2str(status), ")"));
+    }
   }
   return absl::OkStatus();
 }
@@ -150,6 +160,12 @@ bool OneDnnCanRun(const KernelArgs& a) {
     }
   }
   return true;
+}
+
+bool CpuRunsBf16() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (isa & bf16) == bf16;  // Each ISA's bits include those it extends.
 }
 
 KernelFactory EltwiseOneDnn(dnnl::algorithm alg, float alpha, float beta) {

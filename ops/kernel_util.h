@@ -219,23 +219,30 @@ std::vector<int64_t> PaddedDims(const Shape& shape, int rank);
 dnnl::memory MemoryFor(const KernelArgs& a, const Tensor& t,
                        const dnnl::memory::desc& desc);
 
-// Runs one primitive with arguments bound at creation.
 // A primitive's arguments: (DNNL_ARG_*, memory) pairs.
 using DnnlArgs = std::vector<std::pair<int, dnnl::memory>>;
 
+// Runs one primitive with arguments bound at creation, after any that
+// RunFirst added (the reorders that make a bf16 matmul's operands).
 class PrimitiveKernel : public OpKernel {
  public:
   PrimitiveKernel(const KernelArgs& a, dnnl::primitive p, DnnlArgs args);
+  void RunFirst(dnnl::primitive p, DnnlArgs args);
   absl::Status Compute() override;
 
  private:
+  struct Step {
+    dnnl::primitive primitive;
+    DnnlArgs args;  // Owns the memory objects that exec_args point to.
+    // For the C API's execute, which takes an array where the C++ one
+    // wants an unordered_map to be built on every call.
+    std::vector<dnnl_exec_arg_t> exec_args;
+  };
+  static Step MakeStep(dnnl::primitive p, DnnlArgs args);
+
   const std::string* node_name_;  // The graph's, which outlives kernels.
   dnnl::stream* stream_;
-  dnnl::primitive primitive_;
-  DnnlArgs args_;  // Owns the memory objects that exec_args_ point to.
-  // For the C API's execute, which takes an array where the C++ one wants
-  // an unordered_map to be built on every call.
-  std::vector<dnnl_exec_arg_t> exec_args_;
+  std::vector<Step> steps_;  // Run in order; the kernel's own is last.
 };
 
 // `make`'s primitive, created once per executor for each configuration of
@@ -261,6 +268,10 @@ bool OneDnnCanTake(const Tensor& t, DType dtype);
 // True when oneDNN can take every input and output as f32. oneDNN has no
 // f64 on CPU; the other cases run on the reference kernel too.
 bool OneDnnCanRun(const KernelArgs& a);
+
+// Whether oneDNN runs bf16 matmuls natively on this CPU (AVX512_BF16 or
+// AMX); elsewhere it would emulate them, slower than f32.
+bool CpuRunsBf16();
 
 // oneDNN eltwise forward (tanh, logistic, ...), f32.
 KernelFactory EltwiseOneDnn(dnnl::algorithm alg, float alpha = 0.f,

@@ -99,8 +99,9 @@ struct MatMulReference : OpKernel {
 
 // A [batch..., rows, cols] view of a matrix stored C-order as [rows, cols],
 // or as [cols, rows] when `transposed`; batch padded to `rank - 2` dims.
-dnnl::memory::desc MatrixDesc(const Shape& batch, int rank, int64_t rows,
-                              int64_t cols, bool transposed) {
+dnnl::memory::desc MatrixDesc(
+    const Shape& batch, int rank, int64_t rows, int64_t cols, bool transposed,
+    dnnl::memory::data_type type = dnnl::memory::data_type::f32) {
   dnnl::memory::dims dims(rank - 2 - batch.rank(), 1);
   dims.insert(dims.end(), batch.dims().begin(), batch.dims().end());
   dims.push_back(rows);
@@ -113,7 +114,7 @@ dnnl::memory::desc MatrixDesc(const Shape& batch, int rank, int64_t rows,
     strides[i] = stride;
     stride *= dims[i];
   }
-  return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, strides);
+  return dnnl::memory::desc(dims, type, strides);
 }
 
 // The matmul primitive over a {a, b[, bias]} -> y kernel, with optional
@@ -130,37 +131,67 @@ std::unique_ptr<OpKernel> MatMulPrimitive(const KernelArgs& a,
   Shape out_batch(
       std::vector<int64_t>(out.dims().begin(), out.dims().end() - 2));
   int rank = out.rank();
-  auto src = MatrixDesc(d.a_batch, rank, d.m, d.k, ta);
-  auto wei = MatrixDesc(d.b_batch, rank, d.k, d.n, tb);
+  // With bf16 precision the operands are rounded into bf16 copies of the
+  // same layout, and the product accumulates and lands in f32, as PyTorch's
+  // CPU autocast runs it. The copies are remade on every run: parameters
+  // change between steps.
+  const bool bf16 = a.precision == Precision::kBf16;
+  const auto operand_type =
+      bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+  auto src = MatrixDesc(d.a_batch, rank, d.m, d.k, ta, operand_type);
+  auto wei = MatrixDesc(d.b_batch, rank, d.k, d.n, tb, operand_type);
   auto dst = MatrixDesc(out_batch, rank, d.m, d.n, false);
   const dnnl::engine& eng = a.onednn->engine;
+  const std::string key = absl::StrCat(variant, bf16 ? "bf16" : "");
   // Made only when the primitive cache misses: creating one allocates.
   auto attr = [&post_ops] {
     dnnl::primitive_attr attr;
     attr.set_post_ops(post_ops);
     return attr;
   };
-  DnnlArgs args{{DNNL_ARG_SRC, MemoryFor(a, a.inputs[0], src)},
-                {DNNL_ARG_WEIGHTS, MemoryFor(a, a.inputs[1], wei)},
+  // Operand k as the matmul reads it: the tensor itself, or its bf16 copy
+  // with the reorder that fills it.
+  std::vector<std::pair<dnnl::primitive, DnnlArgs>> conversions;
+  auto operand = [&](int k, const dnnl::memory::desc& desc, bool transposed,
+                     int64_t rows, int64_t cols, const Shape& batch) {
+    if (!bf16) return MemoryFor(a, a.inputs[k], desc);
+    dnnl::memory f32 = MemoryFor(
+        a, a.inputs[k], MatrixDesc(batch, rank, rows, cols, transposed));
+    dnnl::memory copy(desc, eng);
+    dnnl::primitive reorder = CachedPrimitive(
+        a, [&] { return dnnl::reorder(f32, copy); },
+        absl::StrCat(key, "operand", k));
+    conversions.push_back(
+        {reorder, {{DNNL_ARG_FROM, f32}, {DNNL_ARG_TO, copy}}});
+    return copy;
+  };
+  DnnlArgs args{{DNNL_ARG_SRC, operand(0, src, ta, d.m, d.k, d.a_batch)},
+                {DNNL_ARG_WEIGHTS, operand(1, wei, tb, d.k, d.n, d.b_batch)},
                 {DNNL_ARG_DST, MemoryFor(a, a.outputs[0], dst)}};
+  std::unique_ptr<PrimitiveKernel> kernel;
   if (bias == nullptr) {
     dnnl::primitive p = CachedPrimitive(
         a,
         [&] {
           return dnnl::matmul({{src, wei, dst}, attr(), eng});
         },
-        variant);
-    return std::make_unique<PrimitiveKernel>(a, p, args);
+        key);
+    kernel = std::make_unique<PrimitiveKernel>(a, p, args);
+  } else {
+    auto bias_md = PlainDesc(PaddedDims(bias->shape(), rank));
+    args.push_back({DNNL_ARG_BIAS, MemoryFor(a, *bias, bias_md)});
+    dnnl::primitive p = CachedPrimitive(
+        a,
+        [&] {
+          return dnnl::matmul({{src, wei, bias_md, dst}, attr(), eng});
+        },
+        key);
+    kernel = std::make_unique<PrimitiveKernel>(a, p, args);
   }
-  auto bias_md = PlainDesc(PaddedDims(bias->shape(), rank));
-  args.push_back({DNNL_ARG_BIAS, MemoryFor(a, *bias, bias_md)});
-  dnnl::primitive p = CachedPrimitive(
-      a,
-      [&] {
-        return dnnl::matmul({{src, wei, bias_md, dst}, attr(), eng});
-      },
-      variant);
-  return std::make_unique<PrimitiveKernel>(a, p, args);
+  for (auto& [reorder, reorder_args] : conversions) {
+    kernel->RunFirst(std::move(reorder), std::move(reorder_args));
+  }
+  return kernel;
 }
 
 absl::StatusOr<std::unique_ptr<OpKernel>> MatMulOneDnn(const KernelArgs& a) {
@@ -281,7 +312,10 @@ void RegisterMatMulOps(OpRegistry& r) {
                  "Gelu, runs as one primitive with post-ops. Inputs have rank "
                  ">= 2. Gradient: da = dy . op(b)^T (transposed when "
                  "transpose_a), db = op(a)^T . dy (transposed when "
-                 "transpose_b), each summed over its broadcast batch axes.")
+                 "transpose_b), each summed over its broadcast batch axes. "
+                 "With bf16 "
+                 "precision, oneDNN multiplies bf16 copies of a and b and "
+                 "accumulates in f32.")
             .TypeVar("T", kFloatTypes)
             .Input("a", "T")
             .Input("b", "T")
@@ -291,7 +325,8 @@ void RegisterMatMulOps(OpRegistry& r) {
             .Shape(MatMulShape)
             .Gradient(MatMulGradient)
             .Reference(MakeFloatKernel<MatMulReference>)
-            .OneDnn(MatMulOneDnn));
+            .OneDnn(MatMulOneDnn)
+            .FollowsPrecision());
 }
 
 }  // namespace rill

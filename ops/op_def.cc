@@ -217,6 +217,11 @@ OpDef& OpDef::NoOneDnnPrimitive() {
   no_onednn_primitive_ = true;
   return *this;
 }
+OpDef& OpDef::FollowsPrecision() {
+  follows_precision_ = true;
+  return *this;
+}
+
 OpDef& OpDef::DrawsRandomNumbers() {
   draws_random_numbers_ = true;
   return *this;

@@ -135,6 +135,8 @@ struct KernelArgs {
   // checkpoint can save it and a resumed run continues the same stream;
   // null gives the kernel a count of its own, starting at 0.
   int64_t* random_draws = nullptr;
+  // How f32 matrix products run (ExecutorOptions::precision).
+  Precision precision = Precision::kF32;
 };
 // Returns a kernel, or nullptr when this backend does not handle the case
 // (e.g. f64 on oneDNN); the executor then uses the reference kernel.
@@ -176,6 +178,9 @@ class OpDef {
   // The kernel draws random numbers from a per-node stream whose position
   // (KernelArgs::random_draws) is state that checkpoints must keep.
   OpDef& DrawsRandomNumbers();
+  // Its oneDNN kernel follows KernelArgs::precision: with bf16, its f32
+  // matrix products run on bf16 operands (PlanStats::bf16_kernels).
+  OpDef& FollowsPrecision();
 
   const std::string& name() const { return name_; }
   const std::string& doc() const { return doc_; }
@@ -202,6 +207,7 @@ class OpDef {
   const KernelFactory& onednn() const { return onednn_; }
   bool no_onednn_primitive() const { return no_onednn_primitive_; }
   bool draws_random_numbers() const { return draws_random_numbers_; }
+  bool follows_precision() const { return follows_precision_; }
 
  private:
   std::string name_;
@@ -220,6 +226,7 @@ class OpDef {
   KernelFactory onednn_;
   bool no_onednn_primitive_ = false;
   bool draws_random_numbers_ = false;
+  bool follows_precision_ = false;
 };
 
 // AttrValue constructors, for defaults and for building graphs in code.

@@ -39,7 +39,11 @@ struct Executor::Plan {
 };
 
 Executor::Executor(ValidGraph graph, const ExecutorOptions& options)
-    : graph_(std::move(graph)), options_(options) {}
+    : graph_(std::move(graph)), options_(options) {
+  if (options_.backend != Backend::kOneDnn || !CpuRunsBf16()) {
+    options_.precision = Precision::kF32;
+  }
+}
 
 Executor::~Executor() = default;
 
@@ -294,6 +298,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> Executor::CreateKernel(
     ASSIGN_OR_RETURN(std::unique_ptr<OpKernel> kernel, op.onednn()(args));
     if (kernel != nullptr) {
       ++stats->onednn_kernels;
+      stats->bf16_kernels +=
+          op.follows_precision() && args.precision == Precision::kBf16;
       return kernel;
     }
   }
@@ -305,6 +311,7 @@ absl::StatusOr<std::unique_ptr<OpKernel>> Executor::CreateFusedKernel(
   args.onednn = &onednn_;
   ++stats->onednn_kernels;
   ++stats->fused_chains;
+  stats->bf16_kernels += args.precision == Precision::kBf16;
   return MakeFusedMatMulKernel(args, chain.kind);
 }
 
@@ -387,6 +394,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     int attrs_node = chain == chain_ending_at.end() ? n : chain->second.matmul;
     Attrs attrs(g.node(attrs_node), g.info(attrs_node).op->attrs());
     KernelArgs args{g.node(n), attrs, {}, {}, nullptr};
+    args.precision = options_.precision;
     if (info.op->draws_random_numbers()) args.random_draws = &random_draws_[n];
     for (const TensorRef& in : g.info(attrs_node).inputs) {
       ASSIGN_OR_RETURN(Tensor t, tensor_of(in.node, in.output));

@@ -28,6 +28,11 @@ struct ExecutorOptions {
   // After every kernel, check its float outputs for NaN and Inf, and fail
   // naming the first node that produced one, with its op and shape.
   bool check_numerics = false;
+  // bf16 runs the f32 matrix products of ops that follow it (MatMul, fused
+  // chains included) on bf16 operands with f32 accumulation, on oneDNN. On a
+  // CPU without native bf16, the executor runs f32 (Executor::precision()
+  // says so) rather than oneDNN's slow emulation.
+  Precision precision = Precision::kF32;
 };
 
 // What the plan for one input-shape signature costs.
@@ -40,6 +45,7 @@ struct PlanStats {
   // RecurrentLayerGrad kernels that take their forward_training run from
   // their RecurrentLayer's kernel instead of recomputing it.
   int shared_recurrent_forwards = 0;
+  int bf16_kernels = 0;            // Kernels whose matrix products run on bf16.
   int64_t planned_peak_bytes = 0;  // Activation arena, with buffer reuse.
   int64_t unshared_bytes = 0;      // What the same buffers take without reuse.
   int64_t value_bytes = 0;         // Constants and parameters.
@@ -102,6 +108,9 @@ class Executor {
 
   const ValidGraph& graph() const { return graph_; }
   Backend backend() const { return options_.backend; }
+  // The precision the executor runs: the option's, or f32 where this CPU or
+  // backend cannot run bf16.
+  Precision precision() const { return options_.precision; }
   // Of the plan that the last successful Run used.
   const PlanStats& last_plan_stats() const { return last_stats_; }
   // How many plans have been compiled so far (cache misses).
