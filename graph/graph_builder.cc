@@ -142,23 +142,28 @@ std::string GraphBuilder::Cast(const std::string& name, const std::string& x,
 
 absl::Status GraphBuilder::Commit(Graph* graph) {
   RETURN_IF_ERROR(staged_->error);
-  auto clash = [&](const std::string& name, const char* why) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        staged_->what,
-        staged_->prefix.empty() ? "" : absl::StrCat(" '", staged_->prefix, "'"),
-        ": ", why, " '", name, "'"));
+  auto clash = [&](absl::StatusCode code, const std::string& name,
+                   const char* why) {
+    return absl::Status(
+        code, absl::StrCat(staged_->what,
+                           staged_->prefix.empty()
+                               ? ""
+                               : absl::StrCat(" '", staged_->prefix, "'"),
+                           ": ", why, " '", name, "'"));
   };
   absl::flat_hash_set<std::string> taken;
   for (const Node& n : graph->node()) taken.insert(n.name());
   for (const Node& n : staged_->nodes.node()) {
     if (taken.contains(n.name())) {
-      return clash(n.name(), "the graph already has a node");
+      return clash(absl::StatusCode::kAlreadyExists, n.name(),
+                   "the graph already has a node");
     }
   }
   taken.clear();
   for (const Node& n : staged_->nodes.node()) {
     if (!taken.insert(n.name()).second) {
-      return clash(n.name(), "two of its nodes are named");
+      return clash(absl::StatusCode::kInvalidArgument, n.name(),
+                   "two of its nodes are named");
     }
   }
   for (Node& n : *staged_->nodes.mutable_node()) {

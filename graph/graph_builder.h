@@ -99,9 +99,10 @@ class GraphBuilder {
                         const std::string& weight, const std::string& bias);
   std::string Cast(const std::string& name, const std::string& x, DType dtype);
 
-  // Adds the staged nodes to `graph`, or fails with the first value that
-  // could not be made, or with AlreadyExists naming the first node whose
-  // name the graph already has or that is staged twice (and adds nothing).
+  // Adds the staged nodes to `graph`, or fails (and adds nothing) with the
+  // first value that could not be made, with AlreadyExists naming the first
+  // node whose name the graph already has, or with InvalidArgument naming
+  // one staged twice (names a spec chose may collide).
   absl::Status Commit(Graph* graph);
 
  private:

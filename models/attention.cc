@@ -158,6 +158,20 @@ std::vector<std::string> SplitThree(GraphBuilder& w, const std::string& name,
 
 }  // namespace
 
+absl::Status CheckAttentionOptions(const std::string& what,
+                                   const std::string& prefix, DType dtype,
+                                   int64_t d_model, int64_t heads) {
+  RETURN_IF_ERROR(CheckCommon(what, prefix, dtype, "d_model", d_model));
+  if (heads < 1)
+    return Bad(what, prefix, absl::StrCat("heads ", heads, " < 1"));
+  if (d_model % heads != 0) {
+    return Bad(what, prefix,
+               absl::StrCat("d_model ", d_model, " is not divisible by heads ",
+                            heads));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> AddScaledDotProductAttention(
     const std::string& q, const std::string& k, const std::string& v,
     const std::string& mask, const ScaledDotProductAttentionOptions& o,
@@ -180,15 +194,8 @@ namespace {
 absl::Status CheckMultiHead(const MultiHeadAttentionOptions& o,
                             const std::string& key_value) {
   const char* what = "multi-head attention";
-  RETURN_IF_ERROR(CheckCommon(what, o.prefix, o.dtype, "d_model", o.d_model));
-  if (o.heads < 1) {
-    return Bad(what, o.prefix, absl::StrCat("heads ", o.heads, " < 1"));
-  }
-  if (o.d_model % o.heads != 0) {
-    return Bad(what, o.prefix,
-               absl::StrCat("d_model ", o.d_model,
-                            " is not divisible by heads ", o.heads));
-  }
+  RETURN_IF_ERROR(
+      CheckAttentionOptions(what, o.prefix, o.dtype, o.d_model, o.heads));
   const bool projected = !o.projected_key.empty() || !o.projected_value.empty();
   const bool cached = !o.cache_key.empty() || !o.cache_value.empty() ||
                       !o.cache_position.empty();

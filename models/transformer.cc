@@ -9,7 +9,6 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "graph/graph_builder.h"
-#include "graph/validate.h"
 
 namespace rill {
 namespace {
@@ -21,26 +20,8 @@ absl::Status Bad(const char* what, const std::string& prefix,
 }
 
 absl::Status CheckOptions(const char* what, const TransformerLayerOptions& o) {
-  if (!IsValidNodeName(o.prefix)) {
-    return Bad(
-        what, "",
-        absl::StrCat("prefix '", o.prefix,
-                     "' is not a node name ([A-Za-z_][A-Za-z0-9_.-/]*)"));
-  }
-  if (o.dtype != DType::kF32 && o.dtype != DType::kF64) {
-    return Bad(what, o.prefix, "dtype must be f32 or f64");
-  }
-  if (o.d_model < 1) {
-    return Bad(what, o.prefix, absl::StrCat("d_model ", o.d_model, " < 1"));
-  }
-  if (o.heads < 1) {
-    return Bad(what, o.prefix, absl::StrCat("heads ", o.heads, " < 1"));
-  }
-  if (o.d_model % o.heads != 0) {
-    return Bad(what, o.prefix,
-               absl::StrCat("d_model ", o.d_model,
-                            " is not divisible by heads ", o.heads));
-  }
+  RETURN_IF_ERROR(
+      CheckAttentionOptions(what, o.prefix, o.dtype, o.d_model, o.heads));
   if (o.ff < 1) return Bad(what, o.prefix, absl::StrCat("ff ", o.ff, " < 1"));
   // Negated so that NaN fails too.
   if (!(o.dropout >= 0 && o.dropout < 1)) {

@@ -92,7 +92,7 @@ TEST(GraphBuilderTest, AFailedCommitAddsNothing) {
        [](GraphBuilder& b) {
          b.Scope("nested").staging()->add_node()->set_name("block/a");
        },
-       absl::StatusCode::kAlreadyExists,
+       absl::StatusCode::kInvalidArgument,
        "two of its nodes are named 'block/a'"},
       {"the first value that could not be made",
        [](GraphBuilder& b) {
