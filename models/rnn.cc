@@ -522,18 +522,6 @@ std::string AddDropout(NodeWriter& w, const std::string& prefix,
 
 }  // namespace
 
-int64_t GateCount(RecurrentCell cell) {
-  switch (cell) {
-    case RecurrentCell::kLstm:
-      return 4;
-    case RecurrentCell::kGru:
-    case RecurrentCell::kGruPyTorch:
-      return 3;
-    default:
-      return 1;
-  }
-}
-
 absl::StatusOr<RecurrentLayer> AddRecurrentLayer(const std::string& input,
                                                  const RecurrentLayerOptions& o,
                                                  Graph* graph) {
