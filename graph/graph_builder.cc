@@ -21,7 +21,7 @@ NodeRef& NodeRef::AttrInt(const std::string& key, int64_t value) {
 }
 
 NodeRef& NodeRef::AttrFloat(const std::string& key, double value) {
-  (*node_->mutable_attr())[key].set_f(static_cast<float>(value));
+  (*node_->mutable_attr())[key].set_f(value);
   return *this;
 }
 

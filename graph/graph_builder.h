@@ -41,7 +41,7 @@ class GraphBuilder {
     Node* node() const { return node_; }
 
     NodeRef& AttrInt(const std::string& key, int64_t value);
-    NodeRef& AttrFloat(const std::string& key, double value);  // As f32.
+    NodeRef& AttrFloat(const std::string& key, double value);
     NodeRef& AttrBool(const std::string& key, bool value);
     NodeRef& AttrString(const std::string& key, const std::string& value);
     NodeRef& AttrInts(const std::string& key,
