@@ -124,6 +124,8 @@ class OpKernel {
   [[nodiscard]] virtual absl::Status Compute() = 0;
 };
 
+class KernelLinks;  // ops/kernel_links.h
+
 struct KernelArgs {
   const Node& node;
   const Attrs& attrs;
@@ -135,6 +137,8 @@ struct KernelArgs {
   // checkpoint can save it and a resumed run continues the same stream;
   // null gives the kernel a count of its own, starting at 0.
   int64_t* random_draws = nullptr;
+  // The plan's links between kernels (ops/kernel_links.h); null: none.
+  KernelLinks* links = nullptr;
 };
 // Returns a kernel, or nullptr when this backend does not handle the case
 // (e.g. f64 on oneDNN); the executor then uses the reference kernel.
