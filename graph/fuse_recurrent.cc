@@ -65,20 +65,33 @@ class Matcher {
     return it == consumers_.end() ? kNone : it->second;
   }
 
-  // Extends `b` to every op of `ops`; nullopt when the graph has no match.
+  // Extends `b` to every op of `ops`; nullopt when the graph has no match,
+  // or none within a budget of node comparisons: backtracking over many
+  // near-duplicate nodes (a fuzzed graph) could otherwise take exponential
+  // time, and a graph a builder or a person wrote needs a few per op.
   std::optional<Binding> Match(const std::vector<StepOp>& ops, Binding b) {
+    budget_ = 64 * static_cast<int64_t>(ops.size());
     std::map<std::string, const StepOp*> by_name;
     for (const StepOp& op : ops) by_name[op.name] = &op;
     return Solve(ops, by_name, std::move(b));
   }
 
+  // Binds ops[k] to `node`, and through its inputs the ops it reads.
+  bool MatchAt(const std::vector<StepOp>& ops, size_t k, int node, Binding* b) {
+    budget_ = 64 * static_cast<int64_t>(ops.size());
+    std::map<std::string, const StepOp*> by_name;
+    for (const StepOp& op : ops) by_name[op.name] = &op;
+    return Unify(ops[k], node, by_name, b);
+  }
+
+ private:
   // Binds pattern op `op` to node `node` (and, through its inputs, the ops
   // and variables it reads).
   bool Unify(const StepOp& op, int node,
-             const std::map<std::string, const StepOp*>& by_name,
-             Binding* b) const {
+             const std::map<std::string, const StepOp*>& by_name, Binding* b) {
     auto bound = b->ops.find(op.name);
     if (bound != b->ops.end()) return bound->second == node;
+    if (--budget_ < 0) return false;
     if (b->op_of_node.count(node)) return false;
     const Node& n = g_.node(node);
     const NodeInfo& info = g_.info(node);
@@ -113,10 +126,9 @@ class Matcher {
     return false;
   }
 
- private:
   bool UnifyInput(const std::string& ref, const TensorRef& in,
                   const std::map<std::string, const StepOp*>& by_name,
-                  Binding* b) const {
+                  Binding* b) {
     if (IsStepVariable(ref)) {
       auto [it, fresh] = b->vars.emplace(ref, in);
       return fresh || it->second == in;
@@ -167,6 +179,7 @@ class Matcher {
 
   const ValidGraph& g_;
   std::map<TensorRef, std::vector<int>, RefLess> consumers_;
+  int64_t budget_ = 1 << 16;
 };
 
 const char* CellName(RecurrentCellKind cell) {
@@ -260,10 +273,8 @@ std::optional<Binding> MatchProjection(Matcher& m, int split, int64_t t,
        {{"transpose_b", BoolAttr(true)}}},
       {"x_proj", "Add", {"x_proj_mm", "$b_ih"}, {}},
       {"x_proj_steps", "Split", {"x_proj"}, {{"num_splits", IntAttr(t)}}}};
-  std::map<std::string, const StepOp*> by_name;
-  for (const StepOp& op : projection) by_name[op.name] = &op;
   Binding b;
-  if (!m.Unify(projection[2], split, by_name, &b)) return std::nullopt;
+  if (!m.MatchAt(projection, 2, split, &b)) return std::nullopt;
   const TensorRef flat = b.vars["$flat"];
   const Node& reshape = g.node(flat.node);
   if (reshape.op() != "Reshape" || flat.output != 0) return std::nullopt;

@@ -34,14 +34,6 @@ void BlendIntoH(Ops& ops, const std::string& z, const std::string& from,
   ops.push_back(Op("h", "Add", {from, "h_step"}));
 }
 
-// r and z from the split input and recurrent projections.
-void GruGates(Ops& ops) {
-  ops.push_back(Op("r_pre", "Add", {"x_split:0", "h_split:0"}));
-  ops.push_back(Op("r", "Sigmoid", {"r_pre"}));
-  ops.push_back(Op("z_pre", "Add", {"x_split:1", "h_split:1"}));
-  ops.push_back(Op("z", "Sigmoid", {"z_pre"}));
-}
-
 // h = act(xp + h W_hh^T + b_hh).
 Ops RnnStep(bool relu) {
   Ops ops;
@@ -69,32 +61,38 @@ Ops LstmStep() {
   return ops;
 }
 
-// PyTorch's GRU: n = tanh(x_n + r (h W_hn^T + b_hn)); h' = (1 - z) n + z h.
-Ops GruPyTorchStep() {
+// The two GRUs share the gates r and z; they differ in where r meets the
+// recurrent weights of n, and in which way z blends:
+//   PyTorch's: n = tanh(x_n + r (h W_hn^T + b_hn)); h' = (1 - z) n + z h;
+//   the seed:  n = tanh(x_n + (r h) W_hn^T + b_hn); h' = (1 - z) h + z n.
+Ops GruStep(bool pytorch) {
   Ops ops;
-  Affine(ops, "h_proj", "$h", "$w_hh", "$b_hh");
+  const std::string h_proj = pytorch ? "h_proj" : "h_proj_rz";
+  if (pytorch) {
+    Affine(ops, h_proj, "$h", "$w_hh", "$b_hh");
+  } else {
+    Affine(ops, h_proj, "$h", "$w_hrz", "$b_hrz");
+  }
   SplitGates(ops, "x_split", "$xp", 3);
-  SplitGates(ops, "h_split", "h_proj", 3);
-  GruGates(ops);
-  ops.push_back(Op("r_hn", "Mul", {"r", "h_split:2"}));
-  ops.push_back(Op("n_pre", "Add", {"x_split:2", "r_hn"}));
+  SplitGates(ops, "h_split", h_proj, pytorch ? 3 : 2);
+  ops.push_back(Op("r_pre", "Add", {"x_split:0", "h_split:0"}));
+  ops.push_back(Op("r", "Sigmoid", {"r_pre"}));
+  ops.push_back(Op("z_pre", "Add", {"x_split:1", "h_split:1"}));
+  ops.push_back(Op("z", "Sigmoid", {"z_pre"}));
+  if (pytorch) {
+    ops.push_back(Op("r_hn", "Mul", {"r", "h_split:2"}));
+    ops.push_back(Op("n_pre", "Add", {"x_split:2", "r_hn"}));
+  } else {
+    ops.push_back(Op("r_h", "Mul", {"r", "$h"}));
+    Affine(ops, "h_proj_n", "r_h", "$w_hn", "$b_hn");
+    ops.push_back(Op("n_pre", "Add", {"x_split:2", "h_proj_n"}));
+  }
   ops.push_back(Op("n", "Tanh", {"n_pre"}));
-  BlendIntoH(ops, "z", "n", "$h");
-  return ops;
-}
-
-// The seed GRU: n = tanh(x_n + (r h) W_hn^T + b_hn); h' = (1 - z) h + z n.
-Ops GruSeedStep() {
-  Ops ops;
-  Affine(ops, "h_proj_rz", "$h", "$w_hrz", "$b_hrz");
-  SplitGates(ops, "x_split", "$xp", 3);
-  SplitGates(ops, "h_split", "h_proj_rz", 2);
-  GruGates(ops);
-  ops.push_back(Op("r_h", "Mul", {"r", "$h"}));
-  Affine(ops, "h_proj_n", "r_h", "$w_hn", "$b_hn");
-  ops.push_back(Op("n_pre", "Add", {"x_split:2", "h_proj_n"}));
-  ops.push_back(Op("n", "Tanh", {"n_pre"}));
-  BlendIntoH(ops, "z", "$h", "n");
+  if (pytorch) {
+    BlendIntoH(ops, "z", "n", "$h");
+  } else {
+    BlendIntoH(ops, "z", "$h", "n");
+  }
   return ops;
 }
 
@@ -104,8 +102,8 @@ const std::vector<StepOp>& RecurrentStepOps(RecurrentCellKind cell) {
   static const Ops* const kTanh = new Ops(RnnStep(false));
   static const Ops* const kRelu = new Ops(RnnStep(true));
   static const Ops* const kLstm = new Ops(LstmStep());
-  static const Ops* const kGru = new Ops(GruSeedStep());
-  static const Ops* const kGruPyTorch = new Ops(GruPyTorchStep());
+  static const Ops* const kGru = new Ops(GruStep(false));
+  static const Ops* const kGruPyTorch = new Ops(GruStep(true));
   switch (cell) {
     case RecurrentCellKind::kRnnTanh:
       return *kTanh;
