@@ -24,6 +24,14 @@
 // RecurrentLayerGrad. `--no-fuse` skips the pass: the graph as written is
 // the unrolled form, so nothing else is needed for it.
 //
+// Why a matcher rather than composite ops that carry their decomposition
+// (issue 22 allows both): the builder's primitive graph stays the one
+// semantic truth (DESIGN.md, decision 6), so `--no-fuse` and second-order
+// autodiff need no decomposition pass, the step nodes that users and tests
+// fetch by name (<prefix>/t3/h) keep existing, and the cell equations live
+// once, in graph/recurrent_step.h, which the builder instantiates and this
+// pass matches. The cost: a saved graph still shows every unrolled step.
+//
 // Variable-length layers stay unrolled: their step masks sit between one
 // step and the next, so the chain does not match. So do layers whose
 // shapes the op cannot take (e.g. a bias that broadcasts from [1, G*H]).
