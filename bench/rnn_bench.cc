@@ -118,9 +118,9 @@ struct RillStep {
   std::optional<PreparedRun> run;
 };
 
-// `fuse`: through the fusion pass (graph/fuse_recurrent.h), so that a
-// layer the builder tagged runs on RecurrentLayer(Grad); otherwise the
-// unrolled primitive graph.
+// `fuse`: through the fusion pass (graph/fuse_recurrent.h), so that the
+// layer it recognises runs on RecurrentLayer(Grad); otherwise the unrolled
+// primitive graph.
 absl::StatusOr<std::unique_ptr<RillStep>> MakeRillStep(const Case& c,
                                                        bool fuse) {
   Graph g;

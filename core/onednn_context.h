@@ -2,34 +2,13 @@
 #define RILL_CORE_ONEDNN_CONTEXT_H_
 
 #include <array>
-#include <functional>
-#include <memory>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace rill {
-
-// What a fused recurrent layer's forward kernel shares with the gradient
-// kernel bound to it (ops/recurrent_onednn.cc): one forward_training run
-// serves both, as in a direct use of oneDNN's RNN primitives. The gradient
-// kernel, created after the forward one in the same plan and reading the
-// same input tensors, sets `train` (its own forward_training into its own
-// y, hn, cn and workspace); the forward kernel then runs it instead of its
-// inference primitive, copies y, hn and cn out, and marks the result
-// fresh; the backward consumes a fresh result and recomputes otherwise.
-// y, hn and cn stay in the gradient kernel's buffers because the forward's
-// outputs may be reused before the backward runs.
-struct RecurrentForwardLink {
-  std::vector<std::string> inputs;  // x, h0, weights, biases[, c0]: "node:k".
-  std::string layer;                // Its cell and direction.
-  std::function<void()> train;
-  const float *y = nullptr, *hn = nullptr, *cn = nullptr;
-  bool fresh = false;
-};
 
 // A buffer seen in a plain or strided layout: what a oneDNN memory object
 // over it is determined by.
@@ -61,12 +40,6 @@ struct OneDnnContext {
   // layout (CachedPrimitive and MemoryFor, ops/kernel_util.h).
   std::unordered_map<std::string, dnnl::primitive> primitives;
   absl::flat_hash_map<MemoryKey, dnnl::memory> memories;
-  // The fused recurrent layers' forward kernels of the plan being compiled,
-  // by node name, for their gradient kernels to bind to
-  // (ops/recurrent_onednn.cc). Cleared whenever a plan compile starts, so
-  // that kernels of two plans never bind.
-  std::unordered_map<std::string, std::shared_ptr<RecurrentForwardLink>>
-      recurrent_forwards;
 };
 
 }  // namespace rill

@@ -1,12 +1,14 @@
 #include "models/rnn.h"
 
 #include <cmath>
+#include <map>
 #include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "graph/recurrent_step.h"
 #include "graph/validate.h"
 #include "models/node_writer.h"
 
@@ -83,44 +85,6 @@ std::string Affine(NodeWriter& w, const std::string& scope,
   return w.OpAt(scope, name, "Add", {prod, bias});
 }
 
-// Splits x [B, n*H] along its features into n equal parts, "name:k".
-std::vector<std::string> SplitGates(NodeWriter& w, const std::string& scope,
-                                    const std::string& name,
-                                    const std::string& x, int64_t n) {
-  Node* node;
-  std::string s = w.OpAt(scope, name, "Split", {x}, &node);
-  (*node->mutable_attr())["num_splits"].set_i(n);
-  (*node->mutable_attr())["axis"].set_i(1);
-  std::vector<std::string> parts;
-  for (int64_t k = 0; k < n; ++k) parts.push_back(absl::StrCat(s, ":", k));
-  return parts;
-}
-
-// h = act(x_proj + h W_hh^T + b_hh).
-State RnnStep(NodeWriter& w, const std::string& s, const std::string& xp,
-              const State& prev, const Weights& wt, bool relu) {
-  std::string hp = Affine(w, s, "h_proj", prev.h, wt.weight_hh, wt.bias_hh);
-  std::string pre = w.OpAt(s, "pre", "Add", {xp, hp});
-  return {w.OpAt(s, "h", relu ? "Relu" : "Tanh", {pre}), ""};
-}
-
-// Gates i, f, g, o; c = f c + i g; h = o tanh(c).
-State LstmStep(NodeWriter& w, const std::string& s, const std::string& xp,
-               const State& prev, const Weights& wt) {
-  std::string hp = Affine(w, s, "h_proj", prev.h, wt.weight_hh, wt.bias_hh);
-  std::string pre = w.OpAt(s, "gates", "Add", {xp, hp});
-  std::vector<std::string> g = SplitGates(w, s, "gates_split", pre, 4);
-  std::string i = w.OpAt(s, "i", "Sigmoid", {g[0]});
-  std::string f = w.OpAt(s, "f", "Sigmoid", {g[1]});
-  std::string cand = w.OpAt(s, "g", "Tanh", {g[2]});
-  std::string o = w.OpAt(s, "o", "Sigmoid", {g[3]});
-  std::string fc = w.OpAt(s, "f_c", "Mul", {f, prev.c});
-  std::string ig = w.OpAt(s, "i_g", "Mul", {i, cand});
-  std::string c = w.OpAt(s, "c", "Add", {fc, ig});
-  std::string tc = w.OpAt(s, "c_tanh", "Tanh", {c});
-  return {w.OpAt(s, "h", "Mul", {o, tc}), c};
-}
-
 // from + z (to - from): (1 - z) from + z to, in three ops, the last named
 // `name`.
 std::string Blend(NodeWriter& w, const std::string& s, const std::string& z,
@@ -131,54 +95,48 @@ std::string Blend(NodeWriter& w, const std::string& s, const std::string& z,
   return w.OpAt(s, name, "Add", {from, step});
 }
 
-// PyTorch's GRU: n = tanh(x_n + r (h W_hn^T + b_hn)); h' = (1 - z) n + z h.
-State GruPyTorchStep(NodeWriter& w, const std::string& s, const std::string& xp,
-                     const State& prev, const Weights& wt) {
-  std::string hp = Affine(w, s, "h_proj", prev.h, wt.weight_hh, wt.bias_hh);
-  std::vector<std::string> x = SplitGates(w, s, "x_split", xp, 3);
-  std::vector<std::string> h = SplitGates(w, s, "h_split", hp, 3);
-  std::string r =
-      w.OpAt(s, "r", "Sigmoid", {w.OpAt(s, "r_pre", "Add", {x[0], h[0]})});
-  std::string z =
-      w.OpAt(s, "z", "Sigmoid", {w.OpAt(s, "z_pre", "Add", {x[1], h[1]})});
-  std::string rh = w.OpAt(s, "r_hn", "Mul", {r, h[2]});
-  std::string n =
-      w.OpAt(s, "n", "Tanh", {w.OpAt(s, "n_pre", "Add", {x[2], rh})});
-  return {Blend(w, s, z, n, prev.h, "h"), ""};
-}
-
-// The seed GRU: n = tanh(x_n + (r h) W_hn^T + b_hn); h' = (1 - z) h + z n.
-State GruSeedStep(NodeWriter& w, const std::string& s, const std::string& xp,
-                  const State& prev, const Weights& wt) {
-  std::string hp = Affine(w, s, "h_proj_rz", prev.h, wt.w_hrz, wt.b_hrz);
-  std::vector<std::string> x = SplitGates(w, s, "x_split", xp, 3);
-  std::vector<std::string> h = SplitGates(w, s, "h_split", hp, 2);
-  std::string r =
-      w.OpAt(s, "r", "Sigmoid", {w.OpAt(s, "r_pre", "Add", {x[0], h[0]})});
-  std::string z =
-      w.OpAt(s, "z", "Sigmoid", {w.OpAt(s, "z_pre", "Add", {x[1], h[1]})});
-  std::string rh = w.OpAt(s, "r_h", "Mul", {r, prev.h});
-  std::string hn = Affine(w, s, "h_proj_n", rh, wt.w_hn, wt.b_hn);
-  std::string n =
-      w.OpAt(s, "n", "Tanh", {w.OpAt(s, "n_pre", "Add", {x[2], hn})});
-  return {Blend(w, s, z, prev.h, n, "h"), ""};
-}
-
-State Step(NodeWriter& w, RecurrentCell cell, const std::string& scope,
-           const std::string& xp, const State& prev, const Weights& wt) {
+const char* CellAttr(RecurrentCell cell) {
   switch (cell) {
     case RecurrentCell::kRnnTanh:
-      return RnnStep(w, scope, xp, prev, wt, /*relu=*/false);
+      return "rnn_tanh";
     case RecurrentCell::kRnnRelu:
-      return RnnStep(w, scope, xp, prev, wt, /*relu=*/true);
+      return "rnn_relu";
     case RecurrentCell::kLstm:
-      return LstmStep(w, scope, xp, prev, wt);
+      return "lstm";
     case RecurrentCell::kGru:
-      return GruSeedStep(w, scope, xp, prev, wt);
+      return "gru";
     case RecurrentCell::kGruPyTorch:
-      return GruPyTorchStep(w, scope, xp, prev, wt);
+      return "gru_pytorch";
   }
-  return {};
+  return "";
+}
+
+// One step of the cell as graph/recurrent_step.h writes it, in `scope`
+// (<prefix>/t<k>); the same ops the fusion pass recognises.
+State Step(NodeWriter& w, RecurrentCell cell, const std::string& scope,
+           const std::string& xp, const State& prev, const Weights& wt) {
+  const std::map<std::string, std::string> vars = {
+      {"$xp", xp},           {"$h", prev.h},
+      {"$c", prev.c},        {"$w_hh", wt.weight_hh},
+      {"$b_hh", wt.bias_hh}, {"$w_hrz", wt.w_hrz},
+      {"$b_hrz", wt.b_hrz},  {"$w_hn", wt.w_hn},
+      {"$b_hn", wt.b_hn}};
+  bool has_c = false;
+  for (const StepOp& op :
+       RecurrentStepOps(*ParseRecurrentCell(CellAttr(cell)))) {
+    std::vector<std::string> inputs;
+    for (const std::string& in : op.inputs) {
+      inputs.push_back(IsStepVariable(in) ? vars.at(in)
+                                          : absl::StrCat(scope, "/", in));
+    }
+    Node* node;
+    w.OpAt(scope, op.name, op.op, inputs, &node);
+    for (const auto& [key, value] : op.attrs) {
+      (*node->mutable_attr())[key] = value;
+    }
+    has_c = has_c || op.name == "c";
+  }
+  return {absl::StrCat(scope, "/h"), has_c ? absl::StrCat(scope, "/c") : ""};
 }
 
 // Splits the seed GRU's recurrent weights and bias into rows [0, 2H) (r, z)
@@ -198,10 +156,11 @@ void SplitSeedGruWeights(NodeWriter& w, const std::string& prefix,
   split("bias_hh_split" + suffix, wt->bias_hh, &wt->b_hrz, &wt->b_hn);
 }
 
-// The zero initial state [B, H], shared by both directions and the fused
-// form: a [B, 1] zero column cut from x [T, B, I] plus a zero row [H], so
-// that it depends on x's shape alone (a symbolic batch needs no feed, and
-// the fused graph does not keep the unrolled input projection alive).
+// The zero initial state [B, H], shared by both directions (and by the
+// fused layer that graph/fuse_recurrent.h makes): a [B, 1] zero column cut from
+// x [T, B, I] plus a zero row [H], so that it depends on x's shape alone (a
+// symbolic batch needs no feed, and the fused graph does not keep the unrolled
+// input projection alive).
 std::string ZeroState(NodeWriter& w, const RecurrentLayerOptions& o,
                       const std::string& input) {
   Node* node;
@@ -368,106 +327,6 @@ std::string MergeStep(NodeWriter& w, const RecurrentLayerOptions& o, int64_t t,
   return out;
 }
 
-const char* CellAttr(RecurrentCell cell) {
-  switch (cell) {
-    case RecurrentCell::kRnnTanh:
-      return "rnn_tanh";
-    case RecurrentCell::kRnnRelu:
-      return "rnn_relu";
-    case RecurrentCell::kLstm:
-      return "lstm";
-    case RecurrentCell::kGru:
-      return "gru";
-    case RecurrentCell::kGruPyTorch:
-      return "gru_pytorch";
-  }
-  return "";
-}
-
-// One direction's fused node over x [T, B, I]: <prefix>/fused, or
-// <prefix>/fused_reverse running from the last step to the first.
-std::string FusedDirection(NodeWriter& w, const RecurrentLayerOptions& o,
-                           const std::string& x, const std::string& h0,
-                           const std::string& c0,
-                           const std::vector<std::string>& weights,
-                           bool reverse, Node** node) {
-  std::vector<std::string> inputs = {x, h0};
-  inputs.insert(inputs.end(), weights.begin(), weights.end());
-  if (!c0.empty()) inputs.push_back(c0);
-  std::string fused = w.OpAt(o.prefix, reverse ? "fused_reverse" : "fused",
-                             "RecurrentLayer", inputs, node);
-  (*(*node)->mutable_attr())["cell"].set_s(CellAttr(o.cell));
-  if (reverse) (*(*node)->mutable_attr())["reverse"].set_b(true);
-  return fused;
-}
-
-// The layer's fused form (graph/fuse_recurrent.h), for fixed-length
-// layers: one RecurrentLayer node per direction over the same input,
-// initial states and Parameters (the backward one with `reverse`, oneDNN's
-// right-to-left direction), the directions merged as the layer merges
-// them, and each step's output gathered from the merged sequence. The
-// forward node's `stands_for` names the unrolled tensors (output sequence,
-// final states, step outputs) and `replaced_by` their fused equivalents;
-// the fusion pass rewires consumers from the one to the other. Unfused,
-// nothing reads these nodes, so they never run.
-void AddFusedForm(NodeWriter& w, const RecurrentLayerOptions& o,
-                  const std::string& input, const std::string& zeros,
-                  const RecurrentLayer& layer) {
-  const bool lstm = o.cell == RecurrentCell::kLstm;
-  // h0, c0 of each direction.
-  std::vector<std::string> states = layer.state_inputs;
-  if (o.initial_state == InitialState::kZeros) {
-    states.assign((lstm ? 2 : 1) * (o.bidirectional ? 2 : 1), zeros);
-  }
-  const size_t per_direction = lstm ? 2 : 1;
-  auto state = [&](int direction, int k) -> std::string {
-    if (static_cast<size_t>(k) >= per_direction) return "";
-    return states[direction * per_direction + k];
-  };
-  const std::vector<std::string> params = layer.parameters;
-  Node* tag;
-  const std::string fwd =
-      FusedDirection(w, o, input, state(0, 0), state(0, 1),
-                     {params.begin(), params.begin() + 4}, false, &tag);
-  std::vector<std::pair<std::string, std::string>> replaced = {
-      {layer.final_h, fwd + ":1"}};
-  if (lstm) replaced.push_back({layer.final_c, fwd + ":2"});
-  std::string sequence = fwd + ":0";
-  if (o.bidirectional) {
-    Node* rev_node;
-    const std::string rev =
-        FusedDirection(w, o, input, state(1, 0), state(1, 1),
-                       {params.begin() + 4, params.end()}, true, &rev_node);
-    const std::string rev_out = rev + ":0";
-    Node* merged;
-    sequence = w.OpAt(o.prefix, "fused_merged",
-                      o.merge == RecurrentMerge::kSum ? "Add" : "Concat",
-                      {sequence, rev_out}, &merged);
-    if (o.merge == RecurrentMerge::kConcat) {
-      (*merged->mutable_attr())["axis"].set_i(2);
-    }
-    replaced.push_back({layer.final_h_reverse, rev + ":1"});
-    if (lstm) replaced.push_back({layer.final_c_reverse, rev + ":2"});
-  }
-  replaced.push_back({layer.output, sequence});
-  for (int64_t t = 0; t < o.steps; ++t) {
-    const std::string& step = layer.step_outputs[t];
-    if (!o.bidirectional && t == o.steps - 1) continue;  // final_h itself.
-    Tensor index = *Tensor::Allocate(DType::kI64, Shape());
-    *index.data<int64_t>() = t;
-    const std::string at = w.ValueAt(
-        o.prefix, absl::StrCat("fused_step", t, "_index"), "Const", index);
-    replaced.push_back({step, w.OpAt(o.prefix, absl::StrCat("fused_step", t),
-                                     "Gather", {sequence, at})});
-  }
-  auto* stands_for = (*tag->mutable_attr())["stands_for"].mutable_list();
-  auto* replaced_by = (*tag->mutable_attr())["replaced_by"].mutable_list();
-  for (const auto& [from, to] : replaced) {
-    stands_for->add_s(from);
-    replaced_by->add_s(to);
-  }
-}
-
 // Appends one (possibly bidirectional) layer to `w`; options are checked.
 absl::StatusOr<RecurrentLayer> BuildLayer(NodeWriter& w,
                                           const std::string& input,
@@ -505,7 +364,6 @@ absl::StatusOr<RecurrentLayer> BuildLayer(NodeWriter& w,
     (*node->mutable_attr())["axis"].set_i(0);
   }
   layer.output = w.OpAt(o.prefix, "output", "Concat", parts);
-  if (o.sequence_lengths.empty()) AddFusedForm(w, o, input, zeros, layer);
   return layer;
 }
 

@@ -35,12 +35,12 @@
 // packed sequences do. A length outside [0, T] fails at run time
 // (PaddingMask names it).
 //
-// Fused form: a fixed-length layer also gets nodes <prefix>/fused (and
-// <prefix>/fused_reverse, <prefix>/fused_*) that compute the same tensors
-// with the RecurrentLayer op, on oneDNN's RNN primitives. Nothing reads
-// them unless the pass of graph/fuse_recurrent.h rewires the layer's
-// consumers to them, as `rill train`, `run` and `grad` do unless given
-// --no-fuse; variable-length layers get none.
+// Fused form: the builder writes only the primitive ops (each step as
+// graph/recurrent_step.h describes it). The pass of graph/fuse_recurrent.h
+// recognises a fixed-length layer among them, wherever the graph came
+// from, and runs it on the RecurrentLayer op (oneDNN's RNN primitives), as
+// `rill train`, `run` and `grad` do unless given --no-fuse. Variable-length
+// layers stay unrolled: the step masks break the pattern.
 
 #include <cstdint>
 #include <string>

@@ -125,6 +125,8 @@ class OpKernel {
   [[nodiscard]] virtual absl::Status Compute() = 0;
 };
 
+class KernelLinks;  // ops/kernel_links.h
+
 struct KernelArgs {
   const Node& node;
   const Attrs& attrs;
@@ -138,6 +140,8 @@ struct KernelArgs {
   int64_t* random_draws = nullptr;
   // How f32 matrix products run (ExecutorOptions::precision).
   Precision precision = Precision::kF32;
+  // The plan's links between kernels (ops/kernel_links.h); null: none.
+  KernelLinks* links = nullptr;
 };
 // Returns a kernel, or nullptr when this backend does not handle the case
 // (e.g. f64 on oneDNN); the executor then uses the reference kernel.

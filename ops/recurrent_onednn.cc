@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "ops/kernel_links.h"
 #include "ops/kernel_util.h"
 #include "ops/onednn_rnn.h"
 #include "ops/recurrent_cell.h"
@@ -272,6 +273,25 @@ std::unordered_map<int, memory> StateArgs(
   return args;
 }
 
+// What a fused recurrent layer's forward kernel shares with the gradient
+// kernel bound to it, through the plan's KernelLinks (ops/kernel_links.h):
+// one forward_training run serves both, as in a direct use of oneDNN's RNN
+// primitives. The gradient kernel, created after the forward one in the
+// same plan and reading the same input tensors, sets `train` (its own
+// forward_training into its own y, hn, cn and workspace); the forward
+// kernel then runs it instead of its inference primitive, copies y, hn and
+// cn out, and marks the result fresh; the backward consumes a fresh result
+// and recomputes otherwise. y, hn and cn stay in the gradient kernel's
+// buffers because the forward's outputs may be reused before the backward
+// runs.
+struct RecurrentForwardLink {
+  std::vector<std::string> inputs;  // x, h0, weights, biases[, c0]: "node:k".
+  std::string layer;                // Its cell and direction.
+  std::function<void()> train;
+  const float *y = nullptr, *hn = nullptr, *cn = nullptr;
+  bool fresh = false;
+};
+
 class RecurrentLayerOneDnnKernel : public OpKernel {
  public:
   explicit RecurrentLayerOneDnnKernel(const KernelArgs& a)
@@ -287,7 +307,7 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
         link_(std::make_shared<RecurrentForwardLink>()) {
     link_->inputs = ForwardInputs(a, 6);
     link_->layer = LayerConfig(a);
-    a.onednn->recurrent_forwards[node_] = link_;
+    if (a.links) a.links->Offer(node_, link_);
   }
 
   absl::Status Compute() override {
@@ -437,18 +457,19 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
   // another cell or direction, must recompute).
   void Bind(const KernelArgs& a, const memory& y, const memory& hn,
             const memory& cn) {
-    auto it = a.onednn->recurrent_forwards.find(a.attrs.GetString("forward"));
-    if (it == a.onednn->recurrent_forwards.end()) return;
-    RecurrentForwardLink& link = *it->second;
-    if (link.train || link.inputs != ForwardInputs(a, 8) ||
-        link.layer != LayerConfig(a)) {
+    if (!a.links) return;
+    std::shared_ptr<RecurrentForwardLink> link =
+        a.links->Find<RecurrentForwardLink>(a.attrs.GetString("forward"));
+    if (!link || link->train || link->inputs != ForwardInputs(a, 8) ||
+        link->layer != LayerConfig(a)) {
       return;
     }
-    link.train = [this] { Forward(); };
-    link.y = static_cast<const float*>(y.get_data_handle());
-    link.hn = static_cast<const float*>(hn.get_data_handle());
-    link.cn = static_cast<const float*>(cn.get_data_handle());
-    link_ = it->second;
+    link->train = [this] { Forward(); };
+    link->y = static_cast<const float*>(y.get_data_handle());
+    link->hn = static_cast<const float*>(hn.get_data_handle());
+    link->cn = static_cast<const float*>(cn.get_data_handle());
+    link_ = std::move(link);
+    a.links->CountBound();
   }
 
   std::string node_;

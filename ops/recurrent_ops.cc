@@ -635,10 +635,6 @@ void RegisterRecurrentOps(OpRegistry& r) {
             .Output("cn")
             .Attr("cell", AttrType::kString)
             .Attr("reverse", AttrType::kBool, BoolAttr(false))
-            // What a builder's fused form replaces; see
-            // graph/fuse_recurrent.h. The kernels ignore it.
-            .Attr("stands_for", AttrType::kStringList, StringListAttr({}))
-            .Attr("replaced_by", AttrType::kStringList, StringListAttr({}))
             .Shape(RecurrentLayerShape)
             .Gradient(RecurrentLayerGradient)
             .Reference(MakeFloatKernel<RecurrentLayerReference>)

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "core/tensor_proto.h"
 #include "core/threads.h"
+#include "ops/kernel_links.h"
 #include "ops/kernel_util.h"
 #include "runtime/buffer_plan.h"
 #include "runtime/fusion.h"
@@ -320,7 +321,8 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     const std::vector<std::string>& fetches) {
   const ValidGraph& g = graph_;
   auto plan = std::make_unique<Plan>();
-  onednn_.recurrent_forwards.clear();
+  // Kernels of this plan only may link (ops/kernel_links.h).
+  KernelLinks links;
   std::vector<TensorRef> fetch_refs;
   std::vector<bool> needed;
   RETURN_IF_ERROR(PruneToFetches(g, fetches, &fetch_refs, &needed));
@@ -395,6 +397,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     Attrs attrs(g.node(attrs_node), g.info(attrs_node).op->attrs());
     KernelArgs args{g.node(n), attrs, {}, {}, nullptr};
     args.precision = options_.precision;
+    args.links = &links;
     if (info.op->draws_random_numbers()) args.random_draws = &random_draws_[n];
     for (const TensorRef& in : g.info(attrs_node).inputs) {
       ASSIGN_OR_RETURN(Tensor t, tensor_of(in.node, in.output));
@@ -430,9 +433,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     }
   }
   plan->stats.num_kernels = static_cast<int>(plan->kernels.size());
-  for (const auto& [node, link] : onednn_.recurrent_forwards) {
-    if (link->train) ++plan->stats.shared_recurrent_forwards;
-  }
+  plan->stats.shared_recurrent_forwards = links.bound();
   for (const TensorRef& f : fetch_refs) {
     ASSIGN_OR_RETURN(Tensor t, tensor_of(f.node, f.output));
     // RunNoCopy hands these out: they keep the arena (or value) alive even

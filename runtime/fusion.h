@@ -12,6 +12,12 @@
 namespace rill {
 
 // A MatMul -> bias Add [-> activation] chain that runs as one kernel.
+// Unlike the recurrent pass of graph/fuse_recurrent.h, which rewrites the
+// graph before autodiff (another op, with its own gradient), this is a
+// kernel choice made per plan: it depends on the concrete shapes, the
+// dtype, the backend and the fetches, and the graph never sees it. The
+// pipeline is: load, FuseRecurrentLayers (unless --no-fuse), validate,
+// autodiff, then FindMatMulChains for every plan compiled.
 struct MatMulChain {
   int matmul = -1;
   int add = -1;

@@ -4,7 +4,8 @@
 // initial states, in f64 on the reference backend and f32 on oneDNN.
 // Bidirectional layers run a fused node per direction; variable-length
 // layers are left unrolled (the fallback); a middle step's output is read
-// through a Gather; malformed tags are refused.
+// through a Gather. The pass recognises the unrolled layers themselves, so
+// a hand-written layer fuses too, and built graphs carry no fused twins.
 
 #include "graph/fuse_recurrent.h"
 
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/tensor_proto.h"
 #include "graph/autodiff.h"
 #include "graph/validate.h"
 #include "gtest/gtest.h"
@@ -224,7 +226,7 @@ INSTANTIATE_TEST_SUITE_P(FuseRecurrent, FusedParity, testing::ValuesIn(kCases),
                          });
 
 // Variable-length layers stay unrolled (the primitive takes no lengths):
-// the builder tags none, and the pass changes nothing.
+// the step masks break the chain, and the pass changes nothing.
 TEST(FuseRecurrent, VariableLengthLayersStayUnrolled) {
   RecurrentLayerOptions varlen;
   varlen.cell = RecurrentCell::kGru;
@@ -238,44 +240,111 @@ TEST(FuseRecurrent, VariableLengthLayersStayUnrolled) {
   EXPECT_EQ(g.SerializeAsString(), before);
 }
 
-TEST(FuseRecurrent, MalformedTagsAreRefusedWithoutChanges) {
+// The builders write only primitive ops: no fused twin rides along in a
+// saved graph. Fusing is idempotent: a fused graph has nothing left to
+// fuse.
+TEST(FuseRecurrent, BuiltGraphsHoldOnlyPrimitiveOpsAndFuseOnce) {
   RecurrentLayerOptions layer;
-  layer.cell = RecurrentCell::kRnnTanh;
-  Model m = Build(layer, DType::kF64);
-  auto stands_for = [](Graph& g) {
-    for (Node& n : *g.mutable_node()) {
-      if (n.name() == "rnn/l0/fused") {
-        return (*n.mutable_attr())["stands_for"].mutable_list()->mutable_s();
-      }
+  layer.cell = RecurrentCell::kGruPyTorch;
+  layer.bidirectional = true;
+  Graph g = Build(layer, DType::kF32).graph;
+  for (const Node& n : g.node())
+    EXPECT_NE(n.op(), "RecurrentLayer") << n.name();
+  auto count = FuseRecurrentLayers(&g);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 2);
+  int fused_nodes = 0;
+  for (const Node& n : g.node()) fused_nodes += n.op() == "RecurrentLayer";
+  EXPECT_EQ(fused_nodes, 4);  // Two layers, two directions each.
+  const std::string once = g.SerializeAsString();
+  count = FuseRecurrentLayers(&g);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 0);
+  EXPECT_EQ(g.SerializeAsString(), once);
+}
+
+// A Parameter `name` of `shape`, filled as Filled does.
+void AddParameter(Graph* g, const std::string& name, const Shape& shape,
+                  double phase) {
+  Node* n = AddNode(g, name, "Parameter", {});
+  *(*n->mutable_attr())["value"].mutable_tensor() =
+      TensorToProto(Filled(DType::kF64, shape, 0.4, phase));
+}
+
+// An Elman RNN written by hand, as a user would, not by models/rnn.h: its
+// own names, Adds with their operands the other way round, no output
+// sequence, and a middle step read on its own. `bias_rows` 1 makes the
+// recurrent bias [1, H], which the unrolled Add broadcasts but
+// RecurrentLayer does not take.
+Model HandWrittenRnn(bool reverse, int64_t bias_rows) {
+  constexpr int64_t kSteps = 3, kIn = 2, kHidden = 4;
+  Model m;
+  Graph* g = &m.graph;
+  AddInput(g, "x", {kSteps, -1, kIn});
+  AddInput(g, "h_init", {-1, kHidden});
+  AddParameter(g, "W", Shape{kHidden, kIn}, 0.2);
+  AddParameter(g, "U", Shape{kHidden, kHidden}, 0.9);
+  AddParameter(g, "b", Shape{kHidden}, 1.7);
+  AddParameter(g, "c", bias_rows ? Shape{bias_rows, kHidden} : Shape{kHidden},
+               2.3);
+  SetInts(AddNode(g, "rows", "Reshape", {"x"}), "shape", {-1, kIn});
+  (*AddNode(g, "xw", "MatMul", {"rows", "W"})->mutable_attr())["transpose_b"]
+      .set_b(true);
+  AddNode(g, "xwb", "Add", {"b", "xw"});
+  (*AddNode(g, "per_step", "Split", {"xwb"})->mutable_attr())["num_splits"]
+      .set_i(kSteps);
+  std::string h = "h_init";
+  for (int64_t k = 0; k < kSteps; ++k) {
+    const int64_t t = reverse ? kSteps - 1 - k : k;
+    const std::string s = absl::StrCat("step", t);
+    (*AddNode(g, s + "_hu", "MatMul", {h, "U"})->mutable_attr())["transpose_b"]
+        .set_b(true);
+    AddNode(g, s + "_huc", "Add", {s + "_hu", "c"});
+    AddNode(g, s + "_pre", "Add", {s + "_huc", absl::StrCat("per_step:", t)});
+    h = AddNode(g, s, "Tanh", {s + "_pre"})->name();
+  }
+  AddNode(g, "last_sq", "Mul", {h, h});
+  AddNode(g, "a", "ReduceSum", {"last_sq"});
+  AddNode(g, "b_sum", "ReduceSum", {"step1"});
+  AddNode(g, "loss", "Add", {"a", "b_sum"});
+  m.feeds["x"] = Filled(DType::kF64, Shape{kSteps, kB, kIn}, 1.0, 0.1);
+  m.feeds["h_init"] = Filled(DType::kF64, Shape{kB, kHidden}, 0.3, 0.5);
+  return m;
+}
+
+TEST(FuseRecurrent, HandWrittenLayersAreRecognised) {
+  for (bool reverse : {false, true}) {
+    Model m = HandWrittenRnn(reverse, 0);
+    Graph g = m.graph;
+    auto count = FuseRecurrentLayers(&g);
+    ASSERT_TRUE(count.ok()) << count.status();
+    EXPECT_EQ(*count, 1);
+    const Node* fused = nullptr;
+    for (const Node& n : g.node()) {
+      if (n.op() == "RecurrentLayer") fused = &n;
     }
-    ADD_FAILURE() << "no rnn/l0/fused";
-    return static_cast<google::protobuf::RepeatedPtrField<std::string>*>(
-        nullptr);
-  };
-  Graph short_tag = m.graph;
-  auto* names = stands_for(short_tag);
-  ASSERT_NE(names, nullptr);
-  names->DeleteSubrange(2, names->size() - 2);
-  std::string before = short_tag.SerializeAsString();
-  auto r = FuseRecurrentLayers(&short_tag);
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find(
-                "node 'rnn/l0/fused' (RecurrentLayer): attr 'stands_for' "
-                "lists 2 tensors but 'replaced_by' "),
-            std::string::npos)
-      << r.status();
-  EXPECT_EQ(short_tag.SerializeAsString(), before);
-  // Layer 0's tag claiming layer 1's output sequence too.
-  Graph twice = m.graph;
-  names = stands_for(twice);
-  ASSERT_NE(names, nullptr);
-  *names->Mutable(3) = m.stack.layers[1].output;
-  before = twice.SerializeAsString();
-  r = FuseRecurrentLayers(&twice);
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("is also claimed by"), std::string::npos)
-      << r.status();
-  EXPECT_EQ(twice.SerializeAsString(), before);
+    ASSERT_NE(fused, nullptr);
+    EXPECT_EQ(fused->attr().at("cell").s(), "rnn_tanh");
+    EXPECT_EQ(fused->attr().count("reverse") && fused->attr().at("reverse").b(),
+              reverse);
+    int fused_count = 0, unfused = 0, shared = 0;
+    std::vector<Tensor> a =
+        LossAndGradients(m, true, Backend::kReference, &fused_count, &shared);
+    std::vector<Tensor> b =
+        LossAndGradients(m, false, Backend::kReference, &unfused, &shared);
+    ASSERT_EQ(a.size(), 5u);  // The loss and 4 Parameters.
+    EXPECT_LT(Difference(a, b), 1e-12) << "reverse " << reverse;
+  }
+}
+
+// What the op cannot take stays unrolled, and the graph unchanged.
+TEST(FuseRecurrent, ABroadcastBiasStaysUnrolled) {
+  Graph g = HandWrittenRnn(false, 1).graph;
+  const std::string before = g.SerializeAsString();
+  auto count = FuseRecurrentLayers(&g);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 0);
+  EXPECT_EQ(g.SerializeAsString(), before);
 }
 
 }  // namespace
