@@ -1,6 +1,7 @@
 #include "models/esn_graph.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,14 +23,17 @@ absl::StatusOr<Tensor> F64Tensor(const Shape& shape, const double* data) {
   return FilledTensor(DType::kF64, shape, [&](int64_t i) { return data[i]; });
 }
 
-absl::StatusOr<Tensor> I64Tensor(const std::vector<int64_t>& v) {
+// i32 indices: the product streams fewer bytes (BuildEsnGraph checks that
+// units fit).
+absl::StatusOr<Tensor> I32Tensor(const std::vector<int64_t>& v) {
   ASSIGN_OR_RETURN(Tensor t,
-                   Tensor::Allocate(DType::kI64, Shape{int64_t(v.size())}));
-  std::copy(v.begin(), v.end(), t.data<int64_t>());
+                   Tensor::Allocate(DType::kI32, Shape{int64_t(v.size())}));
+  std::copy(v.begin(), v.end(), t.data<int32_t>());
   return t;
 }
 
-// W's entries as (row, col, value) lists in CSR order.
+// The row of each of W's entries, in CSR order (its `col` and `val` give
+// the rest).
 std::vector<int64_t> CsrRowOfEachEntry(const CsrMatrix& w) {
   std::vector<int64_t> rows;
   rows.reserve(w.nonzeros());
@@ -48,8 +52,8 @@ ReservoirNodes AddReservoir(const Reservoir& r, int64_t steps,
     n.w_dense = w.Value("w", "Const",
                         F64Tensor(Shape{r.units(), r.units()}, dense.data()));
   } else {
-    n.w_rows = w.Value("w_rows", "Const", I64Tensor(CsrRowOfEachEntry(csr)));
-    n.w_cols = w.Value("w_cols", "Const", I64Tensor(csr.col));
+    n.w_rows = w.Value("w_rows", "Const", I32Tensor(CsrRowOfEachEntry(csr)));
+    n.w_cols = w.Value("w_cols", "Const", I32Tensor(csr.col));
     n.w_values = w.Value("w_values", "Const",
                          F64Tensor(Shape{csr.nonzeros()}, csr.val.data()));
   }
@@ -107,6 +111,10 @@ absl::StatusOr<Graph> BuildEsnGraph(const Reservoir& r,
     return absl::InvalidArgumentError(
         absl::StrCat("ESN graph: steps must be in [1, ",
                      OpDef::kMaxVariadicOutputs, "], got ", o.steps));
+  }
+  if (r.units() > std::numeric_limits<int32_t>::max()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ESN graph: ", r.units(), " units do not fit i32"));
   }
   Graph graph;
   const std::string u =
