@@ -56,11 +56,14 @@ using EsnVector = Eigen::VectorXd;
 class EsnGraphRunner;  // models/esn_graph.h
 
 // W is multiplied densely (MatMul) when its density (nonzeros / units^2) is
-// at least DenseDensityThreshold(units), and as a SparseMatMul otherwise.
-// Both kernels are plain loops; the dense one visits all units^2 entries,
-// so the sparse one wins until W is nearly full. Measured with
-// bench/esn_bench.cc (see there).
-inline double DenseDensityThreshold(int64_t units) { return 0.5; }
+// at least DenseDensityThreshold, and as a SparseMatMul otherwise. Both
+// reference kernels are plain loops that add a row's terms in column order
+// (so both give the states the CSR product always gave); the dense one
+// visits all units^2 entries and the sparse one streams 16 bytes per
+// nonzero (i32 row and column, f64 value), so the sparse one wins until W
+// is about half full. Not yet re-measured on the graph (the Eigen-era
+// table is gone with the Eigen product): bench/esn_bench.cc prints both.
+inline double DenseDensityThreshold(int64_t) { return 0.5; }
 
 // An EsnConfig text proto (at most 1 MiB), from a file or already read;
 // errors name the file or `name`.

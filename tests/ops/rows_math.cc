@@ -126,8 +126,8 @@ std::vector<OpRow> ElementwiseRows() {
   // The widest sum oneDNN takes (its source argument ids run out), and one
   // past it: a weight shared by every step of a long unrolled RNN.
   for (int n : {1024, 1025}) {
-    rows.push_back(
-        {"AddN", std::vector<InputSpec>(n, InputSpec({3})), {}, n == 1024});
+    rows.push_back({"AddN", std::vector<InputSpec>(n, InputSpec({3})), {},
+                    n == 1024});
   }
   return rows;
 }
