@@ -67,6 +67,13 @@ Tensor Rows(const Tensor& series, int64_t begin, int64_t end) {
   return t;
 }
 
+// Runs `rill ARGS`, expecting success; returns its stdout.
+std::string RunOk(const std::string& args) {
+  CommandResult r = RunRill(args);
+  EXPECT_EQ(r.exit_code, 0) << args << ": " << r.err;
+  return r.out;
+}
+
 // `esn build` writes a graph file that rill run, dot and grad take: a
 // fitted model's graph predicts what `esn predict` does, and a config's
 // zero readout differentiates to the closed form -2/N z^T target.
@@ -82,19 +89,15 @@ TEST(EsnCli, BuildWritesAGraphThatRunsDotsAndDifferentiates) {
   const std::string feeds = " --feed u=" + dir + "/u.npy --feed x0=" + dir +
                             "/x0.npy --feed target=" + dir + "/t.npy";
 
-  CommandResult build = RunRill(
+  const std::string build = RunOk(
       "esn build " + dir + "/mg17.rckpt --steps 300 -o " + dir + "/g.pbtxt");
-  ASSERT_EQ(build.exit_code, 0) << build.err;
-  EXPECT_NE(build.out.find("300 steps of a 100-unit reservoir"),
-            std::string::npos)
-      << build.out;
-  CommandResult run = RunRill("run " + dir + "/g.pbtxt" + feeds +
-                              " --fetch y --out " + dir + "/run");
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  CommandResult predict =
-      RunRill("esn predict " + dir + "/mg17.rckpt --series " + dir +
-              "/mg17.npy -o " + dir + "/pred.npy");
-  ASSERT_EQ(predict.exit_code, 0) << predict.err;
+  EXPECT_NE(build.find("300 steps of a 100-unit reservoir"), std::string::npos)
+      << build;
+  const std::string run = RunOk("run " + dir + "/g.pbtxt" + feeds +
+                                " --fetch y --out " + dir + "/run");
+  const std::string predict =
+      RunOk("esn predict " + dir + "/mg17.rckpt --series " + dir +
+            "/mg17.npy -o " + dir + "/pred.npy");
   const Tensor y = *ReadNpy(dir + "/run/y.npy", 1 << 20);
   const Tensor pred = *ReadNpy(dir + "/pred.npy", 1 << 20);
   ASSERT_EQ(y.shape(), (Shape{300, 1}));
@@ -108,23 +111,19 @@ TEST(EsnCli, BuildWritesAGraphThatRunsDotsAndDifferentiates) {
   }
   EXPECT_LT(worst, 0.01);  // The series spans about 0.4 to 1.3.
 
-  CommandResult dot = RunRill("dot " + dir + "/g.pbtxt");
-  ASSERT_EQ(dot.exit_code, 0) << dot.err;
-  EXPECT_NE(dot.out.find("SparseMatMul"), std::string::npos);
+  const std::string dot = RunOk("dot " + dir + "/g.pbtxt");
+  EXPECT_NE(dot.find("SparseMatMul"), std::string::npos);
 
   ASSERT_TRUE(WriteNpy(dir + "/u.npy", Rows(series, 0, 20)).ok());
   ASSERT_TRUE(WriteNpy(dir + "/t.npy", Rows(series, 1, 21)).ok());
-  CommandResult zero =
-      RunRill("esn build " + dir + "/mg17.esn.pbtxt --steps 20 -o " + dir +
-              "/zero.pbtxt");
-  ASSERT_EQ(zero.exit_code, 0) << zero.err;
-  CommandResult grad = RunRill("grad " + dir + "/zero.pbtxt --loss loss " +
-                               "--wrt-params -o " + dir + "/grad.pbtxt");
-  ASSERT_EQ(grad.exit_code, 0) << grad.err;
-  CommandResult run_grad =
-      RunRill("run " + dir + "/grad.pbtxt" + feeds +
-              " --fetch esn/states,esn/w_out/grad --out " + dir + "/grad");
-  ASSERT_EQ(run_grad.exit_code, 0) << run_grad.err;
+  const std::string zero =
+      RunOk("esn build " + dir + "/mg17.esn.pbtxt --steps 20 -o " + dir +
+            "/zero.pbtxt");
+  const std::string grad = RunOk("grad " + dir + "/zero.pbtxt --loss loss " +
+                                 "--wrt-params -o " + dir + "/grad.pbtxt");
+  const std::string run_grad =
+      RunOk("run " + dir + "/grad.pbtxt" + feeds +
+            " --fetch esn/states,esn/w_out/grad --out " + dir + "/grad");
   const Tensor states = *ReadNpy(dir + "/grad/esn_states.npy", 1 << 20);
   const Tensor g = *ReadNpy(dir + "/grad/esn_w_out_grad.npy", 1 << 20);
   ASSERT_EQ(g.shape(), (Shape{102, 1}));
