@@ -1,7 +1,9 @@
-// ESN state update: W in CSR against dense (Eigen matrix-vector), at a few
-// sizes and connectivities. Build with -c opt:
+// ESN state update, as the reservoir's graph runs it (models/esn_graph.h):
+// W as a SparseMatMul against W as a dense MatMul, at a few sizes and
+// connectivities. Build with -c opt:
 //   bazel run -c opt //bench:esn_bench
-// Prints ns per state update for each; models/esn.h's
+// Prints ns per state update for each (a teacher-forced Collect over many
+// steps, so executor overhead per step is included); models/esn.h's
 // DenseDensityThreshold is chosen from these figures.
 
 #include <chrono>
@@ -14,23 +16,18 @@ namespace {
 
 // Mean ns per state update over `steps` updates with `reservoir`.
 double TimeUpdates(const Reservoir& reservoir, int64_t steps) {
+  EsnMatrix u = EsnMatrix::Constant(steps, 1, 0.5);
   EsnVector x = EsnVector::Zero(reservoir.units());
-  EsnVector scratch(reservoir.units());
-  EsnVector u = EsnVector::Constant(1, 0.5);
-  for (int64_t i = 0; i < steps / 10; ++i) {
-    reservoir.Step(u.data(), x.data(), scratch.data());  // Warm the caches.
-  }
+  // Compiles the graphs and warms the caches.
+  if (!reservoir.Collect(u.topRows(steps / 10 + 1), &x).ok()) return -1;
   const auto start = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < steps; ++i) {
-    u[0] = 0.5 + 1e-3 * x[0];  // Depend on the state: nothing is hoisted.
-    reservoir.Step(u.data(), x.data(), scratch.data());
-  }
+  if (!reservoir.Collect(u, &x).ok()) return -1;
   const auto end = std::chrono::steady_clock::now();
   return std::chrono::duration<double, std::nano>(end - start).count() / steps;
 }
 
 int Main() {
-  std::printf("units connectivity  csr_ns  dense_ns  dense/csr\n");
+  std::printf("units connectivity  sparse_ns  dense_ns  dense/sparse\n");
   for (int64_t units : {100, 500, 1000, 2000}) {
     for (double conn : {0.01, 0.05, 0.1, 0.2, 0.3, 0.5}) {
       EsnConfig c;

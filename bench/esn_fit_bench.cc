@@ -45,7 +45,7 @@ absl::Status Main(const std::string& dir) {
   }
   std::printf("rill fit: 1000 units, %lld steps: %.1f ms (best of 3; W %s)\n",
               static_cast<long long>(kSteps), best,
-              esn.reservoir().uses_dense_product() ? "dense" : "in CSR");
+              esn.reservoir().uses_dense_product() ? "dense" : "sparse");
   RETURN_IF_ERROR(Write(dir + "/w.npy", esn.reservoir().w().ToDense()));
   RETURN_IF_ERROR(Write(dir + "/w_in.npy", esn.reservoir().w_in()));
   EsnMatrix b = esn.reservoir().b().transpose();

@@ -39,7 +39,7 @@ def numpy_fit(w, w_in, b, series):
 
 
 def main():
-    binary = "bazel-bin/bench/esn_fit_bench"
+    binary = sys.argv[1] if len(sys.argv) > 1 else "bazel-bin/bench/esn_fit_bench"
     with tempfile.TemporaryDirectory() as d:
         out = subprocess.run([binary, d], check=True, capture_output=True,
                              text=True).stdout

@@ -14,6 +14,7 @@
 #include "core/npy.h"
 #include "eigen3/Eigen/Cholesky"
 #include "eigen3/Eigen/Eigenvalues"
+#include "models/esn_graph.h"
 #include "train/checkpoint.h"
 
 namespace rill {
@@ -184,16 +185,6 @@ EsnMatrix CsrMatrix::ToDense() const {
   return d;
 }
 
-void CsrMatrix::Multiply(const double* x, double* y) const {
-  const int64_t* c = col.data();
-  const double* v = val.data();
-  for (int64_t i = 0; i < rows; ++i) {
-    double sum = 0;
-    for (int64_t k = row_ptr[i]; k < row_ptr[i + 1]; ++k) sum += v[k] * x[c[k]];
-    y[i] = sum;
-  }
-}
-
 absl::Status CsrMatrix::Validate(const std::string& what) const {
   if (rows < 0 || cols < 0 ||
       static_cast<int64_t>(row_ptr.size()) != rows + 1 || row_ptr[0] != 0 ||
@@ -294,7 +285,7 @@ absl::StatusOr<Reservoir> Reservoir::FromWeights(
   Reservoir r;
   const double density =
       static_cast<double>(w.nonzeros()) / (double(w.rows) * w.cols);
-  if (density >= DenseDensityThreshold(w.rows)) r.w_dense_ = w.ToDense();
+  r.dense_ = density >= DenseDensityThreshold(w.rows);
   r.w_ = std::move(w);
   r.w_in_ = std::move(w_in);
   r.b_ = std::move(b);
@@ -312,37 +303,9 @@ absl::StatusOr<Reservoir> Reservoir::FromWeights(
 
 Reservoir Reservoir::ForceProduct(const Reservoir& r, bool dense) {
   Reservoir copy = r;
-  copy.w_dense_ = dense ? r.w_.ToDense() : EsnMatrix();
+  copy.dense_ = dense;
+  copy.runner_.reset();  // Its graphs multiply the other way.
   return copy;
-}
-
-void Reservoir::Step(const double* u, double* x, double* scratch) const {
-  const int64_t n = units();
-  Eigen::Map<EsnVector> pre(scratch, n);
-  Eigen::Map<EsnVector> state(x, n);
-  if (uses_dense_product()) {
-    pre.noalias() = w_dense_ * state;
-  } else {
-    w_.Multiply(x, scratch);
-  }
-  pre.noalias() += w_in_ * Eigen::Map<const EsnVector>(u, inputs());
-  pre += b_;
-  const double a = leak_rate_;
-  switch (activation_) {
-    case Activation::kTanh:
-      for (int64_t i = 0; i < n; ++i) {
-        x[i] = (1 - a) * x[i] + a * std::tanh(pre[i]);
-      }
-      break;
-    case Activation::kRelu:
-      for (int64_t i = 0; i < n; ++i) {
-        x[i] = (1 - a) * x[i] + a * std::max(pre[i], 0.0);
-      }
-      break;
-    case Activation::kIdentity:
-      for (int64_t i = 0; i < n; ++i) x[i] = (1 - a) * x[i] + a * pre[i];
-      break;
-  }
 }
 
 absl::StatusOr<EsnMatrix> Reservoir::Collect(const EsnMatrix& u,
@@ -357,12 +320,11 @@ absl::StatusOr<EsnMatrix> Reservoir::Collect(const EsnMatrix& u,
         "ESN state has ", x->size(), " values; the reservoir has ", units()));
   }
   RETURN_IF_ERROR(CheckFinite(u, "ESN input"));
-  EsnMatrix states(u.rows(), units());
-  EsnVector scratch(units());
-  for (int64_t t = 0; t < u.rows(); ++t) {
-    Step(u.row(t).data(), x->data(), scratch.data());
-    states.row(t) = x->transpose();
+  if (runner_ == nullptr) {
+    runner_ = std::make_shared<EsnGraphRunner>(EsnGraphOptions{}, kChunkSteps);
   }
+  EsnMatrix states;
+  RETURN_IF_ERROR(runner_->Run(*this, u, x, &states, nullptr));
   return states;
 }
 
@@ -503,23 +465,15 @@ absl::Status Esn::Fit(const EsnMatrix& u, const EsnMatrix& y) {
   return EndFit();
 }
 
-void Esn::Readout(const double* u, const double* x, double* y) const {
-  const int64_t d = reservoir_.inputs();
-  Eigen::Map<EsnVector> out(y, outputs_);
-  out = w_out_.col(0);
-  out.noalias() += w_out_.middleCols(1, d) * Eigen::Map<const EsnVector>(u, d);
-  out.noalias() += w_out_.rightCols(reservoir_.units()) *
-                   Eigen::Map<const EsnVector>(x, reservoir_.units());
-}
-
 absl::StatusOr<EsnMatrix> Esn::Predict(const EsnMatrix& u, EsnVector* x) const {
   if (!fitted()) return absl::FailedPreconditionError("ESN: not fitted");
   RETURN_IF_ERROR(CheckSequence(u, nullptr));
-  ASSIGN_OR_RETURN(EsnMatrix states, reservoir_.Collect(u, x));
-  EsnMatrix y(u.rows(), outputs_);
-  for (int64_t t = 0; t < u.rows(); ++t) {
-    Readout(u.row(t).data(), states.row(t).data(), y.row(t).data());
-  }
+  EsnGraphOptions with_readout;
+  with_readout.readout = true;
+  with_readout.w_out = &w_out_;
+  EsnGraphRunner runner(with_readout, kChunkSteps);
+  EsnMatrix states, y;
+  RETURN_IF_ERROR(runner.Run(reservoir_, u, x, &states, &y));
   return y;
 }
 
@@ -540,12 +494,16 @@ absl::StatusOr<EsnMatrix> Esn::Generate(const EsnVector& u0, int64_t steps,
     return absl::InvalidArgumentError(
         "ESN generate: wrong state size or negative steps");
   }
-  EsnMatrix y(steps, outputs_);
-  EsnVector u = u0, scratch(reservoir_.units());
+  // One step at a time: each step's output is the next step's input.
+  EsnGraphOptions with_readout;
+  with_readout.readout = true;
+  with_readout.w_out = &w_out_;
+  EsnGraphRunner runner(with_readout, 1);
+  EsnMatrix y(steps, outputs_), u = u0.transpose(), states, step_y;
   for (int64_t i = 0; i < steps; ++i) {
-    reservoir_.Step(u.data(), x->data(), scratch.data());
-    Readout(u.data(), x->data(), y.row(i).data());
-    u = y.row(i).transpose();
+    RETURN_IF_ERROR(runner.Run(reservoir_, u, x, &states, &step_y));
+    y.row(i) = step_y.row(0);
+    u = step_y;
   }
   return y;
 }

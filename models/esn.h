@@ -30,10 +30,12 @@
 //     1 s at 1000 on one core; above a few thousand units it dominates.
 //     A W whose spectral radius is 0 (too sparse) is an error.
 //
-// The state update keeps W in CSR (compressed sparse rows) and also as a
-// dense matrix when that is faster: see DenseDensityThreshold.
+// The state update runs as a rill graph (models/esn_graph.h) on the
+// reference executor: W as a SparseMatMul over its nonzeros, or as a dense
+// MatMul when that is faster: see DenseDensityThreshold.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,28 +53,17 @@ using EsnMatrix =
     Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using EsnVector = Eigen::VectorXd;
 
-// W is multiplied densely (Eigen's matrix-vector product) when its density
-// (nonzeros / units^2) is at least DenseDensityThreshold(units), and in CSR
-// otherwise. Measured with bench/esn_bench.cc (bazel run -c opt, one
-// thread on the shared 2-core dev machine; ns per whole state update,
-// tanh included, so small reservoirs differ less):
-//
-//   units  density:   0.01     0.05     0.1      0.2      0.3      0.5
-//    100   CSR         813      941     1474     1808     2126     2646
-//          dense      1512     1480     1459     1468     1461     1490
-//    500   CSR        5801     9697    13141    20309    34893    54467
-//          dense     25895    25852    25683    25318    25878    27222
-//   1000   CSR       16161    29213    47646   106076   134564   246757
-//          dense     87742    88294    90910    99426   106329    97759
-//   2000   CSR       42785    91292   180986   378795   559443  1049256
-//          dense   1010677   945535   953985   929813  1001141   860713
-//
-// Crossovers: about 0.1 at 100 units, 0.2-0.3 at 500-1000, 0.3-0.5 at 2000
-// (a dense 2000^2 W no longer fits in cache). At the default connectivity
-// 0.1, CSR is used from about 200 units up.
-inline double DenseDensityThreshold(int64_t units) {
-  return units <= 200 ? 0.1 : units <= 1500 ? 0.25 : 0.45;
-}
+class EsnGraphRunner;  // models/esn_graph.h
+
+// W is multiplied densely (MatMul) when its density (nonzeros / units^2) is
+// at least DenseDensityThreshold, and as a SparseMatMul otherwise. Both
+// reference kernels are plain loops that add a row's terms in column order
+// (so both give the states the CSR product always gave); the dense one
+// visits all units^2 entries and the sparse one streams 16 bytes per
+// nonzero (i32 row and column, f64 value), so the sparse one wins until W
+// is about half full. Not yet re-measured on the graph (the Eigen-era
+// table is gone with the Eigen product): bench/esn_bench.cc prints both.
+inline double DenseDensityThreshold(int64_t) { return 0.5; }
 
 // An EsnConfig text proto (at most 1 MiB), from a file or already read;
 // errors name the file or `name`.
@@ -96,8 +87,6 @@ struct CsrMatrix {
   static CsrMatrix FromDense(const EsnMatrix& dense);
   EsnMatrix ToDense() const;
   int64_t nonzeros() const { return static_cast<int64_t>(val.size()); }
-  // y = this * x; y must not alias x.
-  void Multiply(const double* x, double* y) const;
   // OK when the arrays are consistent (offsets monotone, columns in range);
   // errors name `what`.
   absl::Status Validate(const std::string& what) const;
@@ -134,21 +123,20 @@ class Reservoir {
   const CsrMatrix& w() const { return w_; }
   const EsnMatrix& w_in() const { return w_in_; }
   const EsnVector& b() const { return b_; }
-  bool uses_dense_product() const { return w_dense_.size() > 0; }
-
-  // x <- the next state for input u (inputs() values). `scratch` holds
-  // units() values; no allocation.
-  void Step(const double* u, double* x, double* scratch) const;
+  bool uses_dense_product() const { return dense_; }
 
   // Teacher-forced states for inputs u [T, inputs()], starting from *x
-  // (units() values; zeros for a fresh start). Returns [T, units()] and
+  // (units() values; zeros for a fresh start): the reservoir's graph
+  // (models/esn_graph.h) run by the executor. Returns [T, units()] and
   // leaves *x at the last state. Errors: a wrong width, a non-finite input
-  // (naming its row), a wrong-sized state.
+  // (naming its row), a wrong-sized state. Keeps the compiled graphs
+  // between calls, so not thread-safe (nor are copies, which share them).
   absl::StatusOr<EsnMatrix> Collect(const EsnMatrix& u, EsnVector* x) const;
 
  private:
   CsrMatrix w_;
-  EsnMatrix w_dense_;  // Empty unless DenseDensityThreshold says dense.
+  bool dense_ = false;  // Whether DenseDensityThreshold says dense.
+  mutable std::shared_ptr<EsnGraphRunner> runner_;  // Made on first Collect.
   EsnMatrix w_in_;
   EsnVector b_;
   double leak_rate_ = 1;
@@ -241,7 +229,6 @@ class Esn {
 
  private:
   absl::Status CheckSequence(const EsnMatrix& u, const EsnMatrix* y) const;
-  void Readout(const double* u, const double* x, double* y) const;
 
   EsnConfig config_;
   Reservoir reservoir_;

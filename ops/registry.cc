@@ -35,6 +35,7 @@ void RegisterAllOps(OpRegistry& registry) {
   RegisterNnOps(registry);
   RegisterReduceOps(registry);
   RegisterIndexOps(registry);
+  RegisterSparseOps(registry);
   RegisterRandomOps(registry);
   RegisterLossOps(registry);
   RegisterRecurrentOps(registry);

@@ -35,6 +35,7 @@ void RegisterValueOps(OpRegistry& registry);
 void RegisterNnOps(OpRegistry& registry);
 void RegisterReduceOps(OpRegistry& registry);
 void RegisterIndexOps(OpRegistry& registry);
+void RegisterSparseOps(OpRegistry& registry);
 void RegisterRandomOps(OpRegistry& registry);
 void RegisterLossOps(OpRegistry& registry);
 void RegisterRecurrentOps(OpRegistry& registry);

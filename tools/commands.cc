@@ -437,10 +437,12 @@ const std::vector<Command>& AllCommands() {
        1,
        RunTrain},
       {"esn",
-       "Echo State Networks: fit, predict, generate; Mackey-Glass data.",
+       "Echo State Networks: fit, predict, generate, build; Mackey-Glass "
+       "data.",
        "esn fit CONFIG | esn predict MODEL --series FILE [-o OUT.npy] | esn "
-       "generate MODEL --series FILE --steps N [-o OUT.npy] | esn "
-       "mackey-glass OUT.npy --steps N",
+       "generate MODEL --series FILE --steps N [-o OUT.npy] | esn build "
+       "MODEL|CONFIG --steps N -o OUT.pbtxt | esn mackey-glass OUT.npy "
+       "--steps N",
        "fit: reads an EsnConfig text proto (proto/esn.proto), draws the\n"
        "reservoir, fits the readout by ridge regression on the first\n"
        "train_fraction of the series (one step ahead), prints the train and\n"
@@ -448,6 +450,11 @@ const std::vector<Command>& AllCommands() {
        "predict: teacher-forced one-step predictions over --series.\n"
        "generate: teacher-forces --series, then forecasts --steps in closed\n"
        "loop, feeding each output back as the next input.\n"
+       "build: writes the ESN as a graph of --steps unrolled state updates\n"
+       "(inputs u and x0, the states, the readout y and an MSE loss against\n"
+       "target; see models/esn_graph.h), from a fitted MODEL (.rckpt) or\n"
+       "from a CONFIG (a zero readout, the Parameter esn/w_out to train),\n"
+       "for rill run, dot and grad.\n"
        "mackey-glass: writes --steps samples of the Mackey-Glass series\n"
        "(tau 17, a 0.2, b 0.1, n 10, x0 1.2; see models/mackey_glass.h).",
        {"series", "steps", "output", "memory_budget_mb"},

@@ -1,21 +1,26 @@
 // `rill esn`: Echo State Networks. `fit CONFIG` fits the readout in closed
 // form and reports one-step NRMSE on the held-out steps; `predict MODEL`
-// and `generate MODEL` run a fitted model on a series; `mackey-glass OUT`
-// writes the Mackey-Glass series (tau = 17) to forecast.
+// and `generate MODEL` run a fitted model on a series; `build MODEL|CONFIG`
+// writes the ESN's graph (models/esn_graph.h) for `rill run`, `dot` and
+// `grad`; `mackey-glass OUT` writes the Mackey-Glass series (tau = 17) to
+// forecast.
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
 #include "core/limits.h"
 #include "core/npy.h"
 #include "models/esn.h"
 #include "models/esn_gd.h"
+#include "models/esn_graph.h"
 #include "models/mackey_glass.h"
 #include "tools/commands.h"
 
@@ -58,20 +63,39 @@ double Seconds(std::chrono::steady_clock::time_point since) {
       .count();
 }
 
-absl::Status Fit(const std::string& config_path) {
+// A config, resolved, with the paths it names (relative to it) and its
+// series.
+struct ConfigAndSeries {
+  EsnConfig config;
+  std::string series_path, model_path;
+  EsnMatrix series;
+};
+
+absl::StatusOr<ConfigAndSeries> LoadConfigAndSeries(
+    const std::string& config_path) {
   ASSIGN_OR_RETURN(EsnConfig given, LoadEsnConfig(config_path));
   absl::StatusOr<EsnConfig> resolved = ResolveEsnConfig(given);
   if (!resolved.ok()) return Annotate(resolved.status(), config_path);
-  const EsnConfig& config = *resolved;
+  ConfigAndSeries c;
+  c.config = *std::move(resolved);
   std::string dir = fs::path(config_path).parent_path().string();
   if (dir.empty()) dir = ".";
   absl::StatusOr<std::string> series_path =
-      PathInside(dir, "series", config.series());
+      PathInside(dir, "series", c.config.series());
   if (!series_path.ok()) return Annotate(series_path.status(), config_path);
-  std::string out = config.output().empty() ? "esn.rckpt" : config.output();
+  c.series_path = *series_path;
+  std::string out = c.config.output().empty() ? "esn.rckpt" : c.config.output();
   absl::StatusOr<std::string> model_path = PathInside(dir, "output", out);
   if (!model_path.ok()) return Annotate(model_path.status(), config_path);
-  ASSIGN_OR_RETURN(EsnMatrix series, LoadSeries(*series_path));
+  c.model_path = *model_path;
+  ASSIGN_OR_RETURN(c.series, LoadSeries(c.series_path));
+  return c;
+}
+
+absl::Status Fit(const std::string& config_path) {
+  ASSIGN_OR_RETURN(ConfigAndSeries loaded, LoadConfigAndSeries(config_path));
+  const EsnConfig& config = loaded.config;
+  const EsnMatrix& series = loaded.series;
   ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
   RETURN_IF_ERROR(
       Annotate(CheckEsnFitLimits(config, series.rows(), series.cols(), budget),
@@ -81,7 +105,7 @@ absl::Status Fit(const std::string& config_path) {
       static_cast<int64_t>(std::llround(steps * config.train_fraction()));
   if (train < 1 || train >= steps) {
     return absl::InvalidArgumentError(absl::StrCat(
-        *series_path, ": ", series.rows(), " rows leave ", train,
+        loaded.series_path, ": ", series.rows(), " rows leave ", train,
         " training steps and ", steps - train, " test steps; need both"));
   }
   auto start = std::chrono::steady_clock::now();
@@ -96,7 +120,7 @@ absl::Status Fit(const std::string& config_path) {
       ridge ? esn.Fit(Rows(series, 0, train), Rows(series, 1, train + 1))
             : FitReadoutByGradientDescent(esn, Rows(series, 0, train),
                                           Rows(series, 1, train + 1));
-  RETURN_IF_ERROR(Annotate(fitted, *series_path));
+  RETURN_IF_ERROR(Annotate(fitted, loaded.series_path));
   double fit_s = Seconds(start);
   // One step ahead over the test steps, continuing the training run's
   // state (teacher-forced).
@@ -109,7 +133,7 @@ absl::Status Fit(const std::string& config_path) {
   double train_nrmse = Nrmse(Rows(train_pred, warmup, train),
                              Rows(series, warmup + 1, train + 1));
   double test_nrmse = Nrmse(test_pred, Rows(series, train + 1, steps + 1));
-  RETURN_IF_ERROR(esn.Save(*model_path));
+  RETURN_IF_ERROR(esn.Save(loaded.model_path));
   std::printf(
       "reservoir: %lld units, spectral radius %g, leak rate %g (drawn in "
       "%.2f s)\n"
@@ -124,7 +148,7 @@ absl::Status Fit(const std::string& config_path) {
                            esn.config().gd_steps(), " Adam steps")
                   .c_str(),
       train_nrmse, test_nrmse, static_cast<long long>(steps - train),
-      model_path->c_str());
+      loaded.model_path.c_str());
   return absl::OkStatus();
 }
 
@@ -171,6 +195,56 @@ absl::Status PredictOrGenerate(const std::string& model_path, bool generate) {
   return absl::OkStatus();
 }
 
+// `esn build`: a fitted model's graph (its W_out as the Parameter), or a
+// config's (a zero W_out to train; the series gives the input width).
+absl::Status Build(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string out, TextGraphOutput("the ESN graph"));
+  const int64_t steps = absl::GetFlag(FLAGS_steps);
+  RETURN_IF_ERROR(CheckAtLeast("--steps", steps, 1));
+  RETURN_IF_ERROR(CheckAtMost("--steps", steps, OpDef::kMaxVariadicOutputs,
+                              "an unrolled ESN graph"));
+  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+  std::optional<Esn> esn;
+  if (absl::EndsWith(path, ".rckpt")) {
+    ASSIGN_OR_RETURN(esn, Esn::Load(path));
+  } else {
+    ASSIGN_OR_RETURN(ConfigAndSeries loaded, LoadConfigAndSeries(path));
+    const int64_t width = loaded.series.cols();
+    RETURN_IF_ERROR(
+        Annotate(CheckEsnFitLimits(loaded.config, steps, width, budget), path));
+    absl::StatusOr<Esn> created = Esn::Create(loaded.config, width, width);
+    if (!created.ok()) return Annotate(created.status(), path);
+    esn = *std::move(created);
+  }
+  const Reservoir& r = esn->reservoir();
+  // The executor's buffers: about eight [1, units] tensors per step.
+  RETURN_IF_ERROR(CheckFitsBudget(
+      "--steps", steps, "the unrolled graph's tensors",
+      SaturatingMul(SaturatingMul(steps, r.units()), 8 * 8), budget));
+  EsnGraphOptions options;
+  options.steps = steps;
+  options.readout = true;
+  options.w_out = esn->fitted() ? &esn->w_out() : nullptr;
+  options.outputs = esn->outputs();
+  ASSIGN_OR_RETURN(Graph graph, BuildEsnGraph(r, options));
+  RETURN_IF_ERROR(WriteTextGraph(graph, out));
+  std::printf(
+      "%s: %d nodes, %lld steps of a %lld-unit reservoir (W %s), readout "
+      "%s\n"
+      "  input:  %s f64[%lld, %lld], %s f64[1, %lld] (the state before step "
+      "0), %s f64[%lld, %lld]\n"
+      "  output: %s (states), %s, %s\n",
+      out.c_str(), graph.node_size(), static_cast<long long>(steps),
+      static_cast<long long>(r.units()),
+      r.uses_dense_product() ? "dense" : "sparse",
+      esn->fitted() ? "fitted" : "zero (to train)", kEsnInputNode,
+      static_cast<long long>(steps), static_cast<long long>(r.inputs()),
+      kEsnStartStateNode, static_cast<long long>(r.units()), kEsnTargetNode,
+      static_cast<long long>(steps), static_cast<long long>(esn->outputs()),
+      kEsnStatesNode, kEsnOutputNode, kEsnLossNode);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status RunEsn(const std::vector<std::string>& operands) {
@@ -178,6 +252,7 @@ absl::Status RunEsn(const std::vector<std::string>& operands) {
   if (what == "fit") return Fit(operands[1]);
   if (what == "predict") return PredictOrGenerate(operands[1], false);
   if (what == "generate") return PredictOrGenerate(operands[1], true);
+  if (what == "build") return Build(operands[1]);
   if (what == "mackey-glass") {
     int64_t steps = absl::GetFlag(FLAGS_steps);
     ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
@@ -191,7 +266,8 @@ absl::Status RunEsn(const std::vector<std::string>& operands) {
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown esn command '", what,
-      "'; use fit CONFIG, predict MODEL, generate MODEL or mackey-glass OUT"));
+      "'; use fit CONFIG, predict MODEL, generate MODEL, build MODEL|CONFIG "
+      "or mackey-glass OUT"));
 }
 
 }  // namespace rill

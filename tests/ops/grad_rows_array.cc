@@ -104,6 +104,14 @@ std::vector<OpRow> GatherScatterRows() {
        {Indices({3, 4}, 9), Indices({2, 3}, 4), {3, 2, 3}},
        {{"axis", Int(1)}},
        false},
+      // Values and x are both differentiated; rows and cols held fixed.
+      {"SparseMatMul",
+       {Indices({8}, 4, DType::kI64),
+        Indices({8}, 5, DType::kI64),
+        {8},
+        {3, 5}},
+       {{"out_features", Int(4)}},
+       false},
   };
 }
 

@@ -436,6 +436,47 @@ TEST(IndexOpsErrors, ScatterAdd) {
               {"node 'y' (ScatterAdd)", "indices[2] = 3"});
 }
 
+const std::string kSparse =
+    In("r", "DT_INT64", {-1}) + In("c", "DT_INT64", {-1}) +
+    In("v", "DT_DOUBLE", {-1}) + In("x", "DT_DOUBLE", {-1, 3}) +
+    "node { name: 'y' op: 'SparseMatMul' input: 'r' input: 'c' input: 'v' "
+    "input: 'x' " +
+    Attr("out_features", "i: 2") + "}";
+
+// W = [[0, 2, 0], [-1, 0, 0.5]] (row 1's entries given out of order, and
+// row 1, column 2 given twice: they add), times x = [1, 10, 100] and
+// [3, 0, -2].
+TEST(SparseOps, SparseMatMulKnownValues) {
+  auto y =
+      RunGraph(kSparse, {{"r", Make<int64_t>({4}, {0, 1, 1, 1})},
+                         {"c", Make<int64_t>({4}, {1, 2, 0, 2})},
+                         {"v", Make<double>({4}, {2, 0.25, -1, 0.25})},
+                         {"x", Make<double>({2, 3}, {1, 10, 100, 3, 0, -2})}});
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_EQ(Values<double>((*y)[0]), (std::vector<double>{20, 49, 0, -4}));
+}
+
+TEST(IndexOpsErrors, SparseMatMulEntryOutsideMatrix) {
+  auto y = RunGraph(kSparse, {{"r", Make<int64_t>({2}, {0, 2})},
+                              {"c", Make<int64_t>({2}, {0, 1})},
+                              {"v", Make<double>({2}, {1, 1})},
+                              {"x", Make<double>({1, 3}, {1, 2, 3})}});
+  ExpectError(ErrorOf(y), absl::StatusCode::kInvalidArgument,
+              {"node 'y' (SparseMatMul)", "entry 1 at (2, 1)", "[2, 3]"});
+  y = RunGraph(kSparse, {{"r", Make<int64_t>({1}, {0})},
+                         {"c", Make<int64_t>({1}, {-1})},
+                         {"v", Make<double>({1}, {1})},
+                         {"x", Make<double>({1, 3}, {1, 2, 3})}});
+  ExpectError(ErrorOf(y), absl::StatusCode::kInvalidArgument,
+              {"entry 0 at (0, -1)"});
+  y = RunGraph(kSparse, {{"r", Make<int64_t>({2}, {0, 1})},
+                         {"c", Make<int64_t>({1}, {0})},
+                         {"v", Make<double>({1}, {1})},
+                         {"x", Make<double>({1, 3}, {1, 2, 3})}});
+  ExpectError(ErrorOf(y), absl::StatusCode::kInvalidArgument,
+              {"vectors of one length"});
+}
+
 TEST(IndexOpsErrors, OneHotAttrs) {
   auto one_hot = [](const std::string& attrs, int64_t budget = 1 << 30) {
     return RunGraph(In("i", "DT_INT32", {4}) +

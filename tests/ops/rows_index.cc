@@ -190,10 +190,35 @@ std::vector<OpRow> LossRows() {
 
 }  // namespace
 
+// Entries at random positions: unsorted, some repeated, some rows empty.
+std::vector<OpRow> SparseRows() {
+  auto out = [](int64_t n) {
+    return std::map<std::string, AttrValue>{{"out_features", Int(n)}};
+  };
+  return {
+      {"SparseMatMul",
+       {Ids64({9}, 4), Ids64({9}, 5), {9}, {3, 5}},
+       out(4),
+       false},
+      {"SparseMatMul",
+       {Ids64({40}, 7), Ids64({40}, 6), {40}, {1, 6}},
+       out(7),
+       false},
+      {"SparseMatMul",
+       {Ids64({0}, 1), Ids64({0}, 1), {0}, {2, 3}},
+       out(4),
+       false},
+      {"SparseMatMul",
+       {Ids64({5}, 3), Ids64({5}, 2), {5}, {0, 2}},
+       out(3),
+       false},
+  };
+}
+
 std::vector<OpRow> IndexRows() {
   std::vector<OpRow> rows;
-  for (auto part :
-       {GatherRows(), OneHotAndMaskRows(), RandomRows(), LossRows()}) {
+  for (auto part : {GatherRows(), OneHotAndMaskRows(), RandomRows(), LossRows(),
+                    SparseRows()}) {
     rows.insert(rows.end(), part.begin(), part.end());
   }
   return rows;
