@@ -14,7 +14,7 @@
 #include "core/npy.h"
 #include "eigen3/Eigen/Cholesky"
 #include "eigen3/Eigen/Eigenvalues"
-#include "train/checkpoint.h"
+#include "core/checkpoint.h"
 
 namespace rill {
 namespace {

@@ -17,7 +17,7 @@
 #include "core/status.h"
 #include "proto/train.pb.h"
 #include "runtime/executor.h"
-#include "train/checkpoint.h"
+#include "core/checkpoint.h"
 #include "train/data.h"
 #include "train/metrics_log.h"
 #include "train/optimizer.h"

@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <string>
 
+#include "core/checkpoint.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
 #include "runtime/executor.h"
-#include "train/checkpoint.h"
 #include "train/trainer.h"
 
 int Fail(const absl::Status& s) {
@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<rill::LoadedGraph> loaded =
       rill::LoadGraphFile("examples/train/sine_mlp.pbtxt");
   if (!loaded.ok()) return Fail(loaded.status());
-  absl::StatusOr<rill::ValidGraph> graph = rill::ValidateGraph(*std::move(loaded));
+  absl::StatusOr<rill::ValidGraph> graph =
+      rill::ValidateGraph(*std::move(loaded));
   if (!graph.ok()) return Fail(graph.status());
   absl::StatusOr<std::unique_ptr<rill::Executor>> model =
       rill::Executor::Create(*std::move(graph));
@@ -52,7 +53,8 @@ int main(int argc, char** argv) {
     if (param == nullptr || param->shape() != value->shape()) {
       return Fail(absl::InvalidArgumentError(name + ": not in this graph"));
     }
-    std::copy_n(value->data<float>(), value->num_elements(), param->data<float>());
+    std::copy_n(value->data<float>(), value->num_elements(),
+                param->data<float>());
   }
   rill::Tensor x = *rill::Tensor::Allocate(rill::DType::kF32, {2, 2});
   const float points[4] = {0.5f, 0.0f, -1.0f, 1.0f};
