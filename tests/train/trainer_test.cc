@@ -377,5 +377,32 @@ TEST(Trainer, AStepAllocatesNothingInTheExecutorOrOptimizer) {
   }
 }
 
+// The library itself, without the config layer: the setup that a config
+// loads, handed over in memory, trains bitwise as CreateTrainer does.
+TEST(Trainer, TrainsAGraphAndDataHandedOverInMemory) {
+  auto setup = LoadTrainSetup(SineConfig(100), kDir, TrainOptions());
+  ASSERT_TRUE(setup.ok()) << setup.status();
+  setup->options.log = [](const std::string&) {};
+  auto t = Trainer::Create(std::move(setup->graph), std::move(setup->data),
+                           std::move(setup->options));
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(Losses(**t, 100), Losses(*Make(SineConfig(100)), 100));
+}
+
+TEST(Trainer, RefusesInMemoryDataThatDoesNotFitTheGraph) {
+  auto setup = LoadTrainSetup(SineConfig(20), kDir, TrainOptions());
+  ASSERT_TRUE(setup.ok()) << setup.status();
+  Dataset& train = setup->data.train;
+  train.sources.clear();  // As arrays made in memory have none.
+  ASSERT_EQ(train.inputs[0], "x");
+  train.arrays[0] = *Tensor::Allocate(DType::kF64, Shape{896, 2});
+  auto t = Trainer::Create(std::move(setup->graph), std::move(setup->data),
+                           std::move(setup->options));
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(t.status().message(),
+              HasSubstr("data[0]: the array for 'x' holds f64[896, 2] but "
+                        "input 'x' is f32[?, 2]"));
+}
+
 }  // namespace
 }  // namespace rill
