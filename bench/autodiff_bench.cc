@@ -18,8 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "graph/autodiff.h"
+#include "graph/graph_builder.h"
 #include "graph/validate.h"
-#include "models/node_writer.h"
 #include "runtime/executor.h"
 
 namespace rill {

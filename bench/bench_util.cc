@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
-#include "models/node_writer.h"
+#include "graph/graph_builder.h"
 #include "runtime/executor.h"
 
 namespace rill {

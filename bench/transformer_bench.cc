@@ -37,8 +37,8 @@
 #include "core/onednn_context.h"
 #include "core/threads.h"
 #include "graph/autodiff.h"
+#include "graph/graph_builder.h"
 #include "graph/validate.h"
-#include "models/node_writer.h"
 #include "models/transformer.h"
 #include "runtime/executor.h"
 

@@ -7,9 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
-#include "core/tensor_proto.h"
+#include "graph/graph_builder.h"
 #include "graph/validate.h"
-#include "models/node_writer.h"
 
 namespace rill {
 namespace {
@@ -50,13 +49,12 @@ absl::Status CheckCommon(const std::string& what, const std::string& prefix,
 // `make_mask` gets the scores' node (whose shape masks read) and returns
 // the additive mask, or "" for none.
 std::string Attend(
-    NodeWriter& w, const std::string& q, const std::string& k,
+    GraphBuilder& w, const std::string& q, const std::string& k,
     const std::string& v,
     const std::function<std::string(const std::string&)>& make_mask,
     int64_t key_dim, DType dtype) {
-  Node* node;
-  std::string qk = w.Op("scores_qk", "MatMul", {q, k}, &node);
-  (*node->mutable_attr())["transpose_b"].set_b(true);
+  std::string qk =
+      w.Op("scores_qk", "MatMul", {q, k}).AttrBool("transpose_b", true);
   const double scale = 1.0 / std::sqrt(static_cast<double>(key_dim));
   std::string scores =
       w.Op("scores", "Mul", {qk, w.Scalar("scale", dtype, scale)});
@@ -71,58 +69,45 @@ std::string Attend(
   std::string allowed =
       w.Op("allowed", "Greater",
            {mask, w.Scalar("masked_below", dtype, kMaskedBelow)});
-  Node* cast;
-  std::string keep = w.Op("keep", "Cast", {allowed}, &cast);
-  (*cast->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
+  std::string keep = w.Cast("keep", allowed, dtype);
   std::string weights = w.Op("weights", "Mul", {soft, keep});
   return w.Op("output", "MatMul", {weights, v});
 }
 
 // x [B, T, D] -> [B, h, T, D/h]: a Split along D, a new axis 1 per part,
 // and a Concat along it. Unlike Reshape it leaves B and T symbolic.
-std::string SplitHeads(NodeWriter& w, const std::string& name,
+std::string SplitHeads(GraphBuilder& w, const std::string& name,
                        const std::string& x, int64_t heads) {
-  Node* node;
-  std::string parts = w.Op(name + "_parts", "Split", {x}, &node);
-  (*node->mutable_attr())["num_splits"].set_i(heads);
-  (*node->mutable_attr())["axis"].set_i(2);
+  GraphBuilder::NodeRef parts = w.Op(name + "_parts", "Split", {x})
+                                    .AttrInt("num_splits", heads)
+                                    .AttrInt("axis", 2);
   std::vector<std::string> expanded;
   for (int64_t i = 0; i < heads; ++i) {
-    expanded.push_back(w.OpI(absl::StrCat(name, "_h", i), "ExpandDims",
-                             {absl::StrCat(parts, ":", i)}, "axis", 1));
+    expanded.push_back(
+        w.Op(absl::StrCat(name, "_h", i), "ExpandDims", {parts.Output(i)})
+            .AttrInt("axis", 1));
   }
-  return w.OpI(name, "Concat", expanded, "axis", 1);
+  return w.Op(name, "Concat", expanded).AttrInt("axis", 1);
 }
 
 // [B, h, T, D/h] -> [B, T, D], the inverse of SplitHeads.
-std::string JoinHeads(NodeWriter& w, const std::string& name,
+std::string JoinHeads(GraphBuilder& w, const std::string& name,
                       const std::string& x, int64_t heads) {
-  Node* node;
-  std::string parts = w.Op(name + "_parts", "Split", {x}, &node);
-  (*node->mutable_attr())["num_splits"].set_i(heads);
-  (*node->mutable_attr())["axis"].set_i(1);
+  GraphBuilder::NodeRef parts = w.Op(name + "_parts", "Split", {x})
+                                    .AttrInt("num_splits", heads)
+                                    .AttrInt("axis", 1);
   std::vector<std::string> squeezed;
   for (int64_t i = 0; i < heads; ++i) {
-    Node* sq;
-    squeezed.push_back(w.Op(absl::StrCat(name, "_h", i), "Squeeze",
-                            {absl::StrCat(parts, ":", i)}, &sq));
-    SetInts(sq, "axes", {1});
+    squeezed.push_back(
+        w.Op(absl::StrCat(name, "_h", i), "Squeeze", {parts.Output(i)})
+            .AttrInts("axes", {1}));
   }
-  return w.OpI(name, "Concat", squeezed, "axis", 2);
-}
-
-// x . weight^T + bias.
-std::string Affine(NodeWriter& w, const std::string& name, const std::string& x,
-                   const std::string& weight, const std::string& bias) {
-  Node* node;
-  std::string prod = w.Op(name + "_mm", "MatMul", {x, weight}, &node);
-  (*node->mutable_attr())["transpose_b"].set_b(true);
-  return w.Op(name, "Add", {prod, bias});
+  return w.Op(name, "Concat", squeezed).AttrInt("axis", 2);
 }
 
 // The additive mask [B or 1, 1, T_q, T_k] of the options, or "" for none.
 // `scores_like` is any [B, h, T_q, T_k] tensor (only its shape is read).
-std::string Mask(NodeWriter& w, const MultiHeadAttentionOptions& o,
+std::string Mask(GraphBuilder& w, const MultiHeadAttentionOptions& o,
                  const std::string& scores_like) {
   std::string mask;
   if (o.causal) mask = w.Op("causal_mask", "CausalMask", {scores_like});
@@ -130,8 +115,8 @@ std::string Mask(NodeWriter& w, const MultiHeadAttentionOptions& o,
     std::string pad =
         w.Op("padding_mask", "PaddingMask", {o.key_lengths, scores_like});
     // [B, T_k] -> [B, 1, 1, T_k], to broadcast over heads and queries.
-    pad = w.OpI("padding_mask_h", "ExpandDims", {pad}, "axis", 1);
-    pad = w.OpI("padding_mask_hq", "ExpandDims", {pad}, "axis", 1);
+    pad = w.Op("padding_mask_h", "ExpandDims", {pad}).AttrInt("axis", 1);
+    pad = w.Op("padding_mask_hq", "ExpandDims", {pad}).AttrInt("axis", 1);
     mask = mask.empty() ? pad : w.Op("mask", "Add", {mask, pad});
   }
   return mask;
@@ -142,11 +127,11 @@ struct Projections {
 };
 
 // The four Parameters, initialised as PyTorch does.
-Projections AddProjections(NodeWriter& w, const MultiHeadAttentionOptions& o) {
+Projections AddProjections(GraphBuilder& w,
+                           const MultiHeadAttentionOptions& o) {
   std::mt19937_64 rng(o.seed);
   auto uniform = [&](const Shape& shape, double bound) {
-    std::uniform_real_distribution<double> dist(-bound, bound);
-    return FilledTensor(o.dtype, shape, [&](int64_t) { return dist(rng); });
+    return UniformTensor(o.dtype, shape, bound, rng);
   };
   auto zeros = [&](int64_t n) {
     return FilledTensor(o.dtype, Shape{n}, [](int64_t) { return 0.0; });
@@ -154,24 +139,38 @@ Projections AddProjections(NodeWriter& w, const MultiHeadAttentionOptions& o) {
   const int64_t d = o.d_model;
   Projections p;
   // xavier_uniform_ over fan_in D, fan_out 3D.
-  p.in_weight = w.Value("in_proj_weight", "Parameter",
-                        uniform(Shape{3 * d, d}, std::sqrt(6.0 / (4.0 * d))));
-  p.in_bias = w.Value("in_proj_bias", "Parameter", zeros(3 * d));
+  p.in_weight = w.Parameter(
+      "in_proj_weight", uniform(Shape{3 * d, d}, std::sqrt(6.0 / (4.0 * d))));
+  p.in_bias = w.Parameter("in_proj_bias", zeros(3 * d));
   // Linear's kaiming_uniform_(a = sqrt(5)): uniform(+-1/sqrt(fan_in)).
-  p.out_weight = w.Value("out_proj.weight", "Parameter",
-                         uniform(Shape{d, d}, 1.0 / std::sqrt(1.0 * d)));
-  p.out_bias = w.Value("out_proj.bias", "Parameter", zeros(d));
+  p.out_weight = w.Parameter("out_proj.weight",
+                             uniform(Shape{d, d}, 1.0 / std::sqrt(1.0 * d)));
+  p.out_bias = w.Parameter("out_proj.bias", zeros(d));
   return p;
 }
 
 // "node:0".."node:2" of a three-way Split along axis 0.
-std::vector<std::string> SplitThree(NodeWriter& w, const std::string& name,
+std::vector<std::string> SplitThree(GraphBuilder& w, const std::string& name,
                                     const std::string& x) {
-  std::string s = w.OpI(name, "Split", {x}, "num_splits", 3);
-  return {s + ":0", s + ":1", s + ":2"};
+  GraphBuilder::NodeRef s = w.Op(name, "Split", {x}).AttrInt("num_splits", 3);
+  return {s.Output(0), s.Output(1), s.Output(2)};
 }
 
 }  // namespace
+
+absl::Status CheckAttentionOptions(const std::string& what,
+                                   const std::string& prefix, DType dtype,
+                                   int64_t d_model, int64_t heads) {
+  RETURN_IF_ERROR(CheckCommon(what, prefix, dtype, "d_model", d_model));
+  if (heads < 1)
+    return Bad(what, prefix, absl::StrCat("heads ", heads, " < 1"));
+  if (d_model % heads != 0) {
+    return Bad(what, prefix,
+               absl::StrCat("d_model ", d_model, " is not divisible by heads ",
+                            heads));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::string> AddScaledDotProductAttention(
     const std::string& q, const std::string& k, const std::string& v,
@@ -183,7 +182,7 @@ absl::StatusOr<std::string> AddScaledDotProductAttention(
     return Bad("scaled dot-product attention", o.prefix,
                "q, k and v must all be given");
   }
-  NodeWriter w(kWhat, o.prefix);
+  GraphBuilder w(kWhat, o.prefix);
   std::string out = Attend(
       w, q, k, v, [&](const std::string&) { return mask; }, o.key_dim, o.dtype);
   RETURN_IF_ERROR(w.Commit(graph));
@@ -195,15 +194,8 @@ namespace {
 absl::Status CheckMultiHead(const MultiHeadAttentionOptions& o,
                             const std::string& key_value) {
   const char* what = "multi-head attention";
-  RETURN_IF_ERROR(CheckCommon(what, o.prefix, o.dtype, "d_model", o.d_model));
-  if (o.heads < 1) {
-    return Bad(what, o.prefix, absl::StrCat("heads ", o.heads, " < 1"));
-  }
-  if (o.d_model % o.heads != 0) {
-    return Bad(what, o.prefix,
-               absl::StrCat("d_model ", o.d_model,
-                            " is not divisible by heads ", o.heads));
-  }
+  RETURN_IF_ERROR(
+      CheckAttentionOptions(what, o.prefix, o.dtype, o.d_model, o.heads));
   const bool projected = !o.projected_key.empty() || !o.projected_value.empty();
   const bool cached = !o.cache_key.empty() || !o.cache_value.empty() ||
                       !o.cache_position.empty();
@@ -232,22 +224,21 @@ absl::Status CheckMultiHead(const MultiHeadAttentionOptions& o,
 
 // [1, L, 1]: `on` at row p of the cache and `off` elsewhere, to broadcast
 // over B and D.
-std::string CacheRows(NodeWriter& w, const std::string& name,
+std::string CacheRows(GraphBuilder& w, const std::string& name,
                       const MultiHeadAttentionOptions& o, double on,
                       double off) {
-  Node* node;
-  std::string rows = w.Op(name, "OneHot", {o.cache_position}, &node);
-  (*node->mutable_attr())["depth"].set_i(o.cache_length);
-  (*node->mutable_attr())["dtype"].set_type(DTypeToProto(o.dtype));
-  (*node->mutable_attr())["on_value"].set_f(static_cast<float>(on));
-  (*node->mutable_attr())["off_value"].set_f(static_cast<float>(off));
-  return w.OpI(name + "_d", "ExpandDims", {rows}, "axis", -1);
+  std::string rows = w.Op(name, "OneHot", {o.cache_position})
+                         .AttrInt("depth", o.cache_length)
+                         .AttrType("dtype", o.dtype)
+                         .AttrFloat("on_value", on)
+                         .AttrFloat("off_value", off);
+  return w.Op(name + "_d", "ExpandDims", {rows}).AttrInt("axis", -1);
 }
 
 // cache * keep + row * select: the cache with row p := the new K (or V)
 // [B, 1, D]. Exact, unlike cache + select * (row - cache), whatever the
 // unwritten rows hold (if finite).
-std::string WriteCacheRow(NodeWriter& w, const std::string& name,
+std::string WriteCacheRow(GraphBuilder& w, const std::string& name,
                           const std::string& cache, const std::string& row,
                           const std::string& keep, const std::string& select) {
   std::string kept = w.Op(name + "_kept", "Mul", {cache, keep});
@@ -265,17 +256,17 @@ absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
     return Bad("multi-head attention", o.prefix,
                "query and key_value must both be given");
   }
-  NodeWriter w(kWhat, o.prefix);
+  GraphBuilder w(kWhat, o.prefix);
   Projections p = AddProjections(w, o);
   std::vector<std::string> wq =
       SplitThree(w, "in_proj_weight_qkv", p.in_weight);
   std::vector<std::string> bq = SplitThree(w, "in_proj_bias_qkv", p.in_bias);
-  std::string q = Affine(w, "q", query, wq[0], bq[0]);
+  std::string q = w.Linear("q", query, wq[0], bq[0]);
   MultiHeadAttention mha;
   std::string k = o.projected_key, v = o.projected_value;
   if (k.empty()) {
-    k = Affine(w, "k", key_value, wq[1], bq[1]);
-    v = Affine(w, "v", key_value, wq[2], bq[2]);
+    k = w.Linear("k", key_value, wq[1], bq[1]);
+    v = w.Linear("v", key_value, wq[2], bq[2]);
   }
   std::function<std::string(const std::string&)> mask =
       [&](const std::string& scores) { return Mask(w, o, scores); };
@@ -290,15 +281,15 @@ absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
       // Row p of a causal [L, L] table lets the query see keys 0..p.
       const int64_t l = o.cache_length;
       std::string table =
-          w.Value("cache_mask_table", "Const",
+          w.Const("cache_mask_table",
                   FilledTensor(o.dtype, Shape{l, l}, [&](int64_t i) {
                     return i % l <= i / l ? 0.0 : kMaskedScore;
                   }));
-      std::string row =
-          w.OpI("cache_mask", "Gather", {table, o.cache_position}, "axis", 0);
+      std::string row = w.Op("cache_mask", "Gather", {table, o.cache_position})
+                            .AttrInt("axis", 0);
       // [1, L] -> [1, 1, 1, L], to broadcast over B, heads and the query.
-      row = w.OpI("cache_mask_h", "ExpandDims", {row}, "axis", 1);
-      return w.OpI("cache_mask_hq", "ExpandDims", {row}, "axis", 1);
+      row = w.Op("cache_mask_h", "ExpandDims", {row}).AttrInt("axis", 1);
+      return w.Op("cache_mask_hq", "ExpandDims", {row}).AttrInt("axis", 1);
     };
   }
   std::string qh = SplitHeads(w, "q_heads", q, o.heads);
@@ -307,7 +298,7 @@ absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
   // The masks read only the shape [B, h, T_q, T_k] of the scores.
   std::string heads = Attend(w, qh, kh, vh, mask, o.d_model / o.heads, o.dtype);
   std::string joined = JoinHeads(w, "joined", heads, o.heads);
-  mha.output = Affine(w, "out", joined, p.out_weight, p.out_bias);
+  mha.output = w.Linear("out", joined, p.out_weight, p.out_bias);
   mha.parameters = {p.in_weight, p.in_bias, p.out_weight, p.out_bias};
   RETURN_IF_ERROR(w.Commit(graph));
   return mha;
@@ -320,14 +311,14 @@ absl::StatusOr<ProjectedKeyValue> AddKeyValueProjection(
   plain.projected_key = plain.projected_value = "";
   plain.cache_key = plain.cache_value = plain.cache_position = "";
   RETURN_IF_ERROR(CheckMultiHead(plain, key_value));
-  NodeWriter w(kWhat, o.prefix);
+  GraphBuilder w(kWhat, o.prefix);
   Projections p = AddProjections(w, o);
   std::vector<std::string> wq =
       SplitThree(w, "in_proj_weight_qkv", p.in_weight);
   std::vector<std::string> bq = SplitThree(w, "in_proj_bias_qkv", p.in_bias);
   ProjectedKeyValue kv;
-  kv.key = Affine(w, "k", key_value, wq[1], bq[1]);
-  kv.value = Affine(w, "v", key_value, wq[2], bq[2]);
+  kv.key = w.Linear("k", key_value, wq[1], bq[1]);
+  kv.value = w.Linear("v", key_value, wq[2], bq[2]);
   RETURN_IF_ERROR(w.Commit(graph));
   return kv;
 }
@@ -358,9 +349,8 @@ absl::StatusOr<std::string> AddSinusoidalPositionalEncoding(
   if (x.empty()) return Bad("positional encoding", o.prefix, "x is empty");
   ASSIGN_OR_RETURN(Tensor table, SinusoidalPositionalEncodingTable(
                                      o.length, o.d_model, o.dtype));
-  NodeWriter w(kWhat, o.prefix);
-  std::string out =
-      w.Op("output", "Add", {x, w.Value("table", "Const", table)});
+  GraphBuilder w(kWhat, o.prefix);
+  std::string out = w.Op("output", "Add", {x, w.Const("table", table)});
   RETURN_IF_ERROR(w.Commit(graph));
   return out;
 }

@@ -23,6 +23,13 @@
 
 namespace rill {
 
+// The checks of every attention block's options: prefix a node name,
+// dtype f32 or f64, d_model >= 1 divisible by heads >= 1. Errors read
+// "<what> options: <prefix>: ...".
+absl::Status CheckAttentionOptions(const std::string& what,
+                                   const std::string& prefix, DType dtype,
+                                   int64_t d_model, int64_t heads);
+
 struct ScaledDotProductAttentionOptions {
   std::string prefix;         // Of every node name; a valid node name.
   int64_t key_dim = 0;        // d_k >= 1, the last axis of q and k.

@@ -3,9 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "core/tensor.h"
-#include "core/tensor_proto.h"
+#include "graph/graph_builder.h"
 #include "graph/validate.h"
-#include "models/node_writer.h"
 
 namespace rill {
 namespace {
@@ -41,39 +40,29 @@ absl::Status CheckOptions(const std::string& logits, const std::string& labels,
 
 // A rank-0 Const of float `dtype`, so that the loss stays a scalar [] (the
 // writer's Scalar() is [1] and would broadcast it to [1]).
-std::string ScalarConst(NodeWriter& w, const std::string& name, DType dtype,
+std::string ScalarConst(GraphBuilder& w, const std::string& name, DType dtype,
                         double value) {
-  return w.Value(name, "Const",
+  return w.Const(name,
                  FilledTensor(dtype, Shape(), [&](int64_t) { return value; }));
-}
-
-std::string CastTo(NodeWriter& w, const std::string& name, const std::string& x,
-                   DType dtype) {
-  Node* node;
-  std::string out = w.Op(name, "Cast", {x}, &node);
-  (*node->mutable_attr())["dtype"].set_type(DTypeToProto(dtype));
-  return out;
 }
 
 // Node <prefix>/smoothing_term, eps * smooth_mean: eps times minus the mean
 // over the counted rows of mean_k log_softmax(logits_r)[k], 0 when no row
 // counts. Labels are compared as i64, so either
 // label dtype works and an ignore_index beyond i32 matches no i32 label.
-std::string SmoothingTerm(NodeWriter& w, const std::string& logits,
+std::string SmoothingTerm(GraphBuilder& w, const std::string& logits,
                           const std::string& labels,
                           const CrossEntropyOptions& o) {
-  Node* node;
   std::string log_probs =
-      w.OpI("log_probs", "LogSoftmax", {logits}, "axis", -1);
+      w.Op("log_probs", "LogSoftmax", {logits}).AttrInt("axis", -1);
   std::string row_mean =
-      w.Op("mean_log_probs", "ReduceMean", {log_probs}, &node);
-  SetInts(node, "axes", {-1});
+      w.Op("mean_log_probs", "ReduceMean", {log_probs}).AttrInts("axes", {-1});
 
   Tensor ignore = *Tensor::Allocate(DType::kI64, Shape());
   *ignore.data<int64_t>() = o.ignore_index;
   std::string ignored = w.Op("ignored", "Equal",
-                             {CastTo(w, "labels_i64", labels, DType::kI64),
-                              w.Value("ignore_index", "Const", ignore)});
+                             {w.Cast("labels_i64", labels, DType::kI64),
+                              w.Const("ignore_index", ignore)});
   // Ignored rows are replaced, not multiplied, by 0 (torch's masked_fill),
   // so that a non-finite logit there stays out of the loss (not out of the
   // gradient: LogSoftmax's backward still reads that row).
@@ -83,7 +72,7 @@ std::string SmoothingTerm(NodeWriter& w, const std::string& logits,
       w.Op("kept_mean_log_probs", "Where", {ignored, zero, row_mean});
   std::string sum = w.Op("kept_sum", "ReduceSum", {kept_mean});
   std::string kept =
-      w.Op("kept", "Sub", {one, CastTo(w, "ignored_f", ignored, o.dtype)});
+      w.Op("kept", "Sub", {one, w.Cast("ignored_f", ignored, o.dtype)});
   std::string count = w.Op("kept_count", "ReduceSum", {kept});
   // The sum is 0 when no row counts; dividing by 1 then keeps it 0.
   std::string divisor = w.Op("divisor", "Maximum", {count, one});
@@ -99,13 +88,12 @@ absl::StatusOr<std::string> AddCrossEntropyLoss(const std::string& logits,
                                                 const CrossEntropyOptions& o,
                                                 Graph* graph) {
   RETURN_IF_ERROR(CheckOptions(logits, labels, o));
-  NodeWriter w(kWhat, o.prefix);
+  GraphBuilder w(kWhat, o.prefix);
   const bool smoothed = o.label_smoothing > 0;
-  Node* node;
-  std::string nll = w.Op(smoothed ? "nll" : "loss", "SoftmaxCrossEntropy",
-                         {logits, labels}, &node);
-  (*node->mutable_attr())["ignore_index"].set_i(o.ignore_index);
-  (*node->mutable_attr())["reduction"].set_s("mean");
+  std::string nll =
+      w.Op(smoothed ? "nll" : "loss", "SoftmaxCrossEntropy", {logits, labels})
+          .AttrInt("ignore_index", o.ignore_index)
+          .AttrString("reduction", "mean");
   std::string loss = nll;
   if (smoothed) {
     std::string nll_term = w.Op(

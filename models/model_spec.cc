@@ -10,10 +10,9 @@
 #include "core/limits.h"
 #include "core/status.h"
 #include "core/tensor.h"
-#include "core/tensor_proto.h"
+#include "graph/graph_builder.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
-#include "models/node_writer.h"
 #include "models/rnn.h"
 
 namespace rill {
@@ -100,75 +99,49 @@ absl::StatusOr<RecurrentStackOptions> StackOptions(const ModelSpec& spec) {
   return o;
 }
 
-// A Parameter drawn uniformly from [-k, k], k = 1/sqrt(fan_in), as
-// PyTorch's nn.Linear.
-absl::Status AddUniformParameter(Graph* g, const std::string& name, DType dtype,
-                                 const Shape& shape, int64_t fan_in,
-                                 std::mt19937_64& rng) {
-  ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
-  const double k = 1.0 / std::sqrt(static_cast<double>(fan_in));
-  std::uniform_real_distribution<double> dist(-k, k);
-  for (int64_t i = 0; i < t.num_elements(); ++i) {
-    if (dtype == DType::kF64) {
-      t.data<double>()[i] = dist(rng);
-    } else {
-      t.data<float>()[i] = static_cast<float>(dist(rng));
-    }
-  }
-  Node* n = AddNode(g, name, "Parameter", {});
-  *(*n->mutable_attr())["value"].mutable_tensor() = TensorToProto(t);
-  return absl::OkStatus();
-}
-
-// The head on the stack's output: <head>/output, [B, O] or [B, T, O].
-absl::StatusOr<std::string> AddHead(const ModelSpec& spec,
-                                    const RecurrentStackOptions& o,
-                                    const RecurrentStack& stack, Graph* g) {
-  const std::string head = OrDefault(spec.head().name(), "head");
+// The head on the stack's output: <head>/output, [B, O] or [B, T, O], an
+// nn.Linear whose Parameters are drawn as PyTorch draws them.
+std::string AddHead(const ModelSpec& spec, const RecurrentStackOptions& o,
+                    const RecurrentStack& stack, GraphBuilder& root) {
+  GraphBuilder b = root.Scope(OrDefault(spec.head().name(), "head"));
   const int64_t features =
       o.layer.bidirectional && o.layer.merge == RecurrentMerge::kConcat
           ? 2 * o.layer.hidden_size
           : o.layer.hidden_size;
   std::string h = stack.layers.back().step_outputs.back();
   if (spec.head().every_step()) {
-    h = absl::StrCat(head, "/batch_major");
-    SetInts(AddNode(g, h, "Transpose", {stack.output}), "perm", {1, 0, 2});
+    h = b.Op("batch_major", "Transpose", {stack.output})
+            .AttrInts("perm", {1, 0, 2});
   }
   std::mt19937_64 rng(o.layer.seed + o.num_layers);
-  const std::string weight = absl::StrCat(head, "/weight");
-  const std::string bias = absl::StrCat(head, "/bias");
-  RETURN_IF_ERROR(AddUniformParameter(g, weight, o.layer.dtype,
-                                      Shape{spec.head().outputs(), features},
-                                      features, rng));
-  RETURN_IF_ERROR(AddUniformParameter(
-      g, bias, o.layer.dtype, Shape{spec.head().outputs()}, features, rng));
-  Node* mm = AddNode(g, absl::StrCat(head, "/matmul"), "MatMul", {h, weight});
-  (*mm->mutable_attr())["transpose_b"].set_b(true);
-  const std::string out = absl::StrCat(head, "/output");
-  AddNode(g, out, "Add", {mm->name(), bias});
-  return out;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(features));
+  const int64_t outputs = spec.head().outputs();
+  std::string weight = b.Parameter(
+      "weight",
+      UniformTensor(o.layer.dtype, Shape{outputs, features}, bound, rng));
+  std::string bias = b.Parameter(
+      "bias", UniformTensor(o.layer.dtype, Shape{outputs}, bound, rng));
+  return b.Linear("output", h, weight, bias, "matmul");
 }
 
 // The loss's Input (target or labels) and the scalar `loss`.
 void AddLoss(const ModelSpec& spec, DType dtype, const std::string& output,
-             Graph* g) {
+             GraphBuilder& b) {
   const int64_t steps = spec.input().steps();
   const bool every = spec.head().every_step();
   if (spec.loss().has_mse()) {
     const std::string target = OrDefault(spec.loss().mse().target(), "target");
     std::vector<int64_t> dims = {-1, spec.head().outputs()};
     if (every) dims.insert(dims.begin() + 1, steps);
-    AddInputNode(g, target, dtype, dims);
-    AddNode(g, "loss", "MeanSquaredError", {output, target});
+    b.Op("loss", "MeanSquaredError", {output, b.Input(target, dtype, dims)});
   } else {
     const std::string labels =
         OrDefault(spec.loss().cross_entropy().labels(), "labels");
-    AddInputNode(
-        g, labels, DType::kI64,
-        every ? std::vector<int64_t>{-1, steps} : std::vector<int64_t>{-1});
-    AddNode(g, "loss", "SoftmaxCrossEntropy", {output, labels});
+    b.Op("loss", "SoftmaxCrossEntropy",
+         {output, b.Input(labels, DType::kI64,
+                          every ? std::vector<int64_t>{-1, steps}
+                                : std::vector<int64_t>{-1})});
   }
-  g->add_output("loss");
 }
 
 absl::StatusOr<TransformerActivation> ParseActivation(const std::string& a) {
@@ -220,11 +193,7 @@ absl::Status CheckStackLimits(const ModelSpec& spec,
       absl::StrCat("the stack unrolls into steps x layers x directions "
                    "layer steps, at most ",
                    kMaxUnrolledLayerSteps, " of them")));
-  const int64_t gates = o.layer.cell == RecurrentCell::kLstm ? 4
-                        : o.layer.cell == RecurrentCell::kGru ||
-                                o.layer.cell == RecurrentCell::kGruPyTorch
-                            ? 3
-                            : 1;
+  const int64_t gates = GateCount(o.layer.cell);
   const int64_t h = o.layer.hidden_size;
   const int64_t above =  // The input size of layers after the first.
       o.layer.merge == RecurrentMerge::kConcat ? SaturatingMul(dirs, h) : h;
@@ -376,19 +345,22 @@ absl::StatusOr<Graph> BuildModel(const ModelSpec& spec,
   }
   ASSIGN_OR_RETURN(RecurrentStackOptions options, StackOptions(spec));
   RETURN_IF_ERROR(CheckStackLimits(spec, options, budget));
-  Graph g;
-  const std::string x = OrDefault(spec.input().name(), "x");
-  AddInputNode(&g, x, options.layer.dtype,
-               {-1, spec.input().steps(), spec.input().features()});
-  const std::string time_major = absl::StrCat(x, "/time_major");
-  SetInts(AddNode(&g, time_major, "Transpose", {x}), "perm", {1, 0, 2});
+  GraphBuilder b("model spec", "");
+  const std::string x =
+      b.Input(OrDefault(spec.input().name(), "x"), options.layer.dtype,
+              {-1, spec.input().steps(), spec.input().features()});
+  const std::string time_major =
+      b.Op(absl::StrCat(x, "/time_major"), "Transpose", {x})
+          .AttrInts("perm", {1, 0, 2});
   absl::StatusOr<RecurrentStack> stack =
-      AddRecurrentStack(time_major, options, &g);
+      AddRecurrentStack(time_major, options, b.staging());
   if (!stack.ok()) return Annotate(stack.status(), "recurrent");
-  ASSIGN_OR_RETURN(std::string output, AddHead(spec, options, *stack, &g));
-  AddLoss(spec, options.layer.dtype, output, &g);
+  AddLoss(spec, options.layer.dtype, AddHead(spec, options, *stack, b), b);
   // Names chosen in the spec may collide (an input called "loss", a head
-  // named like the stack): the validator names the duplicate.
+  // named like the stack): Commit names the duplicate.
+  Graph g;
+  RETURN_IF_ERROR(b.Commit(&g));
+  g.add_output("loss");
   ASSIGN_OR_RETURN(ValidGraph valid,
                    ValidateGraph(LoadedGraph{g, SourceMap("model spec")}));
   return std::move(valid).Release().first.graph;

@@ -514,25 +514,13 @@ std::string AddDropout(NodeWriter& w, const std::string& prefix,
                        const std::string& x, double rate, uint64_t seed) {
   Node* node;
   std::string out = w.OpAt(prefix, "dropout", "Dropout", {x}, &node);
-  (*node->mutable_attr())["rate"].set_f(static_cast<float>(rate));
+  (*node->mutable_attr())["rate"].set_f(rate);
   (*node->mutable_attr())["training"].set_b(true);
   (*node->mutable_attr())["seed"].set_i(static_cast<int64_t>(seed));
   return out + ":0";
 }
 
 }  // namespace
-
-int64_t GateCount(RecurrentCell cell) {
-  switch (cell) {
-    case RecurrentCell::kLstm:
-      return 4;
-    case RecurrentCell::kGru:
-    case RecurrentCell::kGruPyTorch:
-      return 3;
-    default:
-      return 1;
-  }
-}
 
 absl::StatusOr<RecurrentLayer> AddRecurrentLayer(const std::string& input,
                                                  const RecurrentLayerOptions& o,

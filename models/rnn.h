@@ -48,21 +48,10 @@
 
 #include "absl/status/statusor.h"
 #include "core/dtype.h"
+#include "ops/recurrent_cell.h"  // RecurrentCell, GateCount
 #include "proto/graph.pb.h"
 
 namespace rill {
-
-enum class RecurrentCell {
-  kRnnTanh,  // h = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)
-  kRnnRelu,  // the same with relu
-  kLstm,
-  // The seed GRU (the default): the reset gate multiplies h before the
-  // W_hn matmul, and z weights the candidate: h' = (1 - z) h + z n.
-  kGru,
-  // PyTorch's (oneDNN's lbr_gru): n = tanh(W_in x + b_in + r (W_hn h +
-  // b_hn)), h' = (1 - z) n + z h.
-  kGruPyTorch,
-};
 
 enum class InitialState {
   kZeros,  // h0 (and c0) are zero
@@ -141,9 +130,6 @@ absl::StatusOr<RecurrentLayer> AddRecurrentLayer(
 absl::StatusOr<RecurrentStack> AddRecurrentStack(
     const std::string& input, const RecurrentStackOptions& options,
     Graph* graph);
-
-// The number of gate blocks G of a cell: 1, 4 or 3.
-int64_t GateCount(RecurrentCell cell);
 
 }  // namespace rill
 

@@ -6,12 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
-#include "core/tensor_proto.h"
+#include "graph/graph_builder.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
 #include "models/attention.h"
 #include "models/cross_entropy.h"
-#include "models/node_writer.h"
 
 namespace rill {
 namespace {
@@ -60,47 +59,41 @@ absl::Status CheckOptions(const Seq2SeqOptions& o) {
   return absl::OkStatus();
 }
 
-// Appends the model's parts to one graph. Each part writes through a
-// NodeWriter or a layer builder, which check names before adding.
+// Stages the model's nodes in one GraphBuilder: Inputs and the loss by
+// their own names, the model's parts under the prefix, and the Transformer
+// stacks and loss, which take a Graph*, into its staging.
 class Seq2SeqBuilder {
  public:
-  explicit Seq2SeqBuilder(const Seq2SeqOptions& o) : o_(o) {}
+  explicit Seq2SeqBuilder(const Seq2SeqOptions& o)
+      : o_(o), root_("seq2seq", ""), model_(root_.Scope(o.prefix)) {}
 
-  Graph& graph() { return graph_; }
+  GraphBuilder& root() { return root_; }
+  Graph* staging() { return root_.staging(); }
 
   std::string Input(const std::string& name, DType dtype,
                     const std::vector<int64_t>& dims) {
-    return AddInputNode(&graph_, name, dtype, dims);
+    return root_.Input(name, dtype, dims);
   }
 
   // The Const [n] = 0, 1, ..., n - 1 (i64): the positions of a sequence.
   absl::StatusOr<std::string> Positions(const std::string& name, int64_t n) {
-    NodeWriter w("seq2seq", o_.prefix);
     ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(DType::kI64, Shape{n}));
     for (int64_t i = 0; i < n; ++i) t.data<int64_t>()[i] = i;
-    std::string out = w.Value(name, "Const", t);
-    RETURN_IF_ERROR(w.Commit(&graph_));
-    return out;
+    return model_.Const(name, t);
   }
 
   // The [B] number of tokens of `ids` [B, n] that are not pad_id, as i64.
-  absl::StatusOr<std::string> Lengths(const std::string& ids, int64_t n) {
-    NodeWriter w("seq2seq", o_.prefix);
+  std::string Lengths(const std::string& ids, int64_t n) {
+    GraphBuilder& w = model_;
     Tensor pad = *Tensor::Allocate(DType::kI64, Shape{1});
     *pad.data<int64_t>() = o_.pad_id;
     std::string is_pad =
-        w.Op("src_is_pad", "Equal", {ids, w.Value("pad_id", "Const", pad)});
-    Node* node;
-    std::string pads = w.Op("src_pads", "Cast", {is_pad}, &node);
-    (*node->mutable_attr())["dtype"].set_type(DT_FLOAT);
-    pads = w.Op("src_pad_count", "ReduceSum", {pads}, &node);
-    SetInts(node, "axes", {1});
+        w.Op("src_is_pad", "Equal", {ids, w.Const("pad_id", pad)});
+    std::string pads = w.Cast("src_pads", is_pad, DType::kF32);
+    pads = w.Op("src_pad_count", "ReduceSum", {pads}).AttrInts("axes", {1});
     std::string full = w.Scalar("src_length", DType::kF32, n);
     std::string len = w.Op("src_lengths_f", "Sub", {full, pads});
-    std::string out = w.Op("src_lengths", "Cast", {len}, &node);
-    (*node->mutable_attr())["dtype"].set_type(DT_INT64);
-    RETURN_IF_ERROR(w.Commit(&graph_));
-    return out;
+    return w.Cast("src_lengths", len, DType::kI64);
   }
 
   // embedding(ids) * sqrt(D) + positional(positions): [B, n, D]. The
@@ -109,24 +102,20 @@ class Seq2SeqBuilder {
                                     const std::string& ids,
                                     const std::string& positions) {
     RETURN_IF_ERROR(AddEmbeddingParameters());
-    NodeWriter w("seq2seq", o_.prefix);
+    GraphBuilder& w = model_;
     std::string rows =
-        w.OpI(tag + "_tokens", "Gather", {embedding_, ids}, "axis", 0);
+        w.Op(tag + "_tokens", "Gather", {embedding_, ids}).AttrInt("axis", 0);
     std::string scaled =
         w.Op(tag + "_scaled", "Mul",
              {rows, w.Scalar(tag + "_scale", o_.dtype,
                              std::sqrt(static_cast<double>(o_.d_model)))});
-    std::string pos = w.OpI(tag + "_position_rows", "Gather",
-                            {positional_, positions}, "axis", 0);
+    std::string pos =
+        w.Op(tag + "_position_rows", "Gather", {positional_, positions})
+            .AttrInt("axis", 0);
     std::string out = w.Op(tag + "_embedded", "Add", {scaled, pos});
     if (o_.dropout > 0) {
-      Node* node;
-      out = w.Op(tag + "_dropout", "Dropout", {out}, &node) + ":0";
-      (*node->mutable_attr())["rate"].set_f(static_cast<float>(o_.dropout));
-      (*node->mutable_attr())["training"].set_b(true);
-      (*node->mutable_attr())["seed"].set_i(static_cast<int64_t>(o_.seed));
+      out = w.Dropout(tag + "_dropout", out, o_.dropout, o_.seed);
     }
-    RETURN_IF_ERROR(w.Commit(&graph_));
     return out;
   }
 
@@ -150,62 +139,57 @@ class Seq2SeqBuilder {
   }
 
   // logits [B, n, V] of the decoder's output h.
-  absl::StatusOr<std::string> Logits(const std::string& h) {
-    NodeWriter w("seq2seq", o_.prefix);
+  std::string Logits(const std::string& h) {
     std::string weight = embedding_, bias;
     if (!o_.tie_output) {
       std::mt19937_64 rng(o_.seed + 1);
       const double bound = 1.0 / std::sqrt(static_cast<double>(o_.d_model));
-      std::uniform_real_distribution<double> dist(-bound, bound);
-      auto draw = [&](int64_t) { return dist(rng); };
-      weight = w.Value(
-          "output.weight", "Parameter",
-          FilledTensor(o_.dtype, Shape{o_.vocab_size, o_.d_model}, draw));
-      bias = w.Value("output.bias", "Parameter",
-                     FilledTensor(o_.dtype, Shape{o_.vocab_size}, draw));
+      weight = model_.Parameter(
+          "output.weight",
+          UniformTensor(o_.dtype, Shape{o_.vocab_size, o_.d_model}, bound,
+                        rng));
+      bias = model_.Parameter(
+          "output.bias",
+          UniformTensor(o_.dtype, Shape{o_.vocab_size}, bound, rng));
     }
-    Node* mm;
-    std::string out =
-        w.Op(bias.empty() ? "logits" : "logits_mm", "MatMul", {h, weight}, &mm);
-    (*mm->mutable_attr())["transpose_b"].set_b(true);
-    if (!bias.empty()) out = w.Op("logits", "Add", {out, bias});
-    RETURN_IF_ERROR(w.Commit(&graph_));
-    return out;
+    return model_.Linear("logits", h, weight, bias);
   }
 
-  // Checks the graph, which must be whole.
-  absl::StatusOr<Graph> Finish() {
+  // The graph with `outputs`, checked; it must be whole.
+  absl::StatusOr<Graph> Finish(const std::vector<std::string>& outputs = {}) {
+    Graph graph;
+    RETURN_IF_ERROR(root_.Commit(&graph));
+    for (const std::string& out : outputs) graph.add_output(out);
     ASSIGN_OR_RETURN(ValidGraph valid,
-                     ValidateGraph(LoadedGraph{graph_, SourceMap("seq2seq")}));
+                     ValidateGraph(LoadedGraph{graph, SourceMap("seq2seq")}));
     return std::move(valid).Release().first.graph;
   }
 
  private:
   absl::Status AddEmbeddingParameters() {
     if (!embedding_.empty()) return absl::OkStatus();
-    NodeWriter w("seq2seq", o_.prefix);
     std::mt19937_64 rng(o_.seed);
     std::normal_distribution<double> normal(
         0, 1 / std::sqrt(static_cast<double>(o_.d_model)));
     auto draw = [&](int64_t) { return normal(rng); };
-    embedding_ =
-        w.Value("embedding.weight", "Parameter",
-                FilledTensor(o_.dtype, Shape{o_.vocab_size, o_.d_model}, draw));
+    embedding_ = model_.Parameter(
+        "embedding.weight",
+        FilledTensor(o_.dtype, Shape{o_.vocab_size, o_.d_model}, draw));
     const int64_t rows = std::max(o_.src_length, o_.tgt_length);
     if (o_.positional == PositionalKind::kLearned) {
-      positional_ =
-          w.Value("positional.weight", "Parameter",
-                  FilledTensor(o_.dtype, Shape{rows, o_.d_model}, draw));
+      positional_ = model_.Parameter(
+          "positional.weight",
+          FilledTensor(o_.dtype, Shape{rows, o_.d_model}, draw));
     } else {
       ASSIGN_OR_RETURN(Tensor table, SinusoidalPositionalEncodingTable(
                                          rows, o_.d_model, o_.dtype));
-      positional_ = w.Value("positional.table", "Const", table);
+      positional_ = model_.Const("positional.table", table);
     }
-    return w.Commit(&graph_);
+    return absl::OkStatus();
   }
 
   const Seq2SeqOptions& o_;
-  Graph graph_;
+  GraphBuilder root_, model_;
   std::string embedding_, positional_;
 };
 
@@ -215,12 +199,12 @@ absl::StatusOr<std::pair<std::string, std::string>> AddSource(
   std::string src = b.Input("src", DType::kI64, {-1, o.src_length});
   ASSIGN_OR_RETURN(std::string positions,
                    b.Positions("src_positions", o.src_length));
-  ASSIGN_OR_RETURN(std::string lengths, b.Lengths(src, o.src_length));
+  std::string lengths = b.Lengths(src, o.src_length);
   ASSIGN_OR_RETURN(std::string x, b.Embed("src", src, positions));
   TransformerStackOptions encoder = b.Stack("encoder");
   encoder.layer.key_lengths = lengths;
   ASSIGN_OR_RETURN(TransformerStack memory,
-                   AddTransformerEncoder(x, encoder, &b.graph()));
+                   AddTransformerEncoder(x, encoder, b.staging()));
   return std::make_pair(memory.output, lengths);
 }
 
@@ -237,7 +221,7 @@ absl::StatusOr<std::string> AddFullDecoder(Seq2SeqBuilder& b,
   decoder.layer.causal = true;
   decoder.layer.memory_key_lengths = lengths;
   ASSIGN_OR_RETURN(TransformerStack h,
-                   AddTransformerDecoder(x, memory, decoder, &b.graph()));
+                   AddTransformerDecoder(x, memory, decoder, b.staging()));
   return b.Logits(h.output);
 }
 
@@ -257,10 +241,9 @@ absl::StatusOr<Graph> BuildSeq2SeqTrainingGraph(const Seq2SeqOptions& o) {
   ce.ignore_index = o.pad_id;
   ce.dtype = o.dtype;
   ASSIGN_OR_RETURN(std::string loss,
-                   AddCrossEntropyLoss(logits, tgt_out, ce, &b.graph()));
-  AddNode(&b.graph(), "loss", "Identity", {loss});
-  b.graph().add_output("loss");
-  return b.Finish();
+                   AddCrossEntropyLoss(logits, tgt_out, ce, b.staging()));
+  b.root().Op("loss", "Identity", {loss});
+  return b.Finish({"loss"});
 }
 
 absl::StatusOr<Seq2SeqDecodingGraphs> BuildSeq2SeqDecodingGraphs(
@@ -283,7 +266,7 @@ absl::StatusOr<Seq2SeqDecodingGraphs> BuildSeq2SeqDecodingGraphs(
       m.dtype = o.dtype;
       m.seed = l.seed + 1;
       ASSIGN_OR_RETURN(ProjectedKeyValue kv,
-                       AddKeyValueProjection(d.memory, m, &b.graph()));
+                       AddKeyValueProjection(d.memory, m, b.staging()));
       d.memory_keys.push_back(kv.key);
       d.memory_values.push_back(kv.value);
     }
@@ -321,14 +304,14 @@ absl::StatusOr<Seq2SeqDecodingGraphs> BuildSeq2SeqDecodingGraphs(
       l.cache_length = o.tgt_length;
       l.memory_key_lengths = lengths;
       ASSIGN_OR_RETURN(TransformerLayer layer,
-                       AddTransformerDecoderLayer(h, "", l, &b.graph()));
+                       AddTransformerDecoderLayer(h, "", l, b.staging()));
       h = layer.output;
       d.new_cache_keys.push_back(layer.cache_key);
       d.new_cache_values.push_back(layer.cache_value);
     }
     ASSIGN_OR_RETURN(TransformerStack norm,
-                     AddStackNorm(h, decoder, &b.graph()));
-    ASSIGN_OR_RETURN(d.cached_logits, b.Logits(norm.output));
+                     AddStackNorm(h, decoder, b.staging()));
+    d.cached_logits = b.Logits(norm.output);
     ASSIGN_OR_RETURN(d.cached, b.Finish());
   }
   return d;

@@ -5,13 +5,10 @@
 #include <random>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "core/tensor.h"
-#include "core/tensor_proto.h"
-#include "graph/validate.h"
-#include "models/node_writer.h"
+#include "graph/graph_builder.h"
 
 namespace rill {
 namespace {
@@ -23,26 +20,8 @@ absl::Status Bad(const char* what, const std::string& prefix,
 }
 
 absl::Status CheckOptions(const char* what, const TransformerLayerOptions& o) {
-  if (!IsValidNodeName(o.prefix)) {
-    return Bad(
-        what, "",
-        absl::StrCat("prefix '", o.prefix,
-                     "' is not a node name ([A-Za-z_][A-Za-z0-9_.-/]*)"));
-  }
-  if (o.dtype != DType::kF32 && o.dtype != DType::kF64) {
-    return Bad(what, o.prefix, "dtype must be f32 or f64");
-  }
-  if (o.d_model < 1) {
-    return Bad(what, o.prefix, absl::StrCat("d_model ", o.d_model, " < 1"));
-  }
-  if (o.heads < 1) {
-    return Bad(what, o.prefix, absl::StrCat("heads ", o.heads, " < 1"));
-  }
-  if (o.d_model % o.heads != 0) {
-    return Bad(what, o.prefix,
-               absl::StrCat("d_model ", o.d_model,
-                            " is not divisible by heads ", o.heads));
-  }
+  RETURN_IF_ERROR(
+      CheckAttentionOptions(what, o.prefix, o.dtype, o.d_model, o.heads));
   if (o.ff < 1) return Bad(what, o.prefix, absl::StrCat("ff ", o.ff, " < 1"));
   // Negated so that NaN fails too.
   if (!(o.dropout >= 0 && o.dropout < 1)) {
@@ -52,51 +31,43 @@ absl::Status CheckOptions(const char* what, const TransformerLayerOptions& o) {
   return absl::OkStatus();
 }
 
-// Builds a layer in a copy of the graph, so that the caller's graph changes
-// only once every node is in place and no name clashes.
+// nn.LayerNorm(D) with Parameters <name>.weight (ones) and <name>.bias
+// (zeros), epsilon 1e-5; the Parameters join `parameters`.
+std::string Norm(GraphBuilder& b, const std::string& name, const std::string& x,
+                 const TransformerLayerOptions& o,
+                 std::vector<std::string>* parameters) {
+  auto filled = [&](double v) {
+    return FilledTensor(o.dtype, Shape{o.d_model}, [&](int64_t) { return v; });
+  };
+  std::string weight = b.Parameter(name + ".weight", filled(1));
+  std::string bias = b.Parameter(name + ".bias", filled(0));
+  parameters->insert(parameters->end(), {weight, bias});
+  return b.LayerNorm(name, x, weight, bias);
+}
+
+// A layer's nodes, staged so that the caller's graph changes only once
+// every node is in place and no name clashes.
 class LayerBuilder {
  public:
-  LayerBuilder(const TransformerLayerOptions& o, const Graph& graph)
-      : o_(o), graph_(graph), rng_(o.seed + 2) {}
+  explicit LayerBuilder(const TransformerLayerOptions& o)
+      : o_(o), b_("transformer layer", o.prefix), rng_(o.seed + 2) {}
 
-  // Adds node `<prefix>/<name>` and returns its name.
-  std::string Op(const std::string& name, const std::string& op,
-                 const std::vector<std::string>& inputs,
-                 Node** node = nullptr) {
-    Node* n = AddNode(&graph_, absl::StrCat(o_.prefix, "/", name), op, inputs);
-    if (node != nullptr) *node = n;
-    return n->name();
-  }
-
-  // x . weight^T + bias, with nn.Linear's Parameters <name>.weight
-  // [out, in] and <name>.bias [out], both uniform(+-1/sqrt(in)).
+  // nn.Linear(in, out): Parameters <name>.weight [out, in] and <name>.bias
+  // [out], both uniform(+-1/sqrt(in)).
   std::string Linear(const std::string& name, const std::string& x, int64_t in,
                      int64_t out) {
     const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-    std::string weight = Param(name + ".weight", Shape{out, in}, bound);
-    std::string bias = Param(name + ".bias", Shape{out}, bound);
-    Node* mm;
-    std::string prod = Op(name + "_mm", "MatMul", {x, weight}, &mm);
-    (*mm->mutable_attr())["transpose_b"].set_b(true);
-    return Op(name, "Add", {prod, bias});
-  }
-
-  // nn.LayerNorm(D): <name>.weight ones, <name>.bias zeros, epsilon 1e-5.
-  std::string Norm(const std::string& name, const std::string& x) {
-    std::string gamma = Param(name + ".weight", Shape{o_.d_model}, 0, 1.0);
-    std::string beta = Param(name + ".bias", Shape{o_.d_model}, 0, 0.0);
-    return Op(name, "LayerNorm", {x, gamma, beta}) + ":0";
+    std::string weight = Param(
+        name + ".weight", UniformTensor(o_.dtype, Shape{out, in}, bound, rng_));
+    std::string bias =
+        Param(name + ".bias", UniformTensor(o_.dtype, Shape{out}, bound, rng_));
+    return b_.Linear(name, x, weight, bias);
   }
 
   // x itself when dropout is 0.
   std::string Dropout(const std::string& name, const std::string& x) {
     if (o_.dropout == 0) return x;
-    Node* node;
-    std::string out = Op(name, "Dropout", {x}, &node);
-    (*node->mutable_attr())["rate"].set_f(static_cast<float>(o_.dropout));
-    (*node->mutable_attr())["training"].set_b(true);
-    (*node->mutable_attr())["seed"].set_i(static_cast<int64_t>(o_.seed));
-    return out + ":0";
+    return b_.Dropout(name, x, o_.dropout, o_.seed);
   }
 
   // AddMultiHeadAttention as <prefix>/<name>, with `m`'s masks, projected
@@ -112,7 +83,7 @@ class LayerBuilder {
     m.dtype = o_.dtype;
     m.seed = seed;
     ASSIGN_OR_RETURN(MultiHeadAttention mha,
-                     AddMultiHeadAttention(query, key_value, m, &graph_));
+                     AddMultiHeadAttention(query, key_value, m, b_.staging()));
     for (const std::string& p : mha.parameters) parameters_.push_back(p);
     return mha;
   }
@@ -120,9 +91,9 @@ class LayerBuilder {
   // Linear(D, ff) - activation - dropout - Linear(ff, D).
   std::string FeedForward(const std::string& x) {
     std::string h = Linear("linear1", x, o_.d_model, o_.ff);
-    h = Op("activation",
-           o_.activation == TransformerActivation::kGelu ? "Gelu" : "Relu",
-           {h});
+    h = b_.Op("activation",
+              o_.activation == TransformerActivation::kGelu ? "Gelu" : "Relu",
+              {h});
     h = Dropout("dropout", h);
     return Linear("linear2", h, o_.ff, o_.d_model);
   }
@@ -134,56 +105,33 @@ class LayerBuilder {
       const std::function<absl::StatusOr<std::string>(const std::string&)>&
           block) {
     const std::string norm = absl::StrCat("norm", n);
-    const std::string in = o_.norm_first ? Norm(norm, x) : x;
+    const std::string in =
+        o_.norm_first ? Norm(b_, norm, x, o_, &parameters_) : x;
     ASSIGN_OR_RETURN(std::string out, block(in));
     out = Dropout(absl::StrCat("dropout", n), out);
-    std::string sum = Op(absl::StrCat("residual", n), "Add", {x, out});
-    return o_.norm_first ? sum : Norm(norm, sum);
+    std::string sum = b_.Op(absl::StrCat("residual", n), "Add", {x, out});
+    return o_.norm_first ? sum : Norm(b_, norm, sum, o_, &parameters_);
   }
 
-  // Replaces `graph` with the copy, unless a name appears twice in it.
   absl::StatusOr<TransformerLayer> Commit(const std::string& output,
                                           Graph* graph,
                                           const MultiHeadAttention& self = {}) {
-    RETURN_IF_ERROR(error_);
-    absl::flat_hash_set<std::string> names;
-    for (const Node& n : graph_.node()) {
-      if (!names.insert(n.name()).second) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("transformer layer '", o_.prefix,
-                         "': the graph already has a node '", n.name(), "'"));
-      }
-    }
-    *graph = std::move(graph_);
+    RETURN_IF_ERROR(b_.Commit(graph));
     return TransformerLayer{output, std::move(parameters_), self.cache_key,
                             self.cache_value};
   }
 
  private:
-  // A Parameter of `shape`: uniform(+-bound), or all `fill` when bound is
-  // 0.
-  std::string Param(const std::string& name, const Shape& shape, double bound,
-                    double fill = 0) {
-    std::uniform_real_distribution<double> dist(-bound, bound);
-    absl::StatusOr<Tensor> t = FilledTensor(o_.dtype, shape, [&](int64_t) {
-      return bound > 0 ? dist(rng_) : fill;
-    });
-    Node* node;
-    std::string out = Op(name, "Parameter", {}, &node);
-    if (!t.ok()) {  // Reported by Commit, so that Param chains like Op.
-      if (error_.ok()) error_ = Annotate(t.status(), out);
-      return out;
-    }
-    *(*node->mutable_attr())["value"].mutable_tensor() = TensorToProto(*t);
-    parameters_.push_back(out);
-    return out;
+  std::string Param(const std::string& name,
+                    const absl::StatusOr<Tensor>& value) {
+    parameters_.push_back(b_.Parameter(name, value));
+    return parameters_.back();
   }
 
   const TransformerLayerOptions& o_;
-  Graph graph_;
+  GraphBuilder b_;
   std::mt19937_64 rng_;
   std::vector<std::string> parameters_;
-  absl::Status error_;  // The first Parameter value that could not be made.
 };
 
 absl::StatusOr<std::string> Output(
@@ -199,7 +147,7 @@ absl::StatusOr<TransformerLayer> AddTransformerEncoderLayer(
   const char* what = "transformer encoder layer";
   RETURN_IF_ERROR(CheckOptions(what, o));
   if (x.empty()) return Bad(what, o.prefix, "x is empty");
-  LayerBuilder b(o, *graph);
+  LayerBuilder b(o);
   MultiHeadAttentionOptions self;
   self.causal = o.causal;
   self.key_lengths = o.key_lengths;
@@ -220,7 +168,7 @@ absl::StatusOr<TransformerLayer> AddTransformerDecoderLayer(
   if (x.empty() || (memory.empty() && o.memory_kv.key.empty())) {
     return Bad(what, o.prefix, "x and memory must both be given");
   }
-  LayerBuilder b(o, *graph);
+  LayerBuilder b(o);
   MultiHeadAttentionOptions self;
   self.causal = o.causal;
   self.key_lengths = o.key_lengths;
@@ -265,24 +213,17 @@ absl::StatusOr<TransformerStack> AddStackNorm(const std::string& x,
                                               Graph* graph) {
   const TransformerLayerOptions& o = s.layer;
   RETURN_IF_ERROR(CheckOptions("transformer stack", o));
-  auto filled = [&](double v) {
-    return FilledTensor(o.dtype, Shape{o.d_model}, [&](int64_t) { return v; });
-  };
-  NodeWriter w("transformer stack", o.prefix);
+  GraphBuilder b("transformer stack", o.prefix);
   TransformerStack out;
-  out.parameters = {w.Value("norm.weight", "Parameter", filled(1)),
-                    w.Value("norm.bias", "Parameter", filled(0))};
-  out.output =
-      w.Op("norm", "LayerNorm", {x, out.parameters[0], out.parameters[1]}) +
-      ":0";
-  RETURN_IF_ERROR(w.Commit(graph));
+  out.output = Norm(b, "norm", x, o, &out.parameters);
+  RETURN_IF_ERROR(b.Commit(graph));
   return out;
 }
 
 namespace {
 
-// The layers, then the norm, built in a copy of `graph` that replaces it
-// once all are in.
+// The layers, then the norm, staged together so that they land all or
+// none.
 absl::StatusOr<TransformerStack> AddStack(
     const std::string& x, const TransformerStackOptions& s,
     const std::function<absl::StatusOr<TransformerLayer>(
@@ -292,20 +233,20 @@ absl::StatusOr<TransformerStack> AddStack(
     return Bad("transformer stack", s.layer.prefix,
                absl::StrCat("num_layers ", s.num_layers, " < 1"));
   }
-  Graph copy = *graph;
+  GraphBuilder b("transformer stack", s.layer.prefix);
   std::string h = x;
   std::vector<std::string> parameters;
   for (int64_t i = 0; i < s.num_layers; ++i) {
     ASSIGN_OR_RETURN(TransformerLayer l,
-                     layer(h, StackLayerOptions(s, i), &copy));
+                     layer(h, StackLayerOptions(s, i), b.staging()));
     h = l.output;
     parameters.insert(parameters.end(), l.parameters.begin(),
                       l.parameters.end());
   }
-  ASSIGN_OR_RETURN(TransformerStack stack, AddStackNorm(h, s, &copy));
+  ASSIGN_OR_RETURN(TransformerStack stack, AddStackNorm(h, s, b.staging()));
   stack.parameters.insert(stack.parameters.begin(), parameters.begin(),
                           parameters.end());
-  *graph = std::move(copy);
+  RETURN_IF_ERROR(b.Commit(graph));
   return stack;
 }
 

@@ -279,7 +279,7 @@ absl::Status CheckLayerNormInput(const InferenceContext& c, int i,
 }
 
 absl::Status CheckEpsilon(const InferenceContext& c) {
-  float epsilon = c.attrs().GetFloat("epsilon");
+  const double epsilon = c.attrs().GetFloat("epsilon");
   if (epsilon >= 0 && !std::isinf(epsilon)) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat("attr 'epsilon' = ", epsilon, " must be finite and >= 0"));
@@ -702,7 +702,7 @@ void RegisterNnOps(OpRegistry& r) {
             .Output("y")
             .Output("mean")
             .Output("variance")
-            .Attr("epsilon", AttrType::kFloat, FloatAttr(1e-5f))
+            .Attr("epsilon", AttrType::kFloat, FloatAttr(1e-5))
             .Shape(LayerNormShape)
             .Gradient(LayerNormGradient)
             .Reference(MakeFloatKernel<LayerNormReference>)
@@ -725,7 +725,7 @@ void RegisterNnOps(OpRegistry& r) {
             .Output("dx")
             .Output("dgamma")
             .Output("dbeta")
-            .Attr("epsilon", AttrType::kFloat, FloatAttr(1e-5f))
+            .Attr("epsilon", AttrType::kFloat, FloatAttr(1e-5))
             .Shape(LayerNormGradShape)
             .Gradient(
                 [](GradContext& g) { return LayerNormGradGradient(g).Build(); })

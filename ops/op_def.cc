@@ -42,7 +42,8 @@ bool AttrValueHasType(const AttrValue& v, AttrType t) {
     case AttrType::kInt:
       return v.value_case() == AttrValue::kI;
     case AttrType::kFloat:
-      return v.value_case() == AttrValue::kF;
+      return v.value_case() == AttrValue::kF ||
+             v.value_case() == AttrValue::kF32;
     case AttrType::kString:
       return v.value_case() == AttrValue::kS;
     case AttrType::kBool:
@@ -95,7 +96,10 @@ const AttrValue& Attrs::Get(const std::string& name) const {
   std::abort();
 }
 int64_t Attrs::GetInt(const std::string& n) const { return Get(n).i(); }
-float Attrs::GetFloat(const std::string& n) const { return Get(n).f(); }
+double Attrs::GetFloat(const std::string& n) const {
+  const AttrValue& v = Get(n);
+  return v.value_case() == AttrValue::kF32 ? v.f32() : v.f();
+}
 bool Attrs::GetBool(const std::string& n) const { return Get(n).b(); }
 const std::string& Attrs::GetString(const std::string& n) const {
   return Get(n).s();
@@ -248,7 +252,7 @@ AttrValue IntAttr(int64_t v) {
   a.set_i(v);
   return a;
 }
-AttrValue FloatAttr(float v) {
+AttrValue FloatAttr(double v) {
   AttrValue a;
   a.set_f(v);
   return a;

@@ -62,7 +62,8 @@ class Attrs {
  public:
   Attrs(const Node& node, const std::vector<AttrDef>& defs);
   int64_t GetInt(const std::string& name) const;
-  float GetFloat(const std::string& name) const;
+  // Double, whatever the graph's dtype: f32 kernels narrow it themselves.
+  double GetFloat(const std::string& name) const;
   bool GetBool(const std::string& name) const;
   const std::string& GetString(const std::string& name) const;
   const ShapeProto& GetShape(const std::string& name) const;
@@ -231,7 +232,7 @@ class OpDef {
 
 // AttrValue constructors, for defaults and for building graphs in code.
 AttrValue IntAttr(int64_t v);
-AttrValue FloatAttr(float v);
+AttrValue FloatAttr(double v);
 AttrValue BoolAttr(bool v);
 AttrValue StringAttr(std::string v);
 AttrValue IntListAttr(std::vector<int64_t> v);

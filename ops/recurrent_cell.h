@@ -14,14 +14,25 @@
 
 namespace rill {
 
-// The `cell` attr of RecurrentLayer and RecurrentLayerGrad.
-enum class RecurrentCellKind { kRnnTanh, kRnnRelu, kLstm, kGru, kGruPyTorch };
+// A recurrent cell: the `cell` attr of RecurrentLayer and
+// RecurrentLayerGrad, and what models/rnn.h unrolls.
+enum class RecurrentCell {
+  kRnnTanh,  // h = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)
+  kRnnRelu,  // the same with relu
+  kLstm,
+  // The seed GRU (the default): the reset gate multiplies h before the
+  // W_hn matmul, and z weights the candidate: h' = (1 - z) h + z n.
+  kGru,
+  // PyTorch's (oneDNN's lbr_gru): n = tanh(W_in x + b_in + r (W_hn h +
+  // b_hn)), h' = (1 - z) n + z h.
+  kGruPyTorch,
+};
 
-absl::StatusOr<RecurrentCellKind> ParseRecurrentCell(const std::string& s);
+absl::StatusOr<RecurrentCell> ParseRecurrentCell(const std::string& s);
 // G, the gate blocks stacked in the weights: 1, 4 (LSTM) or 3 (GRU).
-int64_t RecurrentGates(RecurrentCellKind c);
+int64_t GateCount(RecurrentCell c);
 // The cell of a node whose attrs were checked.
-RecurrentCellKind RecurrentCellOf(const KernelArgs& a);
+RecurrentCell RecurrentCellOf(const KernelArgs& a);
 
 // The oneDNN kernels, or nullptr where oneDNN cannot run the node.
 absl::StatusOr<std::unique_ptr<OpKernel>> MakeRecurrentLayerOneDnn(

@@ -17,7 +17,7 @@
 namespace rill {
 namespace {
 
-using Cell = RecurrentCellKind;
+using Cell = RecurrentCell;
 
 // ---- oneDNN kernels ----
 //
@@ -68,7 +68,7 @@ struct RnnShapes {
         b(a.inputs[0].shape().dim(1)),
         i(a.inputs[0].shape().dim(2)),
         h(a.inputs[1].shape().dim(1)),
-        g(RecurrentGates(cell)) {
+        g(GateCount(cell)) {
     const auto f32 = memory::data_type::f32;
     src = memory::desc({t, b, i}, f32, Tag::tnc);
     dst = memory::desc({t, b, h}, f32, Tag::tnc);

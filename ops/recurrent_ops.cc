@@ -33,7 +33,7 @@
 namespace rill {
 namespace {
 
-using Cell = RecurrentCellKind;
+using Cell = RecurrentCell;
 
 // ---- Shapes ----
 
@@ -69,7 +69,7 @@ absl::StatusOr<Dims> CheckInputs(const InferenceContext& c) {
           "; it needs rank ", ranks[k]));
     }
   }
-  const int64_t g = RecurrentGates(d.cell);
+  const int64_t g = GateCount(d.cell);
   const Shape& x = c.input_shape(0);
   d.t = x.dim(0);
   d.b = x.dim(1);
@@ -152,7 +152,7 @@ absl::Status RecurrentLayerGradShape(InferenceContext& c) {
   }
   const DType t = c.input_dtype(0);
   const int64_t gh =
-      d.h == kSymbolicDim ? kSymbolicDim : RecurrentGates(d.cell) * d.h;
+      d.h == kSymbolicDim ? kSymbolicDim : GateCount(d.cell) * d.h;
   c.SetOutput(0, t, Shape{d.t, d.b, d.i});
   c.SetOutput(1, t, Shape{d.b, d.h});
   c.SetOutput(2, t, Shape{gh, d.i});
@@ -258,7 +258,7 @@ struct ForwardPass {
     b = in[0].shape().dim(1);
     i = in[0].shape().dim(2);
     h = in[1].shape().dim(1);
-    g = RecurrentGates(c);
+    g = GateCount(c);
     x = ToDouble<T>(in[0]);
     w_ih = ToDouble<T>(in[2]);
     w_hh = ToDouble<T>(in[3]);
@@ -575,31 +575,31 @@ absl::Status RecurrentLayerGradient(GradContext& g) {
 
 }  // namespace
 
-absl::StatusOr<RecurrentCellKind> ParseRecurrentCell(const std::string& s) {
-  if (s == "rnn_tanh") return RecurrentCellKind::kRnnTanh;
-  if (s == "rnn_relu") return RecurrentCellKind::kRnnRelu;
-  if (s == "lstm") return RecurrentCellKind::kLstm;
-  if (s == "gru") return RecurrentCellKind::kGru;
-  if (s == "gru_pytorch") return RecurrentCellKind::kGruPyTorch;
+absl::StatusOr<RecurrentCell> ParseRecurrentCell(const std::string& s) {
+  if (s == "rnn_tanh") return RecurrentCell::kRnnTanh;
+  if (s == "rnn_relu") return RecurrentCell::kRnnRelu;
+  if (s == "lstm") return RecurrentCell::kLstm;
+  if (s == "gru") return RecurrentCell::kGru;
+  if (s == "gru_pytorch") return RecurrentCell::kGruPyTorch;
   return absl::InvalidArgumentError(
       absl::StrCat("attr 'cell' = '", s,
                    "' is not one of rnn_tanh, rnn_relu, lstm, gru, "
                    "gru_pytorch"));
 }
 
-int64_t RecurrentGates(RecurrentCellKind c) {
+int64_t GateCount(RecurrentCell c) {
   switch (c) {
-    case RecurrentCellKind::kLstm:
+    case RecurrentCell::kLstm:
       return 4;
-    case RecurrentCellKind::kGru:
-    case RecurrentCellKind::kGruPyTorch:
+    case RecurrentCell::kGru:
+    case RecurrentCell::kGruPyTorch:
       return 3;
     default:
       return 1;
   }
 }
 
-RecurrentCellKind RecurrentCellOf(const KernelArgs& a) {
+RecurrentCell RecurrentCellOf(const KernelArgs& a) {
   return *ParseRecurrentCell(a.attrs.GetString("cell"));
 }
 

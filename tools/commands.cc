@@ -352,7 +352,8 @@ absl::Status Ops(const std::vector<std::string>& operands) {
 
 absl::Status Dot(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
-  std::fputs(ToDot(g).c_str(), stdout);
+  ASSIGN_OR_RETURN(std::string dot, ToDot(g));
+  std::fputs(dot.c_str(), stdout);
   return absl::OkStatus();
 }
 

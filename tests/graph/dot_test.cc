@@ -85,7 +85,7 @@ std::vector<std::string> NodeEdges(const std::string& dot) {
 }
 
 TEST(DotTest, IsAClosedDigraph) {
-  const std::string dot = ToDot(ValidateOrDie(kSmallGraph));
+  const std::string dot = *ToDot(ValidateOrDie(kSmallGraph));
   EXPECT_TRUE(absl::StartsWith(dot, "digraph rill {\n")) << dot;
   EXPECT_TRUE(absl::EndsWith(dot, "\n}\n")) << dot;
   // Braces balance outside quoted labels, and close only at the very end.
@@ -116,7 +116,7 @@ TEST(DotTest, IsAClosedDigraph) {
 
 TEST(DotTest, OneBoxPerNodeWithNameAndOp) {
   ValidGraph g = ValidateOrDie(kSmallGraph);
-  const std::string dot = ToDot(g);
+  const std::string dot = *ToDot(g);
   for (int i = 0; i < g.num_nodes(); ++i) {
     const std::string label =
         "\"" + g.node(i).name() + "\\n" + g.node(i).op() + "\"";
@@ -131,7 +131,7 @@ TEST(DotTest, OneBoxPerNodeWithNameAndOp) {
 
 TEST(DotTest, OneEdgePerInputLabelledWithDtypeAndShape) {
   ValidGraph g = ValidateOrDie(kSmallGraph);
-  const std::string dot = ToDot(g);
+  const std::string dot = *ToDot(g);
   int inputs = 0;
   for (int i = 0; i < g.num_nodes(); ++i) inputs += g.node(i).input_size();
   EXPECT_EQ(static_cast<int>(NodeEdges(dot).size()), inputs) << dot;
@@ -172,13 +172,44 @@ TEST(DotTest, SecondOutputEdgesNameTheOutput) {
                       output: "s:1"
                     )pb",
                     TestOpRegistry());
-  const std::string dot = ToDot(g);
+  const std::string dot = *ToDot(g);
   EXPECT_TRUE(absl::StrContains(dot, "  n1 -> n2 [label=\":1 i64[1]\"];"))
       << dot;
   EXPECT_TRUE(
       absl::StrContains(dot, "  out_1_1 [shape=plaintext, label=\"s:1\"];"))
       << dot;
   EXPECT_EQ(NodeEdges(dot).size(), 2u);
+}
+
+TEST(DotTest, FetchesPruneToWhatTheyNeed) {
+  ValidGraph g = ValidateOrDie(kSmallGraph);
+  // layer/mm needs x64 and layer/w; x, y and sq are left out.
+  const std::string dot = *ToDot(g, {{"layer/mm"}, false});
+  for (const char* kept : {"n1 [", "n2 [", "n3 ["}) {
+    EXPECT_TRUE(absl::StrContains(dot, kept)) << kept << "\n" << dot;
+  }
+  for (const char* dropped : {"n0 [", "n4 [", "n5 [", "-> n5", "-> n4"}) {
+    EXPECT_FALSE(absl::StrContains(dot, dropped)) << dropped << "\n" << dot;
+  }
+  EXPECT_TRUE(absl::StrContains(
+      dot, "  out_3_0 [shape=plaintext, label=\"layer/mm\"];"));
+  absl::Status unknown = ToDot(g, {{"nope"}, false}).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(absl::StrContains(unknown.message(), "nope")) << unknown;
+}
+
+TEST(DotTest, ScopesBecomeNestedClusters) {
+  ValidGraph g = ValidateOrDie(kSmallGraph);
+  const std::string dot = *ToDot(g, {{}, true});
+  // layer/w and layer/mm inside one cluster labelled "layer".
+  const size_t open = dot.find("subgraph cluster_0 {\n    label=\"layer\";\n");
+  ASSERT_NE(open, std::string::npos) << dot;
+  const size_t close = dot.find("  }\n", open);
+  const std::string cluster = dot.substr(open, close - open);
+  EXPECT_TRUE(absl::StrContains(cluster, "    n1 [label=\"layer/w"));
+  EXPECT_TRUE(absl::StrContains(cluster, "    n3 [label=\"layer/mm"));
+  EXPECT_FALSE(absl::StrContains(cluster, "n4 ["));
+  EXPECT_EQ(dot.find("subgraph", open + 1), std::string::npos);
 }
 
 }  // namespace

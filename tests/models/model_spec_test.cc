@@ -14,9 +14,9 @@
 
 #include "core/tensor_proto.h"
 #include "google/protobuf/text_format.h"
+#include "graph/graph_builder.h"
 #include "graph/validate.h"
 #include "gtest/gtest.h"
-#include "models/node_writer.h"
 #include "models/rnn.h"
 #include "runtime/executor.h"
 

@@ -9,14 +9,14 @@
 
 #include "core/dtype.h"
 #include "core/tensor.h"
-#include "models/node_writer.h"
+#include "graph/graph_builder.h"
 #include "proto/graph.pb.h"
 
 namespace rill {
 
 Node* FindNode(Graph* g, const std::string& name);
 
-// AddInputNode (models/node_writer.h) with the tests' usual f64; ops are
+// AddInputNode (graph/graph_builder.h) with the tests' usual f64; ops are
 // added with its AddNode.
 void AddInput(Graph* g, const std::string& name,
               const std::vector<int64_t>& dims, DType dtype = DType::kF64);

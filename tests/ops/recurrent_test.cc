@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "graph/graph_builder.h"
 #include "gtest/gtest.h"
-#include "models/node_writer.h"
 #include "runtime/executor.h"
 #include "tests/ops/op_test_util.h"
 
