@@ -10,11 +10,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/checkpoint.h"
 #include "core/quote.h"
 #include "core/status.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
-#include "train/checkpoint.h"
 
 namespace rill {
 namespace {

@@ -14,8 +14,8 @@
 #include "core/npy.h"
 #include "eigen3/Eigen/Cholesky"
 #include "eigen3/Eigen/Eigenvalues"
+#include "core/checkpoint.h"
 #include "models/esn_graph.h"
-#include "train/checkpoint.h"
 
 namespace rill {
 namespace {

@@ -212,7 +212,7 @@ class Esn {
   absl::StatusOr<EsnMatrix> Generate(const EsnVector& u0, int64_t steps,
                                      EsnVector* x) const;
 
-  // A fitted model as a train/checkpoint.h file (step 0, no RNG state),
+  // A fitted model as a core/checkpoint.h file (step 0, no RNG state),
   // tensors:
   //   esn/config     i32 [n]   the EsnConfig's binary proto, one byte each,
   //                            without series and output (the fit's files)

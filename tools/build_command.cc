@@ -9,11 +9,11 @@
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "core/checkpoint.h"
 #include "graph/loader.h"
 #include "models/model_spec.h"
 #include "models/rnn_weights.h"
 #include "tools/commands.h"
-#include "train/checkpoint.h"
 
 // Defined in grad_command.cc, shared by the commands that write one file.
 ABSL_DECLARE_FLAG(std::string, output);

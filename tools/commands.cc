@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "core/checkpoint.h"
 #include "core/file_io.h"
 #include "core/limits.h"
 #include "core/npy.h"
@@ -32,7 +33,6 @@
 #include "metrics/text.h"
 #include "ops/registry.h"
 #include "runtime/executor.h"
-#include "train/checkpoint.h"
 
 // Repeatable: main() collects the values (ListFlagValues); the flag is here
 // for --help and so that absl accepts it.

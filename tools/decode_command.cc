@@ -12,12 +12,12 @@
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "core/checkpoint.h"
 #include "core/file_io.h"
 #include "core/limits.h"
 #include "models/decode.h"
 #include "models/model_spec.h"
 #include "tools/commands.h"
-#include "train/checkpoint.h"
 
 // Defined elsewhere in tools/.
 ABSL_DECLARE_FLAG(std::string, params);

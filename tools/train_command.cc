@@ -4,14 +4,13 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "config/train_config.h"
 #include "tools/commands.h"
-#include "train/trainer.h"
 
 ABSL_FLAG(std::string, resume, "",
           "A checkpoint, or a directory whose newest checkpoint to resume "
@@ -39,21 +38,20 @@ extern "C" void OnInterrupt(int) { g_stop = true; }
 
 absl::Status RunTrain(const std::vector<std::string>& operands) {
   const std::string& config_path = operands[0];
-  ASSIGN_OR_RETURN(TrainConfig config, Trainer::LoadConfig(config_path));
-  TrainerOptions options;
+  TrainOptions options;
   options.out_dir = absl::GetFlag(FLAGS_out);
   if (options.out_dir.empty()) options.out_dir = "train_out";
   ASSIGN_OR_RETURN(options.backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
   options.check_numerics = absl::GetFlag(FLAGS_check_numerics);
   options.overwrite = absl::GetFlag(FLAGS_overwrite);
-  ASSIGN_OR_RETURN(options.threads, ThreadsFlag());
-  ASSIGN_OR_RETURN(options.memory_budget, MemoryBudgetFromFlags());
   options.fuse = !absl::GetFlag(FLAGS_no_fuse);
   options.stop = &g_stop;
-  std::string dir = std::filesystem::path(config_path).parent_path().string();
+  TrainSetupOptions setup;
+  ASSIGN_OR_RETURN(setup.threads, ThreadsFlag());
+  ASSIGN_OR_RETURN(setup.memory_budget, MemoryBudgetFromFlags());
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
-      Trainer::Create(config, dir.empty() ? "." : dir, options);
-  if (!trainer.ok()) return Annotate(trainer.status(), config_path);
+      CreateTrainer(config_path, options, setup);
+  RETURN_IF_ERROR(trainer.status());
   std::string resume = absl::GetFlag(FLAGS_resume);
   if (!resume.empty()) {
     RETURN_IF_ERROR((*trainer)->Restore(resume));

@@ -1,5 +1,6 @@
 #include "train/data.h"
 
+#include <algorithm>
 #include <cstring>
 #include <numeric>
 
@@ -33,9 +34,69 @@ absl::StatusOr<std::pair<Dataset, Dataset>> Dataset::SplitAt(int64_t n) const {
       }
       part->inputs.push_back(inputs[i]);
       part->arrays.push_back(std::move(t));
+      if (i < sources.size()) part->sources.push_back(sources[i]);
     }
   }
   return parts;
+}
+
+namespace {
+
+absl::Status FieldError(const std::string& field, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+}  // namespace
+
+absl::Status CheckDataset(const ValidGraph& graph, const Dataset& data,
+                          const std::string& field) {
+  if (data.inputs.size() != data.arrays.size()) {
+    return FieldError(field, absl::StrCat(data.inputs.size(), " inputs but ",
+                                          data.arrays.size(), " arrays"));
+  }
+  auto source = [&](size_t i) {
+    return i < data.sources.size()
+               ? data.sources[i]
+               : absl::StrCat("the array for '", data.inputs[i], "'");
+  };
+  for (size_t i = 0; i < data.arrays.size(); ++i) {
+    const std::string& input = data.inputs[i];
+    const Tensor& array = data.arrays[i];
+    std::string where = absl::StrCat(field, "[", i, "]");
+    int node = graph.FindNode(input);
+    if (node < 0 || graph.node_op(node) != "Input") {
+      return FieldError(
+          where + ".input",
+          absl::StrCat("'", input, "' is not an Input node of the graph"));
+    }
+    if (std::find(data.inputs.begin(), data.inputs.begin() + i, input) !=
+        data.inputs.begin() + i) {
+      return FieldError(where + ".input",
+                        absl::StrCat("'", input, "' is bound twice"));
+    }
+    const Shape& declared = graph.info(node).shapes[0];
+    DType dtype = graph.info(node).dtypes[0];
+    bool fits = array.dtype() == dtype &&
+                array.shape().rank() == declared.rank() && declared.rank() >= 1;
+    for (int d = 1; fits && d < declared.rank(); ++d) {
+      fits = declared.dim(d) == kSymbolicDim ||
+             declared.dim(d) == array.shape().dim(d);
+    }
+    if (!fits) {
+      return FieldError(
+          where, absl::StrCat(source(i), " holds ", DTypeName(array.dtype()),
+                              array.shape().ToString(), " but input '", input,
+                              "' is ", DTypeName(dtype), declared.ToString(),
+                              " (the first axis indexes examples)"));
+    }
+    if (array.shape().dim(0) != data.arrays[0].shape().dim(0)) {
+      return FieldError(
+          where,
+          absl::StrCat(source(i), " has ", array.shape().dim(0),
+                       " examples but ", source(0), " has ", data.size()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 BatchOrder::BatchOrder(int64_t num_examples, int64_t batch_size, bool shuffle,

@@ -10,6 +10,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "graph/validate.h"
 
 namespace rill {
 
@@ -30,10 +31,20 @@ class Rng {
 struct Dataset {
   std::vector<std::string> inputs;  // Graph Input names.
   std::vector<Tensor> arrays;       // arrays[i] feeds inputs[i].
+  // Where arrays[i] came from (a file name), for error messages; empty for
+  // arrays made in memory.
+  std::vector<std::string> sources;
   int64_t size() const { return arrays.empty() ? 0 : arrays[0].shape().dim(0); }
   // The first `n` examples, and the rest (copies).
   absl::StatusOr<std::pair<Dataset, Dataset>> SplitAt(int64_t n) const;
 };
+
+// Checks that each array feeds its own Input node of `graph`, example by
+// example (its dtype, its rank, its dims past the first), and that all hold
+// the same number of examples. Errors name `field`[i], as a TrainConfig's
+// `data` bindings do.
+absl::Status CheckDataset(const ValidGraph& graph, const Dataset& data,
+                          const std::string& field);
 
 // The order in which the examples are visited, epoch after epoch: every
 // example once per epoch, reshuffled at each epoch's start when `shuffle`.

@@ -9,8 +9,8 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "core/crc32c.h"
 #include "proto/event.pb.h"
-#include "train/crc32c.h"
 
 namespace rill {
 namespace {

@@ -10,22 +10,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/file_io.h"
+#include "core/checkpoint.h"
 #include "core/limits.h"
-#include "core/npy.h"
-#include "core/threads.h"
 #include "graph/autodiff.h"
 #include "graph/fuse_recurrent.h"
-#include "graph/loader.h"
-#include "models/model_spec.h"
 
 namespace rill {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int64_t kMaxConfigBytes = int64_t{1} << 20;
-constexpr int64_t kMaxDataBytes = int64_t{16} << 30;
 constexpr char kOptimizerPrefix[] = "opt/";
 // Draw counts of the random ops (Executor::random_draws): of the training
 // graph, and of the evaluation graph when it is a separate one.
@@ -36,28 +30,15 @@ absl::Status FieldError(const std::string& field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
 
-absl::Status CheckConfig(const TrainConfig& c) {
-  if (c.graph().empty() == c.model_spec().empty()) {
-    return FieldError("graph", "give exactly one of graph and model_spec");
-  }
-  if (c.loss().empty() && c.model_spec().empty()) {
-    return FieldError("loss", "required");
-  }
-  if (c.data().empty()) return FieldError("data", "bind at least one input");
+// The training fields of a TrainConfig; the config layer checks the rest.
+absl::Status CheckOptions(const TrainConfig& c) {
+  if (c.loss().empty()) return FieldError("loss", "required");
   if (c.batch_size() < 1) {
     return FieldError("batch_size",
                       absl::StrCat(c.batch_size(), ": must be >= 1"));
   }
   if ((c.steps() > 0) == (c.epochs() > 0) || c.steps() < 0 || c.epochs() < 0) {
     return FieldError("steps", "give exactly one of steps and epochs, > 0");
-  }
-  if (!(c.validation_split() >= 0 && c.validation_split() < 1)) {
-    return FieldError("validation_split", absl::StrCat(c.validation_split(),
-                                                       ": must be in [0, 1)"));
-  }
-  if (c.validation_split() > 0 && !c.validation_data().empty()) {
-    return FieldError("validation_data",
-                      "give validation_split or validation_data, not both");
   }
   if (!(c.clip_global_norm() >= 0)) {
     return FieldError("clip_global_norm", "must be >= 0");
@@ -72,59 +53,6 @@ absl::Status CheckConfig(const TrainConfig& c) {
       return FieldError(name, absl::StrCat(value, ": must be >= 0"));
   }
   return absl::OkStatus();
-}
-
-// Loads each binding's .npy, checks it against its graph Input, and
-// returns the arrays.
-absl::StatusOr<Dataset> LoadArrays(
-    const google::protobuf::RepeatedPtrField<DataBinding>& bindings,
-    const std::string& field, const std::string& dir, const ValidGraph& g) {
-  Dataset data;
-  for (int i = 0; i < bindings.size(); ++i) {
-    const DataBinding& b = bindings[i];
-    std::string where = absl::StrCat(field, "[", i, "]");
-    int node = g.FindNode(b.input());
-    if (node < 0 || g.node_op(node) != "Input") {
-      return FieldError(
-          where + ".input",
-          absl::StrCat("'", b.input(), "' is not an Input node of the graph"));
-    }
-    if (std::find(data.inputs.begin(), data.inputs.end(), b.input()) !=
-        data.inputs.end()) {
-      return FieldError(where + ".input",
-                        absl::StrCat("'", b.input(), "' is bound twice"));
-    }
-    ASSIGN_OR_RETURN(std::string path,
-                     PathInside(dir, where + ".file", b.file()));
-    absl::StatusOr<Tensor> array = ReadNpy(path, kMaxDataBytes);
-    if (!array.ok()) return Annotate(array.status(), where + ".file");
-    const Shape& declared = g.info(node).shapes[0];
-    DType dtype = g.info(node).dtypes[0];
-    bool fits = array->dtype() == dtype &&
-                array->shape().rank() == declared.rank() &&
-                declared.rank() >= 1;
-    for (int d = 1; fits && d < declared.rank(); ++d) {
-      fits = declared.dim(d) == kSymbolicDim ||
-             declared.dim(d) == array->shape().dim(d);
-    }
-    if (!fits) {
-      return FieldError(
-          where,
-          absl::StrCat(b.file(), " holds ", DTypeName(array->dtype()),
-                       array->shape().ToString(), " but input '", b.input(),
-                       "' is ", DTypeName(dtype), declared.ToString(),
-                       " (the first axis indexes examples)"));
-    }
-    if (!data.arrays.empty() && array->shape().dim(0) != data.size()) {
-      return FieldError(
-          where, absl::StrCat(b.file(), " has ", array->shape().dim(0),
-                              " examples but ", bindings[0].file(), " has ",
-                              data.size()));
-    }
-    data.inputs.push_back(b.input());
-    data.arrays.push_back(*std::move(array));
-  }
-  return data;
 }
 
 Tensor Int64Scalar(int64_t v) {
@@ -172,63 +100,37 @@ void RemoveUnfinishedCheckpoints(const std::string& dir) {
 
 }  // namespace
 
-absl::StatusOr<TrainConfig> Trainer::LoadConfig(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, kMaxConfigBytes));
-  return Trainer::ParseConfig(text, path);
-}
-
-absl::StatusOr<TrainConfig> Trainer::ParseConfig(absl::string_view text,
-                                                 const std::string& name) {
-  TrainConfig config;
-  RETURN_IF_ERROR(ParseTextProto(text, name, kMaxConfigBytes, &config));
-  return config;
-}
-
-absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
-    const TrainConfig& config, const std::string& config_dir,
-    TrainerOptions options) {
-  RETURN_IF_ERROR(CheckConfig(config));
-  // Fixed thread counts give fixed reduction orders in oneDNN: runs with
-  // the same seed and thread count give identical losses.
-  RETURN_IF_ERROR(options.threads >= 0
-                      ? SetThreads(options.threads, "--threads")
-                      : SetThreads(config.threads(), "threads"));
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(ValidGraph graph,
+                                                         TrainData data,
+                                                         TrainOptions options) {
+  RETURN_IF_ERROR(CheckOptions(options.config));
+  RETURN_IF_ERROR(CheckDataset(graph, data.train, "data"));
+  RETURN_IF_ERROR(CheckDataset(graph, data.validation, "validation_data"));
   std::unique_ptr<Trainer> t(new Trainer());
-  t->config_ = config;
+  t->config_ = std::move(options.config);
   t->options_ = std::move(options);
-  t->accumulation_ = std::max<int64_t>(1, config.accumulation_steps());
-  RETURN_IF_ERROR(t->LoadData(config_dir));
+  t->accumulation_ = std::max<int64_t>(1, t->config_.accumulation_steps());
+  t->train_ = std::move(data.train);
+  t->validation_ = std::move(data.validation);
+  RETURN_IF_ERROR(t->CheckDataSize());
+  RETURN_IF_ERROR(t->Differentiate(std::move(graph)));
   RETURN_IF_ERROR(t->Compile());
   return t;
 }
 
 namespace {
 
-// The graph that config.graph names, or the one config.model_spec's spec
-// describes (BuildModel); `fused` gets how many recurrent layers the fusion
-// pass rewired (0 without `fuse`).
-absl::StatusOr<ValidGraph> LoadForwardGraph(const TrainConfig& config,
-                                            const std::string& config_dir,
-                                            const MemoryBudget& budget,
-                                            bool fuse, int* fused) {
-  LoadedGraph loaded;
-  if (config.model_spec().empty()) {
-    ASSIGN_OR_RETURN(std::string graph_path,
-                     PathInside(config_dir, "graph", config.graph()));
-    ASSIGN_OR_RETURN(loaded, LoadGraphFile(graph_path));
-  } else {
-    ASSIGN_OR_RETURN(std::string spec_path,
-                     PathInside(config_dir, "model_spec", config.model_spec()));
-    absl::StatusOr<Graph> graph = BuildModelFile(spec_path, budget);
-    if (!graph.ok()) return Annotate(graph.status(), "model_spec");
-    loaded = LoadedGraph{*std::move(graph), SourceMap(spec_path)};
-  }
-  *fused = 0;
-  if (fuse) {
-    ASSIGN_OR_RETURN(*fused, FuseRecurrentLayers(&loaded.graph));
+// `forward` with its tagged recurrent layers running on the fused ops
+// (graph/fuse_recurrent.h); `fused` gets how many the pass rewired.
+absl::StatusOr<ValidGraph> FuseRecurrent(ValidGraph forward, int* fused) {
+  int64_t budget = forward.memory_budget();
+  auto [loaded, info] = std::move(forward).Release();
+  ASSIGN_OR_RETURN(*fused, FuseRecurrentLayers(&loaded.graph));
+  if (*fused == 0) {
+    return AssembleValidGraph(std::move(loaded), std::move(info), budget);
   }
   ValidateOptions options;
-  options.memory_budget = budget.bytes;
+  options.memory_budget = budget;
   return ValidateGraph(std::move(loaded), options);
 }
 
@@ -253,25 +155,7 @@ absl::StatusOr<std::optional<ValidGraph>> EvaluationGraph(
 
 }  // namespace
 
-absl::Status Trainer::LoadData(const std::string& config_dir) {
-  if (config_.loss().empty()) config_.set_loss("loss");  // The spec's.
-  ASSIGN_OR_RETURN(ValidGraph forward,
-                   LoadForwardGraph(config_, config_dir, options_.memory_budget,
-                                    options_.fuse, &fused_recurrent_layers_));
-  ASSIGN_OR_RETURN(Dataset all,
-                   LoadArrays(config_.data(), "data", config_dir, forward));
-  if (!config_.validation_data().empty()) {
-    train_ = std::move(all);
-    ASSIGN_OR_RETURN(validation_,
-                     LoadArrays(config_.validation_data(), "validation_data",
-                                config_dir, forward));
-  } else {
-    int64_t held_out = static_cast<int64_t>(
-        std::llround(all.size() * config_.validation_split()));
-    ASSIGN_OR_RETURN(auto parts, all.SplitAt(all.size() - held_out));
-    train_ = std::move(parts.first);
-    if (held_out > 0) validation_ = std::move(parts.second);
-  }
+absl::Status Trainer::CheckDataSize() const {
   if (train_.size() < config_.batch_size()) {
     return FieldError("batch_size",
                       absl::StrCat(config_.batch_size(), ": larger than the ",
@@ -286,6 +170,14 @@ absl::Status Trainer::LoadData(const std::string& config_dir) {
                      " batches in an epoch (", train_.size(),
                      " training examples, batch_size ", config_.batch_size(),
                      "); raise batch_size instead"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Differentiate(ValidGraph forward) {
+  if (options_.fuse) {
+    ASSIGN_OR_RETURN(
+        forward, FuseRecurrent(std::move(forward), &fused_recurrent_layers_));
   }
   ExecutorOptions options;
   options.backend = options_.backend;

@@ -1,10 +1,11 @@
 #ifndef RILL_TRAIN_TRAINER_H_
 #define RILL_TRAIN_TRAINER_H_
 
-// The training loop behind `rill train`: a TrainConfig's graph is
-// differentiated with respect to its parameters, fed batches of its data,
-// and updated by its optimizer, with progress lines, a metrics CSV,
-// validation, and checkpoints that resume bitwise exactly.
+// The training loop, as a library: a graph is differentiated with respect
+// to its parameters, fed batches of in-memory data, and updated by an
+// optimizer, with progress lines, a metrics CSV, validation, and
+// checkpoints that resume bitwise exactly. It reads no config and no data
+// files: config/train_config.h turns a TrainConfig file into its inputs.
 
 #include <atomic>
 #include <functional>
@@ -12,12 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/string_view.h"
-#include "core/limits.h"
 #include "core/status.h"
+#include "graph/validate.h"
 #include "proto/train.pb.h"
 #include "runtime/executor.h"
-#include "train/checkpoint.h"
 #include "train/data.h"
 #include "train/metrics_log.h"
 #include "train/optimizer.h"
@@ -25,17 +24,26 @@
 
 namespace rill {
 
-struct TrainerOptions {
+// What a run trains on. `validation` may be empty: no validation.
+struct TrainData {
+  Dataset train;
+  Dataset validation;
+};
+
+struct TrainOptions {
+  // How to train: the TrainConfig fields loss, batch_size, shuffle, seed,
+  // optimizer, schedule, clip_global_norm, accumulation_steps, steps or
+  // epochs, eval_every, checkpoint_every, keep_checkpoints and log_every
+  // (proto/train.proto says what each means; errors name them). The fields
+  // that name files (graph, model_spec, data), the validation split and
+  // `threads` are the config layer's, and ignored here.
+  TrainConfig config;
   // Where checkpoints (ckpt-<step>.rckpt) and metrics.csv go; empty: no
   // files at all. A run that was not restored refuses a directory that
   // holds another run's checkpoints or metrics.csv, unless `overwrite`
   // lets it delete them first.
   std::string out_dir;
   bool overwrite = false;
-  // Kernel threads (core/threads.h); -1 takes the config's `threads`.
-  int64_t threads = -1;
-  // What the graph's values (and a model spec's parameters) may take.
-  MemoryBudget memory_budget;
   Backend backend = Backend::kOneDnn;
   // Check every node's output for NaN and Inf, and name the first culprit.
   // Without it the loss and the gradient norm are still checked.
@@ -68,18 +76,12 @@ struct TrainSummary {
 
 class Trainer {
  public:
-  // Reads a TrainConfig text proto (size-capped); errors name the file.
-  static absl::StatusOr<TrainConfig> LoadConfig(const std::string& path);
-  // The same parse of a config already read; errors name `name`.
-  static absl::StatusOr<TrainConfig> ParseConfig(absl::string_view text,
-                                                 const std::string& name);
-
-  // Checks the config (errors name the field), loads the graph and data
-  // (paths relative to `config_dir`, never outside it), builds the gradient
-  // graph and compiles it.
-  static absl::StatusOr<std::unique_ptr<Trainer>> Create(
-      const TrainConfig& config, const std::string& config_dir,
-      TrainerOptions options);
+  // Checks the options (errors name the field) and the data against the
+  // graph's Inputs, builds the gradient graph and compiles it. Kernels run
+  // on the threads core/threads.h set.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(ValidGraph graph,
+                                                         TrainData data,
+                                                         TrainOptions options);
 
   // One optimizer update (accumulation_steps batches). After the first, it
   // makes no heap allocation in the executor or the optimizer.
@@ -108,7 +110,9 @@ class Trainer {
 
  private:
   Trainer() = default;
-  absl::Status LoadData(const std::string& config_dir);
+  // The batch size and accumulation steps against the training examples.
+  absl::Status CheckDataSize() const;
+  absl::Status Differentiate(ValidGraph forward);
   absl::Status Compile();
   // Creates the output directory, refuses (or, with `overwrite`, clears) a
   // previous run's files there, and opens metrics.csv at the current step.
@@ -123,8 +127,8 @@ class Trainer {
   // of their tensors' names.
   std::vector<std::pair<std::string, Executor*>> RandomStreams();
 
-  TrainConfig config_;
-  TrainerOptions options_;
+  TrainConfig config_;    // TrainOptions::config.
+  TrainOptions options_;  // The rest.
   Dataset train_, validation_;
   std::unique_ptr<Executor> executor_;
   // The forward graph without dropout, for Evaluate(); null when the graph

@@ -5,11 +5,11 @@
 #include <cstdio>
 #include <string>
 
+#include "config/train_config.h"
+#include "core/checkpoint.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
 #include "runtime/executor.h"
-#include "train/checkpoint.h"
-#include "train/trainer.h"
 
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "%s\n", s.ToString().c_str());
@@ -19,14 +19,14 @@ int Fail(const absl::Status& s) {
 int main(int argc, char** argv) {
   std::string path = argc > 1 ? argv[1] : "sine.rckpt";
   absl::StatusOr<rill::TrainConfig> config =
-      rill::Trainer::LoadConfig("examples/train/sine_mlp.train.pbtxt");
+      rill::LoadTrainConfig("examples/train/sine_mlp.train.pbtxt");
   if (!config.ok()) return Fail(config.status());
   config->set_steps(300);
   config->set_threads(1);  // The same losses on every machine with this CPU.
-  rill::TrainerOptions options;
+  rill::TrainOptions options;
   options.log = [](const std::string&) {};  // Quiet: we print our own.
   absl::StatusOr<std::unique_ptr<rill::Trainer>> trainer =
-      rill::Trainer::Create(*config, "examples/train", options);
+      rill::CreateTrainer(*config, "examples/train", options);
   if (!trainer.ok()) return Fail(trainer.status());
   for (int step = 1; step <= 300; ++step) {
     absl::StatusOr<rill::StepResult> r = (*trainer)->Step();
@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<rill::LoadedGraph> loaded =
       rill::LoadGraphFile("examples/train/sine_mlp.pbtxt");
   if (!loaded.ok()) return Fail(loaded.status());
-  absl::StatusOr<rill::ValidGraph> graph = rill::ValidateGraph(*std::move(loaded));
+  absl::StatusOr<rill::ValidGraph> graph =
+      rill::ValidateGraph(*std::move(loaded));
   if (!graph.ok()) return Fail(graph.status());
   absl::StatusOr<std::unique_ptr<rill::Executor>> model =
       rill::Executor::Create(*std::move(graph));
@@ -52,7 +53,8 @@ int main(int argc, char** argv) {
     if (param == nullptr || param->shape() != value->shape()) {
       return Fail(absl::InvalidArgumentError(name + ": not in this graph"));
     }
-    std::copy_n(value->data<float>(), value->num_elements(), param->data<float>());
+    std::copy_n(value->data<float>(), value->num_elements(),
+                param->data<float>());
   }
   rill::Tensor x = *rill::Tensor::Allocate(rill::DType::kF32, {2, 2});
   const float points[4] = {0.5f, 0.0f, -1.0f, 1.0f};

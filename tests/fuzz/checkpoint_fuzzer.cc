@@ -13,12 +13,12 @@
 #include <cstring>
 #include <string>
 
-#include "train/checkpoint.h"
-#include "train/crc32c.h"
+#include "core/checkpoint.h"
+#include "core/crc32c.h"
 
 namespace {
 
-// Walks `bytes` by the layout in train/checkpoint.h, overwriting each CRC
+// Walks `bytes` by the layout in core/checkpoint.h, overwriting each CRC
 // that is present with the right one; stops where a length runs out.
 class Resealer {
  public:

@@ -1,10 +1,10 @@
 // libFuzzer target for TrainConfig (proto/train.proto) up to the first
-// training step: the text parse Trainer::LoadConfig makes, Trainer::Create
-// in a fixed directory of small graphs, specs and data (written once, at
-// the first input), and one Step() when Create succeeds. Any input must
-// train one step or fail with a status; never crash, hang or abort. Errors
-// of the parse name the config first; a step's loss is finite (a non-finite
-// one is a status). Seeds: corpus/train_config/.
+// training step: the text parse LoadTrainConfig makes, CreateTrainer
+// (config/train_config.h) in a fixed directory of small graphs, specs and data
+// (written once, at the first input), and one Step() when Create succeeds. Any
+// input must train one step or fail with a status; never crash, hang or abort.
+// Errors of the parse name the config first; a step's loss is finite (a
+// non-finite one is a status). Seeds: corpus/train_config/.
 //
 // The directory holds:
 //   mlp.pbtxt          examples/regression.pbtxt: x f32[?, 2], target f32[?, 1]
@@ -23,9 +23,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "config/train_config.h"
 #include "core/npy.h"
 #include "google/protobuf/stubs/logging.h"
-#include "train/trainer.h"
 
 namespace {
 
@@ -102,18 +102,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const DataDir dir;
   absl::string_view text(reinterpret_cast<const char*>(data), size);
   absl::StatusOr<rill::TrainConfig> config =
-      rill::Trainer::ParseConfig(text, "train.pbtxt");
+      rill::ParseTrainConfig(text, "train.pbtxt");
   if (!config.ok()) {
     if (!absl::StartsWith(config.status().message(), "train.pbtxt")) {
       __builtin_trap();
     }
     return 0;
   }
-  rill::TrainerOptions options;
+  rill::TrainOptions options;
   options.log = [](const std::string&) {};
-  options.threads = 1;  // Two cores, shared: kernels on one thread.
+  rill::TrainSetupOptions setup;
+  setup.threads = 1;  // Two cores, shared: kernels on one thread.
   absl::StatusOr<std::unique_ptr<rill::Trainer>> trainer =
-      rill::Trainer::Create(*config, dir.path, options);
+      rill::CreateTrainer(*config, dir.path, options, setup);
   if (!trainer.ok()) {
     if (trainer.status().message().empty() ||
         trainer.status().message().size() > kMaxMessageBytes) {

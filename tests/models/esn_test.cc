@@ -5,13 +5,13 @@
 #include <limits>
 #include <string>
 
+#include "core/checkpoint.h"
 #include "core/file_io.h"
 #include "core/npy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "models/mackey_glass.h"
 #include "tests/test_util.h"
-#include "train/checkpoint.h"
 
 namespace rill {
 namespace {

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "config/train_config.h"
 #include "core/npy.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
@@ -122,11 +123,11 @@ std::unique_ptr<Trainer> MakeTrainer(const TrainConfig& config,
                                      const std::string& dir,
                                      const std::string& out_dir = "",
                                      bool overwrite = false) {
-  TrainerOptions options;
+  TrainOptions options;
   options.log = [](const std::string&) {};
   options.out_dir = out_dir;
   options.overwrite = overwrite;
-  auto t = Trainer::Create(config, dir, options);
+  auto t = CreateTrainer(config, dir, options);
   EXPECT_TRUE(t.ok()) << t.status();
   return t.ok() ? *std::move(t) : nullptr;
 }
@@ -202,7 +203,7 @@ TEST(TrainState, ACheckpointOfAnotherRandomGraphIsRefused) {
 }
 
 TrainConfig SineConfig(int64_t steps) {
-  auto config = Trainer::LoadConfig("examples/train/sine_mlp.train.pbtxt");
+  auto config = LoadTrainConfig("examples/train/sine_mlp.train.pbtxt");
   EXPECT_TRUE(config.ok()) << config.status();
   config->set_steps(steps);
   config->clear_schedule();  // Its warm-up is longer than these runs.

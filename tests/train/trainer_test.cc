@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "config/train_config.h"
 #include "core/npy.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
@@ -25,7 +26,7 @@ namespace fs = std::filesystem;
 const char kDir[] = "examples/train";
 
 TrainConfig SineConfig(int64_t steps) {
-  auto config = Trainer::LoadConfig("examples/train/sine_mlp.train.pbtxt");
+  auto config = LoadTrainConfig("examples/train/sine_mlp.train.pbtxt");
   EXPECT_TRUE(config.ok()) << config.status();
   config->set_steps(steps);
   config->set_threads(2);
@@ -35,11 +36,11 @@ TrainConfig SineConfig(int64_t steps) {
 std::unique_ptr<Trainer> Make(const TrainConfig& config,
                               const std::string& out_dir = "",
                               const std::atomic<bool>* stop = nullptr) {
-  TrainerOptions options;
+  TrainOptions options;
   options.out_dir = out_dir;
   options.log = [](const std::string&) {};
   options.stop = stop;
-  auto t = Trainer::Create(config, kDir, options);
+  auto t = CreateTrainer(config, kDir, options);
   EXPECT_TRUE(t.ok()) << t.status();
   return t.ok() ? *std::move(t) : nullptr;
 }
@@ -144,9 +145,9 @@ TEST(Trainer, RefusesACheckpointOfAnotherGraph) {
              sgd {}
            })pb",
       &other));
-  TrainerOptions options;
+  TrainOptions options;
   options.log = [](const std::string&) {};
-  auto t = Trainer::Create(other, "examples", options);
+  auto t = CreateTrainer(other, "examples", options);
   ASSERT_TRUE(t.ok()) << t.status();
   absl::Status s = (*t)->Restore(ckpt);
   EXPECT_THAT(s.message(), HasSubstr("from a different graph"));
@@ -200,9 +201,9 @@ TEST(Trainer, BadConfigsNameTheField) {
   for (const Case& c : cases) {
     TrainConfig config = SineConfig(100);
     c.change(config);
-    TrainerOptions options;
+    TrainOptions options;
     options.log = [](const std::string&) {};
-    auto t = Trainer::Create(config, kDir, options);
+    auto t = CreateTrainer(config, kDir, options);
     ASSERT_FALSE(t.ok()) << c.message;
     EXPECT_THAT(t.status().message(), HasSubstr(c.message));
   }
@@ -270,9 +271,9 @@ TEST(Trainer, ValidationRunsWithoutDropout) {
              sgd {}
            })pb",
       &config));
-  TrainerOptions options;
+  TrainOptions options;
   options.log = [](const std::string&) {};
-  auto t = Trainer::Create(config, dir, options);
+  auto t = CreateTrainer(config, dir, options);
   ASSERT_TRUE(t.ok()) << t.status();
   // The training loss is the mean of (2 w)^2 over the kept half: 2 w^2.
   auto step = (*t)->Step();
@@ -337,10 +338,10 @@ TEST(Trainer, ANanLossStopsTheRunAndCheckNumericsNamesTheNode) {
            })pb",
       &config));
   for (bool check : {false, true}) {
-    TrainerOptions options;
+    TrainOptions options;
     options.log = [](const std::string&) {};
     options.check_numerics = check;
-    auto t = Trainer::Create(config, dir, options);
+    auto t = CreateTrainer(config, dir, options);
     ASSERT_TRUE(t.ok()) << t.status();
     auto step = (*t)->Step();
     ASSERT_FALSE(step.ok());
@@ -359,12 +360,12 @@ TEST(Trainer, AStepAllocatesNothingInTheExecutorOrOptimizer) {
   }
   for (Backend backend : {Backend::kReference, Backend::kOneDnn}) {
     SCOPED_TRACE(BackendName(backend));
-    TrainerOptions options;
+    TrainOptions options;
     options.backend = backend;
     options.log = [](const std::string&) {};
     TrainConfig config = SineConfig(100);
     config.set_clip_global_norm(0.1);  // The clipping path too.
-    auto t = Trainer::Create(config, kDir, options);
+    auto t = CreateTrainer(config, kDir, options);
     ASSERT_TRUE(t.ok()) << t.status();
     ASSERT_TRUE((*t)->Step().ok());  // Warm-up.
     bool ok = true;
@@ -374,6 +375,33 @@ TEST(Trainer, AStepAllocatesNothingInTheExecutorOrOptimizer) {
     ASSERT_TRUE(ok);
     EXPECT_EQ(counts.rill, 0);
   }
+}
+
+// The library itself, without the config layer: the setup that a config
+// loads, handed over in memory, trains bitwise as CreateTrainer does.
+TEST(Trainer, TrainsAGraphAndDataHandedOverInMemory) {
+  auto setup = LoadTrainSetup(SineConfig(100), kDir, TrainOptions());
+  ASSERT_TRUE(setup.ok()) << setup.status();
+  setup->options.log = [](const std::string&) {};
+  auto t = Trainer::Create(std::move(setup->graph), std::move(setup->data),
+                           std::move(setup->options));
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(Losses(**t, 100), Losses(*Make(SineConfig(100)), 100));
+}
+
+TEST(Trainer, RefusesInMemoryDataThatDoesNotFitTheGraph) {
+  auto setup = LoadTrainSetup(SineConfig(20), kDir, TrainOptions());
+  ASSERT_TRUE(setup.ok()) << setup.status();
+  Dataset& train = setup->data.train;
+  train.sources.clear();  // As arrays made in memory have none.
+  ASSERT_EQ(train.inputs[0], "x");
+  train.arrays[0] = *Tensor::Allocate(DType::kF64, Shape{896, 2});
+  auto t = Trainer::Create(std::move(setup->graph), std::move(setup->data),
+                           std::move(setup->options));
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(t.status().message(),
+              HasSubstr("data[0]: the array for 'x' holds f64[896, 2] but "
+                        "input 'x' is f32[?, 2]"));
 }
 
 }  // namespace

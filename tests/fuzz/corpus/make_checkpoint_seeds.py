@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Writes the seed corpus for checkpoint_fuzzer into checkpoint/ beside this
-script, and prints the golden checkpoint that tests/train/checkpoint_test.cc
+script, and prints the golden checkpoint that tests/core/checkpoint_test.cc
 embeds (kGoldenHex).
 
 Standard library only, and independent of the C++ code: the file layout is
-written from the format comment in train/checkpoint.h, and CRC-32C is
+written from the format comment in core/checkpoint.h, and CRC-32C is
 computed bit by bit (checked against RFC 3720's test vector below), not with
-train/crc32c.cc's tables. The valid seeds are real checkpoints; the bad_*
+core/crc32c.cc's tables. The valid seeds are real checkpoints; the bad_*
 ones each break one rule, with correct CRCs where the rule is not a CRC.
   /usr/bin/python3 tests/fuzz/corpus/make_checkpoint_seeds.py
 """

@@ -1,4 +1,4 @@
-#include "train/checkpoint.h"
+#include "core/checkpoint.h"
 
 #include <cstdint>
 #include <cstring>
@@ -7,9 +7,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/crc32c.h"
 #include "core/file_io.h"
 #include "core/quote.h"
-#include "train/crc32c.h"
 
 namespace rill {
 namespace {

@@ -1,4 +1,4 @@
-#include "train/checkpoint.h"
+#include "core/checkpoint.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -22,10 +22,10 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "core/crc32c.h"
 #include "core/npy.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
-#include "train/crc32c.h"
 
 namespace rill {
 namespace {
@@ -81,7 +81,7 @@ void ExpectError(const absl::Status& s, absl::StatusCode code,
 
 // Written by tests/fuzz/corpus/make_checkpoint_seeds.py (GOLDEN; also the
 // seed golden.ckpt), an independent Python writer of the format documented
-// in train/checkpoint.h with a bit-at-a-time CRC-32C. Its layout:
+// in core/checkpoint.h with a bit-at-a-time CRC-32C. Its layout:
 //   0 magic, 8 version, 12 step, 20 RNG length, 28 RNG "rng\0\1",
 //   33 tensor count, 41 header CRC;
 //   tensor 0 at 45: 45 name length, 49 "param/w", 56 dtype, 57 rank,

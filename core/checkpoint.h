@@ -1,5 +1,5 @@
-#ifndef RILL_TRAIN_CHECKPOINT_H_
-#define RILL_TRAIN_CHECKPOINT_H_
+#ifndef RILL_CORE_CHECKPOINT_H_
+#define RILL_CORE_CHECKPOINT_H_
 
 // Checkpoint files: what a training run needs to resume exactly.
 //
@@ -114,4 +114,4 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path,
 
 }  // namespace rill
 
-#endif  // RILL_TRAIN_CHECKPOINT_H_
+#endif  // RILL_CORE_CHECKPOINT_H_

@@ -1,5 +1,5 @@
-#ifndef RILL_TRAIN_CRC32C_H_
-#define RILL_TRAIN_CRC32C_H_
+#ifndef RILL_CORE_CRC32C_H_
+#define RILL_CORE_CRC32C_H_
 
 // CRC-32C (Castagnoli; reflected polynomial 0x82F63B78, initial value and
 // final XOR 0xFFFFFFFF), the checksum of iSCSI (RFC 3720), ext4 and SCTP.
@@ -20,4 +20,4 @@ uint32_t Crc32c(absl::string_view data, uint32_t crc = 0);
 
 }  // namespace rill
 
-#endif  // RILL_TRAIN_CRC32C_H_
+#endif  // RILL_CORE_CRC32C_H_

@@ -1,0 +1,150 @@
+#include "config/train_config.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "core/file_io.h"
+#include "core/npy.h"
+#include "core/threads.h"
+#include "graph/loader.h"
+#include "models/model_spec.h"
+
+namespace rill {
+namespace {
+
+constexpr int64_t kMaxConfigBytes = int64_t{1} << 20;
+constexpr int64_t kMaxDataBytes = int64_t{16} << 30;
+
+absl::Status FieldError(const std::string& field, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+// The fields that say where the graph and data come from; Trainer::Create
+// checks the training fields.
+absl::Status CheckSources(const TrainConfig& c) {
+  if (c.graph().empty() == c.model_spec().empty()) {
+    return FieldError("graph", "give exactly one of graph and model_spec");
+  }
+  if (c.data().empty()) return FieldError("data", "bind at least one input");
+  if (!(c.validation_split() >= 0 && c.validation_split() < 1)) {
+    return FieldError("validation_split", absl::StrCat(c.validation_split(),
+                                                       ": must be in [0, 1)"));
+  }
+  if (c.validation_split() > 0 && !c.validation_data().empty()) {
+    return FieldError("validation_data",
+                      "give validation_split or validation_data, not both");
+  }
+  return absl::OkStatus();
+}
+
+// The graph that config.graph names, or the one config.model_spec's spec
+// describes (BuildModel).
+absl::StatusOr<ValidGraph> LoadGraph(const TrainConfig& config,
+                                     const std::string& config_dir,
+                                     const MemoryBudget& budget) {
+  LoadedGraph loaded;
+  if (config.model_spec().empty()) {
+    ASSIGN_OR_RETURN(std::string graph_path,
+                     PathInside(config_dir, "graph", config.graph()));
+    ASSIGN_OR_RETURN(loaded, LoadGraphFile(graph_path));
+  } else {
+    ASSIGN_OR_RETURN(std::string spec_path,
+                     PathInside(config_dir, "model_spec", config.model_spec()));
+    absl::StatusOr<Graph> graph = BuildModelFile(spec_path, budget);
+    if (!graph.ok()) return Annotate(graph.status(), "model_spec");
+    loaded = LoadedGraph{*std::move(graph), SourceMap(spec_path)};
+  }
+  ValidateOptions options;
+  options.memory_budget = budget.bytes;
+  return ValidateGraph(std::move(loaded), options);
+}
+
+// Each binding's .npy, checked against its graph Input.
+absl::StatusOr<Dataset> LoadArrays(
+    const google::protobuf::RepeatedPtrField<DataBinding>& bindings,
+    const std::string& field, const std::string& dir, const ValidGraph& g) {
+  Dataset data;
+  for (int i = 0; i < bindings.size(); ++i) {
+    const DataBinding& b = bindings[i];
+    std::string where = absl::StrCat(field, "[", i, "]");
+    ASSIGN_OR_RETURN(std::string path,
+                     PathInside(dir, where + ".file", b.file()));
+    absl::StatusOr<Tensor> array = ReadNpy(path, kMaxDataBytes);
+    if (!array.ok()) return Annotate(array.status(), where + ".file");
+    data.inputs.push_back(b.input());
+    data.arrays.push_back(*std::move(array));
+    data.sources.push_back(b.file());
+  }
+  RETURN_IF_ERROR(CheckDataset(g, data, field));
+  return data;
+}
+
+}  // namespace
+
+absl::StatusOr<TrainConfig> LoadTrainConfig(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, kMaxConfigBytes));
+  return ParseTrainConfig(text, path);
+}
+
+absl::StatusOr<TrainConfig> ParseTrainConfig(absl::string_view text,
+                                             const std::string& name) {
+  TrainConfig config;
+  RETURN_IF_ERROR(ParseTextProto(text, name, kMaxConfigBytes, &config));
+  return config;
+}
+
+absl::StatusOr<TrainSetup> LoadTrainSetup(const TrainConfig& config,
+                                          const std::string& config_dir,
+                                          TrainOptions options,
+                                          const TrainSetupOptions& setup) {
+  RETURN_IF_ERROR(CheckSources(config));
+  // Fixed thread counts give fixed reduction orders in oneDNN: runs with
+  // the same seed and thread count give identical losses.
+  RETURN_IF_ERROR(setup.threads >= 0 ? SetThreads(setup.threads, "--threads")
+                                     : SetThreads(config.threads(), "threads"));
+  ASSIGN_OR_RETURN(ValidGraph graph,
+                   LoadGraph(config, config_dir, setup.memory_budget));
+  ASSIGN_OR_RETURN(Dataset all,
+                   LoadArrays(config.data(), "data", config_dir, graph));
+  TrainData data;
+  if (!config.validation_data().empty()) {
+    data.train = std::move(all);
+    ASSIGN_OR_RETURN(data.validation,
+                     LoadArrays(config.validation_data(), "validation_data",
+                                config_dir, graph));
+  } else {
+    int64_t held_out = static_cast<int64_t>(
+        std::llround(all.size() * config.validation_split()));
+    ASSIGN_OR_RETURN(auto parts, all.SplitAt(all.size() - held_out));
+    data.train = std::move(parts.first);
+    if (held_out > 0) data.validation = std::move(parts.second);
+  }
+  options.config = config;
+  if (config.loss().empty() && !config.model_spec().empty()) {
+    options.config.set_loss("loss");  // The spec's.
+  }
+  return TrainSetup{std::move(graph), std::move(data), std::move(options)};
+}
+
+absl::StatusOr<std::unique_ptr<Trainer>> CreateTrainer(
+    const TrainConfig& config, const std::string& config_dir,
+    TrainOptions options, const TrainSetupOptions& setup) {
+  ASSIGN_OR_RETURN(TrainSetup s, LoadTrainSetup(config, config_dir,
+                                                std::move(options), setup));
+  return Trainer::Create(std::move(s.graph), std::move(s.data),
+                         std::move(s.options));
+}
+
+absl::StatusOr<std::unique_ptr<Trainer>> CreateTrainer(
+    const std::string& path, TrainOptions options,
+    const TrainSetupOptions& setup) {
+  ASSIGN_OR_RETURN(TrainConfig config, LoadTrainConfig(path));
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+      CreateTrainer(config, dir.empty() ? "." : dir, std::move(options), setup);
+  if (!trainer.ok()) return Annotate(trainer.status(), path);
+  return trainer;
+}
+
+}  // namespace rill
