@@ -8,8 +8,6 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "absl/flags/declare.h"
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
 #include "core/limits.h"
@@ -19,17 +17,22 @@
 #include "models/mackey_glass.h"
 #include "tools/commands.h"
 
-ABSL_FLAG(std::string, series, "",
-          "The series to run on (.npy or .csv, one row per step).");
-ABSL_FLAG(int64_t, steps, 0,
-          "For generate: the steps to forecast in closed loop; for "
-          "mackey-glass: the samples to write.");
-ABSL_DECLARE_FLAG(std::string, output);
-
 namespace rill {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The flags of `rill esn`.
+struct {
+  std::string series, output;
+  int64_t steps = 0;
+} flags;
+
+absl::Status UnknownEsnCommand(const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown esn command '", what,
+      "'; use fit CONFIG, predict MODEL, generate MODEL or mackey-glass OUT"));
+}
 
 EsnMatrix Rows(const EsnMatrix& m, int64_t begin, int64_t end) {
   return m.middleRows(begin, end - begin);
@@ -72,7 +75,7 @@ absl::Status Fit(const std::string& config_path) {
   absl::StatusOr<std::string> model_path = PathInside(dir, "output", out);
   if (!model_path.ok()) return Annotate(model_path.status(), config_path);
   ASSIGN_OR_RETURN(EsnMatrix series, LoadSeries(*series_path));
-  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+  const MemoryBudget& budget = CommonFlags().memory_budget;
   RETURN_IF_ERROR(
       Annotate(CheckEsnFitLimits(config, series.rows(), series.cols(), budget),
                config_path));
@@ -129,14 +132,11 @@ absl::Status Fit(const std::string& config_path) {
 }
 
 absl::Status PredictOrGenerate(const std::string& model_path, bool generate) {
-  std::string series_path = absl::GetFlag(FLAGS_series);
-  if (series_path.empty()) {
-    return absl::InvalidArgumentError("name the input series with --series");
-  }
+  const std::string& series_path = flags.series;
   ASSIGN_OR_RETURN(Esn esn, Esn::Load(model_path));
   ASSIGN_OR_RETURN(EsnMatrix series, LoadSeries(series_path));
   EsnVector x = EsnVector::Zero(esn.reservoir().units());
-  std::string out = absl::GetFlag(FLAGS_output);
+  const std::string& out = flags.output;
   if (!generate) {
     ASSIGN_OR_RETURN(EsnMatrix pred, esn.Predict(series, &x));
     // Scored like the fit: after the warm-up, whose states still remember
@@ -154,8 +154,8 @@ absl::Status PredictOrGenerate(const std::string& model_path, bool generate) {
     if (!out.empty()) RETURN_IF_ERROR(WriteMatrix(out, pred));
     return absl::OkStatus();
   }
-  int64_t steps = absl::GetFlag(FLAGS_steps);
-  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+  int64_t steps = flags.steps;
+  const MemoryBudget& budget = CommonFlags().memory_budget;
   RETURN_IF_ERROR(CheckStepsLimits(steps, series.cols(), 2, budget));
   // Teacher-force all rows but the last, which seeds the closed loop.
   int64_t t = series.rows();
@@ -173,14 +173,42 @@ absl::Status PredictOrGenerate(const std::string& model_path, bool generate) {
 
 }  // namespace
 
+std::vector<Flag> EsnFlags() {
+  return {StringFlag("series", &flags.series,
+                     "For predict and generate: the series to run on (.npy "
+                     "or .csv, one row per step)."),
+          IntFlag("steps", &flags.steps,
+                  "For generate: the steps to forecast in closed loop; for "
+                  "mackey-glass: the samples to write."),
+          OutputFlag(&flags.output,
+                     "For predict and generate: where to write the "
+                     "predictions (.npy). Default: not written."),
+          MemoryBudgetFlag()};
+}
+
+absl::Status CheckEsnFlags(const Operands& operands) {
+  const std::string& what = operands[0];
+  if (what != "fit" && what != "predict" && what != "generate" &&
+      what != "mackey-glass") {
+    return UnknownEsnCommand(what);
+  }
+  if ((what == "predict" || what == "generate") && flags.series.empty()) {
+    return absl::InvalidArgumentError("name the input series with --series");
+  }
+  if (what == "generate" || what == "mackey-glass") {
+    return CheckAtLeast("--steps", flags.steps, 1);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunEsn(const std::vector<std::string>& operands) {
   const std::string& what = operands[0];
   if (what == "fit") return Fit(operands[1]);
   if (what == "predict") return PredictOrGenerate(operands[1], false);
   if (what == "generate") return PredictOrGenerate(operands[1], true);
   if (what == "mackey-glass") {
-    int64_t steps = absl::GetFlag(FLAGS_steps);
-    ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+    int64_t steps = flags.steps;
+    const MemoryBudget& budget = CommonFlags().memory_budget;
     // The integrator keeps every dt step: 10 per sample by default.
     RETURN_IF_ERROR(CheckStepsLimits(steps, 1, 2 + 10, budget));
     ASSIGN_OR_RETURN(EsnMatrix series, MackeyGlass(steps));
@@ -189,9 +217,7 @@ absl::Status RunEsn(const std::vector<std::string>& operands) {
                 operands[1].c_str(), static_cast<long long>(steps));
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown esn command '", what,
-      "'; use fit CONFIG, predict MODEL, generate MODEL or mackey-glass OUT"));
+  return UnknownEsnCommand(what);
 }
 
 }  // namespace rill
