@@ -85,8 +85,7 @@ namespace {
 // ExportPyTorchWeights checks).
 absl::StatusOr<std::map<std::string, Tensor>> CheckpointParams(
     const std::string& path, const Graph& graph) {
-  ASSIGN_OR_RETURN(Checkpoint c,
-                   ReadCheckpoint(path, CommonFlags().max_file_bytes));
+  ASSIGN_OR_RETURN(Checkpoint c, ReadParamsCheckpoint(path));
   std::map<std::string, Tensor> values;
   for (const auto& [name, t] : CheckpointParameters(c)) values[name] = *t;
   for (const Node& n : graph.node()) {
@@ -106,8 +105,9 @@ std::vector<Flag> ExportWeightsFlags() {
                      "The directory, created if missing, to write the "
                      "<key>.npy files to."),
           StringFlag("params", &export_flags.params,
-                     "A `rill train` checkpoint whose parameters to write "
-                     "instead of the graph's values."),
+                     "A `rill train` checkpoint (or a directory, for its "
+                     "newest) whose parameters to write instead of the "
+                     "graph's values."),
           MemoryBudgetFlag(), MaxFileFlag()};
 }
 

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -152,6 +153,26 @@ absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path, bool fuse) {
   return ValidateGraph(std::move(loaded), validate);
 }
 
+absl::StatusOr<Checkpoint> ReadParamsCheckpoint(const std::string& path) {
+  std::string file = path;
+  if (std::filesystem::is_directory(path)) {
+    // ckpt-<step>.rckpt with zero-padded steps: the newest sorts last.
+    file.clear();
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+      const std::string name = e.path().filename().string();
+      if (absl::StartsWith(name, "ckpt-") && absl::EndsWith(name, ".rckpt")) {
+        file = std::max(file, e.path().string());
+      }
+    }
+    if (file.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat(path, ": no ckpt-<step>.rckpt checkpoint in it"));
+    }
+  }
+  return ReadCheckpoint(file, CommonFlags().max_file_bytes);
+}
+
 absl::Status WriteTextGraph(const Graph& graph, const std::string& path) {
   std::string text;
   if (!google::protobuf::TextFormat::PrintToString(graph, &text)) {
@@ -238,8 +259,9 @@ std::vector<Flag> RunFlags() {
                                "'/' become '_'). --out is the same flag."),
                     "out"),
           StringFlag("params", &run_flags.params,
-                     "A `rill train` checkpoint whose parameters replace the "
-                     "graph's initial values."),
+                     "A `rill train` checkpoint (or a directory, for its "
+                     "newest) whose parameters replace the graph's initial "
+                     "values."),
           BackendFlag(),
           NoFuseFlag(),
           ThreadsFlag(),
@@ -281,8 +303,7 @@ std::string Summarize(const Tensor& t) {
 // Replaces every Parameter's value with the checkpoint's "param/<name>":
 // all of them, of the same dtype and shape, or nothing at all.
 absl::Status LoadParams(const std::string& path, Executor& executor) {
-  ASSIGN_OR_RETURN(Checkpoint c,
-                   ReadCheckpoint(path, CommonFlags().max_file_bytes));
+  ASSIGN_OR_RETURN(Checkpoint c, ReadParamsCheckpoint(path));
   return CopyParameterValues(CheckpointParameters(c),
                              executor.mutable_parameters(), true, path);
 }
@@ -460,7 +481,7 @@ const std::vector<Command>& AllCommands() {
        Check},
       {"run", "Run a graph on .npy inputs.",
        "run GRAPH [--feed name=file.npy ...] [--fetch a,b] [-o DIR] "
-       "[--params CKPT]",
+       "[--params CKPT_OR_DIR]",
        "Runs GRAPH with the fed inputs and prints each fetched tensor's "
        "dtype,\n"
        "shape and a summary. With -o, also writes DIR/<name>.npy for each,\n"
@@ -544,7 +565,7 @@ const std::vector<Command>& AllCommands() {
        BuildFlags(), 1, RunBuild, CheckBuildFlags},
       {"export-weights",
        "Write a model's weights as PyTorch state_dict .npy files.",
-       "export-weights GRAPH [--params CKPT] -o DIR",
+       "export-weights GRAPH [--params CKPT_OR_DIR] -o DIR",
        "Writes DIR/<key>.npy for every Parameter of GRAPH (a recurrent\n"
        "stack and head, as `rill build` makes them) under its PyTorch\n"
        "state_dict name: weight_ih_l0, ..., bias_hh_l1_reverse for the\n"
@@ -552,7 +573,7 @@ const std::vector<Command>& AllCommands() {
        "graph's, or a trained checkpoint's (--params, from `rill train`).",
        ExportWeightsFlags(), 1, RunExportWeights, CheckExportWeightsFlags},
       {"decode", "Translate text with a trained seq2seq Transformer.",
-       "decode SPEC --params CKPT [-i SRC.txt] [-o OUT.txt] [--beam 4] "
+       "decode SPEC --params CKPT_OR_DIR [-i SRC.txt] [-o OUT.txt] [--beam 4] "
        "[--length_penalty 0.6] [--strategy cache|recompute]",
        "Decodes each line of -i (or stdin), tokens separated by blanks, with\n"
        "the seq2seq model of SPEC (proto/model.proto) and the parameters of\n"

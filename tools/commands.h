@@ -10,6 +10,7 @@
 #include "graph/validate.h"
 #include "runtime/executor.h"
 #include "tools/flags.h"
+#include "train/checkpoint.h"
 
 namespace rill {
 
@@ -65,6 +66,10 @@ absl::Status CheckTextGraphOutput(const std::string& path);
 // recurrent layers on the fused ops (graph/fuse_recurrent.h).
 absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path,
                                            bool fuse = false);
+// The checkpoint that --params names: a file, or a directory of `rill
+// train` checkpoints, whose newest one it reads (as `train --resume DIR`
+// does); at most --max_file_mb.
+absl::StatusOr<Checkpoint> ReadParamsCheckpoint(const std::string& path);
 // Writes `graph` to `path` as text proto, atomically.
 absl::Status WriteTextGraph(const Graph& graph, const std::string& path);
 // The lines of a UTF-8 text file, or of stdin when `path` is empty,

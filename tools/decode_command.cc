@@ -109,7 +109,8 @@ absl::Status CheckDecodeLimits(const Seq2SeqOptions& model,
 std::vector<Flag> DecodeFlags() {
   return {
       StringFlag("params", &flags.params,
-                 "The trained parameters: a `rill train` checkpoint."),
+                 "The trained parameters: a `rill train` checkpoint, or a "
+                 "directory, for its newest."),
       WithAlias(StringFlag("input", &flags.input,
                            "The source text, one sentence per line, "
                            "tokens separated by blanks. Default: stdin."),
@@ -170,8 +171,7 @@ absl::Status RunDecode(const std::vector<std::string>& operands) {
                            model->src_length, model->pad_id));
   RETURN_IF_ERROR(CheckDecodeLimits(
       *model, options, static_cast<int64_t>(lines.size()), budget));
-  ASSIGN_OR_RETURN(Checkpoint checkpoint,
-                   ReadCheckpoint(params, CommonFlags().max_file_bytes));
+  ASSIGN_OR_RETURN(Checkpoint checkpoint, ReadParamsCheckpoint(params));
   ASSIGN_OR_RETURN(
       std::unique_ptr<Seq2SeqDecoder> decoder,
       Seq2SeqDecoder::Create(*model, options, CheckpointParameters(checkpoint),
