@@ -256,7 +256,7 @@ std::vector<Flag> RunFlags() {
           WithAlias(OutputFlag(&run_flags.output,
                                "A directory, created if missing, to write "
                                "each fetched tensor to as <name>.npy (':' and "
-                               "'/' become '_'). --out is the same flag."),
+                               "'/' become '_')."),
                     "out"),
           StringFlag("params", &run_flags.params,
                      "A `rill train` checkpoint (or a directory, for its "
@@ -505,14 +505,6 @@ const std::vector<Command>& AllCommands() {
        {},
        -1,
        Ops},
-      {"version",
-       "Print rill's version.",
-       "version",
-       "Prints rill's version (as `rill --version` does), the one that BLEU\n"
-       "signatures name.",
-       {},
-       0,
-       Version},
       {"train", "Train a model from a TrainConfig text proto.",
        "train CONFIG [-o DIR] [--resume CKPT_OR_DIR | --overwrite]\n"
        "      [--check_numerics]",
@@ -607,6 +599,14 @@ const std::vector<Command>& AllCommands() {
        "the corpus: [PAD] [UNK] [CLS] [SEP] [MASK] first, then characters,\n"
        "then merged pieces (see the README), and writes it to -o.",
        TokenizeFlags(), 0, RunTokenize, CheckTokenizeFlags},
+      {"version",
+       "Print rill's version.",
+       "version",
+       "Prints rill's version (as `rill --version` does), the one that BLEU\n"
+       "signatures name.",
+       {},
+       0,
+       Version},
   };
   return *commands;
 }

@@ -1,7 +1,6 @@
 #ifndef RILL_TOOLS_COMMANDS_H_
 #define RILL_TOOLS_COMMANDS_H_
 
-#include <map>
 #include <string>
 #include <vector>
 

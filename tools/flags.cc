@@ -40,7 +40,7 @@ Flag DoubleFlag(const char* name, double* value, std::string help) {
           [name, value](const std::string& text) {
             return absl::SimpleAtod(text, value)
                        ? absl::OkStatus()
-                       : FlagValueError(name, text, "not a number");
+                       : FlagValueError(name, text, "give a number");
           }};
 }
 

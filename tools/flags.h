@@ -3,7 +3,11 @@
 
 // The flags of one `rill` command: each command lists its own, bound to the
 // variables that hold their values, so a flag is defined, described and read
-// in the file of the command that takes it, in that command's words.
+// in the file of the command that takes it, in that command's words. A
+// command keeps the values in one struct in its file, set by ParseFlags
+// before the command runs (a process runs one command, once); the flags
+// that mean the same everywhere (--memory_budget_mb, --threads, ...) are
+// defined once, in commands.cc, and read through CommonFlags().
 //
 // Spellings: --name=value or --name value, -o value for a one-letter alias,
 // '-' and '_' alike in names (--no-fuse is --no_fuse); a switch is --name,

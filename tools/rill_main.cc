@@ -21,7 +21,7 @@ void PrintUsage(FILE* out) {
                "rill: a dataflow graph engine with reverse-mode autodiff.\n\n"
                "Usage: rill <command> [flags] [args]\n\nCommands:\n");
   for (const Command& c : AllCommands()) {
-    std::fprintf(out, "  %-6s %s\n", c.name, c.summary);
+    std::fprintf(out, "  %-14s %s\n", c.name, c.summary);
   }
   std::fprintf(out,
                "\n'rill <command> --help' describes a command and its flags; "

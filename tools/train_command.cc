@@ -29,8 +29,7 @@ extern "C" void OnInterrupt(int) { g_stop = true; }
 std::vector<Flag> TrainFlags() {
   return {WithAlias(OutputFlag(&flags.output,
                                "The directory for checkpoints and "
-                               "metrics.csv (default train_out). --out is the "
-                               "same flag."),
+                               "metrics.csv (default train_out)."),
                     "out"),
           StringFlag("resume", &flags.resume,
                      "A checkpoint, or a directory whose newest checkpoint "
