@@ -10,9 +10,9 @@ config=examples/train/sine_mlp.train.pbtxt
 echo "== rill check examples/train/sine_mlp.pbtxt"
 "$rill" check examples/train/sine_mlp.pbtxt
 echo
-echo "== rill train $config --out $out"
+echo "== rill train $config -o $out"
 echo "   (fits y = sin(2 x0) * cos(x1) + noise; see the config for the settings)"
-"$rill" train "$config" --out "$out" | tee "$out/train.log"
+"$rill" train "$config" -o "$out" | tee "$out/train.log"
 echo
 checkpoint=$(ls "$out"/ckpt-*.rckpt | tail -n 1)
 echo "== rill run with the trained parameters ($checkpoint), on all 1024 examples"

@@ -15,11 +15,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/version.h"
 #include "metrics/tokenizer.h"
 
 namespace rill {
-
-inline constexpr char kRillVersion[] = "rill-0.1";
 
 // sacreBLEU's smoothing methods (Chen and Cherry, 2014): none; floor (method
 // 1); add-k (method 2); exp (method 3, NIST's mteval-v13a smoothing).

@@ -55,7 +55,7 @@ TEST(Readme, QuotesWhatTheExamplesPrint) {
   std::string run = Output(
       "tools/rill run examples/affine_tanh.pbtxt --feed "
       "x=examples/affine_tanh_x.npy "
-      "--out " +
+      "-o " +
       out_dir);
   run.replace(run.find(out_dir), out_dir.size(), "/tmp/out");
   EXPECT_NE(readme.find(run), std::string::npos) << run;

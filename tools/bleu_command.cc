@@ -2,7 +2,6 @@
 
 #include <cstdio>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -12,43 +11,24 @@
 #include "metrics/tokenizer.h"
 #include "tools/commands.h"
 
-// Repeatable: main() collects the values (ListFlagValues).
-ABSL_FLAG(std::vector<std::string>, ref, {},
-          "A reference file, one segment per line (-r); repeat for more "
-          "references.");
-ABSL_FLAG(std::string, input, "",
-          "The input text, one segment per line (-i): bleu's hypotheses, "
-          "decode's sources, tokenize's text or corpus. Default: stdin.");
-ABSL_FLAG(std::string, tokenize, "13a", "Tokenizer: none, 13a, intl or char.");
-ABSL_FLAG(std::string, smooth, "exp", "Smoothing: none, floor, add-k or exp.");
-ABSL_FLAG(double, smooth_value, -1,
-          "The value for floor (default 0.1) or add-k (default 1) smoothing.");
-ABSL_FLAG(int32_t, max_order, 4, "The largest n-gram order.");
-ABSL_FLAG(bool, lowercase, false,
-          "Lowercase the text: bleu's hypotheses and references; for "
-          "tokenize, BERT's uncased setting, which also strips accents.");
-ABSL_FLAG(bool, effective_order, false,
-          "Average only over the orders that have n-grams (always on with "
-          "--sentence, as in sacreBLEU).");
-ABSL_FLAG(bool, sentence, false, "Score each segment on its own.");
-ABSL_FLAG(std::string, format, "text", "Output format: text or json.");
-
 namespace rill {
 namespace {
 
-absl::StatusOr<BleuOptions> OptionsFromFlags() {
-  BleuOptions o;
-  ASSIGN_OR_RETURN(o.tokenizer, ParseTokenizer(absl::GetFlag(FLAGS_tokenize)));
-  ASSIGN_OR_RETURN(o.smoothing, ParseSmoothing(absl::GetFlag(FLAGS_smooth)));
+// The flags of `rill bleu`.
+struct {
+  std::vector<std::string> refs;
+  std::string input, format = "text";
+  BleuOptions options;  // Tokenizer, smoothing, max order, lowercase.
+  double smooth_value = -1;
+  bool effective_order = false, sentence = false;
+} flags;
+
+BleuOptions OptionsFromFlags() {
+  BleuOptions o = flags.options;
   // -1, the flag's default, means "the smoothing's own default"; any other
   // value (NaN too) goes to ValidateBleuOptions, never silently replaced.
-  const double smooth_value = absl::GetFlag(FLAGS_smooth_value);
-  if (smooth_value != -1) o.smooth_value = smooth_value;
-  o.max_order = absl::GetFlag(FLAGS_max_order);
-  o.lowercase = absl::GetFlag(FLAGS_lowercase);
-  o.effective_order =
-      absl::GetFlag(FLAGS_effective_order) || absl::GetFlag(FLAGS_sentence);
-  RETURN_IF_ERROR(ValidateBleuOptions(o, "--"));
+  if (flags.smooth_value != -1) o.smooth_value = flags.smooth_value;
+  o.effective_order = flags.effective_order || flags.sentence;
   return o;
 }
 
@@ -66,20 +46,51 @@ std::string Json(const BleuScore& s, const std::string& signature) {
 
 }  // namespace
 
-absl::Status RunBleu(const std::vector<std::string>&) {
-  ASSIGN_OR_RETURN(BleuOptions options, OptionsFromFlags());
-  std::string format = absl::GetFlag(FLAGS_format);
-  if (format != "text" && format != "json") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--format '", format, "': choose text or json"));
-  }
-  const std::vector<std::string>& ref_paths = ListFlagValues("ref");
-  if (ref_paths.empty()) {
+std::vector<Flag> BleuFlags() {
+  BleuOptions& o = flags.options;
+  return {
+      WithAlias(RepeatedFlag("ref", &flags.refs,
+                             "A reference file, one segment per line; repeat "
+                             "for more references."),
+                "r"),
+      WithAlias(StringFlag("input", &flags.input,
+                           "The hypotheses, one segment per line. Default: "
+                           "stdin."),
+                "i"),
+      ParsedFlag<Tokenizer>("tokenize", &o.tokenizer, "13a",
+                            "Tokenizer: none, 13a, intl or char.",
+                            ParseTokenizer),
+      ParsedFlag<Smoothing>("smooth", &o.smoothing, "exp",
+                            "Smoothing: none, floor, add-k or exp.",
+                            ParseSmoothing),
+      DoubleFlag("smooth_value", &flags.smooth_value,
+                 "The value for floor (default 0.1) or add-k (default 1) "
+                 "smoothing."),
+      IntFlag("max_order", &o.max_order, "The largest n-gram order."),
+      SwitchFlag("lowercase", &o.lowercase,
+                 "Lowercase the hypotheses and references."),
+      SwitchFlag("effective_order", &flags.effective_order,
+                 "Average only over the orders that have n-grams (always on "
+                 "with --sentence, as in sacreBLEU)."),
+      SwitchFlag("sentence", &flags.sentence, "Score each segment on its own."),
+      ChoiceFlag("format", &flags.format, {"text", "json"},
+                 "Output format: text or json."),
+  };
+}
+
+absl::Status CheckBleuFlags(const Operands&) {
+  if (flags.refs.empty()) {
     return absl::InvalidArgumentError(
         "no references: give -r REF at least once");
   }
+  return ValidateBleuOptions(OptionsFromFlags(), "--");
+}
+
+absl::Status RunBleu(const Operands&) {
+  const BleuOptions options = OptionsFromFlags();
+  const std::vector<std::string>& ref_paths = flags.refs;
   // Everything is read and checked before anything is scored.
-  std::string hyp_name = absl::GetFlag(FLAGS_input);
+  std::string hyp_name = flags.input;
   ASSIGN_OR_RETURN(std::vector<std::string> hyps, ReadTextLines(hyp_name));
   if (hyp_name.empty()) hyp_name = "<stdin>";
   std::vector<std::vector<std::string>> refs;
@@ -95,10 +106,10 @@ absl::Status RunBleu(const std::vector<std::string>&) {
   std::string signature = BleuSignature(options, static_cast<int>(refs.size()));
   auto print = [&](const BleuScore& s) {
     std::string line =
-        format == "json" ? Json(s, signature) : s.Format(signature);
+        flags.format == "json" ? Json(s, signature) : s.Format(signature);
     std::printf("%s\n", line.c_str());
   };
-  if (!absl::GetFlag(FLAGS_sentence)) {
+  if (!flags.sentence) {
     ASSIGN_OR_RETURN(BleuScore score, CorpusBleu(hyps, refs, options));
     print(score);
     return absl::OkStatus();

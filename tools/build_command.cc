@@ -6,8 +6,6 @@
 #include <filesystem>
 #include <map>
 
-#include "absl/flags/declare.h"
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "core/checkpoint.h"
 #include "graph/loader.h"
@@ -15,23 +13,40 @@
 #include "models/rnn_weights.h"
 #include "tools/commands.h"
 
-// Defined in grad_command.cc, shared by the commands that write one file.
-ABSL_DECLARE_FLAG(std::string, output);
-// Defined in commands.cc.
-ABSL_DECLARE_FLAG(std::string, params);
-
-ABSL_FLAG(std::string, weights, "",
-          "A directory of PyTorch state_dict .npy files (weight_ih_l0.npy, "
-          "..., head.weight.npy) whose values replace the built graph's "
-          "initial weights (see models/rnn_weights.h).");
-
 namespace rill {
+namespace {
+
+// The flags of `rill build`.
+struct {
+  std::string output, weights;
+} build_flags;
+
+// The flags of `rill export-weights`.
+struct {
+  std::string output, params;
+} export_flags;
+
+}  // namespace
+
+std::vector<Flag> BuildFlags() {
+  return {TextGraphOutputFlag(&build_flags.output, "the model's graph"),
+          StringFlag("weights", &build_flags.weights,
+                     "A directory of PyTorch state_dict .npy files "
+                     "(weight_ih_l0.npy, ..., head.weight.npy) whose values "
+                     "replace the built graph's initial weights (see "
+                     "models/rnn_weights.h)."),
+          MemoryBudgetFlag(), MaxFileFlag()};
+}
+
+absl::Status CheckBuildFlags(const Operands&) {
+  return CheckTextGraphOutput(build_flags.output);
+}
 
 absl::Status RunBuild(const std::vector<std::string>& operands) {
-  ASSIGN_OR_RETURN(std::string out, TextGraphOutput("the graph"));
-  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
-  ASSIGN_OR_RETURN(Graph graph, BuildModelFile(operands[0], budget));
-  const std::string weights = absl::GetFlag(FLAGS_weights);
+  const std::string& out = build_flags.output;
+  ASSIGN_OR_RETURN(Graph graph,
+                   BuildModelFile(operands[0], CommonFlags().memory_budget));
+  const std::string& weights = build_flags.weights;
   if (!weights.empty()) {
     RETURN_IF_ERROR(
         Annotate(ImportPyTorchWeights(weights, &graph), "--weights"));
@@ -70,8 +85,7 @@ namespace {
 // ExportPyTorchWeights checks).
 absl::StatusOr<std::map<std::string, Tensor>> CheckpointParams(
     const std::string& path, const Graph& graph) {
-  ASSIGN_OR_RETURN(int64_t max_bytes, MaxFileBytesFromFlags());
-  ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(path, max_bytes));
+  ASSIGN_OR_RETURN(Checkpoint c, ReadParamsCheckpoint(path));
   std::map<std::string, Tensor> values;
   for (const auto& [name, t] : CheckpointParameters(c)) values[name] = *t;
   for (const Node& n : graph.node()) {
@@ -86,15 +100,30 @@ absl::StatusOr<std::map<std::string, Tensor>> CheckpointParams(
 
 }  // namespace
 
+std::vector<Flag> ExportWeightsFlags() {
+  return {OutputFlag(&export_flags.output,
+                     "The directory, created if missing, to write the "
+                     "<key>.npy files to."),
+          StringFlag("params", &export_flags.params,
+                     "A `rill train` checkpoint (or a directory, for its "
+                     "newest) whose parameters to write instead of the "
+                     "graph's values."),
+          MemoryBudgetFlag(), MaxFileFlag()};
+}
+
+absl::Status CheckExportWeightsFlags(const Operands&) {
+  return export_flags.output.empty()
+             ? absl::InvalidArgumentError(
+                   "name the output directory with -o DIR")
+             : absl::OkStatus();
+}
+
 absl::Status RunExportWeights(const std::vector<std::string>& operands) {
-  const std::string out = absl::GetFlag(FLAGS_output);
-  if (out.empty()) {
-    return absl::InvalidArgumentError("name the output directory with -o DIR");
-  }
+  const std::string& out = export_flags.output;
   ASSIGN_OR_RETURN(ValidGraph valid, LoadAndValidate(operands[0]));
   const Graph& graph = valid.proto();
   std::map<std::string, Tensor> values;
-  const std::string params = absl::GetFlag(FLAGS_params);
+  const std::string& params = export_flags.params;
   if (!params.empty()) {
     ASSIGN_OR_RETURN(values, CheckpointParams(params, graph));
   }

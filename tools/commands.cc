@@ -11,8 +11,7 @@
 #include <map>
 #include <set>
 
-#include "absl/flags/declare.h"
-#include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -25,6 +24,7 @@
 #include "core/npy.h"
 #include "core/tensor_proto.h"
 #include "core/threads.h"
+#include "core/version.h"
 #include "google/protobuf/text_format.h"
 #include "graph/dot.h"
 #include "graph/fuse_recurrent.h"
@@ -34,94 +34,143 @@
 #include "ops/registry.h"
 #include "runtime/executor.h"
 
-// Repeatable: main() collects the values (ListFlagValues); the flag is here
-// for --help and so that absl accepts it.
-ABSL_FLAG(std::vector<std::string>, feed, {},
-          "An input value, as name=file.npy; repeat the flag for more.");
-ABSL_FLAG(std::vector<std::string>, fetch, {},
-          "Tensors to compute, as node or node:k, comma-separated. Default: "
-          "the graph's outputs.");
-ABSL_FLAG(std::string, out, "",
-          "Output directory, created if missing: for `run`, one "
-          "DIR/<name>.npy per fetched tensor (':' and '/' become '_'); for "
-          "`train`, checkpoints and metrics.csv.");
-ABSL_FLAG(std::string, params, "",
-          "A checkpoint whose parameters replace the graph's initial values "
-          "(from `rill train`).");
-ABSL_FLAG(std::string, backend, "onednn",
-          "Kernels to run: onednn (f32 through oneDNN, other cases on the "
-          "reference loops) or reference.");
-ABSL_FLAG(bool, no_fuse, false,
-          "Run recurrent layers unrolled into primitive ops, as written, "
-          "instead of on the fused RecurrentLayer ops (oneDNN's RNN "
-          "primitives) that the builders tag them with.");
-ABSL_FLAG(int64_t, memory_budget_mb, 8192,
-          "Memory that a graph's values and activations may take, in MiB; "
-          "checked before allocating.");
-ABSL_FLAG(std::string, threads, "",
+namespace rill {
+namespace {
+
+CommonFlagValues& MutableCommonFlags() {
+  static auto* values = new CommonFlagValues;
+  return *values;
+}
+
+// A size flag in MiB, stored in bytes.
+Flag MiBFlag(const char* name, int64_t* bytes, std::string help) {
+  return {name,
+          {},
+          std::move(help),
+          absl::StrCat(*bytes >> 20),
+          Flag::kValue,
+          [name, bytes](const std::string& text) -> absl::Status {
+            int64_t mib = 0;
+            if (!absl::SimpleAtoi(text, &mib)) {
+              return FlagValueError(name, text, "not a whole number of MiB");
+            }
+            ASSIGN_OR_RETURN(*bytes,
+                             MiBFlagToBytes(absl::StrCat("--", name), mib));
+            return absl::OkStatus();
+          }};
+}
+
+}  // namespace
+
+const CommonFlagValues& CommonFlags() { return MutableCommonFlags(); }
+
+Flag MemoryBudgetFlag() {
+  return MiBFlag("memory_budget_mb", &MutableCommonFlags().memory_budget.bytes,
+                 "Memory that the command's values and activations may take, "
+                 "in MiB; checked before allocating.");
+}
+
+Flag MaxFileFlag() {
+  return MiBFlag("max_file_mb", &MutableCommonFlags().max_file_bytes,
+                 "Largest graph, .npy or checkpoint file accepted, in MiB; "
+                 "checked before reading.");
+}
+
+Flag ThreadsFlag() {
+  int64_t* threads = &MutableCommonFlags().threads;
+  return {"threads",
+          {},
           "Threads the kernels use; default (or 0): OMP_NUM_THREADS if set, "
           "else the CPUs this process may use, from its CPU affinity and "
-          "cgroup CPU quota. For `train`, it overrides the config's "
-          "`threads`.");
-ABSL_FLAG(int64_t, max_file_mb, 1024,
-          "Largest graph or .npy file accepted, in MiB; checked before "
-          "reading.");
-
-// Defined in grad_command.cc, shared by the commands that write one file.
-ABSL_DECLARE_FLAG(std::string, output);
-
-namespace rill {
-
-absl::StatusOr<MemoryBudget> MemoryBudgetFromFlags() {
-  MemoryBudget budget;
-  ASSIGN_OR_RETURN(budget.bytes,
-                   MiBFlagToBytes("--memory_budget_mb",
-                                  absl::GetFlag(FLAGS_memory_budget_mb)));
-  return budget;
+          "cgroup CPU quota.",
+          "",
+          Flag::kValue,
+          [threads](const std::string& text) {
+            if (!absl::SimpleAtoi(text, threads) || *threads < 0 ||
+                *threads > kMaxThreads) {
+              return FlagValueError(
+                  "threads", text,
+                  absl::StrCat("give a count in [0, ", kMaxThreads,
+                               "] (0: the CPUs this process may use)"));
+            }
+            return absl::OkStatus();
+          }};
 }
 
-absl::StatusOr<int64_t> MaxFileBytesFromFlags() {
-  return MiBFlagToBytes("--max_file_mb", absl::GetFlag(FLAGS_max_file_mb));
+Flag BackendFlag() {
+  return ParsedFlag<Backend>(
+      "backend", &MutableCommonFlags().backend, "onednn",
+      "Kernels to run: onednn (f32 through oneDNN, other cases on the "
+      "reference loops) or reference.",
+      ParseBackend);
 }
 
-absl::StatusOr<int64_t> ThreadsFlag() {
-  std::string text = absl::GetFlag(FLAGS_threads);
-  int64_t threads = -1;
-  if (!text.empty() && (!absl::SimpleAtoi(text, &threads) || threads < 0 ||
-                        threads > kMaxThreads)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--threads ", text, ": give a count in [0, ", kMaxThreads,
-                     "] (0: the CPUs this process may use)"));
-  }
-  return threads;
+Flag NoFuseFlag() {
+  return SwitchFlag("no_fuse", &MutableCommonFlags().no_fuse,
+                    "Run recurrent layers unrolled into primitive ops, as "
+                    "written, instead of on the fused RecurrentLayer ops "
+                    "(oneDNN's RNN primitives) that the builders tag them "
+                    "with.");
+}
+
+Flag OutputFlag(std::string* path, std::string help) {
+  return WithAlias(StringFlag("output", path, std::move(help)), "o");
+}
+
+Flag TextGraphOutputFlag(std::string* path, const std::string& what) {
+  Flag flag = OutputFlag(
+      path, absl::StrCat("Where to write ", what,
+                         ", as text proto (.pbtxt, .txt or .textproto)."));
+  flag.set = [path, what](const std::string& text) {
+    if (!IsTextGraphPath(text)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("-o ", text, ": ", what,
+                       " is written as text proto, so the name must end in "
+                       ".pbtxt, .txt or .textproto"));
+    }
+    *path = text;
+    return absl::OkStatus();
+  };
+  return flag;
+}
+
+absl::Status CheckTextGraphOutput(const std::string& path) {
+  return path.empty() ? absl::InvalidArgumentError(
+                            "name the output file with -o OUT.pbtxt")
+                      : absl::OkStatus();
 }
 
 absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path, bool fuse) {
   LoadOptions load;
-  ASSIGN_OR_RETURN(load.max_file_bytes, MaxFileBytesFromFlags());
-  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+  load.max_file_bytes = CommonFlags().max_file_bytes;
   ASSIGN_OR_RETURN(LoadedGraph loaded, LoadGraphFile(path, load));
-  if (fuse && !absl::GetFlag(FLAGS_no_fuse)) {
+  if (fuse && !CommonFlags().no_fuse) {
     absl::StatusOr<int> fused = FuseRecurrentLayers(&loaded.graph);
     if (!fused.ok()) return Annotate(fused.status(), path);
   }
   ValidateOptions validate;
-  validate.memory_budget = budget.bytes;
+  validate.memory_budget = CommonFlags().memory_budget.bytes;
   return ValidateGraph(std::move(loaded), validate);
 }
 
-absl::StatusOr<std::string> TextGraphOutput(const std::string& what) {
-  std::string out = absl::GetFlag(FLAGS_output);
-  if (out.empty()) {
-    return absl::InvalidArgumentError("name the output file with -o OUT.pbtxt");
+absl::StatusOr<Checkpoint> ReadParamsCheckpoint(const std::string& path) {
+  std::string file = path;
+  if (std::filesystem::is_directory(path)) {
+    // ckpt-<step>.rckpt with zero-padded steps: the newest sorts last.
+    file.clear();
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+      const std::string name = e.path().filename().string();
+      if (absl::StartsWith(name, "ckpt-") && absl::EndsWith(name, ".rckpt")) {
+        file = std::max(file, e.path().string());
+      }
+    }
+    if (file.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat(path, ": no ckpt-<step>.rckpt checkpoint in it"));
+    }
   }
-  if (!IsTextGraphPath(out)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("-o ", out, ": ", what,
-                     " is written as text proto, so the name must end in "
-                     ".pbtxt, .txt or .textproto"));
-  }
-  return out;
+  return ReadCheckpoint(file, CommonFlags().max_file_bytes);
 }
 
 absl::Status WriteTextGraph(const Graph& graph, const std::string& path) {
@@ -169,22 +218,61 @@ absl::Status Check(const std::vector<std::string>& operands) {
   return absl::OkStatus();
 }
 
-// "x=data/x.npy" -> {"x", "data/x.npy"}
+// The flags of `rill run`.
+struct {
+  std::map<std::string, std::string> feeds;  // Input name -> .npy file.
+  std::vector<std::string> fetches;
+  std::string output, params;
+} run_flags;
+
+// --feed name=file.npy, once per input.
+Flag FeedFlag() {
+  return {"feed",
+          {},
+          "An input value, as name=file.npy; repeat the flag for more "
+          "inputs.",
+          "",
+          Flag::kRepeated,
+          [](const std::string& spec) {
+            std::pair<std::string, std::string> kv =
+                absl::StrSplit(spec, absl::MaxSplits('=', 1));
+            if (kv.first.empty() || kv.second.empty()) {
+              return absl::InvalidArgumentError(absl::StrCat(
+                  "--feed '", spec, "' is not of the form name=file.npy"));
+            }
+            if (!run_flags.feeds.insert(kv).second) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat("--feed names '", kv.first, "' twice"));
+            }
+            return absl::OkStatus();
+          }};
+}
+
+std::vector<Flag> RunFlags() {
+  return {FeedFlag(),
+          ListFlag("fetch", &run_flags.fetches,
+                   "Tensors to compute, as node or node:k, comma-separated. "
+                   "Default: the graph's outputs."),
+          WithAlias(OutputFlag(&run_flags.output,
+                               "A directory, created if missing, to write "
+                               "each fetched tensor to as <name>.npy (':' and "
+                               "'/' become '_')."),
+                    "out"),
+          StringFlag("params", &run_flags.params,
+                     "A `rill train` checkpoint (or a directory, for its "
+                     "newest) whose parameters replace the graph's initial "
+                     "values."),
+          BackendFlag(),
+          NoFuseFlag(),
+          ThreadsFlag(),
+          MemoryBudgetFlag(),
+          MaxFileFlag()};
+}
+
 absl::StatusOr<std::map<std::string, Tensor>> ReadFeeds() {
-  ASSIGN_OR_RETURN(int64_t max_bytes, MaxFileBytesFromFlags());
   std::map<std::string, Tensor> feeds;
-  for (const std::string& spec : ListFlagValues("feed")) {
-    std::pair<std::string, std::string> kv =
-        absl::StrSplit(spec, absl::MaxSplits('=', 1));
-    if (kv.first.empty() || kv.second.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--feed '", spec, "' is not of the form name=file.npy"));
-    }
-    if (feeds.count(kv.first)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--feed names '", kv.first, "' twice"));
-    }
-    ASSIGN_OR_RETURN(feeds[kv.first], ReadNpy(kv.second, max_bytes));
+  for (const auto& [name, path] : run_flags.feeds) {
+    ASSIGN_OR_RETURN(feeds[name], ReadNpy(path, CommonFlags().max_file_bytes));
   }
   return feeds;
 }
@@ -215,16 +303,15 @@ std::string Summarize(const Tensor& t) {
 // Replaces every Parameter's value with the checkpoint's "param/<name>":
 // all of them, of the same dtype and shape, or nothing at all.
 absl::Status LoadParams(const std::string& path, Executor& executor) {
-  ASSIGN_OR_RETURN(int64_t max_bytes, MaxFileBytesFromFlags());
-  ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(path, max_bytes));
+  ASSIGN_OR_RETURN(Checkpoint c, ReadParamsCheckpoint(path));
   return CopyParameterValues(CheckpointParameters(c),
                              executor.mutable_parameters(), true, path);
 }
 
 absl::Status Run(const std::vector<std::string>& operands) {
-  ASSIGN_OR_RETURN(Backend backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
+  const Backend backend = CommonFlags().backend;
   ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0], true));
-  std::vector<std::string> fetches = absl::GetFlag(FLAGS_fetch);
+  std::vector<std::string> fetches = run_flags.fetches;
   if (fetches.empty())
     fetches.assign(g.proto().output().begin(), g.proto().output().end());
   if (fetches.empty()) {
@@ -232,7 +319,7 @@ absl::Status Run(const std::vector<std::string>& operands) {
         operands[0],
         ": the graph declares no outputs; name them with --fetch"));
   }
-  std::string out_dir = absl::GetFlag(FLAGS_out);
+  const std::string& out_dir = run_flags.output;
   std::set<std::string> files;
   for (const std::string& f : fetches) {
     if (!files.insert(FetchFileName(f)).second) {
@@ -246,7 +333,7 @@ absl::Status Run(const std::vector<std::string>& operands) {
   options.backend = backend;
   ASSIGN_OR_RETURN(std::unique_ptr<Executor> executor,
                    Executor::Create(std::move(g), options));
-  std::string params = absl::GetFlag(FLAGS_params);
+  const std::string& params = run_flags.params;
   if (!params.empty()) RETURN_IF_ERROR(LoadParams(params, *executor));
   ASSIGN_OR_RETURN(std::vector<Tensor> results, executor->Run(feeds, fetches));
   // Everything is computed before the first file is written.
@@ -254,8 +341,8 @@ absl::Status Run(const std::vector<std::string>& operands) {
     std::error_code ec;
     std::filesystem::create_directories(out_dir, ec);
     if (ec) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot create --out directory ", out_dir, ": ", ec.message()));
+      return absl::UnavailableError(absl::StrCat("cannot create -o directory ",
+                                                 out_dir, ": ", ec.message()));
     }
   }
   for (size_t i = 0; i < fetches.size(); ++i) {
@@ -350,6 +437,11 @@ absl::Status Ops(const std::vector<std::string>& operands) {
   return absl::OkStatus();
 }
 
+absl::Status Version(const std::vector<std::string>&) {
+  std::printf("%s\n", kRillVersion);
+  return absl::OkStatus();
+}
+
 absl::Status Dot(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
   ASSIGN_OR_RETURN(std::string dot, ToDot(g));
@@ -385,28 +477,24 @@ const std::vector<Command>& AllCommands() {
        "binary otherwise), validates it and infers shapes. Prints a summary\n"
        "and exits 0, or prints the first error with its file:line:col and\n"
        "node and exits 1.",
-       {"memory_budget_mb", "max_file_mb"},
+       {MemoryBudgetFlag(), MaxFileFlag()},
        1,
        Check},
-      {"run",
-       "Run a graph on .npy inputs.",
-       "run GRAPH [--feed name=file.npy ...] [--fetch a,b] [--out DIR] "
-       "[--params CKPT]",
+      {"run", "Run a graph on .npy inputs.",
+       "run GRAPH [--feed name=file.npy ...] [--fetch a,b] [-o DIR] "
+       "[--params CKPT_OR_DIR]",
        "Runs GRAPH with the fed inputs and prints each fetched tensor's "
        "dtype,\n"
-       "shape and a summary. With --out, also writes DIR/<name>.npy for each,\n"
+       "shape and a summary. With -o, also writes DIR/<name>.npy for each,\n"
        "atomically: a file is either complete or absent.",
-       {"feed", "fetch", "out", "backend", "params", "no_fuse", "threads",
-        "memory_budget_mb", "max_file_mb"},
-       1,
-       Run},
+       RunFlags(), 1, Run},
       {"dot",
        "Print a graph as Graphviz DOT.",
        "dot GRAPH",
        "Validates GRAPH and prints it in Graphviz DOT on stdout, edges\n"
        "labelled with dtype and shape. Render with: rill dot g.pbtxt | dot "
        "-Tsvg",
-       {"memory_budget_mb", "max_file_mb"},
+       {MemoryBudgetFlag(), MaxFileFlag()},
        1,
        Dot},
       {"ops",
@@ -418,9 +506,8 @@ const std::vector<Command>& AllCommands() {
        {},
        -1,
        Ops},
-      {"train",
-       "Train a model from a TrainConfig text proto.",
-       "train CONFIG [--out DIR] [--resume CKPT_OR_DIR | --overwrite]\n"
+      {"train", "Train a model from a TrainConfig text proto.",
+       "train CONFIG [-o DIR] [--resume CKPT_OR_DIR | --overwrite]\n"
        "      [--check_numerics]",
        "Trains the graph (or model spec, built as `rill build` does) that\n"
        "CONFIG (a rill.TrainConfig text proto; see proto/train.proto)\n"
@@ -432,10 +519,7 @@ const std::vector<Command>& AllCommands() {
        "continues exactly where a checkpoint left off (metrics.csv is cut\n"
        "back to its step). A fresh run refuses a DIR that holds another\n"
        "run unless --overwrite. DIR defaults to train_out.",
-       {"out", "resume", "overwrite", "check_numerics", "backend", "no_fuse",
-        "threads", "memory_budget_mb"},
-       1,
-       RunTrain},
+       TrainFlags(), 1, RunTrain},
       {"esn",
        "Echo State Networks: fit, predict, generate, build; Mackey-Glass "
        "data.",
@@ -457,13 +541,9 @@ const std::vector<Command>& AllCommands() {
        "for rill run, dot and grad.\n"
        "mackey-glass: writes --steps samples of the Mackey-Glass series\n"
        "(tau 17, a 0.2, b 0.1, n 10, x0 1.2; see models/mackey_glass.h).",
-       {"series", "steps", "output", "memory_budget_mb"},
-       2,
-       RunEsn,
-       {{"o", "output"}}},
-      {"grad",
-       "Write a graph's gradient graph as text proto.",
-       "grad GRAPH --loss NAME (--wrt a,b | --wrt-params) -o OUT.pbtxt",
+       EsnFlags(), 2, RunEsn, CheckEsnFlags},
+      {"grad", "Write a graph's gradient graph as text proto.",
+       "grad GRAPH --loss NAME (--wrt a,b | --wrt_params) -o OUT.pbtxt",
        "Differentiates GRAPH: writes OUT.pbtxt holding GRAPH's nodes plus\n"
        "the primitive-op nodes that compute the gradient of the loss with\n"
        "respect to each --wrt tensor (or every Parameter), named\n"
@@ -471,11 +551,7 @@ const std::vector<Command>& AllCommands() {
        "outputs are GRAPH's, the loss, then the gradients. `rill run` runs\n"
        "it. The loss must have one element unless --seed_inputs gives every\n"
        "loss an Input node <loss>/grad/seed to feed its gradient.",
-       {"loss", "wrt", "wrt_params", "seed_inputs", "allow_unreached",
-        "no_fuse", "output", "memory_budget_mb", "max_file_mb"},
-       1,
-       RunGrad,
-       {{"o", "output"}}},
+       GradFlags(), 1, RunGrad, CheckGradFlags},
       {"build",
        "Write the graph of a model spec (recurrent stack, head, loss).",
        "build SPEC -o OUT.pbtxt [--weights DIR]",
@@ -487,25 +563,18 @@ const std::vector<Command>& AllCommands() {
        "as text proto, its scalar output `loss` ready for `rill train`.\n"
        "--weights DIR replaces the initial weights by a PyTorch state_dict\n"
        "saved as DIR/<key>.npy (weight_ih_l0.npy, ..., head.weight.npy).",
-       {"output", "weights", "memory_budget_mb", "max_file_mb"},
-       1,
-       RunBuild,
-       {{"o", "output"}}},
+       BuildFlags(), 1, RunBuild, CheckBuildFlags},
       {"export-weights",
        "Write a model's weights as PyTorch state_dict .npy files.",
-       "export-weights GRAPH [--params CKPT] -o DIR",
+       "export-weights GRAPH [--params CKPT_OR_DIR] -o DIR",
        "Writes DIR/<key>.npy for every Parameter of GRAPH (a recurrent\n"
        "stack and head, as `rill build` makes them) under its PyTorch\n"
        "state_dict name: weight_ih_l0, ..., bias_hh_l1_reverse for the\n"
        "stack, head.weight and head.bias for the head. The values are the\n"
        "graph's, or a trained checkpoint's (--params, from `rill train`).",
-       {"params", "output", "memory_budget_mb", "max_file_mb"},
-       1,
-       RunExportWeights,
-       {{"o", "output"}}},
-      {"decode",
-       "Translate text with a trained seq2seq Transformer.",
-       "decode SPEC --params CKPT [-i SRC.txt] [-o OUT.txt] [--beam 4] "
+       ExportWeightsFlags(), 1, RunExportWeights, CheckExportWeightsFlags},
+      {"decode", "Translate text with a trained seq2seq Transformer.",
+       "decode SPEC --params CKPT_OR_DIR [-i SRC.txt] [-o OUT.txt] [--beam 4] "
        "[--length_penalty 0.6] [--strategy cache|recompute]",
        "Decodes each line of -i (or stdin), tokens separated by blanks, with\n"
        "the seq2seq model of SPEC (proto/model.proto) and the parameters of\n"
@@ -513,13 +582,8 @@ const std::vector<Command>& AllCommands() {
        "writes one line of tokens per source to -o (or stdout). Tokens map\n"
        "to ids through the spec's seq2seq.vocab file. A summary with the\n"
        "timings goes to stderr.",
-       {"params", "input", "output", "beam", "length_penalty", "strategy",
-        "threads", "batch_size", "backend", "memory_budget_mb", "max_file_mb"},
-       1,
-       RunDecode,
-       {{"i", "input"}, {"o", "output"}}},
-      {"bleu",
-       "Score translations with BLEU (sacreBLEU-compatible).",
+       DecodeFlags(), 1, RunDecode, CheckDecodeFlags},
+      {"bleu", "Score translations with BLEU (sacreBLEU-compatible).",
        "bleu -r REF [-r REF ...] [-i HYP] [--tokenize 13a] [--smooth exp] "
        "[--lowercase] [--sentence] [--format text|json]",
        "Scores the hypotheses (-i, or stdin) against one or more reference\n"
@@ -528,11 +592,7 @@ const std::vector<Command>& AllCommands() {
        "= ... ref_len = ...). With --sentence, one line per segment. The\n"
        "files must be UTF-8 with equal line counts; nothing is scored\n"
        "otherwise.",
-       {"ref", "input", "tokenize", "smooth", "smooth_value", "max_order",
-        "lowercase", "effective_order", "sentence", "format"},
-       0,
-       RunBleu,
-       {{"r", "ref"}, {"i", "input"}}},
+       BleuFlags(), 0, RunBleu, CheckBleuFlags},
       {"tokenize",
        "BERT WordPiece tokens of text, or a new WordPiece vocabulary.",
        "tokenize --vocab VOCAB [--lowercase] [--mode google|hf] [-i FILE] "
@@ -547,12 +607,15 @@ const std::vector<Command>& AllCommands() {
        "--build_vocab SIZE instead learns a vocabulary of SIZE tokens from\n"
        "the corpus: [PAD] [UNK] [CLS] [SEP] [MASK] first, then characters,\n"
        "then merged pieces (see the README), and writes it to -o.",
-       {"vocab", "input", "output", "lowercase", "mode", "pieces",
-        "max_input_chars_per_word", "build_vocab"},
+       TokenizeFlags(), 0, RunTokenize, CheckTokenizeFlags},
+      {"version",
+       "Print rill's version.",
+       "version",
+       "Prints rill's version (as `rill --version` does), the one that BLEU\n"
+       "signatures name.",
+       {},
        0,
-       RunTokenize,
-       {{"i", "input"}, {"o", "output"}},
-       CheckTokenizeFlags},
+       Version},
   };
   return *commands;
 }
@@ -562,25 +625,6 @@ const Command* FindCommand(const std::string& name) {
     if (name == c.name) return &c;
   }
   return nullptr;
-}
-
-bool IsListFlag(const std::string& name) {
-  return name == "feed" || name == "ref";
-}
-
-namespace {
-std::map<std::string, std::vector<std::string>>& ListFlagStore() {
-  static auto* store = new std::map<std::string, std::vector<std::string>>;
-  return *store;
-}
-}  // namespace
-
-void SetListFlagValues(std::map<std::string, std::vector<std::string>> values) {
-  ListFlagStore() = std::move(values);
-}
-
-const std::vector<std::string>& ListFlagValues(const std::string& name) {
-  return ListFlagStore()[name];
 }
 
 }  // namespace rill

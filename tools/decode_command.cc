@@ -9,8 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/declare.h"
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "core/checkpoint.h"
 #include "core/file_io.h"
@@ -19,23 +17,16 @@
 #include "models/model_spec.h"
 #include "tools/commands.h"
 
-// Defined elsewhere in tools/.
-ABSL_DECLARE_FLAG(std::string, params);
-ABSL_DECLARE_FLAG(std::string, input);
-ABSL_DECLARE_FLAG(std::string, output);
-ABSL_DECLARE_FLAG(std::string, backend);
-
-ABSL_FLAG(int64_t, beam, 4, "Beam size; 1 decodes greedily.");
-ABSL_FLAG(double, length_penalty, 0.6,
-          "GNMT's alpha: hypotheses are ranked by log P / ((5 + length) / "
-          "6)^alpha; 0 ranks by log P alone.");
-ABSL_FLAG(std::string, strategy, "cache",
-          "cache (a key/value cache: one position per decoder run) or "
-          "recompute (the whole target prefix at every run).");
-ABSL_FLAG(int64_t, batch_size, 64, "Sentences decoded together.");
-
 namespace rill {
 namespace {
+
+// The flags of `rill decode`.
+struct {
+  std::string params, input, output;
+  int64_t beam = 4, batch_size = 64;
+  double length_penalty = 0.6;
+  std::string strategy = "cache";
+} flags;
 
 // i64 [N, S]: each line's token ids, padded with pad_id.
 absl::StatusOr<Tensor> Sources(const std::vector<std::string>& lines,
@@ -57,24 +48,17 @@ absl::StatusOr<Tensor> Sources(const std::vector<std::string>& lines,
   return src;
 }
 
-absl::StatusOr<DecodeOptions> OptionsFromFlags(const Seq2SeqSpec& spec) {
+DecodeOptions OptionsFromFlags(const Seq2SeqSpec& spec) {
   DecodeOptions o;
-  o.beam_size = absl::GetFlag(FLAGS_beam);
-  o.length_penalty = absl::GetFlag(FLAGS_length_penalty);
-  o.batch_size = absl::GetFlag(FLAGS_batch_size);
+  o.beam_size = flags.beam;
+  o.length_penalty = flags.length_penalty;
+  o.batch_size = flags.batch_size;
   const SpecialTokens tokens = SpecialTokensOf(spec);
   o.bos_id = tokens.bos;
   o.eos_id = tokens.eos;
-  const std::string strategy = absl::GetFlag(FLAGS_strategy);
-  if (strategy == "cache") {
-    o.strategy = DecodeStrategy::kCache;
-  } else if (strategy == "recompute") {
-    o.strategy = DecodeStrategy::kRecompute;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--strategy '", strategy, "': choose cache or recompute"));
-  }
-  ASSIGN_OR_RETURN(o.backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
+  o.strategy = flags.strategy == "cache" ? DecodeStrategy::kCache
+                                         : DecodeStrategy::kRecompute;
+  o.backend = CommonFlags().backend;
   // A line per batch when there is more than one.
   const auto start = std::chrono::steady_clock::now();
   o.progress = [start, batch = o.batch_size](int64_t done, int64_t total) {
@@ -122,12 +106,47 @@ absl::Status CheckDecodeLimits(const Seq2SeqOptions& model,
 
 }  // namespace
 
+std::vector<Flag> DecodeFlags() {
+  return {
+      StringFlag("params", &flags.params,
+                 "The trained parameters: a `rill train` checkpoint, or a "
+                 "directory, for its newest."),
+      WithAlias(StringFlag("input", &flags.input,
+                           "The source text, one sentence per line, "
+                           "tokens separated by blanks. Default: stdin."),
+                "i"),
+      OutputFlag(&flags.output,
+                 "Where to write the translations, one line per source. "
+                 "Default: stdout."),
+      IntFlag("beam", &flags.beam, "Beam size; 1 decodes greedily."),
+      DoubleFlag("length_penalty", &flags.length_penalty,
+                 "GNMT's alpha: hypotheses are ranked by log P / ((5 + "
+                 "length) / 6)^alpha; 0 ranks by log P alone."),
+      ChoiceFlag("strategy", &flags.strategy, {"cache", "recompute"},
+                 "cache (a key/value cache: one position per decoder "
+                 "run) or recompute (the whole target prefix at every "
+                 "run)."),
+      IntFlag("batch_size", &flags.batch_size, "Sentences decoded together."),
+      BackendFlag(),
+      ThreadsFlag(),
+      MemoryBudgetFlag(),
+      MaxFileFlag()};
+}
+
+absl::Status CheckDecodeFlags(const Operands&) {
+  return flags.params.empty()
+             ? absl::InvalidArgumentError(
+                   "name the trained parameters with --params CKPT (from "
+                   "rill train)")
+             : absl::OkStatus();
+}
+
 absl::Status RunDecode(const std::vector<std::string>& operands) {
   const std::string& spec_path = operands[0];
   ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(spec_path));
   absl::StatusOr<Seq2SeqOptions> model = Seq2SeqOptionsFromSpec(spec);
   if (!model.ok()) return Annotate(model.status(), spec_path);
-  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+  const MemoryBudget& budget = CommonFlags().memory_budget;
   RETURN_IF_ERROR(Annotate(CheckSeq2SeqLimits(*model, budget), spec_path));
   if (spec.seq2seq().vocab().empty()) {
     return absl::InvalidArgumentError(
@@ -135,12 +154,8 @@ absl::Status RunDecode(const std::vector<std::string>& operands) {
                      ": seq2seq.vocab: required by rill decode (a file of one "
                      "token per line)"));
   }
-  const std::string params = absl::GetFlag(FLAGS_params);
-  if (params.empty()) {
-    return absl::InvalidArgumentError(
-        "name the trained parameters with --params CKPT (from rill train)");
-  }
-  ASSIGN_OR_RETURN(DecodeOptions options, OptionsFromFlags(spec.seq2seq()));
+  const std::string& params = flags.params;
+  const DecodeOptions options = OptionsFromFlags(spec.seq2seq());
   // Everything is read and checked before anything is decoded.
   const std::string vocab_path =
       (std::filesystem::path(spec_path).parent_path() / spec.seq2seq().vocab())
@@ -149,15 +164,14 @@ absl::Status RunDecode(const std::vector<std::string>& operands) {
                    ReadTextLines(vocab_path));
   ASSIGN_OR_RETURN(Vocabulary vocab,
                    ParseVocabulary(vocab_lines, vocab_path, model->vocab_size));
-  const std::string input = absl::GetFlag(FLAGS_input);
+  const std::string& input = flags.input;
   ASSIGN_OR_RETURN(std::vector<std::string> lines, ReadTextLines(input));
   ASSIGN_OR_RETURN(Tensor src,
                    Sources(lines, input.empty() ? "<stdin>" : input, vocab,
                            model->src_length, model->pad_id));
   RETURN_IF_ERROR(CheckDecodeLimits(
       *model, options, static_cast<int64_t>(lines.size()), budget));
-  ASSIGN_OR_RETURN(int64_t max_bytes, MaxFileBytesFromFlags());
-  ASSIGN_OR_RETURN(Checkpoint checkpoint, ReadCheckpoint(params, max_bytes));
+  ASSIGN_OR_RETURN(Checkpoint checkpoint, ReadParamsCheckpoint(params));
   ASSIGN_OR_RETURN(
       std::unique_ptr<Seq2SeqDecoder> decoder,
       Seq2SeqDecoder::Create(*model, options, CheckpointParameters(checkpoint),
@@ -169,7 +183,7 @@ absl::Status RunDecode(const std::vector<std::string>& operands) {
     ASSIGN_OR_RETURN(std::string line, JoinTokens(vocab, hyp));
     absl::StrAppend(&text, line, "\n");
   }
-  const std::string output = absl::GetFlag(FLAGS_output);
+  const std::string& output = flags.output;
   if (output.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);
   } else {
@@ -181,7 +195,7 @@ absl::Status RunDecode(const std::vector<std::string>& operands) {
                "decoder runs %.1f ms; %s, beam %lld)%s%s\n",
                static_cast<long long>(s.sentences), s.encode_ms + s.decode_ms,
                s.encode_ms, static_cast<long long>(s.steps), s.decode_ms,
-               absl::GetFlag(FLAGS_strategy).c_str(),
+               flags.strategy.c_str(),
                static_cast<long long>(options.beam_size),
                output.empty() ? "" : " -> ", output.c_str());
   return absl::OkStatus();

@@ -11,30 +11,36 @@
 #include <filesystem>
 #include <optional>
 
-#include "absl/flags/declare.h"
-#include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
 #include "core/limits.h"
 #include "core/npy.h"
+#include "graph/loader.h"
 #include "models/esn.h"
 #include "models/esn_gd.h"
 #include "models/esn_graph.h"
 #include "models/mackey_glass.h"
+#include "ops/op_def.h"
 #include "tools/commands.h"
-
-ABSL_FLAG(std::string, series, "",
-          "The series to run on (.npy or .csv, one row per step).");
-ABSL_FLAG(int64_t, steps, 0,
-          "For generate: the steps to forecast in closed loop; for "
-          "mackey-glass: the samples to write.");
-ABSL_DECLARE_FLAG(std::string, output);
 
 namespace rill {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The flags of `rill esn`.
+struct {
+  std::string series, output;
+  int64_t steps = 0;
+} flags;
+
+absl::Status UnknownEsnCommand(const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown esn command '", what,
+      "'; use fit CONFIG, predict MODEL, generate MODEL, build MODEL|CONFIG "
+      "or mackey-glass OUT"));
+}
 
 EsnMatrix Rows(const EsnMatrix& m, int64_t begin, int64_t end) {
   return m.middleRows(begin, end - begin);
@@ -96,7 +102,7 @@ absl::Status Fit(const std::string& config_path) {
   ASSIGN_OR_RETURN(ConfigAndSeries loaded, LoadConfigAndSeries(config_path));
   const EsnConfig& config = loaded.config;
   const EsnMatrix& series = loaded.series;
-  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+  const MemoryBudget& budget = CommonFlags().memory_budget;
   RETURN_IF_ERROR(
       Annotate(CheckEsnFitLimits(config, series.rows(), series.cols(), budget),
                config_path));
@@ -153,14 +159,11 @@ absl::Status Fit(const std::string& config_path) {
 }
 
 absl::Status PredictOrGenerate(const std::string& model_path, bool generate) {
-  std::string series_path = absl::GetFlag(FLAGS_series);
-  if (series_path.empty()) {
-    return absl::InvalidArgumentError("name the input series with --series");
-  }
+  const std::string& series_path = flags.series;
   ASSIGN_OR_RETURN(Esn esn, Esn::Load(model_path));
   ASSIGN_OR_RETURN(EsnMatrix series, LoadSeries(series_path));
   EsnVector x = EsnVector::Zero(esn.reservoir().units());
-  std::string out = absl::GetFlag(FLAGS_output);
+  const std::string& out = flags.output;
   if (!generate) {
     ASSIGN_OR_RETURN(EsnMatrix pred, esn.Predict(series, &x));
     // Scored like the fit: after the warm-up, whose states still remember
@@ -178,8 +181,8 @@ absl::Status PredictOrGenerate(const std::string& model_path, bool generate) {
     if (!out.empty()) RETURN_IF_ERROR(WriteMatrix(out, pred));
     return absl::OkStatus();
   }
-  int64_t steps = absl::GetFlag(FLAGS_steps);
-  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+  int64_t steps = flags.steps;
+  const MemoryBudget& budget = CommonFlags().memory_budget;
   RETURN_IF_ERROR(CheckStepsLimits(steps, series.cols(), 2, budget));
   // Teacher-force all rows but the last, which seeds the closed loop.
   int64_t t = series.rows();
@@ -198,12 +201,11 @@ absl::Status PredictOrGenerate(const std::string& model_path, bool generate) {
 // `esn build`: a fitted model's graph (its W_out as the Parameter), or a
 // config's (a zero W_out to train; the series gives the input width).
 absl::Status Build(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string out, TextGraphOutput("the ESN graph"));
-  const int64_t steps = absl::GetFlag(FLAGS_steps);
-  RETURN_IF_ERROR(CheckAtLeast("--steps", steps, 1));
+  const std::string& out = flags.output;
+  const int64_t steps = flags.steps;
   RETURN_IF_ERROR(CheckAtMost("--steps", steps, OpDef::kMaxVariadicOutputs,
                               "an unrolled ESN graph"));
-  ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+  const MemoryBudget& budget = CommonFlags().memory_budget;
   std::optional<Esn> esn;
   if (absl::EndsWith(path, ".rckpt")) {
     ASSIGN_OR_RETURN(esn, Esn::Load(path));
@@ -247,6 +249,45 @@ absl::Status Build(const std::string& path) {
 
 }  // namespace
 
+std::vector<Flag> EsnFlags() {
+  return {StringFlag("series", &flags.series,
+                     "For predict and generate: the series to run on (.npy "
+                     "or .csv, one row per step)."),
+          IntFlag("steps", &flags.steps,
+                  "For generate: the steps to forecast in closed loop; for "
+                  "build: the steps the graph unrolls; for mackey-glass: the "
+                  "samples to write."),
+          OutputFlag(&flags.output,
+                     "For predict and generate: where to write the "
+                     "predictions (.npy; default: not written); for build: "
+                     "where to write the graph (text proto)."),
+          MemoryBudgetFlag()};
+}
+
+absl::Status CheckEsnFlags(const Operands& operands) {
+  const std::string& what = operands[0];
+  if (what != "fit" && what != "predict" && what != "generate" &&
+      what != "build" && what != "mackey-glass") {
+    return UnknownEsnCommand(what);
+  }
+  if (what == "build") {
+    RETURN_IF_ERROR(CheckTextGraphOutput(flags.output));
+    if (!IsTextGraphPath(flags.output)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "-o ", flags.output,
+          ": the ESN graph is written as text proto, so the name must end in "
+          ".pbtxt, .txt or .textproto"));
+    }
+  }
+  if ((what == "predict" || what == "generate") && flags.series.empty()) {
+    return absl::InvalidArgumentError("name the input series with --series");
+  }
+  if (what == "generate" || what == "build" || what == "mackey-glass") {
+    return CheckAtLeast("--steps", flags.steps, 1);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunEsn(const std::vector<std::string>& operands) {
   const std::string& what = operands[0];
   if (what == "fit") return Fit(operands[1]);
@@ -254,8 +295,8 @@ absl::Status RunEsn(const std::vector<std::string>& operands) {
   if (what == "generate") return PredictOrGenerate(operands[1], true);
   if (what == "build") return Build(operands[1]);
   if (what == "mackey-glass") {
-    int64_t steps = absl::GetFlag(FLAGS_steps);
-    ASSIGN_OR_RETURN(MemoryBudget budget, MemoryBudgetFromFlags());
+    int64_t steps = flags.steps;
+    const MemoryBudget& budget = CommonFlags().memory_budget;
     // The integrator keeps every dt step: 10 per sample by default.
     RETURN_IF_ERROR(CheckStepsLimits(steps, 1, 2 + 10, budget));
     ASSIGN_OR_RETURN(EsnMatrix series, MackeyGlass(steps));
@@ -264,10 +305,7 @@ absl::Status RunEsn(const std::vector<std::string>& operands) {
                 operands[1].c_str(), static_cast<long long>(steps));
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown esn command '", what,
-      "'; use fit CONFIG, predict MODEL, generate MODEL, build MODEL|CONFIG "
-      "or mackey-glass OUT"));
+  return UnknownEsnCommand(what);
 }
 
 }  // namespace rill

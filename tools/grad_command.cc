@@ -2,48 +2,60 @@
 
 #include <cstdio>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_join.h"
 #include "graph/autodiff.h"
 #include "tools/commands.h"
 
-ABSL_FLAG(std::vector<std::string>, loss, {},
-          "The loss tensor (node or node:k); comma-separated for several, "
-          "whose gradients add up.");
-ABSL_FLAG(std::vector<std::string>, wrt, {},
-          "Tensors to differentiate with respect to, comma-separated.");
-ABSL_FLAG(bool, wrt_params, false,
-          "Differentiate with respect to every Parameter node.");
-ABSL_FLAG(bool, seed_inputs, false,
-          "Give each loss an Input node <loss>/grad/seed for its incoming "
-          "gradient (vector-Jacobian products of non-scalar outputs).");
-ABSL_FLAG(bool, allow_unreached, false,
-          "A --wrt tensor that does not reach the loss gets a zero gradient "
-          "and a warning, instead of an error.");
-ABSL_FLAG(std::string, output, "",
-          "Where to write the result (-o): the graph as text proto for grad "
-          "and build, the directory for export-weights, the text for "
-          "decode, the vocabulary for tokenize --build_vocab.");
-
 namespace rill {
+namespace {
 
-absl::Status RunGrad(const std::vector<std::string>& operands) {
-  ASSIGN_OR_RETURN(std::string out, TextGraphOutput("the gradient graph"));
-  ASSIGN_OR_RETURN(ValidGraph forward, LoadAndValidate(operands[0], true));
+// The flags of `rill grad`.
+struct {
   GradientRequest request;
-  request.losses = absl::GetFlag(FLAGS_loss);
-  request.wrt = absl::GetFlag(FLAGS_wrt);
-  request.wrt_params = absl::GetFlag(FLAGS_wrt_params);
-  request.seed_inputs = absl::GetFlag(FLAGS_seed_inputs);
-  request.allow_unreached = absl::GetFlag(FLAGS_allow_unreached);
-  if (request.losses.empty()) {
+  std::string output;
+} flags;
+
+}  // namespace
+
+std::vector<Flag> GradFlags() {
+  GradientRequest& r = flags.request;
+  return {ListFlag("loss", &r.losses,
+                   "The loss tensor (node or node:k); comma-separated for "
+                   "several, whose gradients add up."),
+          ListFlag("wrt", &r.wrt,
+                   "Tensors to differentiate with respect to, "
+                   "comma-separated."),
+          SwitchFlag("wrt_params", &r.wrt_params,
+                     "Differentiate with respect to every Parameter node."),
+          SwitchFlag("seed_inputs", &r.seed_inputs,
+                     "Give each loss an Input node <loss>/grad/seed for its "
+                     "incoming gradient (vector-Jacobian products of "
+                     "non-scalar outputs)."),
+          SwitchFlag("allow_unreached", &r.allow_unreached,
+                     "A --wrt tensor that does not reach the loss gets a zero "
+                     "gradient and a warning, instead of an error."),
+          TextGraphOutputFlag(&flags.output, "the gradient graph"),
+          NoFuseFlag(),
+          MemoryBudgetFlag(),
+          MaxFileFlag()};
+}
+
+absl::Status CheckGradFlags(const Operands&) {
+  if (flags.request.losses.empty()) {
     return absl::InvalidArgumentError("name the loss with --loss NAME");
   }
-  if (request.wrt.empty() && !request.wrt_params) {
+  if (flags.request.wrt.empty() && !flags.request.wrt_params) {
     return absl::InvalidArgumentError(
         "name what to differentiate with respect to: --wrt a,b or "
         "--wrt_params");
   }
+  return CheckTextGraphOutput(flags.output);
+}
+
+absl::Status RunGrad(const std::vector<std::string>& operands) {
+  const std::string& out = flags.output;
+  const GradientRequest& request = flags.request;
+  ASSIGN_OR_RETURN(ValidGraph forward, LoadAndValidate(operands[0], true));
   int forward_nodes = forward.num_nodes();
   ASSIGN_OR_RETURN(GradientGraph grad,
                    BuildGradientGraph(std::move(forward), request));

@@ -2,22 +2,15 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <map>
+#include <cstdlib>
 #include <new>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "core/threads.h"
+#include "core/version.h"
 #include "tools/commands.h"
 
 namespace rill {
@@ -28,106 +21,50 @@ void PrintUsage(FILE* out) {
                "rill: a dataflow graph engine with reverse-mode autodiff.\n\n"
                "Usage: rill <command> [flags] [args]\n\nCommands:\n");
   for (const Command& c : AllCommands()) {
-    std::fprintf(out, "  %-6s %s\n", c.name, c.summary);
+    std::fprintf(out, "  %-14s %s\n", c.name, c.summary);
   }
-  std::fprintf(
-      out, "\n'rill <command> --help' describes a command and its flags.\n");
+  std::fprintf(out,
+               "\n'rill <command> --help' describes a command and its flags; "
+               "'rill --version' prints the version.\n");
 }
 
 void PrintCommandHelp(const Command& c) {
   std::printf("Usage: rill %s\n\n%s\n", c.usage, c.description);
   if (c.flags.empty()) return;
-  std::printf("\nFlags:\n");
-  for (const char* name : c.flags) {
-    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    std::printf(
-        "  --%s (default: %s)\n      %s\n", name,
-        flag->DefaultValue().empty() ? "\"\"" : flag->DefaultValue().c_str(),
-        flag->Help().c_str());
-  }
+  std::printf("\nFlags:\n%s", FlagsHelp(c.flags).c_str());
 }
 
-// The flag name of "--name=value", "--name" or "--noname" (bools).
-std::string FlagName(const std::string& arg) {
-  std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
-  return name.substr(0, name.find('='));
+// A command-line mistake: what is wrong, then how the command is used.
+int UsageError(const Command& c, absl::string_view message) {
+  std::fprintf(stderr, "rill %s: %s\nUsage: rill %s\n(see 'rill %s --help')\n",
+               c.name, std::string(message).c_str(), c.usage, c.name);
+  return 2;
 }
 
-// Checks that every flag given belongs to the command, expands short
-// aliases, and takes the values of repeatable flags (--feed a=x.npy --feed
-// b=y.npy) out of the list for absl, which would only keep the last one.
-absl::StatusOr<std::vector<std::string>> PrepareArgs(const Command& c, int argc,
-                                                     char** argv) {
-  std::set<std::string> allowed(c.flags.begin(), c.flags.end());
-  std::vector<std::string> args = {argv[0]};
-  std::map<std::string, std::vector<std::string>> lists;
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--") {
-      for (++i; i < argc; ++i) args.push_back(argv[i]);
-      break;
-    }
-    // "-5" is a value (of the flag before it), not a flag.
-    if (arg.size() < 2 || arg[0] != '-' || absl::ascii_isdigit(arg[1])) {
-      args.push_back(arg);
-      continue;
-    }
-    const std::string given = arg;
-    std::string name = FlagName(arg);
-    // --check-numerics means --check_numerics (absl flags take '_').
-    if (name.find('-') != std::string::npos) {
-      std::string spelled = absl::StrReplaceAll(name, {{"-", "_"}});
-      arg =
-          absl::StrCat("--", spelled, arg.substr(arg.find(name) + name.size()));
-      name = spelled;
-    }
-    auto alias = c.aliases.find(name);
-    if (alias != c.aliases.end()) {
-      size_t eq = arg.find('=');
-      arg = absl::StrCat("--", alias->second,
-                         eq == std::string::npos ? "" : arg.substr(eq));
-      name = alias->second;
-    }
-    std::string base = absl::StartsWith(name, "no") && !allowed.count(name)
-                           ? name.substr(2)
-                           : name;
-    if (!allowed.count(base)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("rill ", c.name, ": unknown flag '", given,
-                       "' (see 'rill ", c.name, " --help')"));
-    }
-    if (IsListFlag(base)) {
-      size_t eq = arg.find('=');
-      if (eq == std::string::npos) {
-        if (i + 1 >= argc) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "rill ", c.name, ": flag '", arg, "' needs a value"));
-        }
-        lists[base].push_back(argv[++i]);
-      } else {
-        lists[base].push_back(arg.substr(eq + 1));
-      }
-      continue;
-    }
-    args.push_back(arg);
-  }
-  SetListFlagValues(std::move(lists));
-  return args;
+absl::Status CheckOperandCount(const Command& c, size_t given) {
+  const bool ok = c.num_operands < 0
+                      ? given <= 1
+                      : static_cast<int>(given) == c.num_operands;
+  if (ok) return absl::OkStatus();
+  const int want = std::abs(c.num_operands);
+  return absl::InvalidArgumentError(
+      absl::StrCat("takes ", c.num_operands < 0 ? "at most " : "", want,
+                   " operand", want == 1 ? "" : "s", ", not ", given));
 }
 
 // What must hold before a command runs: commands that run kernels (they
 // take --threads) get passive OpenMP threads and their thread count, and
-// the command checks its flags. An error is a command-line mistake.
-absl::Status PrepareToRun(const Command& command, char** argv) {
-  if (std::find(command.flags.begin(), command.flags.end(),
-                std::string("threads")) != command.flags.end()) {
+// the command checks its command line. An error is a command-line mistake.
+absl::Status PrepareToRun(const Command& command, const Operands& operands,
+                          char** argv) {
+  for (const Flag& flag : command.flags) {
+    if (flag.name != "threads") continue;
     PreferPassiveOpenMpThreads(argv);  // Costs a process start: only here.
-    ASSIGN_OR_RETURN(int64_t threads, ThreadsFlag());
     // Not given: the CPUs this process may use, not the host's core count.
-    RETURN_IF_ERROR(SetThreads(std::max<int64_t>(threads, 0), "--threads"));
+    RETURN_IF_ERROR(
+        SetThreads(std::max<int64_t>(CommonFlags().threads, 0), "--threads"));
   }
-  return command.check_flags != nullptr ? command.check_flags()
-                                        : absl::OkStatus();
+  return command.check != nullptr ? command.check(operands) : absl::OkStatus();
 }
 
 // Sizes are estimated and checked against --memory_budget_mb before work
@@ -155,46 +92,30 @@ int Main(int argc, char** argv) {
     PrintUsage(stdout);
     return argc < 2 ? 2 : 0;
   }
+  if (std::string(argv[1]) == "--version") {
+    std::printf("%s\n", kRillVersion);
+    return 0;
+  }
   const Command* command = FindCommand(argv[1]);
   if (command == nullptr) {
     std::fprintf(stderr, "rill: unknown command '%s'\n\n", argv[1]);
     PrintUsage(stderr);
     return 2;
   }
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  for (const std::string& arg : args) {
     if (arg == "--") break;
     if (arg == "--help" || arg == "-h" || arg == "-help") {
       PrintCommandHelp(*command);
       return 0;
     }
   }
-  absl::StatusOr<std::vector<std::string>> args =
-      PrepareArgs(*command, argc, argv);
-  if (!args.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(args.status().message()).c_str());
-    return 2;
-  }
-  std::vector<char*> cargs;
-  for (std::string& a : *args) cargs.push_back(a.data());
-  std::vector<char*> positional =
-      absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
-  std::vector<std::string> operands(positional.begin() + 1, positional.end());
-  bool operands_ok =
-      command->num_operands < 0
-          ? operands.size() <= 1
-          : static_cast<int>(operands.size()) == command->num_operands;
-  if (!operands_ok) {
-    std::fprintf(stderr, "Usage: rill %s\n(see 'rill %s --help')\n",
-                 command->usage, command->name);
-    return 2;
-  }
-  if (absl::Status flags = PrepareToRun(*command, argv); !flags.ok()) {
-    std::fprintf(stderr, "rill %s: %s\n", command->name,
-                 std::string(flags.message()).c_str());
-    return 2;  // A flag's value is a command-line mistake.
-  }
-  absl::Status status = RunGuarded(*command, operands);
+  absl::StatusOr<Operands> operands = ParseFlags(command->flags, args);
+  if (!operands.ok()) return UsageError(*command, operands.status().message());
+  absl::Status ready = CheckOperandCount(*command, operands->size());
+  if (ready.ok()) ready = PrepareToRun(*command, *operands, argv);
+  if (!ready.ok()) return UsageError(*command, ready.message());
+  absl::Status status = RunGuarded(*command, *operands);
   if (!status.ok()) {
     std::fprintf(stderr, "rill %s: %s\n", command->name,
                  std::string(status.message()).c_str());

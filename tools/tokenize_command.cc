@@ -5,8 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/declare.h"
-#include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -15,32 +13,17 @@
 #include "text/wordpiece.h"
 #include "tools/commands.h"
 
-// Defined elsewhere in tools/: shared with bleu, decode and the commands
-// that write one file.
-ABSL_DECLARE_FLAG(std::string, input);
-ABSL_DECLARE_FLAG(std::string, output);
-ABSL_DECLARE_FLAG(bool, lowercase);
-
-ABSL_FLAG(std::string, vocab, "",
-          "A BERT vocab.txt: one token per line, the id is the line number "
-          "from 0; it must hold [PAD] [UNK] [CLS] [SEP] [MASK].");
-ABSL_FLAG(std::string, mode, "google",
-          "Where BERT's two published tokenizers differ: google "
-          "(google-research/bert) or hf (Hugging Face: NFC before the "
-          "whitespace split, words over 100 characters are [UNK] instead of "
-          "over 200).");
-ABSL_FLAG(bool, pieces, false, "Print the WordPiece tokens instead of ids.");
-ABSL_FLAG(std::string, max_input_chars_per_word, "",
-          "Words longer than this many characters become [UNK]; default: the "
-          "mode's (google 200, hf 100).");
-ABSL_FLAG(std::string, build_vocab, "",
-          "Instead of tokenizing, build a WordPiece vocabulary of this many "
-          "tokens from the corpus (-i) and write it to -o.");
-
 namespace rill {
 namespace {
 
 constexpr int64_t kMaxVocabSize = int64_t{1} << 24;
+
+// The flags of `rill tokenize`.
+struct {
+  std::string vocab, input, output, mode = "google", max_input_chars_per_word,
+                                    build_vocab;
+  bool lowercase = false, pieces = false;
+} flags;
 
 absl::StatusOr<int64_t> PositiveFlag(const std::string& flag,
                                      const std::string& text, int64_t max) {
@@ -54,11 +37,11 @@ absl::StatusOr<int64_t> PositiveFlag(const std::string& flag,
 
 absl::StatusOr<BertTokenizerOptions> TokenizerOptionsFromFlags() {
   BertTokenizerOptions o;
-  o.lowercase = absl::GetFlag(FLAGS_lowercase);
-  absl::StatusOr<BertMode> mode = ParseBertMode(absl::GetFlag(FLAGS_mode));
+  o.lowercase = flags.lowercase;
+  absl::StatusOr<BertMode> mode = ParseBertMode(flags.mode);
   if (!mode.ok()) return Annotate(mode.status(), "--mode");
   o.mode = *mode;
-  std::string max_chars = absl::GetFlag(FLAGS_max_input_chars_per_word);
+  const std::string& max_chars = flags.max_input_chars_per_word;
   if (!max_chars.empty()) {
     ASSIGN_OR_RETURN(int64_t value, PositiveFlag("max_input_chars_per_word",
                                                  max_chars, 1 << 30));
@@ -70,11 +53,11 @@ absl::StatusOr<BertTokenizerOptions> TokenizerOptionsFromFlags() {
 absl::Status BuildVocab(const BertTokenizerOptions& tokenizer) {
   VocabBuilderOptions options;
   options.tokenizer = tokenizer;
-  ASSIGN_OR_RETURN(options.vocab_size,
-                   PositiveFlag("build_vocab", absl::GetFlag(FLAGS_build_vocab),
-                                kMaxVocabSize));
-  const std::string input = absl::GetFlag(FLAGS_input);
-  const std::string output = absl::GetFlag(FLAGS_output);
+  ASSIGN_OR_RETURN(
+      options.vocab_size,
+      PositiveFlag("build_vocab", flags.build_vocab, kMaxVocabSize));
+  const std::string& input = flags.input;
+  const std::string& output = flags.output;
   ASSIGN_OR_RETURN(std::vector<std::string> lines, ReadTextLines(input));
   VocabBuildStats stats;
   ASSIGN_OR_RETURN(std::vector<std::string> vocab,
@@ -102,11 +85,11 @@ absl::Status BuildVocab(const BertTokenizerOptions& tokenizer) {
 }
 
 absl::Status Tokenize(const BertTokenizerOptions& options) {
-  ASSIGN_OR_RETURN(Vocab vocab, Vocab::Load(absl::GetFlag(FLAGS_vocab)));
-  const std::string input = absl::GetFlag(FLAGS_input);
+  ASSIGN_OR_RETURN(Vocab vocab, Vocab::Load(flags.vocab));
+  const std::string& input = flags.input;
   ASSIGN_OR_RETURN(std::vector<std::string> lines, ReadTextLines(input));
   const BertTokenizer tokenizer(&vocab, options);
-  const bool pieces = absl::GetFlag(FLAGS_pieces);
+  const bool pieces = flags.pieces;
   std::string out;
   std::vector<int32_t> ids;
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -136,30 +119,60 @@ absl::Status Tokenize(const BertTokenizerOptions& options) {
 
 }  // namespace
 
-absl::Status CheckTokenizeFlags() {
+std::vector<Flag> TokenizeFlags() {
+  return {
+      StringFlag("vocab", &flags.vocab,
+                 "A BERT vocab.txt: one token per line, the id is the line "
+                 "number from 0; it must hold [PAD] [UNK] [CLS] [SEP] "
+                 "[MASK]."),
+      WithAlias(StringFlag("input", &flags.input,
+                           "The text to tokenize, or the corpus to build a "
+                           "vocabulary from. Default: stdin."),
+                "i"),
+      OutputFlag(&flags.output,
+                 "Where --build_vocab writes the vocabulary (the tokens of "
+                 "text go to stdout)."),
+      SwitchFlag("lowercase", &flags.lowercase,
+                 "BERT's uncased setting: lowercase the text and strip "
+                 "accents."),
+      StringFlag("mode", &flags.mode,
+                 "Where BERT's two published tokenizers differ: google "
+                 "(google-research/bert) or hf (Hugging Face: NFC before the "
+                 "whitespace split, words over 100 characters are [UNK] "
+                 "instead of over 200)."),
+      SwitchFlag("pieces", &flags.pieces,
+                 "Print the WordPiece tokens instead of ids."),
+      StringFlag("max_input_chars_per_word", &flags.max_input_chars_per_word,
+                 "Words longer than this many characters become [UNK]; "
+                 "default: the mode's (google 200, hf 100)."),
+      StringFlag("build_vocab", &flags.build_vocab,
+                 "Instead of tokenizing, build a WordPiece vocabulary of this "
+                 "many tokens from the corpus (-i) and write it to -o."),
+  };
+}
+
+absl::Status CheckTokenizeFlags(const Operands&) {
   RETURN_IF_ERROR(TokenizerOptionsFromFlags().status());
-  const bool build = !absl::GetFlag(FLAGS_build_vocab).empty();
+  const bool build = !flags.build_vocab.empty();
   if (build) {
-    RETURN_IF_ERROR(PositiveFlag("build_vocab",
-                                 absl::GetFlag(FLAGS_build_vocab),
-                                 kMaxVocabSize)
-                        .status());
-    if (absl::GetFlag(FLAGS_output).empty()) {
+    RETURN_IF_ERROR(
+        PositiveFlag("build_vocab", flags.build_vocab, kMaxVocabSize).status());
+    if (flags.output.empty()) {
       return absl::InvalidArgumentError(
           "--build_vocab writes the vocabulary to -o FILE: name it");
     }
-    if (!absl::GetFlag(FLAGS_vocab).empty() || absl::GetFlag(FLAGS_pieces)) {
+    if (!flags.vocab.empty() || flags.pieces) {
       return absl::InvalidArgumentError(
           "--build_vocab makes a vocabulary: it takes no --vocab or --pieces");
     }
     return absl::OkStatus();
   }
-  if (absl::GetFlag(FLAGS_vocab).empty()) {
+  if (flags.vocab.empty()) {
     return absl::InvalidArgumentError(
         "name the vocabulary with --vocab vocab.txt (or build one with "
         "--build_vocab SIZE)");
   }
-  if (!absl::GetFlag(FLAGS_output).empty()) {
+  if (!flags.output.empty()) {
     return absl::InvalidArgumentError(
         "-o is for --build_vocab; the tokens go to stdout");
   }
@@ -168,7 +181,7 @@ absl::Status CheckTokenizeFlags() {
 
 absl::Status RunTokenize(const std::vector<std::string>&) {
   ASSIGN_OR_RETURN(BertTokenizerOptions options, TokenizerOptionsFromFlags());
-  if (!absl::GetFlag(FLAGS_build_vocab).empty()) return BuildVocab(options);
+  if (!flags.build_vocab.empty()) return BuildVocab(options);
   return Tokenize(options);
 }
 

@@ -5,30 +5,19 @@
 #include <csignal>
 #include <cstdio>
 
-#include "absl/flags/declare.h"
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "config/train_config.h"
 #include "tools/commands.h"
 
-ABSL_FLAG(std::string, resume, "",
-          "A checkpoint, or a directory whose newest checkpoint to resume "
-          "from.");
-ABSL_FLAG(bool, overwrite, false,
-          "Start a fresh run in an --out directory that holds another run, "
-          "deleting its checkpoints and metrics.csv.");
-ABSL_FLAG(bool, check_numerics, false,
-          "Check every node's output for NaN and Inf and name the first node "
-          "that produced one (slower). The loss and gradient norm are always "
-          "checked.");
-
-ABSL_DECLARE_FLAG(std::string, out);
-ABSL_DECLARE_FLAG(std::string, backend);
-ABSL_DECLARE_FLAG(bool, no_fuse);
-
 namespace rill {
 namespace {
+
+// The flags of `rill train`.
+struct {
+  std::string output, resume;
+  bool overwrite = false, check_numerics = false;
+} flags;
 
 std::atomic<bool> g_stop{false};
 
@@ -36,23 +25,45 @@ extern "C" void OnInterrupt(int) { g_stop = true; }
 
 }  // namespace
 
+std::vector<Flag> TrainFlags() {
+  return {WithAlias(OutputFlag(&flags.output,
+                               "The directory for checkpoints and "
+                               "metrics.csv (default train_out)."),
+                    "out"),
+          StringFlag("resume", &flags.resume,
+                     "A checkpoint, or a directory whose newest checkpoint "
+                     "to resume from."),
+          SwitchFlag("overwrite", &flags.overwrite,
+                     "Start a fresh run in an -o directory that holds "
+                     "another run, deleting its checkpoints and "
+                     "metrics.csv."),
+          SwitchFlag("check_numerics", &flags.check_numerics,
+                     "Check every node's output for NaN and Inf and name the "
+                     "first node that produced one (slower). The loss and "
+                     "gradient norm are always checked."),
+          BackendFlag(),
+          NoFuseFlag(),
+          WithMoreHelp(ThreadsFlag(), "It overrides the config's `threads`."),
+          MemoryBudgetFlag()};
+}
+
 absl::Status RunTrain(const std::vector<std::string>& operands) {
   const std::string& config_path = operands[0];
   TrainOptions options;
-  options.out_dir = absl::GetFlag(FLAGS_out);
+  options.out_dir = flags.output;
   if (options.out_dir.empty()) options.out_dir = "train_out";
-  ASSIGN_OR_RETURN(options.backend, ParseBackend(absl::GetFlag(FLAGS_backend)));
-  options.check_numerics = absl::GetFlag(FLAGS_check_numerics);
-  options.overwrite = absl::GetFlag(FLAGS_overwrite);
-  options.fuse = !absl::GetFlag(FLAGS_no_fuse);
+  options.backend = CommonFlags().backend;
+  options.check_numerics = flags.check_numerics;
+  options.overwrite = flags.overwrite;
+  options.fuse = !CommonFlags().no_fuse;
   options.stop = &g_stop;
   TrainSetupOptions setup;
-  ASSIGN_OR_RETURN(setup.threads, ThreadsFlag());
-  ASSIGN_OR_RETURN(setup.memory_budget, MemoryBudgetFromFlags());
+  setup.threads = CommonFlags().threads;
+  setup.memory_budget = CommonFlags().memory_budget;
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
       CreateTrainer(config_path, options, setup);
   RETURN_IF_ERROR(trainer.status());
-  std::string resume = absl::GetFlag(FLAGS_resume);
+  std::string resume = flags.resume;
   if (!resume.empty()) {
     RETURN_IF_ERROR((*trainer)->Restore(resume));
     std::printf("resumed from %s at step %lld\n", resume.c_str(),
@@ -64,7 +75,7 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
               options.out_dir.c_str());
   if (int fused = (*trainer)->fused_recurrent_layers(); fused > 0) {
     std::printf(
-        "%d recurrent layer%s fused into RecurrentLayer ops (--no-fuse runs "
+        "%d recurrent layer%s fused into RecurrentLayer ops (--no_fuse runs "
         "the unrolled graph)\n",
         fused, fused == 1 ? "" : "s");
   }

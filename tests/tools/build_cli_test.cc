@@ -55,11 +55,11 @@ TEST(BuildCli, BadSpecsExitOneNamingFileAndFieldAndWriteNothing) {
   EXPECT_FALSE(fs::exists(out));
 
   CommandResult no_out = RunRill(std::string("build ") + kSpec);
-  EXPECT_EQ(no_out.exit_code, 1);
+  EXPECT_EQ(no_out.exit_code, 2);
   EXPECT_NE(no_out.err.find("-o OUT.pbtxt"), std::string::npos) << no_out.err;
   CommandResult binary =
       RunRill(std::string("build ") + kSpec + " -o " + TestTempPath("g.pb"));
-  EXPECT_EQ(binary.exit_code, 1);
+  EXPECT_EQ(binary.exit_code, 2);
 }
 
 TEST(TrainFromSpec, TheExampleLossFallsWellBelowTheFirst) {

@@ -143,7 +143,7 @@ TEST(Cli, RunRejectsBadFeedsWithoutWritingAnything) {
   EXPECT_NE(missing.err.find("nope.npy"), std::string::npos) << missing.err;
   CommandResult form =
       RunRill("run examples/gated_mlp.pbtxt --feed x --out " + dir);
-  EXPECT_EQ(form.exit_code, 1);
+  EXPECT_EQ(form.exit_code, 2);  // A command-line mistake.
   EXPECT_NE(form.err.find("name=file.npy"), std::string::npos) << form.err;
   CommandResult fetch = RunRill(
       "run examples/gated_mlp.pbtxt --feed x=examples/gated_mlp_x.npy "

@@ -169,7 +169,7 @@ TEST(EsnCli, ErrorsNameTheFileAndField) {
         << c.config << ": " << r.err;
   }
   CommandResult unknown = RunRill("esn nonsense x");
-  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(unknown.err.find("unknown esn command 'nonsense'"),
             std::string::npos);
 }

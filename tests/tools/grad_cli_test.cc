@@ -1,6 +1,7 @@
 // `rill grad` end to end: the file it writes runs under `rill run` and gives
 // the gradients that BuildGradientGraph's graph gives, and bad requests exit
-// 1 (or 2 for a bad command line) naming what is wrong, writing nothing.
+// 1 (or 2 for a bad command line: a flag missing or misnamed) naming what is
+// wrong, writing nothing.
 
 #include <filesystem>
 
@@ -65,8 +66,8 @@ TEST(GradCli, BadRequestsNameTheProblemAndWriteNothing) {
     int exit_code;
   };
   const Case cases[] = {
-      {"--wrt w1", "name the loss with --loss", 1},
-      {"--loss loss", "--wrt a,b or --wrt_params", 1},
+      {"--wrt w1", "name the loss with --loss", 2},
+      {"--loss loss", "--wrt a,b or --wrt_params", 2},
       {"--loss y --wrt w1",
        "regression.pbtxt:53:1: node 'y' (Add): the loss 'y' has shape [?, 1]",
        1},
@@ -85,12 +86,12 @@ TEST(GradCli, BadRequestsNameTheProblemAndWriteNothing) {
   }
   CommandResult no_out =
       RunRill(std::string("grad ") + kGraph + " --loss loss --wrt w1");
-  EXPECT_EQ(no_out.exit_code, 1);
+  EXPECT_EQ(no_out.exit_code, 2);
   EXPECT_NE(no_out.err.find("-o OUT.pbtxt"), std::string::npos);
   CommandResult binary =
       RunRill(std::string("grad ") + kGraph + " --loss loss --wrt w1 -o " +
               TestTempPath("g.pb"));
-  EXPECT_EQ(binary.exit_code, 1);
+  EXPECT_EQ(binary.exit_code, 2);
   EXPECT_NE(binary.err.find("must end in .pbtxt"), std::string::npos);
 }
 

@@ -117,17 +117,17 @@ TEST(LimitsCli, EsnDecodeAndBleuRefuseSizesPastTheBudgetOrMaxima) {
       {"esn mackey-glass " + dir + "/mg.npy --steps 1000000000000", 1,
        "rill esn: --steps: 1000000000000 needs about 87.3 TiB of output, "
        "over the memory budget of 8192 MiB (--memory_budget_mb)"},
-      {"esn mackey-glass " + dir + "/mg.npy --steps 0", 1,
+      {"esn mackey-glass " + dir + "/mg.npy --steps 0", 2,
        "rill esn: --steps: 0: must be >= 1"},
       {absl::StrCat("decode ", kSeq2SeqSpec, " --params none.rckpt -i ", src,
                     " --beam 1000000000"),
        1,
        "rill decode: --beam: 1000000000 is over the limit of 1024 "
        "(hypotheses kept per sentence)"},
-      {bleu + "--max_order 1000000000", 1,
+      {bleu + "--max_order 1000000000", 2,
        "rill bleu: --max_order: 1000000000 is over the limit of 100 (the "
        "largest n-gram order)"},
-      {bleu + "--smooth_value nan", 1,
+      {bleu + "--smooth_value nan", 2,
        "rill bleu: --smooth_value must be finite and >= 0, got nan"},
   };
   for (const LimitCase& c : cases) ExpectRefused(c);
@@ -137,17 +137,17 @@ TEST(LimitsCli, EsnDecodeAndBleuRefuseSizesPastTheBudgetOrMaxima) {
 TEST(LimitsCli, SizeFlagsRefuseNegativeAndOverflowingValues) {
   const std::string check = "check examples/affine_tanh.pbtxt ";
   const std::vector<LimitCase> cases = {
-      {check + "--memory_budget_mb=-1", 1,
+      {check + "--memory_budget_mb=-1", 2,
        "rill check: --memory_budget_mb=-1: must be >= 0"},
       // 2^44 MiB is 2^64 bytes, which wrapped to 0.
-      {check + "--memory_budget_mb=17592186044416", 1,
+      {check + "--memory_budget_mb=17592186044416", 2,
        "rill check: --memory_budget_mb=17592186044416: over the largest size "
        "of 8796093022207 MiB (the byte count would overflow int64)"},
-      {check + "--max_file_mb=-1", 1,
+      {check + "--max_file_mb=-1", 2,
        "rill check: --max_file_mb=-1: must be >= 0"},
       {"run examples/affine_tanh.pbtxt --feed x=examples/affine_tanh_x.npy "
        "--max_file_mb=-1",
-       1, "rill run: --max_file_mb=-1: must be >= 0"},
+       2, "rill run: --max_file_mb=-1: must be >= 0"},
   };
   for (const LimitCase& c : cases) ExpectRefused(c);
 }

@@ -69,6 +69,20 @@ TEST(TrainCli, TrainsResumesAndRunsWithTheTrainedParameters) {
     return std::stod(out.substr(out.find("min ") + 4));
   };
   EXPECT_LT(loss(after.out), loss(before.out) / 10);
+  // --params DIR reads DIR's newest checkpoint, as --resume DIR does.
+  CommandResult from_dir =
+      RunRill("run examples/train/sine_mlp.pbtxt --params " + out + feeds);
+  ASSERT_EQ(from_dir.exit_code, 0) << from_dir.err;
+  EXPECT_EQ(from_dir.out, after.out);
+  CommandResult empty_dir = RunRill(
+      "run examples/train/sine_mlp.pbtxt "
+      "--params examples/train" +
+      feeds);
+  EXPECT_EQ(empty_dir.exit_code, 1);
+  EXPECT_NE(empty_dir.err.find(
+                "examples/train: no ckpt-<step>.rckpt checkpoint in it"),
+            std::string::npos)
+      << empty_dir.err;
 
   CommandResult wrong =
       RunRill("run examples/regression.pbtxt --params " + last +

@@ -96,7 +96,7 @@ TEST(TranslateCli, BadInputsExitOneNamingTheLineAndWriteNothing) {
   CommandResult no_params =
       RunRill(std::string("decode ") + kDir + "translate_model.pbtxt -i " +
               kDir + "test.src.txt");
-  EXPECT_EQ(no_params.exit_code, 1);
+  EXPECT_EQ(no_params.exit_code, 2);
   EXPECT_NE(no_params.err.find("--params CKPT"), std::string::npos)
       << no_params.err;
   // A spec whose model differs from the checkpoint's.
