@@ -4,12 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "core/checkpoint.h"
 #include "core/limits.h"
 #include "core/status.h"
 #include "graph/validate.h"
 #include "runtime/executor.h"
 #include "tools/flags.h"
-#include "train/checkpoint.h"
 
 namespace rill {
 
