@@ -442,9 +442,11 @@ absl::Status Version(const std::vector<std::string>&) {
   return absl::OkStatus();
 }
 
+DotOptions dot_flags;
+
 absl::Status Dot(const std::vector<std::string>& operands) {
   ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0]));
-  ASSIGN_OR_RETURN(std::string dot, ToDot(g));
+  ASSIGN_OR_RETURN(std::string dot, ToDot(g, dot_flags));
   std::fputs(dot.c_str(), stdout);
   return absl::OkStatus();
 }
@@ -490,11 +492,17 @@ const std::vector<Command>& AllCommands() {
        RunFlags(), 1, Run},
       {"dot",
        "Print a graph as Graphviz DOT.",
-       "dot GRAPH",
+       "dot GRAPH [--fetch A,B] [--group_scopes]",
        "Validates GRAPH and prints it in Graphviz DOT on stdout, edges\n"
        "labelled with dtype and shape. Render with: rill dot g.pbtxt | dot "
        "-Tsvg",
-       {MemoryBudgetFlag(), MaxFileFlag()},
+       {ListFlag("fetch", &dot_flags.fetches,
+                 "Draw only what these tensors (node or node:k, "
+                 "comma-separated) need. Default: the whole graph."),
+        SwitchFlag("group_scopes", &dot_flags.group_scopes,
+                   "Box the nodes of each / scope (layer0/attn/...) in a "
+                   "labelled cluster."),
+        MemoryBudgetFlag(), MaxFileFlag()},
        1,
        Dot},
       {"ops",
@@ -520,6 +528,11 @@ const std::vector<Command>& AllCommands() {
        "back to its step). A fresh run refuses a DIR that holds another\n"
        "run unless --overwrite. DIR defaults to train_out.",
        TrainFlags(), 1, RunTrain},
+      {"plot", "Draw a run's metrics.csv as SVG line charts.",
+       "plot METRICS.csv -o OUT.svg",
+       "Draws one panel per column of METRICS.csv (from rill train) against\n"
+       "the step, with val_<x> in the panel of <x>, as an SVG image.",
+       PlotFlags(), 1, RunPlot, CheckPlotFlags},
       {"esn",
        "Echo State Networks: fit, predict, generate, build; Mackey-Glass "
        "data.",

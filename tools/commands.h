@@ -87,6 +87,10 @@ absl::Status RunEsn(const Operands& operands);
 std::vector<Flag> TrainFlags();
 absl::Status RunTrain(const Operands& operands);
 
+std::vector<Flag> PlotFlags();
+absl::Status CheckPlotFlags(const Operands& operands);
+absl::Status RunPlot(const Operands& operands);
+
 std::vector<Flag> GradFlags();
 absl::Status CheckGradFlags(const Operands& operands);
 absl::Status RunGrad(const Operands& operands);

@@ -42,6 +42,22 @@ TEST(Cli, CheckAndDotAcceptEveryExample) {
   }
 }
 
+TEST(Cli, DotPrunesToFetchesAndGroupsScopes) {
+  CommandResult whole = RunRill("dot examples/gated_mlp.pbtxt");
+  CommandResult part =
+      RunRill("dot examples/gated_mlp.pbtxt --group_scopes --fetch " +
+              std::string("x"));
+  ASSERT_EQ(part.exit_code, 0) << part.err;
+  // Only the Input x is left of the graph.
+  EXPECT_NE(part.out.find("label=\"x\\nInput\""), std::string::npos)
+      << part.out;
+  EXPECT_EQ(part.out.find(" -> n"), std::string::npos) << part.out;
+  EXPECT_LT(part.out.size(), whole.out.size());
+  CommandResult unknown = RunRill("dot examples/gated_mlp.pbtxt --fetch nope");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("nope"), std::string::npos) << unknown.err;
+}
+
 TEST(Cli, CheckSummarisesTheGatedMlp) {
   CommandResult r = RunRill("check examples/gated_mlp.pbtxt");
   ASSERT_EQ(r.exit_code, 0) << r.err;

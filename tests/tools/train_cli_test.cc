@@ -38,6 +38,16 @@ TEST(TrainCli, TrainsResumesAndRunsWithTheTrainedParameters) {
   ASSERT_TRUE(fs::exists(last));
   EXPECT_TRUE(fs::exists(out + "/metrics.csv"));
 
+  // The run's curves: three panels (loss with val_loss, lr, grad_norm).
+  CommandResult plot =
+      RunRill("plot " + out + "/metrics.csv -o " + out + "/curves.svg");
+  ASSERT_EQ(plot.exit_code, 0) << plot.err;
+  EXPECT_EQ(plot.out,
+            out + "/curves.svg: 3 panels from " + out + "/metrics.csv\n");
+  EXPECT_NE(ReadTestFile(out + "/curves.svg").find("class=\"val_loss\""),
+            std::string::npos);
+  EXPECT_EQ(RunRill("plot " + out + "/metrics.csv -o curves.png").exit_code, 2);
+
   // A finished run resumed does nothing more.
   CommandResult again = RunRill(std::string("train ") + kConfig + " --out " +
                                 out + " --resume " + out);
