@@ -10,11 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/checkpoint.h"
 #include "core/file_io.h"
 #include "core/npy.h"
+#include "core/random.h"
 #include "eigen3/Eigen/Cholesky"
 #include "eigen3/Eigen/Eigenvalues"
-#include "core/checkpoint.h"
 #include "models/esn_graph.h"
 
 namespace rill {
@@ -26,23 +27,6 @@ constexpr int64_t kMaxEsnConfigBytes = int64_t{1} << 20;
 constexpr int64_t kMaxFileBytes = int64_t{8} << 30;
 // Steps per chunk when accumulating: bounds the memory of a fit.
 constexpr int64_t kChunkSteps = 512;
-
-// SplitMix64 (Steele, Lea and Flood, OOPSLA 2014).
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, 1), 53 bits.
-  double Uniform() { return (Next() >> 11) * 0x1.0p-53; }
-
- private:
-  uint64_t state_;
-};
 
 absl::Status FieldError(const std::string& field, const std::string& rule,
                         double got) {
