@@ -246,6 +246,14 @@ TEST(LimitsCli, CommandsOutOfMemoryExitOneWithAMessage) {
     line << '\n';
   }
   const std::string params = OneStepTranslateCheckpoint(dir + "/translate");
+  // The sine training config with that 9000-unit spec.
+  fs::create_directories(dir + "/train");
+  for (const char* f : {"sine.train.pbtxt", "sine_x.npy", "sine_target.npy"}) {
+    fs::copy_file(std::string("examples/rnn/") + f, dir + "/train/" + f,
+                  fs::copy_options::overwrite_existing);
+  }
+  EditedCopy(kRnnSpec, "oom/train/sine_model.pbtxt", "hidden_size: 8",
+             "hidden_size: 9000");
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"build " + hidden + " -o " + dir + "/never.pbtxt", "rill build: "},
       {"esn fit " + units, "rill esn: "},
@@ -258,6 +266,8 @@ TEST(LimitsCli, CommandsOutOfMemoryExitOneWithAMessage) {
        "rill run: "},
       {"bleu --max_order 100 -r " + dir + "/long.txt -i " + dir + "/long.txt",
        "rill bleu: "},
+      {"train " + dir + "/train/sine.train.pbtxt -o " + dir + "/train/run",
+       "rill train: "},
       // 64 sentences x 1024 hypotheses each hold about 32 KiB of decoder
       // state: 2 GiB, within the 8 GiB budget.
       {absl::StrCat("decode ", kSeq2SeqSpec, " --params ", params, " -i ",
