@@ -1,7 +1,9 @@
 #include "core/checkpoint.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
@@ -411,6 +413,29 @@ absl::Status CopyParameterValues(
     std::memcpy(value->raw_data(), from.raw_data(), from.byte_size());
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> CheckpointsIn(const std::string& dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (absl::StartsWith(name, "ckpt-") && e.path().extension() == ".rckpt") {
+      found.push_back(e.path().string());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+absl::StatusOr<std::string> CheckpointFile(const std::string& path) {
+  if (!std::filesystem::is_directory(path)) return path;
+  std::vector<std::string> found = CheckpointsIn(path);
+  if (found.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": no ckpt-<step>.rckpt checkpoint in it"));
+  }
+  return found.back();
 }
 
 }  // namespace rill

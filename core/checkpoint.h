@@ -112,6 +112,14 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path,
                                           int64_t max_bytes = int64_t{16}
                                                               << 30);
 
+// The ckpt-<step>.rckpt files in `dir`, oldest first (the steps are
+// zero-padded, so name order is step order).
+std::vector<std::string> CheckpointsIn(const std::string& dir);
+
+// `path` itself, or, for a directory, its newest ckpt-<step>.rckpt:
+// NotFound when it holds none. What --resume DIR and --params DIR take.
+absl::StatusOr<std::string> CheckpointFile(const std::string& path);
+
 }  // namespace rill
 
 #endif  // RILL_CORE_CHECKPOINT_H_

@@ -154,22 +154,7 @@ absl::StatusOr<ValidGraph> LoadAndValidate(const std::string& path, bool fuse) {
 }
 
 absl::StatusOr<Checkpoint> ReadParamsCheckpoint(const std::string& path) {
-  std::string file = path;
-  if (std::filesystem::is_directory(path)) {
-    // ckpt-<step>.rckpt with zero-padded steps: the newest sorts last.
-    file.clear();
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
-      const std::string name = e.path().filename().string();
-      if (absl::StartsWith(name, "ckpt-") && absl::EndsWith(name, ".rckpt")) {
-        file = std::max(file, e.path().string());
-      }
-    }
-    if (file.empty()) {
-      return absl::NotFoundError(
-          absl::StrCat(path, ": no ckpt-<step>.rckpt checkpoint in it"));
-    }
-  }
+  ASSIGN_OR_RETURN(std::string file, CheckpointFile(path));
   return ReadCheckpoint(file, CommonFlags().max_file_bytes);
 }
 

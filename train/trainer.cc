@@ -70,20 +70,6 @@ std::string CheckpointName(int64_t step) {
   return absl::StrFormat("ckpt-%08d.rckpt", step);
 }
 
-// The ckpt-<step>.rckpt files in `dir`, oldest first.
-std::vector<std::string> CheckpointsIn(const std::string& dir) {
-  std::vector<std::string> found;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    std::string name = e.path().filename().string();
-    if (name.rfind("ckpt-", 0) == 0 && e.path().extension() == ".rckpt") {
-      found.push_back(e.path().string());
-    }
-  }
-  std::sort(found.begin(), found.end());  // Zero-padded steps sort.
-  return found;
-}
-
 // A writer killed mid-checkpoint leaves "ckpt-<step>.rckpt.tmp.XXXXXX"
 // (WriteFileAtomic's temporary name) and never a partial checkpoint; a new
 // run in the directory removes those leftovers.
@@ -372,15 +358,7 @@ std::vector<std::pair<std::string, Executor*>> Trainer::RandomStreams() {
 }
 
 absl::Status Trainer::Restore(const std::string& path) {
-  std::string file = path;
-  if (fs::is_directory(path)) {
-    std::vector<std::string> found = CheckpointsIn(path);
-    if (found.empty()) {
-      return absl::NotFoundError(
-          absl::StrCat(path, ": no ckpt-<step>.rckpt checkpoint in it"));
-    }
-    file = found.back();
-  }
+  ASSIGN_OR_RETURN(std::string file, CheckpointFile(path));
   ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(file));
   std::map<std::string, const Tensor*> saved;
   for (const auto& [name, t] : c.tensors) saved[name] = &t;
