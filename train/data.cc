@@ -8,13 +8,6 @@
 
 namespace rill {
 
-uint64_t Rng::Next() {
-  uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 absl::StatusOr<std::pair<Dataset, Dataset>> Dataset::SplitAt(int64_t n) const {
   std::pair<Dataset, Dataset> parts;
   for (size_t i = 0; i < arrays.size(); ++i) {

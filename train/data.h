@@ -8,24 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "core/random.h"
 #include "core/status.h"
 #include "core/tensor.h"
 #include "graph/validate.h"
 
 namespace rill {
-
-// SplitMix64 (Steele, Lea and Flood, OOPSLA 2014): one 64-bit word of
-// state, so a checkpoint stores it exactly.
-class Rng {
- public:
-  explicit Rng(uint64_t seed = 0) : state_(seed) {}
-  uint64_t Next();
-  uint64_t state() const { return state_; }
-  void set_state(uint64_t s) { state_ = s; }
-
- private:
-  uint64_t state_;
-};
 
 // Arrays bound to graph inputs, all with the same number of examples.
 struct Dataset {
@@ -67,7 +55,7 @@ class BatchOrder {
   void StartEpoch();
   int64_t num_examples_, batch_size_;
   bool shuffle_;
-  Rng rng_;
+  SplitMix64 rng_;
   uint64_t epoch_start_state_ = 0;
   int64_t epoch_ = -1, batch_ = 0;
   std::vector<int64_t> order_;
