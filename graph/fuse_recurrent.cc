@@ -182,22 +182,6 @@ class Matcher {
   int64_t budget_ = 1 << 16;
 };
 
-const char* CellName(RecurrentCell cell) {
-  switch (cell) {
-    case RecurrentCell::kRnnTanh:
-      return "rnn_tanh";
-    case RecurrentCell::kRnnRelu:
-      return "rnn_relu";
-    case RecurrentCell::kLstm:
-      return "lstm";
-    case RecurrentCell::kGru:
-      return "gru";
-    case RecurrentCell::kGruPyTorch:
-      break;
-  }
-  return "gru_pytorch";
-}
-
 // One recognised direction of a layer.
 struct Direction {
   RecurrentCell cell;
@@ -349,9 +333,8 @@ std::optional<Direction> MatchDirection(Matcher& m, int split) {
   const size_t slash = name.rfind('/');
   base.scope = slash == std::string::npos ? name : name.substr(0, slash);
   for (RecurrentCell cell :
-       {RecurrentCell::kLstm, RecurrentCell::kGruPyTorch,
-        RecurrentCell::kGru, RecurrentCell::kRnnTanh,
-        RecurrentCell::kRnnRelu}) {
+       {RecurrentCell::kLstm, RecurrentCell::kGruPyTorch, RecurrentCell::kGru,
+        RecurrentCell::kRnnTanh, RecurrentCell::kRnnRelu}) {
     // With one step, both directions are the same recurrence.
     for (bool reverse : {false, true}) {
       if (reverse && t == 1) continue;
@@ -525,8 +508,7 @@ class LayerRewriter {
     for (size_t k = 0; k < layer_.directions.size(); ++k) {
       const Direction& d = layer_.directions[k];
       Replace(d.final_h, fused[k] + ":1");
-      if (d.cell == RecurrentCell::kLstm)
-        Replace(d.final_c, fused[k] + ":2");
+      if (d.cell == RecurrentCell::kLstm) Replace(d.final_c, fused[k] + ":2");
     }
     if (layer_.sequence) Replace(*layer_.sequence, sequence);
     const std::vector<TensorRef>& steps = two ? layer_.merged : f.steps;
@@ -563,7 +545,7 @@ class LayerRewriter {
       n.add_input(g_.RefName(in));
     }
     if (d.cell == RecurrentCell::kLstm) n.add_input(g_.RefName(d.c0));
-    (*n.mutable_attr())["cell"] = StringAttr(CellName(d.cell));
+    (*n.mutable_attr())["cell"] = StringAttr(RecurrentCellName(d.cell));
     if (d.reverse) (*n.mutable_attr())["reverse"] = BoolAttr(true);
     nodes_.push_back(std::move(n));
     return nodes_.back().name();

@@ -95,22 +95,6 @@ std::string Blend(NodeWriter& w, const std::string& s, const std::string& z,
   return w.OpAt(s, name, "Add", {from, step});
 }
 
-const char* CellAttr(RecurrentCell cell) {
-  switch (cell) {
-    case RecurrentCell::kRnnTanh:
-      return "rnn_tanh";
-    case RecurrentCell::kRnnRelu:
-      return "rnn_relu";
-    case RecurrentCell::kLstm:
-      return "lstm";
-    case RecurrentCell::kGru:
-      return "gru";
-    case RecurrentCell::kGruPyTorch:
-      return "gru_pytorch";
-  }
-  return "";
-}
-
 // One step of the cell as graph/recurrent_step.h writes it, in `scope`
 // (<prefix>/t<k>); the same ops the fusion pass recognises.
 State Step(NodeWriter& w, RecurrentCell cell, const std::string& scope,
@@ -122,8 +106,7 @@ State Step(NodeWriter& w, RecurrentCell cell, const std::string& scope,
       {"$b_hrz", wt.b_hrz},  {"$w_hn", wt.w_hn},
       {"$b_hn", wt.b_hn}};
   bool has_c = false;
-  for (const StepOp& op :
-       RecurrentStepOps(*ParseRecurrentCell(CellAttr(cell)))) {
+  for (const StepOp& op : RecurrentStepOps(cell)) {
     std::vector<std::string> inputs;
     for (const std::string& in : op.inputs) {
       inputs.push_back(IsStepVariable(in) ? vars.at(in)

@@ -29,6 +29,8 @@ enum class RecurrentCell {
 };
 
 absl::StatusOr<RecurrentCell> ParseRecurrentCell(const std::string& s);
+// The `cell` attr that ParseRecurrentCell reads back as `cell`.
+const char* RecurrentCellName(RecurrentCell cell);
 // G, the gate blocks stacked in the weights: 1, 4 (LSTM) or 3 (GRU).
 int64_t GateCount(RecurrentCell c);
 // The cell of a node whose attrs were checked.

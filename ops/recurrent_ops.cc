@@ -19,11 +19,13 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "ops/gradient.h"
 #include "ops/kernel_util.h"
 #include "ops/recurrent_cell.h"
@@ -575,16 +577,25 @@ absl::Status RecurrentLayerGradient(GradContext& g) {
 
 }  // namespace
 
+namespace {
+
+// The `cell` attr's spellings, in enum order.
+constexpr const char* kCellNames[] = {"rnn_tanh", "rnn_relu", "lstm", "gru",
+                                      "gru_pytorch"};
+
+}  // namespace
+
 absl::StatusOr<RecurrentCell> ParseRecurrentCell(const std::string& s) {
-  if (s == "rnn_tanh") return RecurrentCell::kRnnTanh;
-  if (s == "rnn_relu") return RecurrentCell::kRnnRelu;
-  if (s == "lstm") return RecurrentCell::kLstm;
-  if (s == "gru") return RecurrentCell::kGru;
-  if (s == "gru_pytorch") return RecurrentCell::kGruPyTorch;
-  return absl::InvalidArgumentError(
-      absl::StrCat("attr 'cell' = '", s,
-                   "' is not one of rnn_tanh, rnn_relu, lstm, gru, "
-                   "gru_pytorch"));
+  for (size_t k = 0; k < std::size(kCellNames); ++k) {
+    if (s == kCellNames[k]) return static_cast<RecurrentCell>(k);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "attr 'cell' = '", s, "' is not one of ",
+      absl::StrJoin(std::begin(kCellNames), std::end(kCellNames), ", ")));
+}
+
+const char* RecurrentCellName(RecurrentCell cell) {
+  return kCellNames[static_cast<int>(cell)];
 }
 
 int64_t GateCount(RecurrentCell c) {
