@@ -121,6 +121,7 @@ absl::StatusOr<TrainSetup> LoadTrainSetup(const TrainConfig& config,
     if (held_out > 0) data.validation = std::move(parts.second);
   }
   options.config = config;
+  if (!setup.precision.empty()) options.config.set_precision(setup.precision);
   if (config.loss().empty() && !config.model_spec().empty()) {
     options.config.set_loss("loss");  // The spec's.
   }

@@ -24,6 +24,8 @@ namespace rill {
 struct TrainSetupOptions {
   // Kernel threads (core/threads.h); -1 takes the config's `threads`.
   int64_t threads = -1;
+  // "f32" or "bf16" overrides the config's `precision`; "" keeps it.
+  std::string precision;
   // What the graph's values (and a model spec's parameters) may take.
   MemoryBudget memory_budget;
 };

@@ -26,25 +26,27 @@ extern "C" void OnInterrupt(int) { g_stop = true; }
 }  // namespace
 
 std::vector<Flag> TrainFlags() {
-  return {WithAlias(OutputFlag(&flags.output,
-                               "The directory for checkpoints and "
-                               "metrics.csv (default train_out)."),
-                    "out"),
-          StringFlag("resume", &flags.resume,
-                     "A checkpoint, or a directory whose newest checkpoint "
-                     "to resume from."),
-          SwitchFlag("overwrite", &flags.overwrite,
-                     "Start a fresh run in an -o directory that holds "
-                     "another run, deleting its checkpoints and "
-                     "metrics.csv."),
-          SwitchFlag("check_numerics", &flags.check_numerics,
-                     "Check every node's output for NaN and Inf and name the "
-                     "first node that produced one (slower). The loss and "
-                     "gradient norm are always checked."),
-          BackendFlag(),
-          NoFuseFlag(),
-          WithMoreHelp(ThreadsFlag(), "It overrides the config's `threads`."),
-          MemoryBudgetFlag()};
+  return {
+      WithAlias(OutputFlag(&flags.output,
+                           "The directory for checkpoints and "
+                           "metrics.csv (default train_out)."),
+                "out"),
+      StringFlag("resume", &flags.resume,
+                 "A checkpoint, or a directory whose newest checkpoint "
+                 "to resume from."),
+      SwitchFlag("overwrite", &flags.overwrite,
+                 "Start a fresh run in an -o directory that holds "
+                 "another run, deleting its checkpoints and "
+                 "metrics.csv."),
+      SwitchFlag("check_numerics", &flags.check_numerics,
+                 "Check every node's output for NaN and Inf and name the "
+                 "first node that produced one (slower). The loss and "
+                 "gradient norm are always checked."),
+      BackendFlag(),
+      WithMoreHelp(PrecisionFlag(), "It overrides the config's `precision`."),
+      NoFuseFlag(),
+      WithMoreHelp(ThreadsFlag(), "It overrides the config's `threads`."),
+      MemoryBudgetFlag()};
 }
 
 absl::Status RunTrain(const std::vector<std::string>& operands) {
@@ -59,6 +61,7 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
   options.stop = &g_stop;
   TrainSetupOptions setup;
   setup.threads = CommonFlags().threads;
+  setup.precision = CommonFlags().precision;
   setup.memory_budget = CommonFlags().memory_budget;
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
       CreateTrainer(config_path, options, setup);

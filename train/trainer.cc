@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/checkpoint.h"
+#include "core/dtype.h"
 #include "core/limits.h"
 #include "graph/autodiff.h"
 #include "graph/fuse_recurrent.h"
@@ -39,6 +40,10 @@ absl::Status CheckOptions(const TrainConfig& c) {
   }
   if ((c.steps() > 0) == (c.epochs() > 0) || c.steps() < 0 || c.epochs() < 0) {
     return FieldError("steps", "give exactly one of steps and epochs, > 0");
+  }
+  if (!c.precision().empty() && !ParsePrecision(c.precision()).ok()) {
+    return FieldError("precision", absl::StrCat("\"", c.precision(),
+                                                "\": choose f32 or bf16"));
   }
   if (!(c.clip_global_norm() >= 0)) {
     return FieldError("clip_global_norm", "must be >= 0");
@@ -168,6 +173,7 @@ absl::Status Trainer::Differentiate(ValidGraph forward) {
   ExecutorOptions options;
   options.backend = options_.backend;
   options.check_numerics = options_.check_numerics;
+  if (config_.precision() == "bf16") options.precision = Precision::kBf16;
   if (validation_.size() > 0) {
     ASSIGN_OR_RETURN(std::optional<ValidGraph> eval, EvaluationGraph(forward));
     if (eval.has_value()) {
@@ -187,6 +193,9 @@ absl::Status Trainer::Differentiate(ValidGraph forward) {
                   grad->gradients.end());
   ASSIGN_OR_RETURN(executor_,
                    Executor::Create(std::move(grad->graph), options));
+  if (!executor_->precision_note().empty()) {
+    Log(absl::StrCat("note: ", executor_->precision_note()));
+  }
   return absl::OkStatus();
 }
 
