@@ -34,10 +34,9 @@ struct TrainOptions {
   // How to train: the TrainConfig fields loss, batch_size, shuffle, seed,
   // optimizer, schedule, clip_global_norm, accumulation_steps, steps or
   // epochs, eval_every, checkpoint_every, keep_checkpoints, log_every and
-  // precision
-  // (proto/train.proto says what each means; errors name them). The fields
-  // that name files (graph, model_spec, data), the validation split and
-  // `threads` are the config layer's, and ignored here.
+  // precision (proto/train.proto says what each means; errors name them).
+  // The fields that name files (graph, model_spec, data), the validation
+  // split and `threads` are the config layer's, and ignored here.
   TrainConfig config;
   // Where checkpoints (ckpt-<step>.rckpt) and metrics.csv go; empty: no
   // files at all. A run that was not restored refuses a directory that
