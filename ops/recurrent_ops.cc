@@ -649,7 +649,8 @@ void RegisterRecurrentOps(OpRegistry& r) {
             .Shape(RecurrentLayerShape)
             .Gradient(RecurrentLayerGradient)
             .Reference(MakeFloatKernel<RecurrentLayerReference>)
-            .OneDnn(MakeRecurrentLayerOneDnn));
+            .OneDnn(MakeRecurrentLayerOneDnn)
+            .FollowsPrecision());
   r.Add(OpDef("RecurrentLayerGrad")
             .Doc("The gradient of RecurrentLayer (same `cell` and "
                  "`reverse`) from its inputs x, h0, weight_ih, weight_hh, "
@@ -692,7 +693,8 @@ void RegisterRecurrentOps(OpRegistry& r) {
             .Shape(RecurrentLayerGradShape)
             .NoGradient()
             .Reference(MakeFloatKernel<RecurrentLayerGradReference>)
-            .OneDnn(MakeRecurrentLayerGradOneDnn));
+            .OneDnn(MakeRecurrentLayerGradOneDnn)
+            .FollowsPrecision());
 }
 
 }  // namespace rill
