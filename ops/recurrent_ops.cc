@@ -632,7 +632,9 @@ void RegisterRecurrentOps(OpRegistry& r) {
                  "y [T, B, H] (h of every step), hn [B, H] and cn [B, H], "
                  "the final cell state for lstm and hn again for the other "
                  "cells. No workspace is output; see RecurrentLayerGrad's "
-                 "`forward`.")
+                 "`forward`. With bf16 precision its oneDNN kernel (and its "
+                 "gradient's) runs on bf16 x, h and weights, with f32 bias, "
+                 "cell state and gradients.")
             .TypeVar("T", kFloatTypes)
             .Input("x", "T")
             .Input("h0", "T")
