@@ -85,10 +85,9 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
               config_path.c_str(),
               static_cast<long long>((*trainer)->total_steps()),
               options.out_dir.c_str());
-  if (!(*trainer)->tensorboard_dir().empty()) {
-    std::printf("TensorBoard event files in %s/train and %s/validation\n",
-                (*trainer)->tensorboard_dir().c_str(),
-                (*trainer)->tensorboard_dir().c_str());
+  if (const std::string& tb = (*trainer)->tensorboard_dir(); !tb.empty()) {
+    std::printf("TensorBoard event files in %s (tensorboard --logdir %s)\n",
+                tb.c_str(), tb.c_str());
   }
   if (int fused = (*trainer)->fused_recurrent_layers(); fused > 0) {
     std::printf(

@@ -553,10 +553,10 @@ absl::Status Trainer::Restore(const std::string& path) {
         }
       }
     } else if (!counts.empty()) {
-      Log(absl::StrCat("warning: ", file,
-                       " has no random-stream state (it predates it); the "
-                       "resumed run draws other dropout masks than an "
-                       "uninterrupted one would"));
+      Warn(absl::StrCat(file,
+                        " has no random-stream state (it predates it); the "
+                        "resumed run draws other dropout masks than an "
+                        "uninterrupted one would"));
     }
     draws.push_back({executor, std::move(counts)});
   }
