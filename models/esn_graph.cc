@@ -125,20 +125,31 @@ absl::StatusOr<Graph> BuildEsnGraph(const Reservoir& r,
   }
   std::string all = esn.Op("states", "Concat", states);
   if (o.readout) {
-    std::string ones =
-        esn.Const("ones", FilledTensor(DType::kF64, Shape{o.steps, 1},
-                                       [](int64_t) { return 1.0; }));
-    std::string z =
-        esn.Op("features", "Concat", {ones, u, all}).AttrInt("axis", 1);
-    // Stored transposed, [features, outputs], so y = z . w_out.
+    // Stored transposed, [features, outputs]: rows for the bias, the
+    // inputs and the states. y = (u . W_u + w_b) + states . W_x, the sums
+    // the ESN's readout made before its graph, so that closed-loop outputs,
+    // fed back step after step, stay the same too.
     std::string w_out = esn.Parameter(
         "w_out",
         FilledTensor(DType::kF64, Shape{features, outputs}, [&](int64_t i) {
           return o.w_out ? (*o.w_out)(i % outputs, i / outputs) : 0.0;
         }));
+    auto rows = [&](const std::string& name, int64_t start, int64_t end) {
+      return esn.Op(name, "Slice", {w_out})
+          .AttrInts("start", {start})
+          .AttrInts("end", {end})
+          .AttrInts("axes", {0});
+    };
+    const int64_t in = r.inputs();
+    std::string from_inputs =
+        esn.Op("readout_inputs", "Add",
+               {esn.Op("readout_u", "MatMul", {u, rows("w_out_u", 1, 1 + in)}),
+                rows("w_out_bias", 0, 1)});
+    std::string from_states =
+        esn.Op("readout_x", "MatMul", {all, rows("w_out_x", 1 + in, features)});
     std::string target =
         b.Input(kEsnTargetNode, DType::kF64, {o.steps, outputs});
-    std::string y = b.Op(kEsnOutputNode, "MatMul", {z, w_out});
+    std::string y = b.Op(kEsnOutputNode, "Add", {from_inputs, from_states});
     b.Op(kEsnLossNode, "MeanSquaredError", {y, target});
   }
   Graph graph;
