@@ -7,6 +7,8 @@ the same state update and the same ridge normal equations), checks that
 the two W_out agree, and prints the ratio. Given several esn_fit_bench
 binaries (say an older rill's and this one's), runs them all, alternating
 with NumPy, so that one run compares them on the same machine load.
+The ratio depends on the BLAS behind NumPy (Debian's reference libblas or
+OpenBLAS, whichever the libblas.so.3 alternative names), so it is printed.
 Usage: bench/esn_vs_numpy.py [ESN_FIT_BENCH ...]
 """
 import os
@@ -61,8 +63,17 @@ def numpy_ms(a):
     return best, w_out
 
 
+def blas_libraries():
+    """The BLAS libraries this process has loaded (NumPy's)."""
+    np.ones((2, 2)) @ np.ones((2, 2))
+    with open("/proc/self/maps") as maps:
+        return sorted({line.split()[-1] for line in maps
+                       if "blas" in line.split()[-1]})
+
+
 def main():
     binaries = sys.argv[1:] or ["bazel-bin/bench/esn_fit_bench"]
+    print("numpy's BLAS:", ", ".join(blas_libraries()))
     print("load average before: %.2f %.2f %.2f" % os.getloadavg())
     ratios = []
     worst = 0.0
