@@ -140,6 +140,16 @@ std::string GraphBuilder::Cast(const std::string& name, const std::string& x,
   return Op(name, "Cast", {x}).AttrType("dtype", dtype);
 }
 
+std::vector<std::string> GraphBuilder::Split(const std::string& name,
+                                             const std::string& x,
+                                             int64_t parts, int64_t axis) {
+  NodeRef split = Op(name, "Split", {x}).AttrInt("num_splits", parts);
+  if (axis != 0) split.AttrInt("axis", axis);
+  std::vector<std::string> outputs;
+  for (int64_t k = 0; k < parts; ++k) outputs.push_back(split.Output(k));
+  return outputs;
+}
+
 absl::Status GraphBuilder::Commit(Graph* graph) {
   RETURN_IF_ERROR(staged_->error);
   auto clash = [&](absl::StatusCode code, const std::string& name,

@@ -98,6 +98,10 @@ class GraphBuilder {
   std::string LayerNorm(const std::string& name, const std::string& x,
                         const std::string& weight, const std::string& bias);
   std::string Cast(const std::string& name, const std::string& x, DType dtype);
+  // x split along `axis` into `parts` equal parts: "<name>:0", ...; the
+  // op's default axis 0 is left unset.
+  std::vector<std::string> Split(const std::string& name, const std::string& x,
+                                 int64_t parts, int64_t axis = 0);
 
   // Adds the staged nodes to `graph`, or fails (and adds nothing) with the
   // first value that could not be made, with AlreadyExists naming the first

@@ -322,8 +322,8 @@ RidgeAccumulator::RidgeAccumulator(int64_t inputs, int64_t units,
       ztz_(Eigen::MatrixXd::Zero(features(), features())),
       zty_(Eigen::MatrixXd::Zero(features(), outputs)) {}
 
-absl::Status RidgeAccumulator::Add(const EsnMatrix& u, const EsnMatrix& x,
-                                   const EsnMatrix& y) {
+absl::Status RidgeAccumulator::Add(const EsnRows& u, const EsnRows& x,
+                                   const EsnRows& y) {
   const int64_t b = u.rows();
   if (u.cols() != inputs_ || x.cols() != units_ || y.cols() != outputs_ ||
       x.rows() != b || y.rows() != b) {
@@ -332,7 +332,8 @@ absl::Status RidgeAccumulator::Add(const EsnMatrix& u, const EsnMatrix& x,
         x.rows(), ", ", x.cols(), "], y [", y.rows(), ", ", y.cols(),
         "]; want [B, ", inputs_, "], [B, ", units_, "], [B, ", outputs_, "]"));
   }
-  Eigen::MatrixXd z(b, features());
+  if (z_.rows() < b) z_.resize(b, features());
+  auto z = z_.topRows(b);
   z.col(0).setOnes();
   z.middleCols(1, inputs_) = u;
   z.rightCols(units_) = x;

@@ -52,18 +52,23 @@ namespace rill {
 using EsnMatrix =
     Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using EsnVector = Eigen::VectorXd;
+// Rows of an EsnMatrix (middleRows ...) without a copy.
+using EsnRows = Eigen::Ref<const EsnMatrix>;
 
 class EsnGraphRunner;  // models/esn_graph.h
 
 // W is multiplied densely (MatMul) when its density (nonzeros / units^2) is
-// at least DenseDensityThreshold, and as a SparseMatMul otherwise. Both
-// reference kernels are plain loops that add a row's terms in column order
-// (so both give the states the CSR product always gave); the dense one
-// visits all units^2 entries and the sparse one streams 16 bytes per
-// nonzero (i32 row and column, f64 value), so the sparse one wins until W
-// is about half full. Not yet re-measured on the graph (the Eigen-era
-// table is gone with the Eigen product): bench/esn_bench.cc prints both.
-inline double DenseDensityThreshold(int64_t) { return 0.5; }
+// at least DenseDensityThreshold(units), and as a SparseMatMul otherwise:
+// the choice the ESN made before it became a graph, between Eigen's dense
+// product and its CSR loop. The reference MatMul adds in the order of
+// Eigen's (SSE2) product and SparseMatMul in CSR order, so the states are
+// bit for bit those it computed (tests/models/esn_agreement_test.cc); a
+// ridge refit amplifies any other order. Crossovers measured then with
+// bench/esn_bench.cc: about 0.1 at 100 units, 0.2-0.3 at 500-1000, 0.3-0.5
+// at 2000.
+inline double DenseDensityThreshold(int64_t units) {
+  return units <= 200 ? 0.1 : units <= 1500 ? 0.25 : 0.45;
+}
 
 // An EsnConfig text proto (at most 1 MiB), from a file or already read;
 // errors name the file or `name`.
@@ -151,7 +156,7 @@ class RidgeAccumulator {
   int64_t features() const { return 1 + inputs_ + units_; }
   int64_t rows() const { return rows_; }
   // Adds rows: u [B, inputs], x [B, units], y [B, outputs].
-  absl::Status Add(const EsnMatrix& u, const EsnMatrix& x, const EsnMatrix& y);
+  absl::Status Add(const EsnRows& u, const EsnRows& x, const EsnRows& y);
   // W_out [outputs, features]. FailedPrecondition with no rows; Internal
   // when LDLT fails or gives a non-finite result (raise the ridge).
   absl::StatusOr<EsnMatrix> Solve(double ridge, bool regularize_bias) const;
@@ -160,6 +165,9 @@ class RidgeAccumulator {
   int64_t inputs_, units_, outputs_, rows_ = 0;
   Eigen::MatrixXd ztz_;  // Lower triangle only, until Solve.
   Eigen::MatrixXd zty_;
+  // The rows z of the last Add, kept so that a fit allocates (and the
+  // kernel maps) them once rather than once per chunk.
+  Eigen::MatrixXd z_;
 };
 
 // What fitting `config` (resolved) on a series of `rows` steps of `inputs`

@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "graph/graph_builder.h"
 #include "graph/validate.h"
-#include "models/node_writer.h"
 
 namespace rill {
 namespace {
@@ -44,59 +44,47 @@ std::vector<int64_t> CsrRowOfEachEntry(const CsrMatrix& w) {
 }
 
 ReservoirNodes AddReservoir(const Reservoir& r, int64_t steps,
-                            const std::string& u, NodeWriter& w) {
+                            const std::string& u, GraphBuilder& esn) {
   ReservoirNodes n;
   const CsrMatrix& csr = r.w();
   if (r.uses_dense_product()) {
     const EsnMatrix dense = csr.ToDense();
-    n.w_dense = w.Value("w", "Const",
-                        F64Tensor(Shape{r.units(), r.units()}, dense.data()));
+    n.w_dense =
+        esn.Const("w", F64Tensor(Shape{r.units(), r.units()}, dense.data()));
   } else {
-    n.w_rows = w.Value("w_rows", "Const", I32Tensor(CsrRowOfEachEntry(csr)));
-    n.w_cols = w.Value("w_cols", "Const", I32Tensor(csr.col));
-    n.w_values = w.Value("w_values", "Const",
-                         F64Tensor(Shape{csr.nonzeros()}, csr.val.data()));
+    n.w_rows = esn.Const("w_rows", I32Tensor(CsrRowOfEachEntry(csr)));
+    n.w_cols = esn.Const("w_cols", I32Tensor(csr.col));
+    n.w_values =
+        esn.Const("w_values", F64Tensor(Shape{csr.nonzeros()}, csr.val.data()));
   }
-  std::string w_in =
-      w.Value("w_in", "Const",
-              F64Tensor(Shape{r.units(), r.inputs()}, r.w_in().data()));
-  n.b = w.Value("b", "Const", F64Tensor(Shape{r.units()}, r.b().data()));
-  n.keep = w.Scalar("keep", DType::kF64, 1 - r.leak_rate());
-  n.leak = w.Scalar("leak", DType::kF64, r.leak_rate());
-  Node* node;
-  std::string projected = w.Op("input_projection", "MatMul", {u, w_in}, &node);
-  (*node->mutable_attr())["transpose_b"] = BoolAttr(true);
-  std::string split =
-      w.OpI("input_steps", "Split", {projected}, "num_splits", steps);
-  for (int64_t t = 0; t < steps; ++t) {
-    n.input_steps.push_back(t == 0 ? split : absl::StrCat(split, ":", t));
-  }
+  std::string w_in = esn.Const(
+      "w_in", F64Tensor(Shape{r.units(), r.inputs()}, r.w_in().data()));
+  n.b = esn.Const("b", F64Tensor(Shape{r.units()}, r.b().data()));
+  n.keep = esn.Scalar("keep", DType::kF64, 1 - r.leak_rate());
+  n.leak = esn.Scalar("leak", DType::kF64, r.leak_rate());
+  n.input_steps = esn.Split("input_steps",
+                            esn.Linear("input_projection", u, w_in, ""), steps);
   return n;
 }
 
 // One step: x = keep * x_prev + leak * f((W x_prev + W_in u_t) + b).
-std::string AddStep(const Reservoir& r, const ReservoirNodes& n, int64_t t,
-                    const std::string& x_prev, NodeWriter& w) {
-  const std::string scope = absl::StrCat(kScope, "/t", t);
-  Node* node = nullptr;
-  std::string recurrent =
-      r.uses_dense_product()
-          ? w.OpAt(scope, "recurrent", "MatMul", {x_prev, n.w_dense}, &node)
-          : w.OpAt(scope, "recurrent", "SparseMatMul",
-                   {n.w_rows, n.w_cols, n.w_values, x_prev}, &node);
-  std::string pre = w.OpAt(
-      scope, "pre", "Add",
-      {w.OpAt(scope, "pre_input", "Add", {recurrent, n.input_steps[t]}), n.b});
+std::string AddStep(const Reservoir& r, const ReservoirNodes& n,
+                    const std::string& input, const std::string& x_prev,
+                    GraphBuilder& s) {
+  std::string recurrent = r.uses_dense_product()
+                              ? s.Linear("recurrent", x_prev, n.w_dense, "")
+                              : s.Op("recurrent", "SparseMatMul",
+                                     {n.w_rows, n.w_cols, n.w_values, x_prev})
+                                    .AttrInt("out_features", r.units());
+  std::string pre =
+      s.Op("pre", "Add", {s.Op("pre_input", "Add", {recurrent, input}), n.b});
   const std::string activation = r.activation_name();
   std::string f = pre;
-  if (activation == "tanh") f = w.OpAt(scope, "f", "Tanh", {pre});
-  if (activation == "relu") f = w.OpAt(scope, "f", "Relu", {pre});
-  (*node->mutable_attr())[r.uses_dense_product() ? "transpose_b"
-                                                 : "out_features"] =
-      r.uses_dense_product() ? BoolAttr(true) : IntAttr(r.units());
-  return w.OpAt(scope, "x", "Add",
-                {w.OpAt(scope, "kept", "Mul", {x_prev, n.keep}),
-                 w.OpAt(scope, "new", "Mul", {f, n.leak})});
+  if (activation == "tanh") f = s.Op("f", "Tanh", {pre});
+  if (activation == "relu") f = s.Op("f", "Relu", {pre});
+  return s.Op(
+      "x", "Add",
+      {s.Op("kept", "Mul", {x_prev, n.keep}), s.Op("new", "Mul", {f, n.leak})});
 }
 
 }  // namespace
@@ -116,46 +104,56 @@ absl::StatusOr<Graph> BuildEsnGraph(const Reservoir& r,
     return absl::InvalidArgumentError(
         absl::StrCat("ESN graph: ", r.units(), " units do not fit i32"));
   }
-  Graph graph;
+  const int64_t features = 1 + r.inputs() + r.units();
+  const int64_t outputs = o.w_out ? o.w_out->rows() : o.outputs;
+  if (o.readout && o.w_out && o.w_out->cols() != features) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ESN graph: W_out has ", o.w_out->cols(),
+                     " columns; the model has ", features, " features"));
+  }
+  GraphBuilder b("ESN", "");
+  GraphBuilder esn = b.Scope(kScope);
   const std::string u =
-      AddInputNode(&graph, kEsnInputNode, DType::kF64, {o.steps, r.inputs()});
-  std::string x =
-      AddInputNode(&graph, kEsnStartStateNode, DType::kF64, {1, r.units()});
-  NodeWriter w("ESN", kScope);
-  const ReservoirNodes n = AddReservoir(r, o.steps, u, w);
+      b.Input(kEsnInputNode, DType::kF64, {o.steps, r.inputs()});
+  std::string x = b.Input(kEsnStartStateNode, DType::kF64, {1, r.units()});
+  const ReservoirNodes n = AddReservoir(r, o.steps, u, esn);
   std::vector<std::string> states;
   for (int64_t t = 0; t < o.steps; ++t) {
-    x = AddStep(r, n, t, x, w);
+    GraphBuilder s = esn.Scope(absl::StrCat("t", t));
+    x = AddStep(r, n, n.input_steps[t], x, s);
     states.push_back(x);
   }
-  std::string all = w.Op("states", "Concat", states);
+  std::string all = esn.Op("states", "Concat", states);
   if (o.readout) {
-    const int64_t features = 1 + r.inputs() + r.units();
-    const int64_t outputs = o.w_out ? o.w_out->rows() : o.outputs;
-    if (o.w_out && o.w_out->cols() != features) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("ESN graph: W_out has ", o.w_out->cols(),
-                       " columns; the model has ", features, " features"));
-    }
-    std::string ones = w.Value("ones", "Const",
-                               FilledTensor(DType::kF64, Shape{o.steps, 1},
-                                            [](int64_t) { return 1.0; }));
-    Node* concat;
-    std::string z = w.Op("features", "Concat", {ones, u, all}, &concat);
-    (*concat->mutable_attr())["axis"] = IntAttr(1);
-    // Stored transposed, [features, outputs], so y = z . w_out.
-    w.Value("w_out", "Parameter",
-            FilledTensor(DType::kF64, Shape{features, outputs}, [&](int64_t i) {
-              return o.w_out ? (*o.w_out)(i % outputs, i / outputs) : 0.0;
-            }));
-    RETURN_IF_ERROR(w.Commit(&graph));
-    AddInputNode(&graph, kEsnTargetNode, DType::kF64, {o.steps, outputs});
-    AddNode(&graph, kEsnOutputNode, "MatMul", {z, kEsnReadoutNode});
-    AddNode(&graph, kEsnLossNode, "MeanSquaredError",
-            {kEsnOutputNode, kEsnTargetNode});
-    return graph;
+    // Stored transposed, [features, outputs]: rows for the bias, the
+    // inputs and the states. y = (u . W_u + w_b) + states . W_x, the sums
+    // the ESN's readout made before its graph, so that closed-loop outputs,
+    // fed back step after step, stay the same too.
+    std::string w_out = esn.Parameter(
+        "w_out",
+        FilledTensor(DType::kF64, Shape{features, outputs}, [&](int64_t i) {
+          return o.w_out ? (*o.w_out)(i % outputs, i / outputs) : 0.0;
+        }));
+    auto rows = [&](const std::string& name, int64_t start, int64_t end) {
+      return esn.Op(name, "Slice", {w_out})
+          .AttrInts("start", {start})
+          .AttrInts("end", {end})
+          .AttrInts("axes", {0});
+    };
+    const int64_t in = r.inputs();
+    std::string from_inputs =
+        esn.Op("readout_inputs", "Add",
+               {esn.Op("readout_u", "MatMul", {u, rows("w_out_u", 1, 1 + in)}),
+                rows("w_out_bias", 0, 1)});
+    std::string from_states =
+        esn.Op("readout_x", "MatMul", {all, rows("w_out_x", 1 + in, features)});
+    std::string target =
+        b.Input(kEsnTargetNode, DType::kF64, {o.steps, outputs});
+    std::string y = b.Op(kEsnOutputNode, "Add", {from_inputs, from_states});
+    b.Op(kEsnLossNode, "MeanSquaredError", {y, target});
   }
-  RETURN_IF_ERROR(w.Commit(&graph));
+  Graph graph;
+  RETURN_IF_ERROR(b.Commit(&graph));
   return graph;
 }
 

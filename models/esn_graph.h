@@ -16,7 +16,8 @@
 // With a readout (for `rill run` and `rill grad`, and for predictions):
 //   inputs:  target [steps, outputs]
 //   Parameter esn/w_out [1 + inputs + units, outputs] (W_out transposed),
-//   y = [1, u, states] . esn/w_out [steps, outputs], and
+//   y = [1, u, states] . esn/w_out [steps, outputs] (as (u . W_u + w_b) +
+//   states . W_x, the ESN's sums before its graph), and
 //   loss = MeanSquaredError(y, target).
 
 #include <cstdint>

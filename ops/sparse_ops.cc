@@ -42,8 +42,8 @@ absl::Status SparseMatMulShape(InferenceContext& c) {
   return absl::OkStatus();
 }
 
-// y[b, rows[k]] += values[k] * x[b, cols[k]], k ascending, from zeros: with
-// the entries sorted by row, each output sums its row's terms in column
+// y[b, rows[k]] += values[k] * x[b, cols[k]], k ascending, from zeros:
+// with the entries sorted by row, each output sums its row's terms in column
 // order, as a compressed-sparse-row product does.
 template <typename T, typename I>
 struct SparseMatMulReference : OpKernel {
@@ -54,41 +54,106 @@ struct SparseMatMulReference : OpKernel {
         x(a.inputs[kX]),
         y(a.outputs[0]) {}
 
+  absl::Status Compute() override {
+    const int64_t batch = x.shape().dim(0), in = x.shape().dim(1);
+    const int64_t out = y.shape().dim(1);
+    for (int64_t b = 0; b < batch; ++b) {
+      const T* xb = x.data<T>() + b * in;
+      T* yb = y.data<T>() + b * out;
+      std::fill(yb, yb + out, T(0));
+      if (InStreams(xb, in, yb, out)) continue;
+      std::fill(yb, yb + out, T(0));
+      RETURN_IF_ERROR(InOrder(xb, in, yb, out));
+    }
+    return absl::OkStatus();
+  }
+
   // One pass over the entries, checking each as it goes (a separate check
   // pass costs more than the product, which streams the lists from
   // memory). A run of entries in one row sums in a register, as a CSR
   // product does: the same additions, in the same order, as one entry at a
   // time through memory, without a store and reload per entry.
-  absl::Status Compute() override {
-    const int64_t batch = x.shape().dim(0), in = x.shape().dim(1);
-    const int64_t out = y.shape().dim(1), nnz = values.num_elements();
+  absl::Status InOrder(const T* xb, int64_t in, T* yb, int64_t out) const {
     const I* r = rows.data<I>();
     const I* c = cols.data<I>();
     const T* v = values.data<T>();
-    for (int64_t b = 0; b < batch; ++b) {
-      const T* xb = x.data<T>() + b * in;
-      T* yb = y.data<T>() + b * out;
-      std::fill(yb, yb + out, T(0));
-      int64_t row = -1;
-      T sum = 0;
-      for (int64_t k = 0; k < nnz; ++k) {
-        // Unsigned, so that a negative index is out of range too.
-        if (static_cast<uint64_t>(r[k]) >= static_cast<uint64_t>(out) ||
-            static_cast<uint64_t>(c[k]) >= static_cast<uint64_t>(in)) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("entry ", k, " at (", r[k], ", ", c[k],
-                           ") lies outside the [", out, ", ", in, "] matrix"));
-        }
-        if (r[k] != row) {
-          if (row >= 0) yb[row] = sum;
-          row = r[k];
-          sum = yb[row];
-        }
-        sum += v[k] * xb[c[k]];
+    int64_t row = -1;
+    T sum = 0;
+    for (int64_t k = 0; k < values.num_elements(); ++k) {
+      // Unsigned, so that a negative index is out of range too.
+      if (static_cast<uint64_t>(r[k]) >= static_cast<uint64_t>(out) ||
+          static_cast<uint64_t>(c[k]) >= static_cast<uint64_t>(in)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("entry ", k, " at (", r[k], ", ", c[k],
+                         ") lies outside the [", out, ", ", in, "] matrix"));
       }
-      if (row >= 0) yb[row] = sum;
+      if (r[k] != row) {
+        if (row >= 0) yb[row] = sum;
+        row = r[k];
+        sum = yb[row];
+      }
+      sum += v[k] * xb[c[k]];
     }
+    if (row >= 0) yb[row] = sum;
     return absl::OkStatus();
+  }
+
+  // The same sums when the rows ascend (a CSR matrix's entries, as an ESN
+  // reservoir gives them), four rows at a time: the entries cut into four
+  // runs at row boundaries, each run summing its rows as InOrder does, so
+  // that four chains of additions overlap instead of waiting on one. False,
+  // with yb to be redone by InOrder, when the rows do not ascend or an index
+  // lies outside the matrix.
+  bool InStreams(const T* xb, int64_t in, T* yb, int64_t out) const {
+    constexpr int kRuns = 4;
+    const I* r = rows.data<I>();
+    const I* c = cols.data<I>();
+    const T* v = values.data<T>();
+    const int64_t nnz = values.num_elements();
+    struct Run {
+      int64_t k, end, row = -1;
+      T sum = 0;
+    } runs[kRuns];
+    for (int s = 0; s < kRuns; ++s) {
+      int64_t k = nnz * s / kRuns;
+      while (k > 0 && k < nnz && r[k] == r[k - 1]) ++k;
+      runs[s].k = k;
+      if (s > 0) runs[s - 1].end = k;
+      if (k > 0 && k < nnz && r[k] < r[k - 1]) return false;
+    }
+    runs[kRuns - 1].end = nnz;
+    // Moves `run` past its next entry.
+    auto step = [&](Run& run) {
+      const int64_t k = run.k++;
+      if (r[k] != run.row) {
+        if (static_cast<uint64_t>(r[k]) >= static_cast<uint64_t>(out) ||
+            r[k] < run.row) {
+          return false;
+        }
+        if (run.row >= 0) yb[run.row] = run.sum;
+        run.row = r[k];
+        run.sum = 0;  // Each row lies in one run, and yb starts at zero.
+      }
+      if (static_cast<uint64_t>(c[k]) >= static_cast<uint64_t>(in)) {
+        return false;
+      }
+      run.sum += v[k] * xb[c[k]];
+      return true;
+    };
+    int64_t together = nnz;
+    for (const Run& run : runs) together = std::min(together, run.end - run.k);
+    for (int64_t i = 0; i < together; ++i) {
+      if (!(step(runs[0]) & step(runs[1]) & step(runs[2]) & step(runs[3]))) {
+        return false;
+      }
+    }
+    for (Run& run : runs) {
+      while (run.k < run.end) {
+        if (!step(run)) return false;
+      }
+      if (run.row >= 0) yb[run.row] = run.sum;
+    }
+    return true;
   }
 
   Tensor rows, cols, values, x, y;
