@@ -198,7 +198,12 @@ absl::StatusOr<std::vector<Tensor>> ShardTensors(
 }  // namespace
 
 absl::Status ValidatePretrainingOptions(const PretrainingDataOptions& o) {
-  RETURN_IF_ERROR(CheckAtLeast("max_seq_length", o.max_seq_length, 5));
+  if (o.max_seq_length < 5) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_seq_length: ", o.max_seq_length,
+        ": must be >= 5: [CLS] A [SEP] B [SEP] takes 3 special tokens and "
+        "at least one of each segment"));
+  }
   RETURN_IF_ERROR(CheckAtMost("max_seq_length", o.max_seq_length, 1 << 20,
                               "tokens per example"));
   RETURN_IF_ERROR(
