@@ -76,10 +76,9 @@ void PrintSummary(const PretrainingExamples& made, int64_t shards,
                Percent(s.random_next - made.forced_random_next, drawn),
                static_cast<long long>(drawn));
   std::fprintf(stderr,
-               "train on it with, in a TrainConfig next to %s:\n"
-               "  data { input: \"input_ids\" file: \"%s/input_ids-*.npy\" }"
-               " (and the other inputs alike)\n",
-               std::filesystem::path(flags.output).parent_path().c_str(),
+               "a TrainConfig binds them by pattern, relative to its own "
+               "directory: data { input: \"input_ids\" file: "
+               "\"%s/input_ids-*.npy\" } (and the other inputs alike)\n",
                std::filesystem::path(flags.output).filename().c_str());
 }
 

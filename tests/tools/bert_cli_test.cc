@@ -3,6 +3,9 @@
 // 15 (command-line mistakes exit 2, bad input exits 1) leaving no output
 // directory behind.
 
+#include <sys/resource.h>
+
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -82,6 +85,44 @@ TEST(BertCli, MakeDataWritesShardsThatRillTrainStreams) {
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_THAT(r.out, HasSubstr("step 300/300"));
   EXPECT_THAT(r.out, HasSubstr("val_loss"));
+}
+
+// Issue 15 item 4: rill train's peak RSS does not grow with the shards it
+// streams. Children's peak RSS (getrusage) is a maximum over all waited-for
+// children, so the small run goes first and the large one may only raise it.
+TEST(BertCli, TrainingMemoryStaysFlatAsTheShardsGrowTenfold) {
+  const std::string corpus =
+      Write("flat_corpus.txt", Corpus() + Corpus() + Corpus());
+  int64_t bytes[2] = {0, 0};
+  long peak_kb[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const std::string dir = TestTempPath(i == 0 ? "flat1" : "flat10");
+    fs::create_directories(dir);
+    CommandResult r = RunRill(
+        std::string("bert make-data --vocab ") + kVocab + " --lowercase -i " +
+        corpus + " -o " + dir + "/pretrain --examples_per_shard 500" +
+        (i == 0 ? " --dupe_factor 1" : " --dupe_factor 10"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const auto& e : fs::directory_iterator(dir + "/pretrain")) {
+      bytes[i] += static_cast<int64_t>(fs::file_size(e.path()));
+    }
+    for (const char* f : {"nsp_tiny.pbtxt", "nsp_tiny.train.pbtxt"}) {
+      fs::copy_file(std::string("examples/bert/") + f, dir + "/" + f);
+    }
+    r = RunRill("train " + dir + "/nsp_tiny.train.pbtxt -o " + dir + "/out");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    struct rusage usage;
+    ASSERT_EQ(getrusage(RUSAGE_CHILDREN, &usage), 0);
+    peak_kb[i] = usage.ru_maxrss;
+  }
+  ASSERT_GT(bytes[1], 8 * bytes[0]);
+  // The bound arrays (token_type_ids, attention_mask, next_sentence_labels)
+  // are over half of the bytes: loaded into memory, they would raise the
+  // peak by more than twice the bound below.
+  ASSERT_GT(bytes[1] - bytes[0], int64_t{16} << 20);
+  EXPECT_LT((peak_kb[1] - peak_kb[0]) * 1024, (bytes[1] - bytes[0]) / 4)
+      << "peak RSS " << peak_kb[0] << " kB -> " << peak_kb[1]
+      << " kB for shards of " << bytes[0] << " -> " << bytes[1] << " bytes";
 }
 
 TEST(BertCli, BadInputWritesNothing) {
