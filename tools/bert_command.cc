@@ -137,38 +137,36 @@ absl::Status MakeData() {
 
 std::vector<Flag> BertFlags() {
   PretrainingDataOptions& o = flags.data;
-  std::vector<Flag> all = TokenizerFlags(&flags.tokenizer);
-  for (Flag& flag : std::vector<Flag>{
-           WithAlias(StringFlag("input", &flags.input,
-                                "The corpus: one sentence per line, a blank "
-                                "line between documents (UTF-8)."),
-                     "i"),
-           OutputFlag(&flags.output,
-                      "A new (or empty) directory for the shards "
-                      "<input>-00000.npy, ...; written whole or not at all."),
-           IntFlag("max_seq_length", &o.max_seq_length,
-                   "Tokens per example, [CLS] and both [SEP] included; at "
-                   "least 5."),
-           IntFlag("max_predictions_per_seq", &o.max_predictions_per_seq,
-                   "Masked positions per example at most; at least 1."),
-           DoubleFlag("masked_lm_prob", &o.masked_lm_prob,
-                      "The fraction of tokens to mask, in (0, 1]."),
-           DoubleFlag("short_seq_prob", &o.short_seq_prob,
-                      "The chance that an example aims at a random shorter "
-                      "length, in [0, 1]."),
-           IntFlag("dupe_factor", &o.dupe_factor,
-                   "Passes over the corpus, each with fresh random draws."),
-           IntFlag("seed", &o.seed,
-                   "Seeds every draw: the same seed, corpus and flags give "
-                   "the same bytes."),
-           IntFlag("examples_per_shard", &flags.examples_per_shard,
-                   "Rows per .npy shard (the last one may have fewer)."),
-           MemoryBudgetFlag(),
-           MaxFileFlag(),
-       }) {
-    all.push_back(std::move(flag));
-  }
-  return all;
+  return WithTokenizerFlags(
+      &flags.tokenizer,
+      {
+          WithAlias(StringFlag("input", &flags.input,
+                               "The corpus: one sentence per line, a blank "
+                               "line between documents (UTF-8)."),
+                    "i"),
+          OutputFlag(&flags.output,
+                     "A new (or empty) directory for the shards "
+                     "<input>-00000.npy, ...; written whole or not at all."),
+          IntFlag("max_seq_length", &o.max_seq_length,
+                  "Tokens per example, [CLS] and both [SEP] included; at "
+                  "least 5."),
+          IntFlag("max_predictions_per_seq", &o.max_predictions_per_seq,
+                  "Masked positions per example at most; at least 1."),
+          DoubleFlag("masked_lm_prob", &o.masked_lm_prob,
+                     "The fraction of tokens to mask, in (0, 1]."),
+          DoubleFlag("short_seq_prob", &o.short_seq_prob,
+                     "The chance that an example aims at a random shorter "
+                     "length, in [0, 1]."),
+          IntFlag("dupe_factor", &o.dupe_factor,
+                  "Passes over the corpus, each with fresh random draws."),
+          IntFlag("seed", &o.seed,
+                  "Seeds every draw: the same seed, corpus and flags give "
+                  "the same bytes."),
+          IntFlag("examples_per_shard", &flags.examples_per_shard,
+                  "Rows per .npy shard (the last one may have fewer)."),
+          MemoryBudgetFlag(),
+          MaxFileFlag(),
+      });
 }
 
 absl::Status CheckBertFlags(const Operands& operands) {

@@ -95,25 +95,23 @@ absl::Status Tokenize(const BertTokenizerOptions& options) {
 }  // namespace
 
 std::vector<Flag> TokenizeFlags() {
-  std::vector<Flag> all = TokenizerFlags(&flags.tokenizer);
-  for (Flag& flag : std::vector<Flag>{
-           WithAlias(StringFlag("input", &flags.input,
-                                "The text to tokenize, or the corpus to build "
-                                "a vocabulary from. Default: stdin."),
-                     "i"),
-           OutputFlag(&flags.output,
-                      "Where --build_vocab writes the vocabulary (the tokens "
-                      "of text go to stdout)."),
-           SwitchFlag("pieces", &flags.pieces,
-                      "Print the WordPiece tokens instead of ids."),
-           StringFlag("build_vocab", &flags.build_vocab,
-                      "Instead of tokenizing, build a WordPiece vocabulary of "
-                      "this many tokens from the corpus (-i) and write it to "
-                      "-o."),
-       }) {
-    all.push_back(std::move(flag));
-  }
-  return all;
+  return WithTokenizerFlags(
+      &flags.tokenizer,
+      {
+          WithAlias(StringFlag("input", &flags.input,
+                               "The text to tokenize, or the corpus to build "
+                               "a vocabulary from. Default: stdin."),
+                    "i"),
+          OutputFlag(&flags.output,
+                     "Where --build_vocab writes the vocabulary (the tokens "
+                     "of text go to stdout)."),
+          SwitchFlag("pieces", &flags.pieces,
+                     "Print the WordPiece tokens instead of ids."),
+          StringFlag("build_vocab", &flags.build_vocab,
+                     "Instead of tokenizing, build a WordPiece vocabulary of "
+                     "this many tokens from the corpus (-i) and write it to "
+                     "-o."),
+      });
 }
 
 absl::Status CheckTokenizeFlags(const Operands&) {

@@ -5,8 +5,9 @@
 
 namespace rill {
 
-std::vector<Flag> TokenizerFlags(TokenizerFlagValues* values) {
-  return {
+std::vector<Flag> WithTokenizerFlags(TokenizerFlagValues* values,
+                                     std::vector<Flag> own) {
+  std::vector<Flag> all = {
       StringFlag("vocab", &values->vocab,
                  "A BERT vocab.txt: one token per line, the id is the line "
                  "number from 0; it must hold [PAD] [UNK] [CLS] [SEP] "
@@ -23,6 +24,8 @@ std::vector<Flag> TokenizerFlags(TokenizerFlagValues* values) {
                  "Words longer than this many characters become [UNK]; "
                  "default: the mode's (google 200, hf 100)."),
   };
+  for (Flag& flag : own) all.push_back(std::move(flag));
+  return all;
 }
 
 absl::StatusOr<BertTokenizerOptions> TokenizerOptionsFromFlags(

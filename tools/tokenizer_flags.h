@@ -23,8 +23,9 @@ struct TokenizerFlagValues {
 };
 
 // --vocab, --lowercase, --mode and --max_input_chars_per_word, bound to
-// `values`.
-std::vector<Flag> TokenizerFlags(TokenizerFlagValues* values);
+// `values`, then the command's `own` flags.
+std::vector<Flag> WithTokenizerFlags(TokenizerFlagValues* values,
+                                     std::vector<Flag> own);
 
 // The tokenizer the flags describe; errors name the flag.
 absl::StatusOr<BertTokenizerOptions> TokenizerOptionsFromFlags(

@@ -23,12 +23,6 @@ using ::testing::HasSubstr;
 
 constexpr char kVocab[] = "examples/bert/bert-base-uncased-vocab.txt";
 
-std::string Write(const std::string& name, const std::string& text) {
-  std::string path = TestTempPath(name);
-  std::ofstream(path, std::ios::binary) << text;
-  return path;
-}
-
 // 120 documents of 2 to 6 sentences of common words.
 std::string Corpus() {
   const std::vector<std::string> words = {
@@ -58,7 +52,7 @@ std::string MakeData(const std::string& corpus, const std::string& out,
 TEST(BertCli, MakeDataWritesShardsThatRillTrainStreams) {
   const std::string dir = TestTempPath("nsp");
   fs::create_directories(dir);
-  const std::string corpus = Write("corpus.txt", Corpus());
+  const std::string corpus = WriteTestFile("corpus.txt", Corpus());
   CommandResult r = RunRill(MakeData(corpus, dir + "/pretrain"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("pass 2/2: "));
@@ -92,7 +86,7 @@ TEST(BertCli, MakeDataWritesShardsThatRillTrainStreams) {
 // children, so the small run goes first and the large one may only raise it.
 TEST(BertCli, TrainingMemoryStaysFlatAsTheShardsGrowTenfold) {
   const std::string corpus =
-      Write("flat_corpus.txt", Corpus() + Corpus() + Corpus());
+      WriteTestFile("flat_corpus.txt", Corpus() + Corpus() + Corpus());
   int64_t bytes[2] = {0, 0};
   long peak_kb[2] = {0, 0};
   for (int i = 0; i < 2; ++i) {
@@ -126,13 +120,13 @@ TEST(BertCli, TrainingMemoryStaysFlatAsTheShardsGrowTenfold) {
 }
 
 TEST(BertCli, BadInputWritesNothing) {
-  const std::string good = Write("good.txt", Corpus());
-  const std::string one_sentence_documents =
-      Write("one.txt", "one sentence .\n\nanother one .\n\n\nand a third .\n");
+  const std::string good = WriteTestFile("good.txt", Corpus());
+  const std::string one_sentence_documents = WriteTestFile(
+      "one.txt", "one sentence .\n\nanother one .\n\n\nand a third .\n");
   const std::string no_mask =
-      Write("no_mask.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\ncat\n");
-  const std::string twice =
-      Write("twice.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nthe\n");
+      WriteTestFile("no_mask.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\ncat\n");
+  const std::string twice = WriteTestFile(
+      "twice.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nthe\n");
   const std::string v = std::string(" --vocab ") + kVocab;
   struct Case {
     std::string args, message;
@@ -178,8 +172,8 @@ TEST(BertCli, BadInputWritesNothing) {
 TEST(BertCli, RefusesADirectoryThatHoldsFilesBeforeAnyWork) {
   const std::string dir = TestTempPath("taken");
   fs::create_directories(dir);
-  Write("taken/keep.txt", "mine");
-  CommandResult r = RunRill(MakeData(Write("c.txt", Corpus()), dir));
+  WriteTestFile("taken/keep.txt", "mine");
+  CommandResult r = RunRill(MakeData(WriteTestFile("c.txt", Corpus()), dir));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr(dir + ": exists and is not empty"));
   EXPECT_EQ(ListDir(dir), std::vector<std::string>{"keep.txt"});
