@@ -126,6 +126,7 @@ absl::StatusOr<Dataset> LoadArrays(
     data.sources.push_back(b.file());
   }
   RETURN_IF_ERROR(CheckDataset(g, data, field));
+  RETURN_IF_ERROR(CheckIndexRanges(g, data, field));
   return data;
 }
 

@@ -144,6 +144,16 @@ absl::StatusOr<DataArray> DataArray::Slice(int64_t begin, int64_t end) const {
   return DataArray(std::move(t));
 }
 
+std::pair<std::string, int64_t> DataArray::Locate(int64_t row) const {
+  if (!streamed()) return {"", row};
+  row += first_row_;
+  auto after = std::upper_bound(
+      shards_->begin(), shards_->end(), row,
+      [](int64_t r, const Shard& s) { return r < s.first_row; });
+  const Shard& shard = *(after - 1);
+  return {shard.path, row - shard.first_row};
+}
+
 absl::StatusOr<std::pair<Dataset, Dataset>> Dataset::SplitAt(int64_t n) const {
   std::pair<Dataset, Dataset> parts;
   for (size_t i = 0; i < arrays.size(); ++i) {
@@ -214,6 +224,124 @@ absl::Status CheckDataset(const ValidGraph& graph, const Dataset& data,
           where,
           absl::StrCat(source(i), " has ", array.shape().dim(0),
                        " examples but ", source(0), " has ", data.size()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// An Input whose values index something of a fixed size.
+struct IndexUse {
+  int consumer = -1;
+  int64_t size = 0;          // Valid values are [0, size) ...
+  int64_t allowed = -1;      // ... and this one (SoftmaxCrossEntropy's
+  bool has_allowed = false;  // ignore_index).
+  const char* what = "";
+};
+
+int64_t IntAttrOr(const Node& node, const char* key, int64_t fallback) {
+  auto it = node.attr().find(key);
+  return it == node.attr().end() ? fallback : it->second.i();
+}
+
+// The uses of Input node `input` as labels of a SoftmaxCrossEntropy or as
+// the indices of a Gather, where the graph fixes the class count or the
+// gathered axis.
+std::vector<IndexUse> IndexUses(const ValidGraph& graph, int input) {
+  std::vector<IndexUse> uses;
+  for (int n = 0; n < graph.num_nodes(); ++n) {
+    const NodeInfo& info = graph.info(n);
+    const std::string op = graph.node_op(n);
+    if ((op != "SoftmaxCrossEntropy" && op != "Gather") ||
+        info.inputs.size() < 2 || info.inputs[1].node != input) {
+      continue;
+    }
+    const TensorRef& from = info.inputs[0];
+    const Shape& shape = graph.info(from.node).shapes[from.output];
+    IndexUse use;
+    use.consumer = n;
+    if (op == "SoftmaxCrossEntropy") {
+      if (shape.rank() == 0) continue;
+      use.size = shape.dim(shape.rank() - 1);
+      use.allowed = IntAttrOr(graph.node(n), "ignore_index", -100);
+      use.has_allowed = true;
+      use.what = "label";
+    } else {
+      int64_t axis = IntAttrOr(graph.node(n), "axis", 0);
+      if (axis < 0) axis += shape.rank();
+      if (axis < 0 || axis >= shape.rank()) continue;
+      use.size = shape.dim(axis);
+      use.what = "index";
+    }
+    if (use.size != kSymbolicDim) uses.push_back(use);
+  }
+  return uses;
+}
+
+template <typename T>
+int64_t FirstBad(const T* v, int64_t n, const IndexUse& use) {
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t x = static_cast<int64_t>(v[k]);
+    if ((x < 0 || x >= use.size) && !(use.has_allowed && x == use.allowed)) {
+      return k;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+absl::Status CheckIndexRanges(const ValidGraph& graph, const Dataset& data,
+                              const std::string& field) {
+  constexpr int64_t kBlockBytes = int64_t{1} << 20;
+  for (size_t i = 0; i < data.arrays.size(); ++i) {
+    const DataArray& array = data.arrays[i];
+    const int input = graph.FindNode(data.inputs[i]);
+    if (input < 0 ||
+        (array.dtype() != DType::kI64 && array.dtype() != DType::kI32)) {
+      continue;
+    }
+    const std::vector<IndexUse> uses = IndexUses(graph, input);
+    if (uses.empty() || array.shape().dim(0) == 0) continue;
+    const int64_t rows = array.shape().dim(0);
+    ASSIGN_OR_RETURN(const int64_t elements, array.shape().NumElements());
+    const int64_t per_row = elements / rows;
+    const int64_t row_bytes = per_row * DTypeSize(array.dtype());
+    const int64_t block = std::max<int64_t>(
+        1, std::min(rows, kBlockBytes / std::max<int64_t>(row_bytes, 1)));
+    std::vector<int64_t> dims = array.shape().dims();
+    dims[0] = block;
+    ASSIGN_OR_RETURN(Tensor values,
+                     Tensor::Allocate(array.dtype(), Shape(dims)));
+    std::vector<int64_t> index(block);
+    for (int64_t first = 0; first < rows; first += block) {
+      const int64_t n = std::min(block, rows - first);
+      for (int64_t r = 0; r < n; ++r) index[r] = first + r;
+      RETURN_IF_ERROR(array.Gather(index.data(), n, values));
+      for (const IndexUse& use : uses) {
+        const int64_t bad =
+            array.dtype() == DType::kI64
+                ? FirstBad(values.data<int64_t>(), n * per_row, use)
+                : FirstBad(values.data<int32_t>(), n * per_row, use);
+        if (bad < 0) continue;
+        const int64_t value = array.dtype() == DType::kI64
+                                  ? values.data<int64_t>()[bad]
+                                  : values.data<int32_t>()[bad];
+        const auto [file, row] = array.Locate(first + bad / per_row);
+        const std::string& source =
+            !file.empty()
+                ? file
+                : (i < data.sources.size() ? data.sources[i] : "the array");
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, "[", i, "]: ", source, ": row ", row, ": ", use.what, " ",
+            value, " is outside [0, ", use.size, ")",
+            use.has_allowed
+                ? absl::StrCat(" (and not ignore_index ", use.allowed, ")")
+                : "",
+            "; input '", data.inputs[i], "' feeds ",
+            graph.Describe(use.consumer)));
+      }
     }
   }
   return absl::OkStatus();

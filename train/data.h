@@ -50,6 +50,10 @@ class DataArray {
   // Rows [begin, end): a copy in memory, a view of the same files on disk.
   absl::StatusOr<DataArray> Slice(int64_t begin, int64_t end) const;
 
+  // Where row `row` lies: its shard's path and the row in that file; for
+  // an array in memory, "" and `row`.
+  std::pair<std::string, int64_t> Locate(int64_t row) const;
+
  private:
   struct Shard {
     std::string path;
@@ -91,6 +95,16 @@ struct Dataset {
 // `data` bindings do.
 absl::Status CheckDataset(const ValidGraph& graph, const Dataset& data,
                           const std::string& field);
+
+// Checks the values of the integer arrays that feed, directly, the labels
+// of a SoftmaxCrossEntropy (in [0, classes), or its ignore_index) or the
+// indices of a Gather (in [0, the gathered axis)), where the graph fixes
+// that bound; shards are read in blocks of about 1 MiB. Errors name
+// `field`[i], the file (a shard, or sources[i]) and the row in it, the
+// value, and the consuming node, so that a bad label is found at load and
+// not when a batch reaches it.
+absl::Status CheckIndexRanges(const ValidGraph& graph, const Dataset& data,
+                              const std::string& field);
 
 // The order in which the examples are visited, epoch after epoch: every
 // example once per epoch, reshuffled at each epoch's start when `shuffle`.

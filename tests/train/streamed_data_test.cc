@@ -242,5 +242,46 @@ TEST(StreamedData, PatternsThatMatchNothingOrDisagreeAreErrors) {
               HasSubstr("must be a path inside the config's directory"));
 }
 
+// Issue 21 item 6: labels and indices out of range are found at load,
+// naming the file and the row in it, streamed or in memory.
+TEST(StreamedData, LabelsOutOfRangeAreFoundAtLoadNamingFileAndRow) {
+  const std::string dir = TestTempPath("labels");
+  std::filesystem::create_directories(dir + "/pretrain");
+  std::filesystem::copy_file("examples/bert/nsp_tiny.pbtxt",
+                             dir + "/nsp_tiny.pbtxt");
+  Tensor types = *Tensor::Allocate(DType::kI64, Shape{40, 8});
+  Tensor labels = *Tensor::Allocate(DType::kI64, Shape{40});
+  for (int64_t i = 0; i < 40; ++i) labels.data<int64_t>()[i] = i % 2;
+  for (int64_t i = 0; i < types.num_elements(); ++i) {
+    types.data<int64_t>()[i] = i % 3 == 0;
+  }
+  labels.data<int64_t>()[27] = 2;  // Shard 1 (rows 20-39), its row 7.
+  for (const char* stem : {"token_type_ids", "attention_mask"}) {
+    WriteShards(types, dir + "/pretrain", stem, {20});
+  }
+  WriteShards(labels, dir + "/pretrain", "next_sentence_labels", {20});
+  ASSERT_TRUE(WriteNpy(dir + "/labels.npy", labels).ok());
+  auto config = LoadTrainConfig("examples/bert/nsp_tiny.train.pbtxt");
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto setup = LoadTrainSetup(*config, dir, TrainOptions());
+  ASSERT_FALSE(setup.ok());
+  EXPECT_THAT(setup.status().message(),
+              HasSubstr("data[2]: " + dir +
+                        "/pretrain/next_sentence_labels-00001.npy: row 7: "
+                        "label 2 is outside [0, 2) (and not ignore_index "
+                        "-100)"));
+  EXPECT_THAT(setup.status().message(), HasSubstr("node 'loss'"));
+  config->mutable_data(2)->set_file("labels.npy");
+  setup = LoadTrainSetup(*config, dir, TrainOptions());
+  ASSERT_FALSE(setup.ok());
+  EXPECT_THAT(setup.status().message(),
+              HasSubstr("data[2]: labels.npy: row 27: label 2 is outside"));
+  labels.data<int64_t>()[27] = -100;  // ignore_index is allowed.
+  std::filesystem::remove(dir + "/labels.npy");
+  ASSERT_TRUE(WriteNpy(dir + "/labels.npy", labels).ok());
+  setup = LoadTrainSetup(*config, dir, TrainOptions());
+  EXPECT_TRUE(setup.ok()) << setup.status();
+}
+
 }  // namespace
 }  // namespace rill
