@@ -44,6 +44,11 @@
 // Targets (issue 6): ratio = rill_ms / onednn_ms at most 1.10 for the
 // fused path; the unrolled path within 3x of the anchor.
 //
+// On a CPU with native bf16 each case also times the fused step with
+// mixed precision (ExecutorOptions::precision: bf16 data and weights, f32
+// bias, LSTM cell state and gradients) and prints its speed-up over f32
+// and how far its gradients move from f32's.
+//
 // --breakdown times every kernel of rill's step alone (PrintBreakdown,
 // bench/bench_util.h) and sums them by op type. Alone, a RecurrentLayerGrad
 // has no forward kernel to share with and recomputes the forward, so its
@@ -68,6 +73,7 @@
 #include "graph/graph_builder.h"
 #include "graph/validate.h"
 #include "models/rnn.h"
+#include "ops/kernel_util.h"
 #include "ops/onednn_rnn.h"
 #include "runtime/executor.h"
 
@@ -120,9 +126,9 @@ struct RillStep {
 
 // `fuse`: through the fusion pass (graph/fuse_recurrent.h), so that the
 // layer it recognises runs on RecurrentLayer(Grad); otherwise the unrolled
-// primitive graph.
-absl::StatusOr<std::unique_ptr<RillStep>> MakeRillStep(const Case& c,
-                                                       bool fuse) {
+// primitive graph. `precision`: ExecutorOptions::precision.
+absl::StatusOr<std::unique_ptr<RillStep>> MakeRillStep(
+    const Case& c, bool fuse, Precision precision = Precision::kF32) {
   Graph g;
   AddInputNode(&g, "x", DType::kF32, {c.t, c.b, c.i});
   RecurrentLayerOptions o;
@@ -147,7 +153,9 @@ absl::StatusOr<std::unique_ptr<RillStep>> MakeRillStep(const Case& c,
   step->fetches = {"loss"};
   step->fetches.insert(step->fetches.end(), step->grad.gradients.begin(),
                        step->grad.gradients.end());
-  ASSIGN_OR_RETURN(step->ex, Executor::Create(step->grad.graph));
+  ExecutorOptions options;
+  options.precision = precision;
+  ASSIGN_OR_RETURN(step->ex, Executor::Create(step->grad.graph, options));
   ASSIGN_OR_RETURN(step->x,
                    Tensor::Allocate(DType::kF32, Shape{c.t, c.b, c.i}));
   FillUniform(step->x, 1);
@@ -453,6 +461,42 @@ absl::StatusOr<double> OneDnnStep::Compare(const RillStep& rill) {
   return worst;
 }
 
+// The largest difference between two steps' gradients, relative to the
+// largest magnitude of each.
+absl::StatusOr<double> GradientDifference(const RillStep& a,
+                                          const RillStep& b) {
+  double worst = 0;
+  for (const std::string& wrt : a.grad.wrt) {
+    ASSIGN_OR_RETURN(const Tensor* x, Fetched(a, wrt));
+    ASSIGN_OR_RETURN(const Tensor* y, Fetched(b, wrt));
+    double diff = 0, scale = 0;
+    for (int64_t k = 0; k < x->num_elements(); ++k) {
+      const double u = x->data<float>()[k], v = y->data<float>()[k];
+      diff = std::max(diff, std::abs(u - v));
+      scale = std::max(scale, std::abs(u));
+    }
+    worst = std::max(worst, diff / scale);
+  }
+  return worst;
+}
+
+// The fused step with mixed precision (bf16 data and weights, f32
+// gradients) beside the f32 one: the speed-up and how far it moves the
+// gradients.
+absl::Status RunBf16(const Case& c, int steps, const RillStep& f32,
+                     const Timing& t_f32) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RillStep> bf16,
+                   MakeRillStep(c, true, Precision::kBf16));
+  ASSIGN_OR_RETURN(Timing t, Time(3, steps, [&] { return bf16->run->Run(); }));
+  ASSIGN_OR_RETURN(const double diff, GradientDifference(f32, *bf16));
+  std::printf(
+      "         bf16: %.2f ms (%d kernels on bf16), speed-up over f32 %.2fx; "
+      "gradients within %.1e of f32's (relative)\n",
+      t.median_ms, bf16->ex->last_plan_stats().bf16_kernels,
+      t_f32.median_ms / t.median_ms, diff);
+  return absl::OkStatus();
+}
+
 // The fused and the unrolled step's time over the anchor's.
 struct Ratios {
   double fused, unrolled;
@@ -503,6 +547,7 @@ absl::StatusOr<Ratios> RunCase(const Case& c, int steps, bool breakdown) {
   const double unrolled_ratio = t_unrolled.median_ms / t_dnn.median_ms;
   std::printf("         unrolled (--no-fuse): %.2f ms, ratio %.2f\n",
               t_unrolled.median_ms, unrolled_ratio);
+  if (CpuRunsBf16()) RETURN_IF_ERROR(RunBf16(c, steps, *rill, t_rill));
   if (breakdown) {
     RETURN_IF_ERROR(
         PrintBreakdown(rill->grad.graph, rill->fetches, t_rill.median_ms));

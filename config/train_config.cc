@@ -24,6 +24,16 @@ absl::Status FieldError(const std::string& field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
 
+// `path`, a path that config field `field` gives: relative ones against
+// the config's directory `dir` (they may leave it), absolute ones as they
+// are; empty is an error naming the field.
+absl::StatusOr<std::string> ConfigPath(const std::string& dir,
+                                       const std::string& field,
+                                       const std::string& path) {
+  if (path.empty()) return FieldError(field, "give a path");
+  return (std::filesystem::path(dir) / path).lexically_normal().string();
+}
+
 // The fields that say where the graph and data come from; Trainer::Create
 // checks the training fields.
 absl::Status CheckSources(const TrainConfig& c) {
@@ -50,11 +60,13 @@ absl::StatusOr<ValidGraph> LoadGraph(const TrainConfig& config,
   LoadedGraph loaded;
   if (config.model_spec().empty()) {
     ASSIGN_OR_RETURN(std::string graph_path,
-                     PathInside(config_dir, "graph", config.graph()));
-    ASSIGN_OR_RETURN(loaded, LoadGraphFile(graph_path));
+                     ConfigPath(config_dir, "graph", config.graph()));
+    absl::StatusOr<LoadedGraph> graph = LoadGraphFile(graph_path);
+    if (!graph.ok()) return Annotate(graph.status(), "graph");
+    loaded = *std::move(graph);
   } else {
     ASSIGN_OR_RETURN(std::string spec_path,
-                     PathInside(config_dir, "model_spec", config.model_spec()));
+                     ConfigPath(config_dir, "model_spec", config.model_spec()));
     absl::StatusOr<Graph> graph = BuildModelFile(spec_path, budget);
     if (!graph.ok()) return Annotate(graph.status(), "model_spec");
     loaded = LoadedGraph{*std::move(graph), SourceMap(spec_path)};
@@ -119,7 +131,7 @@ absl::StatusOr<Dataset> LoadArrays(
     const DataBinding& b = bindings[i];
     std::string where = absl::StrCat(field, "[", i, "]");
     ASSIGN_OR_RETURN(std::string path,
-                     PathInside(dir, where + ".file", b.file()));
+                     ConfigPath(dir, where + ".file", b.file()));
     ASSIGN_OR_RETURN(DataArray array, LoadArray(path, where + ".file"));
     data.inputs.push_back(b.input());
     data.arrays.push_back(std::move(array));
@@ -171,6 +183,12 @@ absl::StatusOr<TrainSetup> LoadTrainSetup(const TrainConfig& config,
     if (held_out > 0) data.validation = std::move(parts.second);
   }
   options.config = config;
+  if (!setup.precision.empty()) options.config.set_precision(setup.precision);
+  if (options.tensorboard_dir.empty() && !config.tensorboard_dir().empty()) {
+    ASSIGN_OR_RETURN(
+        options.tensorboard_dir,
+        ConfigPath(config_dir, "tensorboard_dir", config.tensorboard_dir()));
+  }
   if (config.loss().empty() && !config.model_spec().empty()) {
     options.config.set_loss("loss");  // The spec's.
   }

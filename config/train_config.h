@@ -4,8 +4,8 @@
 // `rill train`'s configs: a TrainConfig text proto (proto/train.proto)
 // turned into what the in-memory trainer (train/trainer.h) takes: the graph
 // (a graph file, or the one a model spec describes), its .npy data, and the
-// training options. Paths are relative to the config's directory and may
-// not leave it.
+// training options. Relative paths are resolved against the config's
+// directory (and may leave it); absolute paths are taken as they are.
 
 #include <cstdint>
 #include <memory>
@@ -24,6 +24,8 @@ namespace rill {
 struct TrainSetupOptions {
   // Kernel threads (core/threads.h); -1 takes the config's `threads`.
   int64_t threads = -1;
+  // "f32" or "bf16" overrides the config's `precision`; "" keeps it.
+  std::string precision;
   // What the graph's values (and a model spec's parameters) may take.
   MemoryBudget memory_budget;
 };

@@ -104,6 +104,7 @@ absl::StatusOr<std::unique_ptr<Seq2SeqDecoder>> Seq2SeqDecoder::Create(
                      ValidateGraph(LoadedGraph{g, SourceMap("decoder")}));
     ExecutorOptions o;
     o.backend = options.backend;
+    o.precision = options.precision;
     ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex,
                      Executor::Create(std::move(valid), o));
     RETURN_IF_ERROR(CopyParameterValues(parameters, ex->mutable_parameters(),

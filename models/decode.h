@@ -47,6 +47,7 @@ struct DecodeOptions {
   DecodeStrategy strategy = DecodeStrategy::kCache;
   int64_t batch_size = 64;  // Sentences decoded together, >= 1.
   Backend backend = Backend::kOneDnn;
+  Precision precision = Precision::kF32;  // ExecutorOptions::precision.
   // Called after each batch with the sentences done so far and in all.
   std::function<void(int64_t done, int64_t total)> progress;
 };
@@ -72,6 +73,10 @@ class Seq2SeqDecoder {
   absl::StatusOr<std::vector<std::vector<int64_t>>> Decode(const Tensor& src);
 
   const DecodeStats& stats() const { return stats_; }
+  // Why the decoder runs f32 where bf16 was asked for (Executor's), or "".
+  const std::string& precision_note() const {
+    return encode_->precision_note();
+  }
 
  private:
   struct Chunk;

@@ -23,8 +23,10 @@ using Cell = RecurrentCell;
 // ---- oneDNN kernels ----
 //
 // oneDNN 2.6's lstm, gru (the seed GRU), lbr_gru (PyTorch's) and
-// vanilla_rnn primitives, f32; ops/onednn_rnn.h converts between PyTorch's
-// gate blocks and theirs.
+// vanilla_rnn primitives, f32, or with bf16 precision on bf16 data and
+// weights (f32 bias, LSTM cell state and gradients, which is what oneDNN
+// 2.6's bf16 backward accepts); ops/onednn_rnn.h converts between
+// PyTorch's gate blocks and theirs.
 // The weights are re-laid out on every run (PyTorch's [G*H, K] into an
 // ldgoi staging buffer, then a reorder into the primitive's layout): about
 // G*H*(I+H) floats copied twice, small against the T*B*G*H*(I+H) of the
@@ -59,9 +61,14 @@ struct RnnShapes {
   Cell cell;
   bool reverse;  // Last step to first: oneDNN's right2left direction.
   int64_t t, b, i, h, g;
-  memory::desc src, dst, state, wl_any, wi_any, bias, wl_user, wi_user;
+  // What the primitives compute on: x, y, h states and the weights in the
+  // precision's type; the bias and the LSTM cell state f32.
+  memory::desc src, dst, state, state_c, wl_any, wi_any, bias;
+  // The op's tensors, all f32: x, y and states, the weights in ldgoi, and
+  // the gradients (diff weights in the primitive's choice of layout).
+  memory::desc src_f32, dst_f32, state_f32, wl_user, wi_user, dwl_any, dwi_any;
 
-  // From a node's attrs and its inputs x [T, B, I] and h0 [B, H].
+  // From a node's attrs, inputs x [T, B, I] and h0 [B, H], and precision.
   explicit RnnShapes(const KernelArgs& a)
       : cell(RecurrentCellOf(a)),
         reverse(a.attrs.GetBool("reverse")),
@@ -71,11 +78,19 @@ struct RnnShapes {
         h(a.inputs[1].shape().dim(1)),
         g(GateCount(cell)) {
     const auto f32 = memory::data_type::f32;
-    src = memory::desc({t, b, i}, f32, Tag::tnc);
-    dst = memory::desc({t, b, h}, f32, Tag::tnc);
-    state = memory::desc({1, 1, b, h}, f32, Tag::ldnc);
-    wl_any = memory::desc({1, 1, i, g, h}, f32, Tag::any);
-    wi_any = memory::desc({1, 1, h, g, h}, f32, Tag::any);
+    const auto dt =
+        a.precision == Precision::kBf16 ? memory::data_type::bf16 : f32;
+    src_f32 = memory::desc({t, b, i}, f32, Tag::tnc);
+    dst_f32 = memory::desc({t, b, h}, f32, Tag::tnc);
+    state_f32 = memory::desc({1, 1, b, h}, f32, Tag::ldnc);
+    src = memory::desc({t, b, i}, dt, Tag::tnc);
+    dst = memory::desc({t, b, h}, dt, Tag::tnc);
+    state = memory::desc({1, 1, b, h}, dt, Tag::ldnc);
+    state_c = state_f32;
+    wl_any = memory::desc({1, 1, i, g, h}, dt, Tag::any);
+    wi_any = memory::desc({1, 1, h, g, h}, dt, Tag::any);
+    dwl_any = memory::desc({1, 1, i, g, h}, f32, Tag::any);
+    dwi_any = memory::desc({1, 1, h, g, h}, f32, Tag::any);
     wl_user = memory::desc({1, 1, i, g, h}, f32, Tag::ldgoi);
     wi_user = memory::desc({1, 1, h, g, h}, f32, Tag::ldgoi);
     bias = memory::desc({1, 1, OneDnnRnnBiasGates(DnnlCell(cell)), h}, f32,
@@ -94,8 +109,11 @@ RnnDescs MakeRnnDescs(const RnnShapes& s, const dnnl::engine& eng,
   const auto prop = backward ? dnnl::prop_kind::forward_training
                              : dnnl::prop_kind::forward_inference;
   const auto bprop = dnnl::prop_kind::backward;
-  const memory::desc &x = s.src, &y = s.dst, &st = s.state, &wl = s.wl_any,
-                     &wi = s.wi_any, &bias = s.bias;
+  const memory::desc &x = s.src, &y = s.dst, &st = s.state, &c = s.state_c,
+                     &wl = s.wl_any, &wi = s.wi_any, &bias = s.bias;
+  // The gradients' descriptors: f32 whatever the precision.
+  const memory::desc &dx = s.src_f32, &dy = s.dst_f32, &dst = s.state_f32,
+                     &dwl = s.dwl_any, &dwi = s.dwi_any;
   RnnDescs d;
   switch (s.cell) {
     case Cell::kRnnTanh:
@@ -108,8 +126,8 @@ RnnDescs MakeRnnDescs(const RnnShapes& s, const dnnl::engine& eng,
       d.fwd_p = dnnl::vanilla_rnn_forward(f);
       if (backward) {
         dnnl::vanilla_rnn_backward::primitive_desc b(
-            {bprop, act, dir, x, st, wl, wi, bias, y, st, x, st, wl, wi, bias,
-             y, st},
+            {bprop, act, dir, x, st, wl, wi, bias, y, st, dx, dst, dwl, dwi,
+             bias, dy, dst},
             eng, f);
         d.bwd = b;
         d.bwd_p = dnnl::vanilla_rnn_backward(b);
@@ -118,13 +136,13 @@ RnnDescs MakeRnnDescs(const RnnShapes& s, const dnnl::engine& eng,
     }
     case Cell::kLstm: {
       dnnl::lstm_forward::primitive_desc f(
-          {prop, dir, x, st, st, wl, wi, bias, y, st, st}, eng);
+          {prop, dir, x, st, c, wl, wi, bias, y, st, c}, eng);
       d.fwd = f;
       d.fwd_p = dnnl::lstm_forward(f);
       if (backward) {
         dnnl::lstm_backward::primitive_desc b(
-            {bprop, dir, x,  st, st, wl, wi,   bias, y,  st,
-             st,    x,   st, st, wl, wi, bias, y,    st, st},
+            {bprop, dir, x,   st,  c,   wl,  wi,   bias, y,   st,
+             c,     dx,  dst, dst, dwl, dwi, bias, dy,   dst, dst},
             eng, f);
         d.bwd = b;
         d.bwd_p = dnnl::lstm_backward(b);
@@ -138,8 +156,8 @@ RnnDescs MakeRnnDescs(const RnnShapes& s, const dnnl::engine& eng,
       d.fwd_p = dnnl::gru_forward(f);
       if (backward) {
         dnnl::gru_backward::primitive_desc b(
-            {bprop, dir, x, st, wl, wi, bias, y, st, x, st, wl, wi, bias, y,
-             st},
+            {bprop, dir, x, st, wl, wi, bias, y, st, dx, dst, dwl, dwi, bias,
+             dy, dst},
             eng, f);
         d.bwd = b;
         d.bwd_p = dnnl::gru_backward(b);
@@ -153,8 +171,8 @@ RnnDescs MakeRnnDescs(const RnnShapes& s, const dnnl::engine& eng,
       d.fwd_p = dnnl::lbr_gru_forward(f);
       if (backward) {
         dnnl::lbr_gru_backward::primitive_desc b(
-            {bprop, dir, x, st, wl, wi, bias, y, st, x, st, wl, wi, bias, y,
-             st},
+            {bprop, dir, x, st, wl, wi, bias, y, st, dx, dst, dwl, dwi, bias,
+             dy, dst},
             eng, f);
         d.bwd = b;
         d.bwd_p = dnnl::lbr_gru_backward(b);
@@ -165,28 +183,70 @@ RnnDescs MakeRnnDescs(const RnnShapes& s, const dnnl::engine& eng,
   return d;
 }
 
+// Reorders between the op's f32 buffers and the layouts and data types
+// that a primitive asks for: into its inputs before each run, out of its
+// outputs after. Where they already agree, the buffer itself is used and
+// nothing is copied (f32 data in a plain layout).
+class Conversions {
+ public:
+  explicit Conversions(const dnnl::engine& eng) : eng_(eng) {}
+
+  // What the primitive reads in place of `from`, in desc `want`.
+  memory In(const memory& from, const memory::desc& want) {
+    if (want == from.get_desc()) return from;
+    memory m(want, eng_);
+    before_.push_back({dnnl::reorder(from, m), from, m});
+    return m;
+  }
+  // What the primitive writes, in desc `have`, in place of `to`.
+  memory Out(const memory::desc& have, const memory& to) {
+    if (have == to.get_desc()) return to;
+    memory m(have, eng_);
+    after_.push_back({dnnl::reorder(m, to), m, to});
+    return m;
+  }
+  void Before(dnnl::stream& stream) { Execute(before_, stream); }
+  void After(dnnl::stream& stream) { Execute(after_, stream); }
+
+ private:
+  struct Step {
+    dnnl::reorder reorder;
+    memory from, to;
+  };
+  static void Execute(std::vector<Step>& steps, dnnl::stream& stream) {
+    for (Step& s : steps) s.reorder.execute(stream, s.from, s.to);
+  }
+
+  dnnl::engine eng_;
+  std::vector<Step> before_, after_;
+};
+
 // Weights and bias in the primitives' layouts, refreshed from the op's
 // inputs on every run: PyTorch's blocks go into ldgoi staging buffers once,
-// then are reordered into each layout a primitive asked for.
+// then are reordered into each layout (and type) a primitive asked for.
 class RnnWeights {
  public:
   // `inputs`: the node's, weight_ih, weight_hh, bias_ih and bias_hh at 2-5.
   RnnWeights(const RnnShapes& s, const dnnl::engine& eng,
              const std::vector<Tensor>& inputs)
       : s_(s),
-        eng_(eng),
         w_ih_(inputs[2]),
         w_hh_(inputs[3]),
         b_ih_(inputs[4]),
         b_hh_(inputs[5]),
         wl_user_(s.wl_user, eng),
         wi_user_(s.wi_user, eng),
-        bias_(s.bias, eng) {}
+        bias_(s.bias, eng),
+        conversions_(eng) {}
 
   // weight_ih in layout `want` (weights_layer_desc of a primitive).
-  memory Layer(const memory::desc& want) { return Target(wl_user_, want); }
+  memory Layer(const memory::desc& want) {
+    return conversions_.In(wl_user_, want);
+  }
   // weight_hh in layout `want` (weights_iter_desc).
-  memory Iter(const memory::desc& want) { return Target(wi_user_, want); }
+  memory Iter(const memory::desc& want) {
+    return conversions_.In(wi_user_, want);
+  }
   const memory& bias() const { return bias_; }
 
   void Refresh(dnnl::stream& stream) {
@@ -197,24 +257,14 @@ class RnnWeights {
                            static_cast<float*>(wi_user_.get_data_handle()));
     PyTorchToOneDnnBias(c, b_ih_.data<float>(), b_hh_.data<float>(), s_.h,
                         static_cast<float*>(bias_.get_data_handle()));
-    for (auto& [reorder, from, to] : reorders_) {
-      reorder.execute(stream, from, to);
-    }
+    conversions_.Before(stream);
   }
 
  private:
-  memory Target(const memory& user, const memory::desc& want) {
-    if (want == user.get_desc()) return user;
-    memory m(want, eng_);
-    reorders_.push_back({dnnl::reorder(user, m), user, m});
-    return m;
-  }
-
   RnnShapes s_;
-  dnnl::engine eng_;
   Tensor w_ih_, w_hh_, b_ih_, b_hh_;
   memory wl_user_, wi_user_, bias_;
-  std::vector<std::tuple<dnnl::reorder, memory, memory>> reorders_;
+  Conversions conversions_;
 };
 
 // Runs `f` and turns a dnnl::error into a Status naming the node.
@@ -322,7 +372,9 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
     RETURN_IF_ERROR(DnnlRun(node_, [&] {
       if (!w_) PrepareInference();
       w_->Refresh(*stream_);
+      conversions_->Before(*stream_);
       d_.fwd_p.execute(*stream_, args_);
+      conversions_->After(*stream_);
       stream_->wait();
     }));
     // Only the LSTM has a cell state; the others output hn again.
@@ -339,15 +391,22 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
   // made on the first run that needs them: a layer whose gradient kernel
   // shares its forward_training never does, and so never holds a second
   // copy of its weights.
-  // Both or neither: a oneDNN error midway leaves w_ null, to retry.
+  // All or nothing: a oneDNN error midway leaves w_ null, to retry.
   void PrepareInference() {
     auto w = std::make_unique<RnnWeights>(s_, eng_, inputs_);
+    auto c = std::make_unique<Conversions>(eng_);
     const bool lstm = s_.cell == Cell::kLstm;
-    args_ = StateArgs(s_, d_.fwd, *w, Over(s_.src, eng_, inputs_[0]),
-                      Over(s_.state, eng_, inputs_[1]),
-                      lstm ? Over(s_.state, eng_, inputs_[6]) : memory(),
-                      Over(s_.dst, eng_, y_), Over(s_.state, eng_, hn_),
-                      Over(s_.state, eng_, cn_));
+    const memory x = c->In(Over(s_.src_f32, eng_, inputs_[0]), s_.src);
+    const memory h0 = c->In(Over(s_.state_f32, eng_, inputs_[1]), s_.state);
+    const memory c0 =
+        lstm ? c->In(Over(s_.state_f32, eng_, inputs_[6]), s_.state_c)
+             : memory();
+    const memory y = c->Out(s_.dst, Over(s_.dst_f32, eng_, y_));
+    const memory hn = c->Out(s_.state, Over(s_.state_f32, eng_, hn_));
+    const memory cn =
+        lstm ? c->Out(s_.state_c, Over(s_.state_f32, eng_, cn_)) : memory();
+    args_ = StateArgs(s_, d_.fwd, *w, x, h0, c0, y, hn, cn);
+    conversions_ = std::move(c);
     w_ = std::move(w);
   }
 
@@ -360,6 +419,7 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
   Tensor y_, hn_, cn_;
   std::shared_ptr<RecurrentForwardLink> link_;
   std::unique_ptr<RnnWeights> w_;
+  std::unique_ptr<Conversions> conversions_;  // Of x, h0, c0, y, hn, cn.
   std::unordered_map<int, memory> args_;
 };
 
@@ -374,13 +434,21 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
         s_(a),
         d_(MakeRnnDescs(s_, a.onednn->engine, true)),
         w_(s_, a.onednn->engine, a.inputs),
+        conversions_(a.onednn->engine),
         outputs_(a.outputs) {
     const dnnl::engine& eng = a.onednn->engine;
     const bool lstm = s_.cell == Cell::kLstm;
-    memory x = Over(s_.src, eng, a.inputs[0]),
-           h0 = Over(s_.state, eng, a.inputs[1]);
-    memory c0 = lstm ? Over(s_.state, eng, a.inputs[8]) : memory();
-    memory y(s_.dst, eng), hn(s_.state, eng), cn(s_.state, eng);
+    Conversions& c = conversions_;
+    const memory x = c.In(Over(s_.src_f32, eng, a.inputs[0]), s_.src);
+    const memory h0 = c.In(Over(s_.state_f32, eng, a.inputs[1]), s_.state);
+    const memory c0 =
+        lstm ? c.In(Over(s_.state_f32, eng, a.inputs[8]), s_.state_c)
+             : memory();
+    // The forward's results, also kept in f32 for a bound forward kernel.
+    const memory y32(s_.dst_f32, eng), hn32(s_.state_f32, eng),
+        cn32(s_.state_f32, eng);
+    const memory y = c.Out(s_.dst, y32), hn = c.Out(s_.state, hn32),
+                 cn = c.Out(s_.state_c, cn32);
     memory ws(d_.fwd.workspace_desc(), eng);
     fwd_args_ = StateArgs(s_, d_.fwd, w_, x, h0, c0, y, hn, cn);
     fwd_args_[DNNL_ARG_WORKSPACE] = ws;
@@ -395,18 +463,20 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
     bwd_args_ = StateArgs(s_, d_.bwd, w_, x, h0, c0, y, hn, cn);
     bwd_args_.insert(
         {{DNNL_ARG_WORKSPACE, ws},
-         {DNNL_ARG_DIFF_DST_LAYER, Over(s_.dst, eng, a.inputs[6])},
-         {DNNL_ARG_DIFF_DST_ITER, Over(s_.state, eng, a.inputs[7])},
-         {DNNL_ARG_DIFF_SRC_LAYER, Over(s_.src, eng, a.outputs[0])},
-         {DNNL_ARG_DIFF_SRC_ITER, Over(s_.state, eng, a.outputs[1])},
+         {DNNL_ARG_DIFF_DST_LAYER, Over(s_.dst_f32, eng, a.inputs[6])},
+         {DNNL_ARG_DIFF_DST_ITER, Over(s_.state_f32, eng, a.inputs[7])},
+         {DNNL_ARG_DIFF_SRC_LAYER, Over(s_.src_f32, eng, a.outputs[0])},
+         {DNNL_ARG_DIFF_SRC_ITER, Over(s_.state_f32, eng, a.outputs[1])},
          {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl_},
          {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi_},
          {DNNL_ARG_DIFF_BIAS, dbias_}});
     if (lstm) {
-      bwd_args_[DNNL_ARG_DIFF_DST_ITER_C] = Over(s_.state, eng, a.inputs[9]);
-      bwd_args_[DNNL_ARG_DIFF_SRC_ITER_C] = Over(s_.state, eng, a.outputs[6]);
+      bwd_args_[DNNL_ARG_DIFF_DST_ITER_C] =
+          Over(s_.state_f32, eng, a.inputs[9]);
+      bwd_args_[DNNL_ARG_DIFF_SRC_ITER_C] =
+          Over(s_.state_f32, eng, a.outputs[6]);
     }
-    Bind(a, y, hn, lstm ? cn : hn);
+    Bind(a, y32, hn32, lstm ? cn32 : hn32);
   }
 
   ~RecurrentLayerGradOneDnnKernel() override {
@@ -447,7 +517,9 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
  private:
   void Forward() {
     w_.Refresh(*stream_);
+    conversions_.Before(*stream_);
     d_.fwd_p.execute(*stream_, fwd_args_);
+    conversions_.After(*stream_);
     stream_->wait();
   }
 
@@ -477,6 +549,7 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
   RnnShapes s_;
   RnnDescs d_;
   RnnWeights w_;
+  Conversions conversions_;  // Of x, h0, c0 in and y, hn, cn out.
   std::shared_ptr<RecurrentForwardLink> link_;
   std::vector<Tensor> outputs_;
   memory dwl_, dwi_, dbias_, dwl_user_, dwi_user_;

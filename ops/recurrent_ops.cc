@@ -632,7 +632,9 @@ void RegisterRecurrentOps(OpRegistry& r) {
                  "y [T, B, H] (h of every step), hn [B, H] and cn [B, H], "
                  "the final cell state for lstm and hn again for the other "
                  "cells. No workspace is output; see RecurrentLayerGrad's "
-                 "`forward`.")
+                 "`forward`. With bf16 precision its oneDNN kernel (and its "
+                 "gradient's) runs on bf16 x, h and weights, with f32 bias, "
+                 "cell state and gradients.")
             .TypeVar("T", kFloatTypes)
             .Input("x", "T")
             .Input("h0", "T")
@@ -649,7 +651,8 @@ void RegisterRecurrentOps(OpRegistry& r) {
             .Shape(RecurrentLayerShape)
             .Gradient(RecurrentLayerGradient)
             .Reference(MakeFloatKernel<RecurrentLayerReference>)
-            .OneDnn(MakeRecurrentLayerOneDnn));
+            .OneDnn(MakeRecurrentLayerOneDnn)
+            .FollowsPrecision());
   r.Add(OpDef("RecurrentLayerGrad")
             .Doc("The gradient of RecurrentLayer (same `cell` and "
                  "`reverse`) from its inputs x, h0, weight_ih, weight_hh, "
@@ -692,7 +695,8 @@ void RegisterRecurrentOps(OpRegistry& r) {
             .Shape(RecurrentLayerGradShape)
             .NoGradient()
             .Reference(MakeFloatKernel<RecurrentLayerGradReference>)
-            .OneDnn(MakeRecurrentLayerGradOneDnn));
+            .OneDnn(MakeRecurrentLayerGradOneDnn)
+            .FollowsPrecision());
 }
 
 }  // namespace rill

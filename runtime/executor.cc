@@ -41,9 +41,18 @@ struct Executor::Plan {
 
 Executor::Executor(ValidGraph graph, const ExecutorOptions& options)
     : graph_(std::move(graph)), options_(options) {
-  if (options_.backend != Backend::kOneDnn || !CpuRunsBf16()) {
-    options_.precision = Precision::kF32;
+  if (options_.precision != Precision::kBf16) return;
+  if (options_.backend != Backend::kOneDnn) {
+    precision_note_ =
+        "bf16 was asked for, but the reference backend runs f32 only; "
+        "running f32";
+  } else if (!CpuRunsBf16()) {
+    // oneDNN would emulate bf16 here, slower than f32: say so, run f32.
+    precision_note_ =
+        "bf16 was asked for, but this CPU has no native bf16 (AVX512_BF16 "
+        "or AMX); running f32";
   }
+  if (!precision_note_.empty()) options_.precision = Precision::kF32;
 }
 
 Executor::~Executor() = default;

@@ -111,6 +111,9 @@ class Executor {
   // The precision the executor runs: the option's, or f32 where this CPU or
   // backend cannot run bf16.
   Precision precision() const { return options_.precision; }
+  // Why precision() is f32 where bf16 was asked for, as a sentence to show
+  // the user; "" when it runs what was asked.
+  const std::string& precision_note() const { return precision_note_; }
   // Of the plan that the last successful Run used.
   const PlanStats& last_plan_stats() const { return last_stats_; }
   // How many plans have been compiled so far (cache misses).
@@ -149,6 +152,7 @@ class Executor {
 
   ValidGraph graph_;
   ExecutorOptions options_;
+  std::string precision_note_;
   OneDnnContext onednn_;
   std::vector<Tensor> values_;  // Per node: decoded Const/Parameter values.
   // Per node: draws made, for ops that draw random numbers (kernels hold

@@ -109,8 +109,29 @@ Flag NoFuseFlag() {
   return SwitchFlag("no_fuse", &MutableCommonFlags().no_fuse,
                     "Run recurrent layers unrolled into primitive ops, as "
                     "written, instead of on the fused RecurrentLayer ops "
-                    "(oneDNN's RNN primitives) that the builders tag them "
-                    "with.");
+                    "(oneDNN's RNN primitives) that the fusion pass finds.");
+}
+
+Flag PrecisionFlag() {
+  return ChoiceFlag(
+      "precision", &MutableCommonFlags().precision, {"f32", "bf16"},
+      "bf16 runs the f32 matrix products (MatMul and its fused chains) on "
+      "bf16 operands with f32 accumulation, as mixed precision does: "
+      "parameters and everything else stay f32. Needs a CPU with native "
+      "bf16 (AVX512_BF16 or AMX); elsewhere rill says so and runs f32.");
+}
+
+ExecutorOptions ExecutorOptionsFromFlags() {
+  ExecutorOptions options;
+  options.backend = CommonFlags().backend;
+  if (CommonFlags().precision == "bf16") options.precision = Precision::kBf16;
+  return options;
+}
+
+void ReportPrecision(const std::string& precision_note) {
+  if (!precision_note.empty()) {
+    std::fprintf(stderr, "rill: %s\n", precision_note.c_str());
+  }
 }
 
 Flag OutputFlag(std::string* path, std::string help) {
@@ -248,6 +269,7 @@ std::vector<Flag> RunFlags() {
                      "newest) whose parameters replace the graph's initial "
                      "values."),
           BackendFlag(),
+          PrecisionFlag(),
           NoFuseFlag(),
           ThreadsFlag(),
           MemoryBudgetFlag(),
@@ -294,7 +316,6 @@ absl::Status LoadParams(const std::string& path, Executor& executor) {
 }
 
 absl::Status Run(const std::vector<std::string>& operands) {
-  const Backend backend = CommonFlags().backend;
   ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0], true));
   std::vector<std::string> fetches = run_flags.fetches;
   if (fetches.empty())
@@ -314,10 +335,9 @@ absl::Status Run(const std::vector<std::string>& operands) {
   }
   using FeedMap = std::map<std::string, Tensor>;
   ASSIGN_OR_RETURN(FeedMap feeds, ReadFeeds());
-  ExecutorOptions options;
-  options.backend = backend;
   ASSIGN_OR_RETURN(std::unique_ptr<Executor> executor,
-                   Executor::Create(std::move(g), options));
+                   Executor::Create(std::move(g), ExecutorOptionsFromFlags()));
+  ReportPrecision(executor->precision_note());
   const std::string& params = run_flags.params;
   if (!params.empty()) RETURN_IF_ERROR(LoadParams(params, *executor));
   ASSIGN_OR_RETURN(std::vector<Tensor> results, executor->Run(feeds, fetches));
@@ -342,11 +362,14 @@ absl::Status Run(const std::vector<std::string>& operands) {
                 where.c_str(), Summarize(results[i]).c_str());
   }
   const PlanStats& s = executor->last_plan_stats();
+  const std::string bf16 =
+      s.bf16_kernels > 0 ? absl::StrCat(", ", s.bf16_kernels, " on bf16") : "";
   std::printf(
-      "ran %d kernel%s (%d oneDNN, %d fused MatMul chain%s) on %s; "
+      "ran %d kernel%s (%d oneDNN, %d fused MatMul chain%s%s) on %s; "
       "activations %s planned (%s without reuse)\n",
       s.num_kernels, s.num_kernels == 1 ? "" : "s", s.onednn_kernels,
-      s.fused_chains, s.fused_chains == 1 ? "" : "s", BackendName(backend),
+      s.fused_chains, s.fused_chains == 1 ? "" : "s", bf16.c_str(),
+      BackendName(executor->backend()),
       HumanBytes(s.planned_peak_bytes).c_str(),
       HumanBytes(s.unshared_bytes).c_str());
   return absl::OkStatus();

@@ -45,6 +45,7 @@ struct CommonFlagValues {
   int64_t threads = -1;                          // --threads; -1 when not given
   Backend backend = Backend::kOneDnn;            // --backend
   bool no_fuse = false;                          // --no_fuse
+  std::string precision;  // --precision: "f32", "bf16", or "" when not given
 };
 const CommonFlagValues& CommonFlags();
 Flag MemoryBudgetFlag();
@@ -52,6 +53,12 @@ Flag MaxFileFlag();
 Flag ThreadsFlag();
 Flag BackendFlag();
 Flag NoFuseFlag();
+Flag PrecisionFlag();
+// The executor options that --backend and --precision (f32 when not given)
+// ask for.
+ExecutorOptions ExecutorOptionsFromFlags();
+// Prints an Executor's precision_note(), if any, on stderr.
+void ReportPrecision(const std::string& precision_note);
 // -o/--output: where the command writes what `help` says.
 Flag OutputFlag(std::string* path, std::string help);
 // -o/--output for a command that writes `what` ("the gradient graph") as a

@@ -58,7 +58,9 @@ DecodeOptions OptionsFromFlags(const Seq2SeqSpec& spec) {
   o.eos_id = tokens.eos;
   o.strategy = flags.strategy == "cache" ? DecodeStrategy::kCache
                                          : DecodeStrategy::kRecompute;
-  o.backend = CommonFlags().backend;
+  const ExecutorOptions executor = ExecutorOptionsFromFlags();
+  o.backend = executor.backend;
+  o.precision = executor.precision;
   // A line per batch when there is more than one.
   const auto start = std::chrono::steady_clock::now();
   o.progress = [start, batch = o.batch_size](int64_t done, int64_t total) {
@@ -128,6 +130,7 @@ std::vector<Flag> DecodeFlags() {
                  "run)."),
       IntFlag("batch_size", &flags.batch_size, "Sentences decoded together."),
       BackendFlag(),
+      PrecisionFlag(),
       ThreadsFlag(),
       MemoryBudgetFlag(),
       MaxFileFlag()};
@@ -176,6 +179,7 @@ absl::Status RunDecode(const std::vector<std::string>& operands) {
       std::unique_ptr<Seq2SeqDecoder> decoder,
       Seq2SeqDecoder::Create(*model, options, CheckpointParameters(checkpoint),
                              params));
+  ReportPrecision(decoder->precision_note());
   ASSIGN_OR_RETURN(std::vector<std::vector<int64_t>> hyps,
                    decoder->Decode(src));
   std::string text;

@@ -1,6 +1,8 @@
 // `rill train`: runs a TrainConfig, with progress lines, a metrics CSV,
 // checkpoints, resume, and a clean stop on Ctrl-C.
 
+#include <unistd.h>
+
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -15,7 +17,7 @@ namespace {
 
 // The flags of `rill train`.
 struct {
-  std::string output, resume;
+  std::string output, resume, tensorboard;
   bool overwrite = false, check_numerics = false;
 } flags;
 
@@ -26,25 +28,31 @@ extern "C" void OnInterrupt(int) { g_stop = true; }
 }  // namespace
 
 std::vector<Flag> TrainFlags() {
-  return {WithAlias(OutputFlag(&flags.output,
-                               "The directory for checkpoints and "
-                               "metrics.csv (default train_out)."),
-                    "out"),
-          StringFlag("resume", &flags.resume,
-                     "A checkpoint, or a directory whose newest checkpoint "
-                     "to resume from."),
-          SwitchFlag("overwrite", &flags.overwrite,
-                     "Start a fresh run in an -o directory that holds "
-                     "another run, deleting its checkpoints and "
-                     "metrics.csv."),
-          SwitchFlag("check_numerics", &flags.check_numerics,
-                     "Check every node's output for NaN and Inf and name the "
-                     "first node that produced one (slower). The loss and "
-                     "gradient norm are always checked."),
-          BackendFlag(),
-          NoFuseFlag(),
-          WithMoreHelp(ThreadsFlag(), "It overrides the config's `threads`."),
-          MemoryBudgetFlag()};
+  return {
+      WithAlias(OutputFlag(&flags.output,
+                           "The directory for checkpoints and "
+                           "metrics.csv (default train_out)."),
+                "out"),
+      StringFlag("resume", &flags.resume,
+                 "A checkpoint, or a directory whose newest checkpoint "
+                 "to resume from."),
+      StringFlag("tensorboard", &flags.tensorboard,
+                 "Write TensorBoard event files to DIR/train and "
+                 "DIR/validation (overrides the config's "
+                 "tensorboard_dir)."),
+      SwitchFlag("overwrite", &flags.overwrite,
+                 "Start a fresh run in an -o directory that holds "
+                 "another run, deleting its checkpoints and "
+                 "metrics.csv."),
+      SwitchFlag("check_numerics", &flags.check_numerics,
+                 "Check every node's output for NaN and Inf and name the "
+                 "first node that produced one (slower). The loss and "
+                 "gradient norm are always checked."),
+      BackendFlag(),
+      WithMoreHelp(PrecisionFlag(), "It overrides the config's `precision`."),
+      NoFuseFlag(),
+      WithMoreHelp(ThreadsFlag(), "It overrides the config's `threads`."),
+      MemoryBudgetFlag()};
 }
 
 absl::Status RunTrain(const std::vector<std::string>& operands) {
@@ -57,8 +65,12 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
   options.overwrite = flags.overwrite;
   options.fuse = !CommonFlags().no_fuse;
   options.stop = &g_stop;
+  options.tensorboard_dir = flags.tensorboard;
+  // A bar redrawn in place suits a terminal; a log file gets plain lines.
+  options.progress_bar = isatty(STDOUT_FILENO) == 1;
   TrainSetupOptions setup;
   setup.threads = CommonFlags().threads;
+  setup.precision = CommonFlags().precision;
   setup.memory_budget = CommonFlags().memory_budget;
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
       CreateTrainer(config_path, options, setup);
@@ -73,6 +85,10 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
               config_path.c_str(),
               static_cast<long long>((*trainer)->total_steps()),
               options.out_dir.c_str());
+  if (const std::string& tb = (*trainer)->tensorboard_dir(); !tb.empty()) {
+    std::printf("TensorBoard event files in %s (tensorboard --logdir %s)\n",
+                tb.c_str(), tb.c_str());
+  }
   if (int fused = (*trainer)->fused_recurrent_layers(); fused > 0) {
     std::printf(
         "%d recurrent layer%s fused into RecurrentLayer ops (--no_fuse runs "
@@ -96,10 +112,17 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
                       summary->stopped ? "stopped (interrupted)" : "done",
                       static_cast<long long>(summary->steps), summary->seconds);
   if (summary->steps_run > 0) {
-    absl::StrAppendFormat(&line, ": final loss %.6g", summary->final_loss);
+    absl::StrAppendFormat(
+        &line,
+        ": final loss %.6g (mean of the last %d steps; the last step's %.6g)",
+        summary->mean_loss, summary->mean_steps, summary->final_loss);
   }
   if (!std::isnan(summary->val_loss)) {
-    absl::StrAppendFormat(&line, ", validation loss %.6g", summary->val_loss);
+    const int64_t age = summary->steps - summary->val_step;
+    absl::StrAppendFormat(
+        &line, ", validation loss %.6g (at step %d, %s)", summary->val_loss,
+        summary->val_step,
+        age == 0 ? "the last step" : absl::StrCat(age, " steps old"));
   }
   if (!summary->checkpoint.empty()) {
     absl::StrAppend(&line, "; checkpoint ", summary->checkpoint);

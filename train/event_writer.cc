@@ -88,6 +88,14 @@ absl::Status EventWriter::AddScalars(
   return Write(event.SerializeAsString());
 }
 
+absl::Status EventWriter::AddSessionStart(int64_t step) {
+  tensorboard::Event event;
+  event.set_wall_time(WallTime());
+  event.set_step(step);
+  event.mutable_session_log()->set_status(tensorboard::SessionLog::START);
+  return Write(event.SerializeAsString());
+}
+
 absl::Status EventWriter::Write(const std::string& event) {
   const std::string record = TfRecord(event);
   if (std::fwrite(record.data(), 1, record.size(), file_.get()) !=

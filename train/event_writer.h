@@ -39,6 +39,9 @@ class EventWriter {
   // are left out (a missing validation figure is not a point at NaN).
   absl::Status AddScalars(
       int64_t step, const std::vector<std::pair<std::string, double>>& values);
+  // A SessionLog START at `step`: a resumed run's mark, after which
+  // TensorBoard forgets what an earlier run wrote for later steps.
+  absl::Status AddSessionStart(int64_t step);
   // Flushes and fsyncs what was added, so that TensorBoard sees it.
   absl::Status Sync();
 

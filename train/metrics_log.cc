@@ -60,9 +60,11 @@ absl::StatusOr<MetricsLog> MetricsLog::Open(const std::string& path,
 
 void MetricsLog::Append(int64_t step, double loss, double lr, double grad_norm,
                         double val_loss) {
-  std::fprintf(file_.get(), "%lld,%.9g,%.9g,%.9g,%s\n",
-               static_cast<long long>(step), loss, lr, grad_norm,
-               std::isnan(val_loss) ? "" : absl::StrCat(val_loss).c_str());
+  // Nine digits, as the others, rather than StrCat's six.
+  std::fprintf(
+      file_.get(), "%lld,%.9g,%.9g,%.9g,%s\n", static_cast<long long>(step),
+      loss, lr, grad_norm,
+      std::isnan(val_loss) ? "" : absl::StrFormat("%.9g", val_loss).c_str());
 }
 
 absl::Status MetricsLog::Sync() {

@@ -10,10 +10,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "core/checkpoint.h"
+#include "core/dtype.h"
 #include "core/limits.h"
+#include "google/protobuf/text_format.h"
 #include "graph/autodiff.h"
 #include "graph/fuse_recurrent.h"
+#include "train/progress.h"
 
 namespace rill {
 namespace {
@@ -39,6 +43,10 @@ absl::Status CheckOptions(const TrainConfig& c) {
   }
   if ((c.steps() > 0) == (c.epochs() > 0) || c.steps() < 0 || c.epochs() < 0) {
     return FieldError("steps", "give exactly one of steps and epochs, > 0");
+  }
+  if (!c.precision().empty() && !ParsePrecision(c.precision()).ok()) {
+    return FieldError("precision", absl::StrCat("\"", c.precision(),
+                                                "\": choose f32 or bf16"));
   }
   if (!(c.clip_global_norm() >= 0)) {
     return FieldError("clip_global_norm", "must be >= 0");
@@ -82,6 +90,59 @@ void RemoveUnfinishedCheckpoints(const std::string& dir) {
       fs::remove(e.path(), ec);
     }
   }
+}
+
+// What the run was asked to do, saved beside the state so that a resume
+// with another plan says so: "run/steps", "run/epochs", "run/total_steps",
+// "run/learning_rate", and "run/schedule", the schedule's text proto one
+// character per i32 (a checkpoint holds numeric tensors only).
+constexpr char kPlanPrefix[] = "run/";
+
+std::string ScheduleText(const Schedule& schedule) {
+  std::string text;
+  google::protobuf::TextFormat::Printer printer;
+  printer.SetSingleLineMode(true);
+  printer.PrintToString(schedule, &text);
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text.empty() ? "constant {}" : text;
+}
+
+std::vector<std::pair<std::string, Tensor>> PlanTensors(const TrainConfig& c,
+                                                        int64_t total_steps) {
+  std::vector<std::pair<std::string, Tensor>> plan;
+  for (auto [name, value] : {std::pair{"steps", c.steps()},
+                             {"epochs", c.epochs()},
+                             {"total_steps", total_steps}}) {
+    plan.push_back({kPlanPrefix + std::string(name), Int64Scalar(value)});
+  }
+  Tensor lr = *Tensor::Allocate(DType::kF64, Shape{});  // 8 bytes.
+  lr.data<double>()[0] = c.optimizer().learning_rate();
+  plan.push_back({std::string(kPlanPrefix) + "learning_rate", std::move(lr)});
+  const std::string text = ScheduleText(c.schedule());
+  Tensor chars = *Tensor::Allocate(
+      DType::kI32, Shape{static_cast<int64_t>(text.size())});  // Short.
+  for (size_t i = 0; i < text.size(); ++i) {
+    chars.data<int32_t>()[i] = static_cast<unsigned char>(text[i]);
+  }
+  plan.push_back({std::string(kPlanPrefix) + "schedule", std::move(chars)});
+  return plan;
+}
+
+// A saved plan tensor as text, or "" when it is missing or malformed.
+std::string PlanValue(const Tensor* t) {
+  if (t == nullptr) return "";
+  if (t->dtype() == DType::kI64 && t->num_elements() == 1) {
+    return absl::StrCat(t->data<int64_t>()[0]);
+  }
+  if (t->dtype() == DType::kF64 && t->num_elements() == 1) {
+    return absl::StrCat(t->data<double>()[0]);
+  }
+  std::string text;
+  if (t->dtype() != DType::kI32) return text;
+  for (int64_t i = 0; i < t->num_elements(); ++i) {
+    text += static_cast<char>(t->data<int32_t>()[i]);
+  }
+  return text;
 }
 
 }  // namespace
@@ -168,6 +229,7 @@ absl::Status Trainer::Differentiate(ValidGraph forward) {
   ExecutorOptions options;
   options.backend = options_.backend;
   options.check_numerics = options_.check_numerics;
+  if (config_.precision() == "bf16") options.precision = Precision::kBf16;
   if (validation_.size() > 0) {
     ASSIGN_OR_RETURN(std::optional<ValidGraph> eval, EvaluationGraph(forward));
     if (eval.has_value()) {
@@ -187,6 +249,9 @@ absl::Status Trainer::Differentiate(ValidGraph forward) {
                   grad->gradients.end());
   ASSIGN_OR_RETURN(executor_,
                    Executor::Create(std::move(grad->graph), options));
+  if (!executor_->precision_note().empty()) {
+    Log(absl::StrCat("note: ", executor_->precision_note()));
+  }
   return absl::OkStatus();
 }
 
@@ -346,6 +411,9 @@ absl::Status Trainer::Save(const std::string& path) {
       c.tensors.push_back({prefix + node, Int64Scalar(draws)});
     }
   }
+  for (auto& plan : PlanTensors(config_, total_steps_)) {
+    c.tensors.push_back(std::move(plan));
+  }
   return WriteCheckpoint(path, c);
 }
 
@@ -358,11 +426,81 @@ std::vector<std::pair<std::string, Executor*>> Trainer::RandomStreams() {
   return streams;
 }
 
+absl::StatusOr<std::pair<std::string, Checkpoint>> Trainer::ReadNewestIntact(
+    const std::string& path) const {
+  // Damage is what a reader reports as DataLoss (truncation, a CRC) or as
+  // not being a checkpoint at all (a file zeroed by a crash).
+  auto damaged = [](const absl::Status& s) {
+    return absl::IsDataLoss(s) || absl::IsInvalidArgument(s);
+  };
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) {
+    absl::StatusOr<Checkpoint> c = ReadCheckpoint(path);
+    if (!c.ok() && damaged(c.status())) {
+      return absl::Status(
+          c.status().code(),
+          absl::StrCat(c.status().message(),
+                       "; --resume DIR falls back past a damaged newest "
+                       "checkpoint to the newest intact one"));
+    }
+    RETURN_IF_ERROR(c.status());
+    return std::pair{path, *std::move(c)};
+  }
+  ASSIGN_OR_RETURN(std::string newest, CheckpointFile(path));  // NotFound.
+  std::vector<std::string> files = CheckpointsIn(path);
+  std::vector<std::string> passed;
+  for (auto file = files.rbegin(); file != files.rend(); ++file) {
+    absl::StatusOr<Checkpoint> c = ReadCheckpoint(*file);
+    if (c.ok()) {
+      if (!passed.empty()) {
+        Warn(absl::StrCat("resuming from ", *file, " (step ", c->step,
+                          "), the newest intact checkpoint, instead of the "
+                          "damaged ",
+                          absl::StrJoin(passed, ", ")));
+      }
+      return std::pair{*file, *std::move(c)};
+    }
+    if (!damaged(c.status())) return c.status();
+    Warn(absl::StrCat(c.status().message(), " (a damaged checkpoint)"));
+    passed.push_back(*file);
+  }
+  return absl::DataLossError(absl::StrCat(
+      path, ": every checkpoint in it is damaged (",
+      absl::StrJoin(passed, ", "), "); start over with --overwrite"));
+}
+
+void Trainer::ReportPlanChanges(
+    const std::string& file,
+    std::map<std::string, const Tensor*>& saved) const {
+  std::vector<std::string> changes;
+  for (const auto& [name, now] : PlanTensors(config_, total_steps_)) {
+    auto it = saved.find(name);
+    if (it == saved.end()) continue;  // Saved before plans were.
+    std::string before = PlanValue(it->second), after = PlanValue(&now);
+    saved.erase(it);
+    if (before == after) continue;
+    changes.push_back(absl::StrCat(name.substr(std::strlen(kPlanPrefix)), " ",
+                                   before, " -> ", after));
+  }
+  for (auto it = saved.begin(); it != saved.end();) {  // A newer plan's.
+    it = it->first.rfind(kPlanPrefix, 0) == 0 ? saved.erase(it) : ++it;
+  }
+  if (changes.empty()) return;
+  Warn(absl::StrCat(
+      file, " was saved by a run with another plan (saved -> this config): ",
+      absl::StrJoin(changes, ", "),
+      "; the run continues on this config's, with the learning-rate schedule "
+      "computed over its ",
+      total_steps_, " steps"));
+}
+
 absl::Status Trainer::Restore(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string file, CheckpointFile(path));
-  ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(file));
+  ASSIGN_OR_RETURN(auto read, ReadNewestIntact(path));
+  const std::string& file = read.first;
+  const Checkpoint& c = read.second;
   std::map<std::string, const Tensor*> saved;
   for (const auto& [name, t] : c.tensors) saved[name] = &t;
+  ReportPlanChanges(file, saved);
   // Everything is checked before anything is overwritten.
   std::vector<std::pair<Tensor*, const Tensor*>> copies;
   auto expect = [&](const std::string& name, Tensor* into) -> absl::Status {
@@ -416,10 +554,10 @@ absl::Status Trainer::Restore(const std::string& path) {
         }
       }
     } else if (!counts.empty()) {
-      Log(absl::StrCat("warning: ", file,
-                       " has no random-stream state (it predates it); the "
-                       "resumed run draws other dropout masks than an "
-                       "uninterrupted one would"));
+      Warn(absl::StrCat(file,
+                        " has no random-stream state (it predates it); the "
+                        "resumed run draws other dropout masks than an "
+                        "uninterrupted one would"));
     }
     draws.push_back({executor, std::move(counts)});
   }
@@ -446,12 +584,61 @@ absl::Status Trainer::Restore(const std::string& path) {
 }
 
 void Trainer::Log(const std::string& line) const {
+  DrawBar("");
   if (options_.log) {
     options_.log(line);
   } else {
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
   }
+}
+
+void Trainer::Warn(const std::string& line) const {
+  if (options_.log) {
+    options_.log("warning: " + line);
+    return;
+  }
+  DrawBar("");
+  std::fprintf(stderr, "warning: %s\n", line.c_str());
+}
+
+void Trainer::DrawBar(const std::string& bar) const {
+  if (bar.empty() && !bar_drawn_) return;
+  // Carriage return, then erase to the end of the line (ANSI EL).
+  std::printf("\r\033[K%s", bar.c_str());
+  std::fflush(stdout);
+  bar_drawn_ = !bar.empty();
+}
+
+absl::Status Trainer::OpenEvents() {
+  if (options_.tensorboard_dir.empty() || train_events_ != nullptr) {
+    return absl::OkStatus();
+  }
+  const fs::path dir(options_.tensorboard_dir);
+  ASSIGN_OR_RETURN(train_events_,
+                   EventWriter::Create((dir / "train").string()));
+  if (!validation_.arrays.empty()) {
+    ASSIGN_OR_RETURN(validation_events_,
+                     EventWriter::Create((dir / "validation").string()));
+  }
+  if (step_ > 0) {  // Resumed: what a killed run wrote past step_ is stale.
+    for (EventWriter* w : {train_events_.get(), validation_events_.get()}) {
+      if (w != nullptr) RETURN_IF_ERROR(w->AddSessionStart(step_ + 1));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::AddEvents(const StepResult& result, double val_loss) {
+  if (train_events_ == nullptr) return absl::OkStatus();
+  RETURN_IF_ERROR(
+      train_events_->AddScalars(step_, {{"loss", result.loss},
+                                        {"lr", result.lr},
+                                        {"grad_norm", result.grad_norm}}));
+  if (validation_events_ == nullptr || std::isnan(val_loss)) {
+    return absl::OkStatus();
+  }
+  return validation_events_->AddScalars(step_, {{"loss", val_loss}});
 }
 
 absl::StatusOr<MetricsLog> Trainer::PrepareOutDir() {
@@ -488,6 +675,9 @@ absl::Status Trainer::CheckpointNow(MetricsLog& metrics,
   // A checkpoint counts as written only once the rows up to its step are
   // on disk, so that a resume from it finds them all.
   RETURN_IF_ERROR(metrics.Sync());
+  for (EventWriter* w : {train_events_.get(), validation_events_.get()}) {
+    if (w != nullptr) RETURN_IF_ERROR(w->Sync());
+  }
   std::string path =
       (fs::path(options_.out_dir) / CheckpointName(step_)).string();
   RETURN_IF_ERROR(Save(path));
@@ -515,9 +705,13 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
   if (!options_.out_dir.empty()) {
     ASSIGN_OR_RETURN(metrics, PrepareOutDir());
   }
+  RETURN_IF_ERROR(OpenEvents());
   int64_t log_every = config_.log_every() > 0 ? config_.log_every() : 10;
   auto start = std::chrono::steady_clock::now();
   int64_t first_step = step_;
+  Progress progress(
+      {first_step, total_steps_, BatchesPerEpoch(), accumulation_});
+  double bar_drawn_at = -1;
   StepResult last;
   while (step_ < total_steps_) {
     if (options_.stop != nullptr && options_.stop->load()) {
@@ -526,6 +720,7 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
     }
     ASSIGN_OR_RETURN(last, Step());
     summary.final_loss = last.loss;
+    progress.AddStep(step_, last.loss, last.lr, last.grad_norm, Seconds(start));
     double val = std::nan("");
     bool at_end = step_ == total_steps_;
     if (!validation_.arrays.empty() &&
@@ -533,31 +728,40 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
          at_end)) {
       ASSIGN_OR_RETURN(val, Evaluate());
       summary.val_loss = val;
+      summary.val_step = step_;
+      progress.AddValidation(step_, val);
     }
     if (metrics.has_value()) {
       metrics->Append(step_, last.loss, last.lr, last.grad_norm, val);
     }
-    if (step_ % log_every == 0 || at_end || step_ == first_step + 1) {
-      double rate = (step_ - first_step) / Seconds(start);
-      std::string line = absl::StrFormat(
-          "step %lld/%lld  loss %.6g  lr %.4g  grad_norm %.4g  %.1f steps/s  "
-          "ETA %.0fs",
-          static_cast<long long>(step_), static_cast<long long>(total_steps_),
-          last.loss, last.lr, last.grad_norm, rate,
-          (total_steps_ - step_) / rate);
-      if (!std::isnan(val))
-        absl::StrAppendFormat(&line, "  val_loss %.6g", val);
-      Log(line);
+    RETURN_IF_ERROR(AddEvents(last, val));
+    // Every validation figure gets its line, whatever log_every says.
+    if (step_ % log_every == 0 || at_end || step_ == first_step + 1 ||
+        !std::isnan(val)) {
+      summary.mean_loss = progress.MeanLoss();
+      summary.mean_steps = progress.MeanSteps();
+      Log(progress.Line());
+    } else if (options_.progress_bar && Seconds(start) - bar_drawn_at >= 0.1) {
+      bar_drawn_at = Seconds(start);
+      DrawBar(progress.Bar(30));
     }
     if (metrics.has_value() && config_.checkpoint_every() > 0 &&
         step_ % config_.checkpoint_every() == 0 && !at_end) {
       RETURN_IF_ERROR(CheckpointNow(*metrics, summary));
     }
   }
+  DrawBar("");
+  if (summary.stopped && progress.MeanSteps() > 0) {
+    summary.mean_loss = progress.MeanLoss();
+    summary.mean_steps = progress.MeanSteps();
+  }
   summary.steps_run = step_ - first_step;
   // A resumed run that had nothing left to do keeps its checkpoint as is.
   if (metrics.has_value() && (summary.steps_run > 0 || !restored_)) {
     RETURN_IF_ERROR(CheckpointNow(*metrics, summary));
+  }
+  for (EventWriter* w : {train_events_.get(), validation_events_.get()}) {
+    if (w != nullptr) RETURN_IF_ERROR(w->Sync());
   }
   summary.steps = step_;
   summary.seconds = Seconds(start);

@@ -9,15 +9,18 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/checkpoint.h"
 #include "core/status.h"
 #include "graph/validate.h"
 #include "proto/train.pb.h"
 #include "runtime/executor.h"
 #include "train/data.h"
+#include "train/event_writer.h"
 #include "train/metrics_log.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
@@ -33,10 +36,10 @@ struct TrainData {
 struct TrainOptions {
   // How to train: the TrainConfig fields loss, batch_size, shuffle, seed,
   // optimizer, schedule, clip_global_norm, accumulation_steps, steps or
-  // epochs, eval_every, checkpoint_every, keep_checkpoints and log_every
-  // (proto/train.proto says what each means; errors name them). The fields
-  // that name files (graph, model_spec, data), the validation split and
-  // `threads` are the config layer's, and ignored here.
+  // epochs, eval_every, checkpoint_every, keep_checkpoints, log_every and
+  // precision (proto/train.proto says what each means; errors name them).
+  // The fields that name files (graph, model_spec, data), the validation
+  // split and `threads` are the config layer's, and ignored here.
   TrainConfig config;
   // Where checkpoints (ckpt-<step>.rckpt) and metrics.csv go; empty: no
   // files at all. A run that was not restored refuses a directory that
@@ -51,8 +54,17 @@ struct TrainOptions {
   // Run recurrent layers that models/rnn.h tagged on the fused
   // RecurrentLayer ops (graph/fuse_recurrent.h); false keeps them unrolled.
   bool fuse = true;
-  // Progress lines; the default prints to stdout.
+  // Progress lines and warnings; the default prints the lines to stdout and
+  // the warnings to stderr.
   std::function<void(const std::string&)> log;
+  // Between progress lines, a bar on stdout redrawn in place (at most ten
+  // times a second): for a terminal, not for a log file.
+  bool progress_bar = false;
+  // TensorBoard event files go to <dir>/train (loss, lr, grad_norm every
+  // step) and <dir>/validation (the validation loss, tagged "loss" so that
+  // TensorBoard draws it beside the training loss, as Keras does); empty:
+  // none.
+  std::string tensorboard_dir;
   // Polled between steps; when set, the run checkpoints and stops (SIGINT).
   const std::atomic<bool>* stop = nullptr;
 };
@@ -65,10 +77,14 @@ struct StepResult {
 };
 
 struct TrainSummary {
-  int64_t steps = 0;       // Updates made, in total (resumed runs included).
-  int64_t steps_run = 0;   // By this Run() call.
-  double final_loss = 0;   // Of the last update; NaN when steps_run is 0.
+  int64_t steps = 0;      // Updates made, in total (resumed runs included).
+  int64_t steps_run = 0;  // By this Run() call.
+  double final_loss = 0;  // Of the last update; NaN when steps_run is 0.
+  // The mean loss over the steps of the last progress line (as it showed).
+  double mean_loss = 0;
+  int64_t mean_steps = 0;
   double val_loss = 0;     // NaN without validation data.
+  int64_t val_step = -1;   // The step val_loss was measured at.
   std::string checkpoint;  // The last one written, if any.
   bool stopped = false;    // By `stop`, before the end.
   double seconds = 0;
@@ -95,13 +111,20 @@ class Trainer {
   // Parameters, optimizer state, step, data order, and how far every
   // random op's stream has been drawn (Executor::random_draws).
   absl::Status Save(const std::string& path);
-  // From a file, or the newest ckpt-<step>.rckpt in a directory. A
-  // checkpoint of another graph (a parameter missing, extra, or of another
-  // shape) is an error naming the parameter.
+  // From a file, or the newest ckpt-<step>.rckpt in a directory; there, a
+  // damaged newest checkpoint (truncated, a CRC mismatch) is passed over
+  // for the one before it, with a warning naming both. A checkpoint of
+  // another graph (a parameter missing, extra, or of another shape) is an
+  // error naming the parameter. A checkpoint saved with other steps,
+  // epochs, learning rate or schedule resumes on this config's, with a
+  // warning saying what changed (old -> new).
   absl::Status Restore(const std::string& path);
 
   int64_t step() const { return step_; }
   int64_t total_steps() const { return total_steps_; }
+  const std::string& tensorboard_dir() const {
+    return options_.tensorboard_dir;
+  }
   // Recurrent layers that run on the fused RecurrentLayer ops (0 with
   // options.fuse off, or when no builder tagged a layer).
   int fused_recurrent_layers() const { return fused_recurrent_layers_; }
@@ -119,6 +142,18 @@ class Trainer {
   absl::StatusOr<MetricsLog> PrepareOutDir();
   absl::Status CheckpointNow(MetricsLog& metrics, TrainSummary& summary);
   void Log(const std::string& line) const;
+  void Warn(const std::string& line) const;
+  void DrawBar(const std::string& bar) const;
+  // The newest intact checkpoint of a file or directory, and its path.
+  absl::StatusOr<std::pair<std::string, Checkpoint>> ReadNewestIntact(
+      const std::string& path) const;
+  // Warns of what differs between the saved run's plan (run/ tensors,
+  // which `saved` loses) and this one's.
+  void ReportPlanChanges(const std::string& file,
+                         std::map<std::string, const Tensor*>& saved) const;
+  // Opens the TensorBoard writers, if asked for.
+  absl::Status OpenEvents();
+  absl::Status AddEvents(const StepResult& result, double val_loss);
   // Whole batches of the training data (the last partial one is skipped).
   int64_t BatchesPerEpoch() const {
     return train_.size() / config_.batch_size();
@@ -146,6 +181,8 @@ class Trainer {
   std::unique_ptr<BatchOrder> order_;
   int64_t step_ = 0, total_steps_ = 0, accumulation_ = 1;
   bool restored_ = false;
+  std::unique_ptr<EventWriter> train_events_, validation_events_;
+  mutable bool bar_drawn_ = false;
   // Checkpoints this trainer wrote, oldest first: the only ones it prunes.
   std::vector<std::string> written_checkpoints_;
   int fused_recurrent_layers_ = 0;

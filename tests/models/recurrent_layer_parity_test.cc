@@ -20,6 +20,7 @@
 #include "graph/validate.h"
 #include "gtest/gtest.h"
 #include "models/rnn.h"
+#include "ops/kernel_util.h"
 #include "runtime/executor.h"
 #include "tests/graph/grad_check.h"
 #include "tests/models/model_test_util.h"
@@ -130,9 +131,12 @@ Built Fused(const Case& c, DType dtype, Graph& unrolled) {
   return b;
 }
 
-// The outputs, then the gradients of `wrt` (in that order).
-std::vector<Tensor> Run(Built& b, const std::map<std::string, Tensor>& feeds,
-                        Backend backend) {
+// The outputs, then the gradients of `wrt` (in that order); `stats` gets
+// the plan's.
+std::vector<Tensor> RunWithGradients(Built& b,
+                                     const std::map<std::string, Tensor>& feeds,
+                                     const ExecutorOptions& options,
+                                     PlanStats* stats = nullptr) {
   auto valid = ValidateGraph({b.graph, {}});
   EXPECT_TRUE(valid.ok()) << valid.status();
   if (!valid.ok()) return {};
@@ -144,11 +148,12 @@ std::vector<Tensor> Run(Built& b, const std::map<std::string, Tensor>& feeds,
   if (!grad.ok()) return {};
   std::vector<std::string> fetches = b.outputs;
   fetches.insert(fetches.end(), grad->gradients.begin(), grad->gradients.end());
-  auto ex = Executor::Create(std::move(grad->graph), {backend});
+  auto ex = Executor::Create(std::move(grad->graph), options);
   EXPECT_TRUE(ex.ok()) << ex.status();
   if (!ex.ok()) return {};
   auto out = (*ex)->Run(feeds, fetches);
   EXPECT_TRUE(out.ok()) << out.status();
+  if (stats != nullptr) *stats = (*ex)->last_plan_stats();
   return out.ok() ? *out : std::vector<Tensor>{};
 }
 
@@ -176,8 +181,8 @@ void CheckParity(const Case& c, DType dtype, Backend backend, bool relative,
   Built unrolled = Unrolled(c, dtype);
   Built fused = Fused(c, dtype, unrolled.graph);
   std::map<std::string, Tensor> feeds = Feeds(c, dtype);
-  std::vector<Tensor> want = Run(unrolled, feeds, backend);
-  std::vector<Tensor> got = Run(fused, feeds, backend);
+  std::vector<Tensor> want = RunWithGradients(unrolled, feeds, {backend});
+  std::vector<Tensor> got = RunWithGradients(fused, feeds, {backend});
   ASSERT_EQ(want.size(), got.size());
   std::vector<std::string> names = {"y", "hn", "cn"};
   names.insert(names.end(), fused.wrt.begin(), fused.wrt.end());
@@ -200,6 +205,22 @@ void CheckParity(const Case& c, DType dtype, Backend backend, bool relative,
               relative ? "relative" : "absolute", worst, got.size());
 }
 
+// The largest error of `got` against `want` over tensors named `names`,
+// relative to each tensor's largest magnitude.
+double LargestRelativeError(const std::vector<Tensor>& got,
+                            const std::vector<Tensor>& want,
+                            const std::vector<std::string>& names) {
+  double worst = 0;
+  for (size_t k = 0; k < got.size(); ++k) {
+    double scale = 0;
+    for (int64_t e = 0; e < want[k].num_elements(); ++e) {
+      scale = std::max(scale, std::abs(want[k].ElementAsDouble(e)));
+    }
+    worst = std::max(worst, MaxError(got[k], want[k], names[k]) / scale);
+  }
+  return worst;
+}
+
 class Parity : public testing::TestWithParam<Case> {};
 
 TEST_P(Parity, Float64Reference) {
@@ -208,6 +229,47 @@ TEST_P(Parity, Float64Reference) {
 
 TEST_P(Parity, Float32OneDnn) {
   CheckParity(GetParam(), DType::kF32, Backend::kOneDnn, true, 1e-4);
+}
+
+// Mixed precision: the fused layer's forward and gradient kernels run
+// oneDNN's RNN primitives on bf16 data and weights. Against the same layer
+// in f32 (checked against the unrolled truth above), outputs and gradients
+// stay within bf16's rounding (2^-9 relative per operand, grown over the
+// steps and through the backward pass), and differ from f32 by more than
+// f32's own error, so bf16 did run.
+TEST_P(Parity, Bf16OneDnn) {
+  if (!CpuRunsBf16()) GTEST_SKIP() << "this CPU has no native bf16";
+  const Case& c = GetParam();
+  Built unrolled = Unrolled(c, DType::kF32);
+  Built fused = Fused(c, DType::kF32, unrolled.graph);
+  std::map<std::string, Tensor> feeds = Feeds(c, DType::kF32);
+  ExecutorOptions bf16{Backend::kOneDnn};
+  bf16.precision = Precision::kBf16;
+  PlanStats stats;
+  std::vector<Tensor> f32 = RunWithGradients(fused, feeds, {Backend::kOneDnn});
+  std::vector<Tensor> got = RunWithGradients(fused, feeds, bf16, &stats);
+  ASSERT_EQ(f32.size(), got.size());
+  EXPECT_EQ(stats.bf16_kernels, 2);  // The layer and its gradient.
+  std::vector<std::string> names = {"y", "hn", "cn"};
+  names.insert(names.end(), fused.wrt.begin(), fused.wrt.end());
+  const double err = LargestRelativeError(got, f32, names);
+  EXPECT_LT(err, 3e-2) << c.cell;
+  EXPECT_GT(err, 1e-4) << c.cell;
+  std::printf("%-12s bf16 oneDNN largest error relative to f32 %.3g\n", c.cell,
+              err);
+
+  // Inference alone (no gradient node to share a forward_training run).
+  auto valid = ValidateGraph({fused.graph, {}});
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  auto ex = Executor::Create(*std::move(valid), bf16);
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  auto y = (*ex)->Run(feeds, fused.outputs);
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_EQ((*ex)->last_plan_stats().bf16_kernels, 1);
+  f32.resize(y->size());
+  const double inference = LargestRelativeError(*y, f32, names);
+  EXPECT_LT(inference, 3e-2) << c.cell;
+  EXPECT_GT(inference, 1e-4) << c.cell;
 }
 
 INSTANTIATE_TEST_SUITE_P(RecurrentLayer, Parity, testing::ValuesIn(kCases),

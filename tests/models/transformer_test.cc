@@ -20,6 +20,7 @@
 #include "graph/autodiff.h"
 #include "graph/validate.h"
 #include "gtest/gtest.h"
+#include "ops/kernel_util.h"
 #include "runtime/executor.h"
 #include "tests/graph/grad_check.h"
 #include "tests/models/model_test_util.h"
@@ -64,12 +65,14 @@ struct Model {
   std::vector<std::string> inputs;  // x, and the decoder's memory
 };
 
-Model Build(const LayerCase& cs) {
+Model Build(const LayerCase& cs, DType dtype = DType::kF64) {
   Model m;
   m.inputs = {"x"};
   if (cs.decoder) m.inputs.push_back("memory");
-  for (const std::string& in : m.inputs) AddInput(&m.graph, in, {-1, -1, kD});
-  AddInput(&m.graph, "r", {-1, -1, kD});
+  for (const std::string& in : m.inputs) {
+    AddInput(&m.graph, in, {-1, -1, kD}, dtype);
+  }
+  AddInput(&m.graph, "r", {-1, -1, kD}, dtype);
   AddInput(&m.graph, "lengths", {-1}, DType::kI64);
   TransformerLayerOptions o;
   o.prefix = "layer";
@@ -78,7 +81,7 @@ Model Build(const LayerCase& cs) {
   o.ff = kFF;
   o.activation = cs.activation;
   o.norm_first = cs.norm_first;
-  o.dtype = DType::kF64;
+  o.dtype = dtype;
   o.key_lengths = "lengths";
   auto layer = [&] {
     if (!cs.decoder) return AddTransformerEncoderLayer("x", o, &m.graph);
@@ -94,58 +97,121 @@ Model Build(const LayerCase& cs) {
   const std::string c = cs.name;
   for (Node& n : *m.graph.mutable_node()) {
     if (n.op() != "Parameter") continue;
-    *(*n.mutable_attr())["value"].mutable_tensor() =
-        TensorToProto(Golden(c + "_" + TorchKey(n.name())));
+    *(*n.mutable_attr())["value"].mutable_tensor() = TensorToProto(
+        ConvertFloat(Golden(c + "_" + TorchKey(n.name())), dtype));
   }
   return m;
 }
 
-std::map<std::string, Tensor> Feeds(const LayerCase& cs, const Model& m) {
+std::map<std::string, Tensor> Feeds(const LayerCase& cs, const Model& m,
+                                    DType dtype = DType::kF64) {
   const std::string c = cs.name;
-  std::map<std::string, Tensor> feeds = {{"r", Golden(c + "_r")},
-                                         {"lengths", Golden(c + "_lengths")}};
+  std::map<std::string, Tensor> feeds = {
+      {"r", ConvertFloat(Golden(c + "_r"), dtype)},
+      {"lengths", Golden(c + "_lengths")}};
   if (cs.decoder) feeds["mem_lengths"] = Golden(c + "_mem_lengths");
-  for (const std::string& in : m.inputs) feeds[in] = Golden(c + "_" + in);
+  for (const std::string& in : m.inputs) {
+    feeds[in] = ConvertFloat(Golden(c + "_" + in), dtype);
+  }
   return feeds;
 }
 
-class TransformerGoldens : public testing::TestWithParam<LayerCase> {};
+// The layer's output and the gradients of its inputs and every weight, run
+// in `dtype` with `options`, each beside the name of its golden.
+struct Results {
+  std::vector<Tensor> got;
+  std::vector<std::string> goldens;
+  PlanStats stats;
+};
 
-TEST_P(TransformerGoldens, Float64ReferenceOutputsAndGradients) {
-  const LayerCase& cs = GetParam();
+Results RunWithGradients(const LayerCase& cs, DType dtype,
+                         const ExecutorOptions& options) {
   const std::string c = cs.name;
-  Model m = Build(cs);
+  Model m = Build(cs, dtype);
   // 4 per attention block, 4 for the FFN, 2 per LayerNorm.
-  ASSERT_EQ(m.layer.parameters.size(), cs.decoder ? 18u : 12u);
+  EXPECT_EQ(m.layer.parameters.size(), cs.decoder ? 18u : 12u);
   auto valid = ValidateGraph({m.graph, {}});
-  ASSERT_TRUE(valid.ok()) << valid.status();
+  EXPECT_TRUE(valid.ok()) << valid.status();
+  if (!valid.ok()) return {};
   GradientRequest request;
   request.losses = {"loss"};
   request.wrt = m.inputs;
   request.wrt_params = true;
   auto grad = BuildGradientGraph(*valid, request);
-  ASSERT_TRUE(grad.ok()) << grad.status();
-  ASSERT_EQ(grad->wrt.size(), m.inputs.size() + m.layer.parameters.size());
-  auto ex = Executor::Create(std::move(grad->graph), {Backend::kReference});
-  ASSERT_TRUE(ex.ok()) << ex.status();
+  EXPECT_TRUE(grad.ok()) << grad.status();
+  if (!grad.ok()) return {};
+  EXPECT_EQ(grad->wrt.size(), m.inputs.size() + m.layer.parameters.size());
+  auto ex = Executor::Create(std::move(grad->graph), options);
+  EXPECT_TRUE(ex.ok()) << ex.status();
+  if (!ex.ok()) return {};
+  Results r;
   std::vector<std::string> fetches = {m.layer.output};
-  std::vector<std::string> goldens = {c + "_output"};
+  r.goldens = {c + "_output"};
   for (size_t k = 0; k < grad->wrt.size(); ++k) {
     fetches.push_back(grad->gradients[k]);
     const std::string& wrt = grad->wrt[k];
-    goldens.push_back(
+    r.goldens.push_back(
         c + "_d_" + (wrt.find('/') == std::string::npos ? wrt : TorchKey(wrt)));
   }
-  auto got = (*ex)->Run(Feeds(cs, m), fetches);
-  ASSERT_TRUE(got.ok()) << got.status();
+  auto got = (*ex)->Run(Feeds(cs, m, dtype), fetches);
+  EXPECT_TRUE(got.ok()) << got.status();
+  if (got.ok()) r.got = *std::move(got);
+  r.stats = (*ex)->last_plan_stats();
+  return r;
+}
+
+// The largest error against the goldens: absolute, or relative to each
+// golden's largest magnitude.
+double LargestError(const Results& r, bool relative) {
+  EXPECT_EQ(r.got.size(), r.goldens.size());
   double worst = 0;
-  for (size_t k = 0; k < fetches.size(); ++k) {
-    double err = MaxError((*got)[k], Golden(goldens[k]), goldens[k]);
-    EXPECT_LT(err, 1e-5) << goldens[k];
-    worst = std::max(worst, err);
+  for (size_t k = 0; k < r.got.size(); ++k) {
+    const Tensor want = Golden(r.goldens[k]);
+    double scale = 0;
+    for (int64_t e = 0; e < want.num_elements(); ++e) {
+      scale = std::max(scale, std::abs(want.ElementAsDouble(e)));
+    }
+    double err = MaxError(r.got[k], want, r.goldens[k]);
+    worst = std::max(worst, relative ? err / scale : err);
   }
-  std::printf("%-8s output and %zu gradients: max abs error %.3g\n", c.c_str(),
-              grad->wrt.size(), worst);
+  return worst;
+}
+
+class TransformerGoldens : public testing::TestWithParam<LayerCase> {};
+
+TEST_P(TransformerGoldens, Float64ReferenceOutputsAndGradients) {
+  const Results r =
+      RunWithGradients(GetParam(), DType::kF64, {Backend::kReference});
+  ASSERT_FALSE(r.got.empty());
+  const double worst = LargestError(r, false);
+  EXPECT_LT(worst, 1e-5);
+  std::printf("%-8s output and %zu gradients: max abs error %.3g\n",
+              GetParam().name, r.got.size() - 1, worst);
+}
+
+// f32 and bf16 mixed precision on oneDNN against the same goldens: f32 to
+// its rounding; bf16 (every matrix product on bf16 operands) within bf16's
+// (2^-9 relative per operand, grown through the layer and its backward
+// pass), and measurably further off than f32, so that bf16 did run.
+TEST_P(TransformerGoldens, Float32AndBf16OneDnn) {
+  const Results f32 =
+      RunWithGradients(GetParam(), DType::kF32, {Backend::kOneDnn});
+  ASSERT_FALSE(f32.got.empty());
+  const double f32_err = LargestError(f32, true);
+  EXPECT_LT(f32_err, 1e-4);
+  if (!CpuRunsBf16()) GTEST_SKIP() << "this CPU has no native bf16";
+  ExecutorOptions options{Backend::kOneDnn};
+  options.precision = Precision::kBf16;
+  const Results bf16 = RunWithGradients(GetParam(), DType::kF32, options);
+  ASSERT_FALSE(bf16.got.empty());
+  EXPECT_GT(bf16.stats.bf16_kernels, 0);
+  const double bf16_err = LargestError(bf16, true);
+  EXPECT_LT(bf16_err, 5e-2);
+  EXPECT_GT(bf16_err, 10 * f32_err);
+  std::printf(
+      "%-8s largest error relative to the goldens: f32 %.3g, bf16 %.3g (%d "
+      "kernels on bf16)\n",
+      GetParam().name, f32_err, bf16_err, bf16.stats.bf16_kernels);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transformer, TransformerGoldens,

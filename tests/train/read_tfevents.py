@@ -4,9 +4,11 @@
 It shares no code with rill: the CRCs come from Debian's python3-crc32c, and
 the records are decoded from the protobuf wire format by hand with the field
 numbers of TensorFlow's event.proto and summary.proto (Event: wall_time 1,
-step 2, file_version 3, summary 5; Summary: value 1; Value: tag 1,
-simple_value 2). Prints "version <v>" for the first record and
-"<step> <tag> <value>" for every scalar; exits 1 on a bad CRC or length.
+step 2, file_version 3, summary 5, session_log 7; Summary: value 1; Value:
+tag 1, simple_value 2; SessionLog: status 1, START = 1). Prints "version <v>"
+for the first record, "<step> <tag> <value>" for every scalar and
+"<step> session_log <status>" for a SessionLog; exits 1 on a bad CRC or
+length.
 """
 import struct
 import sys
@@ -70,6 +72,9 @@ def main(path):
                 step = value
             elif number == 3:
                 print("version", value.decode())
+            elif number == 7:
+                status = dict((n, v) for n, _, v in fields(value)).get(1, 0)
+                print(step, "session_log", status)
             elif number == 5:
                 for n, _, v in fields(value):
                     if n != 1:
