@@ -1,7 +1,11 @@
 #include "config/train_config.h"
 
+#include <glob.h>
+
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
@@ -72,7 +76,53 @@ absl::StatusOr<ValidGraph> LoadGraph(const TrainConfig& config,
   return ValidateGraph(std::move(loaded), options);
 }
 
-// Each binding's .npy, checked against its graph Input.
+bool IsPattern(const std::string& file) {
+  return file.find_first_of("*?[") != std::string::npos;
+}
+
+// The regular files that `pattern` (a path inside the config's directory)
+// matches, in byte order: shard 00000 before 00001.
+absl::StatusOr<std::vector<std::string>> MatchShards(const std::string& pattern,
+                                                     const std::string& field) {
+  glob_t matches;
+  const int result = ::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &matches);
+  std::vector<std::string> paths;
+  if (result == 0) {
+    for (size_t i = 0; i < matches.gl_pathc; ++i) {
+      std::error_code error;
+      if (std::filesystem::is_regular_file(matches.gl_pathv[i], error)) {
+        paths.push_back(matches.gl_pathv[i]);
+      }
+    }
+  }
+  if (result != GLOB_NOMATCH) globfree(&matches);
+  if (result != 0 && result != GLOB_NOMATCH) {
+    return FieldError(field,
+                      absl::StrCat("cannot list the files of ", pattern));
+  }
+  if (paths.empty()) {
+    return FieldError(field, absl::StrCat(pattern, ": matches no file"));
+  }
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+// A binding's data: one .npy read into memory, or the shards a pattern
+// matches, streamed.
+absl::StatusOr<DataArray> LoadArray(const std::string& path,
+                                    const std::string& field) {
+  if (IsPattern(path)) {
+    ASSIGN_OR_RETURN(std::vector<std::string> paths, MatchShards(path, field));
+    absl::StatusOr<DataArray> shards = DataArray::OpenShards(paths);
+    if (!shards.ok()) return Annotate(shards.status(), field);
+    return shards;
+  }
+  absl::StatusOr<Tensor> array = ReadNpy(path, kMaxDataBytes);
+  if (!array.ok()) return Annotate(array.status(), field);
+  return DataArray(*std::move(array));
+}
+
+// Each binding's .npy (or shards), checked against its graph Input.
 absl::StatusOr<Dataset> LoadArrays(
     const google::protobuf::RepeatedPtrField<DataBinding>& bindings,
     const std::string& field, const std::string& dir, const ValidGraph& g) {
@@ -82,13 +132,13 @@ absl::StatusOr<Dataset> LoadArrays(
     std::string where = absl::StrCat(field, "[", i, "]");
     ASSIGN_OR_RETURN(std::string path,
                      ConfigPath(dir, where + ".file", b.file()));
-    absl::StatusOr<Tensor> array = ReadNpy(path, kMaxDataBytes);
-    if (!array.ok()) return Annotate(array.status(), where + ".file");
+    ASSIGN_OR_RETURN(DataArray array, LoadArray(path, where + ".file"));
     data.inputs.push_back(b.input());
-    data.arrays.push_back(*std::move(array));
+    data.arrays.push_back(std::move(array));
     data.sources.push_back(b.file());
   }
   RETURN_IF_ERROR(CheckDataset(g, data, field));
+  RETURN_IF_ERROR(CheckIndexRanges(g, data, field));
   return data;
 }
 

@@ -1,7 +1,12 @@
 #include "core/npy.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -240,7 +245,10 @@ const char* Descr(DType t) {
   return "?";
 }
 
-absl::StatusOr<Tensor> ParseNpyImpl(std::string_view bytes, int64_t max_bytes) {
+// The preamble and header of a .npy file of `file_size` bytes, of which
+// `bytes` is a prefix that holds at least the whole header.
+absl::StatusOr<NpyLayout> ParseLayout(std::string_view bytes,
+                                      uint64_t file_size, int64_t max_bytes) {
   std::string_view head = bytes.substr(0, kMagic.size());
   if (head != kMagic.substr(0, head.size())) {
     return absl::InvalidArgumentError(
@@ -270,10 +278,15 @@ absl::StatusOr<Tensor> ParseNpyImpl(std::string_view bytes, int64_t max_bytes) {
   for (size_t i = 0; i < len_size; ++i) {
     header_len |= uint64_t{static_cast<unsigned char>(bytes[8 + i])} << (8 * i);
   }
-  if (header_len > bytes.size() - preamble) {
+  if (header_len > file_size - preamble) {
     return absl::DataLossError(absl::StrCat(
         "header length ", header_len, " runs past the end of the file (",
-        bytes.size() - preamble, " bytes follow the preamble)"));
+        file_size - preamble, " bytes follow the preamble)"));
+  }
+  if (header_len > bytes.size() - preamble) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("header length ", header_len, " is over the limit of ",
+                     bytes.size() - preamble, " bytes"));
   }
   ASSIGN_OR_RETURN(Header h,
                    HeaderParser(bytes.substr(preamble, header_len)).Parse());
@@ -290,17 +303,27 @@ absl::StatusOr<Tensor> ParseNpyImpl(std::string_view bytes, int64_t max_bytes) {
         DTypeName(dtype), " tensor of shape ", shape.ToString(), " is ", size,
         " bytes, over the memory budget of ", max_bytes, " bytes"));
   }
-  std::string_view data = bytes.substr(preamble + header_len);
-  if (data.size() < static_cast<uint64_t>(size)) {
+  const uint64_t data_offset = preamble + header_len;
+  const uint64_t data_size = file_size - data_offset;
+  if (data_size < static_cast<uint64_t>(size)) {
     return absl::DataLossError(absl::StrCat(
         "truncated data: expected ", size, " bytes for ", DTypeName(dtype),
-        " shape ", shape.ToString(), ", got ", data.size()));
+        " shape ", shape.ToString(), ", got ", data_size));
   }
-  if (data.size() > static_cast<uint64_t>(size)) {
-    return absl::InvalidArgumentError(absl::StrCat(data.size() - size,
+  if (data_size > static_cast<uint64_t>(size)) {
+    return absl::InvalidArgumentError(absl::StrCat(data_size - size,
                                                    " trailing bytes after the ",
                                                    size, " bytes of data"));
   }
+  return NpyLayout{dtype, std::move(shape), static_cast<int64_t>(data_offset)};
+}
+
+absl::StatusOr<Tensor> ParseNpyImpl(std::string_view bytes, int64_t max_bytes) {
+  ASSIGN_OR_RETURN(NpyLayout layout,
+                   ParseLayout(bytes, bytes.size(), max_bytes));
+  const DType dtype = layout.dtype;
+  ASSIGN_OR_RETURN(int64_t size, layout.shape.ByteSize(dtype));
+  std::string_view data = bytes.substr(layout.data_offset);
   if (dtype == DType::kBool) {
     // Any other byte is not a valid C++ bool.
     size_t bad = data.find_first_not_of(std::string_view("\0\1", 2));
@@ -311,7 +334,7 @@ absl::StatusOr<Tensor> ParseNpyImpl(std::string_view bytes, int64_t max_bytes) {
                        "; only 0 and 1 are valid"));
     }
   }
-  ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, std::move(shape)));
+  ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, std::move(layout.shape)));
   if (size > 0) std::memcpy(t.raw_data(), data.data(), size);
   return t;
 }
@@ -332,6 +355,34 @@ absl::StatusOr<Tensor> ReadNpy(const std::string& path, int64_t max_bytes) {
   }
   ASSIGN_OR_RETURN(std::string bytes, ReadFileCapped(path, cap));
   return ParseNpy(bytes, path, max_bytes);
+}
+
+absl::StatusOr<NpyLayout> ReadNpyLayout(const std::string& path) {
+  // O_NONBLOCK: a FIFO must not block the open; it is refused below.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+  }
+  struct stat st;
+  std::string prefix(kHeaderAllowance, '\0');
+  ssize_t got = -1;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    got = ::pread(fd, prefix.data(), prefix.size(), 0);
+  } else {
+    errno = EISDIR;
+  }
+  const int error = errno;
+  ::close(fd);
+  if (got < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": cannot read: ", std::strerror(error)));
+  }
+  prefix.resize(got);
+  absl::StatusOr<NpyLayout> layout =
+      ParseLayout(prefix, st.st_size, std::numeric_limits<int64_t>::max());
+  if (!layout.ok()) return Annotate(layout.status(), path);
+  return layout;
 }
 
 std::string SerializeNpy(const Tensor& t) {

@@ -24,6 +24,17 @@ absl::StatusOr<Tensor> ParseNpy(std::string_view bytes,
 // allowance, which is refused before reading.
 absl::StatusOr<Tensor> ReadNpy(const std::string& path, int64_t max_bytes);
 
+// Where a .npy file's data lies: for reading rows in place (train/data.h).
+struct NpyLayout {
+  DType dtype;
+  Shape shape;
+  int64_t data_offset = 0;  // Bytes from the start of the file.
+};
+
+// Reads only the header of `path` and checks that the file holds exactly
+// the data it declares; errors name `path`, as ParseNpy's do.
+absl::StatusOr<NpyLayout> ReadNpyLayout(const std::string& path);
+
 // The .npy bytes numpy 1.24 would write for `t`: version 1.0 (2.0 when the
 // header exceeds 65535 bytes), little-endian, C order, header padded so the
 // data starts at a multiple of 64 bytes. `t` must be valid().

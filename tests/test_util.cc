@@ -32,6 +32,12 @@ std::string ReadTestFile(const std::string& path) {
   return s.str();
 }
 
+std::string WriteTestFile(const std::string& name, const std::string& text) {
+  std::string path = TestTempPath(name);
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
 CommandResult RunRill(const std::string& args) {
   std::string out = TestTempPath("stdout"), err = TestTempPath("stderr");
   int status =

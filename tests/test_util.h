@@ -14,6 +14,8 @@ std::string TestTempPath(const std::string& name);
 std::vector<std::string> ListDir(const std::string& dir);
 // The whole file, or "" when it cannot be read.
 std::string ReadTestFile(const std::string& path);
+// Writes `text` to TestTempPath(name) and returns that path.
+std::string WriteTestFile(const std::string& name, const std::string& text);
 
 struct CommandResult {
   int exit_code;

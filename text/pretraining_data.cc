@@ -198,7 +198,12 @@ absl::StatusOr<std::vector<Tensor>> ShardTensors(
 }  // namespace
 
 absl::Status ValidatePretrainingOptions(const PretrainingDataOptions& o) {
-  RETURN_IF_ERROR(CheckAtLeast("max_seq_length", o.max_seq_length, 5));
+  if (o.max_seq_length < 5) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_seq_length: ", o.max_seq_length,
+        ": must be >= 5: [CLS] A [SEP] B [SEP] takes 3 special tokens and "
+        "at least one of each segment"));
+  }
   RETURN_IF_ERROR(CheckAtMost("max_seq_length", o.max_seq_length, 1 << 20,
                               "tokens per example"));
   RETURN_IF_ERROR(
@@ -260,7 +265,8 @@ absl::StatusOr<std::vector<Document>> ReadDocuments(
 
 absl::StatusOr<PretrainingExamples> MakePretrainingExamples(
     std::vector<Document> documents, const Vocab& vocab,
-    const PretrainingDataOptions& options, const MemoryBudget& budget) {
+    const PretrainingDataOptions& options, const MemoryBudget& budget,
+    const PretrainingProgress& progress) {
   RETURN_IF_ERROR(ValidatePretrainingOptions(options));
   for (const char* special : {"[CLS]", "[SEP]", "[MASK]"}) {
     if (vocab.Find(special) < 0) {
@@ -284,6 +290,7 @@ absl::StatusOr<PretrainingExamples> MakePretrainingExamples(
     RETURN_IF_ERROR(CheckFitsBudget(
         "dupe_factor", options.dupe_factor, "of examples",
         SaturatingMul(bytes / (pass + 1), options.dupe_factor), budget));
+    if (progress) progress(pass + 1, out.examples.size());
   }
   Shuffle(out.examples, rng);
   return out;
@@ -291,7 +298,8 @@ absl::StatusOr<PretrainingExamples> MakePretrainingExamples(
 
 absl::StatusOr<int64_t> WritePretrainingShards(
     const PretrainingExamples& examples, const PretrainingDataOptions& options,
-    const std::string& dir, int64_t examples_per_shard) {
+    const std::string& dir, int64_t examples_per_shard,
+    const PretrainingProgress& progress) {
   RETURN_IF_ERROR(CheckAtLeast("examples_per_shard", examples_per_shard, 1));
   std::error_code error;
   if (fs::exists(dir, error) && !fs::is_empty(dir, error)) {
@@ -307,6 +315,9 @@ absl::StatusOr<int64_t> WritePretrainingShards(
         absl::StrCat(partial, ": cannot create: ", error.message()));
   }
   const std::vector<PretrainingExample>& all = examples.examples;
+  const int64_t total_shards =
+      (static_cast<int64_t>(all.size()) + examples_per_shard - 1) /
+      examples_per_shard;
   int64_t shards = 0;
   absl::Status status;
   for (size_t first = 0; first < all.size() && status.ok();
@@ -320,6 +331,7 @@ absl::StatusOr<int64_t> WritePretrainingShards(
                                         kPretrainingInputs[k], shards),
                         (*tensors)[k]);
     }
+    if (status.ok() && progress) progress(shards + 1, total_shards);
   }
   if (status.ok()) {
     fs::remove(dir, error);  // Empty, if it exists.

@@ -31,6 +31,7 @@
 //     vocabulary id, with equal chance.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,11 +83,16 @@ struct PretrainingExamples {
   int64_t forced_random_next = 0;
 };
 
+// Told after each pass over the corpus (1 to dupe_factor) the examples made
+// so far; and after each shard written (1 to shards).
+using PretrainingProgress = std::function<void(int64_t done, int64_t count)>;
+
 // Makes the examples; `budget` bounds their memory (an estimate from the
 // corpus size is checked before anything is made).
 absl::StatusOr<PretrainingExamples> MakePretrainingExamples(
     std::vector<Document> documents, const Vocab& vocab,
-    const PretrainingDataOptions& options, const MemoryBudget& budget);
+    const PretrainingDataOptions& options, const MemoryBudget& budget,
+    const PretrainingProgress& progress = nullptr);
 
 // The graph inputs of BERT's pretraining graph, in this order: the names
 // its model spec takes, and the stems of the shard files.
@@ -105,7 +111,8 @@ inline constexpr const char* kPretrainingInputs[] = {
 // written atomically; returns the number of shards.
 absl::StatusOr<int64_t> WritePretrainingShards(
     const PretrainingExamples& examples, const PretrainingDataOptions& options,
-    const std::string& dir, int64_t examples_per_shard);
+    const std::string& dir, int64_t examples_per_shard,
+    const PretrainingProgress& progress = nullptr);
 
 }  // namespace rill
 

@@ -629,6 +629,25 @@ const std::vector<Command>& AllCommands() {
        "the corpus: [PAD] [UNK] [CLS] [SEP] [MASK] first, then characters,\n"
        "then merged pieces (see the README), and writes it to -o.",
        TokenizeFlags(), 0, RunTokenize, CheckTokenizeFlags},
+      {"bert", "BERT's pretraining data: .npy shards for rill train.",
+       "bert make-data --vocab VOCAB [--lowercase] -i CORPUS -o DIR\n"
+       "      [--max_seq_length 128] [--max_predictions_per_seq 20]\n"
+       "      [--masked_lm_prob 0.15] [--short_seq_prob 0.1] [--dupe_factor "
+       "10]\n"
+       "      [--seed 12345] [--examples_per_shard 10000]",
+       "make-data: reads CORPUS (one sentence per line, a blank line between\n"
+       "documents), tokenizes it as `rill tokenize` does, and makes BERT's\n"
+       "pretraining examples as google-research/bert's\n"
+       "create_pretraining_data.py does: [CLS] A [SEP] B [SEP] pairs, B the\n"
+       "real next sentences or (half the time) another document's, and 15%\n"
+       "of the tokens masked (80% [MASK], 10% random, 10% kept). Writes\n"
+       "DIR/<input>-00000.npy, ... for input_ids, token_type_ids,\n"
+       "attention_mask, masked_lm_positions, masked_lm_ids,\n"
+       "masked_lm_weights and next_sentence_labels, which a TrainConfig\n"
+       "binds with patterns (file: \"DIR/input_ids-*.npy\") and rill train\n"
+       "streams. Progress and a summary go to stderr. Nothing is written on\n"
+       "an error.",
+       BertFlags(), 1, RunBert, CheckBertFlags},
       {"version",
        "Print rill's version.",
        "version",

@@ -118,6 +118,10 @@ std::vector<Flag> BleuFlags();
 absl::Status CheckBleuFlags(const Operands& operands);
 absl::Status RunBleu(const Operands& operands);
 
+std::vector<Flag> BertFlags();
+absl::Status CheckBertFlags(const Operands& operands);
+absl::Status RunBert(const Operands& operands);
+
 std::vector<Flag> TokenizeFlags();
 absl::Status CheckTokenizeFlags(const Operands& operands);
 absl::Status RunTokenize(const Operands& operands);

@@ -5,13 +5,13 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/file_io.h"
 #include "text/vocab_builder.h"
 #include "text/wordpiece.h"
 #include "tools/commands.h"
+#include "tools/tokenizer_flags.h"
 
 namespace rill {
 namespace {
@@ -20,35 +20,10 @@ constexpr int64_t kMaxVocabSize = int64_t{1} << 24;
 
 // The flags of `rill tokenize`.
 struct {
-  std::string vocab, input, output, mode = "google", max_input_chars_per_word,
-                                    build_vocab;
-  bool lowercase = false, pieces = false;
+  TokenizerFlagValues tokenizer;
+  std::string input, output, build_vocab;
+  bool pieces = false;
 } flags;
-
-absl::StatusOr<int64_t> PositiveFlag(const std::string& flag,
-                                     const std::string& text, int64_t max) {
-  int64_t value = 0;
-  if (!absl::SimpleAtoi(text, &value) || value < 1 || value > max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", flag, " ", text, ": give a whole number in [1, ", max, "]"));
-  }
-  return value;
-}
-
-absl::StatusOr<BertTokenizerOptions> TokenizerOptionsFromFlags() {
-  BertTokenizerOptions o;
-  o.lowercase = flags.lowercase;
-  absl::StatusOr<BertMode> mode = ParseBertMode(flags.mode);
-  if (!mode.ok()) return Annotate(mode.status(), "--mode");
-  o.mode = *mode;
-  const std::string& max_chars = flags.max_input_chars_per_word;
-  if (!max_chars.empty()) {
-    ASSIGN_OR_RETURN(int64_t value, PositiveFlag("max_input_chars_per_word",
-                                                 max_chars, 1 << 30));
-    o.max_input_chars_per_word = static_cast<int>(value);
-  }
-  return o;
-}
 
 absl::Status BuildVocab(const BertTokenizerOptions& tokenizer) {
   VocabBuilderOptions options;
@@ -85,7 +60,7 @@ absl::Status BuildVocab(const BertTokenizerOptions& tokenizer) {
 }
 
 absl::Status Tokenize(const BertTokenizerOptions& options) {
-  ASSIGN_OR_RETURN(Vocab vocab, Vocab::Load(flags.vocab));
+  ASSIGN_OR_RETURN(Vocab vocab, Vocab::Load(flags.tokenizer.vocab));
   const std::string& input = flags.input;
   ASSIGN_OR_RETURN(std::vector<std::string> lines, ReadTextLines(input));
   const BertTokenizer tokenizer(&vocab, options);
@@ -120,39 +95,27 @@ absl::Status Tokenize(const BertTokenizerOptions& options) {
 }  // namespace
 
 std::vector<Flag> TokenizeFlags() {
-  return {
-      StringFlag("vocab", &flags.vocab,
-                 "A BERT vocab.txt: one token per line, the id is the line "
-                 "number from 0; it must hold [PAD] [UNK] [CLS] [SEP] "
-                 "[MASK]."),
-      WithAlias(StringFlag("input", &flags.input,
-                           "The text to tokenize, or the corpus to build a "
-                           "vocabulary from. Default: stdin."),
-                "i"),
-      OutputFlag(&flags.output,
-                 "Where --build_vocab writes the vocabulary (the tokens of "
-                 "text go to stdout)."),
-      SwitchFlag("lowercase", &flags.lowercase,
-                 "BERT's uncased setting: lowercase the text and strip "
-                 "accents."),
-      StringFlag("mode", &flags.mode,
-                 "Where BERT's two published tokenizers differ: google "
-                 "(google-research/bert) or hf (Hugging Face: NFC before the "
-                 "whitespace split, words over 100 characters are [UNK] "
-                 "instead of over 200)."),
-      SwitchFlag("pieces", &flags.pieces,
-                 "Print the WordPiece tokens instead of ids."),
-      StringFlag("max_input_chars_per_word", &flags.max_input_chars_per_word,
-                 "Words longer than this many characters become [UNK]; "
-                 "default: the mode's (google 200, hf 100)."),
-      StringFlag("build_vocab", &flags.build_vocab,
-                 "Instead of tokenizing, build a WordPiece vocabulary of this "
-                 "many tokens from the corpus (-i) and write it to -o."),
-  };
+  return WithTokenizerFlags(
+      &flags.tokenizer,
+      {
+          WithAlias(StringFlag("input", &flags.input,
+                               "The text to tokenize, or the corpus to build "
+                               "a vocabulary from. Default: stdin."),
+                    "i"),
+          OutputFlag(&flags.output,
+                     "Where --build_vocab writes the vocabulary (the tokens "
+                     "of text go to stdout)."),
+          SwitchFlag("pieces", &flags.pieces,
+                     "Print the WordPiece tokens instead of ids."),
+          StringFlag("build_vocab", &flags.build_vocab,
+                     "Instead of tokenizing, build a WordPiece vocabulary of "
+                     "this many tokens from the corpus (-i) and write it to "
+                     "-o."),
+      });
 }
 
 absl::Status CheckTokenizeFlags(const Operands&) {
-  RETURN_IF_ERROR(TokenizerOptionsFromFlags().status());
+  RETURN_IF_ERROR(TokenizerOptionsFromFlags(flags.tokenizer).status());
   const bool build = !flags.build_vocab.empty();
   if (build) {
     RETURN_IF_ERROR(
@@ -161,13 +124,13 @@ absl::Status CheckTokenizeFlags(const Operands&) {
       return absl::InvalidArgumentError(
           "--build_vocab writes the vocabulary to -o FILE: name it");
     }
-    if (!flags.vocab.empty() || flags.pieces) {
+    if (!flags.tokenizer.vocab.empty() || flags.pieces) {
       return absl::InvalidArgumentError(
           "--build_vocab makes a vocabulary: it takes no --vocab or --pieces");
     }
     return absl::OkStatus();
   }
-  if (flags.vocab.empty()) {
+  if (flags.tokenizer.vocab.empty()) {
     return absl::InvalidArgumentError(
         "name the vocabulary with --vocab vocab.txt (or build one with "
         "--build_vocab SIZE)");
@@ -180,7 +143,8 @@ absl::Status CheckTokenizeFlags(const Operands&) {
 }
 
 absl::Status RunTokenize(const std::vector<std::string>&) {
-  ASSIGN_OR_RETURN(BertTokenizerOptions options, TokenizerOptionsFromFlags());
+  ASSIGN_OR_RETURN(BertTokenizerOptions options,
+                   TokenizerOptionsFromFlags(flags.tokenizer));
   if (!flags.build_vocab.empty()) return BuildVocab(options);
   return Tokenize(options);
 }

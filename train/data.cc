@@ -1,32 +1,169 @@
 #include "train/data.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "core/limits.h"
+#include "core/npy.h"
 
 namespace rill {
+
+DataArray::DataArray(Tensor tensor)
+    : dtype_(tensor.dtype()),
+      shape_(tensor.shape()),
+      tensor_(std::move(tensor)) {}
+
+absl::StatusOr<DataArray> DataArray::OpenShards(
+    const std::vector<std::string>& paths) {
+  if (paths.empty()) return absl::InvalidArgumentError("no shard files");
+  DataArray a;
+  auto shards = std::make_shared<std::vector<Shard>>();
+  std::vector<int64_t> dims;
+  int64_t rows = 0;
+  for (const std::string& path : paths) {
+    ASSIGN_OR_RETURN(NpyLayout layout, ReadNpyLayout(path));
+    const Shape& shape = layout.shape;
+    if (shape.rank() == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path,
+                       ": a scalar; a shard's first axis indexes "
+                       "examples"));
+    }
+    std::vector<int64_t> row_dims(shape.dims().begin() + 1, shape.dims().end());
+    if (shards->empty()) {
+      a.dtype_ = layout.dtype;
+      dims = row_dims;
+      ASSIGN_OR_RETURN(a.row_bytes_, Shape(row_dims).ByteSize(a.dtype_));
+    } else if (layout.dtype != a.dtype_ || row_dims != dims) {
+      std::vector<int64_t> first = dims;
+      first.insert(first.begin(), shards->front().rows);
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": holds ", DTypeName(layout.dtype), shape.ToString(),
+          " but the first shard, ", shards->front().path, ", holds ",
+          DTypeName(a.dtype_), Shape(first).ToString(),
+          "; shards may differ only in their first axis"));
+    }
+    shards->push_back({path, rows, shape.dim(0), layout.data_offset});
+    ASSIGN_OR_RETURN(rows,
+                     CheckedAdd(rows, shape.dim(0), "rows of the shards"));
+  }
+  dims.insert(dims.begin(), rows);
+  a.shape_ = Shape(dims);
+  a.shards_ = std::move(shards);
+  return a;
+}
+
+int64_t DataArray::num_shards() const {
+  return shards_ == nullptr ? 0 : static_cast<int64_t>(shards_->size());
+}
+
+absl::Status DataArray::Gather(const int64_t* rows, int64_t n,
+                               Tensor& to) const {
+  if (!streamed()) {
+    GatherRows(tensor_, rows, n, to);
+    return absl::OkStatus();
+  }
+  return GatherFromShards(rows, n, to);
+}
+
+absl::Status DataArray::GatherFromShards(const int64_t* rows, int64_t n,
+                                         Tensor& to) const {
+  const std::vector<Shard>& shards = *shards_;
+  by_shard_.resize(n);
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t row = first_row_ + rows[k];
+    auto after = std::upper_bound(
+        shards.begin(), shards.end(), row,
+        [](int64_t r, const Shard& s) { return r < s.first_row; });
+    by_shard_[k] = {(after - shards.begin()) - 1, k};
+  }
+  std::sort(by_shard_.begin(), by_shard_.end());
+  char* out = static_cast<char*>(to.raw_data());
+  for (int64_t g = 0; g < n;) {
+    const Shard& shard = shards[by_shard_[g].first];
+    const int fd = ::open(shard.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return absl::DataLossError(
+          absl::StrCat(shard.path, ": cannot open: ", std::strerror(errno)));
+    }
+    absl::Status status;
+    for (; g < n && &shards[by_shard_[g].first] == &shard && status.ok(); ++g) {
+      const int64_t k = by_shard_[g].second;
+      const int64_t row = first_row_ + rows[k] - shard.first_row;
+      char* dst = out + k * row_bytes_;
+      const ssize_t got =
+          ::pread(fd, dst, row_bytes_, shard.data_offset + row * row_bytes_);
+      if (got != row_bytes_) {
+        status = absl::DataLossError(
+            absl::StrCat(shard.path, ": row ", row, ": cannot read ",
+                         row_bytes_, " bytes (got ", got,
+                         "); did the file change since it was opened?"));
+      } else if (dtype_ == DType::kBool) {
+        for (int64_t b = 0; b < row_bytes_ && status.ok(); ++b) {
+          if (static_cast<unsigned char>(dst[b]) > 1) {
+            status = absl::InvalidArgumentError(absl::StrCat(
+                shard.path, ": row ", row, ": bool element ", b, " is byte ",
+                static_cast<int>(static_cast<unsigned char>(dst[b])),
+                "; only 0 and 1 are valid"));
+          }
+        }
+      }
+    }
+    ::close(fd);
+    RETURN_IF_ERROR(status);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DataArray> DataArray::Slice(int64_t begin, int64_t end) const {
+  std::vector<int64_t> dims = shape_.dims();
+  dims[0] = end - begin;
+  if (streamed()) {
+    DataArray view;
+    view.dtype_ = dtype_;
+    view.shape_ = Shape(dims);
+    view.shards_ = shards_;
+    view.first_row_ = first_row_ + begin;
+    view.row_bytes_ = row_bytes_;
+    return view;
+  }
+  ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype_, Shape(dims)));
+  if (t.byte_size() > 0) {
+    const int64_t row_bytes = t.byte_size() / (end - begin);
+    std::memcpy(
+        t.raw_data(),
+        static_cast<const char*>(tensor_.raw_data()) + begin * row_bytes,
+        t.byte_size());
+  }
+  return DataArray(std::move(t));
+}
+
+std::pair<std::string, int64_t> DataArray::Locate(int64_t row) const {
+  if (!streamed()) return {"", row};
+  row += first_row_;
+  auto after = std::upper_bound(
+      shards_->begin(), shards_->end(), row,
+      [](int64_t r, const Shard& s) { return r < s.first_row; });
+  const Shard& shard = *(after - 1);
+  return {shard.path, row - shard.first_row};
+}
 
 absl::StatusOr<std::pair<Dataset, Dataset>> Dataset::SplitAt(int64_t n) const {
   std::pair<Dataset, Dataset> parts;
   for (size_t i = 0; i < arrays.size(); ++i) {
-    const Tensor& a = arrays[i];
-    int64_t row_bytes =
-        a.shape().dim(0) == 0 ? 0 : a.byte_size() / a.shape().dim(0);
+    const DataArray& a = arrays[i];
     for (auto [part, begin, end] :
          {std::tuple{&parts.first, int64_t{0}, n},
           std::tuple{&parts.second, n, a.shape().dim(0)}}) {
-      std::vector<int64_t> dims = a.shape().dims();
-      dims[0] = end - begin;
-      ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(a.dtype(), Shape(dims)));
-      if (t.byte_size() > 0) {
-        std::memcpy(t.raw_data(),
-                    static_cast<const char*>(a.raw_data()) + begin * row_bytes,
-                    t.byte_size());
-      }
+      ASSIGN_OR_RETURN(DataArray slice, a.Slice(begin, end));
       part->inputs.push_back(inputs[i]);
-      part->arrays.push_back(std::move(t));
+      part->arrays.push_back(std::move(slice));
       if (i < sources.size()) part->sources.push_back(sources[i]);
     }
   }
@@ -54,7 +191,7 @@ absl::Status CheckDataset(const ValidGraph& graph, const Dataset& data,
   };
   for (size_t i = 0; i < data.arrays.size(); ++i) {
     const std::string& input = data.inputs[i];
-    const Tensor& array = data.arrays[i];
+    const DataArray& array = data.arrays[i];
     std::string where = absl::StrCat(field, "[", i, "]");
     int node = graph.FindNode(input);
     if (node < 0 || graph.node_op(node) != "Input") {
@@ -87,6 +224,124 @@ absl::Status CheckDataset(const ValidGraph& graph, const Dataset& data,
           where,
           absl::StrCat(source(i), " has ", array.shape().dim(0),
                        " examples but ", source(0), " has ", data.size()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// An Input whose values index something of a fixed size.
+struct IndexUse {
+  int consumer = -1;
+  int64_t size = 0;          // Valid values are [0, size) ...
+  int64_t allowed = -1;      // ... and this one (SoftmaxCrossEntropy's
+  bool has_allowed = false;  // ignore_index).
+  const char* what = "";
+};
+
+int64_t IntAttrOr(const Node& node, const char* key, int64_t fallback) {
+  auto it = node.attr().find(key);
+  return it == node.attr().end() ? fallback : it->second.i();
+}
+
+// The uses of Input node `input` as labels of a SoftmaxCrossEntropy or as
+// the indices of a Gather, where the graph fixes the class count or the
+// gathered axis.
+std::vector<IndexUse> IndexUses(const ValidGraph& graph, int input) {
+  std::vector<IndexUse> uses;
+  for (int n = 0; n < graph.num_nodes(); ++n) {
+    const NodeInfo& info = graph.info(n);
+    const std::string op = graph.node_op(n);
+    if ((op != "SoftmaxCrossEntropy" && op != "Gather") ||
+        info.inputs.size() < 2 || info.inputs[1].node != input) {
+      continue;
+    }
+    const TensorRef& from = info.inputs[0];
+    const Shape& shape = graph.info(from.node).shapes[from.output];
+    IndexUse use;
+    use.consumer = n;
+    if (op == "SoftmaxCrossEntropy") {
+      if (shape.rank() == 0) continue;
+      use.size = shape.dim(shape.rank() - 1);
+      use.allowed = IntAttrOr(graph.node(n), "ignore_index", -100);
+      use.has_allowed = true;
+      use.what = "label";
+    } else {
+      int64_t axis = IntAttrOr(graph.node(n), "axis", 0);
+      if (axis < 0) axis += shape.rank();
+      if (axis < 0 || axis >= shape.rank()) continue;
+      use.size = shape.dim(axis);
+      use.what = "index";
+    }
+    if (use.size != kSymbolicDim) uses.push_back(use);
+  }
+  return uses;
+}
+
+template <typename T>
+int64_t FirstBad(const T* v, int64_t n, const IndexUse& use) {
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t x = static_cast<int64_t>(v[k]);
+    if ((x < 0 || x >= use.size) && !(use.has_allowed && x == use.allowed)) {
+      return k;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+absl::Status CheckIndexRanges(const ValidGraph& graph, const Dataset& data,
+                              const std::string& field) {
+  constexpr int64_t kBlockBytes = int64_t{1} << 20;
+  for (size_t i = 0; i < data.arrays.size(); ++i) {
+    const DataArray& array = data.arrays[i];
+    const int input = graph.FindNode(data.inputs[i]);
+    if (input < 0 ||
+        (array.dtype() != DType::kI64 && array.dtype() != DType::kI32)) {
+      continue;
+    }
+    const std::vector<IndexUse> uses = IndexUses(graph, input);
+    if (uses.empty() || array.shape().dim(0) == 0) continue;
+    const int64_t rows = array.shape().dim(0);
+    ASSIGN_OR_RETURN(const int64_t elements, array.shape().NumElements());
+    const int64_t per_row = elements / rows;
+    const int64_t row_bytes = per_row * DTypeSize(array.dtype());
+    const int64_t block = std::max<int64_t>(
+        1, std::min(rows, kBlockBytes / std::max<int64_t>(row_bytes, 1)));
+    std::vector<int64_t> dims = array.shape().dims();
+    dims[0] = block;
+    ASSIGN_OR_RETURN(Tensor values,
+                     Tensor::Allocate(array.dtype(), Shape(dims)));
+    std::vector<int64_t> index(block);
+    for (int64_t first = 0; first < rows; first += block) {
+      const int64_t n = std::min(block, rows - first);
+      for (int64_t r = 0; r < n; ++r) index[r] = first + r;
+      RETURN_IF_ERROR(array.Gather(index.data(), n, values));
+      for (const IndexUse& use : uses) {
+        const int64_t bad =
+            array.dtype() == DType::kI64
+                ? FirstBad(values.data<int64_t>(), n * per_row, use)
+                : FirstBad(values.data<int32_t>(), n * per_row, use);
+        if (bad < 0) continue;
+        const int64_t value = array.dtype() == DType::kI64
+                                  ? values.data<int64_t>()[bad]
+                                  : values.data<int32_t>()[bad];
+        const auto [file, row] = array.Locate(first + bad / per_row);
+        const std::string& source =
+            !file.empty()
+                ? file
+                : (i < data.sources.size() ? data.sources[i] : "the array");
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, "[", i, "]: ", source, ": row ", row, ": ", use.what, " ",
+            value, " is outside [0, ", use.size, ")",
+            use.has_allowed
+                ? absl::StrCat(" (and not ignore_index ", use.allowed, ")")
+                : "",
+            "; input '", data.inputs[i], "' feeds ",
+            graph.Describe(use.consumer)));
+      }
     }
   }
   return absl::OkStatus();

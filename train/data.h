@@ -2,10 +2,15 @@
 #define RILL_TRAIN_DATA_H_
 
 // Training data: named arrays whose first axis indexes examples, cut into
-// batches in a seeded order that a checkpoint can restore exactly.
+// batches in a seeded order that a checkpoint can restore exactly. An array
+// is a tensor in memory, or .npy shards on disk whose rows are read as the
+// batches need them, so that a data set larger than memory trains in flat
+// memory (the page cache, not the process, holds the files).
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/random.h"
@@ -15,15 +20,72 @@
 
 namespace rill {
 
+// The examples of one input: a tensor, or shards streamed from disk.
+class DataArray {
+ public:
+  DataArray() = default;
+  // In memory. Implicit: a Tensor is an array.
+  DataArray(Tensor tensor);  // NOLINT(runtime/explicit)
+
+  // .npy files concatenated on axis 0, in the order given. Only their
+  // headers are read here; every shard must have the first one's dtype and
+  // dims past the first (errors name the file).
+  static absl::StatusOr<DataArray> OpenShards(
+      const std::vector<std::string>& paths);
+
+  DType dtype() const { return dtype_; }
+  // [examples, ...].
+  const Shape& shape() const { return shape_; }
+  bool streamed() const { return shards_ != nullptr; }
+  int64_t num_shards() const;
+
+  // Copies rows rows[0..n) into the first n rows of `to` (of this dtype,
+  // dims past the first alike, at least n rows). From shards, each shard
+  // is opened once per call and the rows are read with pread; a file that
+  // changed since OpenShards, or a bool that is not 0 or 1, is an error
+  // naming the file and row. Not thread-safe (a scratch buffer is reused
+  // so that a training step allocates nothing).
+  absl::Status Gather(const int64_t* rows, int64_t n, Tensor& to) const;
+
+  // Rows [begin, end): a copy in memory, a view of the same files on disk.
+  absl::StatusOr<DataArray> Slice(int64_t begin, int64_t end) const;
+
+  // Where row `row` lies: its shard's path and the row in that file; for
+  // an array in memory, "" and `row`.
+  std::pair<std::string, int64_t> Locate(int64_t row) const;
+
+ private:
+  struct Shard {
+    std::string path;
+    int64_t first_row = 0;  // Of the concatenation.
+    int64_t rows = 0;
+    int64_t data_offset = 0;
+  };
+  absl::Status GatherFromShards(const int64_t* rows, int64_t n,
+                                Tensor& to) const;
+
+  DType dtype_ = DType::kF32;
+  Shape shape_;
+  Tensor tensor_;  // In memory.
+  // On disk: the shards, shared by slices; this array's row r is the
+  // concatenation's row first_row_ + r.
+  std::shared_ptr<const std::vector<Shard>> shards_;
+  int64_t first_row_ = 0;
+  int64_t row_bytes_ = 0;
+  // (shard, k) for the rows of one Gather, sorted by shard.
+  mutable std::vector<std::pair<int64_t, int64_t>> by_shard_;
+};
+
 // Arrays bound to graph inputs, all with the same number of examples.
 struct Dataset {
   std::vector<std::string> inputs;  // Graph Input names.
-  std::vector<Tensor> arrays;       // arrays[i] feeds inputs[i].
+  std::vector<DataArray> arrays;    // arrays[i] feeds inputs[i].
   // Where arrays[i] came from (a file name), for error messages; empty for
   // arrays made in memory.
   std::vector<std::string> sources;
   int64_t size() const { return arrays.empty() ? 0 : arrays[0].shape().dim(0); }
-  // The first `n` examples, and the rest (copies).
+  // The first `n` examples, and the rest (copies of arrays in memory,
+  // views of streamed ones).
   absl::StatusOr<std::pair<Dataset, Dataset>> SplitAt(int64_t n) const;
 };
 
@@ -33,6 +95,16 @@ struct Dataset {
 // `data` bindings do.
 absl::Status CheckDataset(const ValidGraph& graph, const Dataset& data,
                           const std::string& field);
+
+// Checks the values of the integer arrays that feed, directly, the labels
+// of a SoftmaxCrossEntropy (in [0, classes), or its ignore_index) or the
+// indices of a Gather (in [0, the gathered axis)), where the graph fixes
+// that bound; shards are read in blocks of about 1 MiB. Errors name
+// `field`[i], the file (a shard, or sources[i]) and the row in it, the
+// value, and the consuming node, so that a bad label is found at load and
+// not when a batch reaches it.
+absl::Status CheckIndexRanges(const ValidGraph& graph, const Dataset& data,
+                              const std::string& field);
 
 // The order in which the examples are visited, epoch after epoch: every
 // example once per epoch, reshuffled at each epoch's start when `shuffle`.

@@ -309,7 +309,8 @@ absl::StatusOr<StepResult> Trainer::Step() {
     const int64_t* rows = order_->Next();
     for (size_t i = 0; i < run_inputs_.size(); ++i) {
       if (run_inputs_[i] == nullptr) continue;  // Not needed by the loss.
-      GatherRows(train_.arrays[i], rows, config_.batch_size(), *run_inputs_[i]);
+      RETURN_IF_ERROR(
+          train_.arrays[i].Gather(rows, config_.batch_size(), *run_inputs_[i]));
     }
     RETURN_IF_ERROR(run_->Run());
     const std::vector<Tensor>& out = run_->outputs();
@@ -377,11 +378,11 @@ absl::StatusOr<double> Trainer::Evaluate() {
     std::vector<int64_t> rows(count);
     for (int64_t i = 0; i < count; ++i) rows[i] = begin + i;
     for (size_t i = 0; i < validation_.arrays.size(); ++i) {
-      const Tensor& a = validation_.arrays[i];
+      const DataArray& a = validation_.arrays[i];
       std::vector<int64_t> dims = a.shape().dims();
       dims[0] = count;
       ASSIGN_OR_RETURN(Tensor batch, Tensor::Allocate(a.dtype(), Shape(dims)));
-      GatherRows(a, rows.data(), count, batch);
+      RETURN_IF_ERROR(a.Gather(rows.data(), count, batch));
       feeds[validation_.inputs[i]] = std::move(batch);
     }
     ASSIGN_OR_RETURN(std::vector<Tensor> out,

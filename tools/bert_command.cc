@@ -1,0 +1,200 @@
+// `rill bert make-data`: BERT's pretraining examples (text/pretraining_data.h)
+// from a corpus, written as .npy shards that `rill train` streams.
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/file_io.h"
+#include "text/pretraining_data.h"
+#include "text/wordpiece.h"
+#include "tools/commands.h"
+#include "tools/tokenizer_flags.h"
+
+namespace rill {
+namespace {
+
+// The flags of `rill bert make-data`.
+struct {
+  TokenizerFlagValues tokenizer;
+  std::string input, output;
+  PretrainingDataOptions data;
+  int64_t examples_per_shard = 10000;
+} flags;
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+// What the examples hold, for the summary: the masked fraction and its
+// 80/10/10 split, and the next-sentence rate.
+struct ExampleStats {
+  int64_t tokens = 0, masked = 0, as_mask = 0, kept = 0, random_next = 0;
+};
+
+ExampleStats Count(const PretrainingExamples& made, int32_t mask_id) {
+  ExampleStats s;
+  for (const PretrainingExample& e : made.examples) {
+    s.tokens += static_cast<int64_t>(e.tokens.size());
+    s.masked += static_cast<int64_t>(e.masked_positions.size());
+    for (size_t k = 0; k < e.masked_positions.size(); ++k) {
+      const int32_t now = e.tokens[e.masked_positions[k]];
+      s.as_mask += now == mask_id;
+      s.kept += now == e.masked_ids[k];
+    }
+    s.random_next += e.random_next;
+  }
+  return s;
+}
+
+double Percent(int64_t part, int64_t whole) {
+  return whole == 0 ? 0 : 100.0 * part / whole;
+}
+
+void PrintSummary(const PretrainingExamples& made, int64_t shards,
+                  int32_t mask_id) {
+  const ExampleStats s = Count(made, mask_id);
+  const int64_t n = static_cast<int64_t>(made.examples.size());
+  const int64_t drawn = n - made.forced_random_next;
+  std::fprintf(stderr,
+               "%s: %lld examples in %lld shards; masked %.2f%% of %lld "
+               "tokens ([MASK] %.1f%%, kept %.1f%%, random %.1f%%); next "
+               "sentence random in %.1f%%: %lld one-sentence chunks of "
+               "necessity, and %.1f%% of the other %lld\n",
+               flags.output.c_str(), static_cast<long long>(n),
+               static_cast<long long>(shards), Percent(s.masked, s.tokens),
+               static_cast<long long>(s.tokens), Percent(s.as_mask, s.masked),
+               Percent(s.kept, s.masked),
+               Percent(s.masked - s.as_mask - s.kept, s.masked),
+               Percent(s.random_next, n),
+               static_cast<long long>(made.forced_random_next),
+               Percent(s.random_next - made.forced_random_next, drawn),
+               static_cast<long long>(drawn));
+  std::fprintf(stderr,
+               "a TrainConfig binds them by pattern, relative to its own "
+               "directory: data { input: \"input_ids\" file: "
+               "\"%s/input_ids-*.npy\" } (and the other inputs alike)\n",
+               std::filesystem::path(flags.output).filename().c_str());
+}
+
+absl::Status MakeData() {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string& dir = flags.output;
+  std::error_code error;
+  if (std::filesystem::exists(dir, error) &&
+      !std::filesystem::is_empty(dir, error)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(dir, ": exists and is not empty; give a new directory"));
+  }
+  ASSIGN_OR_RETURN(BertTokenizerOptions options,
+                   TokenizerOptionsFromFlags(flags.tokenizer));
+  ASSIGN_OR_RETURN(Vocab vocab, Vocab::Load(flags.tokenizer.vocab));
+  ASSIGN_OR_RETURN(std::string text,
+                   ReadFileCapped(flags.input, CommonFlags().max_file_bytes));
+  const BertTokenizer tokenizer(&vocab, options);
+  ASSIGN_OR_RETURN(std::vector<Document> documents,
+                   ReadDocuments(text, flags.input, tokenizer));
+  text = std::string();
+  int64_t sentences = 0, tokens = 0;
+  for (const Document& d : documents) {
+    sentences += static_cast<int64_t>(d.size());
+    for (const auto& s : d) tokens += static_cast<int64_t>(s.size());
+  }
+  std::fprintf(
+      stderr, "%s: %zu documents, %lld sentences, %lld tokens (%.1f s)\n",
+      flags.input.c_str(), documents.size(), static_cast<long long>(sentences),
+      static_cast<long long>(tokens), SecondsSince(start));
+  const int64_t passes = flags.data.dupe_factor;
+  ASSIGN_OR_RETURN(
+      PretrainingExamples made,
+      MakePretrainingExamples(
+          std::move(documents), vocab, flags.data, CommonFlags().memory_budget,
+          [&](int64_t pass, int64_t examples) {
+            std::fprintf(stderr, "pass %lld/%lld: %lld examples (%.1f s)\n",
+                         static_cast<long long>(pass),
+                         static_cast<long long>(passes),
+                         static_cast<long long>(examples), SecondsSince(start));
+          }));
+  ASSIGN_OR_RETURN(
+      int64_t shards,
+      WritePretrainingShards(
+          made, flags.data, dir, flags.examples_per_shard,
+          [&](int64_t shard, int64_t count) {
+            std::fprintf(stderr, "shard %lld/%lld written (%.1f s)\n",
+                         static_cast<long long>(shard),
+                         static_cast<long long>(count), SecondsSince(start));
+          }));
+  PrintSummary(made, shards, vocab.Find("[MASK]"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<Flag> BertFlags() {
+  PretrainingDataOptions& o = flags.data;
+  return WithTokenizerFlags(
+      &flags.tokenizer,
+      {
+          WithAlias(StringFlag("input", &flags.input,
+                               "The corpus: one sentence per line, a blank "
+                               "line between documents (UTF-8)."),
+                    "i"),
+          OutputFlag(&flags.output,
+                     "A new (or empty) directory for the shards "
+                     "<input>-00000.npy, ...; written whole or not at all."),
+          IntFlag("max_seq_length", &o.max_seq_length,
+                  "Tokens per example, [CLS] and both [SEP] included; at "
+                  "least 5."),
+          IntFlag("max_predictions_per_seq", &o.max_predictions_per_seq,
+                  "Masked positions per example at most; at least 1."),
+          DoubleFlag("masked_lm_prob", &o.masked_lm_prob,
+                     "The fraction of tokens to mask, in (0, 1]."),
+          DoubleFlag("short_seq_prob", &o.short_seq_prob,
+                     "The chance that an example aims at a random shorter "
+                     "length, in [0, 1]."),
+          IntFlag("dupe_factor", &o.dupe_factor,
+                  "Passes over the corpus, each with fresh random draws."),
+          IntFlag("seed", &o.seed,
+                  "Seeds every draw: the same seed, corpus and flags give "
+                  "the same bytes."),
+          IntFlag("examples_per_shard", &flags.examples_per_shard,
+                  "Rows per .npy shard (the last one may have fewer)."),
+          MemoryBudgetFlag(),
+          MaxFileFlag(),
+      });
+}
+
+absl::Status CheckBertFlags(const Operands& operands) {
+  if (operands[0] != "make-data") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", operands[0], "' is not a bert subcommand; there is make-data"));
+  }
+  RETURN_IF_ERROR(TokenizerOptionsFromFlags(flags.tokenizer).status());
+  for (auto [flag, value] : {std::pair{"--vocab", &flags.tokenizer.vocab},
+                             {"-i", &flags.input},
+                             {"-o", &flags.output}}) {
+    if (value->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("make-data needs ", flag, ": name it"));
+    }
+  }
+  absl::Status options = ValidatePretrainingOptions(flags.data);
+  if (!options.ok()) {
+    return absl::Status(options.code(), absl::StrCat("--", options.message()));
+  }
+  if (flags.examples_per_shard < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--examples_per_shard ", flags.examples_per_shard,
+                     ": give a whole number >= 1"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunBert(const Operands&) { return MakeData(); }
+
+}  // namespace rill
