@@ -55,7 +55,8 @@ std::vector<OpRow> RecurrentRows() {
   }
   // Empty batches: oneDNN takes no empty tensors, so the reference runs;
   // the states are empty and the weight gradients zero.
-  for (const std::string& cell : {"lstm", "gru"}) {
+  for (const char* name : {"lstm", "gru"}) {
+    const std::string cell = name;
     std::vector<InputSpec> in = RecurrentLayerInputs(cell, 3, 0, 4, 5);
     rows.push_back({"RecurrentLayer", in, {{"cell", StringAttr(cell)}}, false});
     if (cell == "lstm") in.pop_back();

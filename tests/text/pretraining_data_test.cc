@@ -103,7 +103,9 @@ TEST(PretrainingDataTest, LayoutMaskingAndNextSentenceStatistics) {
     std::vector<int32_t> original = e.tokens;
     for (size_t k = 0; k < e.masked_positions.size(); ++k) {
       const int32_t at = e.masked_positions[k];
-      if (k > 0) ASSERT_GT(at, e.masked_positions[k - 1]);
+      if (k > 0) {
+        ASSERT_GT(at, e.masked_positions[k - 1]);
+      }
       ASSERT_NE(at, 0);
       ASSERT_NE(at, e.segment_a_length - 1);
       ASSERT_NE(at, n - 1);
@@ -210,7 +212,9 @@ TEST(PretrainingDataTest, ShardsAreTheSameBytesForTheSameSeed) {
     for (int64_t i = 0; i < 64; ++i) {
       EXPECT_EQ(m[i], i < length) << r << "," << i;
       EXPECT_EQ(type[i], i >= b_start && i < length) << r << "," << i;
-      if (i >= length) EXPECT_EQ(id[i], 0) << r << "," << i;
+      if (i >= length) {
+        EXPECT_EQ(id[i], 0) << r << "," << i;
+      }
     }
   }
   // A written data set is never overwritten.
