@@ -165,30 +165,33 @@ absl::StatusOr<BertSpec> BertSpecFromHfConfig(absl::string_view json,
     }
   }
   BertSpec spec;
-  ASSIGN_OR_RETURN(int64_t v, r.Int("vocab_size"));
-  spec.set_vocab_size(v);
-  ASSIGN_OR_RETURN(v, r.Int("hidden_size"));
-  spec.set_hidden_size(v);
-  ASSIGN_OR_RETURN(v, r.Int("num_hidden_layers"));
-  spec.set_num_hidden_layers(v);
-  ASSIGN_OR_RETURN(v, r.Int("num_attention_heads"));
-  spec.set_num_attention_heads(v);
-  ASSIGN_OR_RETURN(v, r.Int("intermediate_size"));
-  spec.set_intermediate_size(v);
+  using IntSetter = void (BertSpec::*)(int64_t);
+  const std::pair<const char*, IntSetter> ints[] = {
+      {"vocab_size", &BertSpec::set_vocab_size},
+      {"hidden_size", &BertSpec::set_hidden_size},
+      {"num_hidden_layers", &BertSpec::set_num_hidden_layers},
+      {"num_attention_heads", &BertSpec::set_num_attention_heads},
+      {"intermediate_size", &BertSpec::set_intermediate_size},
+      {"max_position_embeddings", &BertSpec::set_max_position_embeddings},
+      {"type_vocab_size", &BertSpec::set_type_vocab_size}};
+  for (const auto& [key, set] : ints) {
+    ASSIGN_OR_RETURN(int64_t v, r.Int(key));
+    (spec.*set)(v);
+  }
   ASSIGN_OR_RETURN(std::string act, r.String("hidden_act"));
   spec.set_hidden_act(act);
-  ASSIGN_OR_RETURN(v, r.Int("max_position_embeddings"));
-  spec.set_max_position_embeddings(v);
-  ASSIGN_OR_RETURN(v, r.Int("type_vocab_size"));
-  spec.set_type_vocab_size(v);
-  ASSIGN_OR_RETURN(double d, r.Number("layer_norm_eps"));
-  spec.set_layer_norm_eps(d);
-  ASSIGN_OR_RETURN(d, r.Number("hidden_dropout_prob"));
-  spec.set_hidden_dropout_prob(d);
-  ASSIGN_OR_RETURN(d, r.Number("attention_probs_dropout_prob"));
-  spec.set_attention_probs_dropout_prob(d);
+  using DoubleSetter = void (BertSpec::*)(double);
+  const std::pair<const char*, DoubleSetter> doubles[] = {
+      {"layer_norm_eps", &BertSpec::set_layer_norm_eps},
+      {"hidden_dropout_prob", &BertSpec::set_hidden_dropout_prob},
+      {"attention_probs_dropout_prob",
+       &BertSpec::set_attention_probs_dropout_prob}};
+  for (const auto& [key, set] : doubles) {
+    ASSIGN_OR_RETURN(double d, r.Number(key));
+    (spec.*set)(d);
+  }
   if (r.Has("initializer_range")) {
-    ASSIGN_OR_RETURN(d, r.Number("initializer_range"));
+    ASSIGN_OR_RETURN(double d, r.Number("initializer_range"));
     spec.set_initializer_range(d);
   }
   // The checks of a spec, with sizes that the config does not fix chosen
