@@ -48,30 +48,47 @@ absl::Status CheckCommon(const std::string& what, const std::string& prefix,
 // The body of AddScaledDotProductAttention; options are checked.
 // `make_mask` gets the scores' node (whose shape masks read) and returns
 // the additive mask, or "" for none.
+// `dropout` > 0 drops attention probabilities (training), as PyTorch's
+// and BERT's attention do.
+struct AttendOptions {
+  int64_t key_dim = 0;
+  DType dtype = DType::kF32;
+  double dropout = 0;
+  uint64_t seed = 0;
+  // Zero the rows whose keys are all masked (the -1e9 masks); an additive
+  // mask of moderate values (BERT's -10000) leaves every row allowed.
+  bool zero_masked_rows = true;
+};
+
 std::string Attend(
     GraphBuilder& w, const std::string& q, const std::string& k,
     const std::string& v,
     const std::function<std::string(const std::string&)>& make_mask,
-    int64_t key_dim, DType dtype) {
+    const AttendOptions& a) {
+  const int64_t key_dim = a.key_dim;
+  const DType dtype = a.dtype;
+  auto attend = [&](std::string weights) -> std::string {
+    if (a.dropout > 0) {
+      weights = w.Dropout("weights_dropout", weights, a.dropout, a.seed);
+    }
+    return w.Op("output", "MatMul", {weights, v});
+  };
   std::string qk =
       w.Op("scores_qk", "MatMul", {q, k}).AttrBool("transpose_b", true);
   const double scale = 1.0 / std::sqrt(static_cast<double>(key_dim));
   std::string scores =
       w.Op("scores", "Mul", {qk, w.Scalar("scale", dtype, scale)});
   const std::string mask = make_mask(qk);
-  if (mask.empty()) {
-    std::string weights = w.Op("weights", "Softmax", {scores});
-    return w.Op("output", "MatMul", {weights, v});
-  }
+  if (mask.empty()) return attend(w.Op("weights", "Softmax", {scores}));
   std::string masked = w.Op("scores_masked", "Add", {scores, mask});
+  if (!a.zero_masked_rows) return attend(w.Op("weights", "Softmax", {masked}));
   std::string soft = w.Op("softmax", "Softmax", {masked});
   // Zero the rows with no allowed key, which softmax makes uniform.
   std::string allowed =
       w.Op("allowed", "Greater",
            {mask, w.Scalar("masked_below", dtype, kMaskedBelow)});
   std::string keep = w.Cast("keep", allowed, dtype);
-  std::string weights = w.Op("weights", "Mul", {soft, keep});
-  return w.Op("output", "MatMul", {weights, v});
+  return attend(w.Op("weights", "Mul", {soft, keep}));
 }
 
 // x [B, T, D] -> [B, h, T, D/h]: a Split along D, a new axis 1 per part,
@@ -118,6 +135,10 @@ std::string Mask(GraphBuilder& w, const MultiHeadAttentionOptions& o,
     pad = w.Op("padding_mask_h", "ExpandDims", {pad}).AttrInt("axis", 1);
     pad = w.Op("padding_mask_hq", "ExpandDims", {pad}).AttrInt("axis", 1);
     mask = mask.empty() ? pad : w.Op("mask", "Add", {mask, pad});
+  }
+  if (!o.additive_mask.empty()) {
+    mask = mask.empty() ? o.additive_mask
+                        : w.Op("mask_additive", "Add", {mask, o.additive_mask});
   }
   return mask;
 }
@@ -183,8 +204,8 @@ absl::StatusOr<std::string> AddScaledDotProductAttention(
                "q, k and v must all be given");
   }
   GraphBuilder w(kWhat, o.prefix);
-  std::string out = Attend(
-      w, q, k, v, [&](const std::string&) { return mask; }, o.key_dim, o.dtype);
+  std::string out = Attend(w, q, k, v, [&](const std::string&) { return mask; },
+                           {o.key_dim, o.dtype});
   RETURN_IF_ERROR(w.Commit(graph));
   return out;
 }
@@ -196,6 +217,11 @@ absl::Status CheckMultiHead(const MultiHeadAttentionOptions& o,
   const char* what = "multi-head attention";
   RETURN_IF_ERROR(
       CheckAttentionOptions(what, o.prefix, o.dtype, o.d_model, o.heads));
+  if (!(o.attention_dropout >= 0 && o.attention_dropout < 1)) {
+    return Bad(what, o.prefix,
+               absl::StrCat("attention_dropout ", o.attention_dropout,
+                            " is not in [0, 1)"));
+  }
   const bool projected = !o.projected_key.empty() || !o.projected_value.empty();
   const bool cached = !o.cache_key.empty() || !o.cache_value.empty() ||
                       !o.cache_position.empty();
@@ -246,6 +272,28 @@ std::string WriteCacheRow(GraphBuilder& w, const std::string& name,
   return w.Op(name, "Add", {kept, written});
 }
 
+// Splits projected q, k, v [B, T, D] into heads, attends with `mask` and
+// the options' dropout, and joins the heads: [B, T_q, D].
+std::string AttendHeads(
+    GraphBuilder& w, const std::string& q, const std::string& k,
+    const std::string& v,
+    const std::function<std::string(const std::string&)>& mask,
+    const MultiHeadAttentionOptions& o) {
+  std::string qh = SplitHeads(w, "q_heads", q, o.heads);
+  std::string kh = SplitHeads(w, "k_heads", k, o.heads);
+  std::string vh = SplitHeads(w, "v_heads", v, o.heads);
+  AttendOptions a;
+  a.key_dim = o.d_model / o.heads;
+  a.dtype = o.dtype;
+  a.dropout = o.attention_dropout;
+  a.seed = o.seed;
+  a.zero_masked_rows =
+      o.causal || !o.key_lengths.empty() || !o.cache_key.empty();
+  // The masks read only the shape [B, h, T_q, T_k] of the scores.
+  std::string heads = Attend(w, qh, kh, vh, mask, a);
+  return JoinHeads(w, "joined", heads, o.heads);
+}
+
 }  // namespace
 
 absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
@@ -292,16 +340,28 @@ absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
       return w.Op("cache_mask_hq", "ExpandDims", {row}).AttrInt("axis", 1);
     };
   }
-  std::string qh = SplitHeads(w, "q_heads", q, o.heads);
-  std::string kh = SplitHeads(w, "k_heads", k, o.heads);
-  std::string vh = SplitHeads(w, "v_heads", v, o.heads);
-  // The masks read only the shape [B, h, T_q, T_k] of the scores.
-  std::string heads = Attend(w, qh, kh, vh, mask, o.d_model / o.heads, o.dtype);
-  std::string joined = JoinHeads(w, "joined", heads, o.heads);
+  std::string joined = AttendHeads(w, q, k, v, mask, o);
   mha.output = w.Linear("out", joined, p.out_weight, p.out_bias);
   mha.parameters = {p.in_weight, p.in_bias, p.out_weight, p.out_bias};
   RETURN_IF_ERROR(w.Commit(graph));
   return mha;
+}
+
+absl::StatusOr<std::string> AddProjectedMultiHeadAttention(
+    const std::string& q, const std::string& k, const std::string& v,
+    const MultiHeadAttentionOptions& o, Graph* graph) {
+  RETURN_IF_ERROR(CheckMultiHead(o, k));
+  if (q.empty() || v.empty() || !o.projected_key.empty() ||
+      !o.cache_key.empty()) {
+    return Bad("multi-head attention", o.prefix,
+               "q, k and v must all be given, with no projected K/V or cache");
+  }
+  GraphBuilder w(kWhat, o.prefix);
+  std::string out = AttendHeads(
+      w, q, k, v, [&](const std::string& scores) { return Mask(w, o, scores); },
+      o);
+  RETURN_IF_ERROR(w.Commit(graph));
+  return out;
 }
 
 absl::StatusOr<ProjectedKeyValue> AddKeyValueProjection(

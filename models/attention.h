@@ -65,7 +65,14 @@ struct MultiHeadAttentionOptions {
   // valid keys; key t of sequence b is masked when t >= lengths[b]
   // (PyTorch's key_padding_mask). Empty: all keys valid.
   std::string key_lengths;
-  uint64_t seed = 0;  // of the initial weights
+  // Optional: an additive mask (a "node" or "node:k", of dtype) that
+  // broadcasts to the scores [B, h, T_q, T_k], e.g. BERT's [B, 1, 1, T_k]
+  // (1 - attention_mask) * -10000. Added to the causal and padding masks.
+  std::string additive_mask;
+  // Inverted dropout (training) on the attention probabilities, in [0, 1);
+  // 0 adds no Dropout op.
+  double attention_dropout = 0;
+  uint64_t seed = 0;  // of the initial weights and of the dropout
 
   // Decoding (models/seq2seq.h). K and V already projected, [B, T_k, D]
   // each (from AddKeyValueProjection, once per source), used instead of
@@ -93,6 +100,16 @@ struct MultiHeadAttention {
 // attention otherwise (K and V from key_value, e.g. the encoder's output).
 absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
     const std::string& query, const std::string& key_value,
+    const MultiHeadAttentionOptions& options, Graph* graph);
+
+// The heads of AddMultiHeadAttention over projections already made (a
+// model whose query, key and value are separate Linear layers, as BERT's):
+// q [B, T_q, D], k and v [B, T_k, D] are split into heads, attended with
+// the options' masks and attention_dropout, and joined: returns the
+// [B, T_q, D] node, before any output projection. Adds no Parameters;
+// projected_key/value and the cache must be empty.
+absl::StatusOr<std::string> AddProjectedMultiHeadAttention(
+    const std::string& q, const std::string& k, const std::string& v,
     const MultiHeadAttentionOptions& options, Graph* graph);
 
 // The projected K and V [B, T_k, D] that AddMultiHeadAttention computes

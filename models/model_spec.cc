@@ -13,6 +13,7 @@
 #include "graph/graph_builder.h"
 #include "graph/loader.h"
 #include "graph/validate.h"
+#include "models/bert.h"
 #include "models/rnn.h"
 
 namespace rill {
@@ -338,6 +339,10 @@ absl::StatusOr<Seq2SeqOptions> Seq2SeqOptionsFromSpec(const ModelSpec& spec) {
 
 absl::StatusOr<Graph> BuildModel(const ModelSpec& spec,
                                  const MemoryBudget& budget) {
+  if (spec.has_bert()) {
+    ASSIGN_OR_RETURN(BertOptions o, BertOptionsFromSpec(spec));
+    return BuildBertGraph(o, budget);
+  }
   if (spec.has_seq2seq()) {
     ASSIGN_OR_RETURN(Seq2SeqOptions o, Seq2SeqOptionsFromSpec(spec));
     RETURN_IF_ERROR(CheckSeq2SeqLimits(o, budget));

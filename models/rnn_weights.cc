@@ -151,6 +151,11 @@ std::map<std::string, int> ParameterIndex(const Graph& graph) {
   return index;
 }
 
+absl::Status NoParameter(const std::string& node) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("the graph has no Parameter '", node, "'"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<PyTorchWeight>> PyTorchWeightNames(
@@ -191,11 +196,19 @@ absl::StatusOr<std::vector<PyTorchWeight>> PyTorchWeightNames(
 absl::Status ImportPyTorchWeights(const std::string& dir, Graph* graph) {
   ASSIGN_OR_RETURN(std::vector<PyTorchWeight> names,
                    PyTorchWeightNames(*graph));
+  return ImportWeightFiles(dir, names, graph);
+}
+
+absl::Status ImportWeightFiles(const std::string& dir,
+                               const std::vector<PyTorchWeight>& names,
+                               Graph* graph) {
   std::map<std::string, int> index = ParameterIndex(*graph);
   // Everything is read and checked before the graph changes.
   std::vector<std::pair<int, Tensor>> loaded;
   for (const PyTorchWeight& w : names) {
-    const int i = index.at(w.node);
+    auto it = index.find(w.node);
+    if (it == index.end()) return NoParameter(w.node);
+    const int i = it->second;
     ASSIGN_OR_RETURN(Tensor t, ReadWeight(NpyPath(dir, w.key), graph->node(i)));
     loaded.emplace_back(i, std::move(t));
   }
@@ -210,11 +223,19 @@ absl::Status ExportPyTorchWeights(const Graph& graph,
                                   const std::map<std::string, Tensor>& values,
                                   const std::string& dir) {
   ASSIGN_OR_RETURN(std::vector<PyTorchWeight> names, PyTorchWeightNames(graph));
+  return ExportWeightFiles(graph, names, values, dir);
+}
+
+absl::Status ExportWeightFiles(const Graph& graph,
+                               const std::vector<PyTorchWeight>& names,
+                               const std::map<std::string, Tensor>& values,
+                               const std::string& dir) {
   std::map<std::string, int> index = ParameterIndex(graph);
   std::vector<std::pair<std::string, Tensor>> files;
   for (const PyTorchWeight& w : names) {
-    ASSIGN_OR_RETURN(Tensor t,
-                     ExportValue(graph.node(index.at(w.node)), values));
+    auto it = index.find(w.node);
+    if (it == index.end()) return NoParameter(w.node);
+    ASSIGN_OR_RETURN(Tensor t, ExportValue(graph.node(it->second), values));
     files.emplace_back(NpyPath(dir, w.key), std::move(t));
   }
   for (const auto& [path, t] : files) RETURN_IF_ERROR(WriteNpy(path, t));

@@ -52,6 +52,18 @@ absl::Status ExportPyTorchWeights(const Graph& graph,
                                   const std::map<std::string, Tensor>& values,
                                   const std::string& dir);
 
+// ImportPyTorchWeights and ExportPyTorchWeights over an explicit list of
+// (Parameter, file stem) pairs, for models with other naming schemes
+// (models/bert_hf.h); a node that is not a Parameter of `graph` is an
+// error naming it.
+absl::Status ImportWeightFiles(const std::string& dir,
+                               const std::vector<PyTorchWeight>& names,
+                               Graph* graph);
+absl::Status ExportWeightFiles(const Graph& graph,
+                               const std::vector<PyTorchWeight>& names,
+                               const std::map<std::string, Tensor>& values,
+                               const std::string& dir);
+
 }  // namespace rill
 
 #endif  // RILL_MODELS_RNN_WEIGHTS_H_

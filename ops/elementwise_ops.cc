@@ -144,6 +144,24 @@ T Gelu(T x) {
   return x * NormalCdf(x);
 }
 
+// The tanh approximation 0.5 x (1 + tanh(u)), u = c (x + k x^3): Google
+// BERT's gelu and HF's "gelu_new". u' = c (1 + 3 k x^2).
+constexpr double kGeluTanhC = 0.5 * M_2_SQRTPI * M_SQRT2;  // sqrt(2 / pi)
+constexpr double kGeluTanhK = 0.044715;
+
+template <typename T>
+T GeluTanh(T x) {
+  return T(0.5) * x *
+         (T(1) + std::tanh(T(kGeluTanhC) * (x + T(kGeluTanhK) * x * x * x)));
+}
+
+template <typename T>
+T GeluTanhSlope(T x) {
+  const T t = std::tanh(T(kGeluTanhC) * (x + T(kGeluTanhK) * x * x * x));
+  const T du = T(kGeluTanhC) * (T(1) + T(3 * kGeluTanhK) * x * x);
+  return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
+}
+
 void RegisterUnaryOps(OpRegistry& r) {
   using dnnl::algorithm;
   r.Add(UnaryOp(
@@ -236,6 +254,16 @@ void RegisterUnaryOps(OpRegistry& r) {
       EltwiseOneDnn(algorithm::eltwise_gelu_erf),
       [](GradContext& g, Ref x, Ref, Ref dy) {
         return g.Emit("GeluGrad", {x, dy});
+      }));
+  r.Add(UnaryOp(
+      "GeluTanh",
+      "y = 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))), the "
+      "tanh form of GELU (Google BERT's, Hugging Face's \"gelu_new\"). "
+      "Gradient: dx = GeluTanhGrad(x, dy).",
+      [](auto x) { return GeluTanh(x); },
+      EltwiseOneDnn(algorithm::eltwise_gelu_tanh),
+      [](GradContext& g, Ref x, Ref, Ref dy) {
+        return g.Emit("GeluTanhGrad", {x, dy});
       }));
   // oneDNN 2.6's soft_relu is ln(1 + e^x), with no alpha.
   r.Add(UnaryOp(
@@ -381,6 +409,37 @@ void RegisterBackwardOps(OpRegistry& r) {
                     g.Scalar(kInvSqrt2Pi, x)});
         std::string curve =
             g.Emit("Mul", {pdf, g.Emit("Sub", {g.Scalar(2, x), x2})});
+        return g.Emit("Mul", {g.Emit("Mul", {dy, g_dx}), curve});
+      }));
+  // With t = tanh(u), u = c (x + k x^3): y'' = (1 - t^2) (u' + x (u''/2 -
+  // t u'^2)), u' = c (1 + 3 k x^2), u'' = 6 c k x.
+  r.Add(EltwiseBackwardOp(
+      "GeluTanhGrad",
+      "dx = dy * y'(x): the gradient of the tanh-form GELU (GeluTanh). "
+      "Gradient: d/ddy = GeluTanhGrad(x, g), d/dx = dy * g * y''(x).",
+      Reads::kX, algorithm::eltwise_gelu_tanh,
+      [](auto x, auto dy) { return dy * GeluTanhSlope(x); },
+      [](GradContext& g, Ref x, Ref dy, Ref g_dx) {
+        std::string x2 = g.Emit("Square", {x});
+        std::string u = g.Emit(
+            "Mul",
+            {g.Emit("Add", {x, g.Emit("Mul", {g.Emit("Mul", {x2, x}),
+                                              g.Scalar(kGeluTanhK, x)})}),
+             g.Scalar(kGeluTanhC, x)});
+        std::string t = g.Emit("Tanh", {u});
+        std::string du = g.Emit(
+            "Mul",
+            {g.Emit("Add", {g.Scalar(1, x),
+                            g.Emit("Mul", {x2, g.Scalar(3 * kGeluTanhK, x)})}),
+             g.Scalar(kGeluTanhC, x)});
+        std::string half_ddu =
+            g.Emit("Mul", {x, g.Scalar(3 * kGeluTanhC * kGeluTanhK, x)});
+        std::string inner = g.Emit(
+            "Sub", {half_ddu, g.Emit("Mul", {t, g.Emit("Square", {du})})});
+        std::string sech2 =
+            g.Emit("Sub", {g.Scalar(1, x), g.Emit("Square", {t})});
+        std::string curve = g.Emit(
+            "Mul", {sech2, g.Emit("Add", {du, g.Emit("Mul", {x, inner})})});
         return g.Emit("Mul", {g.Emit("Mul", {dy, g_dx}), curve});
       }));
 }

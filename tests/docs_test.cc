@@ -114,6 +114,59 @@ TEST(Readme, QuotesWhatRillGradPrintsAndWrites) {
   EXPECT_NE(written.find(shown), std::string::npos) << shown;
 }
 
+// The BERT section: the tiny spec verbatim, and what `rill build`, `rill
+// run` and `rill bert-hf import|export` print.
+TEST(Readme, QuotesTheBertExamples) {
+  std::string readme = rill::ReadTestFile("README.md");
+  std::string spec = rill::ReadTestFile("examples/bert/tiny/bert_model.pbtxt");
+  ASSERT_FALSE(spec.empty());
+  EXPECT_NE(readme.find(spec), std::string::npos);
+  const std::string dir = rill::TestTempPath("bert");
+  auto as_in_readme = [&](std::string text) {
+    for (size_t at; (at = text.find(dir)) != std::string::npos;) {
+      text.replace(at, dir.size(), "/tmp");
+    }
+    return text;
+  };
+  Output("mkdir -p " + dir);
+  std::string build =
+      Output("tools/rill build examples/bert/tiny/bert_model.pbtxt -o " + dir +
+             "/tiny_bert.pbtxt");
+  EXPECT_NE(readme.find("$ rill build examples/bert/tiny/bert_model.pbtxt -o "
+                        "/tmp/tiny_bert.pbtxt\n" +
+                        as_in_readme(build)),
+            std::string::npos)
+      << build;
+  std::string feeds;
+  for (const char* in :
+       {"input_ids", "token_type_ids", "attention_mask", "masked_lm_positions",
+        "masked_lm_ids", "masked_lm_weights", "next_sentence_labels"}) {
+    feeds +=
+        std::string(" --feed ") + in + "=examples/bert/tiny/" + in + ".npy";
+  }
+  const std::string run_args = feeds + " --fetch loss --backend reference";
+  std::string run =
+      Output("tools/rill run " + dir + "/tiny_bert.pbtxt" + run_args);
+  EXPECT_NE(
+      readme.find("$ rill run /tmp/tiny_bert.pbtxt" + run_args + "\n" + run),
+      std::string::npos)
+      << run;
+  const std::string import_args =
+      "bert-hf import tests/models/testdata/bert/hf --seq_length 12 "
+      "--max_predictions_per_seq 3 -o ";
+  std::string imported =
+      Output("tools/rill " + import_args + dir + "/bert_hf.pbtxt");
+  std::string exported = Output("tools/rill bert-hf export " + dir +
+                                "/bert_hf.pbtxt -o " + dir + "/bert_hf_out");
+  EXPECT_NE(readme.find("$ rill " + import_args + "/tmp/bert_hf.pbtxt\n" +
+                        as_in_readme(imported) +
+                        "$ rill bert-hf export /tmp/bert_hf.pbtxt -o "
+                        "/tmp/bert_hf_out\n" +
+                        as_in_readme(exported)),
+            std::string::npos)
+      << imported << exported;
+}
+
 TEST(Readme, QuickStartShowsTheTwoCommandsFirst) {
   std::string readme = rill::ReadTestFile("README.md");
   size_t start = readme.find("## Quick start");

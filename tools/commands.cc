@@ -648,6 +648,19 @@ const std::vector<Command>& AllCommands() {
        "streams. Progress and a summary go to stderr. Nothing is written on\n"
        "an error.",
        BertFlags(), 1, RunBert, CheckBertFlags},
+      {"bert-hf",
+       "BERT from and to Hugging Face's config.json and state_dict .npy.",
+       "bert-hf import HF_DIR --seq_length S --max_predictions_per_seq P "
+       "-o OUT.pbtxt\n"
+       "      | bert-hf export GRAPH [--params CKPT_OR_DIR] -o DIR",
+       "import: builds the BERT pretraining graph (models/bert.h) of\n"
+       "HF_DIR/config.json (or --config) with the graph sizes S and P, sets\n"
+       "its parameters from HF_DIR/<key>.npy (a BertForPreTraining or\n"
+       "BertModel state_dict, one file per entry) and writes it.\n"
+       "export: writes DIR/<key>.npy for every parameter of a BERT graph\n"
+       "(or of a checkpoint, --params), under HF's names, with the tied\n"
+       "cls.predictions.decoder.weight and .bias as copies.",
+       BertHfFlags(), 2, RunBertHf, CheckBertHfFlags},
       {"version",
        "Print rill's version.",
        "version",

@@ -121,6 +121,9 @@ absl::Status RunBleu(const Operands& operands);
 std::vector<Flag> BertFlags();
 absl::Status CheckBertFlags(const Operands& operands);
 absl::Status RunBert(const Operands& operands);
+std::vector<Flag> BertHfFlags();
+absl::Status CheckBertHfFlags(const Operands& operands);
+absl::Status RunBertHf(const Operands& operands);
 
 std::vector<Flag> TokenizeFlags();
 absl::Status CheckTokenizeFlags(const Operands& operands);

@@ -8,7 +8,7 @@ namespace {
 
 void AddUnaryRows(std::vector<OpRow>& rows) {
   for (const char* op : {"Neg", "Abs", "Exp", "Square", "Tanh", "Sigmoid",
-                         "Relu", "Gelu", "Softplus"}) {
+                         "Relu", "Gelu", "GeluTanh", "Softplus"}) {
     rows.push_back({op, {{3, 5}}, {}, false});
   }
   // Positive inputs: the domain (Log, Sqrt, Rsqrt), or away from the pole
@@ -22,7 +22,8 @@ void AddUnaryRows(std::vector<OpRow>& rows) {
 
 // The backward ops are differentiated too (second order): v and dy.
 void AddBackwardRows(std::vector<OpRow>& rows) {
-  for (const char* op : {"TanhGrad", "SigmoidGrad", "ReluGrad", "GeluGrad"}) {
+  for (const char* op :
+       {"TanhGrad", "SigmoidGrad", "ReluGrad", "GeluGrad", "GeluTanhGrad"}) {
     rows.push_back({op, {{3, 5}, {3, 5}}, {}, false});
   }
   rows.push_back({"TanhGrad", {{}, {}}, {}, false});

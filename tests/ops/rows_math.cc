@@ -80,8 +80,8 @@ void AddBackwardRows(const std::string& op, std::vector<OpRow>& rows) {
 
 std::vector<OpRow> ElementwiseRows() {
   std::vector<OpRow> rows;
-  for (const char* op :
-       {"Neg", "Abs", "Exp", "Square", "Relu", "Gelu", "Softplus"}) {
+  for (const char* op : {"Neg", "Abs", "Exp", "Square", "Relu", "Gelu",
+                         "GeluTanh", "Softplus"}) {
     AddUnaryRows(op, false, rows);
   }
   for (const char* op : {"Log", "Sqrt", "Rsqrt", "Reciprocal"}) {
@@ -93,7 +93,8 @@ std::vector<OpRow> ElementwiseRows() {
   AddBinaryRows("Maximum", false, false, true, true, rows);
   AddBinaryRows("Minimum", false, false, true, true, rows);
   for (const char* op : {"Less", "Greater", "Equal"}) AddCompareRows(op, rows);
-  for (const char* op : {"TanhGrad", "SigmoidGrad", "ReluGrad", "GeluGrad"}) {
+  for (const char* op :
+       {"TanhGrad", "SigmoidGrad", "ReluGrad", "GeluGrad", "GeluTanhGrad"}) {
     AddBackwardRows(op, rows);
   }
   // Past oneDNN's 12 dims the reference kernel runs instead.
@@ -126,8 +127,8 @@ std::vector<OpRow> ElementwiseRows() {
   // The widest sum oneDNN takes (its source argument ids run out), and one
   // past it: a weight shared by every step of a long unrolled RNN.
   for (int n : {1024, 1025}) {
-    rows.push_back({"AddN", std::vector<InputSpec>(n, InputSpec({3})), {},
-                    n == 1024});
+    rows.push_back(
+        {"AddN", std::vector<InputSpec>(n, InputSpec({3})), {}, n == 1024});
   }
   return rows;
 }

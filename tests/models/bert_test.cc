@@ -1,0 +1,435 @@
+// BERT (models/bert.h) against a BertForPreTraining written by hand in
+// PyTorch (make_bert_goldens.py): the five outputs and every parameter's
+// gradient, f64 reference to 1e-9 and oneDNN f32 to 1e-4 normwise, for the
+// erf and tanh GELU; the tied word embedding's gradient; the HF names,
+// config.json and state_dict interop (models/bert_hf.h); and errors that
+// name the field or entry.
+
+#include "models/bert.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/file_io.h"
+#include "core/npy.h"
+#include "core/tensor_proto.h"
+#include "graph/autodiff.h"
+#include "graph/validate.h"
+#include "gtest/gtest.h"
+#include "models/bert_hf.h"
+#include "models/model_spec.h"
+#include "runtime/executor.h"
+#include "tests/models/model_test_util.h"
+#include "text/pretraining_data.h"
+
+namespace rill {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kDir = "tests/models/testdata/bert";
+const std::string kHf = kDir + "/hf";
+constexpr char kWord[] = "bert.embeddings.word_embeddings.weight";
+
+Tensor Golden(const std::string& name) {
+  auto t = ReadNpy(absl::StrCat(kDir, "/", name, ".npy"), 1 << 22);
+  EXPECT_TRUE(t.ok()) << name << ": " << t.status();
+  return t.ok() ? *t : Tensor();
+}
+
+BertSpec HfSpec(const std::string& act) {
+  auto spec = ReadHfBertConfig(kHf + "/config.json");
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  BertSpec s = spec.ok() ? *spec : BertSpec();
+  s.set_hidden_act(act);
+  s.set_seq_length(12);
+  s.set_max_predictions_per_seq(3);
+  return s;
+}
+
+BertOptions Options(const BertSpec& s, DType dtype) {
+  ModelSpec spec;
+  *spec.mutable_bert() = s;
+  spec.set_dtype(dtype == DType::kF64 ? "f64" : "f32");
+  auto o = BertOptionsFromSpec(spec);
+  EXPECT_TRUE(o.ok()) << o.status();
+  return o.ok() ? *o : BertOptions();
+}
+
+// The golden model's graph: built, with the golden weights imported.
+Graph GoldenGraph(const std::string& act, DType dtype) {
+  auto g = BuildBertGraph(Options(HfSpec(act), dtype));
+  EXPECT_TRUE(g.ok()) << g.status();
+  if (!g.ok()) return Graph();
+  absl::Status s = ImportHfBertWeights(kHf, &*g);
+  EXPECT_TRUE(s.ok()) << s;
+  return *g;
+}
+
+Tensor AsDType(const Tensor& t, DType dtype) {
+  if (t.dtype() == dtype || t.dtype() == DType::kI64) return t;
+  Tensor out = *Tensor::Allocate(dtype, t.shape());
+  for (int64_t i = 0; i < t.num_elements(); ++i) {
+    if (dtype == DType::kF32) {
+      out.data<float>()[i] = static_cast<float>(t.ElementAsDouble(i));
+    } else {
+      out.data<double>()[i] = t.ElementAsDouble(i);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, Tensor> Feeds(DType dtype) {
+  std::map<std::string, Tensor> feeds;
+  for (const char* in : kBertInputs) feeds[in] = AsDType(Golden(in), dtype);
+  return feeds;
+}
+
+// ||got - want|| / max(||want||, 1): relative, except for gradients that
+// are zero in exact arithmetic (a key bias does not change the softmax),
+// where PyTorch's f64 holds rounding noise (1e-17) and f32 its own (1e-8).
+double NormwiseError(const Tensor& got, const Tensor& want,
+                     const std::string& what) {
+  EXPECT_EQ(got.shape(), want.shape()) << what;
+  if (got.shape() != want.shape()) return INFINITY;
+  double diff = 0, norm = 0;
+  for (int64_t i = 0; i < want.num_elements(); ++i) {
+    const double w = want.ElementAsDouble(i);
+    diff += std::pow(got.ElementAsDouble(i) - w, 2);
+    norm += w * w;
+  }
+  return std::sqrt(diff / std::max(norm, 1.0));
+}
+
+struct Fetched {
+  std::vector<std::string> names;  // Golden stems, fetch by fetch.
+  std::vector<Tensor> values;
+};
+
+// The five outputs and every Parameter's gradient.
+Fetched RunWithGradients(Graph graph, DType dtype, Backend backend,
+                         const std::string& act) {
+  Fetched run;
+  auto valid = ValidateGraph({graph, {}});
+  EXPECT_TRUE(valid.ok()) << valid.status();
+  if (!valid.ok()) return run;
+  GradientRequest request;
+  request.losses = {"loss"};
+  request.wrt_params = true;
+  auto grad = BuildGradientGraph(*valid, request);
+  EXPECT_TRUE(grad.ok()) << grad.status();
+  if (!grad.ok()) return run;
+  std::vector<std::string> fetches;
+  for (const char* out : {"sequence_output", "pooled_output", "mlm_logits",
+                          "nsp_logits", "loss"}) {
+    fetches.push_back(out);
+    run.names.push_back(absl::StrCat(act, "_", out));
+  }
+  for (size_t k = 0; k < grad->wrt.size(); ++k) {
+    fetches.push_back(grad->gradients[k]);
+    run.names.push_back(absl::StrCat(act, "_d_", grad->wrt[k]));
+  }
+  auto ex = Executor::Create(std::move(grad->graph), {backend});
+  EXPECT_TRUE(ex.ok()) << ex.status();
+  if (!ex.ok()) return run;
+  auto got = (*ex)->Run(Feeds(dtype), fetches);
+  EXPECT_TRUE(got.ok()) << got.status();
+  if (got.ok()) run.values = *got;
+  return run;
+}
+
+class BertGoldens : public testing::TestWithParam<const char*> {};
+
+TEST_P(BertGoldens, Float64ReferenceMatchesPyTorchTo1e9) {
+  const std::string act = GetParam();
+  Fetched run = RunWithGradients(GoldenGraph(act, DType::kF64), DType::kF64,
+                                 Backend::kReference, act);
+  ASSERT_EQ(run.values.size(), run.names.size());
+  // 5 outputs; 5 embedding, 16 per layer, 2 pooler, 5 MLM, 2 NSP params.
+  ASSERT_EQ(run.names.size(), 5u + 5 + 16 * 2 + 2 + 5 + 2);
+  double worst = 0;
+  for (size_t k = 0; k < run.values.size(); ++k) {
+    const double err =
+        MaxError(run.values[k], Golden(run.names[k]), run.names[k]);
+    EXPECT_LT(err, 1e-9) << run.names[k];
+    worst = std::max(worst, err);
+  }
+  std::printf(
+      "%s f64 reference: 5 outputs and %zu gradients, max abs error "
+      "%.3g\n",
+      act.c_str(), run.values.size() - 5, worst);
+}
+
+TEST_P(BertGoldens, Float32OneDnnMatchesPyTorchTo1e4Normwise) {
+  const std::string act = GetParam();
+  Fetched run = RunWithGradients(GoldenGraph(act, DType::kF32), DType::kF32,
+                                 Backend::kOneDnn, act);
+  ASSERT_EQ(run.values.size(), run.names.size());
+  double worst = 0;
+  for (size_t k = 0; k < run.values.size(); ++k) {
+    const double err =
+        NormwiseError(run.values[k], Golden(run.names[k]), run.names[k]);
+    EXPECT_LT(err, 1e-4) << run.names[k];
+    worst = std::max(worst, err);
+  }
+  std::printf("%s f32 oneDNN: worst normwise relative error %.3g\n",
+              act.c_str(), worst);
+}
+
+INSTANTIATE_TEST_SUITE_P(Bert, BertGoldens,
+                         testing::Values("gelu", "gelu_new"));
+
+// The word embeddings' gradient sums the lookup's and the decoder's: with
+// the decoder reading an untied copy it is the lookup's alone (PyTorch's,
+// from an untied model), and the tied one differs from both parts.
+TEST(Bert, TiedWordEmbeddingGetsBothUsesGradients) {
+  Graph tied = GoldenGraph("gelu", DType::kF64);
+  Graph untied = tied;
+  Node* word = FindNode(&untied, kWord);
+  ASSERT_NE(word, nullptr);
+  Node* copy = untied.add_node();
+  *copy = *word;
+  copy->set_name("decoder_copy");
+  copy->set_op("Const");
+  Node* decoder = FindNode(&untied, "cls.predictions/decoder");
+  ASSERT_NE(decoder, nullptr);
+  ASSERT_EQ(decoder->input(1), kWord);
+  decoder->set_input(1, "decoder_copy");
+  auto gradient_of_word = [](const Fetched& run) {
+    for (size_t k = 0; k < run.names.size(); ++k) {
+      if (run.names[k] == absl::StrCat("gelu_d_", kWord)) return run.values[k];
+    }
+    ADD_FAILURE() << "no gradient of " << kWord;
+    return Tensor();
+  };
+  Tensor both = gradient_of_word(
+      RunWithGradients(tied, DType::kF64, Backend::kReference, "gelu"));
+  Tensor lookup = gradient_of_word(
+      RunWithGradients(untied, DType::kF64, Backend::kReference, "gelu"));
+  EXPECT_LT(MaxError(both, Golden(absl::StrCat("gelu_d_", kWord)), "tied"),
+            1e-9);
+  EXPECT_LT(MaxError(lookup, Golden("gelu_d_word_lookup"), "lookup"), 1e-9);
+  EXPECT_GT(MaxError(both, Golden("gelu_d_word_lookup"), "tied - lookup"),
+            1e-3);
+  EXPECT_GT(MaxError(both, Golden("gelu_d_word_decoder"), "tied - decoder"),
+            1e-3);
+}
+
+TEST(Bert, InputsAreThePretrainingDataFiles) {
+  ASSERT_EQ(std::size(kBertInputs), std::size(kPretrainingInputs));
+  for (size_t i = 0; i < std::size(kBertInputs); ++i) {
+    EXPECT_EQ(std::string(kBertInputs[i]), kPretrainingInputs[i]);
+  }
+}
+
+// Every Parameter carries its HF state_dict name and shape, in HF's order,
+// and HF's saved state_dict holds exactly those plus the known extras.
+TEST(Bert, ParametersHaveHfNamesShapesAndInit) {
+  const BertOptions o = Options(HfSpec("gelu"), DType::kF32);
+  auto g = BuildBertGraph(o);
+  ASSERT_TRUE(g.ok()) << g.status();
+  std::vector<BertParameter> want = BertParameters(o);
+  std::vector<const Node*> params;
+  for (const Node& n : g->node()) {
+    if (n.op() == "Parameter") params.push_back(&n);
+  }
+  ASSERT_EQ(params.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(params[i]->name(), want[i].name);
+    auto t = TensorFromProto(params[i]->attr().at("value").tensor(), 1 << 20);
+    ASSERT_TRUE(t.ok());
+    EXPECT_EQ(t->shape(), want[i].shape) << want[i].name;
+    auto golden =
+        ReadNpy(absl::StrCat(kHf, "/", want[i].name, ".npy"), 1 << 20);
+    ASSERT_TRUE(golden.ok()) << golden.status();
+    EXPECT_EQ(golden->shape(), want[i].shape) << want[i].name;
+    // normal(0, 0.02) weights, zero biases, LayerNorm 1 and 0.
+    double sum = 0, sq = 0;
+    for (int64_t k = 0; k < t->num_elements(); ++k) {
+      sum += t->ElementAsDouble(k);
+      sq += t->ElementAsDouble(k) * t->ElementAsDouble(k);
+    }
+    const double n = t->num_elements();
+    const std::string& name = want[i].name;
+    if (name.find("LayerNorm.weight") != std::string::npos) {
+      EXPECT_EQ(sum, n) << name;
+    } else if (name.size() > 4 && name.substr(name.size() - 4) == "bias") {
+      EXPECT_EQ(sq, 0) << name;
+    } else if (n >= 256) {
+      EXPECT_NEAR(std::sqrt(sq / n), 0.02, 0.003) << name;
+      EXPECT_NEAR(sum / n, 0, 0.004) << name;
+    }
+  }
+  int npy = 0;
+  for (const auto& e : fs::directory_iterator(kHf)) {
+    npy += e.path().extension() == ".npy";
+  }
+  EXPECT_EQ(npy, static_cast<int>(want.size()) + 3);  // 2 tied, position_ids
+}
+
+TEST(Bert, DropoutWhereHfPutsIt) {
+  BertSpec s = HfSpec("gelu");
+  s.set_hidden_dropout_prob(0.1);
+  s.set_attention_probs_dropout_prob(0.1);
+  auto g = BuildBertGraph(Options(s, DType::kF32));
+  ASSERT_TRUE(g.ok()) << g.status();
+  int dropouts = 0;
+  for (const Node& n : g->node()) dropouts += n.op() == "Dropout";
+  // Embeddings; per layer the attention probabilities and two hidden.
+  EXPECT_EQ(dropouts, 1 + 3 * 2);
+  s.set_hidden_dropout_prob(0);
+  s.set_attention_probs_dropout_prob(0);
+  g = BuildBertGraph(Options(s, DType::kF32));
+  ASSERT_TRUE(g.ok());
+  for (const Node& n : g->node()) EXPECT_NE(n.op(), "Dropout") << n.name();
+}
+
+void ExpectError(const absl::Status& s, const std::string& part) {
+  EXPECT_FALSE(s.ok()) << "expected an error with '" << part << "'";
+  EXPECT_NE(std::string(s.message()).find(part), std::string::npos) << s;
+}
+
+TEST(Bert, SpecErrorsNameTheField) {
+  auto build = [](const std::function<void(BertSpec&)>& edit) {
+    ModelSpec spec;
+    *spec.mutable_bert() = HfSpec("gelu");
+    edit(*spec.mutable_bert());
+    return BuildModel(spec).status();
+  };
+  ExpectError(build([](BertSpec& s) { s.set_hidden_size(15); }),
+              "bert.hidden_size: 15: must be divisible by num_attention_heads");
+  ExpectError(build([](BertSpec& s) { s.set_hidden_act("relu"); }),
+              "bert.hidden_act: 'relu'");
+  ExpectError(build([](BertSpec& s) { s.set_seq_length(17); }),
+              "bert.seq_length: 17: must be <= max_position_embeddings 16");
+  ExpectError(build([](BertSpec& s) { s.set_vocab_size(0); }),
+              "bert.vocab_size: 0: must be >= 1");
+  ExpectError(build([](BertSpec& s) { s.set_hidden_dropout_prob(1); }),
+              "bert.hidden_dropout_prob");
+  ExpectError(build([](BertSpec& s) { s.set_max_predictions_per_seq(13); }),
+              "bert.max_predictions_per_seq");
+  ExpectError(build([](BertSpec& s) { s.set_vocab_size(int64_t{1} << 40); }),
+              "bert.vocab_size");
+  ModelSpec both;
+  *both.mutable_bert() = HfSpec("gelu");
+  both.mutable_seq2seq()->set_vocab_size(5);
+  ExpectError(BuildModel(both).status(), "bert: stands alone");
+}
+
+TEST(Bert, ConfigJsonErrorsNameTheField) {
+  const std::string good = *ReadFileCapped(kHf + "/config.json", 1 << 20);
+  auto edited = [&](const std::string& from, const std::string& to) {
+    std::string text = good;
+    const size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) text.replace(at, from.size(), to);
+    return BertSpecFromHfConfig(text, "c.json").status();
+  };
+  ExpectError(edited("\"hidden_size\": 16", "\"hidden_size\": 15"),
+              "c.json: hidden_size: 15: must be divisible by "
+              "num_attention_heads 2");
+  ExpectError(edited("\"vocab_size\": 50,", ""), "c.json: vocab_size: missing");
+  ExpectError(edited("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 2.5"),
+              "c.json: num_hidden_layers: 2.5: expected a whole number");
+  ExpectError(edited("\"hidden_act\": \"gelu\"", "\"hidden_act\": 1"),
+              "c.json: hidden_act: expected a string");
+  ExpectError(edited("\"hidden_act\": \"gelu\"", "\"hidden_act\": \"swish\""),
+              "c.json: hidden_act: 'swish'");
+  ExpectError(edited("\"model_type\": \"bert\"", "\"model_type\": \"gpt2\""),
+              "c.json: model_type: 'gpt2'");
+  ExpectError(edited("{", "["), "c.json: not a JSON object");
+  auto spec = BertSpecFromHfConfig(good, "c.json");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->hidden_size(), 16);
+  EXPECT_EQ(spec->layer_norm_eps(), 1e-12);
+  EXPECT_EQ(spec->hidden_dropout_prob(), 0);
+}
+
+// A copy of the golden state_dict to spoil.
+std::string CopyOfHf(const std::string& name) {
+  const std::string dir = absl::StrCat(testing::TempDir(), "/", name);
+  fs::remove_all(dir);
+  fs::copy(kHf, dir);
+  return dir;
+}
+
+TEST(Bert, ImportErrorsNameTheEntryAndLeaveTheGraph) {
+  auto g = BuildBertGraph(Options(HfSpec("gelu"), DType::kF32));
+  ASSERT_TRUE(g.ok());
+  const std::string before = g->SerializeAsString();
+  std::string dir = CopyOfHf("missing");
+  fs::remove(dir + "/bert.encoder.layer.1.output.dense.bias.npy");
+  ExpectError(ImportHfBertWeights(dir, &*g),
+              "missing entry 'bert.encoder.layer.1.output.dense.bias'");
+  dir = CopyOfHf("extra");
+  fs::copy(kHf + "/cls.predictions.bias.npy", dir + "/cls.extra.bias.npy");
+  ExpectError(ImportHfBertWeights(dir, &*g), "extra entry 'cls.extra.bias'");
+  dir = CopyOfHf("misshapen");
+  fs::copy(kHf + "/cls.seq_relationship.bias.npy",
+           dir + "/bert.pooler.dense.bias.npy",
+           fs::copy_options::overwrite_existing);
+  ExpectError(ImportHfBertWeights(dir, &*g),
+              "bert.pooler.dense.bias.npy (Parameter bert.pooler.dense.bias): "
+              "shape [2], expected [16]");
+  // A file larger than its Parameter is refused unread, still named.
+  fs::copy(kHf + "/cls.predictions.bias.npy",
+           dir + "/bert.pooler.dense.bias.npy",
+           fs::copy_options::overwrite_existing);
+  ExpectError(ImportHfBertWeights(dir, &*g),
+              "bert.pooler.dense.bias.npy (Parameter bert.pooler.dense.bias)");
+  dir = CopyOfHf("untied");
+  ASSERT_TRUE(WriteNpy(dir + "/cls.predictions.decoder.bias.npy",
+                       Golden("hf/bert.pooler.dense.bias"))
+                  .ok());
+  ExpectError(ImportHfBertWeights(dir, &*g),
+              "entry 'cls.predictions.decoder.bias' (tied to "
+              "cls.predictions.bias)");
+  EXPECT_EQ(g->SerializeAsString(), before);
+}
+
+// Export writes the Parameters and the tied entries, equal to what was
+// imported; a BertModel's directory (no "bert." prefix, no heads) imports
+// the encoder alone.
+TEST(Bert, ExportRoundTripsAndBertModelImports) {
+  Graph g = GoldenGraph("gelu", DType::kF64);
+  const std::string out = absl::StrCat(testing::TempDir(), "/exported");
+  fs::remove_all(out);
+  fs::create_directories(out);
+  ASSERT_TRUE(ExportHfBertWeights(g, {}, out).ok());
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(out)) {
+    ++files;
+    const std::string stem = e.path().stem().string();
+    auto got = ReadNpy(e.path().string(), 1 << 20);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(MaxError(*got, Golden("hf/" + stem), stem), 0) << stem;
+  }
+  EXPECT_EQ(files, 5 + 16 * 2 + 2 + 5 + 2 + 2);
+  const std::string model = absl::StrCat(testing::TempDir(), "/bert_model");
+  fs::remove_all(model);
+  fs::create_directories(model);
+  for (const auto& e : fs::directory_iterator(out)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("bert.", 0) == 0)
+      fs::copy(e.path(), model + "/" + name.substr(5));
+  }
+  auto fresh = BuildBertGraph(Options(HfSpec("gelu"), DType::kF64));
+  ASSERT_TRUE(fresh.ok());
+  const Node before = *FindNode(&*fresh, "cls.seq_relationship.weight");
+  absl::Status s = ImportHfBertWeights(model, &*fresh);
+  ASSERT_TRUE(s.ok()) << s;
+  auto word = TensorFromProto(
+      FindNode(&*fresh, kWord)->attr().at("value").tensor(), 1 << 20);
+  EXPECT_EQ(MaxError(*word, Golden(absl::StrCat("hf/", kWord)), "word"), 0);
+  EXPECT_EQ(
+      FindNode(&*fresh, "cls.seq_relationship.weight")->SerializeAsString(),
+      before.SerializeAsString());
+}
+
+}  // namespace
+}  // namespace rill
