@@ -115,7 +115,7 @@ TEST(Readme, QuotesWhatRillGradPrintsAndWrites) {
 }
 
 // The BERT section: the tiny spec verbatim, and what `rill build`, `rill
-// run` and `rill bert-hf import|export` print.
+// run` and `rill bert import-hf|export-hf` print.
 TEST(Readme, QuotesTheBertExamples) {
   std::string readme = rill::ReadTestFile("README.md");
   std::string spec = rill::ReadTestFile("examples/bert/tiny/bert_model.pbtxt");
@@ -152,15 +152,15 @@ TEST(Readme, QuotesTheBertExamples) {
       std::string::npos)
       << run;
   const std::string import_args =
-      "bert-hf import tests/models/testdata/bert/hf --seq_length 12 "
+      "bert import-hf tests/models/testdata/bert/hf --seq_length 12 "
       "--max_predictions_per_seq 3 -o ";
   std::string imported =
       Output("tools/rill " + import_args + dir + "/bert_hf.pbtxt");
-  std::string exported = Output("tools/rill bert-hf export " + dir +
+  std::string exported = Output("tools/rill bert export-hf " + dir +
                                 "/bert_hf.pbtxt -o " + dir + "/bert_hf_out");
   EXPECT_NE(readme.find("$ rill " + import_args + "/tmp/bert_hf.pbtxt\n" +
                         as_in_readme(imported) +
-                        "$ rill bert-hf export /tmp/bert_hf.pbtxt -o "
+                        "$ rill bert export-hf /tmp/bert_hf.pbtxt -o "
                         "/tmp/bert_hf_out\n" +
                         as_in_readme(exported)),
             std::string::npos)

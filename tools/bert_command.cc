@@ -1,5 +1,6 @@
 // `rill bert make-data`: BERT's pretraining examples (text/pretraining_data.h)
-// from a corpus, written as .npy shards that `rill train` streams.
+// from a corpus, written as .npy shards that `rill train` streams; and the
+// dispatch to `bert import-hf|export-hf` (tools/bert_hf_command.cc).
 
 #include <chrono>
 #include <cstdio>
@@ -18,7 +19,8 @@
 namespace rill {
 namespace {
 
-// The flags of `rill bert make-data`.
+// The flags of `rill bert make-data`, of which -o, --seed and
+// --max_predictions_per_seq serve import-hf too.
 struct {
   TokenizerFlagValues tokenizer;
   std::string input, output;
@@ -137,7 +139,7 @@ absl::Status MakeData() {
 
 std::vector<Flag> BertFlags() {
   PretrainingDataOptions& o = flags.data;
-  return WithTokenizerFlags(
+  std::vector<Flag> all = WithTokenizerFlags(
       &flags.tokenizer,
       {
           WithAlias(StringFlag("input", &flags.input,
@@ -145,13 +147,17 @@ std::vector<Flag> BertFlags() {
                                "line between documents (UTF-8)."),
                     "i"),
           OutputFlag(&flags.output,
-                     "A new (or empty) directory for the shards "
-                     "<input>-00000.npy, ...; written whole or not at all."),
+                     "make-data: a new (or empty) directory for the shards "
+                     "<input>-00000.npy, ...; written whole or not at all. "
+                     "import-hf: the graph to write (text proto). export-hf: "
+                     "the directory, created if missing, for the <key>.npy "
+                     "files."),
           IntFlag("max_seq_length", &o.max_seq_length,
                   "Tokens per example, [CLS] and both [SEP] included; at "
                   "least 5."),
           IntFlag("max_predictions_per_seq", &o.max_predictions_per_seq,
-                  "Masked positions per example at most; at least 1."),
+                  "Masked positions per example at most; at least 1 "
+                  "(import-hf: P, the graph's)."),
           DoubleFlag("masked_lm_prob", &o.masked_lm_prob,
                      "The fraction of tokens to mask, in (0, 1]."),
           DoubleFlag("short_seq_prob", &o.short_seq_prob,
@@ -160,19 +166,42 @@ std::vector<Flag> BertFlags() {
           IntFlag("dupe_factor", &o.dupe_factor,
                   "Passes over the corpus, each with fresh random draws."),
           IntFlag("seed", &o.seed,
-                  "Seeds every draw: the same seed, corpus and flags give "
-                  "the same bytes."),
+                  "make-data: seeds every draw (the same seed, corpus and "
+                  "flags give the same bytes). import-hf: the seed of the "
+                  "graph's dropout."),
           IntFlag("examples_per_shard", &flags.examples_per_shard,
                   "Rows per .npy shard (the last one may have fewer)."),
           MemoryBudgetFlag(),
           MaxFileFlag(),
       });
+  std::vector<Flag> hf = BertHfFlags();
+  all.insert(all.end(), hf.begin(), hf.end());
+  return all;
+}
+
+BertHfShared HfShared() {
+  return {flags.output, flags.data.max_predictions_per_seq, flags.data.seed};
 }
 
 absl::Status CheckBertFlags(const Operands& operands) {
-  if (operands[0] != "make-data") {
+  const std::string subcommand = operands.empty() ? "" : operands[0];
+  if (subcommand == "import-hf" || subcommand == "export-hf") {
+    if (operands.size() != 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(subcommand, " takes one operand, ",
+                       subcommand == "import-hf" ? "HF_DIR" : "GRAPH"));
+    }
+    return CheckBertHf(subcommand, HfShared());
+  }
+  if (subcommand != "make-data") {
     return absl::InvalidArgumentError(absl::StrCat(
-        "'", operands[0], "' is not a bert subcommand; there is make-data"));
+        subcommand.empty() ? "name a subcommand"
+                           : "'" + subcommand + "' is not a bert subcommand",
+        ": make-data, import-hf or export-hf"));
+  }
+  if (operands.size() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("make-data takes no operand, but got ", operands[1]));
   }
   RETURN_IF_ERROR(TokenizerOptionsFromFlags(flags.tokenizer).status());
   for (auto [flag, value] : {std::pair{"--vocab", &flags.tokenizer.vocab},
@@ -195,6 +224,9 @@ absl::Status CheckBertFlags(const Operands& operands) {
   return absl::OkStatus();
 }
 
-absl::Status RunBert(const Operands&) { return MakeData(); }
+absl::Status RunBert(const Operands& operands) {
+  return operands[0] == "make-data" ? MakeData()
+                                    : RunBertHf(operands, HfShared());
+}
 
 }  // namespace rill

@@ -629,12 +629,17 @@ const std::vector<Command>& AllCommands() {
        "the corpus: [PAD] [UNK] [CLS] [SEP] [MASK] first, then characters,\n"
        "then merged pieces (see the README), and writes it to -o.",
        TokenizeFlags(), 0, RunTokenize, CheckTokenizeFlags},
-      {"bert", "BERT's pretraining data: .npy shards for rill train.",
+      {"bert",
+       "BERT: pretraining data (.npy shards for rill train); Hugging Face "
+       "weights in and out.",
        "bert make-data --vocab VOCAB [--lowercase] -i CORPUS -o DIR\n"
        "      [--max_seq_length 128] [--max_predictions_per_seq 20]\n"
        "      [--masked_lm_prob 0.15] [--short_seq_prob 0.1] [--dupe_factor "
        "10]\n"
-       "      [--seed 12345] [--examples_per_shard 10000]",
+       "      [--seed 12345] [--examples_per_shard 10000]\n"
+       "    | bert import-hf HF_DIR [--seq_length 128] "
+       "[--max_predictions_per_seq 20] -o OUT.pbtxt\n"
+       "    | bert export-hf GRAPH [--params CKPT_OR_DIR] -o DIR",
        "make-data: reads CORPUS (one sentence per line, a blank line between\n"
        "documents), tokenizes it as `rill tokenize` does, and makes BERT's\n"
        "pretraining examples as google-research/bert's\n"
@@ -646,21 +651,15 @@ const std::vector<Command>& AllCommands() {
        "masked_lm_weights and next_sentence_labels, which a TrainConfig\n"
        "binds with patterns (file: \"DIR/input_ids-*.npy\") and rill train\n"
        "streams. Progress and a summary go to stderr. Nothing is written on\n"
-       "an error.",
-       BertFlags(), 1, RunBert, CheckBertFlags},
-      {"bert-hf",
-       "BERT from and to Hugging Face's config.json and state_dict .npy.",
-       "bert-hf import HF_DIR --seq_length S --max_predictions_per_seq P "
-       "-o OUT.pbtxt\n"
-       "      | bert-hf export GRAPH [--params CKPT_OR_DIR] -o DIR",
-       "import: builds the BERT pretraining graph (models/bert.h) of\n"
+       "an error.\n"
+       "import-hf: builds the BERT pretraining graph (models/bert.h) of\n"
        "HF_DIR/config.json (or --config) with the graph sizes S and P, sets\n"
        "its parameters from HF_DIR/<key>.npy (a BertForPreTraining or\n"
        "BertModel state_dict, one file per entry) and writes it.\n"
-       "export: writes DIR/<key>.npy for every parameter of a BERT graph\n"
+       "export-hf: writes DIR/<key>.npy for every parameter of a BERT graph\n"
        "(or of a checkpoint, --params), under HF's names, with the tied\n"
        "cls.predictions.decoder.weight and .bias as copies.",
-       BertHfFlags(), 2, RunBertHf, CheckBertHfFlags},
+       BertFlags(), -2, RunBert, CheckBertFlags},
       {"version",
        "Print rill's version.",
        "version",

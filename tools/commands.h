@@ -25,7 +25,7 @@ struct Command {
   // Its flags (tools/flags.h), bound to where the command reads them; any
   // other flag is refused.
   std::vector<Flag> flags;
-  int num_operands;  // -1: zero or one.
+  int num_operands;  // -n: at most n.
   absl::Status (*run)(const Operands& operands);
   // Checks the command line beyond each flag's own value (flags that are
   // required, or exclude each other) before `run`; an error is a
@@ -121,9 +121,17 @@ absl::Status RunBleu(const Operands& operands);
 std::vector<Flag> BertFlags();
 absl::Status CheckBertFlags(const Operands& operands);
 absl::Status RunBert(const Operands& operands);
+// bert's import-hf and export-hf (tools/bert_hf_command.cc): their own
+// flags, and the values of those they share with make-data.
+struct BertHfShared {
+  std::string output;
+  int64_t max_predictions_per_seq;
+  uint64_t seed;
+};
 std::vector<Flag> BertHfFlags();
-absl::Status CheckBertHfFlags(const Operands& operands);
-absl::Status RunBertHf(const Operands& operands);
+absl::Status CheckBertHf(const std::string& subcommand,
+                         const BertHfShared& shared);
+absl::Status RunBertHf(const Operands& operands, const BertHfShared& shared);
 
 std::vector<Flag> TokenizeFlags();
 absl::Status CheckTokenizeFlags(const Operands& operands);

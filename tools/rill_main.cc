@@ -43,7 +43,7 @@ int UsageError(const Command& c, absl::string_view message) {
 
 absl::Status CheckOperandCount(const Command& c, size_t given) {
   const bool ok = c.num_operands < 0
-                      ? given <= 1
+                      ? static_cast<int>(given) <= -c.num_operands
                       : static_cast<int>(given) == c.num_operands;
   if (ok) return absl::OkStatus();
   const int want = std::abs(c.num_operands);

@@ -1,4 +1,4 @@
-// `rill bert-hf import|export` end to end on the golden BERT's HF files
+// `rill bert import-hf|export-hf` end to end on the golden BERT's HF files
 // (tests/models/testdata/bert/hf), and `rill train` on the tiny BERT spec
 // (examples/bert/tiny): mistakes exit 2, bad files exit 1 naming the entry
 // and writing nothing.
@@ -29,7 +29,7 @@ int NpyFiles(const std::string& dir) {
 TEST(BertHfCli, ImportsChecksExportsAndImportsAgain) {
   const std::string graph = TestTempPath("bert_hf.pbtxt");
   CommandResult imported =
-      RunRill("bert-hf import " + kHf + kSizes + " -o " + graph);
+      RunRill("bert import-hf " + kHf + kSizes + " -o " + graph);
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   EXPECT_NE(imported.out.find("BERT L2 H16 A2 V50, S 12, P 3, f32, 46 "
                               "parameters"),
@@ -42,13 +42,13 @@ TEST(BertHfCli, ImportsChecksExportsAndImportsAgain) {
       << check.out;
   const std::string out = TestTempPath("bert_hf_out");
   fs::remove_all(out);
-  CommandResult exported = RunRill("bert-hf export " + graph + " -o " + out);
+  CommandResult exported = RunRill("bert export-hf " + graph + " -o " + out);
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
   // 46 parameters and the two tied entries; position_ids is left out.
   EXPECT_EQ(NpyFiles(out), 48);
   EXPECT_EQ(NpyFiles(kHf), 49);
   CommandResult again =
-      RunRill("bert-hf import " + out + " --config " + kHf + "/config.json" +
+      RunRill("bert import-hf " + out + " --config " + kHf + "/config.json" +
               kSizes + " --dtype f64 -o " + TestTempPath("again.pbtxt"));
   EXPECT_EQ(again.exit_code, 0) << again.err;
 }
@@ -61,13 +61,13 @@ TEST(BertHfCli, BadFilesExitOneNamingTheEntryAndWriteNothing) {
            dir + "/cls.seq_relationship.extra.npy");
   const std::string graph = TestTempPath("never.pbtxt");
   fs::remove(graph);
-  CommandResult r = RunRill("bert-hf import " + dir + kSizes + " -o " + graph);
+  CommandResult r = RunRill("bert import-hf " + dir + kSizes + " -o " + graph);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("extra entry 'cls.seq_relationship.extra'"),
             std::string::npos)
       << r.err;
   EXPECT_FALSE(fs::exists(graph));
-  r = RunRill("bert-hf import " + kHf +
+  r = RunRill("bert import-hf " + kHf +
               " --seq_length 17 --max_predictions_per_seq 3 -o " + graph);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("seq_length: 17: must be <= max_position_embeddings "
@@ -78,10 +78,14 @@ TEST(BertHfCli, BadFilesExitOneNamingTheEntryAndWriteNothing) {
 }
 
 TEST(BertHfCli, MistakesExitTwo) {
-  EXPECT_EQ(RunRill("bert-hf frob " + kHf).exit_code, 2);
-  EXPECT_EQ(RunRill("bert-hf import " + kHf + kSizes).exit_code, 2);
-  EXPECT_EQ(RunRill("bert-hf export x.pbtxt").exit_code, 2);
-  EXPECT_EQ(RunRill("bert-hf import " + kHf + kSizes + " --dtype f16 -o " +
+  EXPECT_EQ(RunRill("bert frob " + kHf).exit_code, 2);
+  EXPECT_EQ(RunRill("bert import-hf " + kHf + kSizes).exit_code, 2);
+  EXPECT_EQ(RunRill("bert export-hf x.pbtxt").exit_code, 2);
+  EXPECT_EQ(RunRill("bert").exit_code, 2);
+  EXPECT_EQ(RunRill("bert import-hf -o x.pbtxt").exit_code, 2);
+  EXPECT_EQ(RunRill("bert make-data extra").exit_code, 2);
+  EXPECT_EQ(RunRill("bert export-hf a b c").exit_code, 2);
+  EXPECT_EQ(RunRill("bert import-hf " + kHf + kSizes + " --dtype f16 -o " +
                     TestTempPath("g.pbtxt"))
                 .exit_code,
             2);
