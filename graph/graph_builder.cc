@@ -131,8 +131,11 @@ std::string GraphBuilder::Dropout(const std::string& name, const std::string& x,
 std::string GraphBuilder::LayerNorm(const std::string& name,
                                     const std::string& x,
                                     const std::string& weight,
-                                    const std::string& bias) {
-  return Op(name, "LayerNorm", {x, weight, bias}).Output(0);
+                                    const std::string& bias,
+                                    std::optional<double> epsilon) {
+  NodeRef node = Op(name, "LayerNorm", {x, weight, bias});
+  if (epsilon.has_value()) node.AttrFloat("epsilon", *epsilon);
+  return node.Output(0);
 }
 
 std::string GraphBuilder::Cast(const std::string& name, const std::string& x,

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -93,10 +94,11 @@ class GraphBuilder {
   // Inverted dropout, training on; returns output 0.
   std::string Dropout(const std::string& name, const std::string& x,
                       double rate, uint64_t seed);
-  // LayerNorm over the last axis (the op's default epsilon); returns
-  // output 0.
+  // LayerNorm over the last axis, with `epsilon` (none: the op's default,
+  // and no attr); returns output 0.
   std::string LayerNorm(const std::string& name, const std::string& x,
-                        const std::string& weight, const std::string& bias);
+                        const std::string& weight, const std::string& bias,
+                        std::optional<double> epsilon = std::nullopt);
   std::string Cast(const std::string& name, const std::string& x, DType dtype);
   // x split along `axis` into `parts` equal parts: "<name>:0", ...; the
   // op's default axis 0 is left unset.

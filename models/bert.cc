@@ -179,9 +179,7 @@ class BertBuilder {
                         const std::string& x, const std::string& module) {
     std::string weight = Filled(module + ".weight", o_.hidden_size, 1);
     std::string bias = Filled(module + ".bias", o_.hidden_size, 0);
-    return b.Op(name, "LayerNorm", {x, weight, bias})
-        .AttrFloat("epsilon", o_.layer_norm_eps)
-        .Output(0);
+    return b.LayerNorm(name, x, weight, bias, o_.layer_norm_eps);
   }
 
   std::string Dropout(GraphBuilder& b, const std::string& name,
