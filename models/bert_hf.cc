@@ -76,10 +76,6 @@ class ConfigReader {
   std::string source_;
 };
 
-std::string NpyPath(const std::string& dir, const std::string& key) {
-  return absl::StrCat(dir, "/", key, ".npy");
-}
-
 // The .npy stems in `dir`.
 absl::StatusOr<std::set<std::string>> NpyStems(const std::string& dir) {
   std::error_code ec;
@@ -124,10 +120,10 @@ absl::StatusOr<std::vector<std::string>> BertParameterNodes(
 // A tied entry present in `dir` must hold its source's values.
 absl::Status CheckTied(const std::string& dir, const std::string& name,
                        const std::string& source_key) {
-  const std::string path = NpyPath(dir, name);
+  const std::string path = WeightFilePath(dir, name);
   ASSIGN_OR_RETURN(Tensor tied, ReadNpy(path, int64_t{16} << 30));
   ASSIGN_OR_RETURN(Tensor source,
-                   ReadNpy(NpyPath(dir, source_key), int64_t{16} << 30));
+                   ReadNpy(WeightFilePath(dir, source_key), int64_t{16} << 30));
   const std::string where =
       absl::StrCat(path, ": entry '", name, "' (tied to ", source_key, ")");
   if (!(tied.shape() == source.shape())) {
@@ -248,7 +244,8 @@ absl::Status ImportHfBertWeights(const std::string& dir, Graph* graph) {
     }
     if (!tied) {
       return absl::InvalidArgumentError(absl::StrCat(
-          NpyPath(dir, stem), ": extra entry '", stem, "': not a parameter of ",
+          WeightFilePath(dir, stem), ": extra entry '", stem,
+          "': not a parameter of ",
           bert_model ? "BertModel" : "BertForPreTraining", " for this graph"));
     }
   }

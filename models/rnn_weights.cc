@@ -92,10 +92,6 @@ absl::StatusOr<Tensor> Convert(const Tensor& t, DType dtype) {
   return out;
 }
 
-std::string NpyPath(const std::string& dir, const std::string& key) {
-  return absl::StrCat(dir, "/", key, ".npy");
-}
-
 // The file's tensor, checked against the Parameter and converted to its
 // dtype.
 absl::StatusOr<Tensor> ReadWeight(const std::string& path, const Node& n) {
@@ -158,6 +154,10 @@ absl::Status NoParameter(const std::string& node) {
 
 }  // namespace
 
+std::string WeightFilePath(const std::string& dir, const std::string& key) {
+  return absl::StrCat(dir, "/", key, ".npy");
+}
+
 absl::StatusOr<std::vector<PyTorchWeight>> PyTorchWeightNames(
     const Graph& graph) {
   std::vector<PyTorchWeight> out;
@@ -209,7 +209,8 @@ absl::Status ImportWeightFiles(const std::string& dir,
     auto it = index.find(w.node);
     if (it == index.end()) return NoParameter(w.node);
     const int i = it->second;
-    ASSIGN_OR_RETURN(Tensor t, ReadWeight(NpyPath(dir, w.key), graph->node(i)));
+    ASSIGN_OR_RETURN(Tensor t,
+                     ReadWeight(WeightFilePath(dir, w.key), graph->node(i)));
     loaded.emplace_back(i, std::move(t));
   }
   for (const auto& [i, t] : loaded) {
@@ -236,7 +237,7 @@ absl::Status ExportWeightFiles(const Graph& graph,
     auto it = index.find(w.node);
     if (it == index.end()) return NoParameter(w.node);
     ASSIGN_OR_RETURN(Tensor t, ExportValue(graph.node(it->second), values));
-    files.emplace_back(NpyPath(dir, w.key), std::move(t));
+    files.emplace_back(WeightFilePath(dir, w.key), std::move(t));
   }
   for (const auto& [path, t] : files) RETURN_IF_ERROR(WriteNpy(path, t));
   return absl::OkStatus();

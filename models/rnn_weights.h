@@ -52,6 +52,9 @@ absl::Status ExportPyTorchWeights(const Graph& graph,
                                   const std::map<std::string, Tensor>& values,
                                   const std::string& dir);
 
+// The file that holds `key` in a weight directory: <dir>/<key>.npy.
+std::string WeightFilePath(const std::string& dir, const std::string& key);
+
 // ImportPyTorchWeights and ExportPyTorchWeights over an explicit list of
 // (Parameter, file stem) pairs, for models with other naming schemes
 // (models/bert_hf.h); a node that is not a Parameter of `graph` is an
