@@ -7,8 +7,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "ops/kernel_util.h"
 #include "tests/test_util.h"
+#include "tests/tools/train_cli_util.h"
 
 namespace rill {
 namespace {
@@ -80,30 +79,20 @@ TEST(PrecisionCli, RunSaysWhyItRunsF32) {
 
 // The last row's `column` of a metrics.csv.
 double LastValue(const std::string& csv, const std::string& column) {
-  std::vector<std::string> lines = absl::StrSplit(csv, '\n', absl::SkipEmpty());
-  std::vector<std::string> header = absl::StrSplit(lines.front(), ',');
-  std::vector<std::string> last = absl::StrSplit(lines.back(), ',');
-  for (size_t i = 0; i < header.size(); ++i) {
+  const std::vector<std::string> header =
+      absl::StrSplit(csv.substr(0, csv.find('\n')), ',');
+  const std::vector<std::vector<std::string>> rows = CsvRows(csv);
+  for (size_t i = 0; i < header.size() && !rows.empty(); ++i) {
     double v = 0;
-    if (header[i] == column && absl::SimpleAtod(last[i], &v)) return v;
+    if (header[i] == column && absl::SimpleAtod(rows.back()[i], &v)) return v;
   }
-  ADD_FAILURE() << "no " << column << " in " << lines.back();
+  ADD_FAILURE() << "no " << column << " in " << csv;
   return NAN;
 }
 
-// The README's sine MLP config, copied with `extra` appended; its path.
-std::string SineConfig(const std::string& extra) {
-  const fs::path dir =
-      TestTempPath("sine" + std::to_string(std::hash<std::string>()(extra)));
-  fs::create_directories(dir);
-  for (const char* file : {"sine_mlp.pbtxt", "sine_x.npy", "sine_y.npy"}) {
-    fs::copy_file(fs::path("examples/train") / file, dir / file,
-                  fs::copy_options::overwrite_existing);
-  }
-  const fs::path config = dir / "sine_mlp.train.pbtxt";
-  std::ofstream(config) << ReadTestFile("examples/train/sine_mlp.train.pbtxt")
-                        << extra << "\n";
-  return config.string();
+// The README's sine MLP config with `extra` appended, as file `name`.
+std::string SineConfig(const std::string& name, const std::string& extra) {
+  return WriteSineConfig(name, {}, extra + "\n");
 }
 
 // Trains `config` on one thread (fixed reduction order); returns the final
@@ -122,7 +111,7 @@ double Train(const std::string& config, const std::string& flags,
 // give the same run.
 TEST(PrecisionCli, TrainsInBf16FromTheFlagOrTheConfig) {
   if (!CpuRunsBf16()) GTEST_SKIP() << "this CPU has no native bf16";
-  const std::string plain = SineConfig("");
+  const std::string plain = SineConfig("plain.train.pbtxt", "");
   CommandResult r;
   const double f32 = Train(plain, "", &r);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -132,10 +121,12 @@ TEST(PrecisionCli, TrainsInBf16FromTheFlagOrTheConfig) {
   EXPECT_NE(f32, bf16);
   EXPECT_LT(std::abs(bf16 - f32), 0.25 * f32) << f32 << " vs " << bf16;
   std::printf("sine MLP val_loss: f32 %.6g, bf16 %.6g\n", f32, bf16);
-  const double configured = Train(SineConfig("precision: \"bf16\""), "", &r);
+  const double configured =
+      Train(SineConfig("bf16.train.pbtxt", "precision: \"bf16\""), "", &r);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(configured, bf16);
-  EXPECT_EQ(Train(SineConfig("precision: \"bf16\""), "--precision f32", &r),
+  EXPECT_EQ(Train(SineConfig("bf16.train.pbtxt", "precision: \"bf16\""),
+                  "--precision f32", &r),
             f32);
 }
 
@@ -143,13 +134,13 @@ TEST(PrecisionCli, TrainSaysWhyItRunsF32AndRefusesOtherNames) {
   CommandResult r;
   {
     CpuWithoutBf16 capped;
-    Train(SineConfig(""), "--precision bf16", &r);
+    Train(SineConfig("plain.train.pbtxt", ""), "--precision bf16", &r);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find(std::string("note: ") + kNoNativeBf16),
               std::string::npos)
         << r.out;
   }
-  Train(SineConfig("precision: \"fp8\""), "", &r);
+  Train(SineConfig("fp8.train.pbtxt", "precision: \"fp8\""), "", &r);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("precision: \"fp8\": choose f32 or bf16"),
             std::string::npos)
