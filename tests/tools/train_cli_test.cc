@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
+#include "tests/tools/train_cli_util.h"
 
 namespace rill {
 namespace {
@@ -108,16 +109,8 @@ TEST(TrainCli, CtrlCWritesACheckpointAndExitsCleanly) {
   std::string out = TestTempPath("interrupted");
   fs::remove_all(out);
   // A long run, so that the interrupt lands in the middle of it.
-  std::string config = TestTempPath("long.train.pbtxt");
-  fs::copy_file("examples/train/sine_mlp.pbtxt", TestTempPath("sine_mlp.pbtxt"),
-                fs::copy_options::overwrite_existing);
-  for (const char* f : {"sine_x.npy", "sine_y.npy"}) {
-    fs::copy_file(std::string("examples/train/") + f, TestTempPath(f),
-                  fs::copy_options::overwrite_existing);
-  }
-  std::string text = ReadTestFile(kConfig);
-  text.replace(text.find("steps: 1500"), 11, "steps: 100000000");
-  std::ofstream(config) << text;
+  std::string config = WriteSineConfig("long.train.pbtxt",
+                                       {{"steps: 1500", "steps: 100000000"}});
   std::string log = TestTempPath("interrupted.log");
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
@@ -138,7 +131,7 @@ TEST(TrainCli, CtrlCWritesACheckpointAndExitsCleanly) {
   kill(pid, SIGINT);
   int status = 0;
   waitpid(pid, &status, 0);
-  text = ReadTestFile(log);
+  std::string text = ReadTestFile(log);
   ASSERT_TRUE(WIFEXITED(status)) << text;
   EXPECT_EQ(WEXITSTATUS(status), 0) << text;
   EXPECT_NE(text.find("stopped (interrupted) after "), std::string::npos)
@@ -216,15 +209,9 @@ std::vector<long long> OneTo(long long n) {
 TEST(TrainCli, KillNineThenResumeLeavesEveryStepOnce) {
   std::string out = TestTempPath("killed");
   fs::remove_all(out);
-  std::string config = TestTempPath("killed.train.pbtxt");
-  for (const char* f : {"sine_mlp.pbtxt", "sine_x.npy", "sine_y.npy"}) {
-    fs::copy_file(std::string("examples/train/") + f, TestTempPath(f),
-                  fs::copy_options::overwrite_existing);
-  }
-  std::string text = ReadTestFile(kConfig);
-  text.replace(text.find("steps: 1500"), 11, "steps: 100000000");
-  text.replace(text.find("checkpoint_every: 500"), 21, "checkpoint_every: 7");
-  std::ofstream(config) << text;
+  std::string config = WriteSineConfig(
+      "killed.train.pbtxt", {{"steps: 1500", "steps: 100000000"},
+                             {"checkpoint_every: 500", "checkpoint_every: 7"}});
   std::string log = TestTempPath("killed.log");
   std::mt19937 rng(2026);
   for (int trial = 0; trial < 5; ++trial) {
@@ -253,7 +240,7 @@ TEST(TrainCli, KillNineThenResumeLeavesEveryStepOnce) {
   kill(pid, SIGINT);
   int status = 0;
   waitpid(pid, &status, 0);
-  text = ReadTestFile(log);
+  std::string text = ReadTestFile(log);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
       << status << " " << text;
   size_t at = text.find("stopped (interrupted) after ");
@@ -269,16 +256,10 @@ TEST(TrainCli, KillNineThenResumeLeavesEveryStepOnce) {
 // a run that was never interrupted (no torn row, no step twice, the same
 // parameters and optimizer state).
 TEST(TrainCli, KilledAndResumedRunsEndAsAnUninterruptedOne) {
-  std::string text = ReadTestFile(kConfig);
-  text.replace(text.find("steps: 1500"), 11, "steps: 3000");
-  text.replace(text.find("checkpoint_every: 500"), 21, "checkpoint_every: 7");
-  text.replace(text.find("log_every: 250"), 14, "log_every: 100");
-  const std::string config = TestTempPath("finite.train.pbtxt");
-  for (const char* f : {"sine_mlp.pbtxt", "sine_x.npy", "sine_y.npy"}) {
-    fs::copy_file(std::string("examples/train/") + f, TestTempPath(f),
-                  fs::copy_options::overwrite_existing);
-  }
-  std::ofstream(config) << text;
+  const std::string config = WriteSineConfig(
+      "finite.train.pbtxt", {{"steps: 1500", "steps: 3000"},
+                             {"checkpoint_every: 500", "checkpoint_every: 7"},
+                             {"log_every: 250", "log_every: 100"}});
   const std::string reference = TestTempPath("uninterrupted");
   fs::remove_all(reference);
   const auto start = std::chrono::steady_clock::now();
@@ -336,12 +317,8 @@ TEST(TrainCli, BadConfigsExitOneNamingTheFileAndField) {
 }
 
 TEST(TrainCli, ThreadCountsOutOfRangeAreRefused) {
-  std::string config = TestTempPath("threads.train.pbtxt");
-  for (const char* f : {"sine_mlp.pbtxt", "sine_x.npy", "sine_y.npy"}) {
-    fs::copy_file(std::string("examples/train/") + f, TestTempPath(f),
-                  fs::copy_options::overwrite_existing);
-  }
-  std::ofstream(config) << ReadTestFile(kConfig) << "threads: 50000\n";
+  std::string config =
+      WriteSineConfig("threads.train.pbtxt", {}, "threads: 50000\n");
   CommandResult r =
       RunRill("train " + config + " --out " + TestTempPath("threads_out"));
   EXPECT_EQ(r.exit_code, 1);
