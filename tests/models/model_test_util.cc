@@ -32,6 +32,14 @@ double MaxError(const Tensor& got, const Tensor& want,
   return err;
 }
 
+double MaxMagnitude(const Tensor& t) {
+  double m = 0;
+  for (int64_t i = 0; i < t.num_elements(); ++i) {
+    m = std::max(m, std::abs(t.ElementAsDouble(i)));
+  }
+  return m;
+}
+
 // Turns each Parameter into an Input of its shape, fed with its value: the
 std::map<std::string, Tensor> ParametersToInputs(Graph* g) {
   std::map<std::string, Tensor> values;

@@ -24,6 +24,9 @@ void AddInput(Graph* g, const std::string& name,
 // The largest |got - want| over a tensor; shapes must match.
 double MaxError(const Tensor& got, const Tensor& want, const std::string& what);
 
+// The largest |t| over a tensor: the scale of a relative error.
+double MaxMagnitude(const Tensor& t);
+
 // Turns each Parameter into an Input of its shape, fed with its value: the
 // gradient checker differentiates with respect to Inputs.
 std::map<std::string, Tensor> ParametersToInputs(Graph* g);

@@ -190,10 +190,7 @@ void CheckParity(const Case& c, DType dtype, Backend backend, bool relative,
   double worst = 0;
   for (size_t k = 0; k < got.size(); ++k) {
     double err = MaxError(got[k], want[k], names[k]);
-    double scale = 0;
-    for (int64_t e = 0; e < want[k].num_elements(); ++e) {
-      scale = std::max(scale, std::abs(want[k].ElementAsDouble(e)));
-    }
+    const double scale = MaxMagnitude(want[k]);
     // All zeros would make the comparison say nothing.
     EXPECT_GT(scale, 1e-3) << c.cell << " " << names[k];
     if (relative && scale > 0) err /= scale;
@@ -212,10 +209,7 @@ double LargestRelativeError(const std::vector<Tensor>& got,
                             const std::vector<std::string>& names) {
   double worst = 0;
   for (size_t k = 0; k < got.size(); ++k) {
-    double scale = 0;
-    for (int64_t e = 0; e < want[k].num_elements(); ++e) {
-      scale = std::max(scale, std::abs(want[k].ElementAsDouble(e)));
-    }
+    const double scale = MaxMagnitude(want[k]);
     worst = std::max(worst, MaxError(got[k], want[k], names[k]) / scale);
   }
   return worst;

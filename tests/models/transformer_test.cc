@@ -167,10 +167,7 @@ double LargestError(const Results& r, bool relative) {
   double worst = 0;
   for (size_t k = 0; k < r.got.size(); ++k) {
     const Tensor want = Golden(r.goldens[k]);
-    double scale = 0;
-    for (int64_t e = 0; e < want.num_elements(); ++e) {
-      scale = std::max(scale, std::abs(want.ElementAsDouble(e)));
-    }
+    const double scale = MaxMagnitude(want);
     double err = MaxError(r.got[k], want, r.goldens[k]);
     worst = std::max(worst, relative ? err / scale : err);
   }
