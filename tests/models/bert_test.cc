@@ -227,6 +227,27 @@ TEST(Bert, InputsAreThePretrainingDataFiles) {
   }
 }
 
+// An attention_mask value other than 0 or 1 would silently scale the
+// -10000 offset; the graph declares the two, so a feed is refused naming
+// its row, on every run.
+TEST(Bert, AttentionMaskOtherThanZeroOrOneIsRefusedNamingTheRow) {
+  Graph graph = GoldenGraph("gelu", DType::kF64);
+  auto valid = ValidateGraph({graph, {}});
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  auto ex = Executor::Create(*std::move(valid), {Backend::kReference});
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  std::map<std::string, Tensor> feeds = Feeds(DType::kF64);
+  ASSERT_TRUE((*ex)->Run(feeds, {"loss"}).ok());
+  Tensor& mask = feeds["attention_mask"];
+  const int64_t seq = mask.shape().dim(1);
+  mask.data<int64_t>()[seq + 4] = 2;  // Row 1, position 4.
+  auto bad = (*ex)->Run(feeds, {"loss"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "feed 'attention_mask': row 1, element 4 is 2, but the input "
+            "allows only 0, 1");
+}
+
 // Every Parameter carries its HF state_dict name and shape, in HF's order,
 // and HF's saved state_dict holds exactly those plus the known extras.
 TEST(Bert, ParametersHaveHfNamesShapesAndInit) {
