@@ -75,7 +75,7 @@ absl::Status CheckHeadOrBare(const ModelSpec& spec) {
   RETURN_IF_ERROR(AtLeastOne("head.outputs", spec.head().outputs()));
   if (!loss)
     return FieldError("loss", "required: mse { } or cross_entropy { }");
-  const char* why = ": only for a bare stack (no head, no loss)";
+  const char* why = "only for a bare stack (no head, no loss)";
   if (!spec.input().sequence_lengths().empty()) {
     return FieldError("input.sequence_lengths",
                       absl::StrCat(why,
@@ -85,12 +85,12 @@ absl::Status CheckHeadOrBare(const ModelSpec& spec) {
   if (!r.initial_state().empty() && r.initial_state() != "zeros") {
     return FieldError(
         "recurrent.initial_state",
-        absl::StrCat("'", r.initial_state(), "'", why,
+        absl::StrCat("'", r.initial_state(), "': ", why,
                      ": the trainer cannot batch h0 [L*D, B, H]"));
   }
   if (r.has_batch_first() && !r.batch_first()) {
     return FieldError("recurrent.batch_first",
-                      absl::StrCat("false", why,
+                      absl::StrCat("false: ", why,
                                    ": the trainer batches along the first "
                                    "axis"));
   }
