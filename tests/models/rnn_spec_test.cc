@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -200,6 +201,25 @@ TEST(RnnSpecAgainstPyTorch, F32FusedMatchesAutograd) {
     EXPECT_TRUE(Fused(dir));
     EXPECT_LT(Report(c, "f32 fused", CompareWithPyTorch(c, dir)), 2e-6);
   }
+}
+
+// The README's walk-through ("Checking rill against PyTorch") as the
+// script that holds its commands: torch writes the weights and feeds, rill
+// builds, differentiates and runs, torch compares (to 1e-12).
+TEST(CheckingAgainstPyTorch, TheReadmeScriptPasses) {
+  const std::string dir = TestTempPath("readme");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string log = dir + ".log";
+  const int status =
+      std::system(("bash examples/rnn/check_against_pytorch.sh tools/rill " +
+                   dir + " >" + log + " 2>&1")
+                      .c_str());
+  const std::string out = ReadTestFile(log);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("rnn/l1/weight_hh_reverse/grad"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("(tolerance 1e-12): OK"), std::string::npos) << out;
 }
 
 }  // namespace
