@@ -220,6 +220,15 @@ TEST(CheckingAgainstPyTorch, TheReadmeScriptPasses) {
   EXPECT_NE(out.find("rnn/l1/weight_hh_reverse/grad"), std::string::npos)
       << out;
   EXPECT_NE(out.find("(tolerance 1e-12): OK"), std::string::npos) << out;
+  // The README shows the script and the spec verbatim.
+  const std::string readme = ReadTestFile("README.md");
+  for (const char* file : {"examples/rnn/check_against_pytorch.sh",
+                           "examples/rnn/lstm_bi2_lengths.pbtxt"}) {
+    const std::string text = ReadTestFile(file);
+    ASSERT_FALSE(text.empty()) << file;
+    EXPECT_NE(readme.find(text), std::string::npos)
+        << file << " differs from README.md";
+  }
 }
 
 }  // namespace
