@@ -203,6 +203,22 @@ TEST(RnnSpecAgainstPyTorch, F32FusedMatchesAutograd) {
   }
 }
 
+// A contradictory spec exits 1 naming the file and the field, and writes
+// nothing.
+TEST(RnnSpecCli, ContradictoryFieldsExitOneNamingTheField) {
+  const std::string spec = WriteTestFile(
+      "lossy.pbtxt",
+      "input { features: 2 steps: 3 } recurrent { hidden_size: 2 } "
+      "loss { mse {} }\n");
+  const std::string out = TestTempPath("lossy_graph.pbtxt");
+  fs::remove(out);
+  CommandResult r = RunRill("build " + spec + " -o " + out);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(spec + ": loss: needs a head"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(out));
+}
+
 // The README's walk-through ("Checking rill against PyTorch") as the
 // script that holds its commands: torch writes the weights and feeds, rill
 // builds, differentiates and runs, torch compares (to 1e-12).
