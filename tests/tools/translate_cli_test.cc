@@ -52,7 +52,7 @@ const std::string& Trained() {
     // Label smoothing 0.1 over 23 tokens puts the floor near 0.61.
     EXPECT_GT(first, 2.5) << out;
     EXPECT_LT(final, 0.8) << out;
-    std::printf("translate: loss %.4f -> %.4f\n", first, final);
+    std::printf("%stranslate: loss %.4f -> %.4f\n", out.c_str(), first, final);
     return new std::string(shell->Path("/tmp/translate/ckpt-00001000.rckpt"));
   }();
   return *ckpt;
