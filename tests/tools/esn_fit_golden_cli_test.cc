@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "core/npy.h"
@@ -140,6 +141,74 @@ TEST(EsnFitGolden, SingularLeastSquaresIsRefusedNamingTheFix) {
   EXPECT_NE(r.err.find("singular"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("set a ridge > 0"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir + "/singular.rckpt"));
+}
+
+// Writes `text` as DIR/bad.esn.pbtxt and fits it, expecting exit 1 and
+// `message` in the error.
+void ExpectFitError(const std::string& dir, const std::string& text,
+                    const std::string& message, const std::string& flags = "") {
+  const std::string config = dir + "/bad.esn.pbtxt";
+  std::ofstream(config) << text;
+  CommandResult r = RunRill("esn fit " + config + flags);
+  EXPECT_EQ(r.exit_code, 1) << text;
+  EXPECT_NE(r.err.find(message), std::string::npos) << text << ": " << r.err;
+}
+
+TEST(EsnFitGolden, GivenReservoirShapesAreCheckedNamingFileAndShape) {
+  const std::string dir = CopyGoldens("shapes");
+  const std::string data =
+      "inputs: \"ols_inputs.npy\" targets: \"ols_targets.npy\" ridge: 0\n";
+  ExpectFitError(dir,
+                 "reservoir_w: \"w.npy\" reservoir_w_in: \"w.npy\"\n" + data,
+                 "w.npy: EsnConfig.reservoir_w_in must be f32 or f64 of "
+                 "shape [units, inputs (the input series' width)] = [12, 2], "
+                 "got f64[12, 12]");
+  ExpectFitError(
+      dir, "reservoir_w: \"w_in.npy\" reservoir_w_in: \"w_in.npy\"\n" + data,
+      "w_in.npy: EsnConfig.reservoir_w must be f32 or f64 of "
+      "shape [units, units] = [12, 12], got f64[12, 2]");
+  ExpectFitError(dir,
+                 "reservoir_w: \"w.npy\" reservoir_w_in: \"w_in.npy\" "
+                 "reservoir_b: \"w_in.npy\"\n" +
+                     data,
+                 "w_in.npy: EsnConfig.reservoir_b must be f32 or f64 of shape "
+                 "[units] = [12], got f64[12, 2]");
+  ExpectFitError(dir,
+                 "units: 10 reservoir_w: \"w.npy\" reservoir_w_in: "
+                 "\"w_in.npy\"\n" +
+                     data,
+                 "w.npy: EsnConfig.reservoir_w has 12 rows but EsnConfig.units "
+                 "is 10");
+  ExpectFitError(dir, "reservoir_w: \"w.npy\"\n" + data,
+                 "bad.esn.pbtxt: reservoir_w_in: give a path");
+  ExpectFitError(dir, "units: 5 reservoir_w_in: \"w_in.npy\"\n" + data,
+                 "EsnConfig.reservoir_w_in: a given reservoir needs "
+                 "reservoir_w too");
+  ExpectFitError(dir, "units: 5 inputs: \"ols_inputs.npy\"\n",
+                 "EsnConfig.targets: give it with inputs");
+  ExpectFitError(dir,
+                 "units: 5 series: \"ols_inputs.npy\" targets: "
+                 "\"ols_targets.npy\"\n",
+                 "EsnConfig.series: give a series, or inputs and targets");
+  ExpectFitError(dir,
+                 "units: 5 inputs: \"ols_inputs.npy\" targets: "
+                 "\"w_in.npy\"\n",
+                 "w_in.npy: 12 rows, but");
+}
+
+// --max_file_mb caps what `rill esn` reads, as in the other commands.
+TEST(EsnFitGolden, MaxFileMbCapsTheFilesRead) {
+  const std::string dir = CopyGoldens("max_file");
+  Tensor big = *Tensor::Allocate(DType::kF64, Shape{200000, 1});
+  ASSERT_TRUE(WriteNpy(dir + "/big.npy", big).ok());
+  ExpectFitError(dir, "units: 5 series: \"big.npy\"\n", "1048576",
+                 " --max_file_mb 1");
+  RunOk("esn fit " + dir + "/ols.esn.pbtxt");
+  CommandResult r = RunRill("esn predict " + dir + "/ols.rckpt --series " +
+                            dir + "/big.npy --max_file_mb 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("big.npy"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1048576"), std::string::npos) << r.err;
 }
 
 }  // namespace
