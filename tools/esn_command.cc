@@ -41,8 +41,7 @@ absl::Status UnknownEsnCommand(const std::string& what) {
   return absl::InvalidArgumentError(
       absl::StrCat("unknown esn command '", what,
                    "'; use fit CONFIG, states CONFIG, predict MODEL, generate "
-                   "MODEL, build MODEL|CONFIG "
-                   "or mackey-glass OUT"));
+                   "MODEL, build MODEL|CONFIG or mackey-glass OUT"));
 }
 
 EsnMatrix Rows(const EsnMatrix& m, int64_t begin, int64_t end) {
