@@ -561,6 +561,12 @@ class TensorLookup {
     return absl::InvalidArgumentError(
         absl::StrCat(path_, ": not an ESN checkpoint: no tensor '", name, "'"));
   }
+  bool Has(const std::string& name) const {
+    for (const auto& entry : c_.tensors) {
+      if (entry.first == name) return true;
+    }
+    return false;
+  }
 
  private:
   static std::string ShapeWant(const std::vector<int64_t>& want) {
@@ -626,6 +632,9 @@ absl::Status Esn::Save(const std::string& path) const {
                {"esn/w_in", w_in},
                {"esn/b", b},
                {"esn/w_out", w_out}};
+  ASSIGN_OR_RETURN(Tensor on_targets, Tensor::Allocate(DType::kI32, Shape{}));
+  *on_targets.data<int32_t>() = fitted_on_targets() ? 1 : 0;
+  c.tensors.emplace_back("esn/fitted_on_targets", on_targets);
   return Annotate(WriteCheckpoint(path, c), path);
 }
 
@@ -677,6 +686,11 @@ absl::StatusOr<Esn> Esn::Load(const std::string& path, int64_t max_bytes) {
   absl::StatusOr<Esn> e = FromReservoir(config, *std::move(r), outputs);
   if (!e.ok()) return Annotate(e.status(), path);
   e->w_out_ = ToMatrix(w_out, outputs, 1 + d + n);
+  if (get.Has("esn/fitted_on_targets")) {
+    ASSIGN_OR_RETURN(Tensor on_targets,
+                     get.Get("esn/fitted_on_targets", DType::kI32, {}));
+    e->fitted_on_targets_ = *on_targets.data<int32_t>() != 0;
+  }
   if (!e->w_out_.allFinite()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": tensor 'esn/w_out': NaN or infinite value"));

@@ -222,6 +222,12 @@ class Esn {
   const EsnMatrix& w_out() const { return w_out_; }
   // Of the last ridge fit (EndFit); zeros before one.
   const ReadoutFitStats& fit_stats() const { return fit_stats_; }
+  // Whether the readout was fitted on separate targets (EsnConfig.targets),
+  // not one step ahead of a series, so that its outputs are not the
+  // series' next rows. Kept in a saved model.
+  bool fitted_on_targets() const {
+    return fitted_on_targets_ || !config_.targets().empty();
+  }
   // Sets W_out [outputs, 1 + inputs + units] fitted elsewhere (the
   // gradient-descent readout, models/esn_gd.h).
   absl::Status SetReadout(EsnMatrix w_out);
@@ -257,6 +263,7 @@ class Esn {
   //   esn/w_in       f64 [units, inputs]
   //   esn/b          f64 [units]
   //   esn/w_out      f64 [outputs, 1 + inputs + units]
+  //   esn/fitted_on_targets  i32 []  1 or 0 (absent in older models: 0)
   absl::Status Save(const std::string& path) const;
   // Errors name the file and the tensor (missing, wrong dtype or shape).
   static absl::StatusOr<Esn> Load(const std::string& path,
@@ -271,6 +278,7 @@ class Esn {
   std::optional<RidgeAccumulator> acc_;  // Between BeginFit and EndFit.
   EsnMatrix w_out_;
   ReadoutFitStats fit_stats_;
+  bool fitted_on_targets_ = false;  // Read from a saved model.
 };
 
 // Root-mean-square error over all entries divided by the standard

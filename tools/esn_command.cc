@@ -290,11 +290,12 @@ absl::Status ScorePredictions(const Esn& esn, const EsnMatrix& series,
                               const EsnMatrix& pred, int64_t max_bytes) {
   int64_t t = series.rows(), warmup = esn.config().warmup();
   const bool forecast = flags.targets.empty();
-  if (forecast && esn.outputs() != series.cols()) {
+  if (forecast && (esn.outputs() != series.cols() || esn.fitted_on_targets())) {
     std::printf(
-        "predicted %lld steps (%lld outputs; give --targets to "
+        "predicted %lld steps (%lld outputs%s; give --targets to "
         "score them)\n",
-        static_cast<long long>(t), static_cast<long long>(esn.outputs()));
+        static_cast<long long>(t), static_cast<long long>(esn.outputs()),
+        esn.fitted_on_targets() ? ", fitted on separate targets" : "");
     return absl::OkStatus();
   }
   EsnMatrix targets;

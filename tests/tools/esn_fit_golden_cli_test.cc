@@ -101,6 +101,15 @@ TEST(EsnFitGolden, LeastSquaresMatchesNumPy) {
   EXPECT_LT(RelativeDifference(Npy(dir + "/pred.npy"),
                                Npy(dir + "/ols_predictions.npy")),
             1e-10);
+  // The saved model knows it was fitted on separate targets: without
+  // --targets it is not scored as a one-step forecast of its inputs.
+  const std::string unscored =
+      RunOk("esn predict " + dir + "/ols.rckpt --series " + dir +
+            "/ols_inputs.npy -o " + dir + "/pred2.npy");
+  EXPECT_NE(unscored.find("fitted on separate targets; give --targets to "
+                          "score them"),
+            std::string::npos)
+      << unscored;
 }
 
 TEST(EsnFitGolden, RidgeMatchesNumPysSolve) {
