@@ -59,6 +59,15 @@ absl::StatusOr<ValidGraph> LoadGraph(const TrainConfig& config,
                      ConfigPath(config_dir, "model_spec", config.model_spec()));
     absl::StatusOr<Graph> graph = BuildModelFile(spec_path, budget);
     if (!graph.ok()) return Annotate(graph.status(), "model_spec");
+    const auto& outputs = graph->output();
+    if (std::find(outputs.begin(), outputs.end(), "loss") == outputs.end()) {
+      return FieldError(
+          "model_spec",
+          absl::StrCat(spec_path,
+                       ": its graph has no output 'loss' (a bare recurrent "
+                       "stack has no head and no loss), so there is nothing "
+                       "to train; give the spec a head and a loss"));
+    }
     loaded = LoadedGraph{*std::move(graph), SourceMap(spec_path)};
   }
   ValidateOptions options;

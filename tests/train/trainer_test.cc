@@ -181,6 +181,13 @@ TEST(Trainer, BadConfigsNameTheField) {
       {[](TrainConfig& c) { c.mutable_data(1)->set_file("sine_x.npy"); },
        "data[1]: sine_x.npy holds f32[1024, 2] but input 'target' is f32[?, "
        "1]"},
+      {[](TrainConfig& c) {
+         c.clear_graph();
+         c.set_model_spec("../rnn/lstm_bi2_lengths.pbtxt");
+       },
+       "rnn/lstm_bi2_lengths.pbtxt: its graph has no output 'loss' (a bare "
+       "recurrent stack has no head and no loss), so there is nothing to "
+       "train"},
       {[](TrainConfig& c) { c.mutable_data()->RemoveLast(); },
        "input 'target' is needed by the fetches but not fed"},
       {[](TrainConfig& c) { c.set_loss("layer0/w"); }, "loss: "},
