@@ -145,6 +145,9 @@ class Trainer {
   absl::Status Restore(const std::string& path);
 
   int64_t step() const { return step_; }
+  // What keep_best and early stopping watch: "val_loss", a metric's
+  // val_<name>, or "" when neither is configured.
+  const std::string& watched_metric() const { return watched_; }
   int64_t total_steps() const { return total_steps_; }
   const std::string& tensorboard_dir() const {
     return options_.tensorboard_dir;

@@ -374,6 +374,25 @@ TEST(TrainerMetrics, BadConfigsNameTheField) {
                         "row 7: -1 (weights must be >= 0)"));
 }
 
+// A resume whose config has other metrics than the saved run's keeps the
+// values of the columns both have; the others stay empty.
+TEST(MetricsLog, AResumeWithOtherMetricsRemapsTheColumns) {
+  const std::string path = TestTempPath("remap_metrics.csv");
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs(
+      "step,loss,lr,grad_norm,val_loss,val_old\n"
+      "1,0.5,0.1,2,0.4,0.7\n2,0.3,0.1,1,,\n3,0.2,0.1,1,0.1,0.9\n",
+      f);
+  std::fclose(f);
+  auto log = MetricsLog::Open(path, 2, {"val_new"});
+  ASSERT_TRUE(log.ok()) << log.status();
+  log->Append(3, 0.25, 0.1, 1, 0.2, {0.75});
+  ASSERT_TRUE(log->Sync().ok());
+  EXPECT_EQ(ReadTestFile(path),
+            "step,loss,lr,grad_norm,val_loss,val_new\n"
+            "1,0.5,0.1,2,0.4,\n2,0.3,0.1,1,,\n3,0.25,0.1,1,0.2,0.75\n");
+}
+
 // ---- Model specs' default metrics ----
 
 TEST(DefaultMetrics, BertAndRecurrentSpecsOfferAccuracy) {
