@@ -18,6 +18,7 @@
 #include "google/protobuf/text_format.h"
 #include "graph/autodiff.h"
 #include "graph/fuse_recurrent.h"
+#include "ops/shape_fns.h"
 #include "train/progress.h"
 
 namespace rill {
@@ -240,17 +241,6 @@ bool IsMetricName(const std::string& name) {
   return true;
 }
 
-bool SameDims(const Shape& a, const Shape& b) {
-  if (a.rank() != b.rank()) return false;
-  for (int d = 0; d < a.rank(); ++d) {
-    if (a.dim(d) != b.dim(d) && a.dim(d) != kSymbolicDim &&
-        b.dim(d) != kSymbolicDim) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // A metric's labels or weights: a graph Input bound in the validation
 // data, of `want` dims and one of `dtypes`.
 absl::Status CheckMetricInput(const ValidGraph& g, const Dataset& validation,
@@ -273,7 +263,7 @@ absl::Status CheckMetricInput(const ValidGraph& g, const Dataset& validation,
     return FieldError(field, absl::StrCat("'", name, "' is ", DTypeName(dtype),
                                           " but must be ", what));
   }
-  if (!SameDims(shape, want)) {
+  if (!ShapesCompatible(shape, want)) {
     return FieldError(field,
                       absl::StrCat("'", name, "' has shape ", shape.ToString(),
                                    " but must have the logits' shape without "
