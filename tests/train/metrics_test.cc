@@ -3,9 +3,12 @@
 // model specs' default metrics, and config errors that name the field.
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "config/train_config.h"
@@ -231,6 +234,41 @@ TEST(TrainerMetrics, MetricsGoToTheLogAndMetricsCsv) {
   EXPECT_EQ(lines_with_metrics, 4);
   // The classes are learnable: accuracy ends well above chance.
   EXPECT_GT(summary->val_metrics[0].second, 0.6);
+}
+
+// TensorBoard's validation run gets each metric under its name, read back
+// by the independent reader tests/train/read_tfevents.py.
+TEST(TrainerMetrics, MetricsGoToTensorBoard) {
+  const std::string tb = TestTempPath("metrics_tb");
+  fs::remove_all(tb);
+  Toy toy = MakeToy(ToyTensors(10, 2));
+  TrainOptions options;
+  options.config = ToyConfig();
+  options.tensorboard_dir = tb;
+  options.log = [](const std::string&) {};
+  auto t = Trainer::Create(std::move(toy.graph), std::move(toy.data), options);
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto summary = (*t)->Run();
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  std::vector<std::string> files = ListDir(tb + "/validation");
+  ASSERT_EQ(files.size(), 1u);
+  const std::string out = TestTempPath("metrics_tb.txt");
+  const std::string command =
+      absl::StrCat("/usr/bin/python3 tests/train/read_tfevents.py ", tb,
+                   "/validation/", files[0], " > ", out, " 2>&1");
+  ASSERT_EQ(std::system(command.c_str()), 0) << ReadTestFile(out);
+  std::vector<std::string> lines = absl::StrSplit(ReadTestFile(out), '\n');
+  std::map<std::string, double> at_20;
+  for (const std::string& line : lines) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ');
+    if (f.size() == 3 && f[0] == "20") at_20[f[1]] = std::stod(f[2]);
+  }
+  ASSERT_EQ(at_20.size(), 3u) << ReadTestFile(out);  // loss, accuracy, f1.
+  // Stored as float32.
+  EXPECT_EQ(at_20["accuracy"],
+            static_cast<float>(summary->val_metrics[0].second));
+  EXPECT_EQ(at_20["f1"], static_cast<float>(summary->val_metrics[1].second));
+  EXPECT_EQ(at_20["loss"], static_cast<float>(summary->val_loss));
 }
 
 // A resumed run writes the same metrics.csv as an uninterrupted one.
