@@ -452,6 +452,34 @@ TEST(DefaultMetrics, BertAndRecurrentSpecsOfferAccuracy) {
   EXPECT_TRUE(DefaultMetrics(mse).empty());
 }
 
+// The recurrent default names tensors that the spec's graph has, in the
+// shapes a metric needs, for a head on the last step and on every step.
+TEST(DefaultMetrics, RecurrentDefaultFitsTheSpecsGraph) {
+  for (const char* every : {"false", "true"}) {
+    SCOPED_TRACE(every);
+    ModelSpec spec;
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+        absl::StrCat("input { features: 2 steps: 4 } recurrent { cell: "
+                     "'rnn_tanh' hidden_size: 3 seed: 1 } head { outputs: 5 "
+                     "every_step: ",
+                     every, " } loss { cross_entropy { } }"),
+        &spec));
+    auto graph = BuildModel(spec);
+    ASSERT_TRUE(graph.ok()) << graph.status();
+    auto valid = ValidateGraph(LoadedGraph{*graph, SourceMap("spec")});
+    ASSERT_TRUE(valid.ok()) << valid.status();
+    std::vector<Metric> m = DefaultMetrics(spec);
+    ASSERT_EQ(m.size(), 1u);
+    auto logits = valid->Resolve(m[0].logits());
+    ASSERT_TRUE(logits.ok()) << logits.status();
+    const Shape& shape = valid->info(logits->node).shapes[logits->output];
+    EXPECT_EQ(shape.dim(shape.rank() - 1), 5);
+    const int labels = valid->FindNode(m[0].labels());
+    ASSERT_GE(labels, 0);
+    EXPECT_EQ(valid->info(labels).shapes[0].rank(), shape.rank() - 1);
+  }
+}
+
 // The tiny BERT memorising its two sequences, validated on the same two:
 // the defaults measure MLM accuracy over the weighted masked positions and
 // NSP accuracy, and both reach 1.
