@@ -114,6 +114,17 @@ std::string ScheduleText(const Schedule& schedule) {
   return text.empty() ? "constant {}" : text;
 }
 
+// A short text one character per i32 (a checkpoint holds numeric tensors
+// only); PlanValue reads it back.
+Tensor CharsTensor(const std::string& text) {
+  Tensor chars = *Tensor::Allocate(
+      DType::kI32, Shape{static_cast<int64_t>(text.size())});  // Short.
+  for (size_t i = 0; i < text.size(); ++i) {
+    chars.data<int32_t>()[i] = static_cast<unsigned char>(text[i]);
+  }
+  return chars;
+}
+
 std::vector<std::pair<std::string, Tensor>> PlanTensors(const TrainConfig& c,
                                                         int64_t total_steps) {
   std::vector<std::pair<std::string, Tensor>> plan;
@@ -125,13 +136,8 @@ std::vector<std::pair<std::string, Tensor>> PlanTensors(const TrainConfig& c,
   Tensor lr = *Tensor::Allocate(DType::kF64, Shape{});  // 8 bytes.
   lr.data<double>()[0] = c.optimizer().learning_rate();
   plan.push_back({std::string(kPlanPrefix) + "learning_rate", std::move(lr)});
-  const std::string text = ScheduleText(c.schedule());
-  Tensor chars = *Tensor::Allocate(
-      DType::kI32, Shape{static_cast<int64_t>(text.size())});  // Short.
-  for (size_t i = 0; i < text.size(); ++i) {
-    chars.data<int32_t>()[i] = static_cast<unsigned char>(text[i]);
-  }
-  plan.push_back({std::string(kPlanPrefix) + "schedule", std::move(chars)});
+  plan.push_back({std::string(kPlanPrefix) + "schedule",
+                  CharsTensor(ScheduleText(c.schedule()))});
   return plan;
 }
 
@@ -599,6 +605,8 @@ absl::Status Trainer::Save(const std::string& path) {
         {std::string(kBestPrefix) + "step", Int64Scalar(best_step_)});
     c.tensors.push_back({std::string(kBestPrefix) + "evals_since",
                          Int64Scalar(evals_since_best_)});
+    c.tensors.push_back(
+        {std::string(kBestPrefix) + "metric", CharsTensor(watched_)});
   }
   return WriteCheckpoint(path, c);
 }
@@ -754,7 +762,9 @@ absl::Status Trainer::Restore(const std::string& path) {
     auto value = saved.find(std::string(kBestPrefix) + "value");
     auto at = saved.find(std::string(kBestPrefix) + "step");
     auto since = saved.find(std::string(kBestPrefix) + "evals_since");
+    auto metric = saved.find(std::string(kBestPrefix) + "metric");
     if (value != saved.end() && at != saved.end() && since != saved.end() &&
+        metric != saved.end() && PlanValue(metric->second) == watched_ &&
         value->second->dtype() == DType::kF64 &&
         at->second->dtype() == DType::kI64 &&
         since->second->dtype() == DType::kI64) {

@@ -355,6 +355,31 @@ TEST(TrainerMetrics, EarlyStoppingSaysWhy) {
   EXPECT_EQ(all->steps, 20);
 }
 
+// The best value and the evaluations since it are in the checkpoint: a
+// run resumed at step 10 stops at 15 as the uninterrupted one does, unless
+// it watches another metric, whose tracking starts anew.
+TEST(TrainerMetrics, EarlyStoppingContinuesAcrossAResume) {
+  const std::string out = TestTempPath("early_stop_resumed");
+  for (const char* keep : {"", "keep_best { metric: 'val_accuracy' }"}) {
+    SCOPED_TRACE(keep);
+    fs::remove_all(out);
+    TrainConfig config = ToyConfig("early_stopping_patience: 2");
+    config.mutable_optimizer()->set_learning_rate(1e-30);
+    TrainConfig half = config;
+    half.set_steps(10);
+    ASSERT_TRUE((*MakeTrainer(half, out))->Run().ok());
+    TrainConfig rest =
+        ToyConfig(std::string("early_stopping_patience: 2 ") + keep);
+    rest.mutable_optimizer()->set_learning_rate(1e-30);
+    auto resumed = MakeTrainer(rest, out);
+    ASSERT_TRUE((*resumed)->Restore(out).ok());
+    auto summary = (*resumed)->Run();
+    ASSERT_TRUE(summary.ok()) << summary.status();
+    EXPECT_EQ(summary->early_stopped, std::string(keep).empty());
+    EXPECT_EQ(summary->steps, std::string(keep).empty() ? 15 : 20);
+  }
+}
+
 TEST(TrainerMetrics, BadConfigsNameTheField) {
   struct Case {
     std::string config, want;
