@@ -191,6 +191,15 @@ absl::StatusOr<TrainSetup> LoadTrainSetup(const TrainConfig& config,
   if (config.loss().empty() && !config.model_spec().empty()) {
     options.config.set_loss("loss");  // The spec's.
   }
+  if (config.metric().empty() && !config.model_spec().empty() &&
+      data.validation.size() > 0) {
+    ASSIGN_OR_RETURN(std::string spec_path,
+                     ConfigPath(config_dir, "model_spec", config.model_spec()));
+    ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(spec_path));
+    for (Metric& m : DefaultMetrics(spec)) {
+      *options.config.add_metric() = std::move(m);
+    }
+  }
   return TrainSetup{std::move(graph), std::move(data), std::move(options)};
 }
 

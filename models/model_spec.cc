@@ -480,6 +480,27 @@ absl::StatusOr<Graph> BuildModel(const ModelSpec& spec,
   return std::move(valid).Release().first.graph;
 }
 
+std::vector<Metric> DefaultMetrics(const ModelSpec& spec) {
+  auto metric = [](const char* name, const std::string& logits,
+                   const std::string& labels, const std::string& weights) {
+    Metric m;
+    m.set_name(name);
+    m.set_logits(logits);
+    m.set_labels(labels);
+    m.set_weights(weights);
+    return m;
+  };
+  if (spec.has_bert()) {
+    return {metric("mlm_accuracy", "mlm_logits", "masked_lm_ids",
+                   "masked_lm_weights"),
+            metric("nsp_accuracy", "nsp_logits", "next_sentence_labels", "")};
+  }
+  if (spec.has_seq2seq() || !spec.loss().has_cross_entropy()) return {};
+  return {metric("accuracy", OrDefault(spec.head().name(), "head") + "/output",
+                 OrDefault(spec.loss().cross_entropy().labels(), "labels"),
+                 "")};
+}
+
 absl::StatusOr<ModelSpec> ParseModelSpec(absl::string_view text,
                                          const std::string& name) {
   ModelSpec spec;

@@ -7,6 +7,7 @@
 // decode` and TrainConfig.model_spec.
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -14,6 +15,7 @@
 #include "models/seq2seq.h"
 #include "proto/graph.pb.h"
 #include "proto/model.pb.h"
+#include "proto/train.pb.h"
 
 namespace rill {
 
@@ -33,6 +35,13 @@ namespace rill {
 // (core/limits.h); errors name the field and the limit.
 absl::StatusOr<Graph> BuildModel(const ModelSpec& spec,
                                  const MemoryBudget& budget = {});
+
+// The metrics a spec's graph offers, for a TrainConfig that names none:
+// BERT's mlm_accuracy (mlm_logits against masked_lm_ids, weighted by
+// masked_lm_weights) and nsp_accuracy; a recurrent stack trained with
+// cross_entropy, accuracy (the head's output against the labels); others
+// none.
+std::vector<Metric> DefaultMetrics(const ModelSpec& spec);
 
 // The checks BuildModel makes of a seq2seq model, for callers (decoding)
 // that build its graphs themselves.

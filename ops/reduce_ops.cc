@@ -1,5 +1,6 @@
 // Reductions over a list of axes: ReduceSum, ReduceMean, ReduceMax; and
-// ReduceSumLike, the sum over the axes a broadcast added.
+// ReduceSumLike, the sum over the axes a broadcast added; and ArgMax, the
+// position of the maximum along one axis (for metrics such as accuracy).
 //
 // Empty reductions follow NumPy: the sum of no elements is 0, their mean is
 // 0/0 = NaN, and their maximum is undefined, so ReduceMax over an axis of
@@ -281,6 +282,70 @@ absl::StatusOr<std::vector<bool>> LikeAxes(const KernelArgs& a) {
   return BroadcastAxes(a.inputs[0].shape(), a.inputs[1].shape());
 }
 
+// ---- ArgMax ----
+
+absl::Status ArgMaxShape(InferenceContext& c) {
+  const Shape& x = c.input_shape(0);
+  if (x.rank() == 0) {
+    return absl::InvalidArgumentError(
+        "'x' must have rank >= 1, got a scalar: ArgMax needs an axis");
+  }
+  ASSIGN_OR_RETURN(int axis,
+                   NormalizeAxis(c.attrs().GetInt("axis"), x.rank(), "axis"));
+  if (x.dim(axis) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ArgMax over axis ", axis, " of size 0 (input shape ", x.ToString(),
+        "): the position of the maximum of no elements is undefined"));
+  }
+  std::vector<int64_t> dims = x.dims();
+  dims.erase(dims.begin() + axis);
+  c.SetOutput(0, DType::kI64, Shape(std::move(dims)));
+  return absl::OkStatus();
+}
+
+// Scans each row along the axis in order and keeps the first maximum, so
+// ties give the lowest index and a NaN wins (its first occurrence), as
+// NumPy's and PyTorch's argmax do.
+template <typename T>
+struct ArgMaxKernel : OpKernel {
+  explicit ArgMaxKernel(const KernelArgs& a) : x(a.inputs[0]), y(a.outputs[0]) {
+    const Shape& shape = x.shape();
+    // The validator has checked the axis, so this cannot fail.
+    int axis = *NormalizeAxis(a.attrs.GetInt("axis"), shape.rank(), "axis");
+    size = shape.dim(axis);
+    for (int d = axis + 1; d < shape.rank(); ++d) inner *= shape.dim(d);
+  }
+
+  absl::Status Compute() override {
+    const T* src = x.data<T>();
+    int64_t* dst = y.data<int64_t>();
+    int64_t outer = size * inner == 0 ? 0 : x.num_elements() / (size * inner);
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t i = 0; i < inner; ++i) {
+        const T* row = src + o * size * inner + i;
+        int64_t best = 0;
+        for (int64_t k = 1; k < size && row[best * inner] == row[best * inner];
+             ++k) {
+          T v = row[k * inner];
+          if (v > row[best * inner] || v != v) best = k;
+        }
+        dst[o * inner + i] = best;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  Tensor x, y;
+  int64_t size = 1, inner = 1;
+};
+
+absl::StatusOr<std::unique_ptr<OpKernel>> MakeArgMax(const KernelArgs& a) {
+  if (a.inputs[0].dtype() == DType::kF64) {
+    return std::make_unique<ArgMaxKernel<double>>(a);
+  }
+  return std::make_unique<ArgMaxKernel<float>>(a);
+}
+
 // ---- Gradients ----
 
 // The forward node's reduced axes (of its input 0).
@@ -391,6 +456,20 @@ void RegisterReduceOps(OpRegistry& r) {
             .Gradient(ReduceSumLikeGradient)
             .Reference(ReduceReferenceFactory(Reduction::kSum, LikeAxes))
             .OneDnn(ReduceOneDnn(Reduction::kSum, LikeAxes)));
+  r.Add(OpDef("ArgMax")
+            .Doc("y = the index of the maximum of x along `axis` (negative "
+                 "counts from the end), as i64, with that axis removed. Ties "
+                 "give the first index and a NaN counts as the maximum (its "
+                 "first occurrence), as NumPy's and PyTorch's argmax. An "
+                 "axis of size 0 is an error. Not differentiable.")
+            .TypeVar("T", kFloatTypes)
+            .Input("x", "T")
+            .Output("y")
+            .Attr("axis", AttrType::kInt, IntAttr(-1))
+            .Shape(ArgMaxShape)
+            .Reference(MakeArgMax)
+            .NoOneDnnPrimitive()
+            .NoGradient());
 }
 
 }  // namespace rill

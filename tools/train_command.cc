@@ -109,7 +109,9 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
   }
   std::string line =
       absl::StrFormat("%s after %lld steps in %.1f s",
-                      summary->stopped ? "stopped (interrupted)" : "done",
+                      summary->stopped         ? "stopped (interrupted)"
+                      : summary->early_stopped ? "stopped early"
+                                               : "done",
                       static_cast<long long>(summary->steps), summary->seconds);
   if (summary->steps_run > 0) {
     absl::StrAppendFormat(
@@ -123,6 +125,14 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
         &line, ", validation loss %.6g (at step %d, %s)", summary->val_loss,
         summary->val_step,
         age == 0 ? "the last step" : absl::StrCat(age, " steps old"));
+    for (const auto& [name, value] : summary->val_metrics) {
+      absl::StrAppendFormat(&line, ", %s %.6g", name, value);
+    }
+  }
+  if (summary->best_step >= 0) {
+    absl::StrAppendFormat(&line, "; best %s %.6g at step %d",
+                          (*trainer)->watched_metric(), summary->best_value,
+                          summary->best_step);
   }
   if (!summary->checkpoint.empty()) {
     absl::StrAppend(&line, "; checkpoint ", summary->checkpoint);

@@ -27,9 +27,12 @@ void Progress::AddStep(int64_t step, double loss, double lr, double grad_norm,
   ++count_;
 }
 
-void Progress::AddValidation(int64_t step, double val_loss) {
+void Progress::AddValidation(
+    int64_t step, double val_loss,
+    std::vector<std::pair<std::string, double>> metrics) {
   val_step_ = step;
   val_loss_ = val_loss;
+  val_metrics_ = std::move(metrics);
 }
 
 int64_t Progress::Epoch(int64_t step) const {
@@ -56,8 +59,12 @@ std::string Progress::Line() {
       absl::StrFormat("step %d/%d  loss %.6g  lr %.4g  grad_norm %.4g", step_,
                       plan_.total_steps, MeanLoss(), lr_,
                       count_ > 0 ? grad_norm_sum_ / count_ : 0);
-  if (val_step_ == step_)
+  if (val_step_ == step_) {
     absl::StrAppendFormat(&line, "  val_loss %.6g", val_loss_);
+    for (const auto& [name, value] : val_metrics_) {
+      absl::StrAppendFormat(&line, "  %s %.6g", name, value);
+    }
+  }
   absl::StrAppendFormat(&line, "  epoch %d/%d", Epoch(step_), Epochs());
   if (step_ == plan_.first_step + 1) {
     absl::StrAppendFormat(&line, "  first step %.3fs", first_step_seconds_);

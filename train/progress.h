@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace rill {
 
@@ -31,12 +33,14 @@ class Progress {
   // Update `step` (1-based) finished `seconds` after Run() began.
   void AddStep(int64_t step, double loss, double lr, double grad_norm,
                double seconds);
-  // The validation loss measured after update `step`.
-  void AddValidation(int64_t step, double val_loss);
+  // The validation loss measured after update `step`, and the metrics
+  // (named as their metrics.csv columns) shown after it in that step's line.
+  void AddValidation(int64_t step, double val_loss,
+                     std::vector<std::pair<std::string, double>> metrics = {});
 
   // A progress line for the latest step:
   //   step 250/1500  loss 0.0277  lr 0.009565  grad_norm 0.328
-  //   [val_loss 0.0203]  epoch 9/54  6851.7 steps/s  ETA 1s
+  //   [val_loss 0.0203 [val_accuracy 0.91]]  epoch 9/54  6851.7 steps/s  ETA 1s
   // with loss and grad_norm the means since the previous line (which this
   // call starts anew), val_loss only when it was measured at this step, and
   // for the run's first step its time instead of a speed.
@@ -68,6 +72,7 @@ class Progress {
   int64_t count_ = 0;
   double val_loss_ = std::numeric_limits<double>::quiet_NaN();
   int64_t val_step_ = -1;
+  std::vector<std::pair<std::string, double>> val_metrics_;
 };
 
 // "12s", "2m05s", "3h07m".

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,6 +18,7 @@
 #include "google/protobuf/text_format.h"
 #include "graph/autodiff.h"
 #include "graph/fuse_recurrent.h"
+#include "ops/shape_fns.h"
 #include "train/progress.h"
 
 namespace rill {
@@ -29,6 +31,10 @@ constexpr char kOptimizerPrefix[] = "opt/";
 // graph, and of the evaluation graph when it is a separate one.
 constexpr char kRandomPrefix[] = "rng/";
 constexpr char kEvalRandomPrefix[] = "eval_rng/";
+// The best evaluation so far (keep_best, early stopping): "best/value",
+// "best/step" and "best/evals_since".
+constexpr char kBestPrefix[] = "best/";
+constexpr char kBestDir[] = "best";
 
 absl::Status FieldError(const std::string& field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
@@ -56,7 +62,8 @@ absl::Status CheckOptions(const TrainConfig& c) {
         {"eval_every", c.eval_every()},
         {"checkpoint_every", c.checkpoint_every()},
         {"keep_checkpoints", c.keep_checkpoints()},
-        {"log_every", c.log_every()}}) {
+        {"log_every", c.log_every()},
+        {"early_stopping_patience", c.early_stopping_patience()}}) {
     if (value < 0)
       return FieldError(name, absl::StrCat(value, ": must be >= 0"));
   }
@@ -107,6 +114,17 @@ std::string ScheduleText(const Schedule& schedule) {
   return text.empty() ? "constant {}" : text;
 }
 
+// A short text one character per i32 (a checkpoint holds numeric tensors
+// only); PlanValue reads it back.
+Tensor CharsTensor(const std::string& text) {
+  Tensor chars = *Tensor::Allocate(
+      DType::kI32, Shape{static_cast<int64_t>(text.size())});  // Short.
+  for (size_t i = 0; i < text.size(); ++i) {
+    chars.data<int32_t>()[i] = static_cast<unsigned char>(text[i]);
+  }
+  return chars;
+}
+
 std::vector<std::pair<std::string, Tensor>> PlanTensors(const TrainConfig& c,
                                                         int64_t total_steps) {
   std::vector<std::pair<std::string, Tensor>> plan;
@@ -118,13 +136,8 @@ std::vector<std::pair<std::string, Tensor>> PlanTensors(const TrainConfig& c,
   Tensor lr = *Tensor::Allocate(DType::kF64, Shape{});  // 8 bytes.
   lr.data<double>()[0] = c.optimizer().learning_rate();
   plan.push_back({std::string(kPlanPrefix) + "learning_rate", std::move(lr)});
-  const std::string text = ScheduleText(c.schedule());
-  Tensor chars = *Tensor::Allocate(
-      DType::kI32, Shape{static_cast<int64_t>(text.size())});  // Short.
-  for (size_t i = 0; i < text.size(); ++i) {
-    chars.data<int32_t>()[i] = static_cast<unsigned char>(text[i]);
-  }
-  plan.push_back({std::string(kPlanPrefix) + "schedule", std::move(chars)});
+  plan.push_back({std::string(kPlanPrefix) + "schedule",
+                  CharsTensor(ScheduleText(c.schedule()))});
   return plan;
 }
 
@@ -161,6 +174,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(ValidGraph graph,
   t->validation_ = std::move(data.validation);
   RETURN_IF_ERROR(t->CheckDataSize());
   RETURN_IF_ERROR(t->Differentiate(std::move(graph)));
+  RETURN_IF_ERROR(t->PlanBest());
   RETURN_IF_ERROR(t->Compile());
   return t;
 }
@@ -221,7 +235,150 @@ absl::Status Trainer::CheckDataSize() const {
   return absl::OkStatus();
 }
 
+namespace {
+
+bool IsMetricName(const std::string& name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A metric's labels or weights: a graph Input bound in the validation
+// data, of `want` dims and one of `dtypes`.
+absl::Status CheckMetricInput(const ValidGraph& g, const Dataset& validation,
+                              const std::string& field, const std::string& name,
+                              const Shape& want, const DTypeSet& dtypes,
+                              const char* what) {
+  const int node = g.FindNode(name);
+  if (node < 0 || g.node(node).op() != "Input") {
+    return FieldError(
+        field, absl::StrCat("'", name, "' is not an Input of ", "the graph"));
+  }
+  if (std::find(validation.inputs.begin(), validation.inputs.end(), name) ==
+      validation.inputs.end()) {
+    return FieldError(field, absl::StrCat("'", name, "' is not bound in the ",
+                                          "validation data"));
+  }
+  const DType dtype = g.info(node).dtypes[0];
+  const Shape& shape = g.info(node).shapes[0];
+  if (!dtypes.Contains(dtype)) {
+    return FieldError(field, absl::StrCat("'", name, "' is ", DTypeName(dtype),
+                                          " but must be ", what));
+  }
+  if (!ShapesCompatible(shape, want)) {
+    return FieldError(field,
+                      absl::StrCat("'", name, "' has shape ", shape.ToString(),
+                                   " but must have the logits' shape without "
+                                   "its last axis, ",
+                                   want.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ValidGraph> Trainer::AddMetrics(ValidGraph forward) {
+  if (config_.metric().empty()) return forward;
+  std::vector<Node> argmax;
+  for (int i = 0; i < config_.metric_size(); ++i) {
+    const Metric& m = config_.metric(i);
+    const std::string field = absl::StrCat("metric[", i, "]");
+    if (!IsMetricName(m.name())) {
+      return FieldError(field + ".name",
+                        absl::StrCat("'", m.name(), "': give lowercase ",
+                                     "letters, digits and _"));
+    }
+    const std::string column = "val_" + m.name();
+    for (const MetricPlan& other : metrics_) {
+      if (other.column == column) {
+        return FieldError(field + ".name",
+                          absl::StrCat("'", m.name(), "' is used twice"));
+      }
+    }
+    absl::StatusOr<MetricKind> kind = ParseMetricKind(m.kind());
+    if (!kind.ok()) return Annotate(kind.status(), field + ".kind");
+    if (validation_.size() == 0) {
+      return FieldError(field,
+                        "needs validation data (validation_split or "
+                        "validation_data)");
+    }
+    absl::StatusOr<TensorRef> ref = forward.Resolve(m.logits());
+    if (m.logits().empty() || !ref.ok()) {
+      return FieldError(field + ".logits", absl::StrCat("'", m.logits(),
+                                                        "' is not a tensor of "
+                                                        "the graph"));
+    }
+    const DType dtype = forward.info(ref->node).dtypes[ref->output];
+    const Shape& shape = forward.info(ref->node).shapes[ref->output];
+    if (!kFloatTypes.Contains(dtype) || shape.rank() < 1 ||
+        shape.dim(shape.rank() - 1) < 1) {
+      return FieldError(field + ".logits",
+                        absl::StrCat("'", m.logits(), "' is ", DTypeName(dtype),
+                                     shape.ToString(),
+                                     " but must be floats [..., C] with "
+                                     "C, the number of classes, known"));
+    }
+    std::vector<int64_t> dims = shape.dims();
+    const int64_t classes = dims.back();
+    dims.pop_back();
+    RETURN_IF_ERROR(CheckMetricInput(
+        forward, validation_, field + ".labels", m.labels(), Shape(dims),
+        DTypeSet{DType::kI32, DType::kI64}, "i32 or i64 class ids"));
+    if (!m.weights().empty()) {
+      RETURN_IF_ERROR(CheckMetricInput(forward, validation_, field + ".weights",
+                                       m.weights(), Shape(dims), kFloatTypes,
+                                       "f32 or f64"));
+    }
+    Node n;
+    n.set_name(absl::StrCat("metric/", m.name(), "/argmax"));
+    n.set_op("ArgMax");
+    n.add_input(m.logits());
+    argmax.push_back(n);
+    std::optional<int64_t> ignore;
+    if (m.has_ignore_label()) ignore = m.ignore_label();
+    metrics_.push_back({column, n.name(), m.labels(), m.weights(),
+                        MetricCounts(*kind, classes, ignore)});
+  }
+  const int64_t budget = forward.memory_budget();
+  LoadedGraph loaded = std::move(forward).Release().first;
+  for (Node& n : argmax) *loaded.graph.add_node() = std::move(n);
+  ValidateOptions options;
+  options.memory_budget = budget;
+  absl::StatusOr<ValidGraph> g = ValidateGraph(std::move(loaded), options);
+  if (!g.ok()) return Annotate(g.status(), "metric");
+  return g;
+}
+
+absl::Status Trainer::PlanBest() {
+  const std::string& keep = config_.keep_best().metric();
+  if (keep.empty() && config_.early_stopping_patience() == 0) {
+    return absl::OkStatus();
+  }
+  const std::string field =
+      keep.empty() ? "early_stopping_patience" : "keep_best.metric";
+  if (validation_.size() == 0) {
+    return FieldError(field,
+                      "needs validation data (validation_split or "
+                      "validation_data)");
+  }
+  watched_ = keep.empty() ? "val_loss" : keep;
+  std::vector<std::string> choices = {"val_loss"};
+  for (const MetricPlan& m : metrics_) choices.push_back(m.column);
+  if (std::find(choices.begin(), choices.end(), watched_) == choices.end()) {
+    return FieldError(
+        field, absl::StrCat("'", watched_, "' is not measured; ",
+                            "choose one of ", absl::StrJoin(choices, ", ")));
+  }
+  higher_is_better_ = watched_ != "val_loss";
+  return absl::OkStatus();
+}
+
 absl::Status Trainer::Differentiate(ValidGraph forward) {
+  ASSIGN_OR_RETURN(forward, AddMetrics(std::move(forward)));
   if (options_.fuse) {
     ASSIGN_OR_RETURN(
         forward, FuseRecurrent(std::move(forward), &fused_recurrent_layers_));
@@ -361,8 +518,20 @@ absl::StatusOr<StepResult> Trainer::Step() {
 }
 
 absl::StatusOr<double> Trainer::Evaluate() {
+  ASSIGN_OR_RETURN(Evaluation e, EvaluateAll());
+  return e.loss;
+}
+
+absl::StatusOr<Evaluation> Trainer::EvaluateAll() {
+  Evaluation e;
+  e.loss = std::nan("");
   int64_t n = validation_.size();
-  if (n == 0) return std::nan("");
+  if (n == 0) return e;
+  std::vector<std::string> fetches = {config_.loss()};
+  for (MetricPlan& m : metrics_) {
+    fetches.push_back(m.predictions);
+    m.counts.Reset();
+  }
   Executor* executor = executor_.get();
   if (eval_executor_ != nullptr) {  // Dropout off: copy the trained values.
     executor = eval_executor_.get();
@@ -386,10 +555,24 @@ absl::StatusOr<double> Trainer::Evaluate() {
       feeds[validation_.inputs[i]] = std::move(batch);
     }
     ASSIGN_OR_RETURN(std::vector<Tensor> out,
-                     executor->RunNoCopy(feeds, {config_.loss()}));
+                     executor->RunNoCopy(feeds, fetches));
     total += out[0].ElementAsDouble(0) * count;
+    for (size_t k = 0; k < metrics_.size(); ++k) {
+      MetricPlan& m = metrics_[k];
+      const Tensor* weights = m.weights.empty() ? nullptr : &feeds[m.weights];
+      absl::Status added =
+          m.counts.Add(out[k + 1], feeds[m.labels], weights, begin);
+      if (!added.ok()) {
+        return Annotate(added, absl::StrCat("metric[", k, "] (", m.column,
+                                            "), validation data"));
+      }
+    }
   }
-  return total / n;
+  e.loss = total / n;
+  for (const MetricPlan& m : metrics_) {
+    e.metrics.push_back({m.column, m.counts.Value()});
+  }
+  return e;
 }
 
 absl::Status Trainer::Save(const std::string& path) {
@@ -413,6 +596,17 @@ absl::Status Trainer::Save(const std::string& path) {
   }
   for (auto& plan : PlanTensors(config_, total_steps_)) {
     c.tensors.push_back(std::move(plan));
+  }
+  if (best_step_ >= 0) {
+    Tensor value = *Tensor::Allocate(DType::kF64, Shape{});  // 8 bytes.
+    value.data<double>()[0] = best_value_;
+    c.tensors.push_back({std::string(kBestPrefix) + "value", std::move(value)});
+    c.tensors.push_back(
+        {std::string(kBestPrefix) + "step", Int64Scalar(best_step_)});
+    c.tensors.push_back({std::string(kBestPrefix) + "evals_since",
+                         Int64Scalar(evals_since_best_)});
+    c.tensors.push_back(
+        {std::string(kBestPrefix) + "metric", CharsTensor(watched_)});
   }
   return WriteCheckpoint(path, c);
 }
@@ -561,6 +755,26 @@ absl::Status Trainer::Restore(const std::string& path) {
     }
     draws.push_back({executor, std::move(counts)});
   }
+  // The best evaluation so far, when the saved run tracked one; a run that
+  // watches another metric than the saved one starts its tracking anew.
+  std::optional<std::tuple<double, int64_t, int64_t>> best;
+  {
+    auto value = saved.find(std::string(kBestPrefix) + "value");
+    auto at = saved.find(std::string(kBestPrefix) + "step");
+    auto since = saved.find(std::string(kBestPrefix) + "evals_since");
+    auto metric = saved.find(std::string(kBestPrefix) + "metric");
+    if (value != saved.end() && at != saved.end() && since != saved.end() &&
+        metric != saved.end() && PlanValue(metric->second) == watched_ &&
+        value->second->dtype() == DType::kF64 &&
+        at->second->dtype() == DType::kI64 &&
+        since->second->dtype() == DType::kI64) {
+      best = {value->second->data<double>()[0], at->second->data<int64_t>()[0],
+              since->second->data<int64_t>()[0]};
+    }
+    for (auto it = saved.begin(); it != saved.end();) {
+      it = it->first.rfind(kBestPrefix, 0) == 0 ? saved.erase(it) : ++it;
+    }
+  }
   if (!saved.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(file, ": from a different graph: '", saved.begin()->first,
@@ -580,6 +794,9 @@ absl::Status Trainer::Restore(const std::string& path) {
   *order_ = std::move(order);
   step_ = c.step;
   restored_ = true;
+  if (best.has_value() && !watched_.empty()) {
+    std::tie(best_value_, best_step_, evals_since_best_) = *best;
+  }
   return absl::OkStatus();
 }
 
@@ -629,16 +846,20 @@ absl::Status Trainer::OpenEvents() {
   return absl::OkStatus();
 }
 
-absl::Status Trainer::AddEvents(const StepResult& result, double val_loss) {
+absl::Status Trainer::AddEvents(const StepResult& result, const Evaluation* e) {
   if (train_events_ == nullptr) return absl::OkStatus();
   RETURN_IF_ERROR(
       train_events_->AddScalars(step_, {{"loss", result.loss},
                                         {"lr", result.lr},
                                         {"grad_norm", result.grad_norm}}));
-  if (validation_events_ == nullptr || std::isnan(val_loss)) {
-    return absl::OkStatus();
+  if (validation_events_ == nullptr || e == nullptr) return absl::OkStatus();
+  // Tagged by the metric's name, without "val_": the writer's directory
+  // says it is validation, as for the loss.
+  std::vector<std::pair<std::string, double>> scalars = {{"loss", e->loss}};
+  for (const auto& [column, value] : e->metrics) {
+    scalars.push_back({column.substr(4), value});
   }
-  return validation_events_->AddScalars(step_, {{"loss", val_loss}});
+  return validation_events_->AddScalars(step_, scalars);
 }
 
 absl::StatusOr<MetricsLog> Trainer::PrepareOutDir() {
@@ -667,7 +888,10 @@ absl::StatusOr<MetricsLog> Trainer::PrepareOutDir() {
     previous.push_back(metrics);
     for (const std::string& file : previous) fs::remove(file, ec);
   }
-  return MetricsLog::Open(metrics, step_);
+  if (!restored_) fs::remove_all(fs::path(dir) / kBestDir, ec);  // Stale.
+  std::vector<std::string> columns;
+  for (const MetricPlan& m : metrics_) columns.push_back(m.column);
+  return MetricsLog::Open(metrics, step_, columns);
 }
 
 absl::Status Trainer::CheckpointNow(MetricsLog& metrics,
@@ -697,6 +921,45 @@ absl::Status Trainer::CheckpointNow(MetricsLog& metrics,
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> Trainer::TrackBest(const Evaluation& e,
+                                        TrainSummary& summary) {
+  double value = e.loss;
+  for (const auto& [column, v] : e.metrics) {
+    if (column == watched_) value = v;
+  }
+  const bool improved =
+      !std::isnan(value) &&
+      (best_step_ < 0 ||
+       (higher_is_better_ ? value > best_value_ : value < best_value_));
+  if (!improved) {
+    ++evals_since_best_;
+    return false;
+  }
+  best_value_ = value;
+  best_step_ = step_;
+  evals_since_best_ = 0;
+  if (config_.keep_best().metric().empty() || options_.out_dir.empty()) {
+    return true;
+  }
+  // Written whole under a temporary name and renamed (WriteCheckpoint),
+  // and only then the older best removed: the directory always holds a
+  // complete best checkpoint.
+  const fs::path dir = fs::path(options_.out_dir) / kBestDir;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
+  }
+  const std::string path = (dir / CheckpointName(step_)).string();
+  RETURN_IF_ERROR(Save(path));
+  for (const std::string& old : CheckpointsIn(dir.string())) {
+    if (old != path) fs::remove(old, ec);
+  }
+  summary.best_checkpoint = path;
+  return true;
+}
+
 absl::StatusOr<TrainSummary> Trainer::Run() {
   TrainSummary summary;
   summary.val_loss = std::nan("");
@@ -723,18 +986,26 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
     progress.AddStep(step_, last.loss, last.lr, last.grad_norm, Seconds(start));
     double val = std::nan("");
     bool at_end = step_ == total_steps_;
+    std::optional<Evaluation> eval;
     if (!validation_.arrays.empty() &&
         ((config_.eval_every() > 0 && step_ % config_.eval_every() == 0) ||
          at_end)) {
-      ASSIGN_OR_RETURN(val, Evaluate());
+      ASSIGN_OR_RETURN(eval, EvaluateAll());
+      val = eval->loss;
       summary.val_loss = val;
       summary.val_step = step_;
-      progress.AddValidation(step_, val);
+      summary.val_metrics = eval->metrics;
+      progress.AddValidation(step_, val, eval->metrics);
     }
     if (metrics.has_value()) {
-      metrics->Append(step_, last.loss, last.lr, last.grad_norm, val);
+      std::vector<double> values;  // None: empty metric fields.
+      for (const auto& m :
+           eval.has_value() ? eval->metrics : decltype(eval->metrics){}) {
+        values.push_back(m.second);
+      }
+      metrics->Append(step_, last.loss, last.lr, last.grad_norm, val, values);
     }
-    RETURN_IF_ERROR(AddEvents(last, val));
+    RETURN_IF_ERROR(AddEvents(last, eval.has_value() ? &*eval : nullptr));
     // Every validation figure gets its line, whatever log_every says.
     if (step_ % log_every == 0 || at_end || step_ == first_step + 1 ||
         !std::isnan(val)) {
@@ -745,9 +1016,27 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
       bar_drawn_at = Seconds(start);
       DrawBar(progress.Bar(30));
     }
+    bool patience_out = false;
+    if (eval.has_value() && !watched_.empty()) {
+      ASSIGN_OR_RETURN(bool improved, TrackBest(*eval, summary));
+      const int64_t patience = config_.early_stopping_patience();
+      patience_out =
+          !improved && patience > 0 && evals_since_best_ >= patience && !at_end;
+    }
     if (metrics.has_value() && config_.checkpoint_every() > 0 &&
-        step_ % config_.checkpoint_every() == 0 && !at_end) {
+        step_ % config_.checkpoint_every() == 0 && !at_end && !patience_out) {
       RETURN_IF_ERROR(CheckpointNow(*metrics, summary));
+    }
+    if (patience_out) {
+      summary.early_stopped = true;
+      summary.stop_reason = absl::StrFormat(
+          "early stopping at step %d: %s has not improved for %d "
+          "evaluations (early_stopping_patience %d); the best, %.6g, was at "
+          "step %d",
+          step_, watched_, evals_since_best_, config_.early_stopping_patience(),
+          best_value_, best_step_);
+      Log(summary.stop_reason);
+      break;
     }
   }
   DrawBar("");
@@ -765,6 +1054,8 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
   }
   summary.steps = step_;
   summary.seconds = Seconds(start);
+  summary.best_value = best_step_ >= 0 ? best_value_ : std::nan("");
+  summary.best_step = best_step_;
   return summary;
 }
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/checkpoint.h"
@@ -21,6 +22,7 @@
 #include "runtime/executor.h"
 #include "train/data.h"
 #include "train/event_writer.h"
+#include "train/metric_counts.h"
 #include "train/metrics_log.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
@@ -36,8 +38,9 @@ struct TrainData {
 struct TrainOptions {
   // How to train: the TrainConfig fields loss, batch_size, shuffle, seed,
   // optimizer, schedule, clip_global_norm, accumulation_steps, steps or
-  // epochs, eval_every, checkpoint_every, keep_checkpoints, log_every and
-  // precision (proto/train.proto says what each means; errors name them).
+  // epochs, eval_every, checkpoint_every, keep_checkpoints, log_every,
+  // precision, metric, keep_best and early_stopping_patience
+  // (proto/train.proto says what each means; errors name them).
   // The fields that name files (graph, model_spec, data), the validation
   // split and `threads` are the config layer's, and ignored here.
   TrainConfig config;
@@ -62,8 +65,8 @@ struct TrainOptions {
   bool progress_bar = false;
   // TensorBoard event files go to <dir>/train (loss, lr, grad_norm every
   // step) and <dir>/validation (the validation loss, tagged "loss" so that
-  // TensorBoard draws it beside the training loss, as Keras does); empty:
-  // none.
+  // TensorBoard draws it beside the training loss, as Keras does, and each
+  // metric tagged by its name); empty: none.
   std::string tensorboard_dir;
   // Polled between steps; when set, the run checkpoints and stops (SIGINT).
   const std::atomic<bool>* stop = nullptr;
@@ -76,6 +79,14 @@ struct StepResult {
   double grad_norm = 0;  // Global L2 norm, before clipping.
 };
 
+// What one evaluation measured over the whole validation set.
+struct Evaluation {
+  double loss = 0;  // NaN without validation data.
+  // Per TrainConfig.metric, in order: its column name (val_<name>) and value
+  // (NaN when no position counted).
+  std::vector<std::pair<std::string, double>> metrics;
+};
+
 struct TrainSummary {
   int64_t steps = 0;      // Updates made, in total (resumed runs included).
   int64_t steps_run = 0;  // By this Run() call.
@@ -86,7 +97,18 @@ struct TrainSummary {
   double val_loss = 0;     // NaN without validation data.
   int64_t val_step = -1;   // The step val_loss was measured at.
   std::string checkpoint;  // The last one written, if any.
-  bool stopped = false;    // By `stop`, before the end.
+  // The metrics of the last evaluation (Evaluation::metrics).
+  std::vector<std::pair<std::string, double>> val_metrics;
+  bool stopped = false;  // By `stop`, before the end.
+  // By early_stopping_patience, before the end; `stop_reason` says why.
+  bool early_stopped = false;
+  std::string stop_reason;
+  // The best value of the watched metric (keep_best.metric, else val_loss)
+  // so far, resumed runs included, and its step (-1: none yet); and the
+  // checkpoint keep_best wrote for it, if any.
+  double best_value = 0;
+  int64_t best_step = -1;
+  std::string best_checkpoint;
   double seconds = 0;
 };
 
@@ -105,6 +127,8 @@ class Trainer {
   // The example-weighted mean loss over the validation data, with every
   // Dropout off (as PyTorch's model.eval()); NaN if there is none.
   absl::StatusOr<double> Evaluate();
+  // The same loss and every metric, from counts summed over all batches.
+  absl::StatusOr<Evaluation> EvaluateAll();
   // Steps to the configured end, logging, validating and checkpointing.
   absl::StatusOr<TrainSummary> Run();
 
@@ -121,6 +145,9 @@ class Trainer {
   absl::Status Restore(const std::string& path);
 
   int64_t step() const { return step_; }
+  // What keep_best and early stopping watch: "val_loss", a metric's
+  // val_<name>, or "" when neither is configured.
+  const std::string& watched_metric() const { return watched_; }
   int64_t total_steps() const { return total_steps_; }
   const std::string& tensorboard_dir() const {
     return options_.tensorboard_dir;
@@ -135,6 +162,14 @@ class Trainer {
   Trainer() = default;
   // The batch size and accumulation steps against the training examples.
   absl::Status CheckDataSize() const;
+  // Checks TrainConfig.metric against the graph and the validation data
+  // (errors name the field) and adds each metric's ArgMax node.
+  absl::StatusOr<ValidGraph> AddMetrics(ValidGraph forward);
+  // Checks keep_best and early_stopping_patience against the metrics.
+  absl::Status PlanBest();
+  // After an evaluation: whether the watched metric improved; saves the
+  // best checkpoint when it did and keep_best asks for it.
+  absl::StatusOr<bool> TrackBest(const Evaluation& e, TrainSummary& summary);
   absl::Status Differentiate(ValidGraph forward);
   absl::Status Compile();
   // Creates the output directory, refuses (or, with `overwrite`, clears) a
@@ -153,7 +188,7 @@ class Trainer {
                          std::map<std::string, const Tensor*>& saved) const;
   // Opens the TensorBoard writers, if asked for.
   absl::Status OpenEvents();
-  absl::Status AddEvents(const StepResult& result, double val_loss);
+  absl::Status AddEvents(const StepResult& result, const Evaluation* e);
   // Whole batches of the training data (the last partial one is skipped).
   int64_t BatchesPerEpoch() const {
     return train_.size() / config_.batch_size();
@@ -186,6 +221,20 @@ class Trainer {
   // Checkpoints this trainer wrote, oldest first: the only ones it prunes.
   std::vector<std::string> written_checkpoints_;
   int fused_recurrent_layers_ = 0;
+  // One per TrainConfig.metric: the predictions it fetches, the inputs it
+  // reads, and its running counts.
+  struct MetricPlan {
+    std::string column, predictions, labels, weights;
+    MetricCounts counts;
+  };
+  std::vector<MetricPlan> metrics_;
+  // The metric keep_best and early stopping watch ("val_loss" or a
+  // metric's column; empty: none), whether higher is better, and the best
+  // so far (saved in checkpoints, so that a resumed run continues it).
+  std::string watched_;
+  bool higher_is_better_ = false;
+  double best_value_ = 0;
+  int64_t best_step_ = -1, evals_since_best_ = 0;
 };
 
 }  // namespace rill

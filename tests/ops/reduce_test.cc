@@ -137,6 +137,34 @@ TEST(ReduceOps, ReferenceMaxPropagatesNaN) {
   EXPECT_TRUE(std::isnan((*out)[0].data<float>()[0]));
 }
 
+// Ties give the first index and a NaN counts as the maximum, as in NumPy
+// (np.argmax([1, 3, 3]) == 1, np.argmax([1, nan, 3]) == 1).
+TEST(ReduceOps, ArgMaxKnownValues) {
+  std::string text =
+      InputNode("x", {2, 3}) + OpNode("last", "ArgMax", {"x"}) +
+      OpNode("first", "ArgMax", {"x"}, {"key: 'axis' value { i: 0 }"}) +
+      InputNode("n", {4}) + OpNode("nan", "ArgMax", {"n"});
+  float nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor x = F32({2, 3}, {1, 3, 3, 5, -2, 3});
+  Tensor n = F32({4}, {1, nan, 3, nan});
+  for (Backend b : kBackends) {
+    SCOPED_TRACE(BackendName(b));
+    auto out =
+        RunGraph(text, {{"x", x}, {"n", n}}, {"last", "first", "nan"}, b);
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ((*out)[0].dtype(), DType::kI64);
+    EXPECT_EQ((*out)[0].shape(), Shape({2}));
+    EXPECT_EQ((*out)[0].data<int64_t>()[0], 1);
+    EXPECT_EQ((*out)[0].data<int64_t>()[1], 0);
+    EXPECT_EQ((*out)[1].shape(), Shape({3}));
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_EQ((*out)[1].data<int64_t>()[k],
+                (std::vector<int64_t>{1, 0, 0})[k]);
+    }
+    EXPECT_EQ((*out)[2].data<int64_t>()[0], 1);
+  }
+}
+
 // Rows of [80, -80], [1000, 999], [-1000, -1000]: exp() of the raw values
 // overflows or underflows in f32, the max-shifted form does not.
 TEST(NnOps, SoftmaxAndLogSoftmaxAreStable) {
@@ -212,6 +240,17 @@ TEST(ReduceOpsBadInput, AxisOutOfRange) {
   ExpectRejected(
       InputNode("x", {}) + OpNode("y", "ReduceMean", {"x"}, {AxesAttr({0})}),
       {"axes[0]", "rank 0"});
+}
+
+TEST(ReduceOpsBadInput, ArgMaxAxis) {
+  ExpectRejected(
+      InputNode("x", {2, 3}) +
+          OpNode("y", "ArgMax", {"x"}, {"key: 'axis' value { i: 2 }"}),
+      {"ArgMax", "axis", "= 2", "rank 2"});
+  ExpectRejected(InputNode("x", {}) + OpNode("y", "ArgMax", {"x"}),
+                 {"ArgMax", "scalar"});
+  ExpectRejected(InputNode("x", {3, 0}) + OpNode("y", "ArgMax", {"x"}),
+                 {"axis 1 of size 0", "[3, 0]"});
 }
 
 TEST(ReduceOpsBadInput, DuplicateAxis) {

@@ -47,6 +47,22 @@ std::vector<OpRow> ReduceRows() {
   return rows;
 }
 
+// Uniform random inputs have no ties, so both backends (both the
+// reference kernel: oneDNN has no argmax) and both dtypes agree exactly.
+std::vector<OpRow> ArgMaxRows() {
+  auto axis = [](int64_t a) -> std::map<std::string, AttrValue> {
+    return {{"axis", IntAttr(a)}};
+  };
+  return {
+      {"ArgMax", {{3, 5, 7}}, {}, false},
+      {"ArgMax", {{3, 5, 7}}, axis(1), false},
+      {"ArgMax", {{3, 5, 7}}, axis(-3), false},
+      {"ArgMax", {{31}}, {}, false},
+      {"ArgMax", {{4, 1}}, axis(1), false},
+      {"ArgMax", {{0, 6}}, axis(1), false},
+  };
+}
+
 std::vector<OpRow> ReduceSumLikeRows() {
   return {
       // Not innermost axes (see ReduceRows): the reference runs.
@@ -162,8 +178,9 @@ std::vector<OpRow> NnRows() {
       {"LayerNorm", {{1, 1, 6}, {6}, {6}}, {}, true},
       {"LayerNorm", {{0, 5}, {5}, {5}}, {}, false},
   };
-  for (auto part : {ReduceRows(), ReduceSumLikeRows(), SoftmaxGradRows(),
-                    LayerNormGradRows(), SoftmaxCrossEntropyGradRows()}) {
+  for (auto part :
+       {ReduceRows(), ArgMaxRows(), ReduceSumLikeRows(), SoftmaxGradRows(),
+        LayerNormGradRows(), SoftmaxCrossEntropyGradRows()}) {
     rows.insert(rows.end(), part.begin(), part.end());
   }
   return rows;
