@@ -64,13 +64,14 @@ std::string Attend(
     GraphBuilder& w, const std::string& q, const std::string& k,
     const std::string& v,
     const std::function<std::string(const std::string&)>& make_mask,
-    const AttendOptions& a) {
+    const AttendOptions& a, std::string* weights_out = nullptr) {
   const int64_t key_dim = a.key_dim;
   const DType dtype = a.dtype;
   auto attend = [&](std::string weights) -> std::string {
     if (a.dropout > 0) {
       weights = w.Dropout("weights_dropout", weights, a.dropout, a.seed);
     }
+    if (weights_out != nullptr) *weights_out = weights;
     return w.Op("output", "MatMul", {weights, v});
   };
   std::string qk =
@@ -162,19 +163,30 @@ Projections AddProjections(GraphBuilder& w,
   // xavier_uniform_ over fan_in D, fan_out 3D.
   p.in_weight = w.Parameter(
       "in_proj_weight", uniform(Shape{3 * d, d}, std::sqrt(6.0 / (4.0 * d))));
-  p.in_bias = w.Parameter("in_proj_bias", zeros(3 * d));
+  if (o.bias) p.in_bias = w.Parameter("in_proj_bias", zeros(3 * d));
   // Linear's kaiming_uniform_(a = sqrt(5)): uniform(+-1/sqrt(fan_in)).
   p.out_weight = w.Parameter("out_proj.weight",
                              uniform(Shape{d, d}, 1.0 / std::sqrt(1.0 * d)));
-  p.out_bias = w.Parameter("out_proj.bias", zeros(d));
+  if (o.bias) p.out_bias = w.Parameter("out_proj.bias", zeros(d));
   return p;
 }
 
-// "node:0".."node:2" of a three-way Split along axis 0.
+// "node:0".."node:2" of a three-way Split along axis 0; three "" for "".
 std::vector<std::string> SplitThree(GraphBuilder& w, const std::string& name,
                                     const std::string& x) {
+  if (x.empty()) return {"", "", ""};
   GraphBuilder::NodeRef s = w.Op(name, "Split", {x}).AttrInt("num_splits", 3);
   return {s.Output(0), s.Output(1), s.Output(2)};
+}
+
+// The Parameters that exist, in PyTorch's state_dict order.
+std::vector<std::string> ParameterList(const Projections& p) {
+  std::vector<std::string> out;
+  for (const std::string* n :
+       {&p.in_weight, &p.in_bias, &p.out_weight, &p.out_bias}) {
+    if (!n->empty()) out.push_back(*n);
+  }
+  return out;
 }
 
 }  // namespace
@@ -278,7 +290,7 @@ std::string AttendHeads(
     GraphBuilder& w, const std::string& q, const std::string& k,
     const std::string& v,
     const std::function<std::string(const std::string&)>& mask,
-    const MultiHeadAttentionOptions& o) {
+    const MultiHeadAttentionOptions& o, std::string* weights = nullptr) {
   std::string qh = SplitHeads(w, "q_heads", q, o.heads);
   std::string kh = SplitHeads(w, "k_heads", k, o.heads);
   std::string vh = SplitHeads(w, "v_heads", v, o.heads);
@@ -290,7 +302,7 @@ std::string AttendHeads(
   a.zero_masked_rows =
       o.causal || !o.key_lengths.empty() || !o.cache_key.empty();
   // The masks read only the shape [B, h, T_q, T_k] of the scores.
-  std::string heads = Attend(w, qh, kh, vh, mask, a);
+  std::string heads = Attend(w, qh, kh, vh, mask, a, weights);
   return JoinHeads(w, "joined", heads, o.heads);
 }
 
@@ -314,7 +326,7 @@ absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
   std::string k = o.projected_key, v = o.projected_value;
   if (k.empty()) {
     k = w.Linear("k", key_value, wq[1], bq[1]);
-    v = w.Linear("v", key_value, wq[2], bq[2]);
+    v = w.Linear("v", o.value.empty() ? key_value : o.value, wq[2], bq[2]);
   }
   std::function<std::string(const std::string&)> mask =
       [&](const std::string& scores) { return Mask(w, o, scores); };
@@ -340,9 +352,9 @@ absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
       return w.Op("cache_mask_hq", "ExpandDims", {row}).AttrInt("axis", 1);
     };
   }
-  std::string joined = AttendHeads(w, q, k, v, mask, o);
+  std::string joined = AttendHeads(w, q, k, v, mask, o, &mha.weights);
   mha.output = w.Linear("out", joined, p.out_weight, p.out_bias);
-  mha.parameters = {p.in_weight, p.in_bias, p.out_weight, p.out_bias};
+  mha.parameters = ParameterList(p);
   RETURN_IF_ERROR(w.Commit(graph));
   return mha;
 }

@@ -68,10 +68,12 @@ absl::Status RunBuild(const std::vector<std::string>& operands) {
         "  input:  %s %s\n", valid.node(n).name().c_str(),
         TypedShape(valid.info(n).dtypes[0], valid.info(n).shapes[0]).c_str());
   }
-  std::printf("  output: loss %s\n",
-              TypedShape(valid.info(valid.FindNode("loss")).dtypes[0],
-                         valid.info(valid.FindNode("loss")).shapes[0])
-                  .c_str());
+  for (const std::string& name : valid.proto().output()) {
+    const int n = valid.FindNode(name);
+    std::printf(
+        "  output: %s %s\n", name.c_str(),
+        TypedShape(valid.info(n).dtypes[0], valid.info(n).shapes[0]).c_str());
+  }
   if (!weights.empty()) {
     std::printf("  weights: %s (PyTorch layout)\n", weights.c_str());
   }
