@@ -103,7 +103,12 @@ absl::StatusOr<Tensor> ReadWeight(const std::string& path, const Node& n) {
   // f64 is the widest accepted dtype: a larger file is refused unread.
   absl::StatusOr<Tensor> t =
       ReadNpy(path, *shape.NumElements() * DTypeSize(DType::kF64));
-  if (!t.ok()) return Annotate(t.status(), where);
+  if (!t.ok()) {
+    return absl::Status(
+        t.status().code(),
+        absl::StrCat(where, ": ", t.status().message(),
+                     " (expected f32 or f64 ", shape.ToString(), ")"));
+  }
   if (t->dtype() != DType::kF32 && t->dtype() != DType::kF64) {
     return absl::InvalidArgumentError(absl::StrCat(
         where, ": dtype ", DTypeName(t->dtype()), ", expected f32 or f64"));
