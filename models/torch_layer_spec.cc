@@ -68,10 +68,19 @@ class LayerGraph {
   }
 
   // A key-padding mask [B, S] as the additive [B, 1, 1, S] (broadcasting
-  // over heads and queries), or "".
-  std::string KeyPadding(const std::string& name, MaskKind kind, int64_t s) {
+  // over heads and queries), or "". `batch_like` [B, n, width] is the
+  // query side: a mask with another batch size fails at a node named after
+  // the Input, not deep inside the attention.
+  std::string KeyPadding(const std::string& name, MaskKind kind, int64_t s,
+                         const std::string& batch_like) {
     std::string mask = Mask(name, kind, {-1, s});
     if (mask.empty()) return "";
+    std::string zeros = b_.Op(name + "/zeros", "ZerosLike", {batch_like});
+    zeros =
+        b_.Op(name + "/batch", "ReduceSum", {zeros}).AttrInts("axes", {1, 2});
+    zeros =
+        b_.Op(name + "/batch_column", "ExpandDims", {zeros}).AttrInt("axis", 1);
+    mask = b_.Op(name + "/batch_check", "Add", {mask, zeros});
     mask = b_.Op(name + "/h", "ExpandDims", {mask}).AttrInt("axis", 1);
     return b_.Op(name + "/hq", "ExpandDims", {mask}).AttrInt("axis", 1);
   }
@@ -157,9 +166,9 @@ absl::StatusOr<Graph> BuildMultiheadAttention(const MultiheadAttentionSpec& s,
   const std::string query = g.Sequence("query", l, e);
   const std::string key = g.Sequence("key", k, e);
   o.value = g.Sequence("value", k, e);
-  o.additive_mask =
-      g.Both("attention_mask", g.KeyPadding("key_padding_mask", padding, k),
-             g.Mask("attn_mask", attn, {l, k}));
+  o.additive_mask = g.Both("attention_mask",
+                           g.KeyPadding("key_padding_mask", padding, k, query),
+                           g.Mask("attn_mask", attn, {l, k}));
   absl::StatusOr<MultiHeadAttention> mha =
       AddMultiHeadAttention(query, key, o, g.builder().staging());
   if (!mha.ok()) return Annotate(mha.status(), "multihead_attention");
@@ -238,7 +247,7 @@ absl::StatusOr<Graph> BuildEncoderLayer(const TransformerLayerSpec& s,
   const std::string src = g.Sequence("src", n, s.d_model());
   o.self_attn_mask =
       g.Both("src_attention_mask", g.Mask("src_mask", attn, {n, n}),
-             g.KeyPadding("src_key_padding_mask", padding, n));
+             g.KeyPadding("src_key_padding_mask", padding, n, src));
   absl::StatusOr<TransformerLayer> layer =
       AddTransformerEncoderLayer(src, o, g.builder().staging());
   if (!layer.ok()) return Annotate(layer.status(), "transformer_encoder_layer");
@@ -271,10 +280,10 @@ absl::StatusOr<Graph> BuildDecoderLayer(const TransformerLayerSpec& s,
   const std::string memory = g.Sequence("memory", n, d);
   o.self_attn_mask =
       g.Both("tgt_attention_mask", g.Mask("tgt_mask", tgt_mask, {t, t}),
-             g.KeyPadding("tgt_key_padding_mask", tgt_padding, t));
+             g.KeyPadding("tgt_key_padding_mask", tgt_padding, t, tgt));
   o.memory_attn_mask = g.Both(
       "memory_attention_mask", g.Mask("memory_mask", memory_mask, {t, n}),
-      g.KeyPadding("memory_key_padding_mask", memory_padding, n));
+      g.KeyPadding("memory_key_padding_mask", memory_padding, n, tgt));
   absl::StatusOr<TransformerLayer> layer =
       AddTransformerDecoderLayer(tgt, memory, o, g.builder().staging());
   if (!layer.ok()) return Annotate(layer.status(), "transformer_decoder_layer");

@@ -27,7 +27,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char kGoldens[] = "tests/models/testdata/torch_layers/";
+const std::string kGoldens = "tests/models/testdata/torch_layers/";
+// make_seq2seq_goldens.py's files, seq2seq_<case>_<name>.npy.
+const std::string kSeq2Seq = "tests/models/testdata/seq2seq_";
 
 struct Case {
   std::string name;
@@ -113,6 +115,73 @@ std::string Feeds(const std::string& name, bool f32) {
   return feeds;
 }
 
+// `rill export-weights GRAPH -o DIR`: Parameter -> state_dict key, read
+// from what it prints.
+std::map<std::string, std::string> ExportWeights(const std::string& graph,
+                                                 const std::string& dir) {
+  fs::remove_all(dir);
+  CommandResult ex = RunRill("export-weights " + graph + " -o " + dir);
+  EXPECT_EQ(ex.exit_code, 0) << ex.err;
+  std::map<std::string, std::string> key_of;
+  for (const auto& [key, node] : Split(ex.out, ".npy <- ")) {
+    key_of[Trim(node)] = Trim(key);
+  }
+  return key_of;
+}
+
+// `rill grad GRAPH ARGS -o OUT`: the tensor differentiated -> its
+// gradient node, read from what it prints.
+std::map<std::string, std::string> Grad(const std::string& graph,
+                                        const std::string& args,
+                                        const std::string& out) {
+  CommandResult g = RunRill("grad " + graph + " " + args + " -o " + out);
+  EXPECT_EQ(g.exit_code, 0) << g.err;
+  std::map<std::string, std::string> gradient_of;
+  for (const auto& [before, after] : Split(g.out, " = d(")) {
+    const size_t at = after.find(")/d(") + 4;
+    gradient_of[after.substr(at, after.rfind(')') - at)] =
+        Trim(before.substr(before.find(':') + 1));
+  }
+  return gradient_of;
+}
+
+// Runs `graph` with `feeds`, fetching every key of `want` (fetch -> golden
+// file), and compares each to its golden relative to its largest value.
+// Returns the largest relative error.
+double RunAndCompare(const std::string& graph, const std::string& feeds,
+                     const std::map<std::string, std::string>& want,
+                     double tolerance, const std::string& tag) {
+  std::vector<std::string> fetches;
+  for (const auto& [fetch, file] : want) fetches.push_back(fetch);
+  const std::string out_dir = TestTempPath(tag + "_run");
+  fs::remove_all(out_dir);
+  CommandResult run = RunRill("run " + graph + feeds + " --fetch " +
+                              absl::StrJoin(fetches, ",") + " -o " + out_dir);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  if (tolerance > 1e-9) {  // f32: oneDNN computes it.
+    EXPECT_EQ(run.out.find(" 0 oneDNN"), std::string::npos) << run.out;
+  }
+  size_t compared = 0;
+  double worst = 0;
+  for (const auto& [before, path] : Split(run.out, " -> ")) {
+    const std::string fetch = before.substr(0, before.find(' '));
+    if (!want.count(fetch)) {
+      ADD_FAILURE() << "unexpected fetch " << fetch;
+      continue;
+    }
+    const Tensor expected = Load(want.at(fetch));
+    const double scale = std::max(1.0, MaxMagnitude(expected));
+    const double error = MaxError(Load(Trim(path)), expected, fetch) / scale;
+    EXPECT_LE(error, tolerance) << fetch;
+    worst = std::max(worst, error);
+    ++compared;
+  }
+  EXPECT_EQ(compared, want.size());
+  std::printf("%s: %zu tensors, largest relative error %.3g\n", tag.c_str(),
+              compared, worst);
+  return worst;
+}
+
 void CheckCase(const Case& c, const std::string& dtype) {
   SCOPED_TRACE(c.name + " " + dtype);
   const bool f32 = dtype == "f32";
@@ -126,14 +195,8 @@ void CheckCase(const Case& c, const std::string& dtype) {
   // Export: the state_dict keys of the Parameters, and (f64) the very
   // bytes that were imported.
   const std::string exported = TestTempPath(tag + "_exported");
-  fs::remove_all(exported);
-  CommandResult ex = RunRill("export-weights " + graph + " -o " + exported);
-  ASSERT_EQ(ex.exit_code, 0) << ex.err;
-  std::map<std::string, std::string> key_of;  // Parameter -> key
-  for (const auto& [key, node] : Split(ex.out, ".npy <- ")) {
-    key_of[Trim(node)] = Trim(key);
-  }
-  int files = 0;
+  std::map<std::string, std::string> key_of = ExportWeights(graph, exported);
+  size_t files = 0;
   for (const auto& e : fs::directory_iterator(dir + "/weights")) {
     ++files;
     const std::string copy = exported + "/" + e.path().filename().string();
@@ -144,51 +207,23 @@ void CheckCase(const Case& c, const std::string& dtype) {
   EXPECT_EQ(key_of.size(), files);
 
   const std::string grad = TestTempPath(tag + "_grad.pbtxt");
-  CommandResult g =
-      RunRill("grad " + graph + " --loss " + absl::StrJoin(c.outputs, ",") +
-              " --wrt_params --wrt " + absl::StrJoin(c.differentiated, ",") +
-              " --seed_inputs -o " + grad);
-  ASSERT_EQ(g.exit_code, 0) << g.err;
-  // gradient node -> the golden file that holds it.
+  const std::map<std::string, std::string> gradient_of =
+      Grad(graph,
+           "--loss " + absl::StrJoin(c.outputs, ",") + " --wrt_params --wrt " +
+               absl::StrJoin(c.differentiated, ",") + " --seed_inputs",
+           grad);
+  // fetch -> the golden file that holds it.
   std::map<std::string, std::string> want;
   for (const std::string& out : c.outputs) {
     want[out] = dir + "/outputs/" + out + ".npy";
   }
-  for (const auto& [before, after] : Split(g.out, " = d(")) {
-    const std::string node = Trim(before.substr(before.find(':') + 1));
-    const std::string wrt = after.substr(
-        after.find(")/d(") + 4, after.rfind(')') - after.find(")/d(") - 4);
+  for (const auto& [wrt, gradient] : gradient_of) {
     const std::string key = key_of.count(wrt) ? key_of[wrt] : wrt;
-    want[node] = dir + "/grads/" + key + ".npy";
+    want[gradient] = dir + "/grads/" + key + ".npy";
   }
   EXPECT_EQ(want.size(),
             c.outputs.size() + key_of.size() + c.differentiated.size());
-  std::vector<std::string> fetches;
-  for (const auto& [node, file] : want) fetches.push_back(node);
-  const std::string out_dir = TestTempPath(tag + "_run");
-  fs::remove_all(out_dir);
-  CommandResult run = RunRill("run " + grad + Feeds(c.name, f32) + " --fetch " +
-                              absl::StrJoin(fetches, ",") + " -o " + out_dir);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  if (f32) {
-    EXPECT_EQ(run.out.find(" 0 oneDNN"), std::string::npos) << run.out;
-  }
-  int compared = 0;
-  double worst = 0;
-  for (const auto& [before, path] : Split(run.out, " -> ")) {
-    const std::string fetch = before.substr(0, before.find(' '));
-    ASSERT_TRUE(want.count(fetch)) << fetch;
-    const Tensor expected = Load(want[fetch]);
-    Tensor got = Load(Trim(path));
-    const double scale = std::max(1.0, MaxMagnitude(expected));
-    const double error = MaxError(got, expected, fetch) / scale;
-    EXPECT_LE(error, f32 ? 2e-5 : 1e-12) << fetch;
-    worst = std::max(worst, error);
-    ++compared;
-  }
-  EXPECT_EQ(compared, want.size());
-  std::printf("%s %s: %d tensors, largest relative error %.3g\n",
-              c.name.c_str(), dtype.c_str(), compared, worst);
+  RunAndCompare(grad, Feeds(c.name, f32), want, f32 ? 2e-5 : 1e-12, tag);
 }
 
 TEST(TorchLayerCli, MatchesPyTorchInF64) {
@@ -197,6 +232,164 @@ TEST(TorchLayerCli, MatchesPyTorchInF64) {
 
 TEST(TorchLayerCli, MatchesPyTorchInF32) {
   for (const Case& c : kCases) CheckCase(c, "f32");
+}
+
+// The seq2seq model's weights go in and out by nn.Transformer's names:
+// make_seq2seq_goldens.py holds nn.Transformer as `transformer` beside
+// `embedding` (and `positional`, `output`), so its keys are ours with
+// "transformer." in front of the stacks'. Built with them, the training
+// graph gives PyTorch's logits, loss and every weight's gradient.
+TEST(TorchLayerCli, Seq2SeqImportsAndExportsNnTransformerNames) {
+  struct Seq2SeqCase {
+    std::string name, fields;
+  };
+  const Seq2SeqCase cases[] = {
+      {"post_tied", "label_smoothing: 0.1"},
+      {"pre_untied",
+       "norm_first: true activation: \"gelu\" positional: \"learned\" "
+       "untied_output: true"},
+  };
+  for (const Seq2SeqCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string spec = WriteTestFile(
+        "seq2seq_" + c.name + "_spec.pbtxt",
+        "dtype: \"f64\"\nseq2seq { vocab_size: 7 d_model: 6 heads: 2 ff: 8 "
+        "encoder_layers: 2 decoder_layers: 2 src_length: 5 tgt_length: 4 " +
+            c.fields + " }\n");
+    const std::string graph =
+        TestTempPath("seq2seq_" + c.name + "_graph.pbtxt");
+    ASSERT_EQ(RunRill("build " + spec + " -o " + graph).exit_code, 0);
+    const std::map<std::string, std::string> key_of =
+        ExportWeights(graph, TestTempPath("seq2seq_random"));
+    // The golden weights under our keys.
+    const std::string weights = TestTempPath("seq2seq_" + c.name + "_in");
+    fs::remove_all(weights);
+    fs::create_directories(weights);
+    std::map<std::string, std::string> golden_key;  // our key -> golden's
+    for (const auto& [node, key] : key_of) {
+      const bool stack =
+          key.rfind("encoder.", 0) == 0 || key.rfind("decoder.", 0) == 0;
+      golden_key[key] = stack ? "transformer." + key : key;
+      fs::copy_file(kSeq2Seq + c.name + "_" + golden_key[key] + ".npy",
+                    weights + "/" + key + ".npy");
+    }
+    EXPECT_TRUE(golden_key.count("encoder.layers.1.self_attn.in_proj_weight"));
+    EXPECT_TRUE(golden_key.count("decoder.norm.weight"));
+    EXPECT_TRUE(golden_key.count("embedding.weight"));
+    const std::string imported =
+        TestTempPath("seq2seq_" + c.name + "_imported.pbtxt");
+    CommandResult build =
+        RunRill("build " + spec + " -o " + imported + " --weights " + weights);
+    ASSERT_EQ(build.exit_code, 0) << build.err;
+    const std::string exported = TestTempPath("seq2seq_" + c.name + "_out");
+    ExportWeights(imported, exported);
+    for (const auto& [key, golden] : golden_key) {
+      EXPECT_EQ(ReadTestFile(exported + "/" + key + ".npy"),
+                ReadTestFile(weights + "/" + key + ".npy"))
+          << key;
+    }
+    const std::string grad = TestTempPath("seq2seq_" + c.name + "_grad.pbtxt");
+    std::map<std::string, std::string> want = {
+        {"loss", kSeq2Seq + c.name + "_loss.npy"},
+        {"seq2seq/logits", kSeq2Seq + c.name + "_logits.npy"}};
+    for (const auto& [wrt, gradient] :
+         Grad(imported, "--loss loss --wrt_params", grad)) {
+      want[gradient] =
+          kSeq2Seq + c.name + "_d_" + golden_key[key_of.at(wrt)] + ".npy";
+    }
+    EXPECT_EQ(want.size(), 2 + key_of.size());
+    std::string feeds;
+    for (const char* input : {"src", "tgt_in", "tgt_out"}) {
+      absl::StrAppend(&feeds, " --feed ", input, "=", kSeq2Seq, c.name, "_",
+                      input, ".npy");
+    }
+    RunAndCompare(grad, feeds, want, 1e-12, "seq2seq_" + c.name);
+  }
+}
+
+// A weight file that is missing or misshaped is named with its Parameter
+// and the shape expected; a mask fed with the wrong dtype or batch names
+// the Input; spec mistakes name the field.
+TEST(TorchLayerCli, ErrorsNameTheFileTheInputOrTheField) {
+  const std::string c = "mha_batch_first_bool";
+  const std::string weights = TestTempPath("bad_weights");
+  fs::remove_all(weights);
+  fs::copy(kGoldens + c + "/weights", weights);
+  const std::string spec = SpecFile(c, "f64");
+  const std::string graph = TestTempPath("bad.pbtxt");
+  fs::remove(weights + "/in_proj_bias.npy");
+  CommandResult missing =
+      RunRill("build " + spec + " -o " + graph + " --weights " + weights);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(
+      missing.err.find(
+          "in_proj_bias.npy (Parameter multihead_attention/in_proj_bias)"),
+      std::string::npos)
+      << missing.err;
+  EXPECT_NE(missing.err.find("(expected f32 or f64 [24])"), std::string::npos)
+      << missing.err;
+  EXPECT_FALSE(fs::exists(graph));
+  fs::copy_file(kGoldens + c + "/weights/out_proj.bias.npy",
+                weights + "/in_proj_bias.npy");
+  CommandResult misshaped =
+      RunRill("build " + spec + " -o " + graph + " --weights " + weights);
+  EXPECT_EQ(misshaped.exit_code, 1);
+  EXPECT_NE(misshaped.err.find("in_proj_bias.npy (Parameter "
+                               "multihead_attention/in_proj_bias): shape [8], "
+                               "expected [24]"),
+            std::string::npos)
+      << misshaped.err;
+
+  ASSERT_EQ(RunRill("build " + spec + " -o " + graph).exit_code, 0);
+  const std::string in = kGoldens + c + "/inputs/";
+  const std::string feeds =
+      " --feed query=" + in + "query.npy --feed key=" + in +
+      "key.npy --feed value=" + in + "value.npy --feed attn_mask=" + in +
+      "attn_mask.npy";
+  CommandResult float_mask = RunRill(
+      "run " + graph + feeds + " --feed key_padding_mask=" + in + "value.npy");
+  EXPECT_EQ(float_mask.exit_code, 1);
+  EXPECT_NE(float_mask.err.find("'key_padding_mask' is f64 but the input is "
+                                "declared bool"),
+            std::string::npos)
+      << float_mask.err;
+  // attn_mask [4, 5] has the right width but 4 rows where B is 3.
+  CommandResult batch =
+      RunRill("run " + graph + feeds + " --feed key_padding_mask=" + in +
+              "attn_mask.npy");
+  EXPECT_EQ(batch.exit_code, 1);
+  EXPECT_NE(batch.err.find("node 'key_padding_mask/batch_check'"),
+            std::string::npos)
+      << batch.err;
+
+  const std::pair<std::string, std::string> specs[] = {
+      {"multihead_attention { embed_dim: 6 num_heads: 4 query_length: 2 "
+       "key_length: 2 }",
+       "multihead_attention.embed_dim: 6 is not divisible by num_heads 4"},
+      {"multihead_attention { embed_dim: 8 num_heads: 2 query_length: 2 "
+       "key_length: 2 attn_mask: \"float\" }",
+       "multihead_attention.attn_mask: 'float': expected \"\", bool or "
+       "additive"},
+      {"transformer_encoder_layer { d_model: 8 nhead: 2 dim_feedforward: 4 "
+       "src_length: 3 tgt_mask: \"bool\" }",
+       "transformer_encoder_layer.tgt_mask: decoder only"},
+      {"transformer_decoder_layer { d_model: 8 nhead: 2 dim_feedforward: 4 "
+       "src_length: 3 }",
+       "transformer_decoder_layer.tgt_length: 0: must be >= 1"},
+      {"transformer_decoder_layer { d_model: 8 nhead: 2 dim_feedforward: 4 "
+       "src_length: 3 tgt_length: 2 activation: \"tanh\" }",
+       "transformer_decoder_layer.activation: 'tanh': expected relu or gelu"},
+      {"transformer_encoder_layer { d_model: 8 nhead: 2 dim_feedforward: 4 "
+       "src_length: 3 } seq2seq { vocab_size: 3 }",
+       "transformer_encoder_layer: stands alone"},
+  };
+  for (const auto& [text, message] : specs) {
+    SCOPED_TRACE(text);
+    CommandResult r = RunRill("build " + WriteTestFile("bad_spec.pbtxt", text) +
+                              " -o " + graph);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace
