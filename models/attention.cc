@@ -145,10 +145,26 @@ std::string Mask(GraphBuilder& w, const MultiHeadAttentionOptions& o,
 }
 
 struct Projections {
-  std::string in_weight, in_bias, out_weight, out_bias;
+  // in_weight packs q, k and v; with kdim or vdim apart from d_model,
+  // PyTorch keeps three: q_weight, k_weight, v_weight.
+  std::string in_weight, q_weight, k_weight, v_weight, in_bias, out_weight,
+      out_bias;
+  // The q, k and v weights and biases ("" for none) as the projections
+  // read them.
+  std::vector<std::string> w, b;
 };
 
-// The four Parameters, initialised as PyTorch does.
+// "node:0".."node:2" of a three-way Split along axis 0; three "" for "".
+std::vector<std::string> SplitThree(GraphBuilder& w, const std::string& name,
+                                    const std::string& x) {
+  if (x.empty()) return {"", "", ""};
+  GraphBuilder::NodeRef s = w.Op(name, "Split", {x}).AttrInt("num_splits", 3);
+  return {s.Output(0), s.Output(1), s.Output(2)};
+}
+
+int64_t DimOr(int64_t dim, int64_t d_model) { return dim > 0 ? dim : d_model; }
+
+// The Parameters, initialised as PyTorch does.
 Projections AddProjections(GraphBuilder& w,
                            const MultiHeadAttentionOptions& o) {
   std::mt19937_64 rng(o.seed);
@@ -159,24 +175,29 @@ Projections AddProjections(GraphBuilder& w,
     return FilledTensor(o.dtype, Shape{n}, [](int64_t) { return 0.0; });
   };
   const int64_t d = o.d_model;
+  const int64_t kdim = DimOr(o.kdim, d), vdim = DimOr(o.vdim, d);
   Projections p;
-  // xavier_uniform_ over fan_in D, fan_out 3D.
-  p.in_weight = w.Parameter(
-      "in_proj_weight", uniform(Shape{3 * d, d}, std::sqrt(6.0 / (4.0 * d))));
+  // xavier_uniform_: uniform(+-sqrt(6 / (fan_in + fan_out))).
+  auto xavier = [&](const char* name, int64_t rows, int64_t cols) {
+    return w.Parameter(
+        name, uniform(Shape{rows, cols}, std::sqrt(6.0 / (rows + cols))));
+  };
+  if (kdim == d && vdim == d) {
+    p.in_weight = xavier("in_proj_weight", 3 * d, d);
+    p.w = SplitThree(w, "in_proj_weight_qkv", p.in_weight);
+  } else {
+    p.q_weight = xavier("q_proj_weight", d, d);
+    p.k_weight = xavier("k_proj_weight", d, kdim);
+    p.v_weight = xavier("v_proj_weight", d, vdim);
+    p.w = {p.q_weight, p.k_weight, p.v_weight};
+  }
   if (o.bias) p.in_bias = w.Parameter("in_proj_bias", zeros(3 * d));
+  p.b = SplitThree(w, "in_proj_bias_qkv", p.in_bias);
   // Linear's kaiming_uniform_(a = sqrt(5)): uniform(+-1/sqrt(fan_in)).
   p.out_weight = w.Parameter("out_proj.weight",
                              uniform(Shape{d, d}, 1.0 / std::sqrt(1.0 * d)));
   if (o.bias) p.out_bias = w.Parameter("out_proj.bias", zeros(d));
   return p;
-}
-
-// "node:0".."node:2" of a three-way Split along axis 0; three "" for "".
-std::vector<std::string> SplitThree(GraphBuilder& w, const std::string& name,
-                                    const std::string& x) {
-  if (x.empty()) return {"", "", ""};
-  GraphBuilder::NodeRef s = w.Op(name, "Split", {x}).AttrInt("num_splits", 3);
-  return {s.Output(0), s.Output(1), s.Output(2)};
 }
 
 // The Parameters that exist, in PyTorch's state_dict order.
@@ -233,6 +254,10 @@ absl::Status CheckMultiHead(const MultiHeadAttentionOptions& o,
     return Bad(what, o.prefix,
                absl::StrCat("attention_dropout ", o.attention_dropout,
                             " is not in [0, 1)"));
+  }
+  if (o.kdim < 0 || o.vdim < 0) {
+    return Bad(what, o.prefix,
+               absl::StrCat("kdim ", o.kdim, " or vdim ", o.vdim, " < 0"));
   }
   const bool projected = !o.projected_key.empty() || !o.projected_value.empty();
   const bool cached = !o.cache_key.empty() || !o.cache_value.empty() ||
@@ -318,9 +343,7 @@ absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
   }
   GraphBuilder w(kWhat, o.prefix);
   Projections p = AddProjections(w, o);
-  std::vector<std::string> wq =
-      SplitThree(w, "in_proj_weight_qkv", p.in_weight);
-  std::vector<std::string> bq = SplitThree(w, "in_proj_bias_qkv", p.in_bias);
+  const std::vector<std::string>&wq = p.w, &bq = p.b;
   std::string q = w.Linear("q", query, wq[0], bq[0]);
   MultiHeadAttention mha;
   std::string k = o.projected_key, v = o.projected_value;
@@ -385,9 +408,7 @@ absl::StatusOr<ProjectedKeyValue> AddKeyValueProjection(
   RETURN_IF_ERROR(CheckMultiHead(plain, key_value));
   GraphBuilder w(kWhat, o.prefix);
   Projections p = AddProjections(w, o);
-  std::vector<std::string> wq =
-      SplitThree(w, "in_proj_weight_qkv", p.in_weight);
-  std::vector<std::string> bq = SplitThree(w, "in_proj_bias_qkv", p.in_bias);
+  const std::vector<std::string>&wq = p.w, &bq = p.b;
   ProjectedKeyValue kv;
   kv.key = w.Linear("k", key_value, wq[1], bq[1]);
   kv.value = w.Linear("v", key_value, wq[2], bq[2]);

@@ -164,8 +164,13 @@ absl::StatusOr<Graph> BuildMultiheadAttention(const MultiheadAttentionSpec& s,
   o.attention_dropout = s.dropout();
   o.seed = s.seed();
   const std::string query = g.Sequence("query", l, e);
-  const std::string key = g.Sequence("key", k, e);
-  o.value = g.Sequence("value", k, e);
+  if (s.kdim() < 0 || s.vdim() < 0) {
+    return FieldError(f + (s.kdim() < 0 ? "kdim" : "vdim"), "must be >= 0");
+  }
+  o.kdim = s.kdim();
+  o.vdim = s.vdim();
+  const std::string key = g.Sequence("key", k, s.kdim() > 0 ? s.kdim() : e);
+  o.value = g.Sequence("value", k, s.vdim() > 0 ? s.vdim() : e);
   o.additive_mask = g.Both("attention_mask",
                            g.KeyPadding("key_padding_mask", padding, k, query),
                            g.Mask("attn_mask", attn, {l, k}));

@@ -13,7 +13,8 @@ namespace {
 // make.
 bool IsKnownLeaf(const std::string& leaf) {
   static const auto* leaves = new std::set<std::string>{
-      "in_proj_weight", "in_proj_bias",     "out_proj.weight",
+      "in_proj_weight", "in_proj_bias",     "q_proj_weight",
+      "k_proj_weight",  "v_proj_weight",    "out_proj.weight",
       "out_proj.bias",  "linear1.weight",   "linear1.bias",
       "linear2.weight", "linear2.bias",     "norm.weight",
       "norm.bias",      "norm1.weight",     "norm1.bias",

@@ -13,6 +13,8 @@
 //   nn.MultiheadAttention spec   multihead_attention/in_proj_weight
 //                                  -> in_proj_weight, in_proj_bias,
 //                                     out_proj.weight, out_proj.bias
+//                                     (q_proj_weight, k_proj_weight,
+//                                     v_proj_weight with kdim/vdim)
 //   nn.TransformerEncoderLayer   encoder_layer/self_attn/in_proj_weight
 //                                  -> self_attn.in_proj_weight, ...,
 //                                     linear1.weight, ..., norm2.bias

@@ -119,19 +119,23 @@ def draw_masks(rng, kpm_kind, attn_kind, rows, keys):
             return kpm, attn
 
 
-def mha_case(rng, name, batch_first, bias, kpm_kind, attn_kind):
+def mha_case(rng, name, batch_first, bias, kpm_kind, attn_kind, kdim=None,
+             vdim=None):
     e, heads, l, s = 8, 2, 4, 5
     fields = {"embed_dim": e, "num_heads": heads, "bias": bias,
               "batch_first": batch_first, "query_length": l, "key_length": s,
               "key_padding_mask": kpm_kind, "attn_mask": attn_kind,
               "need_weights": True}
+    if kdim:
+        fields.update({"kdim": kdim, "vdim": vdim})
     module = torch.nn.MultiheadAttention(e, heads, bias=bias,
                                          batch_first=batch_first,
+                                         kdim=kdim, vdim=vdim,
                                          dtype=torch.float64)
     kpm, attn = draw_masks(rng, kpm_kind, attn_kind, l, s)
     inputs = {"query": seq(rng, batch_first, l, e),
-              "key": seq(rng, batch_first, s, e),
-              "value": seq(rng, batch_first, s, e)}
+              "key": seq(rng, batch_first, s, kdim or e),
+              "value": seq(rng, batch_first, s, vdim or e)}
 
     def call(m, t):
         out, weights = m(t["query"], t["key"], t["value"],
@@ -222,6 +226,8 @@ def main():
                  {"tgt_mask": "bool", "memory_mask": "additive",
                   "tgt_key_padding_mask": "",
                   "memory_key_padding_mask": "bool"})
+    mha_case(rng, "mha_kdim_vdim", False, True, "bool", "additive", kdim=5,
+             vdim=3)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ const Case kCases[] = {
     {"encoder_pre_gelu_additive", {"output"}, {"src"}},
     {"decoder_post_relu", {"output"}, {"tgt", "memory"}},
     {"decoder_pre_gelu", {"output"}, {"tgt", "memory"}},
+    {"mha_kdim_vdim",
+     {"attn_output", "attn_output_weights"},
+     {"query", "key", "value"}},
 };
 
 Tensor Load(const std::string& path) {
