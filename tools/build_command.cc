@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/checkpoint.h"
@@ -68,7 +70,12 @@ absl::Status RunBuild(const std::vector<std::string>& operands) {
         "  input:  %s %s\n", valid.node(n).name().c_str(),
         TypedShape(valid.info(n).dtypes[0], valid.info(n).shapes[0]).c_str());
   }
-  for (const std::string& name : valid.proto().output()) {
+  // A trainable model shows the loss `rill train` reads; a bare layer
+  // (no loss) its results.
+  std::vector<std::string> shown(valid.proto().output().begin(),
+                                 valid.proto().output().end());
+  if (valid.FindNode("loss") >= 0) shown = {"loss"};
+  for (const std::string& name : shown) {
     const int n = valid.FindNode(name);
     std::printf(
         "  output: %s %s\n", name.c_str(),
