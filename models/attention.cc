@@ -204,7 +204,8 @@ Projections AddProjections(GraphBuilder& w,
 std::vector<std::string> ParameterList(const Projections& p) {
   std::vector<std::string> out;
   for (const std::string* n :
-       {&p.in_weight, &p.in_bias, &p.out_weight, &p.out_bias}) {
+       {&p.in_weight, &p.q_weight, &p.k_weight, &p.v_weight, &p.in_bias,
+        &p.out_weight, &p.out_bias}) {
     if (!n->empty()) out.push_back(*n);
   }
   return out;
