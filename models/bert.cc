@@ -149,7 +149,14 @@ class BertBuilder {
     int k = 0;
     for (const char* name : kBertInputs) {
       const bool weights = std::string(name) == "masked_lm_weights";
-      root_.Input(name, weights ? o_.dtype : DType::kI64, dims[k++]);
+      GraphBuilder::NodeRef input =
+          root_.Op(name, "Input")
+              .AttrType("dtype", weights ? o_.dtype : DType::kI64)
+              .AttrShape("shape", dims[k++]);
+      // Any other value would silently scale the -10000 mask offset.
+      if (std::string(name) == "attention_mask") {
+        input.AttrInts("allowed_values", {0, 1});
+      }
     }
   }
 

@@ -61,20 +61,59 @@ absl::StatusOr<DType> ParseDType(const std::string& dtype) {
                     absl::StrCat("'", dtype, "': expected f32 or f64"));
 }
 
+// Checks the fields that only a model with a head and a loss, or only a
+// bare stack, may set.
+absl::Status CheckHeadOrBare(const ModelSpec& spec) {
+  const RecurrentSpec& r = spec.recurrent();
+  const bool loss = spec.loss().kind_case() != LossSpec::KIND_NOT_SET;
+  if (!spec.has_head()) {
+    if (spec.has_loss()) {
+      return FieldError("loss",
+                        "needs a head; a bare stack (no head) has no loss");
+    }
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(AtLeastOne("head.outputs", spec.head().outputs()));
+  if (!loss)
+    return FieldError("loss", "required: mse { } or cross_entropy { }");
+  const char* why = "only for a bare stack (no head, no loss)";
+  if (!spec.input().sequence_lengths().empty()) {
+    return FieldError("input.sequence_lengths",
+                      absl::StrCat(why,
+                                   ": the head and loss do not skip "
+                                   "padded steps"));
+  }
+  if (!r.initial_state().empty() && r.initial_state() != "zeros") {
+    return FieldError(
+        "recurrent.initial_state",
+        absl::StrCat("'", r.initial_state(), "': ", why,
+                     ": the trainer cannot batch h0 [L*D, B, H]"));
+  }
+  if (r.has_batch_first() && !r.batch_first()) {
+    return FieldError("recurrent.batch_first",
+                      absl::StrCat("false: ", why,
+                                   ": the trainer batches along the first "
+                                   "axis"));
+  }
+  return absl::OkStatus();
+}
+
 // Checks the fields that the builders do not check themselves, and maps the
 // spec onto the stack's options.
 absl::StatusOr<RecurrentStackOptions> StackOptions(const ModelSpec& spec) {
   if (!spec.has_input()) return FieldError("input", "required");
   if (!spec.has_recurrent()) return FieldError("recurrent", "required");
-  if (!spec.has_head()) return FieldError("head", "required");
-  if (spec.loss().kind_case() == LossSpec::KIND_NOT_SET) {
-    return FieldError("loss", "required: mse { } or cross_entropy { }");
-  }
   const RecurrentSpec& r = spec.recurrent();
   RETURN_IF_ERROR(AtLeastOne("input.features", spec.input().features()));
   RETURN_IF_ERROR(AtLeastOne("input.steps", spec.input().steps()));
   RETURN_IF_ERROR(AtLeastOne("recurrent.hidden_size", r.hidden_size()));
-  RETURN_IF_ERROR(AtLeastOne("head.outputs", spec.head().outputs()));
+  RETURN_IF_ERROR(CheckHeadOrBare(spec));
+  if (r.initial_state() != "" && r.initial_state() != "zeros" &&
+      r.initial_state() != "inputs") {
+    return FieldError(
+        "recurrent.initial_state",
+        absl::StrCat("'", r.initial_state(), "': expected zeros or inputs"));
+  }
   if (r.num_layers() < 0) {
     return FieldError("recurrent.num_layers",
                       absl::StrCat(r.num_layers(), ": must be >= 0"));
@@ -124,6 +163,63 @@ std::string AddHead(const ModelSpec& spec, const RecurrentStackOptions& o,
   std::string bias = b.Parameter(
       "bias", UniformTensor(o.layer.dtype, Shape{outputs}, bound, rng));
   return b.Linear("output", h, weight, bias, "matmul");
+}
+
+// A bare stack's optional Inputs: the sequence lengths, and h0 (c0)
+// [L*D, B, H] when initial_state is "inputs".
+void AddStackInputs(const ModelSpec& spec, GraphBuilder& b,
+                    RecurrentStackOptions* o) {
+  const std::string& lengths = spec.input().sequence_lengths();
+  if (!lengths.empty()) {
+    o->layer.sequence_lengths = b.Input(lengths, DType::kI64, {-1});
+  }
+  if (spec.recurrent().initial_state() != "inputs") return;
+  const std::vector<int64_t> dims = {
+      o->num_layers * (o->layer.bidirectional ? 2 : 1), -1,
+      o->layer.hidden_size};
+  o->initial_h = b.Input("h0", o->layer.dtype, dims);
+  if (o->layer.cell == RecurrentCell::kLstm) {
+    o->initial_c = b.Input("c0", o->layer.dtype, dims);
+  }
+}
+
+// Every layer's final states (one per direction, [B, H]) as PyTorch's
+// [L*D, B, H]: layer by layer, forward before reverse.
+std::string PackFinalStates(const std::string& name,
+                            const std::vector<std::string>& states,
+                            GraphBuilder& b) {
+  std::vector<std::string> rows;
+  for (size_t k = 0; k < states.size(); ++k) {
+    rows.push_back(
+        b.Op(absl::StrCat(name, "/row", k), "ExpandDims", {states[k]})
+            .AttrInt("axis", 0));
+  }
+  return b.Op(name, "Concat", rows);
+}
+
+// A bare stack's graph outputs `output`, `h_n` and, for an LSTM, `c_n`.
+std::vector<std::string> AddStackOutputs(const RecurrentStackOptions& o,
+                                         const RecurrentStack& stack,
+                                         bool batch_first, GraphBuilder& b) {
+  if (batch_first) {
+    b.Op("output", "Transpose", {stack.output}).AttrInts("perm", {1, 0, 2});
+  } else {
+    b.Op("output", "Identity", {stack.output});
+  }
+  std::vector<std::string> h, c;
+  for (const RecurrentLayer& layer : stack.layers) {
+    h.push_back(layer.final_h);
+    c.push_back(layer.final_c);
+    if (o.layer.bidirectional) {
+      h.push_back(layer.final_h_reverse);
+      c.push_back(layer.final_c_reverse);
+    }
+  }
+  std::vector<std::string> outputs = {"output", PackFinalStates("h_n", h, b)};
+  if (o.layer.cell == RecurrentCell::kLstm) {
+    outputs.push_back(PackFinalStates("c_n", c, b));
+  }
+  return outputs;
 }
 
 // The loss's Input (target or labels) and the scalar `loss`.
@@ -349,22 +445,35 @@ absl::StatusOr<Graph> BuildModel(const ModelSpec& spec,
   }
   ASSIGN_OR_RETURN(RecurrentStackOptions options, StackOptions(spec));
   RETURN_IF_ERROR(CheckStackLimits(spec, options, budget));
+  const int64_t steps = spec.input().steps(),
+                features = spec.input().features();
+  const bool batch_first =
+      !spec.recurrent().has_batch_first() || spec.recurrent().batch_first();
   GraphBuilder b("model spec", "");
   const std::string x =
       b.Input(OrDefault(spec.input().name(), "x"), options.layer.dtype,
-              {-1, spec.input().steps(), spec.input().features()});
+              batch_first ? std::vector<int64_t>{-1, steps, features}
+                          : std::vector<int64_t>{steps, -1, features});
   const std::string time_major =
-      b.Op(absl::StrCat(x, "/time_major"), "Transpose", {x})
-          .AttrInts("perm", {1, 0, 2});
+      batch_first ? b.Op(absl::StrCat(x, "/time_major"), "Transpose", {x})
+                        .AttrInts("perm", {1, 0, 2})
+                  : x;
+  const bool bare = !spec.has_head();
+  if (bare) AddStackInputs(spec, b, &options);
   absl::StatusOr<RecurrentStack> stack =
       AddRecurrentStack(time_major, options, b.staging());
   if (!stack.ok()) return Annotate(stack.status(), "recurrent");
-  AddLoss(spec, options.layer.dtype, AddHead(spec, options, *stack, b), b);
+  std::vector<std::string> outputs = {"loss"};
+  if (bare) {
+    outputs = AddStackOutputs(options, *stack, batch_first, b);
+  } else {
+    AddLoss(spec, options.layer.dtype, AddHead(spec, options, *stack, b), b);
+  }
   // Names chosen in the spec may collide (an input called "loss", a head
   // named like the stack): Commit names the duplicate.
   Graph g;
   RETURN_IF_ERROR(b.Commit(&g));
-  g.add_output("loss");
+  for (const std::string& output : outputs) g.add_output(output);
   ASSIGN_OR_RETURN(ValidGraph valid,
                    ValidateGraph(LoadedGraph{g, SourceMap("model spec")}));
   return std::move(valid).Release().first.graph;

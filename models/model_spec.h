@@ -2,7 +2,7 @@
 #define RILL_MODELS_MODEL_SPEC_H_
 
 // Graphs from model specs (proto/model.proto): a recurrent stack
-// (models/rnn.h), a linear head and a loss, or the Transformer
+// (models/rnn.h), a linear head and a loss, a bare stack, or the Transformer
 // sequence-to-sequence model (models/seq2seq.h), for `rill build`, `rill
 // decode` and TrainConfig.model_spec.
 
@@ -21,8 +21,12 @@ namespace rill {
 // Transpose node <input.name>/time_major gives the stack its [T, B, I]) and
 // the target (f32/f64, the head's output shape) or labels (i64 [-1] or
 // [-1, T]); the stack's and the head's Parameters; and the scalar `loss`,
-// the graph's only output. Validated before it is returned. Errors name the
-// spec field ("recurrent.hidden_size: 0: must be >= 1").
+// the graph's only output. A bare stack (no head, no loss) has PyTorch's
+// module inputs and outputs instead: x [B, T, I] or [T, B, I]
+// (recurrent.batch_first), the optional sequence lengths and h0/c0, and the
+// outputs output, h_n and c_n (proto/model.proto). Validated before it is
+// returned. Errors name the spec field ("recurrent.hidden_size: 0: must be
+// >= 1").
 // For a seq2seq spec: BuildSeq2SeqTrainingGraph's graph.
 // Before anything is built, what the spec will cost (parameters, unrolled
 // steps, attention scores) is checked against `budget` and sane maxima

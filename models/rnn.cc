@@ -15,6 +15,11 @@
 namespace rill {
 namespace {
 
+// The number of [B, H] states a layer starts from: h (and c) per direction.
+size_t StateCount(const RecurrentLayerOptions& o) {
+  return (o.cell == RecurrentCell::kLstm ? 2 : 1) * (o.bidirectional ? 2 : 1);
+}
+
 absl::Status CheckOptions(const std::string& input,
                           const RecurrentLayerOptions& o) {
   auto bad = [](const std::string& what) {
@@ -40,6 +45,13 @@ absl::Status CheckOptions(const std::string& input,
   }
   if (o.merge != RecurrentMerge::kConcat && o.merge != RecurrentMerge::kSum) {
     return bad(absl::StrCat(o.prefix, ": merge must be concat or sum"));
+  }
+  const size_t states = StateCount(o);
+  if (o.initial_state == InitialState::kGiven &&
+      o.initial_states.size() != states) {
+    return bad(absl::StrCat(o.prefix, ": initial_states holds ",
+                            o.initial_states.size(), " references, expected ",
+                            states));
   }
   return absl::OkStatus();
 }
@@ -148,6 +160,10 @@ State InitialStates(GraphBuilder& b, const RecurrentLayerOptions& o,
   const bool lstm = o.cell == RecurrentCell::kLstm;
   if (o.initial_state == InitialState::kZeros) {
     return {zeros, lstm ? zeros : ""};
+  }
+  if (o.initial_state == InitialState::kGiven) {
+    const size_t first = suffix.empty() ? 0 : StateCount(o) / 2;
+    return {o.initial_states[first], lstm ? o.initial_states[first + 1] : ""};
   }
   State st;
   st.h = b.Input("h0" + suffix, o.dtype, {-1, o.hidden_size});
@@ -309,7 +325,21 @@ absl::StatusOr<RecurrentStack> AddRecurrentStack(const std::string& input,
         absl::StrCat("recurrent stack options: ", base.prefix, ": dropout ",
                      s.dropout, " not in [0, 1)"));
   }
+  if (s.initial_c.empty() !=
+      (s.initial_h.empty() || base.cell != RecurrentCell::kLstm)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("recurrent stack options: ", base.prefix,
+                     ": initial_c goes with initial_h, and only for an LSTM"));
+  }
   GraphBuilder b("recurrent layer", base.prefix);
+  const int64_t dirs = base.bidirectional ? 2 : 1;
+  std::vector<std::string> h0_parts, c0_parts;
+  if (!s.initial_h.empty()) {
+    h0_parts = b.Split("h0_split", s.initial_h, s.num_layers * dirs);
+  }
+  if (!s.initial_c.empty()) {
+    c0_parts = b.Split("c0_split", s.initial_c, s.num_layers * dirs);
+  }
   RecurrentStack stack;
   std::string x = input;
   for (int64_t k = 0; k < s.num_layers; ++k) {
@@ -317,6 +347,24 @@ absl::StatusOr<RecurrentStack> AddRecurrentStack(const std::string& input,
     RecurrentLayerOptions o = base;
     o.prefix = lb.prefix();
     o.seed = base.seed + k;
+    if (!h0_parts.empty()) {
+      o.initial_state = InitialState::kGiven;
+      o.initial_states.clear();
+      // PyTorch's order: layer k's forward state is row k*D, its reverse
+      // state row k*D + 1.
+      for (int64_t d = 0; d < dirs; ++d) {
+        const std::string suffix = d ? "_reverse" : "";
+        const int64_t row = k * dirs + d;
+        o.initial_states.push_back(
+            lb.Op("h0" + suffix, "Squeeze", {h0_parts[row]})
+                .AttrInts("axes", {0}));
+        if (!c0_parts.empty()) {
+          o.initial_states.push_back(
+              lb.Op("c0" + suffix, "Squeeze", {c0_parts[row]})
+                  .AttrInts("axes", {0}));
+        }
+      }
+    }
     if (k > 0) o.input_size = OutputSize(base);
     if (k > 0 && s.dropout > 0) x = lb.Dropout("dropout", x, s.dropout, o.seed);
     RecurrentLayer layer = BuildLayer(lb, x, o);

@@ -58,6 +58,8 @@ enum class InitialState {
   // Input nodes <prefix>/h0 (and <prefix>/c0 for LSTM) of shape [-1, H]
   // (batch symbolic), fed at run time.
   kInput,
+  // Tensors the caller made: RecurrentLayerOptions::initial_states.
+  kGiven,
 };
 
 // How a bidirectional layer joins its two per-step outputs.
@@ -75,6 +77,10 @@ struct RecurrentLayerOptions {
   int64_t hidden_size = 0;    // H >= 1
   DType dtype = DType::kF32;  // kF32 or kF64
   InitialState initial_state = InitialState::kZeros;
+  // kGiven only: "node" or "node:k" references to the [B, H] states, in the
+  // order of RecurrentLayer::state_inputs (h0, c0 for LSTM, then the
+  // _reverse ones when bidirectional).
+  std::vector<std::string> initial_states;
   uint64_t seed = 0;  // of the initial weights
   // Optional: a "node" or "node:k" reference to the [B] i32/i64 lengths.
   // Empty: every sequence has all T steps.
@@ -112,6 +118,13 @@ struct RecurrentStackOptions {
   // layer k > 0, node <prefix>/l<k>/dropout, seeded with that layer's seed.
   // 0: none.
   double dropout = 0;
+  // Optional: PyTorch's h_0 (and c_0, LSTM only), "node" or "node:k"
+  // references to [L*D, B, H] tensors (D = 2 when bidirectional), layer
+  // by layer, forward before reverse. They are split into every layer's
+  // InitialState::kGiven states (nodes <prefix>/h0_split, <prefix>/l<k>/h0,
+  // h0_reverse, ...), overriding `layer.initial_state`. Empty: every layer
+  // starts as `layer.initial_state` says.
+  std::string initial_h, initial_c;
 };
 
 struct RecurrentStack {

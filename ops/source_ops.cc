@@ -32,10 +32,13 @@ absl::Status ValueShape(InferenceContext& c) {
 void RegisterSourceOps(OpRegistry& r) {
   r.Add(OpDef("Input")
             .Doc("A graph input, fed at run time. In `shape`, -1 is a "
-                 "symbolic dimension bound by the feed.")
+                 "symbolic dimension bound by the feed. An integer input's "
+                 "`allowed_values`, when not empty, are the only values its "
+                 "elements may take; a feed with another is an error.")
             .Output("y")
             .Attr("dtype", AttrType::kDType)
             .Attr("shape", AttrType::kShape)
+            .Attr("allowed_values", AttrType::kIntList, IntListAttr({}))
             .Shape(InputShape)
             .Source()
             .NoGradient());

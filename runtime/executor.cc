@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "core/tensor_proto.h"
 #include "core/threads.h"
+#include "graph/input_values.h"
 #include "ops/kernel_links.h"
 #include "ops/kernel_util.h"
 #include "runtime/buffer_plan.h"
@@ -159,6 +160,23 @@ absl::Status CheckFeed(const ValidGraph& g, int node, const Tensor& feed) {
                      " but the input is declared ", declared.ToString()));
   }
   return absl::OkStatus();
+}
+
+// A feed's values against its Input's `allowed_values`, checked on every
+// run (plans are cached by shape, not by value).
+absl::Status CheckFeedValues(const ValidGraph& g, int node,
+                             const Tensor& feed) {
+  const std::vector<int64_t> allowed = AllowedValues(g.node(node));
+  const int64_t bad = FirstDisallowedValue(feed, feed.num_elements(), allowed);
+  if (bad < 0) return absl::OkStatus();
+  const int64_t value = feed.dtype() == DType::kI64 ? feed.data<int64_t>()[bad]
+                                                    : feed.data<int32_t>()[bad];
+  const int64_t rows = feed.shape().rank() > 0 ? feed.shape().dim(0) : 1;
+  const int64_t per_row = std::max<int64_t>(1, feed.num_elements() / rows);
+  return absl::InvalidArgumentError(
+      absl::StrCat("feed '", g.node(node).name(), "': row ", bad / per_row,
+                   ", element ", bad % per_row, " is ", value,
+                   ", but the input allows only ", AllowedValuesText(allowed)));
 }
 
 std::string SignatureKey(const ValidGraph& g,
@@ -485,6 +503,7 @@ absl::StatusOr<std::shared_ptr<Executor::Plan>> Executor::PlanFor(
   Plan& plan = *it->second;
   for (auto& [node, buffer] : plan.inputs) {
     const Tensor& feed = feeds.at(graph_.node(node).name());
+    RETURN_IF_ERROR(CheckFeedValues(graph_, node, feed));
     if (buffer.byte_size() > 0) {
       std::memcpy(buffer.raw_data(), feed.raw_data(), buffer.byte_size());
     }

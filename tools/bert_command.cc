@@ -54,6 +54,11 @@ ExampleStats Count(const PretrainingExamples& made, int32_t mask_id) {
   return s;
 }
 
+// "1 document", "2 documents".
+std::string Counted(int64_t n, const std::string& noun) {
+  return absl::StrCat(n, " ", noun, n == 1 ? "" : "s");
+}
+
 double Percent(int64_t part, int64_t whole) {
   return whole == 0 ? 0 : 100.0 * part / whole;
 }
@@ -64,12 +69,12 @@ void PrintSummary(const PretrainingExamples& made, int64_t shards,
   const int64_t n = static_cast<int64_t>(made.examples.size());
   const int64_t drawn = n - made.forced_random_next;
   std::fprintf(stderr,
-               "%s: %lld examples in %lld shards; masked %.2f%% of %lld "
+               "%s: %s in %s; masked %.2f%% of %lld "
                "tokens ([MASK] %.1f%%, kept %.1f%%, random %.1f%%); next "
                "sentence random in %.1f%%: %lld one-sentence chunks of "
                "necessity, and %.1f%% of the other %lld\n",
-               flags.output.c_str(), static_cast<long long>(n),
-               static_cast<long long>(shards), Percent(s.masked, s.tokens),
+               flags.output.c_str(), Counted(n, "example").c_str(),
+               Counted(shards, "shard").c_str(), Percent(s.masked, s.tokens),
                static_cast<long long>(s.tokens), Percent(s.as_mask, s.masked),
                Percent(s.kept, s.masked),
                Percent(s.masked - s.as_mask - s.kept, s.masked),
@@ -107,20 +112,20 @@ absl::Status MakeData() {
     sentences += static_cast<int64_t>(d.size());
     for (const auto& s : d) tokens += static_cast<int64_t>(s.size());
   }
-  std::fprintf(
-      stderr, "%s: %zu documents, %lld sentences, %lld tokens (%.1f s)\n",
-      flags.input.c_str(), documents.size(), static_cast<long long>(sentences),
-      static_cast<long long>(tokens), SecondsSince(start));
+  std::fprintf(stderr, "%s: %s, %s, %s (%.1f s)\n", flags.input.c_str(),
+               Counted(documents.size(), "document").c_str(),
+               Counted(sentences, "sentence").c_str(),
+               Counted(tokens, "token").c_str(), SecondsSince(start));
   const int64_t passes = flags.data.dupe_factor;
   ASSIGN_OR_RETURN(
       PretrainingExamples made,
       MakePretrainingExamples(
           std::move(documents), vocab, flags.data, CommonFlags().memory_budget,
           [&](int64_t pass, int64_t examples) {
-            std::fprintf(stderr, "pass %lld/%lld: %lld examples (%.1f s)\n",
-                         static_cast<long long>(pass),
-                         static_cast<long long>(passes),
-                         static_cast<long long>(examples), SecondsSince(start));
+            std::fprintf(
+                stderr, "pass %lld/%lld: %s (%.1f s)\n",
+                static_cast<long long>(pass), static_cast<long long>(passes),
+                Counted(examples, "example").c_str(), SecondsSince(start));
           }));
   ASSIGN_OR_RETURN(
       int64_t shards,

@@ -2,6 +2,7 @@
 // text proto, optionally with PyTorch weights; `rill export-weights`: the
 // other way, a graph's (or a checkpoint's) weights as PyTorch .npy files.
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -70,11 +71,13 @@ absl::Status RunBuild(const std::vector<std::string>& operands) {
         "  input:  %s %s\n", valid.node(n).name().c_str(),
         TypedShape(valid.info(n).dtypes[0], valid.info(n).shapes[0]).c_str());
   }
-  // A trainable model shows the loss `rill train` reads; a bare layer
-  // (no loss) its results.
+  // A model with a loss shows the loss, what training reads; a bare
+  // recurrent stack shows all its outputs (output, h_n, c_n).
   std::vector<std::string> shown(valid.proto().output().begin(),
                                  valid.proto().output().end());
-  if (valid.FindNode("loss") >= 0) shown = {"loss"};
+  if (std::find(shown.begin(), shown.end(), "loss") != shown.end()) {
+    shown = {"loss"};
+  }
   for (const std::string& name : shown) {
     const int n = valid.FindNode(name);
     std::printf(

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/limits.h"
 #include "core/npy.h"
+#include "graph/input_values.h"
 
 namespace rill {
 
@@ -290,6 +291,18 @@ int64_t FirstBad(const T* v, int64_t n, const IndexUse& use) {
   return -1;
 }
 
+// An integer element, for messages.
+int64_t ElementAt(const Tensor& values, int64_t k) {
+  return values.dtype() == DType::kI64 ? values.data<int64_t>()[k]
+                                       : values.data<int32_t>()[k];
+}
+
+// Where array i's rows come from: its shard `file`, or its source.
+std::string SourceName(const Dataset& data, size_t i, const std::string& file) {
+  if (!file.empty()) return file;
+  return i < data.sources.size() ? data.sources[i] : "the array";
+}
+
 }  // namespace
 
 absl::Status CheckIndexRanges(const ValidGraph& graph, const Dataset& data,
@@ -303,7 +316,10 @@ absl::Status CheckIndexRanges(const ValidGraph& graph, const Dataset& data,
       continue;
     }
     const std::vector<IndexUse> uses = IndexUses(graph, input);
-    if (uses.empty() || array.shape().dim(0) == 0) continue;
+    const std::vector<int64_t> allowed = AllowedValues(graph.node(input));
+    if ((uses.empty() && allowed.empty()) || array.shape().dim(0) == 0) {
+      continue;
+    }
     const int64_t rows = array.shape().dim(0);
     ASSIGN_OR_RETURN(const int64_t elements, array.shape().NumElements());
     const int64_t per_row = elements / rows;
@@ -319,23 +335,26 @@ absl::Status CheckIndexRanges(const ValidGraph& graph, const Dataset& data,
       const int64_t n = std::min(block, rows - first);
       for (int64_t r = 0; r < n; ++r) index[r] = first + r;
       RETURN_IF_ERROR(array.Gather(index.data(), n, values));
+      if (const int64_t bad =
+              FirstDisallowedValue(values, n * per_row, allowed);
+          bad >= 0) {
+        const auto [file, row] = array.Locate(first + bad / per_row);
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, "[", i, "]: ", SourceName(data, i, file), ": row ", row,
+            ": value ", ElementAt(values, bad), " is not allowed; input '",
+            data.inputs[i], "' allows only ", AllowedValuesText(allowed)));
+      }
       for (const IndexUse& use : uses) {
         const int64_t bad =
             array.dtype() == DType::kI64
                 ? FirstBad(values.data<int64_t>(), n * per_row, use)
                 : FirstBad(values.data<int32_t>(), n * per_row, use);
         if (bad < 0) continue;
-        const int64_t value = array.dtype() == DType::kI64
-                                  ? values.data<int64_t>()[bad]
-                                  : values.data<int32_t>()[bad];
         const auto [file, row] = array.Locate(first + bad / per_row);
-        const std::string& source =
-            !file.empty()
-                ? file
-                : (i < data.sources.size() ? data.sources[i] : "the array");
         return absl::InvalidArgumentError(absl::StrCat(
-            field, "[", i, "]: ", source, ": row ", row, ": ", use.what, " ",
-            value, " is outside [0, ", use.size, ")",
+            field, "[", i, "]: ", SourceName(data, i, file), ": row ", row,
+            ": ", use.what, " ", ElementAt(values, bad), " is outside [0, ",
+            use.size, ")",
             use.has_allowed
                 ? absl::StrCat(" (and not ignore_index ", use.allowed, ")")
                 : "",

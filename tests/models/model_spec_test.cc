@@ -291,5 +291,82 @@ TEST(BuildModel, BadSpecsNameTheField) {
   }
 }
 
+// The bare stack's Inputs and outputs, PyTorch's shapes: batch-first
+// unless batch_first is false, h0 and c0 [L*D, B, H] only when asked for.
+TEST(BuildModel, BareStackHasPyTorchsInputsAndOutputs) {
+  struct Case {
+    std::string recurrent, input;
+    std::vector<std::string> want;  // "name shape", inputs then outputs.
+  } cases[] = {
+      {"cell: 'lstm' num_layers: 2 bidirectional: true batch_first: false "
+       "initial_state: 'inputs'",
+       "sequence_lengths: 'len'",
+       {"x [5, -1, 2]", "len [-1]", "h0 [4, -1, 3]", "c0 [4, -1, 3]",
+        "output [5, -1, 6]", "h_n [4, -1, 3]", "c_n [4, -1, 3]"}},
+      // An absent batch_first means batch-first, as before the field.
+      {"cell: 'gru_pytorch'",
+       "",
+       {"x [-1, 5, 2]", "output [-1, 5, 3]", "h_n [1, -1, 3]"}},
+      {"cell: 'rnn_tanh' bidirectional: true merge: 'sum' batch_first: true "
+       "initial_state: 'inputs'",
+       "",
+       {"x [-1, 5, 2]", "h0 [2, -1, 3]", "output [-1, 5, 3]",
+        "h_n [2, -1, 3]"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.recurrent);
+    auto g =
+        BuildModel(Spec("input { features: 2 steps: 5 " + c.input +
+                        " } recurrent { hidden_size: 3 " + c.recurrent + " }"));
+    ASSERT_TRUE(g.ok()) << g.status();
+    auto valid = ValidateGraph(LoadedGraph{*g, SourceMap()});
+    ASSERT_TRUE(valid.ok()) << valid.status();
+    std::vector<std::string> got;
+    auto describe = [&](int n) {
+      std::string dims;
+      for (int64_t d : valid->info(n).shapes[0].dims()) {
+        dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+      }
+      return valid->node(n).name() + " [" + dims + "]";
+    };
+    for (int n : valid->input_nodes()) got.push_back(describe(n));
+    for (const std::string& o : g->output()) {
+      got.push_back(describe(valid->FindNode(o)));
+    }
+    EXPECT_EQ(got, c.want);
+  }
+}
+
+TEST(BuildModel, ContradictorySpecFieldsAreNamed) {
+  const std::string input = "input { features: 1 steps: 3 ";
+  const std::string head = " head { outputs: 1 } loss { mse {} }";
+  struct Case {
+    std::string text, field;
+  } cases[] = {
+      {input + "} recurrent { hidden_size: 2 } loss { mse {} }",
+       "loss: needs a head; a bare stack (no head) has no loss"},
+      {input + "sequence_lengths: 'len' } recurrent { hidden_size: 2 }" + head,
+       "input.sequence_lengths: only for a bare stack"},
+      {input + "} recurrent { hidden_size: 2 initial_state: 'inputs' }" + head,
+       "recurrent.initial_state: 'inputs': only for a bare stack"},
+      {input + "} recurrent { hidden_size: 2 batch_first: false }" + head,
+       "recurrent.batch_first: false: only for a bare stack"},
+      {input + "} recurrent { hidden_size: 2 initial_state: 'random' }",
+       "recurrent.initial_state: 'random': expected zeros or inputs"},
+      // Names that collide: the validator names the duplicate.
+      {input + "sequence_lengths: 'x' } recurrent { hidden_size: 2 }", "'x'"},
+      {"input { name: 'h0' features: 1 steps: 3 } recurrent { hidden_size: "
+       "2 initial_state: 'inputs' }",
+       "'h0'"},
+  };
+  for (const Case& c : cases) {
+    auto g = BuildModel(Spec(c.text));
+    ASSERT_FALSE(g.ok()) << c.text;
+    EXPECT_NE(std::string(g.status().message()).find(c.field),
+              std::string::npos)
+        << g.status() << "\nwanted: " << c.field;
+  }
+}
+
 }  // namespace
 }  // namespace rill

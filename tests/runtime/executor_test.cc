@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
 #include "core/threads.h"
 #include "gtest/gtest.h"
 
@@ -320,6 +321,32 @@ TEST(Executor, BadFeedsAndFetches) {
   }
   // After all that, a good run still works.
   EXPECT_TRUE(ex->Run({{"x", Batch(3)}}, {"p"}).ok());
+}
+
+// An Input's allowed_values are checked on every run, not only when the
+// plan for a shape is compiled.
+TEST(Executor, FeedsOutsideAnInputsAllowedValuesAreRefusedOnEveryRun) {
+  const std::string graph = absl::StrCat(
+      "node { name: 'm' op: 'Input' ",
+      "attr { key: 'dtype' value { type: DT_INT32 } } ",
+      "attr { key: 'shape' value { shape { dim: -1 dim: 3 } } } ",
+      "attr { key: 'allowed_values' value { list { i: [0, 1] } } } } ",
+      "node { name: 'f' op: 'Cast' input: 'm' ",
+      "attr { key: 'dtype' value { type: DT_FLOAT } } } output: 'f'");
+  for (Backend backend : {Backend::kReference, Backend::kOneDnn}) {
+    auto ex = Make(graph, backend);
+    Tensor m = *Tensor::Allocate(DType::kI32, {2, 3});
+    for (int64_t i = 0; i < 6; ++i) m.data<int32_t>()[i] = i % 2;
+    ASSERT_TRUE(ex->Run({{"m", m}}, {"f"}).ok());
+    m.data<int32_t>()[5] = -1;
+    auto out = ex->Run({{"m", m}}, {"f"});
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.status().message(),
+              "feed 'm': row 1, element 2 is -1, but the input allows only "
+              "0, 1");
+    m.data<int32_t>()[5] = 1;
+    EXPECT_TRUE(ex->Run({{"m", m}}, {"f"}).ok());
+  }
 }
 
 TEST(Executor, ActivationsPastTheBudgetAreRefusedBeforeAllocating) {

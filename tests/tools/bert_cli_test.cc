@@ -119,6 +119,19 @@ TEST(BertCli, TrainingMemoryStaysFlatAsTheShardsGrowTenfold) {
       << " kB for shards of " << bytes[0] << " -> " << bytes[1] << " bytes";
 }
 
+// Counts of one read as English ("1 document", not "1 documents").
+TEST(BertCli, MakeDataSummaryCountsOneInTheSingular) {
+  const std::string corpus =
+      WriteTestFile("one_doc.txt", "the cat sat .\nthe dog ran .\n");
+  CommandResult r = RunRill(std::string("bert make-data --vocab ") + kVocab +
+                            " --lowercase --max_seq_length 16 "
+                            "--max_predictions_per_seq 2 -i " +
+                            corpus + " -o " + TestTempPath("one_doc"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(corpus + ": 1 document, 2 sentences, 8 tokens"));
+  EXPECT_THAT(r.err, HasSubstr(" in 1 shard; "));
+}
+
 TEST(BertCli, BadInputWritesNothing) {
   const std::string good = WriteTestFile("good.txt", Corpus());
   const std::string one_sentence_documents = WriteTestFile(

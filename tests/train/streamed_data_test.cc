@@ -277,6 +277,18 @@ TEST(StreamedData, LabelsOutOfRangeAreFoundAtLoadNamingFileAndRow) {
   ASSERT_TRUE(WriteNpy(dir + "/labels.npy", labels).ok());
   setup = LoadTrainSetup(*config, dir, TrainOptions());
   EXPECT_TRUE(setup.ok()) << setup.status();
+  // The graph allows attention_mask only 0 and 1 (allowed_values).
+  types.data<int64_t>()[8 * 23 + 5] = 3;  // Shard 1, its row 3.
+  for (const char* shard : {"-00000.npy", "-00001.npy"}) {
+    std::filesystem::remove(dir + "/pretrain/attention_mask" + shard);
+  }
+  WriteShards(types, dir + "/pretrain", "attention_mask", {20});
+  setup = LoadTrainSetup(*config, dir, TrainOptions());
+  ASSERT_FALSE(setup.ok());
+  EXPECT_THAT(setup.status().message(),
+              HasSubstr("/pretrain/attention_mask-00001.npy: row 3: value 3 "
+                        "is not allowed; input 'attention_mask' allows only "
+                        "0, 1"));
 }
 
 }  // namespace

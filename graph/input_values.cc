@@ -1,0 +1,48 @@
+#include "graph/input_values.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_join.h"
+
+namespace rill {
+namespace {
+
+template <typename T>
+int64_t FirstOutside(const T* v, int64_t n,
+                     const std::vector<int64_t>& allowed) {
+  for (int64_t k = 0; k < n; ++k) {
+    if (std::find(allowed.begin(), allowed.end(), static_cast<int64_t>(v[k])) ==
+        allowed.end()) {
+      return k;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+std::vector<int64_t> AllowedValues(const Node& input) {
+  auto it = input.attr().find("allowed_values");
+  if (it == input.attr().end()) return {};
+  const auto& list = it->second.list().i();
+  return std::vector<int64_t>(list.begin(), list.end());
+}
+
+int64_t FirstDisallowedValue(const Tensor& t, int64_t count,
+                             const std::vector<int64_t>& allowed) {
+  if (allowed.empty()) return -1;
+  switch (t.dtype()) {
+    case DType::kI64:
+      return FirstOutside(t.data<int64_t>(), count, allowed);
+    case DType::kI32:
+      return FirstOutside(t.data<int32_t>(), count, allowed);
+    default:
+      return -1;
+  }
+}
+
+std::string AllowedValuesText(const std::vector<int64_t>& allowed) {
+  return absl::StrJoin(allowed, ", ");
+}
+
+}  // namespace rill
