@@ -24,16 +24,6 @@ absl::Status FieldError(const std::string& field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
 
-// `path`, a path that config field `field` gives: relative ones against
-// the config's directory `dir` (they may leave it), absolute ones as they
-// are; empty is an error naming the field.
-absl::StatusOr<std::string> ConfigPath(const std::string& dir,
-                                       const std::string& field,
-                                       const std::string& path) {
-  if (path.empty()) return FieldError(field, "give a path");
-  return (std::filesystem::path(dir) / path).lexically_normal().string();
-}
-
 // The fields that say where the graph and data come from; Trainer::Create
 // checks the training fields.
 absl::Status CheckSources(const TrainConfig& c) {

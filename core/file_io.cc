@@ -119,16 +119,13 @@ absl::Status WriteFileAtomic(const std::string& path,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> PathInside(const std::string& dir,
+absl::StatusOr<std::string> ConfigPath(const std::string& dir,
                                        const std::string& field,
-                                       const std::string& relative) {
-  std::filesystem::path p = std::filesystem::path(relative).lexically_normal();
-  if (relative.empty() || p.is_absolute() || *p.begin() == "..") {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": '", relative,
-                     "' must be a path inside the config's directory"));
+                                       const std::string& path) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": give a path"));
   }
-  return (std::filesystem::path(dir) / p).string();
+  return (std::filesystem::path(dir) / path).lexically_normal().string();
 }
 
 absl::Status ParseTextProto(absl::string_view text, const std::string& name,

@@ -34,12 +34,13 @@ absl::Status ParseTextProto(absl::string_view text, const std::string& name,
                             int64_t max_bytes,
                             google::protobuf::Message* message);
 
-// `relative`, a path a config file gives in its field `field`, resolved
-// inside `dir`; empty, absolute and climbing-out ("../x") paths are refused
-// naming the field (RELIABILITY.md, class 12).
-absl::StatusOr<std::string> PathInside(const std::string& dir,
+// `path`, a path that config field `field` gives, the one rule of every
+// config (TrainConfig, EsnConfig): relative ones against the config's
+// directory `dir` (they may leave it, as "../data/x.npy"), absolute ones as
+// they are; empty is an error naming the field.
+absl::StatusOr<std::string> ConfigPath(const std::string& dir,
                                        const std::string& field,
-                                       const std::string& relative);
+                                       const std::string& path);
 
 }  // namespace rill
 

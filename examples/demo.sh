@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The main demo: train a small MLP from a text-proto config and watch the
-# loss fall, then run the trained model and its gradient graph.
+# loss fall, then run the trained model on all the examples.
 # Usage: examples/demo.sh PATH_TO_RILL
 set -euo pipefail
 rill=${1:?usage: examples/demo.sh PATH_TO_RILL}
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
 config=examples/train/sine_mlp.train.pbtxt
 echo "== rill check examples/train/sine_mlp.pbtxt"
 "$rill" check examples/train/sine_mlp.pbtxt

@@ -23,8 +23,6 @@ namespace {
 
 // Configs above this are refused before reading.
 constexpr int64_t kMaxEsnConfigBytes = int64_t{1} << 20;
-// Series and checkpoints above this are refused before reading.
-constexpr int64_t kMaxFileBytes = int64_t{8} << 30;
 // Steps per chunk when accumulating: bounds the memory of a fit.
 constexpr int64_t kChunkSteps = 512;
 
@@ -74,7 +72,11 @@ absl::StatusOr<EsnConfig> ParseEsnConfig(absl::string_view text,
 
 absl::StatusOr<EsnConfig> ResolveEsnConfig(const EsnConfig& in) {
   EsnConfig c = in;
-  if (c.units() < 1) return FieldError("units", "must be >= 1", c.units());
+  // A given reservoir's W says how many units it has (the caller fills it
+  // in from the file).
+  if (c.units() < (c.reservoir_w().empty() ? 1 : 0)) {
+    return FieldError("units", "must be >= 1", c.units());
+  }
   if (c.spectral_radius() == 0) c.set_spectral_radius(0.9);
   if (c.connectivity() == 0) c.set_connectivity(0.1);
   if (c.input_scaling() == 0) c.set_input_scaling(1);
@@ -105,7 +107,7 @@ absl::StatusOr<EsnConfig> ResolveEsnConfig(const EsnConfig& in) {
                      "got \"",
                      c.activation(), "\""));
   }
-  if (c.ridge() == 0) c.set_ridge(1e-8);
+  if (!c.has_ridge()) c.set_ridge(kDefaultEsnRidge);
   if (c.train_fraction() == 0) c.set_train_fraction(0.8);
   // `!(x > 0)` also catches NaN.
   if (!(c.spectral_radius() > 0) || !std::isfinite(c.spectral_radius()))
@@ -121,8 +123,8 @@ absl::StatusOr<EsnConfig> ResolveEsnConfig(const EsnConfig& in) {
     return FieldError("bias_scaling", "must be >= 0", c.bias_scaling());
   if (!(c.leak_rate() > 0 && c.leak_rate() <= 1))
     return FieldError("leak_rate", "must be in (0, 1]", c.leak_rate());
-  if (!(c.ridge() > 0) || !std::isfinite(c.ridge()))
-    return FieldError("ridge", "must be > 0", c.ridge());
+  if (!(c.ridge() >= 0) || !std::isfinite(c.ridge()))
+    return FieldError("ridge", "must be >= 0 (0: least squares)", c.ridge());
   if (c.warmup() < 0) return FieldError("warmup", "must be >= 0", c.warmup());
   if (!(c.train_fraction() > 0 && c.train_fraction() < 1))
     return FieldError("train_fraction", "must be in (0, 1)",
@@ -217,6 +219,7 @@ absl::StatusOr<double> SpectralRadius(const EsnMatrix& w) {
 absl::StatusOr<Reservoir> Reservoir::Create(const EsnConfig& config,
                                             int64_t inputs) {
   ASSIGN_OR_RETURN(EsnConfig c, ResolveEsnConfig(config));
+  if (c.units() < 1) return FieldError("units", "must be >= 1", c.units());
   if (inputs < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("ESN: inputs must be >= 1, got ", inputs));
@@ -343,22 +346,43 @@ absl::Status RidgeAccumulator::Add(const EsnRows& u, const EsnRows& x,
   return absl::OkStatus();
 }
 
-absl::StatusOr<EsnMatrix> RidgeAccumulator::Solve(double ridge,
-                                                  bool regularize_bias) const {
+absl::StatusOr<EsnMatrix> RidgeAccumulator::Solve(
+    double ridge, bool regularize_bias, ReadoutFitStats* stats) const {
   if (rows_ == 0) {
     return absl::FailedPreconditionError("ridge readout: no rows to fit");
   }
-  Eigen::MatrixXd a = ztz_;
+  Eigen::MatrixXd a = ztz_.selfadjointView<Eigen::Lower>();
   a.diagonal().array() += ridge;
   if (!regularize_bias) a(0, 0) -= ridge;
   Eigen::LDLT<Eigen::MatrixXd, Eigen::Lower> ldlt(a);
-  if (ldlt.info() != Eigen::Success) {
+  const bool factored = ldlt.info() == Eigen::Success;
+  const double rcond = factored ? ldlt.rcond() : 0;
+  // Below this the solution is noise: Z's columns are (numerically)
+  // collinear, or there are fewer rows than features. LDLT also fails on
+  // the zero or negative pivots of a singular ZᵀZ.
+  const double singular = features() * std::numeric_limits<double>::epsilon();
+  if (ridge == 0 && !(rcond > singular)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "least squares (ridge 0): the normal equations ZᵀZ W_outᵀ = ZᵀY are "
+        "singular to working precision (",
+        factored ? absl::StrCat("reciprocal condition estimate ", rcond)
+                 : "LDLT met a zero or negative pivot",
+        "; ", rows_, " rows for ", features(), " features [1; u; x])",
+        rows_ < features() ? ", fewer rows than features" : "",
+        "; set a ridge > 0, e.g. ridge: 1e-8"));
+  }
+  if (!factored) {
     return absl::InternalError("ridge readout: LDLT failed; raise ridge");
   }
   Eigen::MatrixXd w = ldlt.solve(zty_);
   if (ldlt.info() != Eigen::Success || !w.allFinite()) {
     return absl::InternalError(
         "ridge readout: LDLT gave a non-finite solution; raise ridge");
+  }
+  if (stats != nullptr) {
+    const double scale = zty_.norm();
+    stats->residual = (a * w - zty_).norm() / (scale > 0 ? scale : 1);
+    stats->rcond = rcond;
   }
   return EsnMatrix(w.transpose());
 }
@@ -437,8 +461,9 @@ absl::Status Esn::Accumulate(const EsnMatrix& u, const EsnMatrix& y) {
 absl::Status Esn::EndFit() {
   if (!acc_)
     return absl::FailedPreconditionError("ESN: EndFit before BeginFit");
-  ASSIGN_OR_RETURN(EsnMatrix w,
-                   acc_->Solve(config_.ridge(), config_.regularize_bias()));
+  ASSIGN_OR_RETURN(
+      EsnMatrix w,
+      acc_->Solve(config_.ridge(), config_.regularize_bias(), &fit_stats_));
   w_out_ = std::move(w);
   acc_.reset();
   return absl::OkStatus();
@@ -570,6 +595,11 @@ absl::Status Esn::Save(const std::string& path) const {
   EsnConfig model = config_;
   model.clear_series();
   model.clear_output();
+  model.clear_inputs();
+  model.clear_targets();
+  model.clear_reservoir_w();
+  model.clear_reservoir_w_in();
+  model.clear_reservoir_b();
   const std::string proto = model.SerializeAsString();
   Checkpoint c;
   ASSIGN_OR_RETURN(Tensor cfg,
@@ -599,8 +629,8 @@ absl::Status Esn::Save(const std::string& path) const {
   return Annotate(WriteCheckpoint(path, c), path);
 }
 
-absl::StatusOr<Esn> Esn::Load(const std::string& path) {
-  ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(path, kMaxFileBytes));
+absl::StatusOr<Esn> Esn::Load(const std::string& path, int64_t max_bytes) {
+  ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(path, max_bytes));
   TensorLookup get(c, path);
   ASSIGN_OR_RETURN(Tensor cfg, get.Get("esn/config", DType::kI32, {-1}));
   std::string proto;
@@ -665,8 +695,9 @@ double Nrmse(const EsnMatrix& prediction, const EsnMatrix& target) {
 
 namespace {
 
-absl::StatusOr<EsnMatrix> LoadNpySeries(const std::string& path) {
-  ASSIGN_OR_RETURN(Tensor t, ReadNpy(path, kMaxFileBytes));
+absl::StatusOr<EsnMatrix> LoadNpySeries(const std::string& path,
+                                        int64_t max_bytes) {
+  ASSIGN_OR_RETURN(Tensor t, ReadNpy(path, max_bytes));
   const int64_t rank = t.shape().rank();
   if ((rank != 1 && rank != 2) ||
       (t.dtype() != DType::kF32 && t.dtype() != DType::kF64)) {
@@ -681,8 +712,9 @@ absl::StatusOr<EsnMatrix> LoadNpySeries(const std::string& path) {
   return m;
 }
 
-absl::StatusOr<EsnMatrix> LoadCsvSeries(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, kMaxFileBytes));
+absl::StatusOr<EsnMatrix> LoadCsvSeries(const std::string& path,
+                                        int64_t max_bytes) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, max_bytes));
   std::vector<double> values;
   int64_t cols = -1, line_no = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
@@ -714,19 +746,86 @@ absl::StatusOr<EsnMatrix> LoadCsvSeries(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<EsnMatrix> LoadSeries(const std::string& path) {
+absl::StatusOr<EsnMatrix> LoadSeries(const std::string& path,
+                                     int64_t max_bytes) {
   const bool npy = absl::EndsWith(path, ".npy");
   if (!npy && !absl::EndsWith(path, ".csv")) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": a series must be a .npy or .csv file"));
   }
-  ASSIGN_OR_RETURN(EsnMatrix m,
-                   npy ? LoadNpySeries(path) : LoadCsvSeries(path));
+  ASSIGN_OR_RETURN(EsnMatrix m, npy ? LoadNpySeries(path, max_bytes)
+                                    : LoadCsvSeries(path, max_bytes));
   if (m.rows() == 0 || m.cols() == 0) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": empty series"));
   }
   RETURN_IF_ERROR(Annotate(CheckFinite(m, "series"), path));
   return m;
+}
+
+namespace {
+
+// `t`, read from `path`, as a matrix when it is float of exactly shape
+// `want` (`names` says what each dim is, for the error: "W.npy:
+// EsnConfig.reservoir_w must be f32 or f64 of shape [units, units] =
+// [5, 5], got f64[5, 4]"). Rank 1 gives one column.
+absl::StatusOr<EsnMatrix> MatrixOfShape(const Tensor& t,
+                                        const std::string& path,
+                                        const std::string& field,
+                                        const std::vector<int64_t>& want,
+                                        const std::string& names) {
+  bool ok = (t.dtype() == DType::kF32 || t.dtype() == DType::kF64) &&
+            t.shape().rank() == static_cast<int64_t>(want.size());
+  for (size_t i = 0; ok && i < want.size(); ++i) {
+    ok = t.shape().dim(i) == want[i];
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": EsnConfig.", field, " must be f32 or f64 of shape ", names,
+        " = ", Shape(want).ToString(), ", got ", DTypeName(t.dtype()),
+        t.shape().ToString()));
+  }
+  EsnMatrix m(want[0], want.size() == 2 ? want[1] : 1);
+  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = t.ElementAsDouble(i);
+  RETURN_IF_ERROR(Annotate(CheckFinite(m, field), path));
+  return m;
+}
+
+}  // namespace
+
+absl::StatusOr<Reservoir> LoadGivenReservoir(const EsnConfig& config,
+                                             const std::string& w_path,
+                                             const std::string& w_in_path,
+                                             const std::string& b_path,
+                                             int64_t inputs,
+                                             int64_t max_bytes) {
+  // W's size sets units, so read its header's shape first.
+  ASSIGN_OR_RETURN(Tensor w_t, ReadNpy(w_path, max_bytes));
+  const int64_t units =
+      w_t.shape().rank() >= 1 ? w_t.shape().dim(0) : config.units();
+  if (config.units() > 0 && units != config.units()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(w_path, ": EsnConfig.reservoir_w has ", units,
+                     " rows but EsnConfig.units is ", config.units(),
+                     "; leave units out (0) to take W's"));
+  }
+  ASSIGN_OR_RETURN(EsnMatrix w,
+                   MatrixOfShape(w_t, w_path, "reservoir_w", {units, units},
+                                 "[units, units]"));
+  ASSIGN_OR_RETURN(Tensor w_in_t, ReadNpy(w_in_path, max_bytes));
+  ASSIGN_OR_RETURN(
+      EsnMatrix w_in,
+      MatrixOfShape(w_in_t, w_in_path, "reservoir_w_in", {units, inputs},
+                    "[units, inputs (the input series' width)]"));
+  EsnVector b = EsnVector::Zero(units);
+  if (!b_path.empty()) {
+    ASSIGN_OR_RETURN(Tensor b_t, ReadNpy(b_path, max_bytes));
+    ASSIGN_OR_RETURN(EsnMatrix b_m, MatrixOfShape(b_t, b_path, "reservoir_b",
+                                                  {units}, "[units]"));
+    b = b_m.col(0);
+  }
+  ASSIGN_OR_RETURN(EsnConfig c, ResolveEsnConfig(config));
+  return Reservoir::FromWeights(CsrMatrix::FromDense(w), std::move(w_in),
+                                std::move(b), c.leak_rate(), c.activation());
 }
 
 absl::Status Esn::SetReadout(EsnMatrix w_out) {

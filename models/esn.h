@@ -7,13 +7,16 @@
 //   y_t = W_out [1; u_t; x_t]
 //
 // W (units x units), W_in (units x inputs) and b are drawn once from the
-// config's seed and never change: they are constants here, not parameters
-// an optimizer could touch. Only W_out is fitted, in closed form by ridge
-// regression over the rows z_t = [1; u_t; x_t] after each sequence's
-// warm-up:  (ZᵀZ + λD) W_outᵀ = ZᵀY, where D is the identity, except that
-// D[0][0] = 0 (the bias column is not penalised) unless regularize_bias.
-// ZᵀZ and ZᵀY are accumulated a chunk of steps at a time, so memory does
-// not grow with the series length; the system is solved with Eigen's LDLT.
+// config's seed (or given, LoadGivenReservoir) and never change: they are
+// constants here, not parameters an optimizer could touch. Only W_out is
+// fitted, in closed form by ridge regression over the rows z_t = [1; u_t; x_t]
+// after each sequence's warm-up:  (ZᵀZ + λD) W_outᵀ = ZᵀY, where D is the
+// identity, except that D[0][0] = 0 (the bias column is not penalised) unless
+// regularize_bias. λ = 0 is ordinary least squares, refused when ZᵀZ is
+// singular to working precision (Eigen's LDLT reciprocal condition estimate
+// below features x machine epsilon) rather than answered with noise. ZᵀZ and
+// ZᵀY are accumulated a chunk of steps at a time, so memory does not grow with
+// the series length; the system is solved with Eigen's LDLT.
 //
 // Drawing the reservoir (deterministic for a seed, on any machine):
 //   * one SplitMix64 stream (Steele, Lea and Flood, OOPSLA 2014) seeded with
@@ -69,6 +72,13 @@ class EsnGraphRunner;  // models/esn_graph.h
 inline double DenseDensityThreshold(int64_t units) {
   return units <= 200 ? 0.1 : units <= 1500 ? 0.25 : 0.45;
 }
+
+// The ridge when an EsnConfig leaves it unset (an explicit 0 is least
+// squares).
+inline constexpr double kDefaultEsnRidge = 1e-8;
+// Series, reservoir files and checkpoints above this are refused before
+// reading, unless the caller gives its own cap (`rill esn --max_file_mb`).
+inline constexpr int64_t kMaxEsnFileBytes = int64_t{8} << 30;
 
 // An EsnConfig text proto (at most 1 MiB), from a file or already read;
 // errors name the file or `name`.
@@ -149,6 +159,17 @@ class Reservoir {
   Activation activation_ = Activation::kTanh;
 };
 
+// How well a readout solves its normal equations A W_outᵀ = ZᵀY, where
+// A = ZᵀZ + λD: the accuracy of the fit itself, apart from how well the
+// model predicts.
+struct ReadoutFitStats {
+  // ||A W_outᵀ - ZᵀY|| / ||ZᵀY|| (Frobenius).
+  double residual = 0;
+  // Eigen's LDLT estimate of 1 / cond_1(A): near 0, W_out itself is
+  // ill-determined though its predictions may still be good.
+  double rcond = 0;
+};
+
 // Accumulates ZᵀZ and ZᵀY for rows z = [1; u; x] and targets y.
 class RidgeAccumulator {
  public:
@@ -157,9 +178,12 @@ class RidgeAccumulator {
   int64_t rows() const { return rows_; }
   // Adds rows: u [B, inputs], x [B, units], y [B, outputs].
   absl::Status Add(const EsnRows& u, const EsnRows& x, const EsnRows& y);
-  // W_out [outputs, features]. FailedPrecondition with no rows; Internal
-  // when LDLT fails or gives a non-finite result (raise the ridge).
-  absl::StatusOr<EsnMatrix> Solve(double ridge, bool regularize_bias) const;
+  // W_out [outputs, features]. FailedPrecondition with no rows;
+  // InvalidArgument when ridge is 0 and ZᵀZ is singular (the message
+  // suggests a ridge); Internal when LDLT fails or gives a non-finite result
+  // (raise the ridge). Fills *stats when given.
+  absl::StatusOr<EsnMatrix> Solve(double ridge, bool regularize_bias,
+                                  ReadoutFitStats* stats = nullptr) const;
 
  private:
   int64_t inputs_, units_, outputs_, rows_ = 0;
@@ -196,6 +220,8 @@ class Esn {
   int64_t outputs() const { return outputs_; }
   bool fitted() const { return w_out_.size() > 0; }
   const EsnMatrix& w_out() const { return w_out_; }
+  // Of the last ridge fit (EndFit); zeros before one.
+  const ReadoutFitStats& fit_stats() const { return fit_stats_; }
   // Sets W_out [outputs, 1 + inputs + units] fitted elsewhere (the
   // gradient-descent readout, models/esn_gd.h).
   absl::Status SetReadout(EsnMatrix w_out);
@@ -233,7 +259,8 @@ class Esn {
   //   esn/w_out      f64 [outputs, 1 + inputs + units]
   absl::Status Save(const std::string& path) const;
   // Errors name the file and the tensor (missing, wrong dtype or shape).
-  static absl::StatusOr<Esn> Load(const std::string& path);
+  static absl::StatusOr<Esn> Load(const std::string& path,
+                                  int64_t max_bytes = kMaxEsnFileBytes);
 
  private:
   absl::Status CheckSequence(const EsnMatrix& u, const EsnMatrix* y) const;
@@ -243,6 +270,7 @@ class Esn {
   int64_t outputs_ = 0;
   std::optional<RidgeAccumulator> acc_;  // Between BeginFit and EndFit.
   EsnMatrix w_out_;
+  ReadoutFitStats fit_stats_;
 };
 
 // Root-mean-square error over all entries divided by the standard
@@ -253,7 +281,20 @@ double Nrmse(const EsnMatrix& prediction, const EsnMatrix& target);
 // comma-separated numbers, every row the same width; blank lines skipped),
 // chosen by the extension, as [T, D]. Errors name the file and the row
 // (.csv: its line), for unparsable, NaN or infinite values and ragged rows.
-absl::StatusOr<EsnMatrix> LoadSeries(const std::string& path);
+absl::StatusOr<EsnMatrix> LoadSeries(const std::string& path,
+                                     int64_t max_bytes = kMaxEsnFileBytes);
+
+// The reservoir `config` names (reservoir_w, reservoir_w_in, reservoir_b:
+// paths already resolved, .npy f32 or f64), used as given, with the
+// config's leak rate and activation. W must be [units, units] (and match
+// config.units when that is set), W_in [units, inputs], b [units] (empty
+// path: zeros); errors name the file, the expected shape and the one
+// found.
+absl::StatusOr<Reservoir> LoadGivenReservoir(const EsnConfig& config,
+                                             const std::string& w_path,
+                                             const std::string& w_in_path,
+                                             const std::string& b_path,
+                                             int64_t inputs, int64_t max_bytes);
 
 }  // namespace rill
 

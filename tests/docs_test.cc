@@ -1,174 +1,165 @@
-// README.md shows example files verbatim and quotes what they print; this
-// keeps the two from drifting apart.
-
-#include <sys/wait.h>
+// Every fenced block of README.md says how it is checked (a
+// `<!-- docs_test: KIND ARG -->` line before it), and this test checks it:
+// example files are shown verbatim, and every quoted command output is the
+// output of a real run of that command, timings masked. So README drift
+// fails CI.
 
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <set>
+#include <string>
 
 #include "gtest/gtest.h"
+#include "tests/readme_check.h"
 #include "tests/test_util.h"
 
+namespace rill {
 namespace {
 
-std::string Output(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  EXPECT_EQ(pclose(p), 0) << cmd;
-  return out;
+// The marker kinds, and what each promises.
+const std::set<std::string>& Kinds() {
+  static const std::set<std::string>* kinds = new std::set<std::string>{
+      "file",         // The whole file ARG, verbatim.
+      "excerpt",      // Consecutive lines of the file ARG (/tmp/...: as
+                      // written by an earlier block's commands).
+      "run",          // A transcript that this test replays.
+      "run-in",       // A transcript that the test ARG replays (long runs).
+      "run-if-cpu",   // Replayed on CPUs with the /proc/cpuinfo flag ARG.
+      "commands",     // Commands to type; no output is quoted.
+      "measurement",  // Figures measured on a given day; not replayed.
+  };
+  return *kinds;
 }
 
-TEST(Readme, ShowsTheExamplesVerbatim) {
-  std::string readme = rill::ReadTestFile("README.md");
+bool CpuHas(const std::string& flag) {
+  std::string cpuinfo = ReadTestFile("/proc/cpuinfo");
+  for (const char* sep : {" ", "\t"}) {
+    if (cpuinfo.find(sep + flag + " ") != std::string::npos ||
+        cpuinfo.find(sep + flag + "\n") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(Readme, EveryBlockSaysHowItIsChecked) {
+  const std::string readme = ReadTestFile("README.md");
   ASSERT_FALSE(readme.empty());
-  for (const char* file :
-       {"examples/affine_tanh.pbtxt", "examples/embed/run.cc",
-        "examples/embed/train.cc", "examples/train/sine_mlp.train.pbtxt",
-        "examples/translate/translate_model.pbtxt",
-        "examples/translate/translate.train.pbtxt"}) {
-    std::string text = rill::ReadTestFile(file);
-    ASSERT_FALSE(text.empty()) << file;
-    EXPECT_NE(readme.find(text), std::string::npos)
-        << file << " differs from README.md";
-  }
-}
-
-TEST(Readme, QuotesWhatTheExamplesPrint) {
-  std::string readme = rill::ReadTestFile("README.md");
-  std::string embed = Output("examples/embed/run");
-  EXPECT_EQ(embed, "y [1, 3]: 0.986614 -0.379949 0.716298\n");
-  EXPECT_NE(readme.find(embed.substr(0, embed.size() - 1)), std::string::npos);
-  std::string trained =
-      Output("examples/embed/train " + rill::TestTempPath("sine.rckpt"));
-  EXPECT_NE(readme.find("$ bazel-bin/examples/embed/train\n" + trained),
-            std::string::npos)
-      << trained;
-  std::string check = Output("tools/rill check examples/affine_tanh.pbtxt");
-  EXPECT_NE(readme.find(check), std::string::npos) << check;
-  // The README writes to /tmp/out; the test writes to its own directory.
-  std::string out_dir = rill::TestTempPath("out");
-  std::string run = Output(
-      "tools/rill run examples/affine_tanh.pbtxt --feed "
-      "x=examples/affine_tanh_x.npy "
-      "-o " +
-      out_dir);
-  run.replace(run.find(out_dir), out_dir.size(), "/tmp/out");
-  EXPECT_NE(readme.find(run), std::string::npos) << run;
-  std::string ops = Output("tools/rill ops MatMul");
-  std::string ops_head = ops.substr(0, ops.find("\n    y = "));
-  EXPECT_NE(readme.find("$ rill ops MatMul\n" + ops_head + "\n```"),
-            std::string::npos)
-      << ops_head;
-  const std::string bleu_args =
-      "bleu -r examples/bleu/ref1.txt -r examples/bleu/ref2.txt -i "
-      "examples/bleu/hyp.txt";
-  std::string bleu = Output("tools/rill " + bleu_args);
-  EXPECT_NE(readme.find("$ rill " + bleu_args + "\n" + bleu), std::string::npos)
-      << bleu;
-  const std::string tokenize_args =
-      "tokenize --vocab examples/bert/bert-base-uncased-vocab.txt --lowercase "
-      "-i examples/bert/sample.txt";
-  for (const std::string& args : {tokenize_args, tokenize_args + " --pieces"}) {
-    std::string tokens = Output("tools/rill " + args);
-    EXPECT_NE(readme.find("$ rill " + args + "\n" + tokens), std::string::npos)
-        << tokens;
-  }
-}
-
-TEST(Readme, QuotesWhatRillGradPrintsAndWrites) {
-  std::string readme = rill::ReadTestFile("README.md");
-  // The README writes to /tmp; the test writes to its own directory.
-  std::string out = rill::TestTempPath("regression_grad.pbtxt");
-  auto as_in_readme = [&](std::string text) {
-    for (size_t at; (at = text.find(out)) != std::string::npos;) {
-      text.replace(at, out.size(), "/tmp/regression_grad.pbtxt");
+  for (const ReadmeBlock& block : ReadmeBlocks(readme)) {
+    if (Kinds().count(block.kind) == 0) {
+      ADD_FAILURE() << "README.md:" << block.line
+                    << ": a fenced block without a known `<!-- docs_test: "
+                       "KIND ARG -->` marker on the line before it (kind '"
+                    << block.kind << "')";
+      continue;
     }
-    return text;
-  };
-  std::string grad = Output(
-      "tools/rill grad examples/regression.pbtxt --loss loss --wrt_params "
-      "-o " +
-      out);
-  EXPECT_NE(readme.find("--wrt_params -o /tmp/regression_grad.pbtxt\n" +
-                        as_in_readme(grad)),
-            std::string::npos)
-      << grad;
-  const std::string run_args =
-      " --feed x=examples/regression_x.npy --feed "
-      "target=examples/regression_target.npy";
-  std::string run = Output("tools/rill run " + out + run_args);
-  EXPECT_NE(readme.find("$ rill run /tmp/regression_grad.pbtxt" + run_args +
-                        "\n" + run),
-            std::string::npos)
-      << run;
-  // The node the README shows is in the file, as shown.
-  std::string written = rill::ReadTestFile(out);
-  size_t at = readme.find("node {\n  name: \"h/grad/TanhGrad\"");
-  ASSERT_NE(at, std::string::npos);
-  std::string shown = readme.substr(at, readme.find("}\n", at) + 2 - at);
-  EXPECT_NE(written.find(shown), std::string::npos) << shown;
+    const bool needs_arg = block.kind != "run" && block.kind != "commands" &&
+                           block.kind != "measurement";
+    EXPECT_EQ(needs_arg, !block.arg.empty())
+        << "README.md:" << block.line << ": marker '" << block.kind << " "
+        << block.arg << "'";
+  }
+  for (int line : DanglingMarkers(readme)) {
+    ADD_FAILURE() << "README.md:" << line
+                  << ": a docs_test marker not followed by a block or table";
+  }
 }
 
-// The BERT section: the tiny spec verbatim, and what `rill build`, `rill
-// run` and `rill bert import-hf|export-hf` print.
-TEST(Readme, QuotesTheBertExamples) {
-  std::string readme = rill::ReadTestFile("README.md");
-  std::string spec = rill::ReadTestFile("examples/bert/tiny/bert_model.pbtxt");
-  ASSERT_FALSE(spec.empty());
-  EXPECT_NE(readme.find(spec), std::string::npos);
-  const std::string dir = rill::TestTempPath("bert");
-  auto as_in_readme = [&](std::string text) {
-    for (size_t at; (at = text.find(dir)) != std::string::npos;) {
-      text.replace(at, dir.size(), "/tmp");
-    }
-    return text;
-  };
-  Output("mkdir -p " + dir);
-  std::string build =
-      Output("tools/rill build examples/bert/tiny/bert_model.pbtxt -o " + dir +
-             "/tiny_bert.pbtxt");
-  EXPECT_NE(readme.find("$ rill build examples/bert/tiny/bert_model.pbtxt -o "
-                        "/tmp/tiny_bert.pbtxt\n" +
-                        as_in_readme(build)),
-            std::string::npos)
-      << build;
-  std::string feeds;
-  for (const char* in :
-       {"input_ids", "token_type_ids", "attention_mask", "masked_lm_positions",
-        "masked_lm_ids", "masked_lm_weights", "next_sentence_labels"}) {
-    feeds +=
-        std::string(" --feed ") + in + "=examples/bert/tiny/" + in + ".npy";
+TEST(Readme, ShowsFilesVerbatim) {
+  const std::string readme = ReadTestFile("README.md");
+  int files = 0;
+  for (const ReadmeBlock& block : ReadmeBlocks(readme)) {
+    if (block.kind != "file") continue;
+    ++files;
+    std::string text = ReadTestFile(block.arg);
+    EXPECT_FALSE(text.empty()) << block.arg;
+    EXPECT_EQ(block.text, text)
+        << "README.md:" << block.line << " differs from " << block.arg;
   }
-  const std::string run_args = feeds + " --fetch loss --backend reference";
-  std::string run =
-      Output("tools/rill run " + dir + "/tiny_bert.pbtxt" + run_args);
-  EXPECT_NE(
-      readme.find("$ rill run /tmp/tiny_bert.pbtxt" + run_args + "\n" + run),
-      std::string::npos)
-      << run;
-  const std::string import_args =
-      "bert import-hf tests/models/testdata/bert/hf --seq_length 12 "
-      "--max_predictions_per_seq 3 -o ";
-  std::string imported =
-      Output("tools/rill " + import_args + dir + "/bert_hf.pbtxt");
-  std::string exported = Output("tools/rill bert export-hf " + dir +
-                                "/bert_hf.pbtxt -o " + dir + "/bert_hf_out");
-  EXPECT_NE(readme.find("$ rill " + import_args + "/tmp/bert_hf.pbtxt\n" +
-                        as_in_readme(imported) +
-                        "$ rill bert export-hf /tmp/bert_hf.pbtxt -o "
-                        "/tmp/bert_hf_out\n" +
-                        as_in_readme(exported)),
+  EXPECT_GE(files, 8);
+}
+
+// Transcripts replay in README order in one scratch directory, so a block
+// may use what an earlier one wrote (`rill build` then `rill run` of it).
+TEST(Readme, QuotedOutputsAreWhatTheCommandsPrint) {
+  const std::string readme = ReadTestFile("README.md");
+  ReadmeShell shell;
+  int replayed = 0;
+  for (const ReadmeBlock& block : ReadmeBlocks(readme)) {
+    const bool run = block.kind == "run" ||
+                     (block.kind == "run-if-cpu" && CpuHas(block.arg));
+    if (run) {
+      ++replayed;
+      const std::string failures = shell.Replay(block);
+      if (!failures.empty()) ADD_FAILURE() << failures;
+    } else if (block.kind == "run-if-cpu") {
+      std::printf("README.md:%d: not replayed: this CPU has no %s\n",
+                  block.line, block.arg.c_str());
+    } else if (block.kind == "excerpt") {
+      std::string text = ReadTestFile(shell.Path(block.arg));
+      EXPECT_FALSE(text.empty()) << block.arg;
+      EXPECT_NE(text.find(block.text), std::string::npos)
+          << "README.md:" << block.line << ": not a part of " << block.arg
+          << ":\n"
+          << block.text;
+    } else if (block.kind == "run-in") {
+      // The delegate must replay the blocks marked with its name.
+      EXPECT_NE(ReadTestFile(block.arg + ".cc").find('"' + block.arg + '"'),
+                std::string::npos)
+          << "README.md:" << block.line << ": " << block.arg
+          << ".cc does not name itself to replay this block";
+    }
+  }
+  EXPECT_GE(replayed, 15);
+}
+
+TEST(ReadmeCheck, MasksTimingsOnly) {
+  struct Case {
+    const char* line;
+    const char* masked;
+  };
+  const Case kCases[] = {
+      {"epoch 1/54  first step 0.105s", "epoch 1/54  first step *"},
+      {"9710.1 steps/s  ETA 2m28s", "* steps/s  ETA *"},
+      {"done after 300 steps in 1.0 s: final loss 0.0106229",
+       "done after 300 steps in *: final loss 0.0106229"},
+      {"decoded 200 sentences in 195.1 ms (encode 11.5 ms, 32 decoder runs",
+       "decoded 200 sentences in * (encode *, 32 decoder runs"},
+      {"pretrain: 20242 examples in 3 shards; masked 14.96% of 1163289 tokens",
+       "pretrain: 20242 examples in 3 shards; masked 14.96% of 1163289 tokens"},
+      {"test NRMSE 0.00435 (400 steps)", "test NRMSE 0.00435 (400 steps)"},
+      {"= 48.53 82.4/50.0/45.5/37.5 (BP = 0.943",
+       "= 48.53 82.4/50.0/45.5/37.5 (BP = 0.943"},
+  };
+  for (const Case& c : kCases) EXPECT_EQ(MaskTimings(c.line), c.masked);
+}
+
+TEST(ReadmeCheck, ReplayNamesTheReadmeLineThatDiffers) {
+  ReadmeShell shell;
+  ReadmeBlock block;
+  block.line = 10;
+  block.text = "$ printf 'a\\nb\\nc 1.5 s\\n'\na\n...\nc 9 s\n";
+  EXPECT_EQ(shell.Replay(block), "");
+  block.text = "$ printf 'a\\nb\\n'\na\nB\n";
+  const std::string failures = shell.Replay(block);
+  EXPECT_NE(failures.find("README.md:13: `$ printf"), std::string::npos)
+      << failures;
+  EXPECT_NE(failures.find("README: B\n  actual: b\n"), std::string::npos)
+      << failures;
+}
+
+// An inline quote: the C++ API example's output.
+TEST(Readme, QuotesWhatTheEmbeddingExamplePrints) {
+  const std::string readme = ReadTestFile("README.md");
+  ReadmeShell shell;
+  const std::string out = shell.Run("bazel-bin/examples/embed/run");
+  ASSERT_FALSE(out.empty());
+  EXPECT_NE(readme.find("It prints `" + out.substr(0, out.size() - 1) + "`."),
             std::string::npos)
-      << imported << exported;
+      << out;
 }
 
 TEST(Readme, QuickStartShowsTheTwoCommandsFirst) {
-  std::string readme = rill::ReadTestFile("README.md");
+  std::string readme = ReadTestFile("README.md");
   size_t start = readme.find("## Quick start");
   ASSERT_NE(start, std::string::npos);
   size_t block = readme.find("```sh\n", start);
@@ -177,3 +168,4 @@ TEST(Readme, QuickStartShowsTheTwoCommandsFirst) {
 }
 
 }  // namespace
+}  // namespace rill

@@ -33,6 +33,7 @@
 #include "metrics/text.h"
 #include "ops/registry.h"
 #include "runtime/executor.h"
+#include "tools/feed_cast.h"
 
 namespace rill {
 namespace {
@@ -229,6 +230,7 @@ struct {
   std::map<std::string, std::string> feeds;  // Input name -> .npy file.
   std::vector<std::string> fetches;
   std::string output, params;
+  std::string cast_feeds = "none";
 } run_flags;
 
 // --feed name=file.npy, once per input.
@@ -262,8 +264,16 @@ std::vector<Flag> RunFlags() {
           WithAlias(OutputFlag(&run_flags.output,
                                "A directory, created if missing, to write "
                                "each fetched tensor to as <name>.npy (':' and "
-                               "'/' become '_')."),
+                               "'/' become '_'; fetches that would share a "
+                               "file are refused)."),
                     "out"),
+          ChoiceFlag("cast_feeds", &run_flags.cast_feeds,
+                     {"none", "exact", "lossy"},
+                     "Convert a feed of another dtype to its input's: exact "
+                     "when every value converts exactly (0.5 f64 -> f32, "
+                     "integral floats -> ints), lossy also rounding to the "
+                     "nearest float; never overflow, fractions into ints or "
+                     "out-of-range values."),
           StringFlag("params", &run_flags.params,
                      "A `rill train` checkpoint (or a directory, for its "
                      "newest) whose parameters replace the graph's initial "
@@ -276,10 +286,23 @@ std::vector<Flag> RunFlags() {
           MaxFileFlag()};
 }
 
-absl::StatusOr<std::map<std::string, Tensor>> ReadFeeds() {
+// The --feed files, each converted to its Input's declared dtype as far as
+// --cast_feeds allows (a name that is no Input is left for the executor to
+// refuse).
+absl::StatusOr<std::map<std::string, Tensor>> ReadFeeds(const ValidGraph& g) {
+  const FeedCast cast = run_flags.cast_feeds == "exact"   ? FeedCast::kExact
+                        : run_flags.cast_feeds == "lossy" ? FeedCast::kLossy
+                                                          : FeedCast::kNone;
   std::map<std::string, Tensor> feeds;
   for (const auto& [name, path] : run_flags.feeds) {
-    ASSIGN_OR_RETURN(feeds[name], ReadNpy(path, CommonFlags().max_file_bytes));
+    ASSIGN_OR_RETURN(Tensor t, ReadNpy(path, CommonFlags().max_file_bytes));
+    const int node = g.FindNode(name);
+    if (node >= 0 && g.node(node).op() == "Input") {
+      ASSIGN_OR_RETURN(
+          t, CastFeed(t, g.info(node).dtypes[0], cast,
+                      absl::StrCat("feed '", name, "' (", path, ")")));
+    }
+    feeds[name] = std::move(t);
   }
   return feeds;
 }
@@ -326,15 +349,20 @@ absl::Status Run(const std::vector<std::string>& operands) {
         ": the graph declares no outputs; name them with --fetch"));
   }
   const std::string& out_dir = run_flags.output;
-  std::set<std::string> files;
+  // The file name mapping is not injective ("a/b" and "a_b" share a_b.npy),
+  // so fetches that would overwrite each other are refused before running.
+  std::map<std::string, std::string> fetch_of_file;
   for (const std::string& f : fetches) {
-    if (!files.insert(FetchFileName(f)).second) {
+    if (out_dir.empty()) break;
+    auto [it, fresh] = fetch_of_file.emplace(FetchFileName(f), f);
+    if (!fresh) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "two fetches would both be written to ", FetchFileName(f)));
+          "fetches '", it->second, "' and '", f, "' would both be written to ",
+          it->first, " in ", out_dir, "; fetch them in separate runs"));
     }
   }
   using FeedMap = std::map<std::string, Tensor>;
-  ASSIGN_OR_RETURN(FeedMap feeds, ReadFeeds());
+  ASSIGN_OR_RETURN(FeedMap feeds, ReadFeeds(g));
   ASSIGN_OR_RETURN(std::unique_ptr<Executor> executor,
                    Executor::Create(std::move(g), ExecutorOptionsFromFlags()));
   ReportPrecision(executor->precision_note());
@@ -544,15 +572,23 @@ const std::vector<Command>& AllCommands() {
       {"esn",
        "Echo State Networks: fit, predict, generate, build; Mackey-Glass "
        "data.",
-       "esn fit CONFIG | esn predict MODEL --series FILE [-o OUT.npy] | esn "
+       "esn fit CONFIG | esn states CONFIG -o STATES.npy | esn predict MODEL "
+       "--series FILE [--targets FILE] [-o OUT.npy] | esn "
        "generate MODEL --series FILE --steps N [-o OUT.npy] | esn build "
        "MODEL|CONFIG --steps N -o OUT.pbtxt | esn mackey-glass OUT.npy "
        "--steps N",
        "fit: reads an EsnConfig text proto (proto/esn.proto), draws the\n"
-       "reservoir, fits the readout by ridge regression on the first\n"
-       "train_fraction of the series (one step ahead), prints the train and\n"
-       "test NRMSE, and saves the model (its `output`).\n"
-       "predict: teacher-forced one-step predictions over --series.\n"
+       "reservoir (or loads the given reservoir_w, reservoir_w_in and\n"
+       "reservoir_b), fits the readout by ridge regression (ridge 0: least\n"
+       "squares) on the first train_fraction of the steps (a series, one\n"
+       "step ahead, or inputs and targets), prints the normal equations'\n"
+       "relative residual and the train and test NRMSE, and saves the model\n"
+       "(its `output`).\n"
+       "states: writes the states the fit regresses on, f64[train - warmup,\n"
+       "units]: row i is the state after training step warmup + i, from a\n"
+       "zero state before step 0.\n"
+       "predict: teacher-forced predictions over --series, scored against\n"
+       "--targets or, without it, the series' next rows.\n"
        "generate: teacher-forces --series, then forecasts --steps in closed\n"
        "loop, feeding each output back as the next input.\n"
        "build: writes the ESN as a graph of --steps unrolled state updates\n"

@@ -302,6 +302,43 @@ TEST(EsnTest, BadConfigFieldsAreNamed) {
   EXPECT_FALSE(r->regularize_bias());
 }
 
+// An unset ridge is 1e-8; an explicit 0 is least squares, which on a
+// full-rank system solves ZᵀZ W_outᵀ = ZᵀY and on a singular one is refused.
+TEST(EsnTest, RidgeZeroIsLeastSquares) {
+  EsnConfig c;
+  c.set_units(5);
+  EXPECT_EQ(ResolveEsnConfig(c)->ridge(), 1e-8);
+  c.set_ridge(0);
+  EXPECT_EQ(ResolveEsnConfig(c)->ridge(), 0);
+
+  // One input, no reservoir rows that matter: y = 2 + 3u exactly.
+  RidgeAccumulator acc(1, 1, 1);
+  EsnMatrix u(4, 1), x(4, 1), y(4, 1);
+  u << 0, 1, 2, 3;
+  x << 1, 0, 0, 1;
+  y << 2 + 5, 5, 8, 11 + 5;  // 2 + 3u + 5x.
+  ASSERT_TRUE(acc.Add(u, x, y).ok());
+  ReadoutFitStats stats;
+  absl::StatusOr<EsnMatrix> w = acc.Solve(0, false, &stats);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_NEAR((*w)(0, 0), 2, 1e-12);
+  EXPECT_NEAR((*w)(0, 1), 3, 1e-12);
+  EXPECT_NEAR((*w)(0, 2), 5, 1e-12);
+  EXPECT_LT(stats.residual, 1e-14);
+  EXPECT_GT(stats.rcond, 0);
+
+  // The state column equals the input: singular.
+  RidgeAccumulator collinear(1, 1, 1);
+  ASSERT_TRUE(collinear.Add(u, u, y).ok());
+  absl::StatusOr<EsnMatrix> refused = collinear.Solve(0, false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("singular to working precision"));
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("set a ridge > 0"));
+  EXPECT_TRUE(collinear.Solve(1e-8, false).ok());
+}
+
 TEST(EsnTest, ShapeNanAndWarmupErrors) {
   absl::StatusOr<Esn> esn = Esn::Create(Mg17Config(10), 2, 1);
   ASSERT_TRUE(esn.ok());

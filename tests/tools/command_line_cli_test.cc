@@ -92,8 +92,9 @@ TEST(CommandLine, MistakesExit2WithTheUsageLineAndBadInputExits1) {
        "rill grad: -o g.pb: the gradient graph is written as text proto, so "
        "the name must end in .pbtxt, .txt or .textproto"},
       {"esn nonsense x", 2,
-       "rill esn: unknown esn command 'nonsense'; use fit CONFIG, predict "
-       "MODEL, generate MODEL, build MODEL|CONFIG or mackey-glass OUT"},
+       "rill esn: unknown esn command 'nonsense'; use fit CONFIG, states "
+       "CONFIG, predict MODEL, generate MODEL, build MODEL|CONFIG or "
+       "mackey-glass OUT"},
       // Required flags missing.
       {"grad " + r + " --wrt w1 -o " + out, 2,
        "rill grad: name the loss with --loss NAME"},

@@ -155,8 +155,10 @@ TEST(EsnCli, ErrorsNameTheFileAndField) {
       {"units: 0 series: \"mg17.npy\"", "bad.esn.pbtxt: EsnConfig.units"},
       {"units: 100 leak_rate: 1.5 series: \"mg17.npy\"",
        "bad.esn.pbtxt: EsnConfig.leak_rate"},
+      // Paths may leave the config's directory, as in a TrainConfig.
       {"units: 100 series: \"../../etc/passwd\"",
-       "bad.esn.pbtxt: series: '../../etc/passwd' must be a path inside"},
+       "etc/passwd: a series must be a .npy or .csv file"},
+      {"units: 100", "bad.esn.pbtxt: series: give a path"},
       {"units: 100 series: \"missing.npy\"", "missing.npy"},
       {"units: 100 warmup: 5000 series: \"mg17.npy\"", "warm"},
   };

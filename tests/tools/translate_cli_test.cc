@@ -1,8 +1,8 @@
-// The translation example end to end, as the README runs it: `rill train`
-// on the seq2seq spec (the loss falls), `rill decode` of the held-out
-// sources (the cache and recompute strategies agree), and `rill bleu`
-// against the references. Then bad decode inputs: each exits 1 naming the
-// file, line or field, and writes nothing.
+// The translation example end to end, as the README runs it (its quoted
+// output checked here): `rill train` on the seq2seq spec (the loss falls),
+// `rill decode` of the held-out sources (the cache and recompute strategies
+// agree), and `rill bleu` against the references. Then bad decode inputs: each
+// exits 1 naming the file, line or field, and writes nothing.
 
 #include <algorithm>
 #include <cstdlib>
@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/readme_check.h"
 #include "tests/test_util.h"
 
 namespace rill {
@@ -27,20 +28,32 @@ double NumberAfter(const std::string& text, const std::string& key) {
   return std::strtod(text.c_str() + at + key.size(), nullptr);
 }
 
-// Trains once for all the tests; returns the final checkpoint.
+// The README block marked `run-in` with this name: training is too long to
+// run twice, so this test, not docs_test, replays it.
+const char kReadmeName[] = "tests/tools/translate_cli_test";
+
+// Trains once for all the tests, by replaying README's transcript (train,
+// decode, bleu), whose quoted output must match; returns the final
+// checkpoint.
 const std::string& Trained() {
   static const std::string* ckpt = [] {
-    const std::string out = TestTempPath("translate_out");
-    CommandResult r = RunRill(std::string("train ") + kDir +
-                              "translate.train.pbtxt --out " + out);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    const double first = NumberAfter(r.out, "step 1/1000  loss ");
-    const double final = NumberAfter(r.out, "final loss ");
+    ReadmeShell* shell = new ReadmeShell;
+    std::string out;
+    int blocks = 0;
+    for (const ReadmeBlock& block : ReadmeBlocks(ReadTestFile("README.md"))) {
+      if (block.kind != "run-in" || block.arg != kReadmeName) continue;
+      ++blocks;
+      const std::string failures = shell->Replay(block, &out);
+      if (!failures.empty()) ADD_FAILURE() << failures;
+    }
+    EXPECT_EQ(blocks, 1);
+    const double first = NumberAfter(out, "step 1/1000  loss ");
+    const double final = NumberAfter(out, "final loss ");
     // Label smoothing 0.1 over 23 tokens puts the floor near 0.61.
-    EXPECT_GT(first, 2.5) << r.out;
-    EXPECT_LT(final, 0.8) << r.out;
-    std::printf("translate: loss %.4f -> %.4f\n", first, final);
-    return new std::string(out + "/ckpt-00001000.rckpt");
+    EXPECT_GT(first, 2.5) << out;
+    EXPECT_LT(final, 0.8) << out;
+    std::printf("%stranslate: loss %.4f -> %.4f\n", out.c_str(), first, final);
+    return new std::string(shell->Path("/tmp/translate/ckpt-00001000.rckpt"));
   }();
   return *ckpt;
 }
