@@ -64,13 +64,14 @@ std::string Attend(
     GraphBuilder& w, const std::string& q, const std::string& k,
     const std::string& v,
     const std::function<std::string(const std::string&)>& make_mask,
-    const AttendOptions& a) {
+    const AttendOptions& a, std::string* weights_out = nullptr) {
   const int64_t key_dim = a.key_dim;
   const DType dtype = a.dtype;
   auto attend = [&](std::string weights) -> std::string {
     if (a.dropout > 0) {
       weights = w.Dropout("weights_dropout", weights, a.dropout, a.seed);
     }
+    if (weights_out != nullptr) *weights_out = weights;
     return w.Op("output", "MatMul", {weights, v});
   };
   std::string qk =
@@ -144,10 +145,26 @@ std::string Mask(GraphBuilder& w, const MultiHeadAttentionOptions& o,
 }
 
 struct Projections {
-  std::string in_weight, in_bias, out_weight, out_bias;
+  // in_weight packs q, k and v; with kdim or vdim apart from d_model,
+  // PyTorch keeps three: q_weight, k_weight, v_weight.
+  std::string in_weight, q_weight, k_weight, v_weight, in_bias, out_weight,
+      out_bias;
+  // The q, k and v weights and biases ("" for none) as the projections
+  // read them.
+  std::vector<std::string> w, b;
 };
 
-// The four Parameters, initialised as PyTorch does.
+// "node:0".."node:2" of a three-way Split along axis 0; three "" for "".
+std::vector<std::string> SplitThree(GraphBuilder& w, const std::string& name,
+                                    const std::string& x) {
+  if (x.empty()) return {"", "", ""};
+  GraphBuilder::NodeRef s = w.Op(name, "Split", {x}).AttrInt("num_splits", 3);
+  return {s.Output(0), s.Output(1), s.Output(2)};
+}
+
+int64_t DimOr(int64_t dim, int64_t d_model) { return dim > 0 ? dim : d_model; }
+
+// The Parameters, initialised as PyTorch does.
 Projections AddProjections(GraphBuilder& w,
                            const MultiHeadAttentionOptions& o) {
   std::mt19937_64 rng(o.seed);
@@ -158,23 +175,40 @@ Projections AddProjections(GraphBuilder& w,
     return FilledTensor(o.dtype, Shape{n}, [](int64_t) { return 0.0; });
   };
   const int64_t d = o.d_model;
+  const int64_t kdim = DimOr(o.kdim, d), vdim = DimOr(o.vdim, d);
   Projections p;
-  // xavier_uniform_ over fan_in D, fan_out 3D.
-  p.in_weight = w.Parameter(
-      "in_proj_weight", uniform(Shape{3 * d, d}, std::sqrt(6.0 / (4.0 * d))));
-  p.in_bias = w.Parameter("in_proj_bias", zeros(3 * d));
+  // xavier_uniform_: uniform(+-sqrt(6 / (fan_in + fan_out))).
+  auto xavier = [&](const char* name, int64_t rows, int64_t cols) {
+    return w.Parameter(
+        name, uniform(Shape{rows, cols}, std::sqrt(6.0 / (rows + cols))));
+  };
+  if (kdim == d && vdim == d) {
+    p.in_weight = xavier("in_proj_weight", 3 * d, d);
+    p.w = SplitThree(w, "in_proj_weight_qkv", p.in_weight);
+  } else {
+    p.q_weight = xavier("q_proj_weight", d, d);
+    p.k_weight = xavier("k_proj_weight", d, kdim);
+    p.v_weight = xavier("v_proj_weight", d, vdim);
+    p.w = {p.q_weight, p.k_weight, p.v_weight};
+  }
+  if (o.bias) p.in_bias = w.Parameter("in_proj_bias", zeros(3 * d));
+  p.b = SplitThree(w, "in_proj_bias_qkv", p.in_bias);
   // Linear's kaiming_uniform_(a = sqrt(5)): uniform(+-1/sqrt(fan_in)).
   p.out_weight = w.Parameter("out_proj.weight",
                              uniform(Shape{d, d}, 1.0 / std::sqrt(1.0 * d)));
-  p.out_bias = w.Parameter("out_proj.bias", zeros(d));
+  if (o.bias) p.out_bias = w.Parameter("out_proj.bias", zeros(d));
   return p;
 }
 
-// "node:0".."node:2" of a three-way Split along axis 0.
-std::vector<std::string> SplitThree(GraphBuilder& w, const std::string& name,
-                                    const std::string& x) {
-  GraphBuilder::NodeRef s = w.Op(name, "Split", {x}).AttrInt("num_splits", 3);
-  return {s.Output(0), s.Output(1), s.Output(2)};
+// The Parameters that exist, in PyTorch's state_dict order.
+std::vector<std::string> ParameterList(const Projections& p) {
+  std::vector<std::string> out;
+  for (const std::string* n :
+       {&p.in_weight, &p.q_weight, &p.k_weight, &p.v_weight, &p.in_bias,
+        &p.out_weight, &p.out_bias}) {
+    if (!n->empty()) out.push_back(*n);
+  }
+  return out;
 }
 
 }  // namespace
@@ -221,6 +255,10 @@ absl::Status CheckMultiHead(const MultiHeadAttentionOptions& o,
     return Bad(what, o.prefix,
                absl::StrCat("attention_dropout ", o.attention_dropout,
                             " is not in [0, 1)"));
+  }
+  if (o.kdim < 0 || o.vdim < 0) {
+    return Bad(what, o.prefix,
+               absl::StrCat("kdim ", o.kdim, " or vdim ", o.vdim, " < 0"));
   }
   const bool projected = !o.projected_key.empty() || !o.projected_value.empty();
   const bool cached = !o.cache_key.empty() || !o.cache_value.empty() ||
@@ -278,7 +316,7 @@ std::string AttendHeads(
     GraphBuilder& w, const std::string& q, const std::string& k,
     const std::string& v,
     const std::function<std::string(const std::string&)>& mask,
-    const MultiHeadAttentionOptions& o) {
+    const MultiHeadAttentionOptions& o, std::string* weights = nullptr) {
   std::string qh = SplitHeads(w, "q_heads", q, o.heads);
   std::string kh = SplitHeads(w, "k_heads", k, o.heads);
   std::string vh = SplitHeads(w, "v_heads", v, o.heads);
@@ -290,7 +328,7 @@ std::string AttendHeads(
   a.zero_masked_rows =
       o.causal || !o.key_lengths.empty() || !o.cache_key.empty();
   // The masks read only the shape [B, h, T_q, T_k] of the scores.
-  std::string heads = Attend(w, qh, kh, vh, mask, a);
+  std::string heads = Attend(w, qh, kh, vh, mask, a, weights);
   return JoinHeads(w, "joined", heads, o.heads);
 }
 
@@ -306,15 +344,13 @@ absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
   }
   GraphBuilder w(kWhat, o.prefix);
   Projections p = AddProjections(w, o);
-  std::vector<std::string> wq =
-      SplitThree(w, "in_proj_weight_qkv", p.in_weight);
-  std::vector<std::string> bq = SplitThree(w, "in_proj_bias_qkv", p.in_bias);
+  const std::vector<std::string>&wq = p.w, &bq = p.b;
   std::string q = w.Linear("q", query, wq[0], bq[0]);
   MultiHeadAttention mha;
   std::string k = o.projected_key, v = o.projected_value;
   if (k.empty()) {
     k = w.Linear("k", key_value, wq[1], bq[1]);
-    v = w.Linear("v", key_value, wq[2], bq[2]);
+    v = w.Linear("v", o.value.empty() ? key_value : o.value, wq[2], bq[2]);
   }
   std::function<std::string(const std::string&)> mask =
       [&](const std::string& scores) { return Mask(w, o, scores); };
@@ -340,9 +376,9 @@ absl::StatusOr<MultiHeadAttention> AddMultiHeadAttention(
       return w.Op("cache_mask_hq", "ExpandDims", {row}).AttrInt("axis", 1);
     };
   }
-  std::string joined = AttendHeads(w, q, k, v, mask, o);
+  std::string joined = AttendHeads(w, q, k, v, mask, o, &mha.weights);
   mha.output = w.Linear("out", joined, p.out_weight, p.out_bias);
-  mha.parameters = {p.in_weight, p.in_bias, p.out_weight, p.out_bias};
+  mha.parameters = ParameterList(p);
   RETURN_IF_ERROR(w.Commit(graph));
   return mha;
 }
@@ -373,9 +409,7 @@ absl::StatusOr<ProjectedKeyValue> AddKeyValueProjection(
   RETURN_IF_ERROR(CheckMultiHead(plain, key_value));
   GraphBuilder w(kWhat, o.prefix);
   Projections p = AddProjections(w, o);
-  std::vector<std::string> wq =
-      SplitThree(w, "in_proj_weight_qkv", p.in_weight);
-  std::vector<std::string> bq = SplitThree(w, "in_proj_bias_qkv", p.in_bias);
+  const std::vector<std::string>&wq = p.w, &bq = p.b;
   ProjectedKeyValue kv;
   kv.key = w.Linear("k", key_value, wq[1], bq[1]);
   kv.value = w.Linear("v", key_value, wq[2], bq[2]);

@@ -73,6 +73,17 @@ struct MultiHeadAttentionOptions {
   // 0 adds no Dropout op.
   double attention_dropout = 0;
   uint64_t seed = 0;  // of the initial weights and of the dropout
+  // false: no in_proj_bias and out_proj.bias (PyTorch's bias=False).
+  bool bias = true;
+  // Optional: a value tensor [B, T_k, vdim] distinct from key_value, which
+  // then gives only the keys (PyTorch's separate key and value).
+  std::string value;
+  // The key's and the value's widths (PyTorch's kdim, vdim); 0 means
+  // d_model. When either differs from d_model the input projection is
+  // three Parameters, as PyTorch keeps it: <prefix>/q_proj_weight [D, D],
+  // k_proj_weight [D, kdim], v_proj_weight [D, vdim] (xavier_uniform), in
+  // place of in_proj_weight.
+  int64_t kdim = 0, vdim = 0;
 
   // Decoding (models/seq2seq.h). K and V already projected, [B, T_k, D]
   // each (from AddKeyValueProjection, once per source), used instead of
@@ -89,7 +100,10 @@ struct MultiHeadAttentionOptions {
 
 struct MultiHeadAttention {
   std::string output;  // [B, T_q, D]
-  // in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias.
+  // The attention weights [B, h, T_q, T_k] (after masks and dropout).
+  std::string weights;
+  // in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias (no
+  // biases when options.bias is false).
   std::vector<std::string> parameters;
   // With a cache: the caches with this position's K and V written.
   std::string cache_key, cache_value;

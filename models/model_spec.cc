@@ -15,6 +15,7 @@
 #include "graph/validate.h"
 #include "models/bert.h"
 #include "models/rnn.h"
+#include "models/torch_layer_spec.h"
 
 namespace rill {
 namespace {
@@ -241,13 +242,6 @@ void AddLoss(const ModelSpec& spec, DType dtype, const std::string& output,
   }
 }
 
-absl::StatusOr<TransformerActivation> ParseActivation(const std::string& a) {
-  if (a.empty() || a == "relu") return TransformerActivation::kRelu;
-  if (a == "gelu") return TransformerActivation::kGelu;
-  return FieldError("seq2seq.activation",
-                    absl::StrCat("'", a, "': expected relu or gelu"));
-}
-
 absl::StatusOr<PositionalKind> ParsePositional(const std::string& p) {
   if (p.empty() || p == "sinusoidal") return PositionalKind::kSinusoidal;
   if (p == "learned") return PositionalKind::kLearned;
@@ -406,7 +400,8 @@ absl::StatusOr<Seq2SeqOptions> Seq2SeqOptionsFromSpec(const ModelSpec& spec) {
   o.decoder_layers = std::max<int64_t>(1, s.decoder_layers());
   o.src_length = s.src_length();
   o.tgt_length = s.tgt_length();
-  ASSIGN_OR_RETURN(o.activation, ParseActivation(s.activation()));
+  ASSIGN_OR_RETURN(o.activation, ParseTransformerActivation(
+                                     "seq2seq.activation", s.activation()));
   o.norm_first = s.norm_first();
   o.dropout = s.dropout();
   ASSIGN_OR_RETURN(o.positional, ParsePositional(s.positional()));
@@ -438,6 +433,10 @@ absl::StatusOr<Graph> BuildModel(const ModelSpec& spec,
   if (spec.has_bert()) {
     ASSIGN_OR_RETURN(BertOptions o, BertOptionsFromSpec(spec));
     return BuildBertGraph(o, budget);
+  }
+  if (IsTorchLayerSpec(spec)) {
+    ASSIGN_OR_RETURN(DType dtype, ParseDType(spec.dtype()));
+    return BuildTorchLayerModel(spec, dtype, budget);
   }
   if (spec.has_seq2seq()) {
     ASSIGN_OR_RETURN(Seq2SeqOptions o, Seq2SeqOptionsFromSpec(spec));

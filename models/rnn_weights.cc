@@ -8,6 +8,7 @@
 #include "absl/strings/strip.h"
 #include "core/npy.h"
 #include "core/tensor_proto.h"
+#include "models/torch_transformer_weights.h"
 
 namespace rill {
 namespace {
@@ -102,7 +103,12 @@ absl::StatusOr<Tensor> ReadWeight(const std::string& path, const Node& n) {
   // f64 is the widest accepted dtype: a larger file is refused unread.
   absl::StatusOr<Tensor> t =
       ReadNpy(path, *shape.NumElements() * DTypeSize(DType::kF64));
-  if (!t.ok()) return Annotate(t.status(), where);
+  if (!t.ok()) {
+    return absl::Status(
+        t.status().code(),
+        absl::StrCat(where, ": ", t.status().message(),
+                     " (expected f32 or f64 ", shape.ToString(), ")"));
+  }
   if (t->dtype() != DType::kF32 && t->dtype() != DType::kF64) {
     return absl::InvalidArgumentError(absl::StrCat(
         where, ": dtype ", DTypeName(t->dtype()), ", expected f32 or f64"));
@@ -160,6 +166,14 @@ std::string WeightFilePath(const std::string& dir, const std::string& key) {
 
 absl::StatusOr<std::vector<PyTorchWeight>> PyTorchWeightNames(
     const Graph& graph) {
+  // A graph with no recurrent-stack Parameter is named as an attention or
+  // Transformer model.
+  const bool recurrent =
+      std::any_of(graph.node().begin(), graph.node().end(), [](const Node& n) {
+        std::string prefix;
+        return n.op() == "Parameter" && !StackKey(n.name(), &prefix).empty();
+      });
+  if (!recurrent) return TransformerWeightNames(graph);
   std::vector<PyTorchWeight> out;
   std::string stack, head;
   for (const Node& n : graph.node()) {
@@ -185,10 +199,6 @@ absl::StatusOr<std::vector<PyTorchWeight>> PyTorchWeightNames(
         "Parameter ", n.name(),
         ": has no PyTorch name (expected <stack>/l<k>/weight_ih, ... or "
         "<head>/weight, <head>/bias)"));
-  }
-  if (stack.empty()) {
-    return absl::InvalidArgumentError(
-        "the graph has no recurrent-stack Parameter (<stack>/l<k>/weight_ih)");
   }
   return out;
 }

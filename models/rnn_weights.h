@@ -15,6 +15,8 @@
 //
 // A graph must hold exactly one stack prefix and at most one head, and no
 // other Parameter, so that no weight is silently left at its random start.
+// A graph with no stack Parameter is an attention or Transformer model,
+// named as models/torch_transformer_weights.h says.
 
 #include <map>
 #include <string>

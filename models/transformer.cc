@@ -28,11 +28,15 @@ absl::Status CheckOptions(const char* what, const TransformerLayerOptions& o) {
     return Bad(what, o.prefix,
                absl::StrCat("dropout ", o.dropout, " is not in [0, 1)"));
   }
+  if (!(o.layer_norm_eps > 0)) {
+    return Bad(what, o.prefix,
+               absl::StrCat("layer_norm_eps ", o.layer_norm_eps, " <= 0"));
+  }
   return absl::OkStatus();
 }
 
-// nn.LayerNorm(D) with Parameters <name>.weight (ones) and <name>.bias
-// (zeros), epsilon 1e-5; the Parameters join `parameters`.
+// nn.LayerNorm(D, eps=o.layer_norm_eps) with Parameters <name>.weight
+// (ones) and <name>.bias (zeros); the Parameters join `parameters`.
 std::string Norm(GraphBuilder& b, const std::string& name, const std::string& x,
                  const TransformerLayerOptions& o,
                  std::vector<std::string>* parameters) {
@@ -42,7 +46,7 @@ std::string Norm(GraphBuilder& b, const std::string& name, const std::string& x,
   std::string weight = b.Parameter(name + ".weight", filled(1));
   std::string bias = b.Parameter(name + ".bias", filled(0));
   parameters->insert(parameters->end(), {weight, bias});
-  return b.LayerNorm(name, x, weight, bias);
+  return b.LayerNorm(name, x, weight, bias, o.layer_norm_eps);
 }
 
 // A layer's nodes, staged so that the caller's graph changes only once
@@ -142,6 +146,14 @@ absl::StatusOr<std::string> Output(
 
 }  // namespace
 
+absl::StatusOr<TransformerActivation> ParseTransformerActivation(
+    const std::string& field, const std::string& name) {
+  if (name.empty() || name == "relu") return TransformerActivation::kRelu;
+  if (name == "gelu") return TransformerActivation::kGelu;
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": '", name, "': expected relu or gelu"));
+}
+
 absl::StatusOr<TransformerLayer> AddTransformerEncoderLayer(
     const std::string& x, const TransformerLayerOptions& o, Graph* graph) {
   const char* what = "transformer encoder layer";
@@ -151,6 +163,7 @@ absl::StatusOr<TransformerLayer> AddTransformerEncoderLayer(
   MultiHeadAttentionOptions self;
   self.causal = o.causal;
   self.key_lengths = o.key_lengths;
+  self.additive_mask = o.self_attn_mask;
   ASSIGN_OR_RETURN(std::string h, b.Residual(1, x, [&](const std::string& in) {
     return Output(b.Attention("self_attn", in, in, self, o.seed));
   }));
@@ -172,6 +185,7 @@ absl::StatusOr<TransformerLayer> AddTransformerDecoderLayer(
   MultiHeadAttentionOptions self;
   self.causal = o.causal;
   self.key_lengths = o.key_lengths;
+  self.additive_mask = o.self_attn_mask;
   self.cache_key = o.cache_key;
   self.cache_value = o.cache_value;
   self.cache_position = o.cache_position;
@@ -189,6 +203,7 @@ absl::StatusOr<TransformerLayer> AddTransformerDecoderLayer(
   // pre-norm normalises only the query side).
   MultiHeadAttentionOptions cross;
   cross.key_lengths = o.memory_key_lengths;
+  cross.additive_mask = o.memory_attn_mask;
   cross.projected_key = o.memory_kv.key;
   cross.projected_value = o.memory_kv.value;
   ASSIGN_OR_RETURN(h, b.Residual(2, h, [&](const std::string& in) {

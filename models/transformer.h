@@ -30,6 +30,10 @@ namespace rill {
 
 enum class TransformerActivation { kRelu, kGelu };  // Gelu: exact (erf).
 
+// "relu" (or "") or "gelu", as PyTorch names them; errors name `field`.
+absl::StatusOr<TransformerActivation> ParseTransformerActivation(
+    const std::string& field, const std::string& name);
+
 struct TransformerLayerOptions {
   std::string prefix;   // Of every node name; a valid node name.
   int64_t d_model = 0;  // D >= 1, divisible by heads.
@@ -50,8 +54,14 @@ struct TransformerLayerOptions {
   std::string key_lengths;
   // Decoder only: the memory's key lengths (memory_key_padding_mask).
   std::string memory_key_lengths;
-  DType dtype = DType::kF32;  // kF32 or kF64.
-  uint64_t seed = 0;          // Of the initial weights and of Dropout.
+  // Optional additive masks ("node" or "node:k", of dtype) that broadcast
+  // to the scores [B, h, T, T] of the self-attention and [B, h, T, S] of
+  // the decoder's attention over the memory: PyTorch's src_mask/tgt_mask
+  // and memory_mask, with key-padding masks folded in as the caller likes.
+  std::string self_attn_mask, memory_attn_mask;
+  double layer_norm_eps = 1e-5;  // Of every LayerNorm of the layer.
+  DType dtype = DType::kF32;     // kF32 or kF64.
+  uint64_t seed = 0;             // Of the initial weights and of Dropout.
 
   // Incremental decoding (models/seq2seq.h), decoder only: the memory's K
   // and V projected once by AddKeyValueProjection under

@@ -619,7 +619,14 @@ const std::vector<Command>& AllCommands() {
        "cross_entropy against integer `labels`). Writes the validated graph\n"
        "as text proto, its scalar output `loss` ready for `rill train`.\n"
        "--weights DIR replaces the initial weights by a PyTorch state_dict\n"
-       "saved as DIR/<key>.npy (weight_ih_l0.npy, ..., head.weight.npy).",
+       "saved as DIR/<key>.npy (weight_ih_l0.npy, ..., head.weight.npy).\n"
+       "A spec may instead be one bare PyTorch layer (multihead_attention,\n"
+       "transformer_encoder_layer, transformer_decoder_layer), whose graph\n"
+       "takes forward()'s arguments as Inputs (query, key, value,\n"
+       "key_padding_mask, attn_mask; src, tgt, memory, *_mask) and gives its\n"
+       "results (attn_output, attn_output_weights; output), or the seq2seq\n"
+       "Transformer; their weights are named as the module's state_dict\n"
+       "(in_proj_weight, linear1.weight, encoder.layers.0.norm1.weight).",
        BuildFlags(), 1, RunBuild, CheckBuildFlags},
       {"export-weights",
        "Write a model's weights as PyTorch state_dict .npy files.",
@@ -627,7 +634,9 @@ const std::vector<Command>& AllCommands() {
        "Writes DIR/<key>.npy for every Parameter of GRAPH (a recurrent\n"
        "stack and head, as `rill build` makes them) under its PyTorch\n"
        "state_dict name: weight_ih_l0, ..., bias_hh_l1_reverse for the\n"
-       "stack, head.weight and head.bias for the head. The values are the\n"
+       "stack, head.weight and head.bias for the head (attention and\n"
+       "Transformer graphs: their module's state_dict keys, see\n"
+       "models/torch_transformer_weights.h). The values are the\n"
        "graph's, or a trained checkpoint's (--params, from `rill train`).",
        ExportWeightsFlags(), 1, RunExportWeights, CheckExportWeightsFlags},
       {"decode", "Translate text with a trained seq2seq Transformer.",

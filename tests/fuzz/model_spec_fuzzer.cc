@@ -68,8 +68,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const std::string& output : valid->proto().output()) {
     if (valid->FindNode(output) < 0) __builtin_trap();
   }
-  // Every model but a bare recurrent stack (no head) has a loss.
-  const bool bare = spec->has_recurrent() && !spec->has_head();
+  // Every model but a bare recurrent stack (no head) or a bare PyTorch
+  // layer (models/torch_layer_spec.h) has a loss.
+  const bool bare = (spec->has_recurrent() && !spec->has_head()) ||
+                    spec->has_multihead_attention() ||
+                    spec->has_transformer_encoder_layer() ||
+                    spec->has_transformer_decoder_layer();
   if (!bare && valid->FindNode("loss") < 0) __builtin_trap();
   return 0;
 }

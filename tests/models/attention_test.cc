@@ -284,5 +284,49 @@ TEST(MultiHeadAttention, BadOptionsNameTheFieldAndLeaveTheGraphAlone) {
   EXPECT_EQ(g.node_size(), after);
 }
 
+// The Parameters listed are the ones added, in PyTorch's layouts: packed
+// or, with kdim/vdim, three input projections; none of the biases without
+// bias.
+TEST(MultiHeadAttention, ListsEveryParameterItAdds) {
+  struct Case {
+    int64_t kdim, vdim;
+    bool bias;
+    std::vector<std::string> parameters;
+  };
+  const Case cases[] = {
+      {0,
+       0,
+       true,
+       {"mha/in_proj_weight", "mha/in_proj_bias", "mha/out_proj.weight",
+        "mha/out_proj.bias"}},
+      {0, 0, false, {"mha/in_proj_weight", "mha/out_proj.weight"}},
+      {3,
+       5,
+       true,
+       {"mha/q_proj_weight", "mha/k_proj_weight", "mha/v_proj_weight",
+        "mha/in_proj_bias", "mha/out_proj.weight", "mha/out_proj.bias"}},
+  };
+  for (const Case& c : cases) {
+    Graph g;
+    AddInput(&g, "q", {-1, -1, kD});
+    AddInput(&g, "k", {-1, -1, c.kdim > 0 ? c.kdim : kD});
+    AddInput(&g, "v", {-1, -1, c.vdim > 0 ? c.vdim : kD});
+    MultiHeadAttentionOptions o;
+    o.prefix = "mha";
+    o.d_model = kD;
+    o.heads = 2;
+    o.kdim = c.kdim;
+    o.vdim = c.vdim;
+    o.bias = c.bias;
+    o.value = "v";
+    auto mha = AddMultiHeadAttention("q", "k", o, &g);
+    ASSERT_TRUE(mha.ok()) << mha.status();
+    EXPECT_EQ(mha->parameters, c.parameters);
+    int parameters = 0;
+    for (const Node& n : g.node()) parameters += n.op() == "Parameter";
+    EXPECT_EQ(parameters, c.parameters.size());
+  }
+}
+
 }  // namespace
 }  // namespace rill
