@@ -29,6 +29,7 @@ TEST(Readme, ShowsTheExamplesVerbatim) {
   for (const char* file :
        {"examples/affine_tanh.pbtxt", "examples/embed/run.cc",
         "examples/embed/train.cc", "examples/train/sine_mlp.train.pbtxt",
+        "examples/train/sine_mlp_init.pbtxt",
         "examples/translate/translate_model.pbtxt",
         "examples/translate/translate.train.pbtxt"}) {
     std::string text = rill::ReadTestFile(file);
