@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor_proto.h"
 #include "core/threads.h"
 #include "models/decode.h"
 #include "models/seq2seq.h"
+#include "ops/parameter_value.h"
 
 namespace rill {
 namespace {
@@ -54,8 +54,7 @@ int Main() {
     std::map<std::string, const Tensor*> params;
     for (const Node& n : train->node()) {
       if (n.op() != "Parameter") continue;
-      values[n.name()] =
-          *TensorFromProto(n.attr().at("value").tensor(), int64_t{1} << 30);
+      values[n.name()] = *SourceValue(n, int64_t{1} << 30);
       params[n.name()] = &values[n.name()];
     }
     // Sources of every length up to T, ids from 3 (0-2 are special).

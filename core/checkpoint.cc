@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/crc32c.h"
 #include "core/file_io.h"
+#include "core/mapped_file.h"
 #include "core/quote.h"
 
 namespace rill {
@@ -110,7 +111,25 @@ size_t SerializedSize(const Checkpoint& c) {
 // remains before using it. Running out is truncation: DataLoss.
 class ByteReader {
  public:
-  explicit ByteReader(absl::string_view bytes) : bytes_(bytes) {}
+  // With `drop_pages`, `bytes` is a read-only file mapping whose pages each
+  // CRC check hands back to the kernel once read (DropPages).
+  explicit ByteReader(absl::string_view bytes, bool drop_pages = false)
+      : bytes_(bytes), drop_pages_(drop_pages) {}
+
+  // The CRC32C of Since(start), read in slices when pages are dropped, so
+  // that verifying a file costs no more resident memory than a slice.
+  uint32_t CrcSince(size_t start) const {
+    absl::string_view all = Since(start);
+    if (!drop_pages_) return Crc32c(all);
+    constexpr size_t kSlice = size_t{8} << 20;
+    uint32_t crc = 0;
+    for (size_t at = 0; at < all.size(); at += kSlice) {
+      absl::string_view slice = all.substr(at, kSlice);
+      crc = Crc32c(slice, crc);
+      DropPages(slice);
+    }
+    return crc;
+  }
 
   size_t pos() const { return pos_; }
   size_t remaining() const { return bytes_.size() - pos_; }
@@ -140,13 +159,14 @@ class ByteReader {
 
  private:
   absl::string_view bytes_;
+  bool drop_pages_ = false;
   size_t pos_ = 0;
 };
 
 // Compares the CRC32C of the bytes from `start` on with the one stored after
 // them.
 absl::Status CheckCrc(ByteReader& r, size_t start) {
-  uint32_t computed = Crc32c(r.Since(start));
+  uint32_t computed = r.CrcSince(start);
   size_t end = r.pos();
   ASSIGN_OR_RETURN(uint32_t stored, r.Get<uint32_t>("CRC32C"));
   if (stored == computed) return absl::OkStatus();
@@ -242,7 +262,9 @@ absl::Status CheckBoolBytes(absl::string_view data) {
       "; only 0 and 1 are valid"));
 }
 
-absl::StatusOr<Tensor> BuildTensor(const RawRecord& rec) {
+// The record's data as a tensor view (no copy), its bytes checked against
+// the dtype and shape.
+absl::StatusOr<Tensor> RecordView(const RawRecord& rec) {
   ASSIGN_OR_RETURN(DType dtype, DTypeFromCode(rec.dtype));
   std::vector<int64_t> dims(rec.dims.size() / 8);
   if (!dims.empty()) std::memcpy(dims.data(), rec.dims.data(), rec.dims.size());
@@ -254,8 +276,16 @@ absl::StatusOr<Tensor> BuildTensor(const RawRecord& rec) {
         " shape ", shape.ToString(), ", which needs ", size, " bytes"));
   }
   if (dtype == DType::kBool) RETURN_IF_ERROR(CheckBoolBytes(rec.data));
-  ASSIGN_OR_RETURN(Tensor t, Tensor::AllocateUninitialized(dtype, shape));
-  if (size > 0) std::memcpy(t.raw_data(), rec.data.data(), size);
+  return Tensor::View(dtype, std::move(shape),
+                      const_cast<char*>(rec.data.data()));
+}
+
+absl::StatusOr<Tensor> BuildTensor(const RawRecord& rec) {
+  ASSIGN_OR_RETURN(Tensor view, RecordView(rec));
+  ASSIGN_OR_RETURN(Tensor t,
+                   Tensor::AllocateUninitialized(view.dtype(), view.shape()));
+  if (t.byte_size() > 0)
+    std::memcpy(t.raw_data(), view.raw_data(), t.byte_size());
   return t;
 }
 
@@ -275,8 +305,9 @@ struct Parts {
 
 // Checks every CRC before anything is interpreted or allocated, so that
 // damage is reported as damage, never as a strange field value.
-absl::StatusOr<Parts> ReadParts(absl::string_view bytes) {
-  ByteReader r(bytes);
+absl::StatusOr<Parts> ReadParts(absl::string_view bytes,
+                                bool drop_pages = false) {
+  ByteReader r(bytes, drop_pages);
   Parts parts;
   absl::StatusOr<Header> header = ReadHeader(r);
   if (!header.ok()) return Annotate(header.status(), "header");
@@ -380,7 +411,9 @@ std::map<std::string, const Tensor*> CheckpointParameters(const Checkpoint& c) {
   return params;
 }
 
-absl::Status CopyParameterValues(
+namespace {
+
+absl::Status CheckParameterValues(
     const std::map<std::string, const Tensor*>& saved,
     const std::map<std::string, Tensor*>& into, bool use_all,
     const std::string& source) {
@@ -408,9 +441,52 @@ absl::Status CopyParameterValues(
                        name, "', which the graph does not"));
     }
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CopyParameterValues(
+    const std::map<std::string, const Tensor*>& saved,
+    const std::map<std::string, Tensor*>& into, bool use_all,
+    const std::string& source) {
+  RETURN_IF_ERROR(CheckParameterValues(saved, into, use_all, source));
   for (const auto& [name, value] : into) {
     const Tensor& from = *saved.at(name);
     std::memcpy(value->raw_data(), from.raw_data(), from.byte_size());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadParameterValues(const std::string& path,
+                                 const std::map<std::string, Tensor*>& into,
+                                 bool use_all, int64_t max_bytes) {
+  ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path, max_bytes));
+  RETURN_IF_ERROR(CheckMagic(file.bytes(), path));
+  absl::StatusOr<Parts> parts = ReadParts(file.bytes(), /*drop_pages=*/true);
+  if (!parts.ok()) return Annotate(parts.status(), path);
+  RETURN_IF_ERROR(Annotate(CheckStep(parts->header.step), path));
+  NameChecker names;
+  std::map<std::string, Tensor> views;
+  for (size_t i = 0; i < parts->records.size(); ++i) {
+    const RawRecord& rec = parts->records[i];
+    RETURN_IF_ERROR(Annotate(names.Add(rec.name, i), path));
+    if (!absl::StartsWith(rec.name, kParamPrefix)) continue;
+    absl::StatusOr<Tensor> view = RecordView(rec);
+    if (!view.ok()) {
+      return Annotate(view.status(),
+                      absl::StrCat(path, ": ", TensorLabel(i, rec.name)));
+    }
+    views[std::string(rec.name.substr(kParamPrefix.size()))] = *view;
+  }
+  std::map<std::string, const Tensor*> saved;
+  for (const auto& [name, t] : views) saved[name] = &t;
+  RETURN_IF_ERROR(CheckParameterValues(saved, into, use_all, path));
+  for (const auto& [name, value] : into) {
+    const Tensor& from = views.at(name);
+    std::memcpy(value->raw_data(), from.raw_data(), from.byte_size());
+    DropPages(absl::string_view(static_cast<const char*>(from.raw_data()),
+                                from.byte_size()));
   }
   return absl::OkStatus();
 }

@@ -80,6 +80,15 @@ absl::Status CopyParameterValues(
     const std::map<std::string, Tensor*>& into, bool use_all,
     const std::string& source);
 
+// Reads the "param/<node>" tensors of checkpoint file `path` straight into
+// `into` (as CopyParameterValues, same checks and errors), through a
+// read-only mapping whose pages are released as they are verified and
+// copied: peak memory stays near the size of `into`, not twice it. Every
+// CRC is checked before anything in `into` changes.
+absl::Status ReadParameterValues(const std::string& path,
+                                 const std::map<std::string, Tensor*>& into,
+                                 bool use_all, int64_t max_bytes);
+
 // OK when `c` can be written and read back: step >= 0, every tensor valid()
 // with a non-empty name used once. Names the offending tensor.
 absl::Status ValidateCheckpoint(const Checkpoint& c);

@@ -100,6 +100,14 @@ std::string GraphBuilder::Parameter(const std::string& name,
   return Value(name, "Parameter", value);
 }
 
+std::string GraphBuilder::Parameter(const std::string& name, DType dtype,
+                                    const Shape& shape,
+                                    const Initializer& init) {
+  NodeRef node = Op(name, "Parameter");
+  SetInitializer(init, dtype, shape, node.node());
+  return node;
+}
+
 std::string GraphBuilder::Scalar(const std::string& name, DType dtype,
                                  double value) {
   return Const(name,

@@ -25,6 +25,7 @@
 #include "core/dtype.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "ops/parameter_value.h"
 #include "proto/graph.pb.h"
 
 namespace rill {
@@ -82,6 +83,10 @@ class GraphBuilder {
                     const absl::StatusOr<Tensor>& value);
   std::string Parameter(const std::string& name,
                         const absl::StatusOr<Tensor>& value);
+  // A Parameter of `dtype` and `shape` whose values `init` draws at load:
+  // the graph file stays small however large the tensor.
+  std::string Parameter(const std::string& name, DType dtype,
+                        const Shape& shape, const Initializer& init);
   // A Const [1] of float `dtype`, to broadcast.
   std::string Scalar(const std::string& name, DType dtype, double value);
 

@@ -160,15 +160,16 @@ class BertBuilder {
     }
   }
 
+  // Initializers, not values: BERT-base's weights would make a text proto
+  // of ~3.6 GB, past protobuf's 2 GiB. Each weight draws with its own seed.
   std::string Normal(const std::string& name, const Shape& shape) {
-    std::normal_distribution<double> dist(0, o_.initializer_range);
-    return root_.Parameter(name, FilledTensor(o_.dtype, shape, [&](int64_t) {
-                             return dist(rng_);
-                           }));
-  }
-  std::string Filled(const std::string& name, int64_t n, double value) {
     return root_.Parameter(
-        name, FilledTensor(o_.dtype, Shape{n}, [&](int64_t) { return value; }));
+        name, o_.dtype, shape,
+        Initializer::Normal(0, o_.initializer_range, rng_()));
+  }
+  std::string Filled(const std::string& name, int64_t n,
+                     const Initializer& init) {
+    return root_.Parameter(name, o_.dtype, Shape{n}, init);
   }
 
   // nn.Linear(in, out) as HF initialises it: <module>.weight [out, in]
@@ -178,14 +179,16 @@ class BertBuilder {
                     int64_t out, int64_t in = 0) {
     if (in == 0) in = o_.hidden_size;
     std::string weight = Normal(module + ".weight", Shape{out, in});
-    std::string bias = Filled(module + ".bias", out, 0);
+    std::string bias = Filled(module + ".bias", out, Initializer::Zeros());
     return b.Linear(name, x, weight, bias);
   }
 
   std::string LayerNorm(GraphBuilder& b, const std::string& name,
                         const std::string& x, const std::string& module) {
-    std::string weight = Filled(module + ".weight", o_.hidden_size, 1);
-    std::string bias = Filled(module + ".bias", o_.hidden_size, 0);
+    std::string weight =
+        Filled(module + ".weight", o_.hidden_size, Initializer::Ones());
+    std::string bias =
+        Filled(module + ".bias", o_.hidden_size, Initializer::Zeros());
     return b.LayerNorm(name, x, weight, bias, o_.layer_norm_eps);
   }
 
@@ -306,7 +309,8 @@ class BertBuilder {
                            .AttrType("dtype", o_.dtype);
     std::string gathered = b.Op("gathered", "MatMul", {pick, sequence});
     // HF's order: the module's own bias before its transform's.
-    std::string bias = Filled("cls.predictions.bias", o_.vocab_size, 0);
+    std::string bias =
+        Filled("cls.predictions.bias", o_.vocab_size, Initializer::Zeros());
     const std::string t = "cls.predictions.transform.";
     std::string h =
         Dense(b, "transform_dense", gathered, t + "dense", o_.hidden_size);

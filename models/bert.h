@@ -91,8 +91,9 @@ struct BertTiedEntry {
 };
 const std::vector<BertTiedEntry>& BertTiedEntries();
 
-// The graph, validated. Initial values: normal(0, initializer_range) for
-// the weights and embeddings (drawn in BertParameters' order from
+// The graph, validated. Its Parameters carry initializers, not values
+// (ops/parameter_value.h): normal(0, initializer_range) for the weights and
+// embeddings (each with its own seed, drawn in BertParameters' order from
 // std::mt19937_64(seed)), biases 0, LayerNorm weight 1 and bias 0.
 // Dropout ops appear only for rates > 0. Fails on bad options, or when
 // the parameters or one sequence's attention scores exceed `budget`.

@@ -9,6 +9,7 @@
 #include "core/npy.h"
 #include "core/tensor_proto.h"
 #include "models/torch_transformer_weights.h"
+#include "ops/parameter_value.h"
 
 namespace rill {
 namespace {
@@ -62,18 +63,9 @@ absl::Status OnePrefix(const std::string& what, const std::string& node,
       *seen, "'; PyTorch names cover one recurrent stack and one head"));
 }
 
-const TensorProto& ValueProto(const Node& n) {
-  return n.attr().at("value").tensor();
-}
-
 // The Parameter's declared dtype and shape, without decoding its data.
 absl::Status ParameterType(const Node& n, DType* dtype, Shape* shape) {
-  if (!n.attr().contains("value")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Parameter ", n.name(), ": no value attr"));
-  }
-  absl::Status s =
-      CheckTensorProto(ValueProto(n), kMaxWeightBytes, dtype, shape);
+  absl::Status s = SourceType(n, kMaxWeightBytes, dtype, shape);
   if (!s.ok()) return Annotate(s, absl::StrCat("Parameter ", n.name()));
   return absl::OkStatus();
 }
@@ -129,7 +121,7 @@ absl::StatusOr<Tensor> ExportValue(
   RETURN_IF_ERROR(ParameterType(n, &dtype, &shape));
   auto it = values.find(n.name());
   if (it == values.end()) {
-    absl::StatusOr<Tensor> t = TensorFromProto(ValueProto(n), kMaxWeightBytes);
+    absl::StatusOr<Tensor> t = SourceValue(n, kMaxWeightBytes);
     if (!t.ok())
       return Annotate(t.status(), absl::StrCat("Parameter ", n.name()));
     return t;
@@ -224,8 +216,7 @@ absl::Status ImportWeightFiles(const std::string& dir,
     loaded.emplace_back(i, std::move(t));
   }
   for (const auto& [i, t] : loaded) {
-    *(*graph->mutable_node(i)->mutable_attr())["value"].mutable_tensor() =
-        TensorToProto(t);
+    SetParameterValue(t, graph->mutable_node(i));
   }
   return absl::OkStatus();
 }

@@ -1,7 +1,9 @@
 // Ops with no inputs. The executor binds their outputs: Input to the feed,
-// Const and Parameter to their decoded `value` tensors.
+// Const and Parameter to their tensors (ops/parameter_value.h).
 
+#include "absl/strings/str_cat.h"
 #include "core/tensor_proto.h"
+#include "ops/parameter_value.h"
 #include "ops/registry.h"
 
 namespace rill {
@@ -27,6 +29,25 @@ absl::Status ValueShape(InferenceContext& c) {
   return absl::OkStatus();
 }
 
+// A Parameter holds `value`, or an initializer's attrs (`init` and those it
+// reads); an initializer attr without `init` is a mistake worth naming.
+absl::Status ParameterShape(InferenceContext& c) {
+  const Attrs& attrs = c.attrs();
+  if (!attrs.GetString("init").empty()) {
+    ASSIGN_OR_RETURN(ParameterInit p, ResolveInitializer(attrs));
+    ASSIGN_OR_RETURN(int64_t bytes, p.shape.ByteSize(p.dtype));
+    if (bytes > c.memory_budget()) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "attr 'shape': the initializer's ", bytes,
+          " bytes exceed the memory budget of ", c.memory_budget()));
+    }
+    c.SetOutput(0, p.dtype, std::move(p.shape));
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(CheckValueAttrs(attrs));
+  return ValueShape(c);
+}
+
 }  // namespace
 
 void RegisterSourceOps(OpRegistry& r) {
@@ -49,13 +70,18 @@ void RegisterSourceOps(OpRegistry& r) {
             .Shape(ValueShape)
             .Source()
             .NoGradient());
-  r.Add(OpDef("Parameter")
-            .Doc("A trainable tensor; `value` is its initial value.")
-            .Output("y")
-            .Attr("value", AttrType::kTensor)
-            .Shape(ValueShape)
-            .Source()
-            .NoGradient());
+  OpDef parameter("Parameter");
+  parameter
+      .Doc(
+          "A trainable tensor; `value` is its initial value, or `init` "
+          "names an initializer (zeros, ones, constant, normal, "
+          "truncated_normal, uniform, xavier_uniform, xavier_normal, "
+          "kaiming_uniform, kaiming_normal) drawn with `seed`, of `dtype` "
+          "and `shape`.")
+      .Output("y")
+      .Attr("value", AttrType::kTensor, AttrValue());
+  AddInitializerAttrs(parameter);
+  r.Add(std::move(parameter.Shape(ParameterShape).Source().NoGradient()));
 }
 
 }  // namespace rill

@@ -7,11 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/tensor_proto.h"
 #include "core/threads.h"
 #include "graph/input_values.h"
 #include "ops/kernel_links.h"
 #include "ops/kernel_util.h"
+#include "ops/parameter_value.h"
 #include "runtime/buffer_plan.h"
 #include "runtime/fusion.h"
 
@@ -67,9 +67,8 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(
   for (int i = 0; i < g.num_nodes(); ++i) {
     const std::string& op = g.node(i).op();
     if (op != "Const" && op != "Parameter") continue;
-    // The validator has checked these values against the memory budget.
-    absl::StatusOr<Tensor> value = TensorFromProto(
-        g.node(i).attr().at("value").tensor(), g.memory_budget());
+    absl::StatusOr<Tensor> value =
+        SourceValue(g.node(i), g.memory_budget(), CurrentThreads());
     if (!value.ok()) return Annotate(value.status(), g.Describe(i));
     ex->values_[i] = *std::move(value);
   }

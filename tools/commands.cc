@@ -333,9 +333,9 @@ std::string Summarize(const Tensor& t) {
 // Replaces every Parameter's value with the checkpoint's "param/<name>":
 // all of them, of the same dtype and shape, or nothing at all.
 absl::Status LoadParams(const std::string& path, Executor& executor) {
-  ASSIGN_OR_RETURN(Checkpoint c, ReadParamsCheckpoint(path));
-  return CopyParameterValues(CheckpointParameters(c),
-                             executor.mutable_parameters(), true, path);
+  ASSIGN_OR_RETURN(std::string file, CheckpointFile(path));
+  return ReadParameterValues(file, executor.mutable_parameters(),
+                             /*use_all=*/true, CommonFlags().max_file_bytes);
 }
 
 absl::Status Run(const std::vector<std::string>& operands) {

@@ -23,6 +23,7 @@
 
 #include "absl/strings/escaping.h"
 #include "core/crc32c.h"
+#include "core/file_io.h"
 #include "core/npy.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
@@ -589,6 +590,69 @@ TEST(CheckpointKillSafety, KilledWriterLeavesOldOrNewCheckpoint) {
             << " completed writes: the file held the first checkpoint " << saw_a
             << " times and the second " << saw_b << " times; " << temp_files
             << " temporary files left by killed writers\n";
+}
+
+}  // namespace
+}  // namespace rill
+
+namespace rill {
+namespace {
+
+// --- Reading parameters straight into their tensors ---
+
+// Tensors of the params of EveryDTypeCheckpoint, filled with 7s.
+std::map<std::string, Tensor> Destinations() {
+  std::map<std::string, Tensor> into;
+  into["f32"] = Make<float>({2, 3}, {7, 7, 7, 7, 7, 7});
+  into["f64"] = Make<double>({3}, {7, 7, 7});
+  return into;
+}
+
+std::map<std::string, Tensor*> Pointers(std::map<std::string, Tensor>& t) {
+  std::map<std::string, Tensor*> p;
+  for (auto& [name, tensor] : t) p[name] = &tensor;
+  return p;
+}
+
+TEST(ReadParameterValues, ReadsWhatCopyParameterValuesCopies) {
+  const std::string path = TestTempPath("direct.ckpt");
+  Checkpoint c = EveryDTypeCheckpoint();
+  ASSERT_TRUE(WriteCheckpoint(path, c).ok());
+  std::map<std::string, Tensor> direct = Destinations(),
+                                copied = Destinations();
+  absl::Status s = ReadParameterValues(path, Pointers(direct), true, 1 << 20);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(
+      CopyParameterValues(CheckpointParameters(c), Pointers(copied), true, path)
+          .ok());
+  for (const auto& [name, t] : direct) {
+    EXPECT_TRUE(t.BitwiseEquals(copied.at(name))) << name;
+  }
+}
+
+TEST(ReadParameterValues, DamageOrAMismatchChangesNothing) {
+  const std::string path = TestTempPath("direct_damaged.ckpt");
+  std::string bytes = SerializeCheckpoint(EveryDTypeCheckpoint());
+  // A bit of the last parameter's data: found only by its record's CRC,
+  // after the first parameter could have been copied.
+  std::string damaged = bytes;
+  damaged[damaged.find("param/f64") + 9 + 1 + 4 + 8 + 8 + 3] ^= 1;
+  ASSERT_TRUE(WriteFileAtomic(path, damaged).ok());
+  std::map<std::string, Tensor> into = Destinations();
+  absl::Status s = ReadParameterValues(path, Pointers(into), true, 1 << 20);
+  ExpectError(s, absl::StatusCode::kDataLoss, {"tensor 1", "param/f64"}, path);
+  for (const auto& [name, t] : into) {
+    EXPECT_EQ(t.ElementAsDouble(0), 7) << name;
+  }
+  ASSERT_TRUE(WriteFileAtomic(path, bytes).ok());
+  into = Destinations();
+  into["f64"] = Make<double>({2}, {7, 7});
+  s = ReadParameterValues(path, Pointers(into), true, 1 << 20);
+  ExpectError(s, absl::StatusCode::kInvalidArgument,
+              {"not a checkpoint of this graph", "'f64' (f64[2])"}, path);
+  EXPECT_EQ(into.at("f32").ElementAsDouble(0), 7);
+  s = ReadParameterValues(path, Pointers(into), true, 100);
+  ExpectError(s, absl::StatusCode::kResourceExhausted, {"limit of 100"}, path);
 }
 
 }  // namespace

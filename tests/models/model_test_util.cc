@@ -5,6 +5,7 @@
 
 #include "core/tensor_proto.h"
 #include "gtest/gtest.h"
+#include "ops/parameter_value.h"
 
 namespace rill {
 
@@ -45,7 +46,7 @@ std::map<std::string, Tensor> ParametersToInputs(Graph* g) {
   std::map<std::string, Tensor> values;
   for (Node& n : *g->mutable_node()) {
     if (n.op() != "Parameter") continue;
-    auto t = TensorFromProto(n.attr().at("value").tensor(), 1 << 20);
+    auto t = SourceValue(n, 1 << 20);
     EXPECT_TRUE(t.ok()) << t.status();
     values[n.name()] = *t;
     n.set_op("Input");
