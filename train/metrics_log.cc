@@ -39,9 +39,10 @@ std::string Remap(const std::string& rows, const std::string& from,
   std::string remapped;
   for (absl::string_view row : absl::StrSplit(rows, '\n', absl::SkipEmpty())) {
     std::vector<absl::string_view> fields = absl::StrSplit(row, ',');
-    std::vector<absl::string_view> out(new_columns.size());
+    // Empty, not default, views: StrJoin copies from each one's data().
+    std::vector<absl::string_view> out(new_columns.size(), "");
     for (size_t k = 0; k < new_columns.size(); ++k) {
-      for (size_t o = 0; o < old_columns.size(); ++o) {
+      for (size_t o = 0; o < old_columns.size() && o < fields.size(); ++o) {
         if (old_columns[o] == new_columns[k]) out[k] = fields[o];
       }
     }
