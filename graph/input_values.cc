@@ -8,8 +8,7 @@ namespace rill {
 namespace {
 
 template <typename T>
-int64_t FirstOutside(const T* v, int64_t n,
-                     const std::vector<int64_t>& allowed) {
+int64_t FirstOutside(const T* v, int64_t n, absl::Span<const int64_t> allowed) {
   for (int64_t k = 0; k < n; ++k) {
     if (std::find(allowed.begin(), allowed.end(), static_cast<int64_t>(v[k])) ==
         allowed.end()) {
@@ -21,15 +20,15 @@ int64_t FirstOutside(const T* v, int64_t n,
 
 }  // namespace
 
-std::vector<int64_t> AllowedValues(const Node& input) {
+absl::Span<const int64_t> AllowedValues(const Node& input) {
   auto it = input.attr().find("allowed_values");
   if (it == input.attr().end()) return {};
   const auto& list = it->second.list().i();
-  return std::vector<int64_t>(list.begin(), list.end());
+  return absl::MakeConstSpan(list.data(), list.size());
 }
 
 int64_t FirstDisallowedValue(const Tensor& t, int64_t count,
-                             const std::vector<int64_t>& allowed) {
+                             absl::Span<const int64_t> allowed) {
   if (allowed.empty()) return -1;
   switch (t.dtype()) {
     case DType::kI64:
@@ -41,7 +40,11 @@ int64_t FirstDisallowedValue(const Tensor& t, int64_t count,
   }
 }
 
-std::string AllowedValuesText(const std::vector<int64_t>& allowed) {
+int64_t IntegerElement(const Tensor& t, int64_t k) {
+  return t.dtype() == DType::kI64 ? t.data<int64_t>()[k] : t.data<int32_t>()[k];
+}
+
+std::string AllowedValuesText(absl::Span<const int64_t> allowed) {
   return absl::StrJoin(allowed, ", ");
 }
 

@@ -8,24 +8,28 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
+#include "absl/types/span.h"
 #include "core/tensor.h"
 #include "proto/graph.pb.h"
 
 namespace rill {
 
-// The node's `allowed_values`; empty when any value is allowed.
-std::vector<int64_t> AllowedValues(const Node& input);
+// The node's `allowed_values`, viewed in place (the executor asks on every
+// run); empty when any value is allowed.
+absl::Span<const int64_t> AllowedValues(const Node& input);
 
-// The flat index of the first element of the integer tensor `t` that is
-// not in `allowed`, or -1 when all are (or `allowed` is empty, or `t` is
-// not integer).
+// The flat index of the first of the first `count` elements of the integer
+// tensor `t` that is not in `allowed`, or -1 when all are (or `allowed` is
+// empty, or `t` is not integer).
 int64_t FirstDisallowedValue(const Tensor& t, int64_t count,
-                             const std::vector<int64_t>& allowed);
+                             absl::Span<const int64_t> allowed);
+
+// Element k of the i32 or i64 tensor `t`, for messages.
+int64_t IntegerElement(const Tensor& t, int64_t k);
 
 // "0, 1" for messages.
-std::string AllowedValuesText(const std::vector<int64_t>& allowed);
+std::string AllowedValuesText(absl::Span<const int64_t> allowed);
 
 }  // namespace rill
 

@@ -165,17 +165,15 @@ absl::Status CheckFeed(const ValidGraph& g, int node, const Tensor& feed) {
 // run (plans are cached by shape, not by value).
 absl::Status CheckFeedValues(const ValidGraph& g, int node,
                              const Tensor& feed) {
-  const std::vector<int64_t> allowed = AllowedValues(g.node(node));
+  const absl::Span<const int64_t> allowed = AllowedValues(g.node(node));
   const int64_t bad = FirstDisallowedValue(feed, feed.num_elements(), allowed);
   if (bad < 0) return absl::OkStatus();
-  const int64_t value = feed.dtype() == DType::kI64 ? feed.data<int64_t>()[bad]
-                                                    : feed.data<int32_t>()[bad];
   const int64_t rows = feed.shape().rank() > 0 ? feed.shape().dim(0) : 1;
   const int64_t per_row = std::max<int64_t>(1, feed.num_elements() / rows);
-  return absl::InvalidArgumentError(
-      absl::StrCat("feed '", g.node(node).name(), "': row ", bad / per_row,
-                   ", element ", bad % per_row, " is ", value,
-                   ", but the input allows only ", AllowedValuesText(allowed)));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "feed '", g.node(node).name(), "': row ", bad / per_row, ", element ",
+      bad % per_row, " is ", IntegerElement(feed, bad),
+      ", but the input allows only ", AllowedValuesText(allowed)));
 }
 
 std::string SignatureKey(const ValidGraph& g,

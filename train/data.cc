@@ -291,12 +291,6 @@ int64_t FirstBad(const T* v, int64_t n, const IndexUse& use) {
   return -1;
 }
 
-// An integer element, for messages.
-int64_t ElementAt(const Tensor& values, int64_t k) {
-  return values.dtype() == DType::kI64 ? values.data<int64_t>()[k]
-                                       : values.data<int32_t>()[k];
-}
-
 // Where array i's rows come from: its shard `file`, or its source.
 std::string SourceName(const Dataset& data, size_t i, const std::string& file) {
   if (!file.empty()) return file;
@@ -316,7 +310,7 @@ absl::Status CheckIndexRanges(const ValidGraph& graph, const Dataset& data,
       continue;
     }
     const std::vector<IndexUse> uses = IndexUses(graph, input);
-    const std::vector<int64_t> allowed = AllowedValues(graph.node(input));
+    const absl::Span<const int64_t> allowed = AllowedValues(graph.node(input));
     if ((uses.empty() && allowed.empty()) || array.shape().dim(0) == 0) {
       continue;
     }
@@ -341,7 +335,7 @@ absl::Status CheckIndexRanges(const ValidGraph& graph, const Dataset& data,
         const auto [file, row] = array.Locate(first + bad / per_row);
         return absl::InvalidArgumentError(absl::StrCat(
             field, "[", i, "]: ", SourceName(data, i, file), ": row ", row,
-            ": value ", ElementAt(values, bad), " is not allowed; input '",
+            ": value ", IntegerElement(values, bad), " is not allowed; input '",
             data.inputs[i], "' allows only ", AllowedValuesText(allowed)));
       }
       for (const IndexUse& use : uses) {
@@ -353,8 +347,8 @@ absl::Status CheckIndexRanges(const ValidGraph& graph, const Dataset& data,
         const auto [file, row] = array.Locate(first + bad / per_row);
         return absl::InvalidArgumentError(absl::StrCat(
             field, "[", i, "]: ", SourceName(data, i, file), ": row ", row,
-            ": ", use.what, " ", ElementAt(values, bad), " is outside [0, ",
-            use.size, ")",
+            ": ", use.what, " ", IntegerElement(values, bad),
+            " is outside [0, ", use.size, ")",
             use.has_allowed
                 ? absl::StrCat(" (and not ignore_index ", use.allowed, ")")
                 : "",
