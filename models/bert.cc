@@ -35,11 +35,21 @@ absl::Status CheckOptions(const BertOptions& o) {
       {"max_position_embeddings", o.max_position_embeddings},
       {"type_vocab_size", o.type_vocab_size},
       {"seq_length", o.seq_length},
-      {"max_predictions_per_seq", o.max_predictions_per_seq}};
+      {"max_predictions_per_seq",
+       o.num_labels > 0 ? int64_t{1} : o.max_predictions_per_seq}};
   for (const auto& [field, value] : sizes) {
     if (value < 1)
       return FieldError(field, absl::StrCat(value, ": must be >= 1"));
   }
+  if (o.num_labels < 0 || o.num_labels == 1) {
+    return FieldError("num_labels",
+                      absl::StrCat(o.num_labels,
+                                   ": must be >= 2 (a classifier), or 0 "
+                                   "(the pretraining heads)"));
+  }
+  // Every label is listed in the Input's allowed_values.
+  RETURN_IF_ERROR(
+      CheckAtMost("bert.num_labels", o.num_labels, 1 << 16, "classes"));
   if (o.hidden_size % o.num_attention_heads != 0) {
     return FieldError("hidden_size", absl::StrCat(o.hidden_size,
                                                   ": must be divisible by "
@@ -52,7 +62,7 @@ absl::Status CheckOptions(const BertOptions& o) {
         absl::StrCat(o.seq_length, ": must be <= max_position_embeddings ",
                      o.max_position_embeddings));
   }
-  if (o.max_predictions_per_seq > o.seq_length) {
+  if (o.num_labels == 0 && o.max_predictions_per_seq > o.seq_length) {
     return FieldError("max_predictions_per_seq",
                       absl::StrCat(o.max_predictions_per_seq,
                                    ": must be <= seq_length ", o.seq_length));
@@ -68,6 +78,7 @@ absl::Status CheckOptions(const BertOptions& o) {
   RETURN_IF_ERROR(CheckRate("hidden_dropout_prob", o.hidden_dropout_prob));
   RETURN_IF_ERROR(CheckRate("attention_probs_dropout_prob",
                             o.attention_probs_dropout_prob));
+  RETURN_IF_ERROR(CheckRate("classifier_dropout", o.classifier_dropout));
   if (o.dtype != DType::kF32 && o.dtype != DType::kF64) {
     return absl::InvalidArgumentError("dtype: must be f32 or f64");
   }
@@ -124,18 +135,17 @@ class BertBuilder {
     }
     const std::string sequence = root_.Op("sequence_output", "Identity", {h});
     const std::string pooled = Pooler(sequence);
-    const std::string mlm_loss = MaskedLm(sequence);
-    const std::string nsp_logits =
-        Dense(root_, "nsp_logits", pooled, "cls.seq_relationship", 2);
-    const std::string nsp_loss = root_.Op("nsp_loss", "SoftmaxCrossEntropy",
-                                          {nsp_logits, "next_sentence_labels"});
-    root_.Op("loss", "Add", {mlm_loss, nsp_loss});
+    std::vector<std::string> outputs = {"sequence_output", "pooled_output"};
+    if (o_.num_labels > 0) {
+      Classifier(pooled);
+      outputs.insert(outputs.end(), {"logits", "loss"});
+    } else {
+      PretrainingHeads(sequence, pooled);
+      outputs.insert(outputs.end(), {"mlm_logits", "nsp_logits", "loss"});
+    }
     Graph graph;
     RETURN_IF_ERROR(root_.Commit(&graph));
-    for (const char* out : {"sequence_output", "pooled_output", "mlm_logits",
-                            "nsp_logits", "loss"}) {
-      graph.add_output(out);
-    }
+    for (const std::string& out : outputs) graph.add_output(out);
     ASSIGN_OR_RETURN(ValidGraph valid,
                      ValidateGraph(LoadedGraph{graph, SourceMap("bert")}));
     return std::move(valid).Release().first.graph;
@@ -144,18 +154,33 @@ class BertBuilder {
  private:
   void DeclareInputs() {
     const int64_t s = o_.seq_length, p = o_.max_predictions_per_seq;
-    const std::vector<int64_t> dims[] = {{-1, s}, {-1, s}, {-1, s}, {-1, p},
-                                         {-1, p}, {-1, p}, {-1}};
-    int k = 0;
-    for (const char* name : kBertInputs) {
+    std::vector<std::pair<const char*, std::vector<int64_t>>> inputs = {
+        {"input_ids", {-1, s}},
+        {"token_type_ids", {-1, s}},
+        {"attention_mask", {-1, s}}};
+    if (o_.num_labels > 0) {
+      inputs.push_back({"labels", {-1}});
+    } else {
+      inputs.insert(inputs.end(), {{"masked_lm_positions", {-1, p}},
+                                   {"masked_lm_ids", {-1, p}},
+                                   {"masked_lm_weights", {-1, p}},
+                                   {"next_sentence_labels", {-1}}});
+    }
+    for (const auto& [name, dims] : inputs) {
       const bool weights = std::string(name) == "masked_lm_weights";
       GraphBuilder::NodeRef input =
           root_.Op(name, "Input")
               .AttrType("dtype", weights ? o_.dtype : DType::kI64)
-              .AttrShape("shape", dims[k++]);
+              .AttrShape("shape", dims);
       // Any other value would silently scale the -10000 mask offset.
       if (std::string(name) == "attention_mask") {
         input.AttrInts("allowed_values", {0, 1});
+      }
+      // A label out of range is named by its row before anything runs.
+      if (std::string(name) == "labels") {
+        std::vector<int64_t> classes(o_.num_labels);
+        for (int64_t c = 0; c < o_.num_labels; ++c) classes[c] = c;
+        input.AttrInts("allowed_values", classes);
       }
     }
   }
@@ -295,6 +320,30 @@ class BertBuilder {
     return root_.Op("pooled_output", "Tanh", {dense});
   }
 
+  // BertForPreTraining's heads and the summed loss.
+  void PretrainingHeads(const std::string& sequence,
+                        const std::string& pooled) {
+    const std::string mlm_loss = MaskedLm(sequence);
+    const std::string nsp_logits =
+        Dense(root_, "nsp_logits", pooled, "cls.seq_relationship", 2);
+    const std::string nsp_loss = root_.Op("nsp_loss", "SoftmaxCrossEntropy",
+                                          {nsp_logits, "next_sentence_labels"});
+    root_.Op("loss", "Add", {mlm_loss, nsp_loss});
+  }
+
+  // BertForSequenceClassification's head: dropout, dense, mean
+  // cross-entropy.
+  void Classifier(const std::string& pooled) {
+    GraphBuilder b = root_.Scope("classifier");
+    std::string x = pooled;
+    if (o_.classifier_dropout > 0) {
+      x = b.Dropout("dropout", x, o_.classifier_dropout, o_.seed);
+    }
+    const std::string logits =
+        Dense(root_, "logits", x, "classifier", o_.num_labels);
+    root_.Op("loss", "SoftmaxCrossEntropy", {logits, "labels"});
+  }
+
   // The MLM head on the masked positions, and its loss node.
   std::string MaskedLm(const std::string& sequence) {
     GraphBuilder b = root_.Scope("cls.predictions");
@@ -362,6 +411,9 @@ absl::StatusOr<BertOptions> BertOptionsFromSpec(const ModelSpec& spec) {
   if (s.has_initializer_range()) o.initializer_range = s.initializer_range();
   o.seq_length = s.seq_length();
   o.max_predictions_per_seq = s.max_predictions_per_seq();
+  o.num_labels = s.num_labels();
+  o.classifier_dropout = s.has_classifier_dropout() ? s.classifier_dropout()
+                                                    : o.hidden_dropout_prob;
   o.seed = s.seed();
   if (spec.dtype() == "f64") {
     o.dtype = DType::kF64;
@@ -403,6 +455,10 @@ std::vector<BertParameter> BertParameters(const BertOptions& o) {
     norm(l + ".output.LayerNorm");
   }
   linear("bert.pooler.dense", h, h);
+  if (o.num_labels > 0) {
+    linear("classifier", o.num_labels, h);
+    return p;
+  }
   p.push_back({"cls.predictions.bias", Shape{o.vocab_size}});
   linear("cls.predictions.transform.dense", h, h);
   norm("cls.predictions.transform.LayerNorm");

@@ -26,6 +26,16 @@
 // Unlike HF (nn.Embedding's padding_idx 0), row 0 of the word embeddings
 // is drawn like the others and gets the lookup's gradient, as in Google's
 // BERT.
+//
+// With num_labels > 0, HF's BertForSequenceClassification instead: the
+// same embeddings, encoder and pooler (the same code, Parameters and
+// names), then dropout (classifier_dropout) and classifier.weight
+// [num_labels, H], classifier.bias on pooled_output. Inputs
+// (kBertClassifierInputs) input_ids, token_type_ids, attention_mask and
+// labels i64 [B], each label in [0, num_labels) (the Input's
+// allowed_values, so a stray one is refused before anything runs);
+// outputs sequence_output, pooled_output, logits [B, num_labels] and the
+// scalar loss = mean_b ce_b. No cls.* Parameters.
 
 #include <cstdint>
 #include <string>
@@ -47,6 +57,10 @@ inline constexpr const char* kBertInputs[] = {
     "masked_lm_positions", "masked_lm_ids",  "masked_lm_weights",
     "next_sentence_labels"};
 
+// The classifier's graph inputs, in order.
+inline constexpr const char* kBertClassifierInputs[] = {
+    "input_ids", "token_type_ids", "attention_mask", "labels"};
+
 enum class BertActivation { kGelu, kGeluTanh };  // HF "gelu", "gelu_new".
 
 struct BertOptions {
@@ -63,7 +77,9 @@ struct BertOptions {
   double attention_probs_dropout_prob = 0.1;
   double initializer_range = 0.02;
   int64_t seq_length = 0;               // S
-  int64_t max_predictions_per_seq = 0;  // P
+  int64_t max_predictions_per_seq = 0;  // P; pretraining only.
+  int64_t num_labels = 0;  // > 0: the classifier head, not pretraining's.
+  double classifier_dropout = 0.1;
   DType dtype = DType::kF32;
   uint64_t seed = 0;
 };
@@ -80,11 +96,12 @@ struct BertParameter {
 };
 
 // Every Parameter, in HF's state_dict order (without the tied decoder).
+// The classifier's end with classifier.weight and classifier.bias.
 std::vector<BertParameter> BertParameters(const BertOptions& options);
 
 // HF state_dict entries that are the same tensor as a Parameter: the
 // decoder's weight and bias (tied to the word embeddings and to
-// cls.predictions.bias).
+// cls.predictions.bias). Pretraining graphs only.
 struct BertTiedEntry {
   const char* name;
   const char* same_as;

@@ -1,5 +1,6 @@
 #include "models/bert_hf.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -103,9 +104,12 @@ absl::StatusOr<std::vector<std::string>> BertParameterNodes(
   for (const Node& n : graph.node()) {
     if (n.op() != "Parameter") continue;
     if (!absl::StartsWith(n.name(), "bert.") &&
-        !absl::StartsWith(n.name(), "cls.")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Parameter ", n.name(), ": not a BERT parameter (bert.* or cls.*)"));
+        !absl::StartsWith(n.name(), "cls.") &&
+        !absl::StartsWith(n.name(), "classifier.")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Parameter ", n.name(),
+                       ": not a BERT parameter (bert.*, cls.* or "
+                       "classifier.*)"));
     }
     has_word |= n.name() == kWordEmbeddings;
     nodes.push_back(n.name());
@@ -115,6 +119,15 @@ absl::StatusOr<std::vector<std::string>> BertParameterNodes(
         "not a BERT graph: it has no Parameter ", kWordEmbeddings));
   }
   return nodes;
+}
+
+// The tied entries, in a pretraining graph (one with the MLM head's
+// bias); none in a classifier's.
+std::vector<BertTiedEntry> TiedEntriesOf(
+    const std::vector<std::string>& nodes) {
+  const bool pretraining = std::find(nodes.begin(), nodes.end(),
+                                     "cls.predictions.bias") != nodes.end();
+  return pretraining ? BertTiedEntries() : std::vector<BertTiedEntry>();
 }
 
 // A tied entry present in `dir` must hold its source's values.
@@ -186,6 +199,13 @@ absl::StatusOr<BertSpec> BertSpecFromHfConfig(absl::string_view json,
     ASSIGN_OR_RETURN(double d, r.Number(key));
     (spec.*set)(d);
   }
+  // HF writes null for "as hidden_dropout_prob".
+  if (r.Has("classifier_dropout") &&
+      parsed.fields().at("classifier_dropout").kind_case() !=
+          Value::kNullValue) {
+    ASSIGN_OR_RETURN(double d, r.Number("classifier_dropout"));
+    spec.set_classifier_dropout(d);
+  }
   if (r.Has("initializer_range")) {
     ASSIGN_OR_RETURN(double d, r.Number("initializer_range"));
     spec.set_initializer_range(d);
@@ -237,7 +257,7 @@ absl::Status ImportHfBertWeights(const std::string& dir, Graph* graph) {
   for (const std::string& stem : stems) {
     if (known.count(stem) || stem == position_ids) continue;
     bool tied = false;
-    for (const BertTiedEntry& t : BertTiedEntries()) {
+    for (const BertTiedEntry& t : TiedEntriesOf(nodes)) {
       if (bert_model || stem != t.name) continue;
       RETURN_IF_ERROR(CheckTied(dir, t.name, t.same_as));
       tied = true;
@@ -246,7 +266,10 @@ absl::Status ImportHfBertWeights(const std::string& dir, Graph* graph) {
       return absl::InvalidArgumentError(absl::StrCat(
           WeightFilePath(dir, stem), ": extra entry '", stem,
           "': not a parameter of ",
-          bert_model ? "BertModel" : "BertForPreTraining", " for this graph"));
+          bert_model                     ? "BertModel"
+          : TiedEntriesOf(nodes).empty() ? "BertForSequenceClassification"
+                                         : "BertForPreTraining",
+          " for this graph"));
     }
   }
   return Annotate(ImportWeightFiles(dir, names, graph), dir);
@@ -258,7 +281,7 @@ absl::Status ExportHfBertWeights(const Graph& graph,
   ASSIGN_OR_RETURN(std::vector<std::string> nodes, BertParameterNodes(graph));
   std::vector<PyTorchWeight> names;
   for (const std::string& node : nodes) names.push_back({node, node});
-  for (const BertTiedEntry& t : BertTiedEntries()) {
+  for (const BertTiedEntry& t : TiedEntriesOf(nodes)) {
     names.push_back({t.same_as, t.name});
   }
   return ExportWeightFiles(graph, names, values, dir);

@@ -10,6 +10,8 @@
 // names (bert.embeddings.word_embeddings.weight, ..., cls.seq_relationship
 // .bias). A BertModel's lack the "bert." prefix and the cls.* heads; its
 // files set the encoder's Parameters and leave the heads as they are.
+// A BertForSequenceClassification's (a graph with num_labels) are its
+// Parameter names too: bert.* and classifier.weight, classifier.bias.
 // Besides the Parameters, HF's state_dict holds entries that are no
 // tensors of their own:
 //   cls.predictions.decoder.weight  the word embeddings (tied),
@@ -36,7 +38,8 @@ namespace rill {
 // hidden_size, num_hidden_layers, num_attention_heads, intermediate_size,
 // hidden_act ("gelu" or "gelu_new"), max_position_embeddings,
 // type_vocab_size, layer_norm_eps, hidden_dropout_prob and
-// attention_probs_dropout_prob are required; initializer_range is optional;
+// attention_probs_dropout_prob are required; initializer_range and
+// classifier_dropout (a number or null) are optional;
 // a model_type other than "bert" is refused; other keys are ignored.
 // seq_length, max_predictions_per_seq and seed are left 0 for the caller.
 // Errors name `source` and the field ("config.json: hidden_size: 10: must

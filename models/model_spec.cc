@@ -481,14 +481,20 @@ absl::StatusOr<Graph> BuildModel(const ModelSpec& spec,
 
 std::vector<Metric> DefaultMetrics(const ModelSpec& spec) {
   auto metric = [](const char* name, const std::string& logits,
-                   const std::string& labels, const std::string& weights) {
+                   const std::string& labels, const std::string& weights,
+                   const char* kind = "") {
     Metric m;
     m.set_name(name);
     m.set_logits(logits);
     m.set_labels(labels);
     m.set_weights(weights);
+    m.set_kind(kind);
     return m;
   };
+  if (spec.has_bert() && spec.bert().num_labels() > 0) {
+    return {metric("accuracy", "logits", "labels", ""),
+            metric("macro_f1", "logits", "labels", "", "macro_f1")};
+  }
   if (spec.has_bert()) {
     return {metric("mlm_accuracy", "mlm_logits", "masked_lm_ids",
                    "masked_lm_weights"),

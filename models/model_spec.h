@@ -38,7 +38,8 @@ absl::StatusOr<Graph> BuildModel(const ModelSpec& spec,
 
 // The metrics a spec's graph offers, for a TrainConfig that names none:
 // BERT's mlm_accuracy (mlm_logits against masked_lm_ids, weighted by
-// masked_lm_weights) and nsp_accuracy; a recurrent stack trained with
+// masked_lm_weights) and nsp_accuracy; the BERT classifier's accuracy and
+// macro_f1 (logits against labels); a recurrent stack trained with
 // cross_entropy, accuracy (the head's output against the labels); others
 // none.
 std::vector<Metric> DefaultMetrics(const ModelSpec& spec);

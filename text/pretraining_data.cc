@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
-#include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -11,11 +9,10 @@
 #include "core/npy.h"
 #include "core/random.h"
 #include "core/tensor.h"
+#include "text/output_directory.h"
 
 namespace rill {
 namespace {
-
-namespace fs = std::filesystem;
 
 struct SpecialIds {
   int32_t cls, sep, mask;
@@ -301,50 +298,29 @@ absl::StatusOr<int64_t> WritePretrainingShards(
     const std::string& dir, int64_t examples_per_shard,
     const PretrainingProgress& progress) {
   RETURN_IF_ERROR(CheckAtLeast("examples_per_shard", examples_per_shard, 1));
-  std::error_code error;
-  if (fs::exists(dir, error) && !fs::is_empty(dir, error)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat(dir, ": exists and is not empty; give a new directory"));
-  }
-  // Shards are written into a sibling directory that is renamed into place
-  // at the end, so that a failure leaves no partial data set behind.
-  const std::string partial = dir + ".partial";
-  fs::remove_all(partial, error);
-  if (!fs::create_directories(partial, error) && error) {
-    return absl::InternalError(
-        absl::StrCat(partial, ": cannot create: ", error.message()));
-  }
   const std::vector<PretrainingExample>& all = examples.examples;
   const int64_t total_shards =
       (static_cast<int64_t>(all.size()) + examples_per_shard - 1) /
       examples_per_shard;
   int64_t shards = 0;
-  absl::Status status;
-  for (size_t first = 0; first < all.size() && status.ok();
-       first += examples_per_shard, ++shards) {
-    const int64_t n = std::min<int64_t>(examples_per_shard, all.size() - first);
-    absl::StatusOr<std::vector<Tensor>> tensors =
-        ShardTensors(all, first, n, options);
-    status = tensors.status();
-    for (size_t k = 0; status.ok() && k < tensors->size(); ++k) {
-      status = WriteNpy(absl::StrFormat("%s/%s-%05d.npy", partial,
-                                        kPretrainingInputs[k], shards),
-                        (*tensors)[k]);
-    }
-    if (status.ok() && progress) progress(shards + 1, total_shards);
-  }
-  if (status.ok()) {
-    fs::remove(dir, error);  // Empty, if it exists.
-    fs::rename(partial, dir, error);
-    if (error) {
-      status = absl::InternalError(absl::StrCat(
-          "cannot rename ", partial, " to ", dir, ": ", error.message()));
-    }
-  }
-  if (!status.ok()) {
-    fs::remove_all(partial, error);
-    return status;
-  }
+  RETURN_IF_ERROR(
+      WriteDirectoryWhole(dir, [&](const std::string& partial) -> absl::Status {
+        for (size_t first = 0; first < all.size();
+             first += examples_per_shard, ++shards) {
+          const int64_t n =
+              std::min<int64_t>(examples_per_shard, all.size() - first);
+          ASSIGN_OR_RETURN(std::vector<Tensor> tensors,
+                           ShardTensors(all, first, n, options));
+          for (size_t k = 0; k < tensors.size(); ++k) {
+            RETURN_IF_ERROR(
+                WriteNpy(absl::StrFormat("%s/%s-%05d.npy", partial,
+                                         kPretrainingInputs[k], shards),
+                         tensors[k]));
+          }
+          if (progress) progress(shards + 1, total_shards);
+        }
+        return absl::OkStatus();
+      }));
   return shards;
 }
 

@@ -1,6 +1,7 @@
 // `rill bert make-data`: BERT's pretraining examples (text/pretraining_data.h)
 // from a corpus, written as .npy shards that `rill train` streams; and the
-// dispatch to `bert import-hf|export-hf` (tools/bert_hf_command.cc).
+// dispatch to `bert import-hf|export-hf` (tools/bert_hf_command.cc) and
+// `bert make-classification-data` (tools/bert_classify_command.cc).
 
 #include <chrono>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/file_io.h"
+#include "text/output_directory.h"
 #include "text/pretraining_data.h"
 #include "text/wordpiece.h"
 #include "tools/commands.h"
@@ -92,12 +94,7 @@ void PrintSummary(const PretrainingExamples& made, int64_t shards,
 absl::Status MakeData() {
   const auto start = std::chrono::steady_clock::now();
   const std::string& dir = flags.output;
-  std::error_code error;
-  if (std::filesystem::exists(dir, error) &&
-      !std::filesystem::is_empty(dir, error)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat(dir, ": exists and is not empty; give a new directory"));
-  }
+  RETURN_IF_ERROR(CheckNewOutputDirectory(dir));
   ASSIGN_OR_RETURN(BertTokenizerOptions options,
                    TokenizerOptionsFromFlags(flags.tokenizer));
   ASSIGN_OR_RETURN(Vocab vocab, Vocab::Load(flags.tokenizer.vocab));
@@ -148,18 +145,21 @@ std::vector<Flag> BertFlags() {
       &flags.tokenizer,
       {
           WithAlias(StringFlag("input", &flags.input,
-                               "The corpus: one sentence per line, a blank "
-                               "line between documents (UTF-8)."),
+                               "make-data: the corpus, one sentence per "
+                               "line, a blank line between documents. "
+                               "make-classification-data: label<TAB>text "
+                               "(<TAB>text_b) lines. UTF-8."),
                     "i"),
           OutputFlag(&flags.output,
                      "make-data: a new (or empty) directory for the shards "
-                     "<input>-00000.npy, ...; written whole or not at all. "
+                     "<input>-00000.npy, ...; written whole or not at all "
+                     "(make-classification-data: for <input>.npy). "
                      "import-hf: the graph to write (text proto). export-hf: "
                      "the directory, created if missing, for the <key>.npy "
                      "files."),
           IntFlag("max_seq_length", &o.max_seq_length,
                   "Tokens per example, [CLS] and both [SEP] included; at "
-                  "least 5."),
+                  "least 5 (make-classification-data: 3)."),
           IntFlag("max_predictions_per_seq", &o.max_predictions_per_seq,
                   "Masked positions per example at most; at least 1 "
                   "(import-hf: P, the graph's)."),
@@ -181,11 +181,37 @@ std::vector<Flag> BertFlags() {
       });
   std::vector<Flag> hf = BertHfFlags();
   all.insert(all.end(), hf.begin(), hf.end());
+  std::vector<Flag> classify = BertClassifyFlags();
+  all.insert(all.end(), classify.begin(), classify.end());
   return all;
 }
 
 BertHfShared HfShared() {
   return {flags.output, flags.data.max_predictions_per_seq, flags.data.seed};
+}
+
+BertClassifyShared ClassifyShared() {
+  return {flags.tokenizer, flags.input, flags.output,
+          flags.data.max_seq_length};
+}
+
+// What both data subcommands need: the tokenizer, -i and -o.
+absl::Status CheckDataFlags(const std::string& subcommand,
+                            const Operands& operands) {
+  if (operands.size() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(subcommand, " takes no operand, but got ", operands[1]));
+  }
+  RETURN_IF_ERROR(TokenizerOptionsFromFlags(flags.tokenizer).status());
+  for (auto [flag, value] : {std::pair{"--vocab", &flags.tokenizer.vocab},
+                             {"-i", &flags.input},
+                             {"-o", &flags.output}}) {
+    if (value->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(subcommand, " needs ", flag, ": name it"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckBertFlags(const Operands& operands) {
@@ -198,25 +224,17 @@ absl::Status CheckBertFlags(const Operands& operands) {
     }
     return CheckBertHf(subcommand, HfShared());
   }
+  if (subcommand == "make-classification-data") {
+    RETURN_IF_ERROR(CheckDataFlags(subcommand, operands));
+    return CheckBertClassify(ClassifyShared());
+  }
   if (subcommand != "make-data") {
     return absl::InvalidArgumentError(absl::StrCat(
         subcommand.empty() ? "name a subcommand"
                            : "'" + subcommand + "' is not a bert subcommand",
-        ": make-data, import-hf or export-hf"));
+        ": make-data, make-classification-data, import-hf or export-hf"));
   }
-  if (operands.size() != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("make-data takes no operand, but got ", operands[1]));
-  }
-  RETURN_IF_ERROR(TokenizerOptionsFromFlags(flags.tokenizer).status());
-  for (auto [flag, value] : {std::pair{"--vocab", &flags.tokenizer.vocab},
-                             {"-i", &flags.input},
-                             {"-o", &flags.output}}) {
-    if (value->empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("make-data needs ", flag, ": name it"));
-    }
-  }
+  RETURN_IF_ERROR(CheckDataFlags(subcommand, operands));
   absl::Status options = ValidatePretrainingOptions(flags.data);
   if (!options.ok()) {
     return absl::Status(options.code(), absl::StrCat("--", options.message()));
@@ -230,8 +248,11 @@ absl::Status CheckBertFlags(const Operands& operands) {
 }
 
 absl::Status RunBert(const Operands& operands) {
-  return operands[0] == "make-data" ? MakeData()
-                                    : RunBertHf(operands, HfShared());
+  if (operands[0] == "make-data") return MakeData();
+  if (operands[0] == "make-classification-data") {
+    return RunBertClassify(ClassifyShared());
+  }
+  return RunBertHf(operands, HfShared());
 }
 
 }  // namespace rill

@@ -21,6 +21,7 @@ namespace {
 struct {
   std::string config, params, dtype = "f32";
   int64_t seq_length = 128;
+  int64_t num_labels = 0;
 } flags;
 
 absl::Status Import(const std::string& dir, const BertHfShared& shared) {
@@ -30,6 +31,7 @@ absl::Status Import(const std::string& dir, const BertHfShared& shared) {
   bert.set_seq_length(flags.seq_length);
   bert.set_max_predictions_per_seq(shared.max_predictions_per_seq);
   bert.set_seed(shared.seed);
+  bert.set_num_labels(flags.num_labels);
   ModelSpec spec;
   *spec.mutable_bert() = bert;
   spec.set_dtype(flags.dtype);
@@ -39,15 +41,18 @@ absl::Status Import(const std::string& dir, const BertHfShared& shared) {
                    BuildBertGraph(*options, CommonFlags().memory_budget));
   RETURN_IF_ERROR(ImportHfBertWeights(dir, &graph));
   RETURN_IF_ERROR(WriteTextGraph(graph, shared.output));
+  const std::string head =
+      flags.num_labels > 0
+          ? absl::StrCat("classifier of ", flags.num_labels, " labels")
+          : absl::StrCat("P ", shared.max_predictions_per_seq);
   std::printf(
-      "%s: BERT L%lld H%lld A%lld V%lld, S %lld, P %lld, %s, %zu "
+      "%s: BERT L%lld H%lld A%lld V%lld, S %lld, %s, %s, %zu "
       "parameters from %s\n",
       shared.output.c_str(), static_cast<long long>(bert.num_hidden_layers()),
       static_cast<long long>(bert.hidden_size()),
       static_cast<long long>(bert.num_attention_heads()),
       static_cast<long long>(bert.vocab_size()),
-      static_cast<long long>(flags.seq_length),
-      static_cast<long long>(shared.max_predictions_per_seq),
+      static_cast<long long>(flags.seq_length), head.c_str(),
       flags.dtype.c_str(), BertParameters(*options).size(), dir.c_str());
   return absl::OkStatus();
 }
@@ -86,6 +91,10 @@ std::vector<Flag> BertHfFlags() {
                  "import-hf: HF's config.json; default HF_DIR/config.json."),
       IntFlag("seq_length", &flags.seq_length,
               "import-hf: S, the graph's sequence length (default 128)."),
+      IntFlag("num_labels", &flags.num_labels,
+              "import-hf: >= 2 builds a BertForSequenceClassification of "
+              "that many labels (classifier.* entries); 0 (the default) "
+              "BertForPreTraining."),
       ChoiceFlag("dtype", &flags.dtype, {"f32", "f64"},
                  "import-hf: the graph's float type."),
       StringFlag("params", &flags.params,
@@ -105,6 +114,9 @@ absl::Status CheckBertHf(const std::string& subcommand,
           ".pbtxt, .txt or .textproto"));
     }
     RETURN_IF_ERROR(CheckAtLeast("--seq_length", flags.seq_length, 1));
+    if (flags.num_labels != 0) {
+      RETURN_IF_ERROR(CheckAtLeast("--num_labels", flags.num_labels, 2));
+    }
     return CheckAtLeast("--max_predictions_per_seq",
                         shared.max_predictions_per_seq, 1);
   }

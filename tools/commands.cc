@@ -675,15 +675,19 @@ const std::vector<Command>& AllCommands() {
        "then merged pieces (see the README), and writes it to -o.",
        TokenizeFlags(), 0, RunTokenize, CheckTokenizeFlags},
       {"bert",
-       "BERT: pretraining data (.npy shards for rill train); Hugging Face "
-       "weights in and out.",
+       "BERT: pretraining and classification data (.npy for rill train); "
+       "Hugging Face weights in and out.",
        "bert make-data --vocab VOCAB [--lowercase] -i CORPUS -o DIR\n"
        "      [--max_seq_length 128] [--max_predictions_per_seq 20]\n"
        "      [--masked_lm_prob 0.15] [--short_seq_prob 0.1] [--dupe_factor "
        "10]\n"
        "      [--seed 12345] [--examples_per_shard 10000]\n"
+       "    | bert make-classification-data --vocab VOCAB [--lowercase] -i TSV "
+       "-o DIR\n"
+       "      [--max_seq_length 128] [--labels LABELS] [--bag_of_words N | "
+       "--bow_vocab FILE]\n"
        "    | bert import-hf HF_DIR [--seq_length 128] "
-       "[--max_predictions_per_seq 20] -o OUT.pbtxt\n"
+       "[--max_predictions_per_seq 20] [--num_labels N] -o OUT.pbtxt\n"
        "    | bert export-hf GRAPH [--params CKPT_OR_DIR] -o DIR",
        "make-data: reads CORPUS (one sentence per line, a blank line between\n"
        "documents), tokenizes it as `rill tokenize` does, and makes BERT's\n"
@@ -697,10 +701,20 @@ const std::vector<Command>& AllCommands() {
        "binds with patterns (file: \"DIR/input_ids-*.npy\") and rill train\n"
        "streams. Progress and a summary go to stderr. Nothing is written on\n"
        "an error.\n"
+       "make-classification-data: reads TSV (label<TAB>text, or\n"
+       "label<TAB>text<TAB>text_b for sentence pairs), tokenizes it as\n"
+       "make-data does, and writes DIR/input_ids.npy, token_type_ids.npy,\n"
+       "attention_mask.npy ([n, max_seq_length]: [CLS] A [SEP] (B [SEP]),\n"
+       "pairs truncated longest first) and labels.npy (ids of LABELS, or of\n"
+       "the input's names sorted), with DIR/labels.txt; --bag_of_words N\n"
+       "adds bow.npy, each text's counts of the input's N most frequent\n"
+       "wordpieces (DIR/bow_vocab.txt; --bow_vocab reuses a training set's).\n"
+       "Nothing is written on an error.\n"
        "import-hf: builds the BERT pretraining graph (models/bert.h) of\n"
        "HF_DIR/config.json (or --config) with the graph sizes S and P, sets\n"
        "its parameters from HF_DIR/<key>.npy (a BertForPreTraining or\n"
-       "BertModel state_dict, one file per entry) and writes it.\n"
+       "BertModel state_dict, one file per entry) and writes it; with\n"
+       "--num_labels, a BertForSequenceClassification (classifier.*).\n"
        "export-hf: writes DIR/<key>.npy for every parameter of a BERT graph\n"
        "(or of a checkpoint, --params), under HF's names, with the tied\n"
        "cls.predictions.decoder.weight and .bias as copies.",

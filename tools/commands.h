@@ -10,6 +10,7 @@
 #include "graph/validate.h"
 #include "runtime/executor.h"
 #include "tools/flags.h"
+#include "tools/tokenizer_flags.h"
 
 namespace rill {
 
@@ -132,6 +133,17 @@ std::vector<Flag> BertHfFlags();
 absl::Status CheckBertHf(const std::string& subcommand,
                          const BertHfShared& shared);
 absl::Status RunBertHf(const Operands& operands, const BertHfShared& shared);
+
+// bert's make-classification-data (tools/bert_classify_command.cc): its own
+// flags, and the values of those it shares with make-data.
+struct BertClassifyShared {
+  const TokenizerFlagValues& tokenizer;
+  std::string input, output;
+  int64_t max_seq_length;
+};
+std::vector<Flag> BertClassifyFlags();
+absl::Status CheckBertClassify(const BertClassifyShared& shared);
+absl::Status RunBertClassify(const BertClassifyShared& shared);
 
 std::vector<Flag> TokenizeFlags();
 absl::Status CheckTokenizeFlags(const Operands& operands);

@@ -116,10 +116,26 @@ struct Fetched {
   int bf16_kernels = 0;
 };
 
-// The five outputs and every Parameter's gradient.
+// A model's goldens: its outputs, feeds and the stem prefix of its files.
+struct GoldenModel {
+  std::vector<std::string> outputs;
+  std::map<std::string, Tensor> feeds;
+  std::string prefix;  // "" or "classify/".
+};
+
+GoldenModel Pretraining(DType dtype) {
+  return {
+      {"sequence_output", "pooled_output", "mlm_logits", "nsp_logits", "loss"},
+      Feeds(dtype),
+      ""};
+}
+
+// The five outputs and every Parameter's gradient (the model's, when
+// given).
 Fetched RunWithGradients(Graph graph, DType dtype,
-                         const ExecutorOptions& options,
-                         const std::string& act) {
+                         const ExecutorOptions& options, const std::string& act,
+                         GoldenModel model = {}) {
+  if (model.outputs.empty()) model = Pretraining(dtype);
   Fetched run;
   auto valid = ValidateGraph({graph, {}});
   EXPECT_TRUE(valid.ok()) << valid.status();
@@ -131,19 +147,18 @@ Fetched RunWithGradients(Graph graph, DType dtype,
   EXPECT_TRUE(grad.ok()) << grad.status();
   if (!grad.ok()) return run;
   std::vector<std::string> fetches;
-  for (const char* out : {"sequence_output", "pooled_output", "mlm_logits",
-                          "nsp_logits", "loss"}) {
+  for (const std::string& out : model.outputs) {
     fetches.push_back(out);
-    run.names.push_back(absl::StrCat(act, "_", out));
+    run.names.push_back(absl::StrCat(model.prefix, act, "_", out));
   }
   for (size_t k = 0; k < grad->wrt.size(); ++k) {
     fetches.push_back(grad->gradients[k]);
-    run.names.push_back(absl::StrCat(act, "_d_", grad->wrt[k]));
+    run.names.push_back(absl::StrCat(model.prefix, act, "_d_", grad->wrt[k]));
   }
   auto ex = Executor::Create(std::move(grad->graph), options);
   EXPECT_TRUE(ex.ok()) << ex.status();
   if (!ex.ok()) return run;
-  auto got = (*ex)->Run(Feeds(dtype), fetches);
+  auto got = (*ex)->Run(model.feeds, fetches);
   EXPECT_TRUE(got.ok()) << got.status();
   if (got.ok()) run.values = *got;
   run.bf16_kernels = (*ex)->last_plan_stats().bf16_kernels;
@@ -215,6 +230,128 @@ TEST_P(BertGoldens, Float32AndBf16OneDnnMatchPyTorchNormwise) {
 
 INSTANTIATE_TEST_SUITE_P(Bert, BertGoldens,
                          testing::Values("gelu", "gelu_new"));
+
+// BertForSequenceClassification (num_labels 3) against PyTorch's: the
+// shared encoder and pooler, then the classifier on the pooled output.
+const std::string kClassifyHf = kDir + "/classify/hf";
+
+GoldenModel Classifier(DType dtype) {
+  GoldenModel m{
+      {"sequence_output", "pooled_output", "logits", "loss"}, {}, "classify/"};
+  for (const char* in : kBertClassifierInputs) {
+    m.feeds[in] = Golden(std::string(in) == "labels" ? "classify/labels" : in);
+  }
+  return m;
+}
+
+Graph ClassifierGraph(const std::string& act, DType dtype) {
+  BertSpec s = HfSpec(act);
+  s.set_num_labels(3);
+  s.set_max_predictions_per_seq(0);
+  auto g = BuildBertGraph(Options(s, dtype));
+  EXPECT_TRUE(g.ok()) << g.status();
+  if (!g.ok()) return Graph();
+  absl::Status status = ImportHfBertWeights(kClassifyHf, &*g);
+  EXPECT_TRUE(status.ok()) << status;
+  return *g;
+}
+
+TEST_P(BertGoldens, ClassifierMatchesPyTorch) {
+  const std::string act = GetParam();
+  Fetched f64 =
+      RunWithGradients(ClassifierGraph(act, DType::kF64), DType::kF64,
+                       {Backend::kReference}, act, Classifier(DType::kF64));
+  // 4 outputs; 5 embedding, 16 per layer, 2 pooler, 2 classifier params.
+  ASSERT_EQ(f64.names.size(), 4u + 5 + 16 * 2 + 2 + 2);
+  ASSERT_EQ(f64.values.size(), f64.names.size());
+  for (size_t k = 0; k < f64.values.size(); ++k) {
+    EXPECT_LT(MaxError(f64.values[k], Golden(f64.names[k]), f64.names[k]), 1e-9)
+        << f64.names[k];
+  }
+  const Fetched f32 =
+      RunWithGradients(ClassifierGraph(act, DType::kF32), DType::kF32,
+                       {Backend::kOneDnn}, act, Classifier(DType::kF32));
+  ASSERT_EQ(f32.values.size(), f64.names.size());
+  const auto [err, where] = WorstNormwiseError(f32);
+  EXPECT_LT(err, 1e-4) << where;
+  std::printf("%s classifier: f64 within 1e-9, f32 oneDNN normwise %.3g\n",
+              act.c_str(), err);
+}
+
+// The encoder and pooler are the pretraining graph's: the same Parameters
+// (names, shapes, initial values), only the heads differ.
+TEST(Bert, ClassifierSharesTheEncoderWithPretraining) {
+  BertSpec s = HfSpec("gelu");
+  s.set_initializer_range(0.02);
+  auto pretraining = BuildBertGraph(Options(s, DType::kF32));
+  s.set_num_labels(4);
+  auto classifier = BuildBertGraph(Options(s, DType::kF32));
+  ASSERT_TRUE(pretraining.ok() && classifier.ok());
+  std::vector<std::string> heads;
+  for (const Node& n : classifier->node()) {
+    if (n.op() != "Parameter") continue;
+    Node* same = FindNode(&*pretraining, n.name());
+    if (same == nullptr) {
+      heads.push_back(n.name());
+      continue;
+    }
+    EXPECT_EQ(SourceValue(n, 1 << 22)->shape(),
+              SourceValue(*same, 1 << 22)->shape())
+        << n.name();
+    EXPECT_TRUE(MessageDifferencer::Equals(n, *same)) << n.name();
+  }
+  EXPECT_EQ(heads,
+            (std::vector<std::string>{"classifier.weight", "classifier.bias"}));
+  for (const Node& n : pretraining->node()) {
+    if (n.op() == "Parameter" && n.name().rfind("cls.", 0) == 0) {
+      EXPECT_EQ(FindNode(&*classifier, n.name()), nullptr) << n.name();
+    }
+  }
+  std::vector<std::string> inputs,
+      outputs(classifier->output().begin(), classifier->output().end());
+  for (const Node& n : classifier->node()) {
+    if (n.op() == "Input") inputs.push_back(n.name());
+  }
+  EXPECT_EQ(inputs, std::vector<std::string>(std::begin(kBertClassifierInputs),
+                                             std::end(kBertClassifierInputs)));
+  EXPECT_EQ(outputs,
+            (std::vector<std::string>{"sequence_output", "pooled_output",
+                                      "logits", "loss"}));
+  // Classifier dropout defaults to hidden_dropout_prob.
+  s.set_hidden_dropout_prob(0.1);
+  auto dropped = BuildBertGraph(Options(s, DType::kF32));
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_NE(FindNode(&*dropped, "classifier/dropout"), nullptr);
+  s.set_classifier_dropout(0);
+  dropped = BuildBertGraph(Options(s, DType::kF32));
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_EQ(FindNode(&*dropped, "classifier/dropout"), nullptr);
+  ModelSpec spec;
+  *spec.mutable_bert() = s;
+  const std::vector<Metric> metrics = DefaultMetrics(spec);
+  ASSERT_EQ(metrics.size(), 2u);
+  EXPECT_EQ(metrics[0].name(), "accuracy");
+  EXPECT_EQ(metrics[1].kind(), "macro_f1");
+  EXPECT_EQ(metrics[1].logits(), "logits");
+  EXPECT_EQ(metrics[1].labels(), "labels");
+}
+
+// A label outside [0, num_labels) is refused with its row before anything
+// runs.
+TEST(Bert, ClassifierLabelOutOfRangeIsRefusedNamingTheRow) {
+  auto valid = ValidateGraph({ClassifierGraph("gelu", DType::kF64), {}});
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  auto ex = Executor::Create(*std::move(valid), {Backend::kReference});
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  std::map<std::string, Tensor> feeds = Classifier(DType::kF64).feeds;
+  ASSERT_TRUE((*ex)->Run(feeds, {"loss"}).ok());
+  feeds["labels"].data<int64_t>()[2] = 3;
+  auto bad = (*ex)->Run(feeds, {"loss"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "feed 'labels': row 2, element 0 is 3, but the input allows only "
+            "0, 1, 2");
+}
 
 // The word embeddings' gradient sums the lookup's and the decoder's: with
 // the decoder reading an untied copy it is the lookup's alone (PyTorch's,
@@ -358,6 +495,15 @@ TEST(Bert, SpecErrorsNameTheField) {
               "bert.hidden_size: 15: must be divisible by num_attention_heads");
   ExpectError(build([](BertSpec& s) { s.set_hidden_act("relu"); }),
               "bert.hidden_act: 'relu'");
+  ExpectError(build([](BertSpec& s) { s.set_num_labels(1); }),
+              "bert.num_labels: 1: must be >= 2");
+  ExpectError(build([](BertSpec& s) { s.set_num_labels(-3); }),
+              "bert.num_labels: -3");
+  ExpectError(build([](BertSpec& s) {
+                s.set_num_labels(2);
+                s.set_classifier_dropout(1.5);
+              }),
+              "bert.classifier_dropout: 1.5: must be in [0, 1)");
   ExpectError(build([](BertSpec& s) { s.set_seq_length(17); }),
               "bert.seq_length: 17: must be <= max_position_embeddings 16");
   ExpectError(build([](BertSpec& s) { s.set_vocab_size(0); }),
@@ -445,24 +591,56 @@ TEST(Bert, ImportErrorsNameTheEntryAndLeaveTheGraph) {
   EXPECT_EQ(g->SerializeAsString(), before);
 }
 
+// Exports `g` to a new `out` and checks each file equals the golden
+// <golden_prefix><stem>; returns the number of files.
+int ExportMatchingGoldens(const Graph& g, const std::string& out,
+                          const std::string& golden_prefix) {
+  fs::remove_all(out);
+  fs::create_directories(out);
+  absl::Status s = ExportHfBertWeights(g, {}, out);
+  EXPECT_TRUE(s.ok()) << s;
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(out)) {
+    ++files;
+    const std::string stem = e.path().stem().string();
+    auto got = ReadNpy(e.path().string(), 1 << 20);
+    EXPECT_TRUE(got.ok()) << got.status();
+    if (!got.ok()) continue;
+    EXPECT_EQ(MaxError(*got, Golden(golden_prefix + stem), stem), 0) << stem;
+  }
+  return files;
+}
+
+// A classifier's state_dict (bert.* and classifier.*, no tied entries)
+// round-trips through export and import.
+TEST(Bert, ClassifierExportsAndImportsHfNames) {
+  Graph g = ClassifierGraph("gelu", DType::kF64);
+  const std::string out = absl::StrCat(testing::TempDir(), "/classifier");
+  EXPECT_EQ(ExportMatchingGoldens(g, out, "classify/hf/"), 5 + 16 * 2 + 2 + 2);
+  auto spec = ReadHfBertConfig(kClassifyHf + "/config.json");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE(spec->has_classifier_dropout());  // null: hidden's.
+  // A pretraining directory has no classifier; a classifier's has cls.*
+  // entries the pretraining graph lacks.
+  ExpectError(ImportHfBertWeights(kHf, &g),
+              "missing entry 'classifier.weight'");
+  fs::copy(kHf + "/cls.seq_relationship.bias.npy",
+           out + "/cls.seq_relationship.bias.npy");
+  ExpectError(ImportHfBertWeights(out, &g),
+              "extra entry 'cls.seq_relationship.bias': not a parameter of "
+              "BertForSequenceClassification");
+  fs::remove(out + "/cls.seq_relationship.bias.npy");
+  Graph fresh = ClassifierGraph("gelu", DType::kF64);
+  ASSERT_TRUE(ImportHfBertWeights(out, &fresh).ok());
+}
+
 // Export writes the Parameters and the tied entries, equal to what was
 // imported; a BertModel's directory (no "bert." prefix, no heads) imports
 // the encoder alone.
 TEST(Bert, ExportRoundTripsAndBertModelImports) {
   Graph g = GoldenGraph("gelu", DType::kF64);
   const std::string out = absl::StrCat(testing::TempDir(), "/exported");
-  fs::remove_all(out);
-  fs::create_directories(out);
-  ASSERT_TRUE(ExportHfBertWeights(g, {}, out).ok());
-  int files = 0;
-  for (const auto& e : fs::directory_iterator(out)) {
-    ++files;
-    const std::string stem = e.path().stem().string();
-    auto got = ReadNpy(e.path().string(), 1 << 20);
-    ASSERT_TRUE(got.ok()) << got.status();
-    EXPECT_EQ(MaxError(*got, Golden("hf/" + stem), stem), 0) << stem;
-  }
-  EXPECT_EQ(files, 5 + 16 * 2 + 2 + 5 + 2 + 2);
+  EXPECT_EQ(ExportMatchingGoldens(g, out, "hf/"), 5 + 16 * 2 + 2 + 5 + 2 + 2);
   const std::string model = absl::StrCat(testing::TempDir(), "/bert_model");
   fs::remove_all(model);
   fs::create_directories(model);

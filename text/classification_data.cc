@@ -1,0 +1,244 @@
+#include "text/classification_data.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace rill {
+namespace {
+
+// The lines of `text`, each without its "\n" (and a trailing "\r"); a
+// final newline ends the last line rather than starting an empty one.
+std::vector<std::string_view> Lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    text = end == std::string_view::npos ? std::string_view()
+                                         : text.substr(end + 1);
+  }
+  return lines;
+}
+
+bool Blank(std::string_view s) {
+  return absl::StripAsciiWhitespace(absl::string_view(s.data(), s.size()))
+      .empty();
+}
+
+absl::Status LineError(const std::string& source, int64_t line,
+                       const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat(source, ":", line, ": ", why));
+}
+
+// One line's columns before the labels are known.
+struct Row {
+  std::string label;
+  std::vector<int32_t> a, b;
+  int64_t line = 0;
+};
+
+absl::StatusOr<std::vector<int32_t>> Tokens(std::string_view text,
+                                            const char* column,
+                                            const std::string& source,
+                                            int64_t line,
+                                            const BertTokenizer& tokenizer) {
+  std::vector<int32_t> ids;
+  absl::Status s = tokenizer.Encode(text, &ids);
+  if (!s.ok()) {
+    return LineError(source, line, absl::StrCat(column, ": ", s.message()));
+  }
+  if (ids.empty()) {
+    return LineError(source, line,
+                     absl::StrCat(column, " is empty (no token in it)"));
+  }
+  return ids;
+}
+
+absl::StatusOr<Row> ParseRow(std::string_view line, const std::string& source,
+                             int64_t number, const BertTokenizer& tokenizer) {
+  std::vector<absl::string_view> columns =
+      absl::StrSplit(absl::string_view(line.data(), line.size()), '\t');
+  if (columns.size() < 2 || columns.size() > 3) {
+    return LineError(source, number,
+                     absl::StrCat(columns.size(),
+                                  " columns: expected label<TAB>text or "
+                                  "label<TAB>text<TAB>text_b"));
+  }
+  Row row;
+  row.line = number;
+  row.label = std::string(absl::StripAsciiWhitespace(columns[0]));
+  if (row.label.empty()) return LineError(source, number, "empty label");
+  ASSIGN_OR_RETURN(
+      row.a, Tokens(std::string_view(columns[1].data(), columns[1].size()),
+                    "text", source, number, tokenizer));
+  if (columns.size() == 3) {
+    ASSIGN_OR_RETURN(
+        row.b, Tokens(std::string_view(columns[2].data(), columns[2].size()),
+                      "text_b", source, number, tokenizer));
+  }
+  return row;
+}
+
+// Drops tokens from the end of the longer segment (B's on a tie), as
+// run_classifier.py's _truncate_seq_pair, until a + b fit in `room`.
+int64_t TruncatePair(std::vector<int32_t>& a, std::vector<int32_t>& b,
+                     size_t room) {
+  int64_t dropped = 0;
+  while (a.size() + b.size() > room) {
+    (a.size() > b.size() ? a : b).pop_back();
+    ++dropped;
+  }
+  return dropped;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ParseNameList(
+    std::string_view text, const std::string& source, const std::string& what) {
+  std::vector<std::string> names;
+  std::map<std::string, int64_t> seen;
+  int64_t number = 0;
+  for (std::string_view line : Lines(text)) {
+    ++number;
+    const std::string name(absl::StripAsciiWhitespace(
+        absl::string_view(line.data(), line.size())));
+    if (name.empty()) return LineError(source, number, "empty " + what);
+    auto [it, added] = seen.emplace(name, number);
+    if (!added) {
+      return LineError(
+          source, number,
+          absl::StrCat(what, " '", name, "' is listed twice (first on line ",
+                       it->second, ")"));
+    }
+    names.push_back(name);
+  }
+  if (names.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": no ", what, " (one per line)"));
+  }
+  return names;
+}
+
+absl::StatusOr<LabelledText> ReadLabelledText(
+    std::string_view text, const std::string& source,
+    const BertTokenizer& tokenizer, std::vector<std::string>* label_names) {
+  std::vector<Row> rows;
+  int64_t number = 0;
+  for (std::string_view line : Lines(text)) {
+    ++number;
+    if (Blank(line)) {
+      return LineError(source, number, "empty line: expected label<TAB>text");
+    }
+    ASSIGN_OR_RETURN(Row row, ParseRow(line, source, number, tokenizer));
+    rows.push_back(std::move(row));
+  }
+  if (rows.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": no examples (label<TAB>text lines)"));
+  }
+  if (label_names->empty()) {
+    std::set<std::string> found;
+    for (const Row& r : rows) found.insert(r.label);
+    label_names->assign(found.begin(), found.end());
+  }
+  std::map<std::string, int64_t> ids;
+  for (size_t i = 0; i < label_names->size(); ++i) ids[(*label_names)[i]] = i;
+  LabelledText out;
+  for (Row& r : rows) {
+    auto it = ids.find(r.label);
+    if (it == ids.end()) {
+      return LineError(
+          source, r.line,
+          absl::StrCat("unknown label '", r.label, "': the labels are ",
+                       absl::StrJoin(*label_names, ", ")));
+    }
+    out.pairs |= !r.b.empty();
+    out.examples.push_back(
+        {it->second, std::move(r.a), std::move(r.b), r.line});
+  }
+  return out;
+}
+
+std::vector<int32_t> MostFrequentPieces(
+    const std::vector<LabelledExample>& examples, int64_t n) {
+  std::map<int32_t, int64_t> counts;
+  for (const LabelledExample& e : examples) {
+    for (const auto* text : {&e.a, &e.b}) {
+      for (int32_t id : *text) ++counts[id];
+    }
+  }
+  std::vector<std::pair<int64_t, int32_t>> order;  // (-count, id)
+  for (const auto& [id, count] : counts) order.push_back({-count, id});
+  std::sort(order.begin(), order.end());
+  std::vector<int32_t> pieces;
+  for (size_t i = 0; i < order.size() && static_cast<int64_t>(i) < n; ++i) {
+    pieces.push_back(order[i].second);
+  }
+  return pieces;
+}
+
+absl::StatusOr<ClassificationArrays> MakeClassificationArrays(
+    const std::vector<LabelledExample>& examples, const Vocab& vocab,
+    int64_t max_seq_length, const std::vector<int32_t>& bow_pieces) {
+  const int32_t cls = vocab.Find("[CLS]"), sep = vocab.Find("[SEP]");
+  if (cls < 0 || sep < 0) {
+    return absl::InvalidArgumentError("the vocabulary has no [CLS] or [SEP]");
+  }
+  const int64_t n = static_cast<int64_t>(examples.size()), s = max_seq_length;
+  ClassificationArrays out;
+  for (const char* name : {"input_ids", "token_type_ids", "attention_mask"}) {
+    ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(DType::kI64, Shape{n, s}));
+    out.arrays.push_back({name, std::move(t)});
+  }
+  ASSIGN_OR_RETURN(Tensor labels, Tensor::Allocate(DType::kI64, Shape{n}));
+  for (int64_t r = 0; r < n; ++r) {
+    const LabelledExample& e = examples[r];
+    labels.data<int64_t>()[r] = e.label;
+    std::vector<int32_t> a = e.a, b = e.b;
+    const bool pair = !b.empty();
+    // [CLS] A [SEP], and B [SEP] for a pair.
+    const size_t room = s - (pair ? 3 : 2);
+    out.truncated += TruncatePair(a, b, room) > 0;
+    std::vector<int32_t> tokens = {cls};
+    tokens.insert(tokens.end(), a.begin(), a.end());
+    tokens.push_back(sep);
+    const size_t b_start = tokens.size();
+    if (pair) {
+      tokens.insert(tokens.end(), b.begin(), b.end());
+      tokens.push_back(sep);
+    }
+    int64_t* ids = out.arrays[0].second.data<int64_t>() + r * s;
+    int64_t* types = out.arrays[1].second.data<int64_t>() + r * s;
+    int64_t* mask = out.arrays[2].second.data<int64_t>() + r * s;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      ids[i] = tokens[i];
+      types[i] = i >= b_start;
+      mask[i] = 1;
+    }
+  }
+  out.arrays.push_back({"labels", std::move(labels)});
+  if (bow_pieces.empty()) return out;
+  const int64_t f = static_cast<int64_t>(bow_pieces.size());
+  std::map<int32_t, int64_t> feature;
+  for (int64_t k = 0; k < f; ++k) feature[bow_pieces[k]] = k;
+  ASSIGN_OR_RETURN(Tensor bow, Tensor::Allocate(DType::kF32, Shape{n, f}));
+  for (int64_t r = 0; r < n; ++r) {
+    for (const auto* text : {&examples[r].a, &examples[r].b}) {
+      for (int32_t id : *text) {
+        auto it = feature.find(id);
+        if (it != feature.end()) bow.data<float>()[r * f + it->second] += 1;
+      }
+    }
+  }
+  out.arrays.push_back({"bow", std::move(bow)});
+  return out;
+}
+
+}  // namespace rill

@@ -1,0 +1,74 @@
+#ifndef RILL_TEXT_CLASSIFICATION_DATA_H_
+#define RILL_TEXT_CLASSIFICATION_DATA_H_
+
+// Labelled text as the arrays of BERT's sequence (pair) classifier
+// (models/bert.h, num_labels), made as google-research/bert's
+// run_classifier.py makes its features: [CLS] A [SEP] (B [SEP]), token
+// types 0 for [CLS] A [SEP] and 1 for B [SEP], zero padding to
+// max_seq_length, and a pair truncated longest first (one token at a time
+// from the end of the longer segment, B's on a tie) until it fits.
+//
+// Input: one example per line, "label<TAB>text" or "label<TAB>text<TAB>
+// text_b" (UTF-8; a trailing CR is dropped). Also, for a bag-of-words
+// baseline, each example's wordpiece counts over a fixed list of pieces.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "text/wordpiece.h"
+
+namespace rill {
+
+struct LabelledExample {
+  int64_t label = 0;
+  std::vector<int32_t> a, b;  // Wordpiece ids, untruncated; b empty: single.
+  int64_t line = 0;           // In the source, from 1.
+};
+
+struct LabelledText {
+  std::vector<LabelledExample> examples;
+  bool pairs = false;  // Some line has a second text.
+};
+
+// Names, one per line, id = line number from 0: the label names, or the
+// wordpieces of bag-of-words features. Errors name the file and line, and
+// call a name `what`: an empty name, a name listed twice, none at all.
+absl::StatusOr<std::vector<std::string>> ParseNameList(
+    std::string_view text, const std::string& source,
+    const std::string& what = "label");
+
+// Reads and tokenizes the lines. With `label_names` empty, the names found
+// become the labels, in sorted order, and are stored there; otherwise a
+// name not listed is an error. Errors name `source` and the line: a
+// missing TAB, more than three columns, an empty label, an empty text (or
+// one with no token), invalid UTF-8; and an empty input.
+absl::StatusOr<LabelledText> ReadLabelledText(
+    std::string_view text, const std::string& source,
+    const BertTokenizer& tokenizer, std::vector<std::string>* label_names);
+
+// The `n` most frequent wordpiece ids of the examples (both texts, whole),
+// most frequent first, ties to the smaller id; fewer when the examples
+// hold fewer distinct pieces.
+std::vector<int32_t> MostFrequentPieces(
+    const std::vector<LabelledExample>& examples, int64_t n);
+
+// The arrays: input_ids, token_type_ids, attention_mask i64 [n, S], labels
+// i64 [n]; and, with `bow_pieces` not empty, bow f32 [n, F]: element
+// (i, k) counts bow_pieces[k] in example i's texts (whole, not
+// truncated). `truncated` is the number of examples that lost tokens.
+struct ClassificationArrays {
+  std::vector<std::pair<std::string, Tensor>> arrays;
+  int64_t truncated = 0;
+};
+absl::StatusOr<ClassificationArrays> MakeClassificationArrays(
+    const std::vector<LabelledExample>& examples, const Vocab& vocab,
+    int64_t max_seq_length, const std::vector<int32_t>& bow_pieces);
+
+}  // namespace rill
+
+#endif  // RILL_TEXT_CLASSIFICATION_DATA_H_
