@@ -158,18 +158,27 @@ std::string Renamed(const InitFrom& spec, const std::string& name) {
 
 bool IsSeparator(char c) { return c == '.' || c == '/'; }
 
-// The prefix rename that most pairs of names agree on: pairs whose names
-// end alike from a name component on, e.g. "encoder.l0.w" and
-// "bert.encoder.l0.w" vote for "" -> "bert.". nullopt when none does.
+std::string Renamed(const PrefixRename& r, const std::string& name) {
+  InitFrom one;
+  *one.add_rename() = r;
+  return Renamed(one, name);
+}
+
+// The prefix rename that makes the most source names match, among those
+// that pairs of names vote for: pairs that end alike from a name component
+// on, e.g. "encoder.l0.w" and "bert.encoder.l0.w" vote for "" -> "bert.".
+// nullopt when none matches anything.
 std::optional<PrefixRename> SuggestRename(
     const std::vector<std::string>& source,
-    const std::vector<std::string>& graph) {
-  constexpr size_t kMaxNames = 400;
+    const std::map<std::string, Tensor*>& params) {
+  constexpr size_t kMaxNames = 400, kMaxTried = 20;
   std::map<std::pair<std::string, std::string>, int> votes;
   for (size_t i = 0; i < std::min(source.size(), kMaxNames); ++i) {
     const std::string& s = source[i];
-    for (size_t j = 0; j < std::min(graph.size(), kMaxNames); ++j) {
-      const std::string& g = graph[j];
+    size_t j = 0;
+    for (auto p = params.begin(); p != params.end() && j < kMaxNames;
+         ++p, ++j) {
+      const std::string& g = p->first;
       size_t n = 0;
       while (n < s.size() && n < g.size() &&
              s[s.size() - 1 - n] == g[g.size() - 1 - n]) {
@@ -186,14 +195,26 @@ std::optional<PrefixRename> SuggestRename(
       ++votes[{s.substr(0, s.size() - n), g.substr(0, g.size() - n)}];
     }
   }
-  if (votes.empty()) return std::nullopt;
-  auto best = std::max_element(
-      votes.begin(), votes.end(),
-      [](const auto& a, const auto& b) { return a.second < b.second; });
-  PrefixRename r;
-  r.set_from(best->first.first);
-  r.set_to(best->first.second);
-  return r;
+  std::vector<std::pair<int, std::pair<std::string, std::string>>> ranked;
+  for (const auto& [rename, count] : votes) ranked.push_back({-count, rename});
+  std::sort(ranked.begin(), ranked.end());
+  if (ranked.size() > kMaxTried) ranked.resize(kMaxTried);
+  std::optional<PrefixRename> best;
+  int best_matches = 0;
+  for (const auto& [unused, rename] : ranked) {
+    PrefixRename r;
+    r.set_from(rename.first);
+    r.set_to(rename.second);
+    int matches = 0;
+    for (const std::string& name : source) {
+      matches += params.count(Renamed(r, name)) > 0;
+    }
+    if (matches > best_matches) {
+      best = r;
+      best_matches = matches;
+    }
+  }
+  return best;
 }
 
 std::string FewNames(const std::vector<std::string>& names) {
@@ -215,18 +236,16 @@ absl::Status NoMatchError(const Source& source,
       ": the graph has ", FewNames(graph), " (", graph.size(),
       " parameters); the source has ", FewNames(names), " (", names.size(),
       " entries)");
-  std::optional<PrefixRename> r = SuggestRename(names, graph);
+  std::optional<PrefixRename> r = SuggestRename(names, params);
   if (!r.has_value()) {
     absl::StrAppend(&why,
                     "; map the source's names to the graph's with "
                     "init_from.rename { from: ... to: ... }");
     return InitError(why);
   }
-  InitFrom trial;
-  *trial.add_rename() = *r;
   int matches = 0;
   for (const std::string& name : names) {
-    matches += params.count(Renamed(trial, name)) > 0;
+    matches += params.count(Renamed(*r, name)) > 0;
   }
   absl::StrAppend(&why, "; try init_from { rename { from: \"", r->from(),
                   "\" to: \"", r->to(), "\" } }, which matches ", matches,
