@@ -53,16 +53,34 @@ struct Source {
       return absl::OkStatus();
     }
     ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(e.file, max_bytes));
-    if (file.bytes().size() <
-        static_cast<size_t>(e.npy_offset) + into.byte_size()) {
+    if (file.bytes().size() < static_cast<size_t>(e.npy_offset) +
+                                  into.num_elements() * DTypeSize(e.dtype)) {
       return absl::DataLossError(absl::StrCat(
           "init_from: ", e.file, ": shorter than when it was checked"));
     }
-    std::memcpy(into.raw_data(), file.bytes().data() + e.npy_offset,
-                into.byte_size());
+    const char* data = file.bytes().data() + e.npy_offset;
+    if (e.dtype == into.dtype()) {
+      std::memcpy(into.raw_data(), data, into.byte_size());
+      return absl::OkStatus();
+    }
+    float* to = into.data<float>();  // Converted: Converts() allowed it.
+    for (int64_t i = 0; i < into.num_elements(); ++i) {
+      double v;
+      std::memcpy(&v, data + i * sizeof(double), sizeof(double));
+      to[i] = static_cast<float>(v);
+    }
     return absl::OkStatus();
   }
 };
+
+// Whether entry `e` can be loaded into `into`: the same dtype, or, from a
+// .npy file, f64 into f32 (PyTorch exports in double, as `rill bert
+// import-hf` accepts them).
+bool Converts(const SourceEntry& e, const Tensor& into) {
+  return e.dtype == into.dtype() ||
+         (e.npy_offset >= 0 && e.dtype == DType::kF64 &&
+          into.dtype() == DType::kF32);
+}
 
 // What a file that is no rill checkpoint is, from its first bytes.
 std::string DescribeFile(absl::string_view head) {
@@ -341,7 +359,7 @@ absl::StatusOr<InitFromReport> LoadInitialValues(
           " both rename to parameter '", target, "'"));
     }
     const Tensor& into = *p->second;
-    if (e.dtype != into.dtype() || !(e.shape == into.shape())) {
+    if (!Converts(e, into) || !(e.shape == into.shape())) {
       return InitError(
           absl::StrCat("parameter '", target, "' is ",
                        TypeOf(into.dtype(), into.shape()), " in the graph but ",
