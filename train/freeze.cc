@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -13,25 +14,35 @@ bool MatchesPattern(const std::string& pattern, const std::string& name) {
   return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
 }
 
+absl::StatusOr<PatternMatch> MatchPatterns(
+    const google::protobuf::RepeatedPtrField<std::string>& patterns,
+    const std::string& field, const std::vector<std::string>& names) {
+  PatternMatch match{std::vector<bool>(names.size(), false)};
+  for (int k = 0; k < patterns.size(); ++k) {
+    const std::string& pattern = patterns[k];
+    const std::string where =
+        absl::StrCat(field, "[", k, "] = \"", pattern, "\"");
+    if (pattern.empty()) {
+      return absl::InvalidArgumentError(where + ": an empty pattern");
+    }
+    bool any = false;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (!MatchesPattern(pattern, names[i])) continue;
+      match.matched[i] = any = true;
+    }
+    if (!any) match.unmatched.push_back(where + ": matches no parameter");
+  }
+  return match;
+}
+
 absl::StatusOr<FreezePlan> PlanFreeze(const TrainConfig& config,
                                       const std::vector<std::string>& names) {
+  ASSIGN_OR_RETURN(PatternMatch match,
+                   MatchPatterns(config.freeze(), "freeze", names));
   FreezePlan plan;
-  std::vector<bool> frozen(names.size(), false);
-  for (int k = 0; k < config.freeze_size(); ++k) {
-    const std::string& pattern = config.freeze(k);
-    const std::string field =
-        absl::StrCat("freeze[", k, "] = \"", pattern, "\"");
-    if (pattern.empty()) {
-      return absl::InvalidArgumentError(field + ": an empty pattern");
-    }
-    bool matched = false;
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (MatchesPattern(pattern, names[i])) frozen[i] = matched = true;
-    }
-    if (!matched) plan.warnings.push_back(field + ": matches no parameter");
-  }
+  plan.warnings = std::move(match.unmatched);
   for (size_t i = 0; i < names.size(); ++i) {
-    (frozen[i] ? plan.frozen : plan.trained).push_back(names[i]);
+    (match.matched[i] ? plan.frozen : plan.trained).push_back(names[i]);
   }
   if (plan.trained.empty() && !names.empty()) {
     return absl::InvalidArgumentError(

@@ -34,6 +34,19 @@ Optimizer OptimizerForTrained(const Optimizer& optimizer,
 // The fnmatch test freeze and no_decay share: "*" crosses "/" and ".".
 bool MatchesPattern(const std::string& pattern, const std::string& name);
 
+struct PatternMatch {
+  std::vector<bool> matched;  // Per name: whether a pattern matches it.
+  // Per pattern that matches no name: "<field>[k] = \"p\": matches no
+  // parameter".
+  std::vector<std::string> unmatched;
+};
+
+// `names` against the shell patterns of config field `field`; an empty
+// pattern is an error naming it.
+absl::StatusOr<PatternMatch> MatchPatterns(
+    const google::protobuf::RepeatedPtrField<std::string>& patterns,
+    const std::string& field, const std::vector<std::string>& names);
+
 }  // namespace rill
 
 #endif  // RILL_TRAIN_FREEZE_H_
