@@ -188,6 +188,15 @@ absl::StatusOr<TrainSetup> LoadTrainSetup(const TrainConfig& config,
         options.tensorboard_dir,
         ConfigPath(config_dir, "tensorboard_dir", config.tensorboard_dir()));
   }
+  if (setup.resume) {
+    options.config.clear_init_from();
+  } else if (!setup.init_from.empty()) {
+    options.config.mutable_init_from()->set_path(setup.init_from);
+  } else if (config.has_init_from()) {
+    ASSIGN_OR_RETURN(std::string path, ConfigPath(config_dir, "init_from.path",
+                                                  config.init_from().path()));
+    options.config.mutable_init_from()->set_path(path);
+  }
   if (config.loss().empty() && !config.model_spec().empty()) {
     options.config.set_loss("loss");  // The spec's.
   }

@@ -28,6 +28,11 @@ struct TrainSetupOptions {
   std::string precision;
   // What the graph's values (and a model spec's parameters) may take.
   MemoryBudget memory_budget;
+  // Overrides init_from.path (as given: relative to the working directory).
+  std::string init_from;
+  // The run resumes from a checkpoint, which holds every parameter:
+  // init_from is not applied.
+  bool resume = false;
 };
 
 struct TrainSetup {

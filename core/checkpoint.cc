@@ -458,16 +458,15 @@ absl::Status CopyParameterValues(
   return absl::OkStatus();
 }
 
-absl::Status ReadParameterValues(const std::string& path,
-                                 const std::map<std::string, Tensor*>& into,
-                                 bool use_all, int64_t max_bytes) {
+absl::StatusOr<CheckpointParameterViews> CheckpointParameterViews::Open(
+    const std::string& path, int64_t max_bytes) {
   ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path, max_bytes));
   RETURN_IF_ERROR(CheckMagic(file.bytes(), path));
   absl::StatusOr<Parts> parts = ReadParts(file.bytes(), /*drop_pages=*/true);
   if (!parts.ok()) return Annotate(parts.status(), path);
   RETURN_IF_ERROR(Annotate(CheckStep(parts->header.step), path));
+  CheckpointParameterViews out(std::move(file));
   NameChecker names;
-  std::map<std::string, Tensor> views;
   for (size_t i = 0; i < parts->records.size(); ++i) {
     const RawRecord& rec = parts->records[i];
     RETURN_IF_ERROR(Annotate(names.Add(rec.name, i), path));
@@ -477,17 +476,28 @@ absl::Status ReadParameterValues(const std::string& path,
       return Annotate(view.status(),
                       absl::StrCat(path, ": ", TensorLabel(i, rec.name)));
     }
-    views[std::string(rec.name.substr(kParamPrefix.size()))] = *view;
+    out.views_[std::string(rec.name.substr(kParamPrefix.size()))] = *view;
   }
+  return out;
+}
+
+void CheckpointParameterViews::CopyTo(const std::string& name,
+                                      Tensor& into) const {
+  const Tensor& from = views_.at(name);
+  std::memcpy(into.raw_data(), from.raw_data(), from.byte_size());
+  DropPages(absl::string_view(static_cast<const char*>(from.raw_data()),
+                              from.byte_size()));
+}
+
+absl::Status ReadParameterValues(const std::string& path,
+                                 const std::map<std::string, Tensor*>& into,
+                                 bool use_all, int64_t max_bytes) {
+  ASSIGN_OR_RETURN(CheckpointParameterViews file,
+                   CheckpointParameterViews::Open(path, max_bytes));
   std::map<std::string, const Tensor*> saved;
-  for (const auto& [name, t] : views) saved[name] = &t;
+  for (const auto& [name, t] : file.views()) saved[name] = &t;
   RETURN_IF_ERROR(CheckParameterValues(saved, into, use_all, path));
-  for (const auto& [name, value] : into) {
-    const Tensor& from = views.at(name);
-    std::memcpy(value->raw_data(), from.raw_data(), from.byte_size());
-    DropPages(absl::string_view(static_cast<const char*>(from.raw_data()),
-                                from.byte_size()));
-  }
+  for (const auto& [name, value] : into) file.CopyTo(name, *value);
   return absl::OkStatus();
 }
 

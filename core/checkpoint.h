@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "core/mapped_file.h"
 #include "core/status.h"
 #include "core/tensor.h"
 
@@ -88,6 +89,26 @@ absl::Status CopyParameterValues(
 absl::Status ReadParameterValues(const std::string& path,
                                  const std::map<std::string, Tensor*>& into,
                                  bool use_all, int64_t max_bytes);
+
+// The "param/<node>" tensors of checkpoint file `path`, every CRC checked,
+// as views into a read-only mapping of it whose pages are released as they
+// are verified and copied: for callers that pick parameters by name
+// (ReadParameterValues, the trainer's init_from).
+class CheckpointParameterViews {
+ public:
+  static absl::StatusOr<CheckpointParameterViews> Open(const std::string& path,
+                                                       int64_t max_bytes);
+  // Keyed by Parameter node name.
+  const std::map<std::string, Tensor>& views() const { return views_; }
+  // Copies views().at(name) into `into`, of its dtype and shape, and
+  // releases its pages.
+  void CopyTo(const std::string& name, Tensor& into) const;
+
+ private:
+  explicit CheckpointParameterViews(MappedFile file) : file_(std::move(file)) {}
+  MappedFile file_;
+  std::map<std::string, Tensor> views_;
+};
 
 // OK when `c` can be written and read back: step >= 0, every tensor valid()
 // with a non-empty name used once. Names the offending tensor.

@@ -552,7 +552,7 @@ const std::vector<Command>& AllCommands() {
        Ops},
       {"train", "Train a model from a TrainConfig text proto.",
        "train CONFIG [-o DIR] [--resume CKPT_OR_DIR | --overwrite]\n"
-       "      [--check_numerics]",
+       "      [--init_from CKPT_OR_DIR] [--check_numerics]",
        "Trains the graph (or model spec, built as `rill build` does) that\n"
        "CONFIG (a rill.TrainConfig text proto; see proto/train.proto)\n"
        "names: batches of its .npy data, its optimizer and\n"
@@ -562,8 +562,10 @@ const std::vector<Command>& AllCommands() {
        "of this run). Ctrl-C writes a checkpoint and stops; --resume\n"
        "continues exactly where a checkpoint left off (metrics.csv is cut\n"
        "back to its step). A fresh run refuses a DIR that holds another\n"
-       "run unless --overwrite. DIR defaults to train_out.",
-       TrainFlags(), 1, RunTrain},
+       "run unless --overwrite. DIR defaults to train_out. --init_from\n"
+       "(or the config's init_from) starts from pretrained parameters,\n"
+       "matched by name; the config's freeze patterns keep some fixed.",
+       TrainFlags(), 1, RunTrain, CheckTrainFlags},
       {"plot", "Draw a run's metrics.csv as SVG line charts.",
        "plot METRICS.csv -o OUT.svg",
        "Draws one panel per column of METRICS.csv (from rill train) against\n"

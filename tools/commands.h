@@ -94,6 +94,7 @@ absl::Status RunEsn(const Operands& operands);
 
 std::vector<Flag> TrainFlags();
 absl::Status RunTrain(const Operands& operands);
+absl::Status CheckTrainFlags(const Operands& operands);
 
 std::vector<Flag> PlotFlags();
 absl::Status CheckPlotFlags(const Operands& operands);

@@ -17,7 +17,7 @@ namespace {
 
 // The flags of `rill train`.
 struct {
-  std::string output, resume, tensorboard;
+  std::string output, resume, tensorboard, init_from;
   bool overwrite = false, check_numerics = false;
 } flags;
 
@@ -36,6 +36,10 @@ std::vector<Flag> TrainFlags() {
       StringFlag("resume", &flags.resume,
                  "A checkpoint, or a directory whose newest checkpoint "
                  "to resume from."),
+      StringFlag("init_from", &flags.init_from,
+                 "Start from the parameters of a checkpoint (or the newest in "
+                 "a directory) or of a directory of <name>.npy files, "
+                 "matched by name (overrides the config's init_from.path)."),
       StringFlag("tensorboard", &flags.tensorboard,
                  "Write TensorBoard event files to DIR/train and "
                  "DIR/validation (overrides the config's "
@@ -55,6 +59,15 @@ std::vector<Flag> TrainFlags() {
       MemoryBudgetFlag()};
 }
 
+absl::Status CheckTrainFlags(const Operands&) {
+  if (!flags.init_from.empty() && !flags.resume.empty()) {
+    return absl::InvalidArgumentError(
+        "give --init_from or --resume, not both: a resumed run takes every "
+        "parameter from its checkpoint");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunTrain(const std::vector<std::string>& operands) {
   const std::string& config_path = operands[0];
   TrainOptions options;
@@ -72,6 +85,8 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
   setup.threads = CommonFlags().threads;
   setup.precision = CommonFlags().precision;
   setup.memory_budget = CommonFlags().memory_budget;
+  setup.init_from = flags.init_from;
+  setup.resume = !flags.resume.empty();
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
       CreateTrainer(config_path, options, setup);
   RETURN_IF_ERROR(trainer.status());

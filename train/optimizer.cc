@@ -1,11 +1,10 @@
 #include "train/optimizer.h"
 
-#include <fnmatch.h>
-
 #include <cmath>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "train/freeze.h"
 
 namespace rill {
 namespace {
@@ -80,26 +79,13 @@ absl::Status CheckParameters(const std::vector<std::string>& names,
 // Whether each name escapes weight decay; every pattern must match a name.
 absl::StatusOr<std::vector<bool>> MatchNoDecay(
     const AdamW& adamw, const std::vector<std::string>& names) {
-  std::vector<bool> exempt(names.size(), false);
-  for (int k = 0; k < adamw.no_decay_size(); ++k) {
-    const std::string& pattern = adamw.no_decay(k);
-    const std::string field =
-        absl::StrCat("optimizer.adamw.no_decay[", k, "] = \"", pattern, "\"");
-    if (pattern.empty()) {
-      return absl::InvalidArgumentError(field + ": an empty pattern");
-    }
-    bool matched = false;
-    for (size_t i = 0; i < names.size(); ++i) {
-      // No flags: '*' crosses '/', as in Python's fnmatch.
-      if (fnmatch(pattern.c_str(), names[i].c_str(), 0) == 0) {
-        exempt[i] = matched = true;
-      }
-    }
-    if (!matched) {
-      return absl::InvalidArgumentError(field + ": matches no parameter");
-    }
+  ASSIGN_OR_RETURN(
+      PatternMatch match,
+      MatchPatterns(adamw.no_decay(), "optimizer.adamw.no_decay", names));
+  if (!match.unmatched.empty()) {
+    return absl::InvalidArgumentError(match.unmatched.front());
   }
-  return exempt;
+  return match.matched;
 }
 
 absl::StatusOr<Tensor> AllocateState(const std::string& name,

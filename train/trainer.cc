@@ -19,6 +19,8 @@
 #include "graph/autodiff.h"
 #include "graph/fuse_recurrent.h"
 #include "ops/shape_fns.h"
+#include "train/freeze.h"
+#include "train/init_from.h"
 #include "train/progress.h"
 
 namespace rill {
@@ -176,6 +178,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(ValidGraph graph,
   RETURN_IF_ERROR(t->Differentiate(std::move(graph)));
   RETURN_IF_ERROR(t->PlanBest());
   RETURN_IF_ERROR(t->Compile());
+  RETURN_IF_ERROR(t->LoadInitialParameters());
   return t;
 }
 
@@ -394,9 +397,18 @@ absl::Status Trainer::Differentiate(ValidGraph forward) {
                        Executor::Create(*std::move(eval), options));
     }
   }
+  std::vector<std::string> names;
+  for (int i = 0; i < forward.num_nodes(); ++i) {
+    if (forward.node_op(i) == "Parameter")
+      names.push_back(forward.node(i).name());
+  }
+  ASSIGN_OR_RETURN(FreezePlan freeze, PlanFreeze(config_, names));
+  for (const std::string& warning : freeze.warnings) Warn(warning);
+  frozen_names_ = freeze.frozen;
   GradientRequest request;
   request.losses = {config_.loss()};
-  request.wrt_params = true;
+  // Frozen parameters get no gradient, nor the nodes only they need.
+  request.wrt = freeze.trained;
   absl::StatusOr<GradientGraph> grad =
       BuildGradientGraph(std::move(forward), request);
   if (!grad.ok()) return Annotate(grad.status(), "loss");
@@ -419,8 +431,14 @@ absl::Status Trainer::Compile() {
     params_.push_back(value);
     shapes.push_back(value->shape());
   }
-  ASSIGN_OR_RETURN(optimizer_, ParameterOptimizer::Create(
-                                   config_.optimizer(), param_names_, shapes));
+  for (const std::string& name : frozen_names_) {
+    frozen_.push_back(executor_->mutable_value(name));
+  }
+  ASSIGN_OR_RETURN(optimizer_,
+                   ParameterOptimizer::Create(
+                       OptimizerForTrained(config_.optimizer(),
+                                           {param_names_, frozen_names_}),
+                       param_names_, shapes));
   if (config_.steps() > 0) {
     total_steps_ = config_.steps();
   } else {
@@ -539,6 +557,10 @@ absl::StatusOr<Evaluation> Trainer::EvaluateAll() {
       Tensor* to = executor->mutable_value(param_names_[p]);
       std::memcpy(to->raw_data(), params_[p]->raw_data(), to->byte_size());
     }
+    for (size_t p = 0; p < frozen_.size(); ++p) {
+      Tensor* to = executor->mutable_value(frozen_names_[p]);
+      std::memcpy(to->raw_data(), frozen_[p]->raw_data(), to->byte_size());
+    }
   }
   double total = 0;
   for (int64_t begin = 0; begin < n; begin += config_.batch_size()) {
@@ -582,6 +604,10 @@ absl::Status Trainer::Save(const std::string& path) {
   for (size_t p = 0; p < params_.size(); ++p) {
     ASSIGN_OR_RETURN(Tensor copy, params_[p]->Clone());
     c.tensors.push_back({ParamTensorName(param_names_[p]), std::move(copy)});
+  }
+  for (size_t p = 0; p < frozen_.size(); ++p) {
+    ASSIGN_OR_RETURN(Tensor copy, frozen_[p]->Clone());
+    c.tensors.push_back({ParamTensorName(frozen_names_[p]), std::move(copy)});
   }
   for (auto& [name, state] : optimizer_->StateTensors()) {
     ASSIGN_OR_RETURN(Tensor copy, state->Clone());
@@ -719,6 +745,9 @@ absl::Status Trainer::Restore(const std::string& path) {
   for (size_t p = 0; p < params_.size(); ++p) {
     RETURN_IF_ERROR(expect(ParamTensorName(param_names_[p]), params_[p]));
   }
+  for (size_t p = 0; p < frozen_.size(); ++p) {
+    RETURN_IF_ERROR(expect(ParamTensorName(frozen_names_[p]), frozen_[p]));
+  }
   for (auto& [name, state] : optimizer_->StateTensors()) {
     RETURN_IF_ERROR(expect(kOptimizerPrefix + name, state));
   }
@@ -797,6 +826,27 @@ absl::Status Trainer::Restore(const std::string& path) {
   if (best.has_value() && !watched_.empty()) {
     std::tie(best_value_, best_step_, evals_since_best_) = *best;
   }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::LoadInitialParameters() {
+  std::map<std::string, Tensor*> params = executor_->mutable_parameters();
+  std::optional<InitFromReport> report;
+  if (config_.has_init_from()) {
+    ASSIGN_OR_RETURN(report, LoadInitialValues(config_.init_from(), params));
+  }
+  const FreezePlan plan{param_names_, frozen_names_};
+  const InitFromReport* r = report.has_value() ? &*report : nullptr;
+  init_summary_ = InitSummary(r, plan, config_, params, /*full=*/true);
+  std::string brief = InitSummary(r, plan, config_, params, /*full=*/false);
+  if (brief.empty()) return absl::OkStatus();
+  brief.pop_back();  // Log adds the newline.
+  if (!options_.out_dir.empty()) {
+    absl::StrAppend(&brief, "\n(every name, with its type, in ",
+                    (fs::path(options_.out_dir) / "init_from.txt").string(),
+                    ")");
+  }
+  Log(brief);
   return absl::OkStatus();
 }
 
@@ -967,6 +1017,9 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
   std::optional<MetricsLog> metrics;
   if (!options_.out_dir.empty()) {
     ASSIGN_OR_RETURN(metrics, PrepareOutDir());
+    if (!restored_) {
+      RETURN_IF_ERROR(WriteInitSummary(options_.out_dir, init_summary_));
+    }
   }
   RETURN_IF_ERROR(OpenEvents());
   int64_t log_every = config_.log_every() > 0 ? config_.log_every() : 10;

@@ -39,10 +39,11 @@ struct TrainOptions {
   // How to train: the TrainConfig fields loss, batch_size, shuffle, seed,
   // optimizer, schedule, clip_global_norm, accumulation_steps, steps or
   // epochs, eval_every, checkpoint_every, keep_checkpoints, log_every,
-  // precision, metric, keep_best and early_stopping_patience
-  // (proto/train.proto says what each means; errors name them).
-  // The fields that name files (graph, model_spec, data), the validation
-  // split and `threads` are the config layer's, and ignored here.
+  // precision, metric, keep_best, early_stopping_patience, init_from (its
+  // path taken as it is) and freeze (proto/train.proto says what each means;
+  // errors name them). The fields that name files (graph, model_spec, data),
+  // the validation split and `threads` are the config layer's, and ignored
+  // here.
   TrainConfig config;
   // Where checkpoints (ckpt-<step>.rckpt) and metrics.csv go; empty: no
   // files at all. A run that was not restored refuses a directory that
@@ -171,6 +172,8 @@ class Trainer {
   // best checkpoint when it did and keep_best asks for it.
   absl::StatusOr<bool> TrackBest(const Evaluation& e, TrainSummary& summary);
   absl::Status Differentiate(ValidGraph forward);
+  // Loads TrainConfig.init_from and prints the summary of it and freeze.
+  absl::Status LoadInitialParameters();
   absl::Status Compile();
   // Creates the output directory, refuses (or, with `overwrite`, clears) a
   // previous run's files there, and opens metrics.csv at the current step.
@@ -204,8 +207,12 @@ class Trainer {
   // The forward graph without dropout, for Evaluate(); null when the graph
   // has none (executor_ serves).
   std::unique_ptr<Executor> eval_executor_;
-  std::vector<std::string> param_names_;
-  std::vector<Tensor*> params_;
+  // The parameters the optimizer updates (params_), and those
+  // TrainConfig.freeze keeps as they are (saved and restored all the same).
+  std::vector<std::string> param_names_, frozen_names_;
+  std::vector<Tensor*> params_, frozen_;
+  // init_from and freeze as <out>/init_from.txt records them ("": neither).
+  std::string init_summary_;
   std::vector<std::string> fetches_;  // The loss, then each gradient.
   std::unique_ptr<PreparedRun> run_;
   std::vector<Tensor*> run_inputs_;  // run_'s buffer for each data array.
