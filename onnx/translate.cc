@@ -613,6 +613,9 @@ const std::map<std::string, OnnxTranslator>& OnnxTranslators() {
       {"ConstantOfShape", ConstantOfShape},
       {"Constant", ConstantOp},
       {"Expand", Expand},
+      {"LSTM", TranslateRecurrent},
+      {"GRU", TranslateRecurrent},
+      {"RNN", TranslateRecurrent},
   };
   return *table;
 }

@@ -15,6 +15,9 @@ using OnnxTranslator = absl::Status (*)(NodeTranslation&);
 
 const std::map<std::string, OnnxTranslator>& OnnxTranslators();
 
+// LSTM, GRU and RNN (translate_recurrent.cc).
+absl::Status TranslateRecurrent(NodeTranslation& n);
+
 }  // namespace rill
 
 #endif  // RILL_ONNX_TRANSLATE_H_
