@@ -188,29 +188,20 @@ absl::Status Recurrent(NodeTranslation& n) {
       ASSIGN_OR_RETURN(bih, Zeros(n, t, Shape({gh})));
       bhh = bih;
     }
-    std::string h0, c0;
-    if (n.has_input(5)) {
-      ASSIGN_OR_RETURN(std::string h, n.in(5));
+    // initial_h or initial_c (input k) of this direction, or zeros.
+    auto initial = [&](int k) -> absl::StatusOr<std::string> {
+      if (!n.has_input(k)) return Zeros(n, t, Shape({batch, hidden}));
+      ASSIGN_OR_RETURN(std::string s, n.in(k));
       if (batchwise) {
         ASSIGN_OR_RETURN(
-            h, n.Emit("Transpose", {h}, {{"perm", IntListAttr({1, 0, 2})}}));
+            s, n.Emit("Transpose", {s}, {{"perm", IntListAttr({1, 0, 2})}}));
       }
-      ASSIGN_OR_RETURN(h0, pick(h));
-    } else {
-      ASSIGN_OR_RETURN(h0, Zeros(n, t, Shape({batch, hidden})));
-    }
+      return pick(s);
+    };
+    ASSIGN_OR_RETURN(std::string h0, initial(5));
     std::vector<std::string> ins = {x, h0, wd, rd, bih, bhh};
     if (kind.gates == 4) {
-      if (n.has_input(6)) {
-        ASSIGN_OR_RETURN(std::string c, n.in(6));
-        if (batchwise) {
-          ASSIGN_OR_RETURN(
-              c, n.Emit("Transpose", {c}, {{"perm", IntListAttr({1, 0, 2})}}));
-        }
-        ASSIGN_OR_RETURN(c0, pick(c));
-      } else {
-        ASSIGN_OR_RETURN(c0, Zeros(n, t, Shape({batch, hidden})));
-      }
+      ASSIGN_OR_RETURN(std::string c0, initial(6));
       ins.push_back(c0);
     }
     ASSIGN_OR_RETURN(std::string layer,
