@@ -19,19 +19,21 @@ struct {
   int64_t inline_max = 4096;
 } onnx_flags;
 
-// Moves the values of Parameters with more than `inline_max` elements into
-// a checkpoint: the graph keeps their dtype and shape (zeros at load), and
-// `rill run --params` or a TrainConfig's init_from restore them.
+// Writes every Parameter's value to a checkpoint (`rill run --params` reads
+// them all), and drops from the graph the values of those with more than
+// `inline_max` elements: it keeps their dtype and shape (zeros at load).
+// Returns how many were dropped.
 absl::StatusOr<int> SplitWeights(Graph* graph, const std::string& path) {
   Checkpoint ckpt;
+  int dropped = 0;
   for (Node& node : *graph->mutable_node()) {
     if (node.op() != "Parameter" || !node.attr().count("value")) continue;
     const TensorProto& value = node.attr().at("value").tensor();
-    int64_t n = 1;
-    for (int64_t d : value.dims()) n *= d;
-    if (n <= onnx_flags.inline_max) continue;
     ASSIGN_OR_RETURN(Tensor t, TensorFromProto(value, int64_t{1} << 40));
+    const int64_t n = t.num_elements();
     ckpt.tensors.emplace_back(ParamTensorName(node.name()), std::move(t));
+    if (n <= onnx_flags.inline_max) continue;
+    ++dropped;
     auto& attrs = *node.mutable_attr();
     attrs["dtype"] = TypeAttr(value.dtype());
     ShapeProto shape;
@@ -41,7 +43,7 @@ absl::StatusOr<int> SplitWeights(Graph* graph, const std::string& path) {
     attrs.erase("value");
   }
   RETURN_IF_ERROR(WriteCheckpoint(path, ckpt));
-  return static_cast<int>(ckpt.tensors.size());
+  return dropped;
 }
 
 }  // namespace
@@ -51,9 +53,9 @@ std::vector<Flag> ImportOnnxFlags() {
                      "The rill graph to write (text proto if it ends in "
                      ".pbtxt, .txt or .textproto; binary otherwise)."),
           StringFlag("weights_out", &onnx_flags.weights_out,
-                     "Write the values of Parameters larger than "
-                     "--inline_max elements to this checkpoint (for `rill "
-                     "run --params`) and only their shapes to the graph."),
+                     "Write every Parameter's value to this checkpoint (for "
+                     "`rill run --params`) and keep only the shapes of those "
+                     "larger than --inline_max elements in the graph."),
           IntFlag("inline_max", &onnx_flags.inline_max,
                   "With --weights_out: the largest Parameter (in elements) "
                   "kept inline in the graph."),
@@ -100,9 +102,9 @@ absl::Status RunImportOnnx(const Operands& operands) {
                            valid.info(ref.node).shapes[ref.output])
                     .c_str());
   }
-  if (split > 0) {
-    std::printf("  %d parameter values in %s\n", split,
-                onnx_flags.weights_out.c_str());
+  if (!onnx_flags.weights_out.empty()) {
+    std::printf("  parameter values in %s (%d only there)\n",
+                onnx_flags.weights_out.c_str(), split);
   }
   return absl::OkStatus();
 }

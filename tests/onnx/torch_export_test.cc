@@ -78,6 +78,29 @@ INSTANTIATE_TEST_SUITE_P(
                           std::get<1>(info.param));
     });
 
+// --weights_out: the large weights only in the checkpoint, which --params
+// restores; the outputs are PyTorch's again.
+TEST(ImportedModelTest, WeightsOutAndParams) {
+  const std::string graph = TestTempPath("encoder.pbtxt");
+  const std::string ckpt = TestTempPath("encoder.rckpt");
+  CommandResult r = RunRill(
+      absl::StrCat("import-onnx ", kData, "encoder_opset17.onnx -o ", graph,
+                   " --weights_out ", ckpt, " --inline_max 100"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("only there"), std::string::npos) << r.out;
+  const std::string out = TestTempPath("encoder_out");
+  r = RunRill(absl::StrCat("run ", graph, " --feed src=", kData,
+                           "encoder.src.npy --feed pad=", kData,
+                           "encoder.pad.npy --params ", ckpt, " -o ", out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto got = ReadNpy(out + "/out.npy", 1 << 20);
+  auto want = ReadNpy(absl::StrCat(kData, "encoder.out.npy"), 1 << 20);
+  ASSERT_TRUE(got.ok() && want.ok());
+  for (int64_t i = 0; i < want->num_elements(); ++i) {
+    ASSERT_NEAR(got->ElementAsDouble(i), want->ElementAsDouble(i), kTol) << i;
+  }
+}
+
 // The column `loss` of metrics.csv.
 std::vector<double> Losses(const std::string& csv) {
   std::vector<double> losses;
