@@ -630,6 +630,17 @@ const std::vector<Command>& AllCommands() {
        "Transformer; their weights are named as the module's state_dict\n"
        "(in_proj_weight, linear1.weight, encoder.layers.0.norm1.weight).",
        BuildFlags(), 1, RunBuild, CheckBuildFlags},
+      {"import-onnx", "Import an ONNX model as a rill graph.",
+       "import-onnx MODEL.onnx -o GRAPH [--weights_out CKPT]",
+       "Translates MODEL.onnx (ONNX IR 3 to 8, ai.onnx opsets 7 to 17) into\n"
+       "a rill graph of primitive ops: initialisers become Parameters (float)\n"
+       "or Consts, graph inputs become Inputs (dim_params symbolic), graph\n"
+       "outputs keep their names. Shape arithmetic on constants is folded.\n"
+       "Nodes rill cannot import are listed, all of them, in one error, and\n"
+       "nothing is written. --weights_out moves large Parameter values to a\n"
+       "checkpoint for `rill run --params`. See the README's \"Importing\n"
+       "ONNX models\".",
+       ImportOnnxFlags(), 1, RunImportOnnx, CheckImportOnnxFlags},
       {"export-weights",
        "Write a model's weights as PyTorch state_dict .npy files.",
        "export-weights GRAPH [--params CKPT_OR_DIR] -o DIR",

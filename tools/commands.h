@@ -104,6 +104,11 @@ std::vector<Flag> GradFlags();
 absl::Status CheckGradFlags(const Operands& operands);
 absl::Status RunGrad(const Operands& operands);
 
+// `rill import-onnx` (onnx_command.cc).
+std::vector<Flag> ImportOnnxFlags();
+absl::Status CheckImportOnnxFlags(const Operands& operands);
+absl::Status RunImportOnnx(const Operands& operands);
+
 std::vector<Flag> BuildFlags();
 absl::Status CheckBuildFlags(const Operands& operands);
 absl::Status RunBuild(const Operands& operands);

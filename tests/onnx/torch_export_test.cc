@@ -1,0 +1,152 @@
+// Models exported by PyTorch 1.13 (tests/onnx/make_torch_exports.py, which
+// also saved the inputs and PyTorch's outputs), imported and run by rill:
+// outputs within 1e-5 (f32). Then an imported model fine-tuned with
+// `rill grad` and `rill train`.
+
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/npy.h"
+#include "graph/validate.h"
+#include "gtest/gtest.h"
+#include "onnx/import.h"
+#include "runtime/executor.h"
+#include "tests/test_util.h"
+
+namespace rill {
+namespace {
+
+constexpr char kData[] = "tests/onnx/testdata/";
+constexpr double kTol = 1e-5;
+
+struct Export {
+  std::string name;
+  std::vector<std::string> inputs, outputs;
+};
+
+class TorchExportTest
+    : public ::testing::TestWithParam<std::tuple<Export, int>> {};
+
+TEST_P(TorchExportTest, MatchesPyTorch) {
+  const auto& [model, opset] = GetParam();
+  absl::StatusOr<Graph> graph =
+      ImportOnnxFile(absl::StrCat(kData, model.name, "_opset", opset, ".onnx"));
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  LoadedGraph loaded;
+  loaded.graph = *std::move(graph);
+  absl::StatusOr<ValidGraph> valid = ValidateGraph(std::move(loaded));
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  auto exec = Executor::Create(*std::move(valid));
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  std::map<std::string, Tensor> feeds;
+  for (const auto& in : model.inputs) {
+    auto t = ReadNpy(absl::StrCat(kData, model.name, ".", in, ".npy"), 1 << 20);
+    ASSERT_TRUE(t.ok()) << t.status();
+    feeds[in] = *t;
+  }
+  auto got = (*exec)->Run(feeds, model.outputs);
+  ASSERT_TRUE(got.ok()) << got.status();
+  for (size_t k = 0; k < model.outputs.size(); ++k) {
+    auto want =
+        ReadNpy(absl::StrCat(kData, model.name, ".", model.outputs[k], ".npy"),
+                1 << 20);
+    ASSERT_TRUE(want.ok()) << want.status();
+    ASSERT_EQ((*got)[k].shape(), want->shape()) << model.outputs[k];
+    double worst = 0;
+    for (int64_t i = 0; i < want->num_elements(); ++i) {
+      worst = std::max(worst, std::abs((*got)[k].ElementAsDouble(i) -
+                                       want->ElementAsDouble(i)));
+    }
+    EXPECT_LE(worst, kTol) << model.outputs[k];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Exports, TorchExportTest,
+    ::testing::Combine(
+        ::testing::Values(Export{"lstm", {"x"}, {"y", "h", "c"}},
+                          Export{"bigru", {"x"}, {"y", "h"}},
+                          Export{"encoder", {"src", "pad"}, {"out"}}),
+        ::testing::Values(14, 17)),
+    [](const auto& info) {
+      return absl::StrCat(std::get<0>(info.param).name, "_opset",
+                          std::get<1>(info.param));
+    });
+
+// --weights_out: the large weights only in the checkpoint, which --params
+// restores; the outputs are PyTorch's again.
+TEST(ImportedModelTest, WeightsOutAndParams) {
+  const std::string graph = TestTempPath("encoder.pbtxt");
+  const std::string ckpt = TestTempPath("encoder.rckpt");
+  CommandResult r = RunRill(
+      absl::StrCat("import-onnx ", kData, "encoder_opset17.onnx -o ", graph,
+                   " --weights_out ", ckpt, " --inline_max 100"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("only there"), std::string::npos) << r.out;
+  const std::string out = TestTempPath("encoder_out");
+  r = RunRill(absl::StrCat("run ", graph, " --feed src=", kData,
+                           "encoder.src.npy --feed pad=", kData,
+                           "encoder.pad.npy --params ", ckpt, " -o ", out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto got = ReadNpy(out + "/out.npy", 1 << 20);
+  auto want = ReadNpy(absl::StrCat(kData, "encoder.out.npy"), 1 << 20);
+  ASSERT_TRUE(got.ok() && want.ok());
+  for (int64_t i = 0; i < want->num_elements(); ++i) {
+    ASSERT_NEAR(got->ElementAsDouble(i), want->ElementAsDouble(i), kTol) << i;
+  }
+}
+
+// The column `loss` of metrics.csv.
+std::vector<double> Losses(const std::string& csv) {
+  std::vector<double> losses;
+  for (absl::string_view line : absl::StrSplit(csv, '\n')) {
+    std::vector<std::string> cells = absl::StrSplit(line, ',');
+    double v = 0;
+    if (cells.size() > 1 && absl::SimpleAtod(cells[1], &v)) {
+      losses.push_back(v);
+    }
+  }
+  return losses;
+}
+
+TEST(ImportedModelTest, DifferentiatesAndFineTunes) {
+  const std::string graph = TestTempPath("regressor.pbtxt");
+  CommandResult r = RunRill(
+      absl::StrCat("import-onnx ", kData, "regressor_opset17.onnx -o ", graph));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunRill(absl::StrCat("grad ", graph, " --loss loss --wrt_params -o ",
+                           TestTempPath("grad.pbtxt")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(ReadTestFile(TestTempPath("grad.pbtxt")).find("/grad"),
+            std::string::npos);
+  // The config's paths resolve against its directory: make them absolute.
+  const std::string data = std::filesystem::absolute(kData).string();
+  const std::string config = WriteTestFile(
+      "regressor.train.pbtxt",
+      absl::StrCat("graph: \"", graph, "\"\nloss: \"loss\"\n",
+                   "data { input: \"x\" file: \"", data,
+                   "regressor_train.x.npy\" }\n",
+                   "data { input: \"target\" file: \"", data,
+                   "regressor_train.target.npy\" }\n",
+                   "batch_size: 8\noptimizer { learning_rate: 0.01 adam {} }\n"
+                   "steps: 40\nlog_every: 10\nseed: 1\n"));
+  const std::string out = TestTempPath("train_out");
+  r = RunRill(absl::StrCat("train ", config, " -o ", out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<double> losses = Losses(ReadTestFile(out + "/metrics.csv"));
+  ASSERT_EQ(losses.size(), 40u);
+  double first = 0, last = 0;
+  for (int i = 0; i < 10; ++i) {
+    first += losses[i];
+    last += losses[30 + i];
+  }
+  EXPECT_LT(last, first / 2) << "the loss did not fall";
+}
+
+}  // namespace
+}  // namespace rill
