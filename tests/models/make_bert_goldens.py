@@ -116,20 +116,25 @@ def act(x, case):
     return F.gelu(x, approximate="tanh" if case == "gelu_new" else "none")
 
 
-def forward(p, x, case, word_lookup, word_decoder):
-    def linear(module, h):
-        return F.linear(h, p[module + ".weight"], p[module + ".bias"])
+def linear(p, module, h):
+    return F.linear(h, p[module + ".weight"], p[module + ".bias"])
 
-    def norm(module, h):
-        return F.layer_norm(h, (H,), p[module + ".weight"], p[module + ".bias"],
-                            EPS)
 
+def norm(p, module, h):
+    return F.layer_norm(h, (H,), p[module + ".weight"], p[module + ".bias"],
+                        EPS)
+
+
+def encode(p, x, case, word_lookup):
+    """The embeddings and the encoder layers: sequence_output [B, S, H], in
+    the parameters' dtype (bench/bert_vs_torch.py times it in f32)."""
     e = "bert.embeddings."
     h = (F.embedding(x["input_ids"], word_lookup) +
          p[e + "position_embeddings.weight"][torch.arange(S)][None] +
          F.embedding(x["token_type_ids"], p[e + "token_type_embeddings.weight"]))
-    h = norm(e + "LayerNorm", h)
-    extended = (1.0 - x["attention_mask"].double())[:, None, None, :] * -10000.0
+    h = norm(p, e + "LayerNorm", h)
+    extended = (1.0 - x["attention_mask"].to(h.dtype))[:, None, None, :] * \
+        -10000.0
     d = H // A
     for i in range(L):
         l = "bert.encoder.layer.%d" % i
@@ -137,23 +142,28 @@ def forward(p, x, case, word_lookup, word_decoder):
         def heads(t):
             return t.view(B, S, A, d).permute(0, 2, 1, 3)
 
-        q = heads(linear(l + ".attention.self.query", h))
-        k = heads(linear(l + ".attention.self.key", h))
-        v = heads(linear(l + ".attention.self.value", h))
+        q = heads(linear(p, l + ".attention.self.query", h))
+        k = heads(linear(p, l + ".attention.self.key", h))
+        v = heads(linear(p, l + ".attention.self.value", h))
         scores = q @ k.transpose(-1, -2) / np.sqrt(d) + extended
         context = (torch.softmax(scores, -1) @ v).permute(0, 2, 1, 3)
         context = context.reshape(B, S, H)
-        attn = norm(l + ".attention.output.LayerNorm",
-                    linear(l + ".attention.output.dense", context) + h)
-        inter = act(linear(l + ".intermediate.dense", attn), case)
-        h = norm(l + ".output.LayerNorm",
-                 linear(l + ".output.dense", inter) + attn)
-    pooled = torch.tanh(linear("bert.pooler.dense", h[:, 0]))
+        attn = norm(p, l + ".attention.output.LayerNorm",
+                    linear(p, l + ".attention.output.dense", context) + h)
+        inter = act(linear(p, l + ".intermediate.dense", attn), case)
+        h = norm(p, l + ".output.LayerNorm",
+                 linear(p, l + ".output.dense", inter) + attn)
+    return h
+
+
+def forward(p, x, case, word_lookup, word_decoder):
+    h = encode(p, x, case, word_lookup)
+    pooled = torch.tanh(linear(p, "bert.pooler.dense", h[:, 0]))
     t = "cls.predictions.transform."
-    transformed = norm(t + "LayerNorm",
-                       act(linear(t + "dense", h), case))
+    transformed = norm(p, t + "LayerNorm",
+                       act(linear(p, t + "dense", h), case))
     scores = F.linear(transformed, word_decoder, p["cls.predictions.bias"])
-    nsp_logits = linear("cls.seq_relationship", pooled)
+    nsp_logits = linear(p, "cls.seq_relationship", pooled)
     # HF's labels: -100 everywhere except the masked positions with weight 1.
     labels = torch.full((B, S), -100, dtype=torch.int64)
     for b in range(B):
