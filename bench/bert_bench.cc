@@ -20,12 +20,18 @@
 // one-hot product rill gathers the masked rows with).
 //
 //   bazel run -c opt //bench:bert_bench [-- --steps=N] [--breakdown]
+//       [--profile]
 //   bench/bert_vs_torch.py  (./dev bench bert: beside PyTorch, interleaved)
+//
+// --profile runs the steps with ExecutorOptions::profile and prints where
+// their time goes: the kernels' times summed by op, then the costliest
+// kernels (each waits for the one before, so the sum is near the step).
 //
 // --serve reads lines "encoder K", "mlm K" or "matmul K" from stdin and
 // answers each with one line: the word and K single-run times in ms; the
 // script interleaves these with PyTorch's steps.
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -147,7 +153,8 @@ struct Step {
 absl::StatusOr<Step> Prepare(Graph g, const std::string& loss,
                              const std::vector<std::string>& wrt,
                              const std::vector<std::string>& param_prefixes,
-                             const std::map<std::string, Tensor>& feeds) {
+                             const std::map<std::string, Tensor>& feeds,
+                             const ExecutorOptions& options) {
   ASSIGN_OR_RETURN(ValidGraph forward, ValidateGraph({std::move(g), {}}));
   GradientRequest request;
   request.losses = {loss};
@@ -166,7 +173,8 @@ absl::StatusOr<Step> Prepare(Graph g, const std::string& loss,
     if (wanted) step.fetches.push_back(grad.gradients[i]);
   }
   step.graph = grad.graph;
-  ASSIGN_OR_RETURN(step.executor, Executor::Create(std::move(grad.graph)));
+  ASSIGN_OR_RETURN(step.executor,
+                   Executor::Create(std::move(grad.graph), options));
   ASSIGN_OR_RETURN(PreparedRun run,
                    step.executor->Prepare(feeds, step.fetches));
   step.run.emplace(std::move(run));
@@ -176,18 +184,20 @@ absl::StatusOr<Step> Prepare(Graph g, const std::string& loss,
 }
 
 // The encoder step: loss = sum(sequence_output * r).
-absl::StatusOr<Step> EncoderStep(std::map<std::string, Tensor> feeds) {
+absl::StatusOr<Step> EncoderStep(std::map<std::string, Tensor> feeds,
+                                 const ExecutorOptions& options) {
   ASSIGN_OR_RETURN(Graph g, BuildBertGraph(BenchOptions()));
   AddInputNode(&g, "r", DType::kF32, {-1, kSeq, kHidden});
   AddNode(&g, "weighted", "Mul", {"sequence_output", "r"});
   AddNode(&g, "bench_loss", "ReduceSum", {"weighted"});
   ASSIGN_OR_RETURN(feeds["r"], Uniform(Shape{kBatch, kSeq, kHidden}, 7));
   return Prepare(std::move(g), "bench_loss", {},
-                 {"bert.embeddings.", "bert.encoder."}, feeds);
+                 {"bert.embeddings.", "bert.encoder."}, feeds, options);
 }
 
 // The MLM head alone: sequence_output becomes an Input.
-absl::StatusOr<Step> MlmStep(std::map<std::string, Tensor> feeds) {
+absl::StatusOr<Step> MlmStep(std::map<std::string, Tensor> feeds,
+                             const ExecutorOptions& options) {
   ASSIGN_OR_RETURN(Graph g, BuildBertGraph(BenchOptions()));
   for (Node& node : *g.mutable_node()) {
     if (node.name() != "sequence_output") continue;
@@ -198,7 +208,7 @@ absl::StatusOr<Step> MlmStep(std::map<std::string, Tensor> feeds) {
   ASSIGN_OR_RETURN(feeds["sequence_output"],
                    Uniform(Shape{kBatch, kSeq, kHidden}, 8));
   return Prepare(std::move(g), "mlm_loss", {"sequence_output"},
-                 {"cls.", "bert.embeddings.word_embeddings"}, feeds);
+                 {"cls.", "bert.embeddings.word_embeddings"}, feeds, options);
 }
 
 absl::StatusOr<std::vector<double>> Times(Step& step, int k) {
@@ -254,11 +264,52 @@ void PrintStep(const char* name, const Step& step, const Timing& t,
               100 * gflops / peak_gflops);
 }
 
-absl::Status Main(int steps, bool breakdown, bool serve) {
+// Runs `step` `k` times profiled; prints its kernels' times by op and the
+// costliest kernels, per step.
+absl::Status PrintProfile(const char* name, Step& step, int k) {
+  RETURN_IF_ERROR(Times(step, k).status());
+  const std::vector<KernelTime>& times = step.executor->kernel_times();
+  double total = 0;
+  std::map<std::string, std::pair<double, int>> by_op;
+  for (const KernelTime& t : times) {
+    const double ms = t.ms / t.runs;
+    total += ms;
+    by_op[t.op].first += ms;
+    ++by_op[t.op].second;
+  }
+  std::vector<std::pair<double, std::string>> ops;
+  for (const auto& [op, sum] : by_op) ops.push_back({sum.first, op});
+  std::sort(ops.rbegin(), ops.rend());
+  std::printf("%s: %.1f ms per step in %zu kernels, by op:\n", name, total,
+              times.size());
+  for (const auto& [ms, op] : ops) {
+    std::printf("  %-28s %9.2f ms %5.1f%%  %d kernels\n", op.c_str(), ms,
+                100 * ms / total, by_op[op].second);
+  }
+  std::vector<KernelTime> costliest = times;
+  std::sort(
+      costliest.begin(), costliest.end(),
+      [](const KernelTime& a, const KernelTime& b) { return a.ms > b.ms; });
+  costliest.resize(std::min<size_t>(costliest.size(), 15));
+  std::printf("%s: the costliest kernels:\n", name);
+  for (const KernelTime& t : costliest) {
+    std::printf("  %9.2f ms  %-20s %s\n", t.ms / t.runs, t.op.c_str(),
+                t.node.c_str());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Main(int steps, bool breakdown, bool serve, bool profile) {
   ASSIGN_OR_RETURN(auto feeds, BenchInputs());
-  ASSIGN_OR_RETURN(Step encoder, EncoderStep(feeds));
-  ASSIGN_OR_RETURN(Step mlm, MlmStep(feeds));
+  ExecutorOptions options;
+  options.profile = profile;
+  ASSIGN_OR_RETURN(Step encoder, EncoderStep(feeds, options));
+  ASSIGN_OR_RETURN(Step mlm, MlmStep(feeds, options));
   if (serve) return Serve(encoder, mlm);
+  if (profile) {
+    RETURN_IF_ERROR(PrintProfile("encoder", encoder, steps));
+    return PrintProfile("mlm", mlm, steps);
+  }
   ASSIGN_OR_RETURN(Timing mm,
                    TimeOneDnnMatMul(kMatMulDim, 10, Precision::kF32));
   const double peak =
@@ -290,7 +341,7 @@ absl::Status Main(int steps, bool breakdown, bool serve) {
 int main(int argc, char** argv) {
   rill::PreferPassiveOpenMpThreads(argv);  // As the rill command does.
   int steps = 10;
-  bool breakdown = false, serve = false;
+  bool breakdown = false, serve = false, profile = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--steps=", 8) == 0 &&
         std::atoi(argv[i] + 8) > 0) {
@@ -299,13 +350,16 @@ int main(int argc, char** argv) {
       breakdown = true;
     } else if (std::strcmp(argv[i], "--serve") == 0) {
       serve = true;
+    } else if (std::strcmp(argv[i], "--profile") == 0) {
+      profile = true;
     } else {
       std::fprintf(stderr,
-                   "usage: bert_bench [--steps=N] [--breakdown] [--serve]\n");
+                   "usage: bert_bench [--steps=N] [--breakdown] [--profile] "
+                   "[--serve]\n");
       return 2;
     }
   }
-  absl::Status s = rill::Main(steps, breakdown, serve);
+  absl::Status s = rill::Main(steps, breakdown, serve, profile);
   if (!s.ok()) {
     std::fprintf(stderr, "bert_bench: %s\n", s.ToString().c_str());
     return 1;
