@@ -5,7 +5,7 @@ PyTorch, interleaved in one run (issue 16 item 5).
 Runs bench/bert_bench --serve (built with -c opt) and asks it for rill's
 steps a few at a time, timing PyTorch's between them, so that a change of
 load on this shared machine hits both. The PyTorch model is the
-hand-written BERT of tests/models/make_bert_goldens.py (encode(), run in
+hand-written BERT of tests/models/make_bert_goldens.py (encoder(), run in
 f32 here), at L2 H768 A12 ff3072 S128 B8, V 30522, GELU erf, dropout 0, on
 the inputs bert_bench.cc computes (bench_inputs below). The encoder step
 is loss = sum(sequence_output * r) and backward to every parameter of the
@@ -71,7 +71,8 @@ def torch_model():
 
 def encoder_step(p, x, r):
     word = p["bert.embeddings.word_embeddings.weight"]
-    loss = (golden.encode(p, x, "gelu", word) * r).sum()
+    h, _ = golden.encoder(p, x, "gelu", word)  # The pooler gets no gradient.
+    loss = (h * r).sum()
     loss.backward()
 
 
@@ -79,8 +80,10 @@ def mlm_step(p, x, h):
     """cls.predictions on the masked rows only, as rill's graph computes it."""
     rows = h[torch.arange(B)[:, None], x["masked_lm_positions"]]
     t = "cls.predictions.transform."
-    transformed = golden.norm(p, t + "LayerNorm", golden.act(
-        golden.linear(p, t + "dense", rows), "gelu"))
+    dense = F.linear(rows, p[t + "dense.weight"], p[t + "dense.bias"])
+    transformed = F.layer_norm(golden.act(dense, "gelu"), (H,),
+                               p[t + "LayerNorm.weight"],
+                               p[t + "LayerNorm.bias"], golden.EPS)
     logits = F.linear(transformed, p["bert.embeddings.word_embeddings.weight"],
                       p["cls.predictions.bias"])
     w = x["masked_lm_weights"].view(-1)

@@ -31,6 +31,17 @@ Files in testdata/bert/:
                        decoder alone (an untied copy each); the tied
                        gradient is their sum.
 Cases: gelu (erf, hidden_act "gelu") and gelu_new (the tanh form).
+
+And the sequence(-pair) classifier, BertForSequenceClassification with
+num_labels 3 (the same embeddings, layers and pooler, then dropout 0 and
+classifier.weight [3, H], classifier.bias on the pooled output; the loss is
+the mean cross-entropy against labels [B]), drawn from its own generator so
+that the files above stay as they were. In testdata/bert/classify/:
+  hf/<name>.npy        its state_dict (bert.* and classifier.*), hf/config.json.
+  labels.npy           i64 [B]; the other inputs are ../input_ids.npy,
+                       ../token_type_ids.npy and ../attention_mask.npy.
+  <case>_<output>.npy  sequence_output, pooled_output, logits, loss.
+  <case>_d_<name>.npy  d loss / d parameter.
 """
 import json
 import os
@@ -45,7 +56,11 @@ V, H, A, L, FF, S, P, B = 50, 16, 2, 2, 32, 12, 3, 3
 MAX_POS, TYPES, EPS = 16, 2, 1e-12
 
 
-def parameter_shapes():
+NUM_LABELS = 3
+CLASSIFY = os.path.join(OUT, "classify")
+
+
+def parameter_shapes(classifier=False):
     shapes = [("bert.embeddings.word_embeddings.weight", (V, H)),
               ("bert.embeddings.position_embeddings.weight", (MAX_POS, H)),
               ("bert.embeddings.token_type_embeddings.weight", (TYPES, H)),
@@ -69,6 +84,9 @@ def parameter_shapes():
         linear(l + ".output.dense", H, FF)
         norm(l + ".output.LayerNorm")
     linear("bert.pooler.dense", H, H)
+    if classifier:
+        linear("classifier", NUM_LABELS, H)
+        return shapes
     shapes.append(("cls.predictions.bias", (V,)))
     linear("cls.predictions.transform.dense", H, H)
     norm("cls.predictions.transform.LayerNorm")
@@ -76,9 +94,9 @@ def parameter_shapes():
     return shapes
 
 
-def random_parameters(gen):
+def random_parameters(gen, classifier=False):
     params = {}
-    for name, shape in parameter_shapes():
+    for name, shape in parameter_shapes(classifier):
         r = torch.randn(shape, generator=gen, dtype=torch.float64)
         if "LayerNorm.weight" in name:
             value = 1 + 0.1 * r
@@ -116,25 +134,21 @@ def act(x, case):
     return F.gelu(x, approximate="tanh" if case == "gelu_new" else "none")
 
 
-def linear(p, module, h):
-    return F.linear(h, p[module + ".weight"], p[module + ".bias"])
+def encoder(p, x, case, word_lookup):
+    """The embeddings, layers and pooler: sequence_output, pooled_output."""
+    def linear(module, h):
+        return F.linear(h, p[module + ".weight"], p[module + ".bias"])
 
+    def norm(module, h):
+        return F.layer_norm(h, (H,), p[module + ".weight"], p[module + ".bias"],
+                            EPS)
 
-def norm(p, module, h):
-    return F.layer_norm(h, (H,), p[module + ".weight"], p[module + ".bias"],
-                        EPS)
-
-
-def encode(p, x, case, word_lookup):
-    """The embeddings and the encoder layers: sequence_output [B, S, H], in
-    the parameters' dtype (bench/bert_vs_torch.py times it in f32)."""
     e = "bert.embeddings."
     h = (F.embedding(x["input_ids"], word_lookup) +
          p[e + "position_embeddings.weight"][torch.arange(S)][None] +
          F.embedding(x["token_type_ids"], p[e + "token_type_embeddings.weight"]))
-    h = norm(p, e + "LayerNorm", h)
-    extended = (1.0 - x["attention_mask"].to(h.dtype))[:, None, None, :] * \
-        -10000.0
+    h = norm(e + "LayerNorm", h)
+    extended = (1.0 - x["attention_mask"].to(h.dtype))[:, None, None, :] * -10000.0
     d = H // A
     for i in range(L):
         l = "bert.encoder.layer.%d" % i
@@ -142,28 +156,35 @@ def encode(p, x, case, word_lookup):
         def heads(t):
             return t.view(B, S, A, d).permute(0, 2, 1, 3)
 
-        q = heads(linear(p, l + ".attention.self.query", h))
-        k = heads(linear(p, l + ".attention.self.key", h))
-        v = heads(linear(p, l + ".attention.self.value", h))
+        q = heads(linear(l + ".attention.self.query", h))
+        k = heads(linear(l + ".attention.self.key", h))
+        v = heads(linear(l + ".attention.self.value", h))
         scores = q @ k.transpose(-1, -2) / np.sqrt(d) + extended
         context = (torch.softmax(scores, -1) @ v).permute(0, 2, 1, 3)
         context = context.reshape(B, S, H)
-        attn = norm(p, l + ".attention.output.LayerNorm",
-                    linear(p, l + ".attention.output.dense", context) + h)
-        inter = act(linear(p, l + ".intermediate.dense", attn), case)
-        h = norm(p, l + ".output.LayerNorm",
-                 linear(p, l + ".output.dense", inter) + attn)
-    return h
+        attn = norm(l + ".attention.output.LayerNorm",
+                    linear(l + ".attention.output.dense", context) + h)
+        inter = act(linear(l + ".intermediate.dense", attn), case)
+        h = norm(l + ".output.LayerNorm",
+                 linear(l + ".output.dense", inter) + attn)
+    pooled = torch.tanh(linear("bert.pooler.dense", h[:, 0]))
+    return h, pooled
 
 
 def forward(p, x, case, word_lookup, word_decoder):
-    h = encode(p, x, case, word_lookup)
-    pooled = torch.tanh(linear(p, "bert.pooler.dense", h[:, 0]))
+    def linear(module, h):
+        return F.linear(h, p[module + ".weight"], p[module + ".bias"])
+
+    def norm(module, h):
+        return F.layer_norm(h, (H,), p[module + ".weight"], p[module + ".bias"],
+                            EPS)
+
+    h, pooled = encoder(p, x, case, word_lookup)
     t = "cls.predictions.transform."
-    transformed = norm(p, t + "LayerNorm",
-                       act(linear(p, t + "dense", h), case))
+    transformed = norm(t + "LayerNorm",
+                       act(linear(t + "dense", h), case))
     scores = F.linear(transformed, word_decoder, p["cls.predictions.bias"])
-    nsp_logits = linear(p, "cls.seq_relationship", pooled)
+    nsp_logits = linear("cls.seq_relationship", pooled)
     # HF's labels: -100 everywhere except the masked positions with weight 1.
     labels = torch.full((B, S), -100, dtype=torch.int64)
     for b in range(B):
@@ -180,11 +201,42 @@ def forward(p, x, case, word_lookup, word_decoder):
                 loss=mlm_loss + nsp_loss)
 
 
-def save(name, value):
+def save(name, value, out=OUT):
     if isinstance(value, torch.Tensor):
         value = value.detach().numpy()
     value = np.array(value)  # C order; unlike ascontiguousarray, keeps 0-d
-    np.save(os.path.join(OUT, name + ".npy"), value)
+    np.save(os.path.join(out, name + ".npy"), value)
+
+
+def classify(x, config):
+    """BertForSequenceClassification's goldens, from generator 17."""
+    os.makedirs(os.path.join(CLASSIFY, "hf"), exist_ok=True)
+    gen = torch.Generator().manual_seed(17)
+    p = random_parameters(gen, classifier=True)
+    labels = torch.randint(0, NUM_LABELS, (B,), generator=gen)
+    for name, value in p.items():
+        save("hf/" + name, value, CLASSIFY)
+    config = dict(config, architectures=["BertForSequenceClassification"],
+                  id2label={str(i): "LABEL_%d" % i for i in range(NUM_LABELS)},
+                  label2id={"LABEL_%d" % i: i for i in range(NUM_LABELS)},
+                  classifier_dropout=None)
+    with open(os.path.join(CLASSIFY, "hf", "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
+    save("labels", labels, CLASSIFY)
+    for case in ("gelu", "gelu_new"):
+        h, pooled = encoder(p, x, case,
+                            p["bert.embeddings.word_embeddings.weight"])
+        logits = F.linear(pooled, p["classifier.weight"], p["classifier.bias"])
+        loss = F.cross_entropy(logits, labels)
+        grads = torch.autograd.grad(loss, list(p.values()))
+        out = dict(sequence_output=h, pooled_output=pooled, logits=logits,
+                   loss=loss)
+        for name, value in out.items():
+            save("%s_%s" % (case, name), value, CLASSIFY)
+        for name, g in zip(p.keys(), grads):
+            save("%s_d_%s" % (case, name), g, CLASSIFY)
+        print("classify", case, "loss", loss.item())
 
 
 def main():
@@ -227,6 +279,7 @@ def main():
         tied = dict(zip(p.keys(), grads))[word]
         assert torch.allclose(tied, d_lookup + d_decoder, rtol=0, atol=1e-12)
         print(case, "loss", out["loss"].item())
+    classify(x, config)
 
 
 if __name__ == "__main__":
