@@ -6,9 +6,11 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/onednn_context.h"
 #include "core/status.h"
 #include "graph/graph_builder.h"
 #include "runtime/executor.h"
@@ -171,6 +173,39 @@ absl::Status PrintBreakdown(const ValidGraph& g,
                 g.node(c.node).name().c_str(), shapes.c_str());
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<Timing> TimeOneDnnMatMul(int64_t dim, int repeats,
+                                        Precision precision) {
+  OneDnnContext ctx;
+  const Shape square{dim, dim};
+  ASSIGN_OR_RETURN(Tensor a, Tensor::Allocate(DType::kF32, square));
+  ASSIGN_OR_RETURN(Tensor b, Tensor::Allocate(DType::kF32, square));
+  ASSIGN_OR_RETURN(Tensor c, Tensor::Allocate(DType::kF32, square));
+  FillUniform(a, 1);
+  FillUniform(b, 2);
+  try {
+    using dt = dnnl::memory::data_type;
+    const dnnl::memory::dims dims = {dim, dim};
+    dnnl::memory::desc md(dims, dt::f32, dnnl::memory::format_tag::ab);
+    // bf16 operands take half the bytes; a's and b's f32 buffers hold them.
+    dnnl::memory::desc in(dims,
+                          precision == Precision::kBf16 ? dt::bf16 : dt::f32,
+                          dnnl::memory::format_tag::ab);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(in, in, md), ctx.engine);
+    dnnl::matmul mm(pd);
+    std::unordered_map<int, dnnl::memory> args = {
+        {DNNL_ARG_SRC, dnnl::memory(in, ctx.engine, a.raw_data())},
+        {DNNL_ARG_WEIGHTS, dnnl::memory(in, ctx.engine, b.raw_data())},
+        {DNNL_ARG_DST, dnnl::memory(md, ctx.engine, c.raw_data())}};
+    return Time(2, repeats, [&] {
+      mm.execute(ctx.stream, args);
+      ctx.stream.wait();
+      return absl::OkStatus();
+    });
+  } catch (const dnnl::error& e) {
+    return absl::InternalError(absl::StrCat("oneDNN matmul: ", e.what()));
+  }
 }
 
 }  // namespace rill

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/dtype.h"
 #include "core/tensor.h"
 #include "graph/validate.h"
 
@@ -27,6 +28,12 @@ absl::StatusOr<Timing> Time(int warmup, int repeats,
 
 // Fills an f32 tensor with uniform(-1, 1) values from `seed`.
 void FillUniform(Tensor& t, uint32_t seed);
+
+// A dim x dim x dim matmul through oneDNN directly, on f32 operands or on
+// bf16 ones (f32 result): the machine's practical matmul peak. 2 warm-up
+// runs, then `repeats` timed ones.
+absl::StatusOr<Timing> TimeOneDnnMatMul(int64_t dim, int repeats,
+                                        Precision precision);
 
 inline double GFlops(double flops, double ms) { return flops / (ms * 1e6); }
 

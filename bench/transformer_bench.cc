@@ -29,12 +29,10 @@
 #include <cstring>
 #include <map>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "bench/bench_util.h"
-#include "core/onednn_context.h"
 #include "core/threads.h"
 #include "graph/autodiff.h"
 #include "graph/graph_builder.h"
@@ -111,39 +109,6 @@ absl::StatusOr<Timing> TimeStep(const GradientGraph& grad,
   return t;
 }
 
-// The oneDNN matmul alone, on f32 operands or on bf16 ones (f32 result).
-absl::StatusOr<Timing> TimeDirectMatMul(int repeats, Precision precision) {
-  OneDnnContext ctx;
-  const Shape square{kMatMulDim, kMatMulDim};
-  ASSIGN_OR_RETURN(Tensor a, Tensor::Allocate(DType::kF32, square));
-  ASSIGN_OR_RETURN(Tensor b, Tensor::Allocate(DType::kF32, square));
-  ASSIGN_OR_RETURN(Tensor c, Tensor::Allocate(DType::kF32, square));
-  FillUniform(a, 1);
-  FillUniform(b, 2);
-  try {
-    using dt = dnnl::memory::data_type;
-    const dnnl::memory::dims dims = {kMatMulDim, kMatMulDim};
-    dnnl::memory::desc md(dims, dt::f32, dnnl::memory::format_tag::ab);
-    // bf16 operands take half the bytes; a's and b's f32 buffers hold them.
-    dnnl::memory::desc in(dims,
-                          precision == Precision::kBf16 ? dt::bf16 : dt::f32,
-                          dnnl::memory::format_tag::ab);
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(in, in, md), ctx.engine);
-    dnnl::matmul mm(pd);
-    std::unordered_map<int, dnnl::memory> args = {
-        {DNNL_ARG_SRC, dnnl::memory(in, ctx.engine, a.raw_data())},
-        {DNNL_ARG_WEIGHTS, dnnl::memory(in, ctx.engine, b.raw_data())},
-        {DNNL_ARG_DST, dnnl::memory(md, ctx.engine, c.raw_data())}};
-    return Time(2, repeats, [&] {
-      mm.execute(ctx.stream, args);
-      ctx.stream.wait();
-      return absl::OkStatus();
-    });
-  } catch (const dnnl::error& e) {
-    return absl::InternalError(absl::StrCat("oneDNN matmul: ", e.what()));
-  }
-}
-
 absl::Status Main(int steps, bool breakdown) {
   ASSIGN_OR_RETURN(GradientGraph grad, StepGraph());
   const int num_gradients = static_cast<int>(grad.gradients.size());
@@ -157,7 +122,8 @@ absl::Status Main(int steps, bool breakdown) {
   PlanStats bf16_stats;
   absl::StatusOr<Timing> bf16 =
       TimeStep(grad, fetches, steps, Precision::kBf16, &bf16_stats);
-  ASSIGN_OR_RETURN(Timing mm, TimeDirectMatMul(10, Precision::kF32));
+  ASSIGN_OR_RETURN(Timing mm,
+                   TimeOneDnnMatMul(kMatMulDim, 10, Precision::kF32));
   const double step_flops = 3 * ForwardFlops();
   const double mm_flops = 2.0 * kMatMulDim * kMatMulDim * kMatMulDim;
   const double step_gflops = GFlops(step_flops, step.median_ms);
@@ -185,7 +151,8 @@ absl::Status Main(int steps, bool breakdown) {
   std::printf("%-22s %10.1f  %% of matmul_gflops (target: at least 50: %s)\n",
               "rill_pct_of_matmul", percent, percent >= 50 ? "met" : "NOT met");
   if (bf16.ok()) {
-    ASSIGN_OR_RETURN(Timing mm16, TimeDirectMatMul(10, Precision::kBf16));
+    ASSIGN_OR_RETURN(Timing mm16,
+                     TimeOneDnnMatMul(kMatMulDim, 10, Precision::kBf16));
     std::printf(
         "%-22s %10.2f  direct oneDNN 2048^3 bf16 -> f32, median of 10\n",
         "matmul_bf16_ms", mm16.median_ms);

@@ -1,6 +1,7 @@
 #include "runtime/executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -32,6 +33,7 @@ struct Executor::Plan {
   std::vector<std::unique_ptr<OpKernel>> kernels;
   std::vector<int> kernel_nodes;    // Node of each kernel, for error messages.
   std::vector<bool> small_kernels;  // Run on one thread (IsSmallKernel).
+  std::vector<KernelTime> kernel_times;  // With options.profile.
   // With check_numerics: the float outputs of each kernel.
   std::vector<std::vector<Tensor>> kernel_outputs;
   std::vector<std::pair<int, Tensor>> inputs;  // Input node, its buffer.
@@ -447,6 +449,17 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     plan->kernels.push_back(*std::move(kernel));
     plan->kernel_nodes.push_back(n);
     plan->small_kernels.push_back(small);
+    if (options_.profile) {
+      KernelTime label{g.node(n).name(), g.node(n).op()};
+      if (chain != chain_ending_at.end()) {
+        label.op =
+            absl::StrCat("MatMul+Add", chain->second.activation >= 0 ? "+" : "",
+                         chain->second.activation >= 0
+                             ? g.node(chain->second.activation).op()
+                             : "");
+      }
+      plan->kernel_times.push_back(std::move(label));
+    }
     plan->stats.single_threaded_kernels += small;
     if (options_.check_numerics) {
       std::vector<Tensor> floats;
@@ -525,9 +538,18 @@ int64_t FirstNonFinite(const Tensor& t) {
 absl::Status Executor::RunPlan(Plan& plan) {
   for (size_t k = 0; k < plan.kernels.size(); ++k) {
     absl::Status s;
+    const auto start = std::chrono::steady_clock::now();
     {
       SingleThreadScope one_thread(plan.small_kernels[k]);
       s = plan.kernels[k]->Compute();
+    }
+    if (options_.profile && s.ok()) {
+      if (options_.backend == Backend::kOneDnn) onednn_.stream.wait();
+      KernelTime& t = plan.kernel_times[k];
+      t.ms += std::chrono::duration<double, std::milli>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+      ++t.runs;
     }
     if (!s.ok()) return Annotate(s, graph_.Describe(plan.kernel_nodes[k]));
     if (!options_.check_numerics) continue;
@@ -549,6 +571,7 @@ absl::Status Executor::RunPlan(Plan& plan) {
   }
   if (options_.backend == Backend::kOneDnn) onednn_.stream.wait();
   last_stats_ = plan.stats;
+  if (options_.profile) kernel_times_ = plan.kernel_times;
   return absl::OkStatus();
 }
 

@@ -33,6 +33,18 @@ struct ExecutorOptions {
   // CPU without native bf16, the executor runs f32 (Executor::precision()
   // says so) rather than oneDNN's slow emulation.
   Precision precision = Precision::kF32;
+  // Time every kernel, waiting for it to finish (kernel_times()): for
+  // finding where a step's time goes, not for production runs.
+  bool profile = false;
+};
+
+// With ExecutorOptions::profile, one kernel's time summed over the runs of
+// its plan.
+struct KernelTime {
+  std::string node;  // The node it computes (a fused chain's last node).
+  std::string op;    // Its op, "MatMul+Add+Gelu" for a fused chain.
+  double ms = 0;
+  int64_t runs = 0;
 };
 
 // What the plan for one input-shape signature costs.
@@ -116,6 +128,9 @@ class Executor {
   const std::string& precision_note() const { return precision_note_; }
   // Of the plan that the last successful Run used.
   const PlanStats& last_plan_stats() const { return last_stats_; }
+  // With options.profile: the kernels of the plan that the last successful
+  // Run used, in run order, with their summed times; empty otherwise.
+  const std::vector<KernelTime>& kernel_times() const { return kernel_times_; }
   // How many plans have been compiled so far (cache misses).
   int num_compiles() const { return num_compiles_; }
   // The current value of a Const or Parameter node, or nullptr. Compiled
@@ -161,6 +176,7 @@ class Executor {
   std::map<std::string, std::shared_ptr<Plan>> plans_;
   std::vector<std::string> plan_order_;  // Oldest first, for eviction.
   PlanStats last_stats_;
+  std::vector<KernelTime> kernel_times_;
   int num_compiles_ = 0;
 };
 

@@ -148,7 +148,7 @@ def encoder(p, x, case, word_lookup):
          p[e + "position_embeddings.weight"][torch.arange(S)][None] +
          F.embedding(x["token_type_ids"], p[e + "token_type_embeddings.weight"]))
     h = norm(e + "LayerNorm", h)
-    extended = (1.0 - x["attention_mask"].double())[:, None, None, :] * -10000.0
+    extended = (1.0 - x["attention_mask"].to(h.dtype))[:, None, None, :] * -10000.0
     d = H // A
     for i in range(L):
         l = "bert.encoder.layer.%d" % i

@@ -127,6 +127,36 @@ TEST(Executor, BothBackendsMatchHandComputation) {
   }
 }
 
+TEST(Executor, ProfileTimesEveryKernelOfTheLastPlan) {
+  auto plain = Make(kGraph, Backend::kOneDnn);
+  ASSERT_TRUE(plain->Run({{"x", Batch(4)}}, {"p"}).ok());
+  EXPECT_TRUE(plain->kernel_times().empty());
+
+  auto loaded = ParseGraphText(kGraph, "test.pbtxt");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  auto g = ValidateGraph(*std::move(loaded));
+  ASSERT_TRUE(g.ok()) << g.status();
+  ExecutorOptions options;
+  options.profile = true;
+  auto ex = Executor::Create(*std::move(g), options);
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*ex)->Run({{"x", Batch(4)}}, {"p"}).ok());
+  }
+  std::vector<std::string> ops;
+  for (const KernelTime& t : (*ex)->kernel_times()) {
+    ops.push_back(absl::StrCat(t.node, "=", t.op));
+    EXPECT_EQ(t.runs, 3) << t.node;
+    EXPECT_GE(t.ms, 0) << t.node;
+  }
+  EXPECT_EQ(ops, (std::vector<std::string>{"h=MatMul+Add+Tanh", "g=Sigmoid",
+                                           "hg=Mul", "p=Softmax"}));
+  // Another signature has its own plan, and its own times.
+  ASSERT_TRUE((*ex)->Run({{"x", Batch(2)}}, {"p"}).ok());
+  ASSERT_EQ((*ex)->kernel_times().size(), 4u);
+  EXPECT_EQ((*ex)->kernel_times()[0].runs, 1);
+}
+
 // Kernels under 2^16 elements run on one thread; larger ones on all, and
 // the thread count is the same after a run as before it.
 TEST(Executor, SmallKernelsRunOnOneThread) {

@@ -1,0 +1,368 @@
+// One training step of a BERT-base encoder stack (issue 16 item 5), built
+// by models/bert.h: V 30522, H 768, A 12, ff 3072, 2 layers, S 128, B 8,
+// f32, GELU (erf), the padding mask, dropout 0. The step is the gradient
+// graph of loss = sum(sequence_output * r): the embeddings and both layers
+// forward, and the gradients of their 37 parameters (the optimizer update
+// is left out, here and in PyTorch). The MLM head is timed on its own: from
+// sequence_output (an Input here) to the masked-LM loss over P = 20 masked
+// positions per sequence, with the gradients of its parameters (the tied
+// word embeddings [V, H] among them) and of sequence_output. The oneDNN
+// matmul peak (a 2048^3 f32 sgemm) is timed in the same run.
+//
+// The inputs are a formula both this program and bench/bert_vs_torch.py
+// compute (BenchInputs there): sequence b has 128 - 12 b real tokens, ids
+// (7919 b + 104729 s) mod (V - 1) + 1, token type 1 on the second half,
+// masked positions 1 + (j * (len - 1)) / P.
+//
+// FLOPs count the matmuls only, 2 M N K each forward and twice that
+// backward: per layer the four projections, Q.K^T and weights.V, the two
+// FFN linears; for the MLM head its dense and the decoder (not the
+// one-hot product rill gathers the masked rows with).
+//
+//   bazel run -c opt //bench:bert_bench [-- --steps=N] [--breakdown]
+//       [--profile]
+//   bench/bert_vs_torch.py  (./dev bench bert: beside PyTorch, interleaved)
+//
+// --profile runs the steps with ExecutorOptions::profile and prints where
+// their time goes: the kernels' times summed by op, then the costliest
+// kernels (each waits for the one before, so the sum is near the step).
+//
+// --serve reads lines "encoder K", "mlm K" or "matmul K" from stdin and
+// answers each with one line: the word and K single-run times in ms; the
+// script interleaves these with PyTorch's steps.
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "bench/bench_util.h"
+#include "core/threads.h"
+#include "graph/autodiff.h"
+#include "graph/graph_builder.h"
+#include "graph/validate.h"
+#include "models/bert.h"
+#include "runtime/executor.h"
+
+namespace rill {
+namespace {
+
+constexpr int64_t kVocab = 30522, kHidden = 768, kHeads = 12, kFF = 3072,
+                  kLayers = 2, kSeq = 128, kBatch = 8, kPredictions = 20;
+constexpr int64_t kMatMulDim = 2048;
+
+BertOptions BenchOptions() {
+  BertOptions o;
+  o.vocab_size = kVocab;
+  o.hidden_size = kHidden;
+  o.num_hidden_layers = kLayers;
+  o.num_attention_heads = kHeads;
+  o.intermediate_size = kFF;
+  o.max_position_embeddings = 512;
+  o.type_vocab_size = 2;
+  o.hidden_dropout_prob = 0;
+  o.attention_probs_dropout_prob = 0;
+  o.seq_length = kSeq;
+  o.max_predictions_per_seq = kPredictions;
+  o.seed = 1;
+  return o;
+}
+
+double EncoderForwardFlops() {
+  const double tokens = kBatch * kSeq;
+  const double projections = 4 * 2 * tokens * kHidden * kHidden;
+  const double attention = 2 * 2 * kBatch * kSeq * kSeq * kHidden;
+  const double ffn = 2 * 2 * tokens * kHidden * kFF;
+  return kLayers * (projections + attention + ffn);
+}
+
+double MlmForwardFlops() {
+  const double rows = kBatch * kPredictions;
+  return 2 * rows * kHidden * kHidden + 2 * rows * kHidden * kVocab;
+}
+
+int64_t Length(int64_t b) { return kSeq - 12 * b; }
+
+absl::StatusOr<Tensor> I64(const Shape& shape,
+                           const std::function<int64_t(int64_t, int64_t)>& f) {
+  ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(DType::kI64, shape));
+  const int64_t cols = shape.rank() == 2 ? shape.dims()[1] : 1;
+  for (int64_t i = 0; i < shape.dims()[0] * cols; ++i) {
+    t.data<int64_t>()[i] = f(i / cols, i % cols);
+  }
+  return t;
+}
+
+// The seven BERT inputs, as the header comment gives them.
+absl::StatusOr<std::map<std::string, Tensor>> BenchInputs() {
+  std::map<std::string, Tensor> in;
+  const Shape tokens{kBatch, kSeq}, masked{kBatch, kPredictions};
+  ASSIGN_OR_RETURN(in["input_ids"], I64(tokens, [](int64_t b, int64_t s) {
+                     return (7919 * b + 104729 * s) % (kVocab - 1) + 1;
+                   }));
+  ASSIGN_OR_RETURN(in["token_type_ids"], I64(tokens, [](int64_t b, int64_t s) {
+                     return s >= Length(b) / 2 && s < Length(b) ? 1 : 0;
+                   }));
+  ASSIGN_OR_RETURN(in["attention_mask"], I64(tokens, [](int64_t b, int64_t s) {
+                     return s < Length(b) ? 1 : 0;
+                   }));
+  ASSIGN_OR_RETURN(in["masked_lm_positions"],
+                   I64(masked, [](int64_t b, int64_t j) {
+                     return 1 + j * (Length(b) - 1) / kPredictions;
+                   }));
+  ASSIGN_OR_RETURN(in["masked_lm_ids"], I64(masked, [](int64_t b, int64_t j) {
+                     return (31 * b + 977 * j) % kVocab;
+                   }));
+  ASSIGN_OR_RETURN(
+      in["next_sentence_labels"],
+      I64(Shape{kBatch}, [](int64_t b, int64_t) { return b % 2; }));
+  ASSIGN_OR_RETURN(Tensor weights, Tensor::Allocate(DType::kF32, masked));
+  for (int64_t i = 0; i < kBatch * kPredictions; ++i) {
+    weights.data<float>()[i] = 1;
+  }
+  in["masked_lm_weights"] = weights;
+  return in;
+}
+
+absl::StatusOr<Tensor> Uniform(const Shape& shape, uint32_t seed) {
+  ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(DType::kF32, shape));
+  FillUniform(t, seed);
+  return t;
+}
+
+// A compiled step: the gradient graph's prepared run and its plan's stats.
+struct Step {
+  std::unique_ptr<Executor> executor;
+  std::optional<PreparedRun> run;
+  PlanStats stats;
+  ValidGraph graph;  // For --breakdown.
+  std::vector<std::string> fetches;
+};
+
+// Differentiates `loss` of `g` with respect to `wrt` and to the Parameters
+// whose names start with one of `param_prefixes`, and prepares a run.
+absl::StatusOr<Step> Prepare(Graph g, const std::string& loss,
+                             const std::vector<std::string>& wrt,
+                             const std::vector<std::string>& param_prefixes,
+                             const std::map<std::string, Tensor>& feeds,
+                             const ExecutorOptions& options) {
+  ASSIGN_OR_RETURN(ValidGraph forward, ValidateGraph({std::move(g), {}}));
+  GradientRequest request;
+  request.losses = {loss};
+  request.wrt = wrt;
+  request.wrt_params = true;
+  request.allow_unreached = true;  // Gradients not fetched are not run.
+  ASSIGN_OR_RETURN(GradientGraph grad,
+                   BuildGradientGraph(std::move(forward), request));
+  Step step;
+  step.fetches = {loss};
+  for (size_t i = 0; i < grad.wrt.size(); ++i) {
+    bool wanted = i < wrt.size();
+    for (const std::string& prefix : param_prefixes) {
+      wanted = wanted || absl::StartsWith(grad.wrt[i], prefix);
+    }
+    if (wanted) step.fetches.push_back(grad.gradients[i]);
+  }
+  step.graph = grad.graph;
+  ASSIGN_OR_RETURN(step.executor,
+                   Executor::Create(std::move(grad.graph), options));
+  ASSIGN_OR_RETURN(PreparedRun run,
+                   step.executor->Prepare(feeds, step.fetches));
+  step.run.emplace(std::move(run));
+  RETURN_IF_ERROR(step.run->Run());
+  step.stats = step.executor->last_plan_stats();
+  return step;
+}
+
+// The encoder step: loss = sum(sequence_output * r).
+absl::StatusOr<Step> EncoderStep(std::map<std::string, Tensor> feeds,
+                                 const ExecutorOptions& options) {
+  ASSIGN_OR_RETURN(Graph g, BuildBertGraph(BenchOptions()));
+  AddInputNode(&g, "r", DType::kF32, {-1, kSeq, kHidden});
+  AddNode(&g, "weighted", "Mul", {"sequence_output", "r"});
+  AddNode(&g, "bench_loss", "ReduceSum", {"weighted"});
+  ASSIGN_OR_RETURN(feeds["r"], Uniform(Shape{kBatch, kSeq, kHidden}, 7));
+  return Prepare(std::move(g), "bench_loss", {},
+                 {"bert.embeddings.", "bert.encoder."}, feeds, options);
+}
+
+// The MLM head alone: sequence_output becomes an Input.
+absl::StatusOr<Step> MlmStep(std::map<std::string, Tensor> feeds,
+                             const ExecutorOptions& options) {
+  ASSIGN_OR_RETURN(Graph g, BuildBertGraph(BenchOptions()));
+  for (Node& node : *g.mutable_node()) {
+    if (node.name() != "sequence_output") continue;
+    Graph input;
+    AddInputNode(&input, "sequence_output", DType::kF32, {-1, kSeq, kHidden});
+    node = input.node(0);
+  }
+  ASSIGN_OR_RETURN(feeds["sequence_output"],
+                   Uniform(Shape{kBatch, kSeq, kHidden}, 8));
+  return Prepare(std::move(g), "mlm_loss", {"sequence_output"},
+                 {"cls.", "bert.embeddings.word_embeddings"}, feeds, options);
+}
+
+absl::StatusOr<std::vector<double>> Times(Step& step, int k) {
+  std::vector<double> ms;
+  for (int i = 0; i < k; ++i) {
+    ASSIGN_OR_RETURN(Timing t, Time(0, 1, [&] { return step.run->Run(); }));
+    ms.push_back(t.median_ms);
+  }
+  return ms;
+}
+
+absl::Status Serve(Step& encoder, Step& mlm) {
+  std::printf("ready\n");
+  std::fflush(stdout);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream words(line);
+    std::string what;
+    int k = 0;
+    words >> what >> k;
+    std::vector<double> ms;
+    if (what == "matmul") {
+      for (int i = 0; i < k; ++i) {
+        ASSIGN_OR_RETURN(Timing t,
+                         TimeOneDnnMatMul(kMatMulDim, 1, Precision::kF32));
+        ms.push_back(t.median_ms);
+      }
+    } else if (what == "encoder" || what == "mlm") {
+      ASSIGN_OR_RETURN(ms, Times(what == "encoder" ? encoder : mlm, k));
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stdin: unknown request \"", line, "\""));
+    }
+    std::printf("%s", what.c_str());
+    for (double t : ms) std::printf(" %.3f", t);
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+  return absl::OkStatus();
+}
+
+void PrintStep(const char* name, const Step& step, const Timing& t,
+               double flops, double peak_gflops) {
+  const double gflops = GFlops(flops, t.median_ms);
+  std::printf("%-22s %10.2f  median; %d kernels (%d oneDNN, %d fused)\n",
+              absl::StrCat(name, "_ms").c_str(), t.median_ms,
+              step.stats.num_kernels, step.stats.onednn_kernels,
+              step.stats.fused_chains);
+  std::printf("%-22s %10.3f  matmul GFLOP per step (fwd + 2x bwd)\n",
+              absl::StrCat(name, "_gflop").c_str(), flops / 1e9);
+  std::printf("%-22s %10.1f  GFLOP/s, %.1f%% of the matmul peak\n",
+              absl::StrCat(name, "_gflops").c_str(), gflops,
+              100 * gflops / peak_gflops);
+}
+
+// Runs `step` `k` times profiled; prints its kernels' times by op and the
+// costliest kernels, per step.
+absl::Status PrintProfile(const char* name, Step& step, int k) {
+  RETURN_IF_ERROR(Times(step, k).status());
+  const std::vector<KernelTime>& times = step.executor->kernel_times();
+  double total = 0;
+  std::map<std::string, std::pair<double, int>> by_op;
+  for (const KernelTime& t : times) {
+    const double ms = t.ms / t.runs;
+    total += ms;
+    by_op[t.op].first += ms;
+    ++by_op[t.op].second;
+  }
+  std::vector<std::pair<double, std::string>> ops;
+  for (const auto& [op, sum] : by_op) ops.push_back({sum.first, op});
+  std::sort(ops.rbegin(), ops.rend());
+  std::printf("%s: %.1f ms per step in %zu kernels, by op:\n", name, total,
+              times.size());
+  for (const auto& [ms, op] : ops) {
+    std::printf("  %-28s %9.2f ms %5.1f%%  %d kernels\n", op.c_str(), ms,
+                100 * ms / total, by_op[op].second);
+  }
+  std::vector<KernelTime> costliest = times;
+  std::sort(
+      costliest.begin(), costliest.end(),
+      [](const KernelTime& a, const KernelTime& b) { return a.ms > b.ms; });
+  costliest.resize(std::min<size_t>(costliest.size(), 15));
+  std::printf("%s: the costliest kernels:\n", name);
+  for (const KernelTime& t : costliest) {
+    std::printf("  %9.2f ms  %-20s %s\n", t.ms / t.runs, t.op.c_str(),
+                t.node.c_str());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Main(int steps, bool breakdown, bool serve, bool profile) {
+  ASSIGN_OR_RETURN(auto feeds, BenchInputs());
+  ExecutorOptions options;
+  options.profile = profile;
+  ASSIGN_OR_RETURN(Step encoder, EncoderStep(feeds, options));
+  ASSIGN_OR_RETURN(Step mlm, MlmStep(feeds, options));
+  if (serve) return Serve(encoder, mlm);
+  if (profile) {
+    RETURN_IF_ERROR(PrintProfile("encoder", encoder, steps));
+    return PrintProfile("mlm", mlm, steps);
+  }
+  ASSIGN_OR_RETURN(Timing mm,
+                   TimeOneDnnMatMul(kMatMulDim, 10, Precision::kF32));
+  const double peak =
+      GFlops(2.0 * kMatMulDim * kMatMulDim * kMatMulDim, mm.median_ms);
+  ASSIGN_OR_RETURN(Timing enc,
+                   Time(2, steps, [&] { return encoder.run->Run(); }));
+  ASSIGN_OR_RETURN(Timing head, Time(2, steps, [&] { return mlm.run->Run(); }));
+  std::printf(
+      "BERT encoder step: L%lld H%lld A%lld ff%lld S%lld B%lld f32, GELU erf, "
+      "dropout 0, %d threads\n",
+      static_cast<long long>(kLayers), static_cast<long long>(kHidden),
+      static_cast<long long>(kHeads), static_cast<long long>(kFF),
+      static_cast<long long>(kSeq), static_cast<long long>(kBatch),
+      CurrentThreads());
+  std::printf("%-22s %10.1f  GFLOP/s, direct oneDNN %lld^3 f32 matmul\n",
+              "matmul_gflops", peak, static_cast<long long>(kMatMulDim));
+  PrintStep("encoder", encoder, enc, 3 * EncoderForwardFlops(), peak);
+  PrintStep("mlm", mlm, head, 3 * MlmForwardFlops(), peak);
+  if (breakdown) {
+    RETURN_IF_ERROR(
+        PrintBreakdown(encoder.graph, encoder.fetches, enc.median_ms));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace rill
+
+int main(int argc, char** argv) {
+  rill::PreferPassiveOpenMpThreads(argv);  // As the rill command does.
+  int steps = 10;
+  bool breakdown = false, serve = false, profile = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--steps=", 8) == 0 &&
+        std::atoi(argv[i] + 8) > 0) {
+      steps = std::atoi(argv[i] + 8);
+    } else if (std::strcmp(argv[i], "--breakdown") == 0) {
+      breakdown = true;
+    } else if (std::strcmp(argv[i], "--serve") == 0) {
+      serve = true;
+    } else if (std::strcmp(argv[i], "--profile") == 0) {
+      profile = true;
+    } else {
+      std::fprintf(stderr,
+                   "usage: bert_bench [--steps=N] [--breakdown] [--profile] "
+                   "[--serve]\n");
+      return 2;
+    }
+  }
+  absl::Status s = rill::Main(steps, breakdown, serve, profile);
+  if (!s.ok()) {
+    std::fprintf(stderr, "bert_bench: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
