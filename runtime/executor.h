@@ -33,6 +33,11 @@ struct ExecutorOptions {
   // CPU without native bf16, the executor runs f32 (Executor::precision()
   // says so) rather than oneDNN's slow emulation.
   Precision precision = Precision::kF32;
+  // Training mode runs Dropout as the graph says; inference mode (the
+  // default, as PyTorch's model.eval()) runs every Dropout as the identity,
+  // drawing nothing, whatever its `training` attr. A Dropout whose attr is
+  // false is the identity in both modes. Executor::set_training switches it.
+  bool training = false;
 };
 
 // What the plan for one input-shape signature costs.
@@ -114,6 +119,11 @@ class Executor {
   // Why precision() is f32 where bf16 was asked for, as a sentence to show
   // the user; "" when it runs what was asked.
   const std::string& precision_note() const { return precision_note_; }
+  // ExecutorOptions::training. Switching it takes effect from the next run
+  // (of any plan: compiled kernels read it as they run), so one executor
+  // serves training steps and evaluation alike.
+  bool training() const { return options_.training; }
+  void set_training(bool training) { options_.training = training; }
   // Of the plan that the last successful Run used.
   const PlanStats& last_plan_stats() const { return last_stats_; }
   // How many plans have been compiled so far (cache misses).

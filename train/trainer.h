@@ -201,9 +201,6 @@ class Trainer {
   TrainOptions options_;  // The rest.
   Dataset train_, validation_;
   std::unique_ptr<Executor> executor_;
-  // The forward graph without dropout, for Evaluate(); null when the graph
-  // has none (executor_ serves).
-  std::unique_ptr<Executor> eval_executor_;
   std::vector<std::string> param_names_;
   std::vector<Tensor*> params_;
   std::vector<std::string> fetches_;  // The loss, then each gradient.
