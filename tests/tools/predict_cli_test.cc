@@ -25,13 +25,13 @@ constexpr int kSeq = 8;
 // examples/text_classifier: logits = (the sum over unmasked positions of
 // word and type embeddings) . w, 3 labels; its vocabulary is [PAD] [UNK]
 // [CLS] [SEP] [MASK] the cat dog ##s a, ids 0 to 9.
-struct Setup {
+struct ClassifierFiles {
   std::string dir, graph, vocab, labels, model;
 };
 
-const Setup& Classifier() {
-  static const Setup* s = [] {
-    auto* s = new Setup;
+const ClassifierFiles& Classifier() {
+  static const ClassifierFiles* s = [] {
+    auto* s = new ClassifierFiles;
     s->dir = TestTempPath("predict");
     fs::remove_all(s->dir);
     fs::create_directories(s->dir);
@@ -57,7 +57,8 @@ Tensor Ids(const std::vector<std::vector<int64_t>>& rows) {
 }
 
 // Softmax rows of the logits that `rill run` gives for hand-made ids.
-std::vector<std::vector<double>> ExpectedProbabilities(const Setup& s) {
+std::vector<std::vector<double>> ExpectedProbabilities(
+    const ClassifierFiles& s) {
   const std::string feeds = s.dir + "/feeds";
   fs::create_directories(feeds);
   // "The CATS" lowercased; "a dog<TAB>the cat" as a pair.
@@ -75,7 +76,7 @@ std::vector<std::vector<double>> ExpectedProbabilities(const Setup& s) {
                             "/types.npy --feed attention_mask=" + feeds +
                             "/mask.npy -o " + feeds + "/out");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  Tensor logits = *ReadNpy(feeds + "/out/logits.npy");
+  Tensor logits = *ReadNpy(feeds + "/out/logits.npy", 1 << 20);
   std::vector<std::vector<double>> p(2, std::vector<double>(3));
   for (int r = 0; r < 2; ++r) {
     double sum = 0;
@@ -87,7 +88,7 @@ std::vector<std::vector<double>> ExpectedProbabilities(const Setup& s) {
 }
 
 TEST(PredictCli, TokenizesAsBertAndGivesTheModelsProbabilities) {
-  const Setup& s = Classifier();
+  const ClassifierFiles& s = Classifier();
   const std::string texts =
       WriteTestFile("predict/texts.txt", "The CATS\na dog\tthe cat\n");
   const std::string out = s.dir + "/predictions.tsv";
@@ -112,7 +113,7 @@ TEST(PredictCli, TokenizesAsBertAndGivesTheModelsProbabilities) {
 }
 
 TEST(PredictCli, LongLinesAreCutWithACount) {
-  const Setup& s = Classifier();
+  const ClassifierFiles& s = Classifier();
   const std::string texts = WriteTestFile(
       "predict/long.txt", "the cat the cat the cat the cat\nthe dog\n");
   CommandResult r = RunRill("predict " + s.model + " -i " + texts);
@@ -123,7 +124,7 @@ TEST(PredictCli, LongLinesAreCutWithACount) {
 }
 
 TEST(PredictCli, Errors) {
-  const Setup& s = Classifier();
+  const ClassifierFiles& s = Classifier();
   const std::string bad =
       WriteTestFile("predict/bad.txt", "the cat\nthe \xff dog\n");
   CommandResult r = RunRill("predict " + s.model + " -i " + bad);
