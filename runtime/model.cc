@@ -250,6 +250,7 @@ absl::StatusOr<ExportSummary> ExportModel(const ValidGraph& graph,
     const int n = model.FindNode(node.name());
     ++s.parameters;
     s.values += *model.info(n).shapes[0].NumElements();
+    node.clear_attr();  // The old initializer's own attrs (seed, std, ...).
     SetInitializer(Initializer::Zeros(), model.info(n).dtypes[0],
                    model.info(n).shapes[0], &node);
   }
