@@ -110,10 +110,11 @@ std::vector<std::string> RunFetches(const std::string& what,
   CommandResult r = RunRill("run " + what + " --fetch " + list + " -o " + out);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   std::vector<std::string> bytes;
-  for (const std::string& f : fetches)
+  for (const std::string& f : fetches) {
     std::string file = f;  // `rill run -o` writes "a/b" to a_b.npy.
-  std::replace(file.begin(), file.end(), '/', '_');
-  bytes.push_back(Bytes(out + "/" + file + ".npy"));
+    std::replace(file.begin(), file.end(), '/', '_');
+    bytes.push_back(Bytes(out + "/" + file + ".npy"));
+  }
   return bytes;
 }
 
