@@ -138,6 +138,9 @@ struct KernelArgs {
   // checkpoint can save it and a resumed run continues the same stream;
   // null gives the kernel a count of its own, starting at 0.
   int64_t* random_draws = nullptr;
+  // Training mode (ExecutorOptions::training), read by kernels as they run
+  // so that the executor can switch it without recompiling; null: training.
+  const bool* training = nullptr;
   // How f32 matrix products run (ExecutorOptions::precision).
   Precision precision = Precision::kF32;
   // The plan's links between kernels (ops/kernel_links.h); null: none.

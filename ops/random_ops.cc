@@ -265,6 +265,7 @@ struct DropoutKernel : OpKernel {
         mask(a.outputs[1]),
         keys(a),
         rate(a.attrs.GetFloat("rate")),
+        training(a.training),
         active(a.attrs.GetBool("training") && rate > 0),
         // rate < 1, so this is at most 2^32 - 256.
         threshold(static_cast<uint32_t>(static_cast<double>(rate) * 0x1p32)),
@@ -275,7 +276,7 @@ struct DropoutKernel : OpKernel {
     T* dst = y.data<T>();
     T* keep = mask.data<T>();
     int64_t n = x.num_elements();
-    if (!active) {
+    if (!active || (training != nullptr && !*training)) {
       std::copy_n(src, n, dst);
       std::fill_n(keep, n, T(1));
       return absl::OkStatus();
@@ -296,7 +297,8 @@ struct DropoutKernel : OpKernel {
   Tensor x, y, mask;
   KeyStream keys;
   float rate;
-  bool active;
+  const bool* training;  // The executor's mode; null: training.
+  bool active;           // Attr `training` on and a rate to drop at.
   uint32_t threshold;
   T scale;
 };
@@ -349,13 +351,17 @@ void RegisterRandomOps(OpRegistry& r) {
             .Attr("mean", AttrType::kFloat, FloatAttr(0.f))
             .Attr("stddev", AttrType::kFloat, FloatAttr(1.f)));
   r.Add(OpDef("Dropout")
-            .Doc("Inverted dropout. When `training` and `rate` > 0, each "
-                 "element is kept with probability 1 - `rate`: mask = 1 / (1 "
+            .Doc("Inverted dropout. In training mode (an execution choice: "
+                 "ExecutorOptions::training, `rill run --training`; the "
+                 "default is inference), when attr `training` and `rate` > "
+                 "0, each element is kept with probability 1 - `rate`: mask = "
+                 "1 / (1 "
                  "- rate) where kept and 0 where dropped, in x's dtype, and y "
                  "= x * mask (so dx = dy * mask; the mask, independent of x, "
                  "passes no gradient). Otherwise y = x and mask = 1. `rate` in "
                  "[0, 1). Seeded like the random initialisers "
-                 "(ops/random_ops.cc); a run with training off draws nothing.")
+                 "(ops/random_ops.cc); a run in inference mode or with attr "
+                 "`training` false draws nothing.")
             .TypeVar("T", kFloatTypes)
             .Input("x", "T")
             .Output("y")

@@ -424,6 +424,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     KernelArgs args{g.node(n), attrs, {}, {}, nullptr};
     args.precision = options_.precision;
     args.links = &links;
+    args.training = &options_.training;
     if (info.op->draws_random_numbers()) args.random_draws = &random_draws_[n];
     for (const TensorRef& in : g.info(attrs_node).inputs) {
       ASSIGN_OR_RETURN(Tensor t, tensor_of(in.node, in.output));

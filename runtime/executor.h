@@ -36,6 +36,11 @@ struct ExecutorOptions {
   // Time every kernel, waiting for it to finish (kernel_times()): for
   // finding where a step's time goes, not for production runs.
   bool profile = false;
+  // Training mode runs Dropout as the graph says; inference mode (the
+  // default, as PyTorch's model.eval()) runs every Dropout as the identity,
+  // drawing nothing, whatever its `training` attr. A Dropout whose attr is
+  // false is the identity in both modes. Executor::set_training switches it.
+  bool training = false;
 };
 
 // With ExecutorOptions::profile, one kernel's time summed over the runs of
@@ -126,6 +131,11 @@ class Executor {
   // Why precision() is f32 where bf16 was asked for, as a sentence to show
   // the user; "" when it runs what was asked.
   const std::string& precision_note() const { return precision_note_; }
+  // ExecutorOptions::training. Switching it takes effect from the next run
+  // (of any plan: compiled kernels read it as they run), so one executor
+  // serves training steps and evaluation alike.
+  bool training() const { return options_.training; }
+  void set_training(bool training) { options_.training = training; }
   // Of the plan that the last successful Run used.
   const PlanStats& last_plan_stats() const { return last_stats_; }
   // With options.profile: the kernels of the plan that the last successful

@@ -33,6 +33,7 @@
 #include "metrics/text.h"
 #include "ops/registry.h"
 #include "runtime/executor.h"
+#include "runtime/model.h"
 #include "tools/feed_cast.h"
 
 namespace rill {
@@ -231,6 +232,7 @@ struct {
   std::vector<std::string> fetches;
   std::string output, params;
   std::string cast_feeds = "none";
+  bool training = false;
 } run_flags;
 
 // --feed name=file.npy, once per input.
@@ -278,6 +280,10 @@ std::vector<Flag> RunFlags() {
                      "A `rill train` checkpoint (or a directory, for its "
                      "newest) whose parameters replace the graph's initial "
                      "values."),
+          SwitchFlag("training", &run_flags.training,
+                     "Run in training mode: Dropout drops (seeded by its "
+                     "attrs). Default: inference mode, Dropout is the "
+                     "identity."),
           BackendFlag(),
           PrecisionFlag(),
           NoFuseFlag(),
@@ -339,7 +345,14 @@ absl::Status LoadParams(const std::string& path, Executor& executor) {
 }
 
 absl::Status Run(const std::vector<std::string>& operands) {
-  ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(operands[0], true));
+  // An exported model (runtime/model.h) brings its weights.
+  std::string graph_file = operands[0], model_weights;
+  if (IsModelDir(operands[0])) {
+    ASSIGN_OR_RETURN(ModelManifest model, ReadModelManifest(operands[0]));
+    graph_file = model.graph;
+    model_weights = model.weights;
+  }
+  ASSIGN_OR_RETURN(ValidGraph g, LoadAndValidate(graph_file, true));
   std::vector<std::string> fetches = run_flags.fetches;
   if (fetches.empty())
     fetches.assign(g.proto().output().begin(), g.proto().output().end());
@@ -363,10 +376,13 @@ absl::Status Run(const std::vector<std::string>& operands) {
   }
   using FeedMap = std::map<std::string, Tensor>;
   ASSIGN_OR_RETURN(FeedMap feeds, ReadFeeds(g));
+  ExecutorOptions options = ExecutorOptionsFromFlags();
+  options.training = run_flags.training;
   ASSIGN_OR_RETURN(std::unique_ptr<Executor> executor,
-                   Executor::Create(std::move(g), ExecutorOptionsFromFlags()));
+                   Executor::Create(std::move(g), options));
   ReportPrecision(executor->precision_note());
-  const std::string& params = run_flags.params;
+  const std::string& params =
+      run_flags.params.empty() ? model_weights : run_flags.params;
   if (!params.empty()) RETURN_IF_ERROR(LoadParams(params, *executor));
   ASSIGN_OR_RETURN(std::vector<Tensor> results, executor->Run(feeds, fetches));
   // Everything is computed before the first file is written.
@@ -393,11 +409,12 @@ absl::Status Run(const std::vector<std::string>& operands) {
   const std::string bf16 =
       s.bf16_kernels > 0 ? absl::StrCat(", ", s.bf16_kernels, " on bf16") : "";
   std::printf(
-      "ran %d kernel%s (%d oneDNN, %d fused MatMul chain%s%s) on %s; "
-      "activations %s planned (%s without reuse)\n",
+      "ran %d kernel%s (%d oneDNN, %d fused MatMul chain%s%s) on %s in %s "
+      "mode; activations %s planned (%s without reuse)\n",
       s.num_kernels, s.num_kernels == 1 ? "" : "s", s.onednn_kernels,
       s.fused_chains, s.fused_chains == 1 ? "" : "s", bf16.c_str(),
       BackendName(executor->backend()),
+      executor->training() ? "training" : "inference",
       HumanBytes(s.planned_peak_bytes).c_str(),
       HumanBytes(s.unshared_bytes).c_str());
   return absl::OkStatus();
@@ -519,12 +536,14 @@ const std::vector<Command>& AllCommands() {
        1,
        Check},
       {"run", "Run a graph on .npy inputs.",
-       "run GRAPH [--feed name=file.npy ...] [--fetch a,b] [-o DIR] "
-       "[--params CKPT_OR_DIR]",
-       "Runs GRAPH with the fed inputs and prints each fetched tensor's "
+       "run GRAPH|MODEL [--feed name=file.npy ...] [--fetch a,b] [-o DIR] "
+       "[--params CKPT_OR_DIR] [--training]",
+       "Runs GRAPH (or a MODEL directory from `rill export`, with its\n"
+       "weights) with the fed inputs and prints each fetched tensor's "
        "dtype,\n"
        "shape and a summary. With -o, also writes DIR/<name>.npy for each,\n"
-       "atomically: a file is either complete or absent.",
+       "atomically: a file is either complete or absent. Runs in inference\n"
+       "mode (Dropout is the identity) unless --training.",
        RunFlags(), 1, Run},
       {"dot",
        "Print a graph as Graphviz DOT.",
@@ -652,6 +671,29 @@ const std::vector<Command>& AllCommands() {
        "models/torch_transformer_weights.h). The values are the\n"
        "graph's, or a trained checkpoint's (--params, from `rill train`).",
        ExportWeightsFlags(), 1, RunExportWeights, CheckExportWeightsFlags},
+      {"export", "Write a trained graph as an inference model.",
+       "export GRAPH [--params CKPT_OR_DIR] -o MODEL [--fetch a,b]\n"
+       "      [--vocab VOCAB [--lowercase]] [--labels LABELS]",
+       "Writes MODEL, a directory that `rill run MODEL` and LoadModel\n"
+       "(runtime/model.h) run with no --params: GRAPH cut down to what its\n"
+       "fetches need (by default the outputs that need no loss input, so\n"
+       "the loss and label Inputs go), every Dropout removed, and the\n"
+       "parameters' values (the checkpoint's, or the graph's own) in\n"
+       "MODEL/weights.rckpt. A fetch that needs a loss input is an error.\n"
+       "MODEL is written as MODEL.partial and renamed when complete.",
+       ExportModelFlags(), 1, RunExportModel, CheckExportModelFlags},
+      {"predict", "Classify lines of text with an exported text classifier.",
+       "predict MODEL -i TEXTS [--vocab V [--lowercase]] [--labels LABELS]\n"
+       "      [--probabilities] [-o OUT.tsv]",
+       "Reads TEXTS, one example a line (a TAB separates sentence A and B\n"
+       "of a pair), tokenizes each with the WordPiece vocabulary (the one\n"
+       "MODEL bundles, or --vocab) into [CLS] A [SEP] (B [SEP]), cut and\n"
+       "padded to the model's sequence length as BERT does, runs MODEL (from\n"
+       "`rill export`: Inputs input_ids, token_type_ids, attention_mask, an\n"
+       "output logits) in inference mode in batches, and prints for each\n"
+       "line its predicted label (name, or id) and, with --probabilities,\n"
+       "the softmax probability of every label.",
+       PredictFlags(), 1, RunPredict, CheckPredictFlags},
       {"decode", "Translate text with a trained seq2seq Transformer.",
        "decode SPEC --params CKPT_OR_DIR [-i SRC.txt] [-o OUT.txt] [--beam 4] "
        "[--length_penalty 0.6] [--strategy cache|recompute]",

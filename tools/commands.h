@@ -116,6 +116,14 @@ absl::Status RunBuild(const Operands& operands);
 std::vector<Flag> ExportWeightsFlags();
 absl::Status CheckExportWeightsFlags(const Operands& operands);
 absl::Status RunExportWeights(const Operands& operands);
+// tools/export_command.cc
+std::vector<Flag> ExportModelFlags();
+absl::Status CheckExportModelFlags(const Operands& operands);
+absl::Status RunExportModel(const Operands& operands);
+// tools/predict_command.cc
+std::vector<Flag> PredictFlags();
+absl::Status CheckPredictFlags(const Operands& operands);
+absl::Status RunPredict(const Operands& operands);
 
 std::vector<Flag> DecodeFlags();
 absl::Status CheckDecodeFlags(const Operands& operands);

@@ -198,25 +198,6 @@ absl::StatusOr<ValidGraph> FuseRecurrent(ValidGraph forward, int* fused) {
   return ValidateGraph(std::move(loaded), options);
 }
 
-// `forward` with every Dropout's `training` off, as PyTorch's model.eval()
-// runs it; nullopt when it has no Dropout that is on.
-absl::StatusOr<std::optional<ValidGraph>> EvaluationGraph(
-    const ValidGraph& forward) {
-  Graph eval = forward.proto();
-  bool changed = false;
-  for (Node& n : *eval.mutable_node()) {
-    if (n.op() != "Dropout") continue;
-    auto it = n.attr().find("training");
-    if (it != n.attr().end() && !it->second.b()) continue;
-    (*n.mutable_attr())["training"].set_b(false);
-    changed = true;
-  }
-  if (!changed) return std::nullopt;
-  ASSIGN_OR_RETURN(ValidGraph valid,
-                   ValidateGraph(LoadedGraph{std::move(eval), {}}));
-  return std::optional<ValidGraph>(std::move(valid));
-}
-
 }  // namespace
 
 absl::Status Trainer::CheckDataSize() const {
@@ -390,13 +371,8 @@ absl::Status Trainer::Differentiate(ValidGraph forward) {
   options.backend = options_.backend;
   options.check_numerics = options_.check_numerics;
   if (config_.precision() == "bf16") options.precision = Precision::kBf16;
-  if (validation_.size() > 0) {
-    ASSIGN_OR_RETURN(std::optional<ValidGraph> eval, EvaluationGraph(forward));
-    if (eval.has_value()) {
-      ASSIGN_OR_RETURN(eval_executor_,
-                       Executor::Create(*std::move(eval), options));
-    }
-  }
+  // Steps run in training mode; Evaluate() switches to inference mode.
+  options.training = true;
   std::vector<std::string> names;
   for (int i = 0; i < forward.num_nodes(); ++i) {
     if (forward.node_op(i) == "Parameter")
@@ -550,18 +526,13 @@ absl::StatusOr<Evaluation> Trainer::EvaluateAll() {
     fetches.push_back(m.predictions);
     m.counts.Reset();
   }
+  // Dropout off, as PyTorch's model.eval(), on the trained values in place.
+  executor_->set_training(false);
+  struct TrainingAgain {
+    Executor* executor;
+    ~TrainingAgain() { executor->set_training(true); }
+  } training_again{executor_.get()};
   Executor* executor = executor_.get();
-  if (eval_executor_ != nullptr) {  // Dropout off: copy the trained values.
-    executor = eval_executor_.get();
-    for (size_t p = 0; p < params_.size(); ++p) {
-      Tensor* to = executor->mutable_value(param_names_[p]);
-      std::memcpy(to->raw_data(), params_[p]->raw_data(), to->byte_size());
-    }
-    for (size_t p = 0; p < frozen_.size(); ++p) {
-      Tensor* to = executor->mutable_value(frozen_names_[p]);
-      std::memcpy(to->raw_data(), frozen_[p]->raw_data(), to->byte_size());
-    }
-  }
   double total = 0;
   for (int64_t begin = 0; begin < n; begin += config_.batch_size()) {
     int64_t count = std::min(config_.batch_size(), n - begin);
@@ -638,12 +609,7 @@ absl::Status Trainer::Save(const std::string& path) {
 }
 
 std::vector<std::pair<std::string, Executor*>> Trainer::RandomStreams() {
-  std::vector<std::pair<std::string, Executor*>> streams = {
-      {kRandomPrefix, executor_.get()}};
-  if (eval_executor_ != nullptr) {
-    streams.push_back({kEvalRandomPrefix, eval_executor_.get()});
-  }
-  return streams;
+  return {{kRandomPrefix, executor_.get()}};
 }
 
 absl::StatusOr<std::pair<std::string, Checkpoint>> Trainer::ReadNewestIntact(
@@ -803,6 +769,12 @@ absl::Status Trainer::Restore(const std::string& path) {
     for (auto it = saved.begin(); it != saved.end();) {
       it = it->first.rfind(kBestPrefix, 0) == 0 ? saved.erase(it) : ++it;
     }
+  }
+  // Checkpoints from before evaluation ran in inference mode on the
+  // training executor kept the draw counts of a separate evaluation graph,
+  // whose Dropouts were off and drew nothing: nothing to restore.
+  for (auto it = saved.begin(); it != saved.end();) {
+    it = it->first.rfind(kEvalRandomPrefix, 0) == 0 ? saved.erase(it) : ++it;
   }
   if (!saved.empty()) {
     return absl::InvalidArgumentError(

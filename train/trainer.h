@@ -204,9 +204,6 @@ class Trainer {
   TrainOptions options_;  // The rest.
   Dataset train_, validation_;
   std::unique_ptr<Executor> executor_;
-  // The forward graph without dropout, for Evaluate(); null when the graph
-  // has none (executor_ serves).
-  std::unique_ptr<Executor> eval_executor_;
   // The parameters the optimizer updates (params_), and those
   // TrainConfig.freeze keeps as they are (saved and restored all the same).
   std::vector<std::string> param_names_, frozen_names_;

@@ -9,10 +9,18 @@
 namespace rill {
 namespace {
 
+// Gradients are checked as training computes them: Dropout drops.
+ExecutorOptions TrainingMode(Backend backend) {
+  ExecutorOptions options;
+  options.backend = backend;
+  options.training = true;
+  return options;
+}
+
 absl::StatusOr<std::unique_ptr<Executor>> Compile(LoadedGraph graph,
                                                   Backend backend) {
   ASSIGN_OR_RETURN(ValidGraph valid, ValidateGraph(std::move(graph)));
-  return Executor::Create(std::move(valid), {backend});
+  return Executor::Create(std::move(valid), TrainingMode(backend));
 }
 
 absl::StatusOr<double> Loss(const Graph& forward, const std::string& loss,
@@ -46,7 +54,8 @@ absl::StatusOr<std::vector<Tensor>> AnalyticGradients(
   request.losses = {loss};
   request.wrt = wrt;
   ASSIGN_OR_RETURN(GradientGraph grad, BuildGradientGraph(valid, request));
-  ASSIGN_OR_RETURN(auto ex, Executor::Create(std::move(grad.graph), {backend}));
+  ASSIGN_OR_RETURN(
+      auto ex, Executor::Create(std::move(grad.graph), TrainingMode(backend)));
   return ex->Run(feeds, grad.gradients);
 }
 

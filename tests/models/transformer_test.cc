@@ -322,7 +322,10 @@ TEST(TransformerLayer, DropoutLayerRunsForwardAndBackward) {
   request.wrt_params = true;
   auto grad = BuildGradientGraph(*valid, request);
   ASSERT_TRUE(grad.ok()) << grad.status();
-  auto ex = Executor::Create(std::move(grad->graph), {Backend::kReference});
+  ExecutorOptions training;  // The Dropouts drop.
+  training.backend = Backend::kReference;
+  training.training = true;
+  auto ex = Executor::Create(std::move(grad->graph), training);
   ASSERT_TRUE(ex.ok()) << ex.status();
   Tensor x = *Tensor::Allocate(DType::kF32, Shape{2, 3, kD});
   Tensor mem = *Tensor::Allocate(DType::kF32, Shape{2, 5, kD});

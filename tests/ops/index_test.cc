@@ -35,7 +35,10 @@ absl::StatusOr<std::unique_ptr<Executor>> Build(const std::string& text,
   ValidateOptions options;
   options.memory_budget = budget;
   ASSIGN_OR_RETURN(ValidGraph g, ValidateGraph(std::move(loaded), options));
-  return Executor::Create(std::move(g), {backend});
+  ExecutorOptions run;
+  run.backend = backend;
+  run.training = true;  // Dropout drops, as its rows expect.
+  return Executor::Create(std::move(g), run);
 }
 
 // Loads, validates and runs `text`; the first error on the way, if any.

@@ -22,6 +22,14 @@ namespace {
 // kernels miss by a few ulps of 1, beyond f32's relative reach.
 constexpr double kAbsoluteBelow = 1e-3;
 
+// The rows run as training would run them: Dropout drops.
+ExecutorOptions TrainingMode(Backend backend) {
+  ExecutorOptions options;
+  options.backend = backend;
+  options.training = true;
+  return options;
+}
+
 TEST(OpTable, OneDnnMatchesReference) {
   uint32_t seed = 1;
   for (const OpRow& row : AllOpRows()) {
@@ -33,7 +41,7 @@ TEST(OpTable, OneDnnMatchesReference) {
       absl::StatusOr<ValidGraph> g =
           ValidateGraph({RowGraph(row, DType::kF32), {}});
       ASSERT_TRUE(g.ok()) << g.status();
-      auto ex = Executor::Create(*std::move(g), {backend});
+      auto ex = Executor::Create(*std::move(g), TrainingMode(backend));
       ASSERT_TRUE(ex.ok()) << ex.status();
       auto out = (*ex)->Run(feeds, fetches);
       ASSERT_TRUE(out.ok()) << out.status();
@@ -67,7 +75,8 @@ TEST(OpTable, ReferenceF64MatchesF32) {
     for (DType t : {DType::kF32, DType::kF64}) {
       auto g = ValidateGraph({RowGraph(row, t), {}});
       ASSERT_TRUE(g.ok()) << g.status();
-      auto ex = Executor::Create(*std::move(g), {Backend::kReference});
+      auto ex =
+          Executor::Create(*std::move(g), TrainingMode(Backend::kReference));
       ASSERT_TRUE(ex.ok()) << ex.status();
       auto out = (*ex)->Run(RowFeeds(row, t, seed), fetches);
       ASSERT_TRUE(out.ok()) << out.status();

@@ -322,6 +322,10 @@ TEST(Trainer, ValidationRunsWithoutDropout) {
   auto val = (*t)->Evaluate();
   ASSERT_TRUE(val.ok()) << val.status();
   EXPECT_FLOAT_EQ(*val, w * w);
+  // Training goes on in training mode: Dropout drops again.
+  auto after = (*t)->Step();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_NEAR(after->loss, 2.0 * w * w, 0.6);
 }
 
 TEST(Trainer, ANanLossStopsTheRunAndCheckNumericsNamesTheNode) {
