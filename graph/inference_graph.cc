@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "graph/fuse_recurrent.h"
 #include "graph/validate.h"
 
 namespace rill {
@@ -131,8 +132,14 @@ std::vector<std::string> InferenceFetches(const Graph& graph) {
   return fetches;
 }
 
-absl::StatusOr<Graph> InferenceGraph(const Graph& graph,
+absl::StatusOr<Graph> InferenceGraph(const Graph& unfused,
                                      const std::vector<std::string>& fetches) {
+  // Fused first, as loading the training graph fuses it: cut down to what
+  // the fetches need, an unrolled layer loses the steps nobody reads (a
+  // reverse direction under a last-step head), the pass no longer matches
+  // it, and the model would run it unrolled, slower and not bit for bit.
+  Graph graph = unfused;
+  RETURN_IF_ERROR(FuseRecurrentLayers(&graph).status());
   const std::map<std::string, int> index = NodeIndex(graph);
   const std::vector<std::string> loss = LossInputs(graph);
   for (const std::string& fetch : fetches) {

@@ -23,7 +23,9 @@ std::vector<std::string> LossInputs(const Graph& graph);
 // loss input (for BERT: sequence_output, pooled_output, nsp_logits).
 std::vector<std::string> InferenceFetches(const Graph& graph);
 
-// `graph` cut down to the nodes `fetches` ("node" or "node:k") need, with
+// `graph`, its recurrent layers fused (graph/fuse_recurrent.h: the model
+// runs as the training graph runs), cut down to the nodes `fetches`
+// ("node" or "node:k") need, with
 // each Dropout removed (its consumers read its input instead; a fetched
 // Dropout becomes an Identity of the same name), and its outputs set to
 // `fetches`. Errors: a fetch that names no node, or that needs a loss input
