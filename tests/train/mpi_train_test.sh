@@ -58,4 +58,31 @@ if timeout 60 "${mpi[@]}" -np 2 "$rill_mpi" train odd.pbtxt -o odd \
 grep -q 'batch_size: 25 is not a multiple of the 2 ranks' odd.log ||
   { cat odd.log; fail "no batch error"; }
 [ ! -e odd/metrics.csv ] || fail "odd wrote metrics.csv"
+echo "== kill -9 of one rank mid-run"
+sed -e 's/^steps: .*/steps: 1000000/' -e 's/^checkpoint_every: .*/checkpoint_every: 50/' \
+  sine.pbtxt >long.pbtxt
+timeout 120 "${mpi[@]}" -np 2 "$rill_mpi" train long.pbtxt -o long \
+  --threads 1 >long.log 2>&1 &
+launcher=$!
+for _ in $(seq 600); do
+  [ -e long/ckpt-00000050.rckpt ] && break
+  sleep 0.1
+done
+[ -e long/ckpt-00000050.rckpt ] || fail "no checkpoint within a minute"
+# timeout runs mpirun, which runs the ranks: kill the newest rank.
+victim=$(pgrep -P "$(pgrep -P "$launcher" -n)" -n)
+[ -n "$victim" ] || fail "no rank found"
+kill -9 "$victim"
+killed_at=$(date +%s)
+code=0
+wait "$launcher" || code=$?
+took=$(($(date +%s) - killed_at))
+echo "the job ended $took s after the kill, exit code $code"
+[ "$code" -ne 0 ] && [ "$code" -ne 124 ] || { cat long.log; fail "exit $code"; }
+[ "$took" -le 10 ] || fail "took $took s to stop"
+grep -q 'exited on signal 9' long.log || { cat long.log; fail "no message"; }
+# The newest complete checkpoint resumes in one process.
+timeout 120 "$rill" train sine.pbtxt -o long --resume long --threads 1 \
+  >after.log 2>&1 || { cat after.log; fail "resume after the kill"; }
+grep -q '^resumed from long at step' after.log || fail "no resume after kill"
 echo "PASS"
