@@ -1,5 +1,6 @@
 #include "train/distributed.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -126,9 +127,13 @@ absl::Status DataParallel::AverageStep(const std::vector<const Tensor*>& grads,
   for (size_t p = 0; p < grads.size(); ++p) {
     grads_[p] = const_cast<Tensor*>(grads[p]);
   }
+  const auto start = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(averager_.Average(grads_));
   double scalars[2] = {*loss, stop ? 1.0 : 0.0};
   RETURN_IF_ERROR(communicator_.AllreduceSum(scalars, 2));
+  allreduce_seconds_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   *loss = scalars[0] / communicator_.size();
   stop_requested_ = scalars[1] > 0;
   return absl::OkStatus();

@@ -94,6 +94,9 @@ class DataParallel {
   absl::Status AverageStep(const std::vector<const Tensor*>& grads,
                            double* loss, bool stop);
   bool stop_requested() const { return stop_requested_; }
+  // Wall time spent in AverageStep's collectives so far (waiting for the
+  // slowest rank included).
+  double allreduce_seconds() const { return allreduce_seconds_; }
   // That every rank holds the same parameters (a hash); an error on every
   // rank when they diverged.
   absl::Status CheckParameters(const std::vector<Tensor*>& params,
@@ -109,6 +112,7 @@ class DataParallel {
   GradientAverager averager_;
   std::vector<Tensor*> grads_;
   bool stop_requested_ = false;
+  double allreduce_seconds_ = 0;
 };
 
 }  // namespace rill

@@ -1065,6 +1065,10 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
     summary.mean_steps = progress.MeanSteps();
   }
   summary.steps_run = step_ - first_step;
+  if (parallel_ != nullptr && summary.steps_run > 0) {
+    Log(absl::StrFormat("data-parallel: %.3g s of %.3g s in gradient allreduce",
+                        parallel_->allreduce_seconds(), Seconds(start)));
+  }
   // A resumed run that had nothing left to do keeps its checkpoint as is.
   if (metrics.has_value() && (summary.steps_run > 0 || !restored_)) {
     RETURN_IF_ERROR(CheckpointNow(*metrics, summary));
