@@ -7,6 +7,8 @@ test_bin=$(realpath "$1") rill_mpi=$(realpath "$2") rill=$(realpath "$3")
 # Open MPI's session directory holds Unix sockets, whose paths must stay
 # short: not under Bazel's long TEST_TMPDIR.
 export TMPDIR=/tmp OMP_NUM_THREADS=1
+# Under ./dev test --asan: Open MPI's own allocations outlive MPI_Finalize.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 # vader's single-copy (CMA) fails in containers; root needs the override.
 mpi=(mpirun --oversubscribe --allow-run-as-root --mca btl self,vader
   --mca btl_vader_single_copy_mechanism none)
