@@ -1,5 +1,7 @@
 // The `rill` command: `rill <subcommand> [flags] [args]`.
 
+#include "tools/rill_main.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -86,6 +88,8 @@ absl::Status RunGuarded(const Command& command,
   }
 }
 
+}  // namespace
+
 int Main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" ||
       std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
@@ -124,7 +128,4 @@ int Main(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace
 }  // namespace rill
-
-int main(int argc, char** argv) { return rill::Main(argc, argv); }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "config/train_config.h"
 #include "tools/commands.h"
+#include "train/communicator.h"
 
 namespace rill {
 namespace {
@@ -78,6 +79,7 @@ absl::Status RunTrain(const std::vector<std::string>& operands) {
   options.overwrite = flags.overwrite;
   options.fuse = !CommonFlags().no_fuse;
   options.stop = &g_stop;
+  options.communicator = ProcessCommunicator();  // Set by rill_mpi.
   options.tensorboard_dir = flags.tensorboard;
   // A bar redrawn in place suits a terminal; a log file gets plain lines.
   options.progress_bar = isatty(STDOUT_FILENO) == 1;

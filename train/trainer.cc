@@ -175,6 +175,13 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(ValidGraph graph,
   t->train_ = std::move(data.train);
   t->validation_ = std::move(data.validation);
   RETURN_IF_ERROR(t->CheckDataSize());
+  ASSIGN_OR_RETURN(t->parallel_,
+                   DataParallel::Create(t->options_.communicator, t->config_,
+                                        graph.proto(), t->train_.size()));
+  if (t->parallel_ != nullptr && t->parallel_->rank() != 0) {
+    t->options_.out_dir.clear();  // Rank 0 alone writes files.
+    t->options_.tensorboard_dir.clear();
+  }
   RETURN_IF_ERROR(t->Differentiate(std::move(graph)));
   RETURN_IF_ERROR(t->PlanBest());
   RETURN_IF_ERROR(t->Compile());
@@ -434,7 +441,7 @@ absl::Status Trainer::Compile() {
   std::map<std::string, Tensor> feeds;
   for (size_t i = 0; i < train_.arrays.size(); ++i) {
     std::vector<int64_t> dims = train_.arrays[i].shape().dims();
-    dims[0] = config_.batch_size();
+    dims[0] = LocalBatch();
     ASSIGN_OR_RETURN(feeds[train_.inputs[i]],
                      Tensor::Allocate(train_.arrays[i].dtype(), Shape(dims)));
   }
@@ -458,10 +465,11 @@ absl::StatusOr<StepResult> Trainer::Step() {
   StepResult result;
   for (int64_t a = 0; a < accumulation_; ++a) {
     const int64_t* rows = order_->Next();
+    if (parallel_ != nullptr) rows = parallel_->Shard(rows);
     for (size_t i = 0; i < run_inputs_.size(); ++i) {
       if (run_inputs_[i] == nullptr) continue;  // Not needed by the loss.
       RETURN_IF_ERROR(
-          train_.arrays[i].Gather(rows, config_.batch_size(), *run_inputs_[i]));
+          train_.arrays[i].Gather(rows, LocalBatch(), *run_inputs_[i]));
     }
     RETURN_IF_ERROR(run_->Run());
     const std::vector<Tensor>& out = run_->outputs();
@@ -479,6 +487,11 @@ absl::StatusOr<StepResult> Trainer::Step() {
       }
       grads_[p] = &accumulated_[p];
     }
+  }
+  if (parallel_ != nullptr) {
+    RETURN_IF_ERROR(parallel_->AverageStep(
+        grads_, &result.loss,
+        options_.stop != nullptr && options_.stop->load()));
   }
   double squares = 0;
   for (const Tensor* g : grads_) {
@@ -833,6 +846,7 @@ void Trainer::Log(const std::string& line) const {
 }
 
 void Trainer::Warn(const std::string& line) const {
+  if (parallel_ != nullptr && parallel_->rank() != 0) return;  // Said once.
   if (options_.log) {
     options_.log("warning: " + line);
     return;
@@ -1002,7 +1016,10 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
   double bar_drawn_at = -1;
   StepResult last;
   while (step_ < total_steps_) {
-    if (options_.stop != nullptr && options_.stop->load()) {
+    // Ranks stop together, at the step after any of them was asked to.
+    if (parallel_ != nullptr
+            ? parallel_->stop_requested()
+            : options_.stop != nullptr && options_.stop->load()) {
       summary.stopped = true;
       break;
     }
@@ -1011,6 +1028,9 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
     progress.AddStep(step_, last.loss, last.lr, last.grad_norm, Seconds(start));
     double val = std::nan("");
     bool at_end = step_ == total_steps_;
+    if (parallel_ != nullptr && (step_ % log_every == 0 || at_end)) {
+      RETURN_IF_ERROR(parallel_->CheckParameters(params_, step_));
+    }
     std::optional<Evaluation> eval;
     if (!validation_.arrays.empty() &&
         ((config_.eval_every() > 0 && step_ % config_.eval_every() == 0) ||
@@ -1070,6 +1090,10 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
     summary.mean_steps = progress.MeanSteps();
   }
   summary.steps_run = step_ - first_step;
+  if (parallel_ != nullptr && summary.steps_run > 0) {
+    Log(absl::StrFormat("data-parallel: %.3g s of %.3g s in gradient allreduce",
+                        parallel_->allreduce_seconds(), Seconds(start)));
+  }
   // A resumed run that had nothing left to do keeps its checkpoint as is.
   if (metrics.has_value() && (summary.steps_run > 0 || !restored_)) {
     RETURN_IF_ERROR(CheckpointNow(*metrics, summary));

@@ -20,7 +20,9 @@
 #include "graph/validate.h"
 #include "proto/train.pb.h"
 #include "runtime/executor.h"
+#include "train/communicator.h"
 #include "train/data.h"
+#include "train/distributed.h"
 #include "train/event_writer.h"
 #include "train/metric_counts.h"
 #include "train/metrics_log.h"
@@ -71,6 +73,10 @@ struct TrainOptions {
   std::string tensorboard_dir;
   // Polled between steps; when set, the run checkpoints and stops (SIGINT).
   const std::atomic<bool>* stop = nullptr;
+  // Data-parallel training over its ranks (train/distributed.h says how);
+  // null or one rank: one process. Every rank trains the same parameters;
+  // only rank 0 writes out_dir and tensorboard_dir.
+  Communicator* communicator = nullptr;
 };
 
 // What one update did.
@@ -192,6 +198,11 @@ class Trainer {
   // Opens the TensorBoard writers, if asked for.
   absl::Status OpenEvents();
   absl::Status AddEvents(const StepResult& result, const Evaluation* e);
+  // This process's share of a batch: batch_size, or batch_size / ranks.
+  int64_t LocalBatch() const {
+    return parallel_ != nullptr ? parallel_->local_batch()
+                                : config_.batch_size();
+  }
   // Whole batches of the training data (the last partial one is skipped).
   int64_t BatchesPerEpoch() const {
     return train_.size() / config_.batch_size();
@@ -218,6 +229,7 @@ class Trainer {
   std::unique_ptr<ParameterOptimizer> optimizer_;
   std::unique_ptr<LearningRateSchedule> schedule_;
   std::unique_ptr<BatchOrder> order_;
+  std::unique_ptr<DataParallel> parallel_;  // Null in one process.
   int64_t step_ = 0, total_steps_ = 0, accumulation_ = 1;
   bool restored_ = false;
   std::unique_ptr<EventWriter> train_events_, validation_events_;

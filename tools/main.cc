@@ -1,0 +1,5 @@
+// The `rill` command: `rill <subcommand> [flags] [args]`.
+
+#include "tools/rill_main.h"
+
+int main(int argc, char** argv) { return rill::Main(argc, argv); }
