@@ -174,5 +174,52 @@ TEST(BertClassifyCli, TinyClassifierTrainsOnTheArrays) {
   EXPECT_THAT(r.out, HasSubstr("val_accuracy 1  val_macro_f1 1"));
 }
 
+// Issue 17 item 2's path: a pretraining graph's weights (as Hugging Face
+// files, `rill bert export-hf`) start a classifier of the same encoder by
+// name; the classifier head is new and the pretraining heads go unused.
+TEST(BertClassifyCli, ClassifierStartsFromAPretrainingGraphsWeights) {
+  const std::string dir = TestTempPath("classify_init");
+  fs::create_directories(dir);
+  const std::string encoder =
+      "vocab_size: 30522 hidden_size: 16 num_hidden_layers: 1 "
+      "num_attention_heads: 2 intermediate_size: 32 "
+      "max_position_embeddings: 8 type_vocab_size: 2 seq_length: 8 ";
+  WriteTestFile("classify_init/pretrain.pbtxt",
+                "bert { " + encoder + "max_predictions_per_seq: 2 seed: 5 }\n");
+  CommandResult r = RunRill("build " + dir + "/pretrain.pbtxt -o " + dir +
+                            "/pretrain_graph.pbtxt");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunRill("bert export-hf " + dir + "/pretrain_graph.pbtxt -o " + dir +
+              "/hf");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string tsv;
+  for (int i = 0; i < 8; ++i) {
+    tsv += i % 2 ? "b\tthe cat sat on the mat.\n" : "a\thello, world\tbye.\n";
+  }
+  r = RunRill(Make(WriteTestFile("init.tsv", tsv), dir + "/data"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  WriteTestFile("classify_init/spec.pbtxt",
+                "bert { " + encoder + "num_labels: 2 seed: 3 }\n");
+  std::string config = "model_spec: \"spec.pbtxt\"\n";
+  for (const char* in :
+       {"input_ids", "token_type_ids", "attention_mask", "labels"}) {
+    config += std::string("data { input: \"") + in + "\" file: \"data/" + in +
+              ".npy\" }\n";
+  }
+  config +=
+      "init_from { path: \"hf\" }\nbatch_size: 4\n"
+      "optimizer { learning_rate: 0.01 adam {} }\nsteps: 20\nseed: 1\n";
+  WriteTestFile("classify_init/init.train.pbtxt", config);
+  r = RunRill("train " + dir + "/init.train.pbtxt -o " + dir + "/out");
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const std::string summary = r.out + r.err;
+  EXPECT_THAT(summary, HasSubstr("bert.embeddings.* (5), bert.encoder.* (16), "
+                                 "bert.pooler.* (2)"));
+  EXPECT_THAT(summary, HasSubstr("newly initialised 2: classifier.bias, "
+                                 "classifier.weight"));
+  EXPECT_THAT(summary, HasSubstr("cls.predictions."));
+  EXPECT_THAT(summary, HasSubstr("step 20/20"));
+}
+
 }  // namespace
 }  // namespace rill
