@@ -213,7 +213,9 @@ TEST(EsnTest, SavedModelLoadsWhateverTheConfigNamesItsFiles) {
   EsnConfig c = Mg17Config(20);
   c.set_warmup(10);
   c.set_series("s\xe7ries.npy");
-  c.set_output("m\xe7del.rckpt");
+  c.set_output(
+      "m\xe7"
+      "del.rckpt");  // Split: \xe7d would be one escape.
   absl::StatusOr<Esn> esn = Esn::Create(c, 1, 1);
   ASSERT_TRUE(esn.ok()) << esn.status();
   const Task task = OneStep(*s, 150);
