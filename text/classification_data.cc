@@ -86,18 +86,6 @@ absl::StatusOr<Row> ParseRow(std::string_view line, const std::string& source,
   return row;
 }
 
-// Drops tokens from the end of the longer segment (B's on a tie), as
-// run_classifier.py's _truncate_seq_pair, until a + b fit in `room`.
-int64_t TruncatePair(std::vector<int32_t>& a, std::vector<int32_t>& b,
-                     size_t room) {
-  int64_t dropped = 0;
-  while (a.size() + b.size() > room) {
-    (a.size() > b.size() ? a : b).pop_back();
-    ++dropped;
-  }
-  return dropped;
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> ParseNameList(
@@ -184,6 +172,29 @@ std::vector<int32_t> MostFrequentPieces(
   return pieces;
 }
 
+ClassifierTokens ClassifierInput(std::vector<int32_t> a, std::vector<int32_t> b,
+                                 int32_t cls, int32_t sep,
+                                 int64_t max_seq_length) {
+  ClassifierTokens t;
+  const bool pair = !b.empty();
+  // Tokens from the end of the longer segment (B's on a tie), as
+  // run_classifier.py's _truncate_seq_pair, until the pair fits.
+  const size_t room = static_cast<size_t>(max_seq_length) - (pair ? 3 : 2);
+  while (a.size() + b.size() > room) {
+    (a.size() > b.size() ? a : b).pop_back();
+    t.cut = true;
+  }
+  t.ids = {cls};
+  t.ids.insert(t.ids.end(), a.begin(), a.end());
+  t.ids.push_back(sep);
+  t.b_start = t.ids.size();
+  if (pair) {
+    t.ids.insert(t.ids.end(), b.begin(), b.end());
+    t.ids.push_back(sep);
+  }
+  return t;
+}
+
 absl::StatusOr<ClassificationArrays> MakeClassificationArrays(
     const std::vector<LabelledExample>& examples, const Vocab& vocab,
     int64_t max_seq_length, const std::vector<int32_t>& bow_pieces) {
@@ -201,19 +212,10 @@ absl::StatusOr<ClassificationArrays> MakeClassificationArrays(
   for (int64_t r = 0; r < n; ++r) {
     const LabelledExample& e = examples[r];
     labels.data<int64_t>()[r] = e.label;
-    std::vector<int32_t> a = e.a, b = e.b;
-    const bool pair = !b.empty();
-    // [CLS] A [SEP], and B [SEP] for a pair.
-    const size_t room = s - (pair ? 3 : 2);
-    out.truncated += TruncatePair(a, b, room) > 0;
-    std::vector<int32_t> tokens = {cls};
-    tokens.insert(tokens.end(), a.begin(), a.end());
-    tokens.push_back(sep);
-    const size_t b_start = tokens.size();
-    if (pair) {
-      tokens.insert(tokens.end(), b.begin(), b.end());
-      tokens.push_back(sep);
-    }
+    const ClassifierTokens t = ClassifierInput(e.a, e.b, cls, sep, s);
+    out.truncated += t.cut;
+    const std::vector<int32_t>& tokens = t.ids;
+    const size_t b_start = t.b_start;
     int64_t* ids = out.arrays[0].second.data<int64_t>() + r * s;
     int64_t* types = out.arrays[1].second.data<int64_t>() + r * s;
     int64_t* mask = out.arrays[2].second.data<int64_t>() + r * s;

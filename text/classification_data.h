@@ -57,6 +57,18 @@ absl::StatusOr<LabelledText> ReadLabelledText(
 std::vector<int32_t> MostFrequentPieces(
     const std::vector<LabelledExample>& examples, int64_t n);
 
+// One example as the classifier reads it: [CLS] A [SEP], and B [SEP] when
+// `b` is not empty, the pair cut longest first to fit `max_seq_length`.
+struct ClassifierTokens {
+  std::vector<int32_t> ids;
+  size_t b_start =
+      0;             // Where B [SEP] (token type 1) starts; ids.size() if none.
+  bool cut = false;  // Whether tokens were dropped to fit.
+};
+ClassifierTokens ClassifierInput(std::vector<int32_t> a, std::vector<int32_t> b,
+                                 int32_t cls, int32_t sep,
+                                 int64_t max_seq_length);
+
 // The arrays: input_ids, token_type_ids, attention_mask i64 [n, S], labels
 // i64 [n]; and, with `bow_pieces` not empty, bow f32 [n, F]: element
 // (i, k) counts bow_pieces[k] in example i's texts (whole, not

@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "core/file_io.h"
 #include "runtime/model.h"
+#include "text/classification_data.h"
 #include "text/wordpiece.h"
 #include "tools/commands.h"
 
@@ -70,31 +71,6 @@ absl::StatusOr<Classifier> OpenClassifier(const std::string& dir) {
   return c;
 }
 
-// [CLS] A [SEP] (B [SEP]), cut to `length` tokens as BERT's classifier
-// does: the longer segment loses its last token until the pair fits.
-// Returns whether anything was cut.
-bool Assemble(std::vector<int32_t> a, std::vector<int32_t> b, bool pair,
-              int64_t length, const Vocab& vocab, std::vector<int32_t>* ids,
-              std::vector<int32_t>* types) {
-  const size_t room = static_cast<size_t>(length) - (pair ? 3 : 2);
-  bool cut = false;
-  while (a.size() + b.size() > room) {
-    (a.size() > b.size() ? a : b).pop_back();
-    cut = true;
-  }
-  const int32_t cls = vocab.Find("[CLS]"), sep = vocab.Find("[SEP]");
-  ids->assign(1, cls);
-  ids->insert(ids->end(), a.begin(), a.end());
-  ids->push_back(sep);
-  types->assign(ids->size(), 0);
-  if (pair) {
-    ids->insert(ids->end(), b.begin(), b.end());
-    ids->push_back(sep);
-    types->resize(ids->size(), 1);
-  }
-  return cut;
-}
-
 absl::StatusOr<std::vector<std::string>> LabelNames(const std::string& path,
                                                     int64_t num_labels) {
   std::vector<std::string> names;
@@ -104,8 +80,7 @@ absl::StatusOr<std::vector<std::string>> LabelNames(const std::string& path,
   }
   ASSIGN_OR_RETURN(std::string text,
                    ReadFileCapped(path, CommonFlags().max_file_bytes));
-  names = absl::StrSplit(absl::StripSuffix(text, "\n"), '\n');
-  if (text.empty()) names.clear();
+  ASSIGN_OR_RETURN(names, ParseNameList(text, path));
   if (static_cast<int64_t>(names.size()) != num_labels) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", names.size(),
@@ -201,6 +176,11 @@ absl::Status RunPredict(const Operands& operands) {
   BertTokenizerOptions options;
   options.lowercase = f.lowercase || (f.vocab.empty() && manifest.lowercase);
   BertTokenizer tokenizer(&vocab, options);
+  const int32_t cls = vocab.Find("[CLS]"), sep = vocab.Find("[SEP]");
+  if (cls < 0 || sep < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(vocab_path, ": the vocabulary has no [CLS] or [SEP]"));
+  }
   ASSIGN_OR_RETURN(std::string text,
                    ReadFileCapped(f.input, CommonFlags().max_file_bytes));
   std::vector<std::string> lines =
@@ -225,7 +205,7 @@ absl::Status RunPredict(const Operands& operands) {
             f.input, ":", begin + r + 1,
             ": more than one TAB (a line is a text, or two joined by a TAB)"));
       }
-      std::vector<int32_t> a, b, ids, types;
+      std::vector<int32_t> a, b;
       absl::Status encoded = tokenizer.Encode(parts[0], &a);
       if (encoded.ok() && parts.size() == 2)
         encoded = tokenizer.Encode(parts[1], &b);
@@ -233,11 +213,12 @@ absl::Status RunPredict(const Operands& operands) {
         return absl::InvalidArgumentError(
             absl::StrCat(f.input, ":", begin + r + 1, ": ", encoded.message()));
       }
-      truncated += Assemble(std::move(a), std::move(b), parts.size() == 2, s,
-                            vocab, &ids, &types);
-      for (size_t i = 0; i < ids.size(); ++i) {
-        feeds["input_ids"].data<int64_t>()[r * s + i] = ids[i];
-        feeds["token_type_ids"].data<int64_t>()[r * s + i] = types[i];
+      const ClassifierTokens t =
+          ClassifierInput(std::move(a), std::move(b), cls, sep, s);
+      truncated += t.cut;
+      for (size_t i = 0; i < t.ids.size(); ++i) {
+        feeds["input_ids"].data<int64_t>()[r * s + i] = t.ids[i];
+        feeds["token_type_ids"].data<int64_t>()[r * s + i] = i >= t.b_start;
         feeds["attention_mask"].data<int64_t>()[r * s + i] = 1;
       }
     }
