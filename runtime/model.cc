@@ -12,6 +12,7 @@
 #include "core/checkpoint.h"
 #include "core/dtype.h"
 #include "core/file_io.h"
+#include "core/output_directory.h"
 #include "google/protobuf/text_format.h"
 #include "graph/fuse_recurrent.h"
 #include "graph/inference_graph.h"
@@ -254,24 +255,9 @@ absl::StatusOr<ExportSummary> ExportModel(const ValidGraph& graph,
     SetInitializer(Initializer::Zeros(), model.info(n).dtypes[0],
                    model.info(n).shapes[0], &node);
   }
-  const std::string partial = dir + ".partial";
-  fs::remove_all(partial, ec);
-  if (!fs::create_directories(partial, ec)) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot create ", partial, ": ", ec ? ec.message() : "it exists"));
-  }
-  absl::Status written = WriteModelFiles(pruned, values, partial, o);
-  if (written.ok()) {
-    fs::rename(partial, dir, ec);
-    if (ec) {
-      written = absl::UnavailableError(absl::StrCat(
-          "cannot rename ", partial, " to ", dir, ": ", ec.message()));
-    }
-  }
-  if (!written.ok()) {
-    fs::remove_all(partial, ec);
-    return written;
-  }
+  RETURN_IF_ERROR(WriteDirectoryWhole(dir, [&](const std::string& partial) {
+    return WriteModelFiles(pruned, values, partial, o);
+  }));
   return s;
 }
 

@@ -7,9 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/npy.h"
+#include "core/output_directory.h"
 #include "core/random.h"
 #include "core/tensor.h"
-#include "text/output_directory.h"
 
 namespace rill {
 namespace {

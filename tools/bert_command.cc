@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/file_io.h"
-#include "text/output_directory.h"
+#include "core/output_directory.h"
 #include "text/pretraining_data.h"
 #include "text/wordpiece.h"
 #include "tools/commands.h"

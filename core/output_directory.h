@@ -1,10 +1,10 @@
-#ifndef RILL_TEXT_OUTPUT_DIRECTORY_H_
-#define RILL_TEXT_OUTPUT_DIRECTORY_H_
+#ifndef RILL_CORE_OUTPUT_DIRECTORY_H_
+#define RILL_CORE_OUTPUT_DIRECTORY_H_
 
-// A data set written as a directory of files, whole or not at all: the
-// data commands (`rill bert make-data`, `make-classification-data`) refuse
-// to mix their files with an older run's, and a failure half way leaves
-// nothing that a TrainConfig could bind by mistake.
+// A directory of files written whole or not at all: the data commands
+// (`rill bert make-data`, `make-classification-data`) and `rill export`
+// refuse to mix their files with an older run's, and a failure half way
+// leaves nothing that a TrainConfig or `rill run` could read by mistake.
 
 #include <string>
 
@@ -25,4 +25,4 @@ absl::Status WriteDirectoryWhole(
 
 }  // namespace rill
 
-#endif  // RILL_TEXT_OUTPUT_DIRECTORY_H_
+#endif  // RILL_CORE_OUTPUT_DIRECTORY_H_

@@ -1,4 +1,4 @@
-#include "text/output_directory.h"
+#include "core/output_directory.h"
 
 #include <filesystem>
 #include <system_error>
