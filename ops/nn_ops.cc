@@ -432,10 +432,15 @@ dnnl::normalization_flags ScaleShift() {
          dnnl::normalization_flags::use_shift;
 }
 
+// oneDNN takes epsilon as a float; attributes hold doubles.
+float Epsilon(const KernelArgs& a) {
+  return static_cast<float>(a.attrs.GetFloat("epsilon"));
+}
+
 dnnl::layer_normalization_forward::primitive_desc LayerNormForwardDesc(
     const KernelArgs& a, const LayerNormDescs& d) {
-  return {{dnnl::prop_kind::forward_training, d.data, d.stat,
-           a.attrs.GetFloat("epsilon"), ScaleShift()},
+  return {{dnnl::prop_kind::forward_training, d.data, d.stat, Epsilon(a),
+           ScaleShift()},
           a.onednn->engine};
 }
 
@@ -470,8 +475,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> LayerNormGradOneDnn(
     LayerNormDescs d = LayerNormDescsFor(a.inputs[0].shape());
     dnnl::primitive p = CachedPrimitive(a, [&] {
       return dnnl::layer_normalization_backward(
-          {{dnnl::prop_kind::backward, d.data, d.data, d.stat,
-            a.attrs.GetFloat("epsilon"), ScaleShift()},
+          {{dnnl::prop_kind::backward, d.data, d.data, d.stat, Epsilon(a),
+            ScaleShift()},
            eng,
            LayerNormForwardDesc(a, d)});
     });
