@@ -12,6 +12,7 @@
 #include "core/checkpoint.h"
 #include "core/dtype.h"
 #include "core/file_io.h"
+#include "core/name_list.h"
 #include "core/output_directory.h"
 #include "google/protobuf/text_format.h"
 #include "graph/fuse_recurrent.h"
@@ -125,13 +126,6 @@ absl::StatusOr<std::vector<std::pair<std::string, Tensor>>> ParameterValues(
   return values;
 }
 
-absl::StatusOr<int> CountLines(const std::string& path, int64_t max_bytes) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, max_bytes));
-  std::vector<absl::string_view> lines =
-      absl::StrSplit(absl::StripSuffix(text, "\n"), '\n');
-  return text.empty() ? 0 : static_cast<int>(lines.size());
-}
-
 absl::Status CopyFile(const std::string& from, const std::string& to,
                       int64_t max_bytes) {
   ASSIGN_OR_RETURN(std::string bytes, ReadFileCapped(from, max_bytes));
@@ -238,7 +232,12 @@ absl::StatusOr<ExportSummary> ExportModel(const ValidGraph& graph,
     s.dropouts_removed -= model.node_op(n) == "Dropout";
   }
   if (!o.labels.empty()) {
-    ASSIGN_OR_RETURN(s.num_labels, CountLines(o.labels, o.max_file_bytes));
+    // The same checks as `rill predict` makes when it reads the copy.
+    ASSIGN_OR_RETURN(std::string text,
+                     ReadFileCapped(o.labels, o.max_file_bytes));
+    ASSIGN_OR_RETURN(std::vector<std::string> names,
+                     ParseNameList(text, o.labels));
+    s.num_labels = static_cast<int>(names.size());
     const int64_t width = LogitsWidth(model);
     if (width >= 0 && width != s.num_labels) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -8,33 +8,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/name_list.h"
 
 namespace rill {
 namespace {
 
-// The lines of `text`, each without its "\n" (and a trailing "\r"); a
-// final newline ends the last line rather than starting an empty one.
-std::vector<std::string_view> Lines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  while (!text.empty()) {
-    const size_t end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    lines.push_back(line);
-    text = end == std::string_view::npos ? std::string_view()
-                                         : text.substr(end + 1);
-  }
-  return lines;
-}
-
 bool Blank(std::string_view s) {
   return absl::StripAsciiWhitespace(absl::string_view(s.data(), s.size()))
       .empty();
-}
-
-absl::Status LineError(const std::string& source, int64_t line,
-                       const std::string& why) {
-  return absl::InvalidArgumentError(absl::StrCat(source, ":", line, ": ", why));
 }
 
 // One line's columns before the labels are known.
@@ -88,38 +69,12 @@ absl::StatusOr<Row> ParseRow(std::string_view line, const std::string& source,
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> ParseNameList(
-    std::string_view text, const std::string& source, const std::string& what) {
-  std::vector<std::string> names;
-  std::map<std::string, int64_t> seen;
-  int64_t number = 0;
-  for (std::string_view line : Lines(text)) {
-    ++number;
-    const std::string name(absl::StripAsciiWhitespace(
-        absl::string_view(line.data(), line.size())));
-    if (name.empty()) return LineError(source, number, "empty " + what);
-    auto [it, added] = seen.emplace(name, number);
-    if (!added) {
-      return LineError(
-          source, number,
-          absl::StrCat(what, " '", name, "' is listed twice (first on line ",
-                       it->second, ")"));
-    }
-    names.push_back(name);
-  }
-  if (names.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": no ", what, " (one per line)"));
-  }
-  return names;
-}
-
 absl::StatusOr<LabelledText> ReadLabelledText(
     std::string_view text, const std::string& source,
     const BertTokenizer& tokenizer, std::vector<std::string>* label_names) {
   std::vector<Row> rows;
   int64_t number = 0;
-  for (std::string_view line : Lines(text)) {
+  for (std::string_view line : TextLines(text)) {
     ++number;
     if (Blank(line)) {
       return LineError(source, number, "empty line: expected label<TAB>text");

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/name_list.h"
 #include "core/status.h"
 #include "core/tensor.h"
 #include "text/wordpiece.h"
@@ -34,13 +35,6 @@ struct LabelledText {
   std::vector<LabelledExample> examples;
   bool pairs = false;  // Some line has a second text.
 };
-
-// Names, one per line, id = line number from 0: the label names, or the
-// wordpieces of bag-of-words features. Errors name the file and line, and
-// call a name `what`: an empty name, a name listed twice, none at all.
-absl::StatusOr<std::vector<std::string>> ParseNameList(
-    std::string_view text, const std::string& source,
-    const std::string& what = "label");
 
 // Reads and tokenizes the lines. With `label_names` empty, the names found
 // become the labels, in sorted order, and are stored there; otherwise a

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/file_io.h"
+#include "core/name_list.h"
 #include "core/npy.h"
 #include "core/output_directory.h"
 #include "text/classification_data.h"

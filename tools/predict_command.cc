@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/file_io.h"
+#include "core/name_list.h"
 #include "runtime/model.h"
 #include "text/classification_data.h"
 #include "text/wordpiece.h"

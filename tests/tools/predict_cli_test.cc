@@ -144,6 +144,16 @@ TEST(PredictCli, Errors) {
               two);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_FALSE(fs::exists(s.dir + "/wrong_labels"));
+  // Export checks a labels file as predict reads it: a repeated name is
+  // an error, not a third label.
+  const std::string twice = WriteTestFile("predict/twice.txt", "a\nb\na\n");
+  r = RunRill("export " + s.graph + " -o " + s.dir + "/twice --labels " +
+              twice);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("twice.txt:3: label 'a' is listed twice"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(s.dir + "/twice"));
 
   const std::string pooled = s.dir + "/pooled_model";
   fs::remove_all(pooled);
