@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "core/file_io.h"
 #include "graph/validate.h"
+#include "onnx/fuse_gelu.h"
 #include "onnx/import_context.h"
 #include "onnx/onnx_tensor.h"
 #include "onnx/translate.h"
@@ -182,8 +183,12 @@ absl::Status Fold(const ::onnx::NodeProto& node, int64_t opset,
 absl::Status TranslateNodes(const ::onnx::GraphProto& g, int64_t opset,
                             ImportContext* ctx) {
   const auto& table = OnnxTranslators();
+  const OnnxFusions fusions = FindGeluPatterns(g);
   for (int i = 0; i < g.node_size(); ++i) {
-    const auto& node = g.node(i);
+    if (fusions.absorbed.count(i)) continue;
+    auto fused = fusions.fused.find(i);
+    const bool is_fused = fused != fusions.fused.end();
+    const auto& node = is_fused ? fused->second : g.node(i);
     bool foldable = node.input_size() > 0;
     for (const auto& in : node.input()) {
       if (in.empty()) continue;
@@ -196,7 +201,9 @@ absl::Status TranslateNodes(const ::onnx::GraphProto& g, int64_t opset,
       }
       foldable = foldable && v->constant.has_value() && !v->parameter;
     }
-    OnnxTranslator translate = table.at(node.op_type());
+    OnnxTranslator translate = is_fused
+                                   ? FusedOnnxTranslators().at(node.op_type())
+                                   : table.at(node.op_type());
     if (foldable) {
       RETURN_IF_ERROR(Fold(node, opset, translate, ctx));
     } else {

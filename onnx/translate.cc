@@ -526,6 +526,32 @@ absl::Status ConstantOp(NodeTranslation& n) {
   return n.SetOutputConstant(0, *std::move(t));
 }
 
+// Known at import only (the causal masks of exports are Trilu of a
+// ConstantOfShape): rill has no triangle op, and a run-time one is not
+// needed yet.
+absl::Status Trilu(NodeTranslation& n) {
+  ASSIGN_OR_RETURN(Tensor x, n.Constant(0, "input"));
+  int64_t k = 0;
+  if (n.has_input(1)) {
+    ASSIGN_OR_RETURN(std::vector<int64_t> ks, n.ConstantInts(1, "k"));
+    if (ks.size() != 1) return n.Error("k must hold one value");
+    k = ks[0];
+  }
+  const bool upper = n.AttrInt("upper", 1) != 0;
+  const Shape& s = x.shape();
+  if (s.rank() < 2) return n.Error("input must have rank 2 or more");
+  ASSIGN_OR_RETURN(Tensor y, x.Clone());
+  const int64_t rows = s.dim(s.rank() - 2), cols = s.dim(s.rank() - 1);
+  const int64_t size = DTypeSize(y.dtype());
+  char* data = static_cast<char*>(y.raw_data());
+  for (int64_t e = 0; e < y.num_elements(); ++e) {
+    const int64_t i = (e / cols) % rows, j = e % cols;
+    const bool keep = upper ? j - i >= k : j - i <= k;
+    if (!keep) std::memset(data + e * size, 0, size);
+  }
+  return n.SetOutputConstant(0, std::move(y));
+}
+
 // ONNX's Expand broadcasts both ways: the result has the broadcast of the
 // input's shape and `shape`.
 absl::Status Expand(NodeTranslation& n) {
@@ -567,6 +593,7 @@ absl::Status Expand(NodeTranslation& n) {
 const std::map<std::string, OnnxTranslator>& OnnxTranslators() {
   static const auto* table = new std::map<std::string, OnnxTranslator>{
       UNARY("Abs", "Abs"),
+      UNARY("Erf", "Erf"),
       UNARY("Exp", "Exp"),
       UNARY("Log", "Log"),
       UNARY("Neg", "Neg"),
@@ -613,9 +640,17 @@ const std::map<std::string, OnnxTranslator>& OnnxTranslators() {
       {"ConstantOfShape", ConstantOfShape},
       {"Constant", ConstantOp},
       {"Expand", Expand},
+      {"Trilu", Trilu},
       {"LSTM", TranslateRecurrent},
       {"GRU", TranslateRecurrent},
       {"RNN", TranslateRecurrent},
+  };
+  return *table;
+}
+
+const std::map<std::string, OnnxTranslator>& FusedOnnxTranslators() {
+  static const auto* table = new std::map<std::string, OnnxTranslator>{
+      UNARY("Gelu", "Gelu"),
   };
   return *table;
 }

@@ -183,7 +183,7 @@ std::set<std::string> ImportTimeInputs(const ::onnx::ModelProto& m) {
   static const auto* slots = new std::map<std::string, int>{
       {"Reshape", 1}, {"Slice", 1},     {"Squeeze", 1}, {"Unsqueeze", 1},
       {"Split", 1},   {"ReduceSum", 1}, {"Expand", 1},  {"ConstantOfShape", 0},
-      {"LSTM", 4},    {"GRU", 4},       {"RNN", 4}};
+      {"LSTM", 4},    {"GRU", 4},       {"RNN", 4},     {"Trilu", 0}};
   std::set<std::string> names;
   for (const auto& node : m.graph().node()) {
     auto it = slots->find(node.op_type());

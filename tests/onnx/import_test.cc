@@ -92,11 +92,11 @@ INSTANTIATE_TEST_SUITE_P(
                   n->set_op_type("Foo");
                   n->set_domain("com.example");
                   auto* e = m->mutable_graph()->add_node();
-                  e->set_name("erf");
-                  e->set_op_type("Erf");
+                  e->set_name("cos");
+                  e->set_op_type("Cos");
                 },
                 "2 ONNX node(s) use ops that rill does not import: node 1 "
-                "'custom' (Foo, domain 'com.example'); node 2 'erf' (Erf, "
+                "'custom' (Foo, domain 'com.example'); node 2 'cos' (Cos, "
                 "domain 'ai.onnx')"},
         BadCase{"DanglingInput",
                 [](auto* m) {

@@ -69,14 +69,35 @@ TEST_P(TorchExportTest, MatchesPyTorch) {
 INSTANTIATE_TEST_SUITE_P(
     Exports, TorchExportTest,
     ::testing::Combine(
-        ::testing::Values(Export{"lstm", {"x"}, {"y", "h", "c"}},
-                          Export{"bigru", {"x"}, {"y", "h"}},
-                          Export{"encoder", {"src", "pad"}, {"out"}}),
+        ::testing::Values(
+            Export{"lstm", {"x"}, {"y", "h", "c"}},
+            Export{"bigru", {"x"}, {"y", "h"}},
+            Export{"encoder", {"src", "pad"}, {"out"}},
+            Export{"gelu", {"x"}, {"y"}},
+            Export{"decoder", {"tgt", "memory", "memory_pad"}, {"out"}},
+            Export{"bert",
+                   {"input_ids", "token_type_ids", "attention_mask"},
+                   {"sequence_output", "pooled_output"}}),
         ::testing::Values(14, 17)),
     [](const auto& info) {
       return absl::StrCat(std::get<0>(info.param).name, "_opset",
                           std::get<1>(info.param));
     });
+
+// PyTorch's erf GELU (Div, Erf, Add, Mul, Mul) imports as one Gelu node
+// each; its outputs match above (TorchExportTest.MatchesPyTorch/gelu_*).
+TEST(ImportedModelTest, ErfGeluBecomesOneGelu) {
+  for (int opset : {14, 17}) {
+    absl::StatusOr<Graph> graph =
+        ImportOnnxFile(absl::StrCat(kData, "gelu_opset", opset, ".onnx"));
+    ASSERT_TRUE(graph.ok()) << graph.status();
+    std::map<std::string, int> ops;
+    for (const Node& node : graph->node()) ++ops[node.op()];
+    EXPECT_EQ(ops["Gelu"], 2) << opset;
+    EXPECT_EQ(ops["Erf"], 0) << opset;
+    EXPECT_EQ(ops["Div"], 0) << opset;
+  }
+}
 
 // --weights_out: the large weights only in the checkpoint, which --params
 // restores; the outputs are PyTorch's again.
