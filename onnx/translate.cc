@@ -234,6 +234,24 @@ absl::Status LayerNormalization(NodeTranslation& n) {
   return n.SetOutput(2, inv);
 }
 
+// Where(i < 0, i + size, i) for integer indices i.
+absl::StatusOr<std::string> WrapNegative(NodeTranslation& n,
+                                         const std::string& i, int64_t size) {
+  const DType t = n.ctx().dtype(i);
+  ASSIGN_OR_RETURN(Tensor zero, Tensor::Allocate(t, Shape({})));
+  ASSIGN_OR_RETURN(Tensor count, Tensor::Allocate(t, Shape({})));
+  if (t == DType::kI64) {
+    count.data<int64_t>()[0] = size;
+  } else {
+    count.data<int32_t>()[0] = static_cast<int32_t>(size);
+  }
+  ASSIGN_OR_RETURN(std::string zero_ref, n.EmitConst(zero));
+  ASSIGN_OR_RETURN(std::string count_ref, n.EmitConst(count));
+  ASSIGN_OR_RETURN(std::string negative, n.Emit("Less", {i, zero_ref}));
+  ASSIGN_OR_RETURN(std::string wrapped, BinaryOp(n, "Add", i, count_ref));
+  return n.Emit("Where", {negative, wrapped, i});
+}
+
 absl::Status Gather(NodeTranslation& n) {
   ASSIGN_OR_RETURN(std::string data, n.in(0));
   ASSIGN_OR_RETURN(int64_t axis,
@@ -256,6 +274,11 @@ absl::Status Gather(NodeTranslation& n) {
     ASSIGN_OR_RETURN(indices, n.EmitConst(idx));
   } else {
     ASSIGN_OR_RETURN(indices, n.in(1));
+    // Known at run time only: wrapped in the graph, where the size is known
+    // (else rill's Gather rejects a negative index when it runs).
+    if (size >= 0) {
+      ASSIGN_OR_RETURN(indices, WrapNegative(n, indices, size));
+    }
   }
   ASSIGN_OR_RETURN(std::string y, n.Emit("Gather", {data, indices},
                                          {{"axis", IntAttr(axis)}}));

@@ -81,9 +81,6 @@ const std::map<std::string, std::string>& Skips() {
       // Optional and sequence values: rill has tensors only.
       {"test_identity_opt", "optional"},
       {"test_identity_sequence", "sequence"},
-      // Indices fed at run time: rill's Gather does not wrap negative ones
-      // (constant indices are wrapped at import).
-      {"test_gather_negative_indices", "negative run-time indices"},
       // LSTM peepholes (input P): RecurrentLayer has none, and PyTorch
       // does not export them.
       {"test_lstm_with_peepholes", "peepholes"},
