@@ -154,6 +154,35 @@ def export(out_dir, name, model, inputs, input_names, output_names,
                           opset_version=opset)
 
 
+def export_dynamic(out_dir, name, model, input_sets, input_names,
+                   output_names, dynamic_axes):
+    """Exported once with dynamic_axes; each input set k (other batch and
+    sequence sizes) saved as <name>.<k>.<input>.npy with PyTorch's outputs
+    <name>.<k>.<output>.npy."""
+    model.eval()
+    for k, inputs in enumerate(input_sets):
+        outputs = model(*inputs)
+        if not isinstance(outputs, tuple):
+            outputs = (outputs,)
+        for n, v in zip(input_names, inputs):
+            np.save(os.path.join(out_dir, f"{name}.{k}.{n}.npy"), v.numpy())
+        for n, v in zip(output_names, outputs):
+            np.save(os.path.join(out_dir, f"{name}.{k}.{n}.npy"),
+                    v.detach().numpy().astype(np.float32))
+    for opset in OPSETS:
+        torch.onnx.export(model, tuple(input_sets[0]),
+                          os.path.join(out_dir, f"{name}_opset{opset}.onnx"),
+                          input_names=input_names, output_names=output_names,
+                          opset_version=opset, dynamic_axes=dynamic_axes)
+
+
+def padding(batch, steps, lengths):
+    pad = torch.zeros(batch, steps, dtype=torch.bool)
+    for b, n in enumerate(lengths):
+        pad[b, n:] = True
+    return pad
+
+
 def main():
     out_dir = sys.argv[1]
     torch.manual_seed(20)
@@ -178,6 +207,17 @@ def main():
     export(out_dir, "decoder", Decoder(),
            [torch.randn(5, 2, 16), torch.randn(6, 2, 16), memory_pad],
            ["tgt", "memory", "memory_pad"], ["out"])
+    export_dynamic(out_dir, "lstm_dynamic", Lstm(),
+                   [[torch.randn(4, 3, 5)], [torch.randn(7, 2, 5)]], ["x"],
+                   ["y", "h", "c"],
+                   {"x": {0: "T", 1: "B"}, "y": {0: "T", 1: "B"},
+                    "h": {1: "B"}, "c": {1: "B"}})
+    export_dynamic(out_dir, "encoder_dynamic", Encoder(),
+                   [[torch.randn(5, 2, 16), padding(2, 5, [5, 3])],
+                    [torch.randn(8, 3, 16), padding(3, 8, [8, 2, 6])]],
+                   ["src", "pad"], ["out"],
+                   {"src": {0: "S", 1: "B"}, "pad": {0: "B", 1: "S"},
+                    "out": {0: "S", 1: "B"}})
     model = BertEncoder()
     names = ["input_ids", "token_type_ids", "attention_mask"]
     export(out_dir, "bert", model, [model.inputs[n] for n in names], names,

@@ -84,6 +84,58 @@ INSTANTIATE_TEST_SUITE_P(
                           std::get<1>(info.param));
     });
 
+// Exports with dynamic_axes (batch and sequence): one imported graph run at
+// two batch sizes and sequence lengths, each against PyTorch.
+class DynamicExportTest
+    : public ::testing::TestWithParam<std::tuple<Export, int>> {};
+
+TEST_P(DynamicExportTest, MatchesPyTorchAtTwoSizes) {
+  const auto& [model, opset] = GetParam();
+  absl::StatusOr<Graph> graph =
+      ImportOnnxFile(absl::StrCat(kData, model.name, "_opset", opset, ".onnx"));
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  LoadedGraph loaded;
+  loaded.graph = *std::move(graph);
+  absl::StatusOr<ValidGraph> valid = ValidateGraph(std::move(loaded));
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  auto exec = Executor::Create(*std::move(valid));
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  for (int set : {0, 1}) {
+    SCOPED_TRACE(absl::StrCat("input set ", set));
+    const std::string prefix = absl::StrCat(kData, model.name, ".", set, ".");
+    std::map<std::string, Tensor> feeds;
+    for (const auto& in : model.inputs) {
+      auto t = ReadNpy(prefix + in + ".npy", 1 << 20);
+      ASSERT_TRUE(t.ok()) << t.status();
+      feeds[in] = *t;
+    }
+    auto got = (*exec)->Run(feeds, model.outputs);
+    ASSERT_TRUE(got.ok()) << got.status();
+    for (size_t k = 0; k < model.outputs.size(); ++k) {
+      auto want = ReadNpy(prefix + model.outputs[k] + ".npy", 1 << 20);
+      ASSERT_TRUE(want.ok()) << want.status();
+      ASSERT_EQ((*got)[k].shape(), want->shape()) << model.outputs[k];
+      double worst = 0;
+      for (int64_t i = 0; i < want->num_elements(); ++i) {
+        worst = std::max(worst, std::abs((*got)[k].ElementAsDouble(i) -
+                                         want->ElementAsDouble(i)));
+      }
+      EXPECT_LE(worst, kTol) << model.outputs[k];
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Exports, DynamicExportTest,
+    ::testing::Combine(
+        ::testing::Values(Export{"lstm_dynamic", {"x"}, {"y", "h", "c"}},
+                          Export{"encoder_dynamic", {"src", "pad"}, {"out"}}),
+        ::testing::Values(14, 17)),
+    [](const auto& info) {
+      return absl::StrCat(std::get<0>(info.param).name, "_opset",
+                          std::get<1>(info.param));
+    });
+
 // PyTorch's erf GELU (Div, Erf, Add, Mul, Mul) imports as one Gelu node
 // each; its outputs match above (TorchExportTest.MatchesPyTorch/gelu_*).
 TEST(ImportedModelTest, ErfGeluBecomesOneGelu) {
