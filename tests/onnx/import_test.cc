@@ -224,6 +224,45 @@ TEST(OnnxImportTest, SequenceLens) {
       << g.status();
 }
 
+// A Shape of a symbolic dim stays symbolic; arithmetic the importer does
+// not evaluate on it is an error naming the node.
+TEST(OnnxImportTest, SymbolicShapeArithmetic) {
+  ::onnx::ModelProto m = AddModel();
+  auto* g = m.mutable_graph();
+  auto add = [&](const char* name, const char* op,
+                 std::vector<std::string> ins) {
+    auto* node = g->add_node();
+    node->set_name(name);
+    node->set_op_type(op);
+    for (const auto& in : ins) node->add_input(in);
+    node->add_output(std::string(name) + "_out");
+    return node;
+  };
+  add("shape", "Shape", {"x"});
+  auto* cast = add("cast", "Cast", {"shape_out"});
+  auto* to = cast->add_attribute();
+  to->set_name("to");
+  to->set_type(::onnx::AttributeProto::INT);
+  to->set_i(::onnx::TensorProto::FLOAT);
+  g->mutable_output(0)->set_name("cast_out");
+  absl::StatusOr<Graph> r = ImportOnnx(m);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("node 'cast' (Cast): a Cast of "
+                                      "symbolic dims to a non-integer type"),
+            std::string::npos)
+      << r.status();
+  // Used as data: the error names the node and the value.
+  cast->set_op_type("Neg");
+  cast->clear_attribute();
+  r = ImportOnnx(m);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("node 'cast' (Neg): 'shape_out' is "
+                                      "shape arithmetic on symbolic "
+                                      "dimensions"),
+            std::string::npos)
+      << r.status();
+}
+
 TEST(OnnxImportTest, TruncatedAndForeignBytes) {
   const std::string bytes = AddModel().SerializeAsString();
   for (const std::string& bad :
