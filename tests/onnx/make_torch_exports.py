@@ -130,6 +130,16 @@ class LstmRegressor(torch.nn.Module):
         return ((self.head(y[:, -1]) - target) ** 2).mean()
 
 
+def save(out_dir, prefix, inputs, input_names, outputs, output_names):
+    if not isinstance(outputs, tuple):
+        outputs = (outputs,)
+    for n, v in zip(input_names, inputs):
+        np.save(os.path.join(out_dir, f"{prefix}.{n}.npy"), v.numpy())
+    for n, v in zip(output_names, outputs):
+        np.save(os.path.join(out_dir, f"{prefix}.{n}.npy"),
+                v.detach().numpy().astype(np.float32))
+
+
 def export(out_dir, name, model, inputs, input_names, output_names,
            f64_outputs=False):
     model.eval()
@@ -140,13 +150,7 @@ def export(out_dir, name, model, inputs, input_names, output_names,
         # The f32 model's function computed in f64 (its weights widened):
         # PyTorch's own f32 rounding would take half of the 1e-5.
         outputs = copy.deepcopy(model).double()(*inputs)
-    if not isinstance(outputs, tuple):
-        outputs = (outputs,)
-    for n, v in zip(input_names, inputs):
-        np.save(os.path.join(out_dir, f"{name}.{n}.npy"), v.numpy())
-    for n, v in zip(output_names, outputs):
-        np.save(os.path.join(out_dir, f"{name}.{n}.npy"),
-                v.detach().numpy().astype(np.float32))
+    save(out_dir, name, inputs, input_names, outputs, output_names)
     for opset in OPSETS:
         torch.onnx.export(model, tuple(inputs),
                           os.path.join(out_dir, f"{name}_opset{opset}.onnx"),
@@ -161,14 +165,8 @@ def export_dynamic(out_dir, name, model, input_sets, input_names,
     <name>.<k>.<output>.npy."""
     model.eval()
     for k, inputs in enumerate(input_sets):
-        outputs = model(*inputs)
-        if not isinstance(outputs, tuple):
-            outputs = (outputs,)
-        for n, v in zip(input_names, inputs):
-            np.save(os.path.join(out_dir, f"{name}.{k}.{n}.npy"), v.numpy())
-        for n, v in zip(output_names, outputs):
-            np.save(os.path.join(out_dir, f"{name}.{k}.{n}.npy"),
-                    v.detach().numpy().astype(np.float32))
+        save(out_dir, f"{name}.{k}", inputs, input_names, model(*inputs),
+             output_names)
     for opset in OPSETS:
         torch.onnx.export(model, tuple(input_sets[0]),
                           os.path.join(out_dir, f"{name}_opset{opset}.onnx"),

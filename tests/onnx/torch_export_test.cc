@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,32 +30,36 @@ struct Export {
   std::vector<std::string> inputs, outputs;
 };
 
-class TorchExportTest
-    : public ::testing::TestWithParam<std::tuple<Export, int>> {};
-
-TEST_P(TorchExportTest, MatchesPyTorch) {
-  const auto& [model, opset] = GetParam();
+// The executor of kData/<name>_opset<N>.onnx, imported.
+std::unique_ptr<Executor> ImportAndLoad(const std::string& name, int opset) {
   absl::StatusOr<Graph> graph =
-      ImportOnnxFile(absl::StrCat(kData, model.name, "_opset", opset, ".onnx"));
-  ASSERT_TRUE(graph.ok()) << graph.status();
+      ImportOnnxFile(absl::StrCat(kData, name, "_opset", opset, ".onnx"));
+  EXPECT_TRUE(graph.ok()) << graph.status();
+  if (!graph.ok()) return nullptr;
   LoadedGraph loaded;
   loaded.graph = *std::move(graph);
   absl::StatusOr<ValidGraph> valid = ValidateGraph(std::move(loaded));
-  ASSERT_TRUE(valid.ok()) << valid.status();
+  EXPECT_TRUE(valid.ok()) << valid.status();
+  if (!valid.ok()) return nullptr;
   auto exec = Executor::Create(*std::move(valid));
-  ASSERT_TRUE(exec.ok()) << exec.status();
+  EXPECT_TRUE(exec.ok()) << exec.status();
+  return exec.ok() ? *std::move(exec) : nullptr;
+}
+
+// Runs the model on <prefix><input>.npy and compares each output with
+// <prefix><output>.npy within kTol.
+void ExpectMatches(Executor& exec, const Export& model,
+                   const std::string& prefix) {
   std::map<std::string, Tensor> feeds;
   for (const auto& in : model.inputs) {
-    auto t = ReadNpy(absl::StrCat(kData, model.name, ".", in, ".npy"), 1 << 20);
+    auto t = ReadNpy(prefix + in + ".npy", 1 << 20);
     ASSERT_TRUE(t.ok()) << t.status();
     feeds[in] = *t;
   }
-  auto got = (*exec)->Run(feeds, model.outputs);
+  auto got = exec.Run(feeds, model.outputs);
   ASSERT_TRUE(got.ok()) << got.status();
   for (size_t k = 0; k < model.outputs.size(); ++k) {
-    auto want =
-        ReadNpy(absl::StrCat(kData, model.name, ".", model.outputs[k], ".npy"),
-                1 << 20);
+    auto want = ReadNpy(prefix + model.outputs[k] + ".npy", 1 << 20);
     ASSERT_TRUE(want.ok()) << want.status();
     ASSERT_EQ((*got)[k].shape(), want->shape()) << model.outputs[k];
     double worst = 0;
@@ -64,6 +69,16 @@ TEST_P(TorchExportTest, MatchesPyTorch) {
     }
     EXPECT_LE(worst, kTol) << model.outputs[k];
   }
+}
+
+class TorchExportTest
+    : public ::testing::TestWithParam<std::tuple<Export, int>> {};
+
+TEST_P(TorchExportTest, MatchesPyTorch) {
+  const auto& [model, opset] = GetParam();
+  std::unique_ptr<Executor> exec = ImportAndLoad(model.name, opset);
+  ASSERT_NE(exec, nullptr);
+  ExpectMatches(*exec, model, absl::StrCat(kData, model.name, "."));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -91,37 +106,11 @@ class DynamicExportTest
 
 TEST_P(DynamicExportTest, MatchesPyTorchAtTwoSizes) {
   const auto& [model, opset] = GetParam();
-  absl::StatusOr<Graph> graph =
-      ImportOnnxFile(absl::StrCat(kData, model.name, "_opset", opset, ".onnx"));
-  ASSERT_TRUE(graph.ok()) << graph.status();
-  LoadedGraph loaded;
-  loaded.graph = *std::move(graph);
-  absl::StatusOr<ValidGraph> valid = ValidateGraph(std::move(loaded));
-  ASSERT_TRUE(valid.ok()) << valid.status();
-  auto exec = Executor::Create(*std::move(valid));
-  ASSERT_TRUE(exec.ok()) << exec.status();
+  std::unique_ptr<Executor> exec = ImportAndLoad(model.name, opset);
+  ASSERT_NE(exec, nullptr);
   for (int set : {0, 1}) {
     SCOPED_TRACE(absl::StrCat("input set ", set));
-    const std::string prefix = absl::StrCat(kData, model.name, ".", set, ".");
-    std::map<std::string, Tensor> feeds;
-    for (const auto& in : model.inputs) {
-      auto t = ReadNpy(prefix + in + ".npy", 1 << 20);
-      ASSERT_TRUE(t.ok()) << t.status();
-      feeds[in] = *t;
-    }
-    auto got = (*exec)->Run(feeds, model.outputs);
-    ASSERT_TRUE(got.ok()) << got.status();
-    for (size_t k = 0; k < model.outputs.size(); ++k) {
-      auto want = ReadNpy(prefix + model.outputs[k] + ".npy", 1 << 20);
-      ASSERT_TRUE(want.ok()) << want.status();
-      ASSERT_EQ((*got)[k].shape(), want->shape()) << model.outputs[k];
-      double worst = 0;
-      for (int64_t i = 0; i < want->num_elements(); ++i) {
-        worst = std::max(worst, std::abs((*got)[k].ElementAsDouble(i) -
-                                         want->ElementAsDouble(i)));
-      }
-      EXPECT_LE(worst, kTol) << model.outputs[k];
-    }
+    ExpectMatches(*exec, model, absl::StrCat(kData, model.name, ".", set, "."));
   }
 }
 
