@@ -7,8 +7,10 @@
 #include "absl/strings/str_join.h"
 #include "core/file_io.h"
 #include "graph/validate.h"
+#include "onnx/fuse_gelu.h"
 #include "onnx/import_context.h"
 #include "onnx/onnx_tensor.h"
+#include "onnx/symbolic_shape.h"
 #include "onnx/translate.h"
 #include "ops/op_def.h"
 #include "runtime/executor.h"
@@ -182,9 +184,13 @@ absl::Status Fold(const ::onnx::NodeProto& node, int64_t opset,
 absl::Status TranslateNodes(const ::onnx::GraphProto& g, int64_t opset,
                             ImportContext* ctx) {
   const auto& table = OnnxTranslators();
+  const OnnxFusions fusions = FindGeluPatterns(g);
   for (int i = 0; i < g.node_size(); ++i) {
-    const auto& node = g.node(i);
-    bool foldable = node.input_size() > 0;
+    if (fusions.absorbed.count(i)) continue;
+    auto fused = fusions.fused.find(i);
+    const bool is_fused = fused != fusions.fused.end();
+    const auto& node = is_fused ? fused->second : g.node(i);
+    bool foldable = node.input_size() > 0, symbolic = false;
     for (const auto& in : node.input()) {
       if (in.empty()) continue;
       const OnnxValue* v = ctx->Find(in);
@@ -195,8 +201,14 @@ absl::Status TranslateNodes(const ::onnx::GraphProto& g, int64_t opset,
             "output"));
       }
       foldable = foldable && v->constant.has_value() && !v->parameter;
+      symbolic = symbolic || v->symbolic.has_value();
     }
-    OnnxTranslator translate = table.at(node.op_type());
+    OnnxTranslator translate = is_fused
+                                   ? FusedOnnxTranslators().at(node.op_type())
+                                   : table.at(node.op_type());
+    if (symbolic && IsShapeArithmetic(node.op_type())) {
+      translate = TranslateShapeArithmetic;
+    }
     if (foldable) {
       RETURN_IF_ERROR(Fold(node, opset, translate, ctx));
     } else {

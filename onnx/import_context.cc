@@ -24,6 +24,14 @@ absl::StatusOr<std::string> ImportContext::Ref(const std::string& onnx_name) {
     return absl::NotFoundError(absl::StrCat("no value '", onnx_name, "'"));
   }
   OnnxValue& v = it->second;
+  if (v.symbolic.has_value()) {
+    return absl::UnimplementedError(absl::StrCat(
+        "'", onnx_name,
+        "' is shape arithmetic on symbolic dimensions, which rill evaluates "
+        "at import in Gather, Unsqueeze, Squeeze, Concat, Mul, Div, Cast "
+        "and Identity and uses as the shape of Reshape, Expand and "
+        "ConstantOfShape only"));
+  }
   if (v.ref.empty()) {
     ASSIGN_OR_RETURN(v.ref, EmitConst(onnx_name, *v.constant, v.parameter));
   }
@@ -129,7 +137,9 @@ const OnnxValue& NodeTranslation::value(int i) const {
 
 absl::StatusOr<std::string> NodeTranslation::in(int i) {
   if (!has_input(i)) return Error(absl::StrCat("input ", i, " is required"));
-  return ctx_->Ref(node_.input(i));
+  absl::StatusOr<std::string> r = ctx_->Ref(node_.input(i));
+  if (!r.ok()) return Annotate(r.status(), Describe());
+  return r;
 }
 
 absl::StatusOr<Tensor> NodeTranslation::Constant(int i,
@@ -230,6 +240,27 @@ absl::Status NodeTranslation::SetOutputConstant(int k, Tensor value) {
   v.dtype = value.dtype();
   v.shape = value.shape();
   v.constant = std::move(value);
+  ctx_->Define(node_.output(k), std::move(v));
+  return absl::OkStatus();
+}
+
+absl::Status NodeTranslation::SetOutputSymbolic(int k, SymbolicShape value,
+                                                bool scalar) {
+  if (!has_output(k)) return absl::OkStatus();
+  bool known = true;
+  for (const SymbolicDim& d : value) known = known && d.known();
+  const int64_t n = static_cast<int64_t>(value.size());
+  if (known) {
+    ASSIGN_OR_RETURN(
+        Tensor t,
+        Tensor::Allocate(DType::kI64, scalar ? Shape({}) : Shape({n})));
+    for (int64_t i = 0; i < n; ++i) t.data<int64_t>()[i] = value[i].factor;
+    return SetOutputConstant(k, std::move(t));
+  }
+  OnnxValue v;
+  v.dtype = DType::kI64;
+  v.shape = scalar ? Shape({}) : Shape({n});
+  v.symbolic = std::move(value);
   ctx_->Define(node_.output(k), std::move(v));
   return absl::OkStatus();
 }

@@ -23,12 +23,24 @@
 
 namespace rill {
 
+// One entry of a shape computed from symbolic dims: factor times the
+// product of dims (axis `second` of rill tensor `first`) known at run time.
+struct SymbolicDim {
+  int64_t factor = 1;
+  std::vector<std::pair<std::string, int>> dims;
+  bool known() const { return dims.empty(); }
+};
+using SymbolicShape = std::vector<SymbolicDim>;
+
 struct OnnxValue {
   std::string ref;  // The rill tensor; empty for a constant not yet used.
   DType dtype = DType::kF32;
   Shape shape;                     // -1 where symbolic.
   std::optional<Tensor> constant;  // Known at import.
   bool parameter = false;          // A float initialiser: trainable.
+  // An i64 scalar or vector of shape arithmetic over symbolic dims (a
+  // Shape of a tensor with some): kept at import, never a rill tensor.
+  std::optional<SymbolicShape> symbolic;
 };
 
 class ImportContext {
@@ -122,6 +134,11 @@ class NodeTranslation {
   // Defines ONNX output k (a no-op when the node leaves it empty).
   absl::Status SetOutput(int k, const std::string& ref);
   absl::Status SetOutputConstant(int k, Tensor value);
+  // A constant when every entry is known. `scalar`: rank 0 (one entry).
+  absl::Status SetOutputSymbolic(int k, SymbolicShape value, bool scalar);
+  bool is_symbolic(int i) const {
+    return has_input(i) && value(i).symbolic.has_value();
+  }
   bool has_output(int k) const;
 
   // InvalidArgument (or Unimplemented) "node 'n' (Op): message".

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "onnx/onnx_tensor.h"
+#include "onnx/symbolic_shape.h"
 #include "ops/op_def.h"
 
 namespace rill {
@@ -234,6 +235,24 @@ absl::Status LayerNormalization(NodeTranslation& n) {
   return n.SetOutput(2, inv);
 }
 
+// Where(i < 0, i + size, i) for integer indices i.
+absl::StatusOr<std::string> WrapNegative(NodeTranslation& n,
+                                         const std::string& i, int64_t size) {
+  const DType t = n.ctx().dtype(i);
+  ASSIGN_OR_RETURN(Tensor zero, Tensor::Allocate(t, Shape({})));
+  ASSIGN_OR_RETURN(Tensor count, Tensor::Allocate(t, Shape({})));
+  if (t == DType::kI64) {
+    count.data<int64_t>()[0] = size;
+  } else {
+    count.data<int32_t>()[0] = static_cast<int32_t>(size);
+  }
+  ASSIGN_OR_RETURN(std::string zero_ref, n.EmitConst(zero));
+  ASSIGN_OR_RETURN(std::string count_ref, n.EmitConst(count));
+  ASSIGN_OR_RETURN(std::string negative, n.Emit("Less", {i, zero_ref}));
+  ASSIGN_OR_RETURN(std::string wrapped, BinaryOp(n, "Add", i, count_ref));
+  return n.Emit("Where", {negative, wrapped, i});
+}
+
 absl::Status Gather(NodeTranslation& n) {
   ASSIGN_OR_RETURN(std::string data, n.in(0));
   ASSIGN_OR_RETURN(int64_t axis,
@@ -256,6 +275,11 @@ absl::Status Gather(NodeTranslation& n) {
     ASSIGN_OR_RETURN(indices, n.EmitConst(idx));
   } else {
     ASSIGN_OR_RETURN(indices, n.in(1));
+    // Known at run time only: wrapped in the graph, where the size is known
+    // (else rill's Gather rejects a negative index when it runs).
+    if (size >= 0) {
+      ASSIGN_OR_RETURN(indices, WrapNegative(n, indices, size));
+    }
   }
   ASSIGN_OR_RETURN(std::string y, n.Emit("Gather", {data, indices},
                                          {{"axis", IntAttr(axis)}}));
@@ -272,25 +296,37 @@ absl::Status Transpose(NodeTranslation& n) {
 
 absl::Status Reshape(NodeTranslation& n) {
   ASSIGN_OR_RETURN(std::string x, n.in(0));
-  ASSIGN_OR_RETURN(std::vector<int64_t> shape, n.ConstantInts(1, "shape"));
-  const Shape& s = n.shape(0);
+  ASSIGN_OR_RETURN(SymbolicShape shape, ShapeEntries(n, 1, "shape"));
+  const SymbolicShape dims = DimsOf(n, x);
   const bool allowzero = n.AttrInt("allowzero", 0) != 0;
+  int unknowns = 0, inferred = 0;
   for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] != 0 || allowzero) continue;
-    // 0 copies the input's dimension.
-    if (static_cast<int>(i) >= s.rank()) {
-      return n.Error(
-          absl::StrCat("shape[", i, "] = 0 but the input has rank ", s.rank()));
+    if (shape[i].known() && shape[i].factor == 0 && !allowzero) {
+      // 0 copies the input's dimension.
+      if (i >= dims.size()) {
+        return n.Error(absl::StrCat(
+            "shape[", i, "] = 0 but the input has rank ", dims.size()));
+      }
+      shape[i] = dims[i];
     }
-    shape[i] = s.dim(i);
+    unknowns += !shape[i].known() || shape[i].factor == -1;
+    inferred += shape[i].known() && shape[i].factor == -1;
   }
-  if (std::count(shape.begin(), shape.end(), -1) > 1) {
+  std::string y;
+  if (unknowns <= 1) {
+    std::vector<int64_t> attr;
+    for (const SymbolicDim& d : shape)
+      attr.push_back(d.known() ? d.factor : -1);
+    ASSIGN_OR_RETURN(y, n.Emit("Reshape", {x}, {{"shape", IntListAttr(attr)}}));
+  } else if (inferred == 0) {
+    // Several dims known only at run time: the shape of a tensor made to
+    // have it.
+    ASSIGN_OR_RETURN(std::string like, TensorOfShape(n, shape));
+    ASSIGN_OR_RETURN(y, n.Emit("ReshapeLike", {x, like}));
+  } else {
     return n.Unsupported(
-        "a target shape with more than one unknown (-1 or a "
-        "symbolic dimension)");
+        "a target shape with -1 and a dimension known only at run time");
   }
-  ASSIGN_OR_RETURN(std::string y,
-                   n.Emit("Reshape", {x}, {{"shape", IntListAttr(shape)}}));
   return n.SetOutput(0, y);
 }
 
@@ -463,7 +499,7 @@ absl::StatusOr<Tensor> IntTensor(const std::vector<int64_t>& v) {
 
 absl::Status ShapeOp(NodeTranslation& n) {
   const Shape& s = n.shape(0);
-  int64_t rank = s.rank();
+  const int64_t rank = s.rank();
   int64_t start = n.AttrInt("start", 0), end = n.AttrInt("end", rank);
   if (start < 0) start += rank;
   if (end < 0) end += rank;
@@ -471,16 +507,16 @@ absl::Status ShapeOp(NodeTranslation& n) {
   end = std::clamp<int64_t>(end, start, rank);
   std::vector<int64_t> dims(s.dims().begin() + start, s.dims().begin() + end);
   if (std::count(dims.begin(), dims.end(), -1) > 0) {
-    return n.Unsupported(
-        absl::StrCat("the shape ", s.ToString(), " of '", n.node().input(0),
-                     "' has symbolic dimensions (export with static shapes)"));
+    ASSIGN_OR_RETURN(std::string x, n.in(0));
+    SymbolicShape all = DimsOf(n, x);
+    return n.SetOutputSymbolic(
+        0, SymbolicShape(all.begin() + start, all.begin() + end), false);
   }
   ASSIGN_OR_RETURN(Tensor t, IntTensor(dims));
   return n.SetOutputConstant(0, std::move(t));
 }
 
 absl::Status ConstantOfShape(NodeTranslation& n) {
-  ASSIGN_OR_RETURN(std::vector<int64_t> dims, n.ConstantInts(0, "shape"));
   Tensor fill;
   if (const auto* a = n.Attr("value")) {
     ASSIGN_OR_RETURN(fill, TensorFromOnnx(a->t(), "attribute 'value'", ".",
@@ -489,6 +525,15 @@ absl::Status ConstantOfShape(NodeTranslation& n) {
     ASSIGN_OR_RETURN(fill, Tensor::Allocate(DType::kF32, Shape({1})));
   }
   if (fill.num_elements() != 1) return n.Error("value must hold one element");
+  if (n.is_symbolic(0)) {
+    ASSIGN_OR_RETURN(std::string like, TensorOfShape(n, *n.value(0).symbolic));
+    ASSIGN_OR_RETURN(Tensor scalar, Tensor::Allocate(fill.dtype(), Shape({})));
+    std::memcpy(scalar.raw_data(), fill.raw_data(), DTypeSize(fill.dtype()));
+    ASSIGN_OR_RETURN(std::string value, n.EmitConst(scalar));
+    ASSIGN_OR_RETURN(std::string y, n.Emit("BroadcastLike", {value, like}));
+    return n.SetOutput(0, y);
+  }
+  ASSIGN_OR_RETURN(std::vector<int64_t> dims, n.ConstantInts(0, "shape"));
   ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(fill.dtype(), Shape(dims)));
   const int64_t size = DTypeSize(t.dtype());
   for (int64_t i = 0; i < t.num_elements(); ++i) {
@@ -526,10 +571,48 @@ absl::Status ConstantOp(NodeTranslation& n) {
   return n.SetOutputConstant(0, *std::move(t));
 }
 
+// Known at import only (the causal masks of exports are Trilu of a
+// ConstantOfShape): rill has no triangle op, and a run-time one is not
+// needed yet.
+absl::Status Trilu(NodeTranslation& n) {
+  ASSIGN_OR_RETURN(Tensor x, n.Constant(0, "input"));
+  int64_t k = 0;
+  if (n.has_input(1)) {
+    ASSIGN_OR_RETURN(std::vector<int64_t> ks, n.ConstantInts(1, "k"));
+    if (ks.size() != 1) return n.Error("k must hold one value");
+    k = ks[0];
+  }
+  const bool upper = n.AttrInt("upper", 1) != 0;
+  const Shape& s = x.shape();
+  if (s.rank() < 2) return n.Error("input must have rank 2 or more");
+  ASSIGN_OR_RETURN(Tensor y, x.Clone());
+  const int64_t rows = s.dim(s.rank() - 2), cols = s.dim(s.rank() - 1);
+  const int64_t size = DTypeSize(y.dtype());
+  char* data = static_cast<char*>(y.raw_data());
+  for (int64_t e = 0; e < y.num_elements(); ++e) {
+    const int64_t i = (e / cols) % rows, j = e % cols;
+    const bool keep = upper ? j - i >= k : j - i <= k;
+    if (!keep) std::memset(data + e * size, 0, size);
+  }
+  return n.SetOutputConstant(0, std::move(y));
+}
+
 // ONNX's Expand broadcasts both ways: the result has the broadcast of the
 // input's shape and `shape`.
 absl::Status Expand(NodeTranslation& n) {
   ASSIGN_OR_RETURN(std::string x, n.in(0));
+  if (n.is_symbolic(1)) {
+    // The broadcast of x's shape and the target's, as a tensor.
+    ASSIGN_OR_RETURN(std::string like, TensorOfShape(n, *n.value(1).symbolic));
+    ASSIGN_OR_RETURN(std::string zeros, n.Emit("ZerosLike", {x}));
+    if (n.dtype(0) != DType::kF32) {
+      ASSIGN_OR_RETURN(
+          zeros, n.Emit("Cast", {zeros}, {{"dtype", TypeAttr(DT_FLOAT)}}));
+    }
+    ASSIGN_OR_RETURN(like, n.Emit("Add", {like, zeros}));
+    ASSIGN_OR_RETURN(std::string y, n.Emit("BroadcastLike", {x, like}));
+    return n.SetOutput(0, y);
+  }
   ASSIGN_OR_RETURN(std::vector<int64_t> target, n.ConstantInts(1, "shape"));
   const Shape& s = n.shape(0);
   const size_t rank = std::max<size_t>(target.size(), s.rank());
@@ -567,6 +650,7 @@ absl::Status Expand(NodeTranslation& n) {
 const std::map<std::string, OnnxTranslator>& OnnxTranslators() {
   static const auto* table = new std::map<std::string, OnnxTranslator>{
       UNARY("Abs", "Abs"),
+      UNARY("Erf", "Erf"),
       UNARY("Exp", "Exp"),
       UNARY("Log", "Log"),
       UNARY("Neg", "Neg"),
@@ -613,9 +697,17 @@ const std::map<std::string, OnnxTranslator>& OnnxTranslators() {
       {"ConstantOfShape", ConstantOfShape},
       {"Constant", ConstantOp},
       {"Expand", Expand},
+      {"Trilu", Trilu},
       {"LSTM", TranslateRecurrent},
       {"GRU", TranslateRecurrent},
       {"RNN", TranslateRecurrent},
+  };
+  return *table;
+}
+
+const std::map<std::string, OnnxTranslator>& FusedOnnxTranslators() {
+  static const auto* table = new std::map<std::string, OnnxTranslator>{
+      UNARY("Gelu", "Gelu"),
   };
   return *table;
 }

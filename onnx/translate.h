@@ -14,6 +14,8 @@ namespace rill {
 using OnnxTranslator = absl::Status (*)(NodeTranslation&);
 
 const std::map<std::string, OnnxTranslator>& OnnxTranslators();
+// The stand-ins for matched subgraphs (fuse_gelu.h), by op_type.
+const std::map<std::string, OnnxTranslator>& FusedOnnxTranslators();
 
 // LSTM, GRU and RNN (translate_recurrent.cc).
 absl::Status TranslateRecurrent(NodeTranslation& n);

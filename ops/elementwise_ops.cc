@@ -265,6 +265,21 @@ void RegisterUnaryOps(OpRegistry& r) {
       [](GradContext& g, Ref x, Ref, Ref dy) {
         return g.Emit("GeluTanhGrad", {x, dy});
       }));
+  // oneDNN 2.6 has no erf eltwise (only gelu_erf, whose inverse would
+  // divide by x): the oneDNN backend runs this reference loop.
+  OpDef erf = UnaryOp(
+      "Erf",
+      "y = erf(x) = 2/sqrt(pi) * integral from 0 to x of e^(-t^2) dt. "
+      "Gradient: dx = dy * 2/sqrt(pi) * e^(-x^2).",
+      [](auto x) { return std::erf(x); }, nullptr,
+      [](GradContext& g, Ref x, Ref, Ref dy) {
+        std::string slope = g.Emit(
+            "Mul", {g.Emit("Exp", {g.Emit("Neg", {g.Emit("Square", {x})})}),
+                    g.Scalar(M_2_SQRTPI, x)});
+        return g.Emit("Mul", {dy, slope});
+      });
+  erf.NoOneDnnPrimitive();
+  r.Add(std::move(erf));
   // oneDNN 2.6's soft_relu is ln(1 + e^x), with no alpha.
   r.Add(UnaryOp(
       "Softplus",

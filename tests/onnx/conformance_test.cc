@@ -81,9 +81,6 @@ const std::map<std::string, std::string>& Skips() {
       // Optional and sequence values: rill has tensors only.
       {"test_identity_opt", "optional"},
       {"test_identity_sequence", "sequence"},
-      // Indices fed at run time: rill's Gather does not wrap negative ones
-      // (constant indices are wrapped at import).
-      {"test_gather_negative_indices", "negative run-time indices"},
       // LSTM peepholes (input P): RecurrentLayer has none, and PyTorch
       // does not export them.
       {"test_lstm_with_peepholes", "peepholes"},
@@ -183,7 +180,7 @@ std::set<std::string> ImportTimeInputs(const ::onnx::ModelProto& m) {
   static const auto* slots = new std::map<std::string, int>{
       {"Reshape", 1}, {"Slice", 1},     {"Squeeze", 1}, {"Unsqueeze", 1},
       {"Split", 1},   {"ReduceSum", 1}, {"Expand", 1},  {"ConstantOfShape", 0},
-      {"LSTM", 4},    {"GRU", 4},       {"RNN", 4}};
+      {"LSTM", 4},    {"GRU", 4},       {"RNN", 4},     {"Trilu", 0}};
   std::set<std::string> names;
   for (const auto& node : m.graph().node()) {
     auto it = slots->find(node.op_type());

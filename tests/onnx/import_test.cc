@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "onnx/onnx.pb.h"
@@ -92,11 +93,11 @@ INSTANTIATE_TEST_SUITE_P(
                   n->set_op_type("Foo");
                   n->set_domain("com.example");
                   auto* e = m->mutable_graph()->add_node();
-                  e->set_name("erf");
-                  e->set_op_type("Erf");
+                  e->set_name("cos");
+                  e->set_op_type("Cos");
                 },
                 "2 ONNX node(s) use ops that rill does not import: node 1 "
-                "'custom' (Foo, domain 'com.example'); node 2 'erf' (Erf, "
+                "'custom' (Foo, domain 'com.example'); node 2 'cos' (Cos, "
                 "domain 'ai.onnx')"},
         BadCase{"DanglingInput",
                 [](auto* m) {
@@ -157,6 +158,110 @@ INSTANTIATE_TEST_SUITE_P(
                 "graph input 'x': ONNX data type 10 (FLOAT16) has no rill "
                 "dtype"}),
     [](const auto& info) { return info.param.name; });
+
+// An RNN over x f32[3, 2, 1] (steps, batch, features), hidden size 1,
+// with sequence_lens `lens` as an initialiser (or, when `fed`, an input).
+::onnx::ModelProto RnnModel(const std::vector<int32_t>& lens, bool fed) {
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(14);
+  auto* g = m.mutable_graph();
+  auto input = [&](const std::string& name, int type,
+                   const std::vector<int64_t>& dims) {
+    auto* in = g->add_input();
+    in->set_name(name);
+    auto* t = in->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(type);
+    for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  input("x", ::onnx::TensorProto::FLOAT, {3, 2, 1});
+  for (const char* name : {"w", "r"}) {
+    auto* w = g->add_initializer();
+    w->set_name(name);
+    w->set_data_type(::onnx::TensorProto::FLOAT);
+    for (int k = 0; k < 3; ++k) w->add_dims(1);
+    w->add_float_data(0.5f);
+  }
+  if (fed) {
+    input("lens", ::onnx::TensorProto::INT32, {2});
+  } else {
+    auto* l = g->add_initializer();
+    l->set_name("lens");
+    l->set_data_type(::onnx::TensorProto::INT32);
+    l->add_dims(lens.size());
+    for (int32_t v : lens) l->add_int32_data(v);
+  }
+  auto* node = g->add_node();
+  node->set_name("rnn");
+  node->set_op_type("RNN");
+  for (const char* in : {"x", "w", "r", "", "lens"}) node->add_input(in);
+  node->add_output("y");
+  auto* hidden = node->add_attribute();
+  hidden->set_name("hidden_size");
+  hidden->set_type(::onnx::AttributeProto::INT);
+  hidden->set_i(1);
+  g->add_output()->set_name("y");
+  return m;
+}
+
+// Lengths equal to the steps import; shorter ones, or lengths known only
+// at run time, are an error naming the node (the fused layer runs whole
+// sequences).
+TEST(OnnxImportTest, SequenceLens) {
+  EXPECT_TRUE(ImportOnnx(RnnModel({3, 3}, false)).ok());
+  absl::StatusOr<Graph> g = ImportOnnx(RnnModel({3, 2}, false));
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find(
+                "node 'rnn' (RNN): sequence_lens 2 shorter than the 3 steps"),
+            std::string::npos)
+      << g.status();
+  g = ImportOnnx(RnnModel({}, true));
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find(
+                "node 'rnn' (RNN): input 4 (sequence_lens, 'lens') must be "
+                "known at import"),
+            std::string::npos)
+      << g.status();
+}
+
+// A Shape of a symbolic dim stays symbolic; arithmetic the importer does
+// not evaluate on it is an error naming the node.
+TEST(OnnxImportTest, SymbolicShapeArithmetic) {
+  ::onnx::ModelProto m = AddModel();
+  auto* g = m.mutable_graph();
+  auto add = [&](const char* name, const char* op,
+                 std::vector<std::string> ins) {
+    auto* node = g->add_node();
+    node->set_name(name);
+    node->set_op_type(op);
+    for (const auto& in : ins) node->add_input(in);
+    node->add_output(std::string(name) + "_out");
+    return node;
+  };
+  add("shape", "Shape", {"x"});
+  auto* cast = add("cast", "Cast", {"shape_out"});
+  auto* to = cast->add_attribute();
+  to->set_name("to");
+  to->set_type(::onnx::AttributeProto::INT);
+  to->set_i(::onnx::TensorProto::FLOAT);
+  g->mutable_output(0)->set_name("cast_out");
+  absl::StatusOr<Graph> r = ImportOnnx(m);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("node 'cast' (Cast): a Cast of "
+                                      "symbolic dims to a non-integer type"),
+            std::string::npos)
+      << r.status();
+  // Used as data: the error names the node and the value.
+  cast->set_op_type("Neg");
+  cast->clear_attribute();
+  r = ImportOnnx(m);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("node 'cast' (Neg): 'shape_out' is "
+                                      "shape arithmetic on symbolic "
+                                      "dimensions"),
+            std::string::npos)
+      << r.status();
+}
 
 TEST(OnnxImportTest, TruncatedAndForeignBytes) {
   const std::string bytes = AddModel().SerializeAsString();

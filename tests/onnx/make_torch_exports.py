@@ -5,13 +5,19 @@ Run with Debian's python (it has torch 1.13 and numpy):
   /usr/bin/python3 tests/onnx/make_torch_exports.py tests/onnx/testdata
 
 For each model and opset writes <name>_opset<N>.onnx, the inputs
-<name>.<input>.npy and PyTorch's outputs <name>.<output>.npy (f32, eval mode).
+<name>.<input>.npy and PyTorch's outputs <name>.<output>.npy (f32, eval mode;
+the BERT encoder's computed in f64 and saved as f32).
 """
+import copy
 import os
 import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "models"))
+import make_bert_goldens as bert  # noqa: E402
 
 OPSETS = (14, 17)
 
@@ -48,6 +54,68 @@ class Encoder(torch.nn.Module):
         return self.encoder(src, src_key_padding_mask=pad)
 
 
+class GeluMlp(torch.nn.Module):
+    """nn.GELU and F.gelu (both the erf form): exported as Div, Erf, Add,
+    Mul, Mul, which rill imports as one Gelu each."""
+
+    def __init__(self):
+        super().__init__()
+        self.l1 = torch.nn.Linear(6, 8)
+        self.act = torch.nn.GELU()
+        self.l2 = torch.nn.Linear(8, 4)
+
+    def forward(self, x):
+        return torch.nn.functional.gelu(self.l2(self.act(self.l1(x))))
+
+
+class Decoder(torch.nn.Module):
+    """Two post-LN decoder layers: a causal target mask (a constant of the
+    export) and a key padding mask on the memory."""
+
+    def __init__(self):
+        super().__init__()
+        layer = torch.nn.TransformerDecoderLayer(16, 4, dim_feedforward=32,
+                                                 dropout=0.1)
+        self.decoder = torch.nn.TransformerDecoder(layer, 2)
+
+    def forward(self, tgt, memory, memory_pad):
+        causal = torch.nn.Transformer.generate_square_subsequent_mask(
+            tgt.shape[0])
+        return self.decoder(tgt, memory, tgt_mask=causal,
+                            memory_key_padding_mask=memory_pad)
+
+
+class BertEncoder(torch.nn.Module):
+    """The hand-written BERT of tests/models/make_bert_goldens.py (its
+    encoder(): embeddings, post-LN layers with the additive padding mask,
+    erf GELU, pooler), at L 2, H 64, A 4, ff 256, in f32; its outputs are
+    computed in f64."""
+
+    def __init__(self):
+        super().__init__()
+        bert.H, bert.A, bert.L, bert.FF = 64, 4, 2, 256
+        gen = torch.Generator().manual_seed(20)
+        self.names = []
+        for name, value in bert.random_parameters(gen).items():
+            self.names.append(name)
+            if name.endswith("weight") and value.dim() == 2 and \
+                    "embeddings" not in name:
+                # Linear weights: sqrt(16 / H) keeps the sums over H at
+                # the goldens' (H 16) scale.
+                value = value * 0.5
+            self.register_parameter(
+                name.replace(".", "_"),
+                torch.nn.Parameter(value.detach().float()))
+        self.inputs = bert.inputs(gen)
+
+    def forward(self, input_ids, token_type_ids, attention_mask):
+        p = {n: getattr(self, n.replace(".", "_")) for n in self.names}
+        x = dict(input_ids=input_ids, token_type_ids=token_type_ids,
+                 attention_mask=attention_mask)
+        return bert.encoder(p, x, "gelu",
+                            p["bert.embeddings.word_embeddings.weight"])
+
+
 class LstmRegressor(torch.nn.Module):
     """An LSTM and a linear head on the last step, with its MSE loss: the
     graph that the fine-tuning test trains."""
@@ -62,23 +130,55 @@ class LstmRegressor(torch.nn.Module):
         return ((self.head(y[:, -1]) - target) ** 2).mean()
 
 
-def export(out_dir, name, model, inputs, input_names, output_names):
+def save(out_dir, prefix, inputs, input_names, outputs, output_names):
+    if not isinstance(outputs, tuple):
+        outputs = (outputs,)
+    for n, v in zip(input_names, inputs):
+        np.save(os.path.join(out_dir, f"{prefix}.{n}.npy"), v.numpy())
+    for n, v in zip(output_names, outputs):
+        np.save(os.path.join(out_dir, f"{prefix}.{n}.npy"),
+                v.detach().numpy().astype(np.float32))
+
+
+def export(out_dir, name, model, inputs, input_names, output_names,
+           f64_outputs=False):
     model.eval()
     # Torch 1.13's TransformerEncoder takes a fast path under no_grad that
     # does not export (FACTS.md): run and export with grad enabled.
     outputs = model(*inputs)
-    if not isinstance(outputs, tuple):
-        outputs = (outputs,)
-    for n, v in zip(input_names, inputs):
-        np.save(os.path.join(out_dir, f"{name}.{n}.npy"), v.numpy())
-    for n, v in zip(output_names, outputs):
-        np.save(os.path.join(out_dir, f"{name}.{n}.npy"),
-                v.detach().numpy().astype(np.float32))
+    if f64_outputs:
+        # The f32 model's function computed in f64 (its weights widened):
+        # PyTorch's own f32 rounding would take half of the 1e-5.
+        outputs = copy.deepcopy(model).double()(*inputs)
+    save(out_dir, name, inputs, input_names, outputs, output_names)
     for opset in OPSETS:
         torch.onnx.export(model, tuple(inputs),
                           os.path.join(out_dir, f"{name}_opset{opset}.onnx"),
                           input_names=input_names, output_names=output_names,
                           opset_version=opset)
+
+
+def export_dynamic(out_dir, name, model, input_sets, input_names,
+                   output_names, dynamic_axes):
+    """Exported once with dynamic_axes; each input set k (other batch and
+    sequence sizes) saved as <name>.<k>.<input>.npy with PyTorch's outputs
+    <name>.<k>.<output>.npy."""
+    model.eval()
+    for k, inputs in enumerate(input_sets):
+        save(out_dir, f"{name}.{k}", inputs, input_names, model(*inputs),
+             output_names)
+    for opset in OPSETS:
+        torch.onnx.export(model, tuple(input_sets[0]),
+                          os.path.join(out_dir, f"{name}_opset{opset}.onnx"),
+                          input_names=input_names, output_names=output_names,
+                          opset_version=opset, dynamic_axes=dynamic_axes)
+
+
+def padding(batch, steps, lengths):
+    pad = torch.zeros(batch, steps, dtype=torch.bool)
+    for b, n in enumerate(lengths):
+        pad[b, n:] = True
+    return pad
 
 
 def main():
@@ -99,6 +199,27 @@ def main():
            ["x", "target"], ["loss"])
     export(out_dir, "encoder", Encoder(), [torch.randn(5, 2, 16), pad],
            ["src", "pad"], ["out"])
+    export(out_dir, "gelu", GeluMlp(), [torch.randn(3, 6)], ["x"], ["y"])
+    memory_pad = torch.zeros(2, 6, dtype=torch.bool)
+    memory_pad[0, 4:] = True
+    export(out_dir, "decoder", Decoder(),
+           [torch.randn(5, 2, 16), torch.randn(6, 2, 16), memory_pad],
+           ["tgt", "memory", "memory_pad"], ["out"])
+    export_dynamic(out_dir, "lstm_dynamic", Lstm(),
+                   [[torch.randn(4, 3, 5)], [torch.randn(7, 2, 5)]], ["x"],
+                   ["y", "h", "c"],
+                   {"x": {0: "T", 1: "B"}, "y": {0: "T", 1: "B"},
+                    "h": {1: "B"}, "c": {1: "B"}})
+    export_dynamic(out_dir, "encoder_dynamic", Encoder(),
+                   [[torch.randn(5, 2, 16), padding(2, 5, [5, 3])],
+                    [torch.randn(8, 3, 16), padding(3, 8, [8, 2, 6])]],
+                   ["src", "pad"], ["out"],
+                   {"src": {0: "S", 1: "B"}, "pad": {0: "B", 1: "S"},
+                    "out": {0: "S", 1: "B"}})
+    model = BertEncoder()
+    names = ["input_ids", "token_type_ids", "attention_mask"]
+    export(out_dir, "bert", model, [model.inputs[n] for n in names], names,
+           ["sequence_output", "pooled_output"], f64_outputs=True)
 
 
 if __name__ == "__main__":

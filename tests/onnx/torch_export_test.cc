@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,32 +30,36 @@ struct Export {
   std::vector<std::string> inputs, outputs;
 };
 
-class TorchExportTest
-    : public ::testing::TestWithParam<std::tuple<Export, int>> {};
-
-TEST_P(TorchExportTest, MatchesPyTorch) {
-  const auto& [model, opset] = GetParam();
+// The executor of kData/<name>_opset<N>.onnx, imported.
+std::unique_ptr<Executor> ImportAndLoad(const std::string& name, int opset) {
   absl::StatusOr<Graph> graph =
-      ImportOnnxFile(absl::StrCat(kData, model.name, "_opset", opset, ".onnx"));
-  ASSERT_TRUE(graph.ok()) << graph.status();
+      ImportOnnxFile(absl::StrCat(kData, name, "_opset", opset, ".onnx"));
+  EXPECT_TRUE(graph.ok()) << graph.status();
+  if (!graph.ok()) return nullptr;
   LoadedGraph loaded;
   loaded.graph = *std::move(graph);
   absl::StatusOr<ValidGraph> valid = ValidateGraph(std::move(loaded));
-  ASSERT_TRUE(valid.ok()) << valid.status();
+  EXPECT_TRUE(valid.ok()) << valid.status();
+  if (!valid.ok()) return nullptr;
   auto exec = Executor::Create(*std::move(valid));
-  ASSERT_TRUE(exec.ok()) << exec.status();
+  EXPECT_TRUE(exec.ok()) << exec.status();
+  return exec.ok() ? *std::move(exec) : nullptr;
+}
+
+// Runs the model on <prefix><input>.npy and compares each output with
+// <prefix><output>.npy within kTol.
+void ExpectMatches(Executor& exec, const Export& model,
+                   const std::string& prefix) {
   std::map<std::string, Tensor> feeds;
   for (const auto& in : model.inputs) {
-    auto t = ReadNpy(absl::StrCat(kData, model.name, ".", in, ".npy"), 1 << 20);
+    auto t = ReadNpy(prefix + in + ".npy", 1 << 20);
     ASSERT_TRUE(t.ok()) << t.status();
     feeds[in] = *t;
   }
-  auto got = (*exec)->Run(feeds, model.outputs);
+  auto got = exec.Run(feeds, model.outputs);
   ASSERT_TRUE(got.ok()) << got.status();
   for (size_t k = 0; k < model.outputs.size(); ++k) {
-    auto want =
-        ReadNpy(absl::StrCat(kData, model.name, ".", model.outputs[k], ".npy"),
-                1 << 20);
+    auto want = ReadNpy(prefix + model.outputs[k] + ".npy", 1 << 20);
     ASSERT_TRUE(want.ok()) << want.status();
     ASSERT_EQ((*got)[k].shape(), want->shape()) << model.outputs[k];
     double worst = 0;
@@ -66,17 +71,77 @@ TEST_P(TorchExportTest, MatchesPyTorch) {
   }
 }
 
+class TorchExportTest
+    : public ::testing::TestWithParam<std::tuple<Export, int>> {};
+
+TEST_P(TorchExportTest, MatchesPyTorch) {
+  const auto& [model, opset] = GetParam();
+  std::unique_ptr<Executor> exec = ImportAndLoad(model.name, opset);
+  ASSERT_NE(exec, nullptr);
+  ExpectMatches(*exec, model, absl::StrCat(kData, model.name, "."));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Exports, TorchExportTest,
     ::testing::Combine(
-        ::testing::Values(Export{"lstm", {"x"}, {"y", "h", "c"}},
-                          Export{"bigru", {"x"}, {"y", "h"}},
-                          Export{"encoder", {"src", "pad"}, {"out"}}),
+        ::testing::Values(
+            Export{"lstm", {"x"}, {"y", "h", "c"}},
+            Export{"bigru", {"x"}, {"y", "h"}},
+            Export{"encoder", {"src", "pad"}, {"out"}},
+            Export{"gelu", {"x"}, {"y"}},
+            Export{"decoder", {"tgt", "memory", "memory_pad"}, {"out"}},
+            Export{"bert",
+                   {"input_ids", "token_type_ids", "attention_mask"},
+                   {"sequence_output", "pooled_output"}}),
         ::testing::Values(14, 17)),
     [](const auto& info) {
       return absl::StrCat(std::get<0>(info.param).name, "_opset",
                           std::get<1>(info.param));
     });
+
+// Exports with dynamic_axes (batch and sequence): one imported graph run at
+// two batch sizes and sequence lengths, each against PyTorch.
+class DynamicExportTest
+    : public ::testing::TestWithParam<std::tuple<Export, int>> {};
+
+TEST_P(DynamicExportTest, MatchesPyTorchAtTwoSizes) {
+  const auto& [model, opset] = GetParam();
+  std::unique_ptr<Executor> exec = ImportAndLoad(model.name, opset);
+  ASSERT_NE(exec, nullptr);
+  for (int set : {0, 1}) {
+    SCOPED_TRACE(absl::StrCat("input set ", set));
+    ExpectMatches(*exec, model, absl::StrCat(kData, model.name, ".", set, "."));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Exports, DynamicExportTest,
+    ::testing::Combine(
+        ::testing::Values(Export{"lstm_dynamic", {"x"}, {"y", "h", "c"}},
+                          Export{"encoder_dynamic", {"src", "pad"}, {"out"}}),
+        ::testing::Values(14, 17)),
+    [](const auto& info) {
+      return absl::StrCat(std::get<0>(info.param).name, "_opset",
+                          std::get<1>(info.param));
+    });
+
+// PyTorch's erf GELU (Div, Erf, Add, Mul, Mul) imports as one Gelu node
+// each; its outputs match above (TorchExportTest.MatchesPyTorch/gelu_*).
+// The MLP has two GELUs, the BERT encoder one per layer (2).
+TEST(ImportedModelTest, ErfGeluBecomesOneGelu) {
+  for (const char* model : {"gelu", "bert"}) {
+    for (int opset : {14, 17}) {
+      SCOPED_TRACE(absl::StrCat(model, "_opset", opset));
+      absl::StatusOr<Graph> graph =
+          ImportOnnxFile(absl::StrCat(kData, model, "_opset", opset, ".onnx"));
+      ASSERT_TRUE(graph.ok()) << graph.status();
+      std::map<std::string, int> ops;
+      for (const Node& node : graph->node()) ++ops[node.op()];
+      EXPECT_EQ(ops["Gelu"], 2);
+      EXPECT_EQ(ops["Erf"], 0);
+    }
+  }
+}
 
 // --weights_out: the large weights only in the checkpoint, which --params
 // restores; the outputs are PyTorch's again.

@@ -105,6 +105,21 @@ TEST(ElementwiseOps, UnaryKnownValues) {
   }
 }
 
+// Erf has no oneDNN primitive: both backends run the reference loop.
+// Values: Python's math.erf.
+TEST(ElementwiseOps, ErfKnownValues) {
+  std::string text = InputNode("x", "DT_FLOAT", "dim: 5") +
+                     "node { name: \"y\" op: \"Erf\" input: \"x\" }";
+  for (Backend b : {Backend::kOneDnn, Backend::kReference}) {
+    SCOPED_TRACE(BackendName(b));
+    Result r =
+        RunGraph(text, {{"x", Make<float>({5}, {-1, 0, 0.5, 2, 6})}}, {"y"}, b);
+    EXPECT_EQ(r.onednn_kernels, 0);
+    ExpectFloats(r.values[0],
+                 {-0.8427007929, 0, 0.5204998778, 0.9953222650, 1.0});
+  }
+}
+
 TEST(ElementwiseOps, SoftplusIsStableAtLargeMagnitudes) {
   std::string text = InputNode("x", "DT_DOUBLE", "dim: 3") +
                      "node { name: \"y\" op: \"Softplus\" input: \"x\" }";

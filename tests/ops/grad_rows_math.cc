@@ -8,7 +8,7 @@ namespace {
 
 void AddUnaryRows(std::vector<OpRow>& rows) {
   for (const char* op : {"Neg", "Abs", "Exp", "Square", "Tanh", "Sigmoid",
-                         "Relu", "Gelu", "GeluTanh", "Softplus"}) {
+                         "Relu", "Gelu", "GeluTanh", "Softplus", "Erf"}) {
     rows.push_back({op, {{3, 5}}, {}, false});
   }
   // Positive inputs: the domain (Log, Sqrt, Rsqrt), or away from the pole
