@@ -49,7 +49,8 @@ class RankShard {
   std::vector<int64_t> rows_;
 };
 
-// Averages f32 gradients across ranks in place, in buckets.
+// Averages f32 or f64 gradients across ranks in place, in buckets (f64 as
+// MPI_DOUBLE: no rounding to f32 on the way).
 class GradientAverager {
  public:
   GradientAverager(Communicator& communicator, int64_t bucket_bytes);
@@ -61,10 +62,13 @@ class GradientAverager {
 
  private:
   void Plan(const std::vector<Tensor*>& grads);
+  template <typename T>
+  absl::Status AverageBucket(const std::vector<Tensor*>& grads,
+                             const std::vector<size_t>& bucket);
   Communicator& communicator_;
   int64_t bucket_bytes_;
   std::vector<std::vector<size_t>> buckets_;
-  std::vector<float> buffer_;
+  std::vector<double> buffer_;  // Of the largest bucket, f32 or f64.
 };
 
 // 64-bit FNV-1a: a hash that is the same in every process (absl::Hash is

@@ -230,6 +230,8 @@ class Trainer {
   std::unique_ptr<LearningRateSchedule> schedule_;
   std::unique_ptr<BatchOrder> order_;
   std::unique_ptr<DataParallel> parallel_;  // Null in one process.
+  // Of every trained parameter, gradient and optimizer state: f32 or f64.
+  DType dtype_ = DType::kF32;
   int64_t step_ = 0, total_steps_ = 0, accumulation_ = 1;
   bool restored_ = false;
   std::unique_ptr<EventWriter> train_events_, validation_events_;
