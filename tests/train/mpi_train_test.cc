@@ -14,6 +14,7 @@
 #include "core/checkpoint.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
+#include "tests/train/widen_f64.h"
 #include "train/mpi_communicator.h"
 
 namespace rill {
@@ -33,12 +34,21 @@ TrainConfig SineConfig(int64_t steps, int64_t accumulation) {
   return *config;
 }
 
+// In f32 on the default backend, or widened to f64 (tests/train/widen_f64.h)
+// on the reference backend.
 absl::StatusOr<std::unique_ptr<Trainer>> Make(const TrainConfig& config,
-                                              Communicator* communicator) {
+                                              Communicator* communicator,
+                                              bool f64 = false) {
   TrainOptions options;
   options.log = [](const std::string&) {};
   options.communicator = communicator;
-  return CreateTrainer(config, "examples/train", options);
+  if (!f64) return CreateTrainer(config, "examples/train", options);
+  options.backend = Backend::kReference;
+  ASSIGN_OR_RETURN(TrainSetup setup,
+                   LoadTrainSetup(config, "examples/train", options));
+  ASSIGN_OR_RETURN(setup, WidenToF64(std::move(setup)));
+  return Trainer::Create(std::move(setup.graph), std::move(setup.data),
+                         std::move(setup.options));
 }
 
 // Trains `steps` updates and returns the saved state (rank-local file).
@@ -55,19 +65,22 @@ Checkpoint TrainAndSave(Trainer& t, int steps, const std::string& name) {
   return c.ok() ? *std::move(c) : Checkpoint{};
 }
 
-// max |a - b| / max |b| over every parameter element.
-double RelativeDifference(const Checkpoint& a, const Checkpoint& b) {
+// max |a - b| / max |b| over every parameter element; every parameter must
+// be of `dtype`.
+double RelativeDifference(const Checkpoint& a, const Checkpoint& b,
+                          DType dtype) {
   auto pa = CheckpointParameters(a), pb = CheckpointParameters(b);
   EXPECT_EQ(pa.size(), pb.size());
   double diff = 0, scale = 0;
   for (const auto& [name, want] : pb) {
     const Tensor* got = pa[name];
-    if (got == nullptr || got->num_elements() != want->num_elements()) {
+    if (got == nullptr || got->num_elements() != want->num_elements() ||
+        got->dtype() != dtype || want->dtype() != dtype) {
       ADD_FAILURE() << name;
       return INFINITY;
     }
     for (int64_t k = 0; k < want->num_elements(); ++k) {
-      const double w = want->data<float>()[k], g = got->data<float>()[k];
+      const double w = want->ElementAsDouble(k), g = got->ElementAsDouble(k);
       diff = std::max(diff, std::abs(g - w));
       scale = std::max(scale, std::abs(w));
     }
@@ -89,13 +102,13 @@ bool SameBits(const Checkpoint& a, const Checkpoint& b) {
   return true;
 }
 
-void CompareWithOneProcess(int64_t accumulation) {
+void CompareWithOneProcess(int64_t accumulation, bool f64 = false) {
   const int steps = 30;
   TrainConfig config = SineConfig(steps, accumulation);
-  auto parallel = Make(config, g_world);
+  auto parallel = Make(config, g_world, f64);
   ASSERT_TRUE(parallel.ok()) << parallel.status();
-  const std::string tag =
-      absl::StrCat("acc", accumulation, "_n", g_world->size(), "_rank");
+  const std::string tag = absl::StrCat(f64 ? "f64_" : "", "acc", accumulation,
+                                       "_n", g_world->size(), "_rank");
   Checkpoint mine =
       TrainAndSave(**parallel, steps, tag + std::to_string(g_world->rank()));
   // Files on one machine: rank 0 reads every rank's state.
@@ -109,10 +122,32 @@ void CompareWithOneProcess(int64_t accumulation) {
     // Parameters, optimizer state and data position: bit for bit.
     EXPECT_TRUE(SameBits(mine, *other)) << "rank " << r << " differs";
   }
-  auto single = Make(config, nullptr);
+  auto single = Make(config, nullptr, f64);
   ASSERT_TRUE(single.ok()) << single.status();
   Checkpoint want = TrainAndSave(**single, steps, tag + "_single");
   EXPECT_EQ(mine.rng_state, want.rng_state);  // The same global batches.
+  const double difference =
+      RelativeDifference(mine, want, f64 ? DType::kF64 : DType::kF32);
+  std::printf(
+      "%s, ranks %d, accumulation %lld: max |difference| / max |param| "
+      "= %.3g after %d steps\n",
+      f64 ? "f64" : "f32", g_world->size(),
+      static_cast<long long>(accumulation), difference, steps);
+  if (f64) {
+    // One process sums each gradient element over the global batch's B
+    // examples (times A accumulation steps); N ranks sum B/N each, then
+    // allreduce sums the N partial means: the same terms in another
+    // order. A sum of n terms in another order differs by at most about
+    // n units of rounding (u = 2^-53) of the sum of magnitudes, so a step's
+    // gradient, and Adam's update (a smooth function of it, of size at most
+    // lr), move by a few u times B * A relative; over K steps the
+    // differences add. Bound: 4 u B A K of the parameters' scale, 3.2e-13
+    // here (B 24, A 1, K 30), 6.4e-13 with A 2. f32 summation (the f32 run
+    // below measures 1.3e-7) fails it by six orders of magnitude.
+    const double u = std::ldexp(1.0, -53);
+    EXPECT_LT(difference, 4 * u * config.batch_size() * accumulation * steps);
+    return;
+  }
   // f32 throughout (the optimizer takes f32 only): the ranks' mean
   // gradients averaged differ from the mean over the whole batch by
   // summation order, a few units in the last place (2^-24 ~ 6e-8) per
@@ -120,12 +155,7 @@ void CompareWithOneProcess(int64_t accumulation) {
   // same relative error of the update, so 30 updates of lr 0.01 move a
   // parameter by far less than 1e-6 of the parameters' scale (measured:
   // 1.3e-7 at 2 ranks, 1.8e-7 at 3).
-  const double difference = RelativeDifference(mine, want);
   EXPECT_LT(difference, 1e-6);
-  std::printf(
-      "ranks %d, accumulation %lld: max |difference| / max |param| "
-      "= %.3g after %d steps\n",
-      g_world->size(), static_cast<long long>(accumulation), difference, steps);
 }
 
 TEST(MpiTrain, MatchesOneProcessWithTheGlobalBatch) {
@@ -133,6 +163,15 @@ TEST(MpiTrain, MatchesOneProcessWithTheGlobalBatch) {
 }
 
 TEST(MpiTrain, MatchesOneProcessWithAccumulation) { CompareWithOneProcess(2); }
+
+// The equivalence test: the reference backend in f64.
+TEST(MpiTrain, MatchesOneProcessInF64ToSummationOrder) {
+  CompareWithOneProcess(1, /*f64=*/true);
+}
+
+TEST(MpiTrain, MatchesOneProcessInF64WithAccumulation) {
+  CompareWithOneProcess(2, /*f64=*/true);
+}
 
 TEST(MpiTrain, AConfigThatDiffersOnOneRankFailsOnEveryRank) {
   TrainConfig config = SineConfig(5, 1);
