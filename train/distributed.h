@@ -88,6 +88,7 @@ class DataParallel {
       int64_t train_examples);
 
   int rank() const { return communicator_.rank(); }
+  int size() const { return communicator_.size(); }
   int64_t local_batch() const { return shard_.local_batch(); }
   const int64_t* Shard(const int64_t* global_rows) {
     return shard_.Take(global_rows);
@@ -98,6 +99,12 @@ class DataParallel {
   absl::Status AverageStep(const std::vector<const Tensor*>& grads,
                            double* loss, bool stop);
   bool stop_requested() const { return stop_requested_; }
+  // Sums `values` over the ranks in place (an evaluation's loss and metric
+  // counts, each rank's over its share of the validation set).
+  absl::Status SumAcrossRanks(std::vector<double>& values) {
+    return communicator_.AllreduceSum(values.data(),
+                                      static_cast<int64_t>(values.size()));
+  }
   // Wall time spent in AverageStep's collectives so far (waiting for the
   // slowest rank included).
   double allreduce_seconds() const { return allreduce_seconds_; }

@@ -618,7 +618,13 @@ absl::StatusOr<Evaluation> Trainer::EvaluateAll() {
   } training_again{executor_.get()};
   Executor* executor = executor_.get();
   double total = 0;
-  for (int64_t begin = 0; begin < n; begin += config_.batch_size()) {
+  // Data-parallel, rank r evaluates batches r, r+N, ... of the ones a
+  // single process runs (the same rows, so each batch's figures are the
+  // same), and the sums are reduced below.
+  const int64_t rank = parallel_ != nullptr ? parallel_->rank() : 0;
+  const int64_t ranks = parallel_ != nullptr ? parallel_->size() : 1;
+  for (int64_t begin = rank * config_.batch_size(); begin < n;
+       begin += ranks * config_.batch_size()) {
     int64_t count = std::min(config_.batch_size(), n - begin);
     std::map<std::string, Tensor> feeds;
     std::vector<int64_t> rows(count);
@@ -643,6 +649,21 @@ absl::StatusOr<Evaluation> Trainer::EvaluateAll() {
         return Annotate(added, absl::StrCat("metric[", k, "] (", m.column,
                                             "), validation data"));
       }
+    }
+  }
+  if (parallel_ != nullptr) {
+    std::vector<double> sums = {total};
+    for (const MetricPlan& m : metrics_) {
+      std::vector<double> counts = m.counts.Counts();
+      sums.insert(sums.end(), counts.begin(), counts.end());
+    }
+    RETURN_IF_ERROR(parallel_->SumAcrossRanks(sums));
+    total = sums[0];
+    const double* at = sums.data() + 1;
+    for (MetricPlan& m : metrics_) {
+      const size_t size = m.counts.Counts().size();
+      m.counts.SetCounts(at);
+      at += size;
     }
   }
   e.loss = total / n;

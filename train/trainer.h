@@ -135,6 +135,8 @@ class Trainer {
   // Dropout off (as PyTorch's model.eval()); NaN if there is none.
   absl::StatusOr<double> Evaluate();
   // The same loss and every metric, from counts summed over all batches.
+  // Data-parallel, every rank must call them: each evaluates its share of
+  // the batches and the sums are reduced across the ranks.
   absl::StatusOr<Evaluation> EvaluateAll();
   // Steps to the configured end, logging, validating and checkpointing.
   absl::StatusOr<TrainSummary> Run();

@@ -6,12 +6,16 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "config/train_config.h"
 #include "core/checkpoint.h"
+#include "google/protobuf/text_format.h"
+#include "graph/graph_builder.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 #include "tests/train/widen_f64.h"
@@ -171,6 +175,142 @@ TEST(MpiTrain, MatchesOneProcessInF64ToSummationOrder) {
 
 TEST(MpiTrain, MatchesOneProcessInF64WithAccumulation) {
   CompareWithOneProcess(2, /*f64=*/true);
+}
+
+// ---- Evaluation split across the ranks ----
+
+constexpr int64_t kEvalBatch = 6;    // The global batch; 2 and 3 divide it.
+constexpr int64_t kValidation = 29;  // Batches 6, 6, 6, 6, 5.
+
+// Points labelled by region (0: x0 > 0.3, else 1: x1 > 0, else 2), in f64
+// (so that the runs agree to summation order), with `scrambled` rows
+// relabelled and moved.
+Dataset Points(int64_t n, int64_t offset, const std::vector<bool>& scrambled) {
+  Tensor x = *Tensor::Allocate(DType::kF64, Shape{n, 2});
+  Tensor labels = *Tensor::Allocate(DType::kI64, Shape{n});
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = std::sin(1.3 * (i + offset)),
+                 b = std::cos(0.7 * (i + offset));
+    x.data<double>()[2 * i] = a;
+    x.data<double>()[2 * i + 1] = b;
+    labels.data<int64_t>()[i] = a > 0.3 ? 0 : b > 0 ? 1 : 2;
+    if (i < static_cast<int64_t>(scrambled.size()) && scrambled[i]) {
+      x.data<double>()[2 * i] = -a;
+      labels.data<int64_t>()[i] = (labels.data<int64_t>()[i] + 1) % 3;
+    }
+  }
+  Dataset d;
+  d.inputs = {"x", "labels"};
+  d.arrays = {DataArray(x), DataArray(labels)};
+  return d;
+}
+
+// A linear classifier trained with SGD; accuracy and macro-F1 measured
+// every 5 of 10 steps. On each rank, the validation rows of the batches
+// another rank evaluates (batch k is rank k mod N's) are scrambled: only a
+// split evaluation with reduced counts still gives one process's figures.
+absl::StatusOr<std::unique_ptr<Trainer>> MakeClassifier(
+    Communicator* communicator, const std::string& out) {
+  GraphBuilder b("classifier", "");
+  std::string x = b.Input("x", DType::kF64, {-1, 2});
+  std::string labels = b.Input("labels", DType::kI64, {-1});
+  Tensor w = *Tensor::Allocate(DType::kF64, Shape{3, 2});
+  Tensor bias = *Tensor::Allocate(DType::kF64, Shape{3});
+  for (int i = 0; i < 6; ++i) w.data<double>()[i] = 0.1 * (i % 4) - 0.15;
+  for (int i = 0; i < 3; ++i) bias.data<double>()[i] = 0;
+  std::string logits =
+      b.Linear("logits", x, b.Parameter("w", w), b.Parameter("b", bias));
+  b.Op("loss", "SoftmaxCrossEntropy", {logits, labels});
+  Graph g;
+  RETURN_IF_ERROR(b.Commit(&g));
+  ASSIGN_OR_RETURN(ValidGraph graph,
+                   ValidateGraph(LoadedGraph{g, SourceMap("classifier")}));
+  std::vector<bool> scrambled(kValidation, false);
+  if (communicator != nullptr) {
+    for (int64_t i = 0; i < kValidation; ++i) {
+      scrambled[i] =
+          (i / kEvalBatch) % communicator->size() != communicator->rank();
+    }
+  }
+  TrainOptions options;
+  options.backend = Backend::kReference;
+  options.communicator = communicator;
+  options.out_dir = out;
+  options.log = [](const std::string&) {};
+  const std::string text = absl::StrCat(
+      "loss: 'loss' batch_size: ", kEvalBatch,
+      " optimizer { learning_rate: 0.5 sgd {} } steps: 10 eval_every: 5 ",
+      "seed: 1 metric { name: 'accuracy' logits: 'logits' labels: 'labels' } ",
+      "metric { name: 'f1' logits: 'logits' labels: 'labels' kind: ",
+      "'macro_f1' }");
+  if (!google::protobuf::TextFormat::ParseFromString(text, &options.config)) {
+    return absl::InvalidArgumentError(text);
+  }
+  return Trainer::Create(
+      std::move(graph),
+      {Points(60, 0, {}), Points(kValidation, 1000, scrambled)}, options);
+}
+
+// metrics.csv's rows that have validation figures: val_loss, val_accuracy,
+// val_f1.
+std::vector<std::vector<double>> ValidationRows(const std::string& out) {
+  std::vector<std::vector<double>> rows;
+  for (absl::string_view line :
+       absl::StrSplit(ReadTestFile(out + "/metrics.csv"), '\n')) {
+    std::vector<std::string> fields = absl::StrSplit(line, ',');
+    if (fields.size() != 7 || fields[4].empty() || fields[0] == "step") {
+      continue;
+    }
+    rows.push_back(
+        {std::stod(fields[4]), std::stod(fields[5]), std::stod(fields[6])});
+  }
+  return rows;
+}
+
+TEST(MpiTrain, EvaluationIsSplitAcrossTheRanksAndReduced) {
+  const std::string out = TestTempPath(absl::StrCat("eval_n", g_world->size()));
+  // One rank clears the directory (the ranks share it), then all go on.
+  if (g_world->rank() == 0) std::filesystem::remove_all(out);
+  double cleared = 1;
+  ASSERT_TRUE(g_world->AllreduceSum(&cleared, 1).ok());
+  auto parallel = MakeClassifier(g_world, out);
+  ASSERT_TRUE(parallel.ok()) << parallel.status();
+  // At the same parameters, every rank gets one process's figures: the
+  // counts exactly, the loss to summation order.
+  auto single = MakeClassifier(nullptr, "");
+  ASSERT_TRUE(single.ok()) << single.status();
+  auto got = (*parallel)->EvaluateAll();
+  auto want = (*single)->EvaluateAll();
+  ASSERT_TRUE(got.ok() && want.ok()) << got.status() << want.status();
+  EXPECT_NEAR(got->loss, want->loss, 1e-14 * want->loss);
+  ASSERT_EQ(got->metrics.size(), 2u);
+  EXPECT_EQ(got->metrics, want->metrics);
+  // The logged figures of a run: rank 0's metrics.csv against one
+  // process's run, whose parameters differ by summation order only.
+  auto run = (*parallel)->Run();
+  ASSERT_TRUE(run.ok()) << run.status();
+  if (g_world->rank() != 0) return;
+  const std::string single_out =
+      TestTempPath(absl::StrCat("eval_single_n", g_world->size()));
+  std::filesystem::remove_all(single_out);
+  auto alone = MakeClassifier(nullptr, single_out);
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  ASSERT_TRUE((*alone)->Run().ok());
+  std::vector<std::vector<double>> logged = ValidationRows(out);
+  std::vector<std::vector<double>> expected = ValidationRows(single_out);
+  ASSERT_EQ(logged.size(), 2u);  // Steps 5 and 10.
+  ASSERT_EQ(expected.size(), 2u);
+  for (size_t r = 0; r < logged.size(); ++r) {
+    // metrics.csv prints 9 digits: one unit of the last may flip.
+    EXPECT_NEAR(logged[r][0], expected[r][0], 1e-8 * expected[r][0]);
+    EXPECT_EQ(logged[r][1], expected[r][1]) << "val_accuracy, row " << r;
+    EXPECT_EQ(logged[r][2], expected[r][2]) << "val_f1, row " << r;
+  }
+  std::printf(
+      "ranks %d: val_loss %.17g (one process %.17g), val_accuracy "
+      "%g, val_f1 %g\n",
+      g_world->size(), logged[1][0], expected[1][0], logged[1][1],
+      logged[1][2]);
 }
 
 TEST(MpiTrain, AConfigThatDiffersOnOneRankFailsOnEveryRank) {
