@@ -18,7 +18,7 @@
 #include "graph/graph_builder.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
-#include "tests/train/widen_f64.h"
+#include "tests/train/train_test_util.h"
 #include "train/mpi_communicator.h"
 
 namespace rill {
@@ -38,7 +38,7 @@ TrainConfig SineConfig(int64_t steps, int64_t accumulation) {
   return *config;
 }
 
-// In f32 on the default backend, or widened to f64 (tests/train/widen_f64.h)
+// In f32 on the default backend, or widened to f64 (WidenToF64)
 // on the reference backend.
 absl::StatusOr<std::unique_ptr<Trainer>> Make(const TrainConfig& config,
                                               Communicator* communicator,
@@ -53,20 +53,6 @@ absl::StatusOr<std::unique_ptr<Trainer>> Make(const TrainConfig& config,
   ASSIGN_OR_RETURN(setup, WidenToF64(std::move(setup)));
   return Trainer::Create(std::move(setup.graph), std::move(setup.data),
                          std::move(setup.options));
-}
-
-// Trains `steps` updates and returns the saved state (rank-local file).
-Checkpoint TrainAndSave(Trainer& t, int steps, const std::string& name) {
-  for (int i = 0; i < steps; ++i) {
-    auto r = t.Step();
-    EXPECT_TRUE(r.ok()) << r.status();
-    if (!r.ok()) break;
-  }
-  const std::string path = TestTempPath(name);
-  EXPECT_TRUE(t.Save(path).ok());
-  auto c = ReadCheckpoint(path);
-  EXPECT_TRUE(c.ok()) << c.status();
-  return c.ok() ? *std::move(c) : Checkpoint{};
 }
 
 // max |a - b| / max |b| over every parameter element; every parameter must

@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
-#include "tests/train/widen_f64.h"
+#include "tests/train/train_test_util.h"
 #include "train/trainer.h"
 
 namespace rill {
@@ -44,19 +44,6 @@ absl::StatusOr<std::unique_ptr<Trainer>> Make(const TrainConfig& config,
   }
   return Trainer::Create(std::move(setup.graph), std::move(setup.data),
                          std::move(setup.options));
-}
-
-Checkpoint TrainAndSave(Trainer& t, int steps, const std::string& name) {
-  for (int i = 0; i < steps; ++i) {
-    auto r = t.Step();
-    EXPECT_TRUE(r.ok()) << r.status();
-    if (!r.ok()) break;
-  }
-  const std::string path = TestTempPath(name);
-  EXPECT_TRUE(t.Save(path).ok());
-  auto c = ReadCheckpoint(path);
-  EXPECT_TRUE(c.ok()) << c.status();
-  return c.ok() ? *std::move(c) : Checkpoint{};
 }
 
 // The f64 run follows the f32 run from the same start (the f32 values

@@ -1,8 +1,11 @@
-#include "tests/train/widen_f64.h"
+#include "tests/train/train_test_util.h"
 
 #include <numeric>
 #include <utility>
 #include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
 
 namespace rill {
 namespace {
@@ -50,6 +53,19 @@ absl::StatusOr<TrainSetup> WidenToF64(TrainSetup setup) {
   RETURN_IF_ERROR(WidenData(setup.data.train));
   RETURN_IF_ERROR(WidenData(setup.data.validation));
   return setup;
+}
+
+Checkpoint TrainAndSave(Trainer& t, int steps, const std::string& name) {
+  for (int i = 0; i < steps; ++i) {
+    auto r = t.Step();
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) break;
+  }
+  const std::string path = TestTempPath(name);
+  EXPECT_TRUE(t.Save(path).ok());
+  auto c = ReadCheckpoint(path);
+  EXPECT_TRUE(c.ok()) << c.status();
+  return c.ok() ? *std::move(c) : Checkpoint{};
 }
 
 }  // namespace rill
