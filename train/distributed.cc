@@ -39,11 +39,13 @@ GradientAverager::GradientAverager(Communicator& communicator,
 
 void GradientAverager::Plan(const std::vector<Tensor*>& grads) {
   // Reverse order: backward produces the last parameters' gradients first,
-  // so these buckets are the first that could be sent while it runs.
+  // so these buckets are the first that could be sent while it runs. A
+  // bucket holds one dtype (one MPI datatype per allreduce).
   int64_t largest = 0, bytes = 0;
   for (size_t p = grads.size(); p-- > 0;) {
-    const int64_t size = grads[p]->num_elements() * sizeof(float);
-    if (buckets_.empty() || bytes + size > bucket_bytes_) {
+    const int64_t size = grads[p]->byte_size();
+    if (buckets_.empty() || bytes + size > bucket_bytes_ ||
+        grads[buckets_.back().front()]->dtype() != grads[p]->dtype()) {
       buckets_.emplace_back();
       bytes = 0;
     }
@@ -51,28 +53,44 @@ void GradientAverager::Plan(const std::vector<Tensor*>& grads) {
     bytes += size;
     largest = std::max(largest, bytes);
   }
-  buffer_.resize(largest / sizeof(float));
+  buffer_.resize((largest + sizeof(double) - 1) / sizeof(double));
+}
+
+template <typename T>
+absl::Status GradientAverager::AverageBucket(
+    const std::vector<Tensor*>& grads, const std::vector<size_t>& bucket) {
+  T* const buffer = reinterpret_cast<T*>(buffer_.data());
+  T* at = buffer;
+  for (size_t p : bucket) {
+    const int64_t n = grads[p]->num_elements();
+    std::memcpy(at, grads[p]->data<T>(), n * sizeof(T));
+    at += n;
+  }
+  RETURN_IF_ERROR(communicator_.AllreduceSum(buffer, at - buffer));
+  // Divided by N, as DDP does: the mean of the ranks' mean gradients.
+  const T* from = buffer;
+  for (size_t p : bucket) {
+    T* g = grads[p]->data<T>();
+    for (int64_t k = 0, e = grads[p]->num_elements(); k < e; ++k) {
+      g[k] = from[k] / communicator_.size();
+    }
+    from += grads[p]->num_elements();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status GradientAverager::Average(const std::vector<Tensor*>& grads) {
   if (buckets_.empty()) Plan(grads);
   for (const std::vector<size_t>& bucket : buckets_) {
-    float* at = buffer_.data();
-    for (size_t p : bucket) {
-      const int64_t n = grads[p]->num_elements();
-      std::memcpy(at, grads[p]->data<float>(), n * sizeof(float));
-      at += n;
-    }
-    const int64_t n = at - buffer_.data();
-    RETURN_IF_ERROR(communicator_.AllreduceSum(buffer_.data(), n));
-    // Divided by N, as DDP does: the mean of the ranks' mean gradients.
-    const float* from = buffer_.data();
-    for (size_t p : bucket) {
-      float* g = grads[p]->data<float>();
-      for (int64_t k = 0, e = grads[p]->num_elements(); k < e; ++k) {
-        g[k] = from[k] / communicator_.size();
-      }
-      from += grads[p]->num_elements();
+    const DType dtype = grads[bucket.front()]->dtype();
+    if (dtype == DType::kF64) {
+      RETURN_IF_ERROR(AverageBucket<double>(grads, bucket));
+    } else if (dtype == DType::kF32) {
+      RETURN_IF_ERROR(AverageBucket<float>(grads, bucket));
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("gradient averaging: a gradient of type ",
+                       DTypeName(dtype), " (f32 or f64 only)"));
     }
   }
   return absl::OkStatus();

@@ -49,7 +49,8 @@ class RankShard {
   std::vector<int64_t> rows_;
 };
 
-// Averages f32 gradients across ranks in place, in buckets.
+// Averages f32 or f64 gradients across ranks in place, in buckets (f64 as
+// MPI_DOUBLE: no rounding to f32 on the way).
 class GradientAverager {
  public:
   GradientAverager(Communicator& communicator, int64_t bucket_bytes);
@@ -61,10 +62,13 @@ class GradientAverager {
 
  private:
   void Plan(const std::vector<Tensor*>& grads);
+  template <typename T>
+  absl::Status AverageBucket(const std::vector<Tensor*>& grads,
+                             const std::vector<size_t>& bucket);
   Communicator& communicator_;
   int64_t bucket_bytes_;
   std::vector<std::vector<size_t>> buckets_;
-  std::vector<float> buffer_;
+  std::vector<double> buffer_;  // Of the largest bucket, f32 or f64.
 };
 
 // 64-bit FNV-1a: a hash that is the same in every process (absl::Hash is
@@ -84,6 +88,7 @@ class DataParallel {
       int64_t train_examples);
 
   int rank() const { return communicator_.rank(); }
+  int size() const { return communicator_.size(); }
   int64_t local_batch() const { return shard_.local_batch(); }
   const int64_t* Shard(const int64_t* global_rows) {
     return shard_.Take(global_rows);
@@ -94,6 +99,12 @@ class DataParallel {
   absl::Status AverageStep(const std::vector<const Tensor*>& grads,
                            double* loss, bool stop);
   bool stop_requested() const { return stop_requested_; }
+  // Sums `values` over the ranks in place (an evaluation's loss and metric
+  // counts, each rank's over its share of the validation set).
+  absl::Status SumAcrossRanks(std::vector<double>& values) {
+    return communicator_.AllreduceSum(values.data(),
+                                      static_cast<int64_t>(values.size()));
+  }
   // Wall time spent in AverageStep's collectives so far (waiting for the
   // slowest rank included).
   double allreduce_seconds() const { return allreduce_seconds_; }

@@ -1,5 +1,6 @@
 #include "train/metric_counts.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -91,6 +92,24 @@ absl::Status MetricCounts::Add(const Tensor& predictions, const Tensor& labels,
     }
   }
   return absl::OkStatus();
+}
+
+std::vector<double> MetricCounts::Counts() const {
+  std::vector<double> counts = {correct_, total_};
+  for (const std::vector<double>* v : {&true_pos_, &false_pos_, &false_neg_}) {
+    counts.insert(counts.end(), v->begin(), v->end());
+  }
+  return counts;
+}
+
+void MetricCounts::SetCounts(const double* counts) {
+  correct_ = counts[0];
+  total_ = counts[1];
+  counts += 2;
+  for (std::vector<double>* v : {&true_pos_, &false_pos_, &false_neg_}) {
+    std::copy(counts, counts + v->size(), v->begin());
+    counts += v->size();
+  }
 }
 
 double MetricCounts::Value() const {

@@ -39,6 +39,12 @@ class MetricCounts {
   double Value() const;
   void Reset();
 
+  // Every count as one array, so that ranks that each counted a part of a
+  // set can sum theirs (exactly, for integer weights) and take the sums
+  // back with SetCounts (an array of Counts().size() values).
+  std::vector<double> Counts() const;
+  void SetCounts(const double* counts);
+
  private:
   MetricKind kind_;
   int64_t classes_;

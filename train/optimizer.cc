@@ -89,41 +89,49 @@ absl::StatusOr<std::vector<bool>> MatchNoDecay(
 }
 
 absl::StatusOr<Tensor> AllocateState(const std::string& name,
-                                     const Shape& shape) {
-  absl::StatusOr<Tensor> t = Tensor::Allocate(DType::kF32, shape);
+                                     const Shape& shape, DType dtype) {
+  absl::StatusOr<Tensor> t = Tensor::Allocate(dtype, shape);
   if (t.ok()) return t;
   return Annotate(t.status(), "optimizer state of '" + name + "'");
 }
 
-bool IsF32(const Tensor* t, const Shape& shape) {
-  return t != nullptr && t->valid() && t->dtype() == DType::kF32 &&
+bool Fits(const Tensor* t, DType dtype, const Shape& shape) {
+  return t != nullptr && t->valid() && t->dtype() == dtype &&
          t->shape() == shape;
 }
 
 // Built only on failure: a step allocates nothing when all is well.
 absl::Status StepTensorError(const std::string& name, const char* role,
-                             const Tensor* t, const Shape& shape) {
+                             const Tensor* t, DType dtype, const Shape& shape) {
   const std::string got = t == nullptr || !t->valid()
                               ? std::string("no tensor")
                               : DTypeName(t->dtype()) + t->shape().ToString();
   return absl::InvalidArgumentError(
-      absl::StrCat("optimizer step: parameter '", name, "'", role, ": want f32",
-                   shape.ToString(), ", got ", got));
+      absl::StrCat("optimizer step: parameter '", name, "'", role, ": want ",
+                   DTypeName(dtype), shape.ToString(), ", got ", got));
 }
 
 // a * b + c rounded once. PyTorch's AVX2 kernels fuse `add(x, alpha=a)` and
 // addcmul this way, and rill follows so that runs agree bit for bit; a fused
-// multiply-add is also the more accurate. glibc's fmaf is exact everywhere,
-// using the FMA instruction where the CPU has one.
-inline float MulAdd(float a, float b, float c) { return std::fma(a, b, c); }
+// multiply-add is also the more accurate. glibc's fma and fmaf are exact
+// everywhere, using the FMA instruction where the CPU has one.
+template <typename T>
+inline T MulAdd(T a, T b, T c) {
+  return std::fma(a, b, c);
+}
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ParameterOptimizer>> ParameterOptimizer::Create(
     const Optimizer& config, std::vector<std::string> names,
-    std::vector<Shape> shapes) {
+    std::vector<Shape> shapes, DType dtype) {
   RETURN_IF_ERROR(
       CheckPositive("optimizer.learning_rate", config.learning_rate()));
+  if (dtype != DType::kF32 && dtype != DType::kF64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("optimizer: parameters of type ", DTypeName(dtype),
+                     " (it updates f32 or f64 parameters)"));
+  }
   RETURN_IF_ERROR(CheckParameters(names, shapes));
   Hyper hyper;
   std::vector<bool> exempt(names.size(), true);
@@ -161,14 +169,14 @@ absl::StatusOr<std::unique_ptr<ParameterOptimizer>> ParameterOptimizer::Create(
     slot.shape = std::move(shapes[i]);
     slot.decay = !exempt[i];
     if (has_first) {
-      ASSIGN_OR_RETURN(slot.first, AllocateState(names[i], slot.shape));
+      ASSIGN_OR_RETURN(slot.first, AllocateState(names[i], slot.shape, dtype));
     }
     if (has_second) {
-      ASSIGN_OR_RETURN(slot.second, AllocateState(names[i], slot.shape));
+      ASSIGN_OR_RETURN(slot.second, AllocateState(names[i], slot.shape, dtype));
     }
   }
   return std::unique_ptr<ParameterOptimizer>(
-      new ParameterOptimizer(hyper, std::move(names), std::move(slots)));
+      new ParameterOptimizer(hyper, dtype, std::move(names), std::move(slots)));
 }
 
 absl::Status ParameterOptimizer::CheckStep(
@@ -185,11 +193,11 @@ absl::Status ParameterOptimizer::CheckStep(
   }
   for (size_t i = 0; i < slots_.size(); ++i) {
     const Shape& shape = slots_[i].shape;
-    if (!IsF32(params[i], shape)) {
-      return StepTensorError(names_[i], "", params[i], shape);
+    if (!Fits(params[i], dtype_, shape)) {
+      return StepTensorError(names_[i], "", params[i], dtype_, shape);
     }
-    if (!IsF32(grads[i], shape)) {
-      return StepTensorError(names_[i], " gradient", grads[i], shape);
+    if (!Fits(grads[i], dtype_, shape)) {
+      return StepTensorError(names_[i], " gradient", grads[i], dtype_, shape);
     }
   }
   return absl::OkStatus();
@@ -200,9 +208,21 @@ absl::Status ParameterOptimizer::Step(const std::vector<Tensor*>& params,
                                       double lr) {
   RETURN_IF_ERROR(CheckStep(params, grads, lr));
   ++steps_taken_;
+  if (dtype_ == DType::kF64) {
+    StepAll<double>(params, grads, lr);
+  } else {
+    StepAll<float>(params, grads, lr);
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+void ParameterOptimizer::StepAll(const std::vector<Tensor*>& params,
+                                 const std::vector<const Tensor*>& grads,
+                                 double lr) {
   for (size_t i = 0; i < slots_.size(); ++i) {
-    float* p = params[i]->data<float>();
-    const float* g = grads[i]->data<float>();
+    T* p = params[i]->data<T>();
+    const T* g = grads[i]->data<T>();
     const int64_t n = params[i]->num_elements();
     if (hyper_.kind == Kind::kSgd) {
       SgdStep(slots_[i], p, g, n, lr);
@@ -210,24 +230,24 @@ absl::Status ParameterOptimizer::Step(const std::vector<Tensor*>& params,
       AdamStep(slots_[i], p, g, n, lr);
     }
   }
-  return absl::OkStatus();
 }
 
 // torch.optim.SGD: buf.mul_(momentum).add_(g); d = nesterov ? g.add(buf,
 // alpha=momentum) : buf; p.add_(d, alpha=-lr). With a zero buffer the first
 // step gives buf = g, as PyTorch's clone does.
-void ParameterOptimizer::SgdStep(Slot& slot, float* p, const float* g,
-                                 int64_t n, double lr) {
-  const float alpha = static_cast<float>(-lr);
+template <typename T>
+void ParameterOptimizer::SgdStep(Slot& slot, T* p, const T* g, int64_t n,
+                                 double lr) {
+  const T alpha = static_cast<T>(-lr);
   if (hyper_.momentum == 0) {
     for (int64_t j = 0; j < n; ++j) p[j] = MulAdd(g[j], alpha, p[j]);
     return;
   }
-  const float momentum = static_cast<float>(hyper_.momentum);
-  float* buf = slot.first.data<float>();
+  const T momentum = static_cast<T>(hyper_.momentum);
+  T* buf = slot.first.data<T>();
   for (int64_t j = 0; j < n; ++j) {
     buf[j] = buf[j] * momentum + g[j];  // add_(g) has alpha 1: nothing to fuse.
-    const float d = hyper_.nesterov ? MulAdd(buf[j], momentum, g[j]) : buf[j];
+    const T d = hyper_.nesterov ? MulAdd(buf[j], momentum, g[j]) : buf[j];
     p[j] = MulAdd(d, alpha, p[j]);
   }
 }
@@ -235,32 +255,32 @@ void ParameterOptimizer::SgdStep(Slot& slot, float* p, const float* g,
 // torch.optim.Adam and AdamW (1.13, single-tensor path): m.mul_(beta1).add_(g,
 // alpha=1-beta1); v.mul_(beta2).addcmul_(g, g, value=1-beta2); denom =
 // v.sqrt() / sqrt(bc2) + eps; p.addcdiv_(m, denom, value=-lr/bc1). The
-// scalars are computed in double and rounded to f32 where PyTorch passes
-// them to an f32 kernel.
-void ParameterOptimizer::AdamStep(Slot& slot, float* p, const float* g,
-                                  int64_t n, double lr) {
+// scalars are computed in double and rounded to T where PyTorch passes
+// them to a kernel of the parameters' type.
+template <typename T>
+void ParameterOptimizer::AdamStep(Slot& slot, T* p, const T* g, int64_t n,
+                                  double lr) {
   const double step = static_cast<double>(steps_taken_);
   const double bias_correction1 = 1 - std::pow(hyper_.beta1, step);
   const double bias_correction2 = 1 - std::pow(hyper_.beta2, step);
-  const float neg_step_size = static_cast<float>(-(lr / bias_correction1));
-  const float bias_correction2_sqrt =
-      static_cast<float>(std::sqrt(bias_correction2));
-  const float beta1 = static_cast<float>(hyper_.beta1);
-  const float beta2 = static_cast<float>(hyper_.beta2);
-  const float one_minus_beta1 = static_cast<float>(1 - hyper_.beta1);
-  const float one_minus_beta2 = static_cast<float>(1 - hyper_.beta2);
-  const float epsilon = static_cast<float>(hyper_.epsilon);
+  const T neg_step_size = static_cast<T>(-(lr / bias_correction1));
+  const T bias_correction2_sqrt = static_cast<T>(std::sqrt(bias_correction2));
+  const T beta1 = static_cast<T>(hyper_.beta1);
+  const T beta2 = static_cast<T>(hyper_.beta2);
+  const T one_minus_beta1 = static_cast<T>(1 - hyper_.beta1);
+  const T one_minus_beta2 = static_cast<T>(1 - hyper_.beta2);
+  const T epsilon = static_cast<T>(hyper_.epsilon);
   if (hyper_.kind == Kind::kAdamW && slot.decay) {
     // p -= lr * weight_decay * p, as PyTorch's p.mul_(1 - lr * wd).
-    const float keep = static_cast<float>(1 - lr * hyper_.weight_decay);
+    const T keep = static_cast<T>(1 - lr * hyper_.weight_decay);
     for (int64_t j = 0; j < n; ++j) p[j] = p[j] * keep;
   }
-  float* m = slot.first.data<float>();
-  float* v = slot.second.data<float>();
+  T* m = slot.first.data<T>();
+  T* v = slot.second.data<T>();
   for (int64_t j = 0; j < n; ++j) {
     m[j] = MulAdd(g[j], one_minus_beta1, m[j] * beta1);
     v[j] = MulAdd(one_minus_beta2 * g[j], g[j], v[j] * beta2);
-    const float denom = std::sqrt(v[j]) / bias_correction2_sqrt + epsilon;
+    const T denom = std::sqrt(v[j]) / bias_correction2_sqrt + epsilon;
     p[j] = p[j] + neg_step_size * m[j] / denom;  // addcdiv: nothing fuses.
   }
 }

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/shape.h"
 #include "core/status.h"
 #include "core/tensor.h"
@@ -30,15 +31,17 @@ class ParameterOptimizer {
   // `shapes` describe the parameters, in the order Step() receives them;
   // names must be unique and non-empty, shapes fully defined. Each AdamW
   // `no_decay` pattern must match at least one name (a typo would otherwise
-  // silently decay what it meant to exempt).
+  // silently decay what it meant to exempt). `dtype`, f32 or f64, is that
+  // of every parameter, gradient and state tensor: f64 runs the same
+  // element operations in double (the f64 goldens are PyTorch's in f64).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ParameterOptimizer>>
   Create(const Optimizer& config, std::vector<std::string> names,
-         std::vector<Shape> shapes);
+         std::vector<Shape> shapes, DType dtype = DType::kF32);
 
   // One update of every parameter in place, with learning rate `lr` (the
   // schedule's value for this update; finite and >= 0). Parameters and
-  // gradients are f32 tensors of the shapes given to Create. Makes no heap
-  // allocation unless it fails; on an error nothing has been updated.
+  // gradients are tensors of the dtype and shapes given to Create. Makes no
+  // heap allocation unless it fails; on an error nothing has been updated.
   [[nodiscard]] absl::Status Step(const std::vector<Tensor*>& params,
                                   const std::vector<const Tensor*>& grads,
                                   double lr);
@@ -46,7 +49,7 @@ class ParameterOptimizer {
   // The state a checkpoint must hold, besides steps_taken(), for a restored
   // optimizer to continue bitwise identically: "<param>/momentum" (SGD with
   // momentum), or "<param>/m" and "<param>/v" (Adam, AdamW), in parameter
-  // order. The pointers are to the optimizer's own f32 tensors: read them to
+  // order. The pointers are to the optimizer's own tensors: read them to
   // save, overwrite their contents to restore. Plain SGD has none.
   std::vector<std::pair<std::string, Tensor*>> StateTensors();
 
@@ -73,17 +76,27 @@ class ParameterOptimizer {
     Tensor second;       // Adam's v.
   };
 
-  ParameterOptimizer(Hyper hyper, std::vector<std::string> names,
+  ParameterOptimizer(Hyper hyper, DType dtype, std::vector<std::string> names,
                      std::vector<Slot> slots)
-      : hyper_(hyper), names_(std::move(names)), slots_(std::move(slots)) {}
+      : hyper_(hyper),
+        dtype_(dtype),
+        names_(std::move(names)),
+        slots_(std::move(slots)) {}
 
   absl::Status CheckStep(const std::vector<Tensor*>& params,
                          const std::vector<const Tensor*>& grads,
                          double lr) const;
-  void SgdStep(Slot& slot, float* p, const float* g, int64_t n, double lr);
-  void AdamStep(Slot& slot, float* p, const float* g, int64_t n, double lr);
+  // T is float or double.
+  template <typename T>
+  void StepAll(const std::vector<Tensor*>& params,
+               const std::vector<const Tensor*>& grads, double lr);
+  template <typename T>
+  void SgdStep(Slot& slot, T* p, const T* g, int64_t n, double lr);
+  template <typename T>
+  void AdamStep(Slot& slot, T* p, const T* g, int64_t n, double lr);
 
   Hyper hyper_;
+  DType dtype_;
   std::vector<std::string> names_;
   std::vector<Slot> slots_;
   int64_t steps_taken_ = 0;

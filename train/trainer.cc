@@ -193,6 +193,71 @@ namespace {
 
 // `forward` with its tagged recurrent layers running on the fused ops
 // (graph/fuse_recurrent.h); `fused` gets how many the pass rewired.
+// The dtype training computes in: that of every trained parameter, f32 or
+// f64 (the optimizer state, accumulation, clipping and gradient averaging
+// follow it). f64 runs on the reference backend alone, in f64 throughout.
+absl::StatusOr<DType> TrainingDType(const ValidGraph& g,
+                                    const std::vector<std::string>& trained,
+                                    Backend backend,
+                                    const std::string& precision) {
+  DType dtype = DType::kF32;
+  std::string first;
+  for (const std::string& name : trained) {
+    const DType d = g.info(g.FindNode(name)).dtypes[0];
+    if (d != DType::kF32 && d != DType::kF64) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "parameter '", name, "' is ", DTypeName(d),
+          ": trained parameters are f32 or f64 (freeze it to keep it)"));
+    }
+    if (first.empty()) {
+      dtype = d;
+      first = name;
+    } else if (d != dtype) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter '", name, "' is ", DTypeName(d), " but '",
+                       first, "' is ", DTypeName(dtype),
+                       ": the trained parameters share one dtype, f32 or f64"));
+    }
+  }
+  if (dtype == DType::kF64 && backend != Backend::kReference) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "parameter '", first, "' is f64: the ", BackendName(backend),
+        " backend trains f32 only; train f64 on --backend reference"));
+  }
+  if (dtype == DType::kF64 && precision == "bf16") {
+    return FieldError("precision", absl::StrCat("bf16: parameter '", first,
+                                                "' is f64; bf16 computes "
+                                                "over f32 parameters"));
+  }
+  return dtype;
+}
+
+// sum = (first ? 0 : sum) + add / steps, element-wise.
+template <typename T>
+void Accumulate(const Tensor& add, bool first, int64_t steps, Tensor& sum) {
+  T* s = sum.data<T>();
+  const T* a = add.data<T>();
+  for (int64_t k = 0; k < add.num_elements(); ++k) {
+    s[k] = (first ? T(0) : s[k]) + a[k] / steps;
+  }
+}
+
+// Into one running sum, element by element (the order the f32 runs of
+// the README were made with).
+template <typename T>
+void AddSquares(const Tensor& g, double& squares) {
+  for (int64_t k = 0; k < g.num_elements(); ++k) {
+    double v = g.data<T>()[k];
+    squares += v * v;
+  }
+}
+
+template <typename T>
+void Scale(T scale, Tensor& g) {
+  T* v = g.data<T>();
+  for (int64_t k = 0; k < g.num_elements(); ++k) v[k] *= scale;
+}
+
 absl::StatusOr<ValidGraph> FuseRecurrent(ValidGraph forward, int* fused) {
   int64_t budget = forward.memory_budget();
   auto [loaded, info] = std::move(forward).Release();
@@ -388,6 +453,8 @@ absl::Status Trainer::Differentiate(ValidGraph forward) {
   ASSIGN_OR_RETURN(FreezePlan freeze, PlanFreeze(config_, names));
   for (const std::string& warning : freeze.warnings) Warn(warning);
   frozen_names_ = freeze.frozen;
+  ASSIGN_OR_RETURN(dtype_, TrainingDType(forward, freeze.trained,
+                                         options.backend, config_.precision()));
   GradientRequest request;
   request.losses = {config_.loss()};
   // Frozen parameters get no gradient, nor the nodes only they need.
@@ -421,7 +488,7 @@ absl::Status Trainer::Compile() {
                    ParameterOptimizer::Create(
                        OptimizerForTrained(config_.optimizer(),
                                            {param_names_, frozen_names_}),
-                       param_names_, shapes));
+                       param_names_, shapes, dtype_));
   if (config_.steps() > 0) {
     total_steps_ = config_.steps();
   } else {
@@ -480,10 +547,10 @@ absl::StatusOr<StepResult> Trainer::Step() {
         grads_[p] = &g;
         continue;
       }
-      float* sum = accumulated_[p].data<float>();
-      const float* add = g.data<float>();
-      for (int64_t k = 0; k < g.num_elements(); ++k) {
-        sum[k] = (a == 0 ? 0.f : sum[k]) + add[k] / accumulation_;
+      if (dtype_ == DType::kF64) {
+        Accumulate<double>(g, a == 0, accumulation_, accumulated_[p]);
+      } else {
+        Accumulate<float>(g, a == 0, accumulation_, accumulated_[p]);
       }
       grads_[p] = &accumulated_[p];
     }
@@ -495,9 +562,10 @@ absl::StatusOr<StepResult> Trainer::Step() {
   }
   double squares = 0;
   for (const Tensor* g : grads_) {
-    for (int64_t k = 0; k < g->num_elements(); ++k) {
-      double v = g->data<float>()[k];
-      squares += v * v;
+    if (dtype_ == DType::kF64) {
+      AddSquares<double>(*g, squares);
+    } else {
+      AddSquares<float>(*g, squares);
     }
   }
   result.grad_norm = std::sqrt(squares);
@@ -512,10 +580,13 @@ absl::StatusOr<StepResult> Trainer::Step() {
   if (clip > 0 && result.grad_norm > clip) {
     // The gradients are the plan's (or the accumulator's) own buffers,
     // rewritten every step, so scaling them in place is safe.
-    float scale = static_cast<float>(clip / result.grad_norm);
+    const double scale = clip / result.grad_norm;
     for (const Tensor* g : grads_) {
-      float* v = const_cast<Tensor*>(g)->data<float>();
-      for (int64_t k = 0; k < g->num_elements(); ++k) v[k] *= scale;
+      if (dtype_ == DType::kF64) {
+        Scale<double>(scale, *const_cast<Tensor*>(g));
+      } else {
+        Scale<float>(static_cast<float>(scale), *const_cast<Tensor*>(g));
+      }
     }
   }
   result.lr = schedule_->At(step_);
@@ -547,7 +618,13 @@ absl::StatusOr<Evaluation> Trainer::EvaluateAll() {
   } training_again{executor_.get()};
   Executor* executor = executor_.get();
   double total = 0;
-  for (int64_t begin = 0; begin < n; begin += config_.batch_size()) {
+  // Data-parallel, rank r evaluates batches r, r+N, ... of the ones a
+  // single process runs (the same rows, so each batch's figures are the
+  // same), and the sums are reduced below.
+  const int64_t rank = parallel_ != nullptr ? parallel_->rank() : 0;
+  const int64_t ranks = parallel_ != nullptr ? parallel_->size() : 1;
+  for (int64_t begin = rank * config_.batch_size(); begin < n;
+       begin += ranks * config_.batch_size()) {
     int64_t count = std::min(config_.batch_size(), n - begin);
     std::map<std::string, Tensor> feeds;
     std::vector<int64_t> rows(count);
@@ -572,6 +649,21 @@ absl::StatusOr<Evaluation> Trainer::EvaluateAll() {
         return Annotate(added, absl::StrCat("metric[", k, "] (", m.column,
                                             "), validation data"));
       }
+    }
+  }
+  if (parallel_ != nullptr) {
+    std::vector<double> sums = {total};
+    for (const MetricPlan& m : metrics_) {
+      std::vector<double> counts = m.counts.Counts();
+      sums.insert(sums.end(), counts.begin(), counts.end());
+    }
+    RETURN_IF_ERROR(parallel_->SumAcrossRanks(sums));
+    total = sums[0];
+    const double* at = sums.data() + 1;
+    for (MetricPlan& m : metrics_) {
+      const size_t size = m.counts.Counts().size();
+      m.counts.SetCounts(at);
+      at += size;
     }
   }
   e.loss = total / n;

@@ -135,6 +135,8 @@ class Trainer {
   // Dropout off (as PyTorch's model.eval()); NaN if there is none.
   absl::StatusOr<double> Evaluate();
   // The same loss and every metric, from counts summed over all batches.
+  // Data-parallel, every rank must call them: each evaluates its share of
+  // the batches and the sums are reduced across the ranks.
   absl::StatusOr<Evaluation> EvaluateAll();
   // Steps to the configured end, logging, validating and checkpointing.
   absl::StatusOr<TrainSummary> Run();
@@ -230,6 +232,8 @@ class Trainer {
   std::unique_ptr<LearningRateSchedule> schedule_;
   std::unique_ptr<BatchOrder> order_;
   std::unique_ptr<DataParallel> parallel_;  // Null in one process.
+  // Of every trained parameter, gradient and optimizer state: f32 or f64.
+  DType dtype_ = DType::kF32;
   int64_t step_ = 0, total_steps_ = 0, accumulation_ = 1;
   bool restored_ = false;
   std::unique_ptr<EventWriter> train_events_, validation_events_;

@@ -23,6 +23,7 @@ class FakeCommunicator : public Communicator {
     return absl::OkStatus();
   }
   absl::Status AllreduceSum(double* values, int64_t n) override {
+    double_calls.push_back(n);
     for (int64_t k = 0; k < n; ++k) values[k] += peer_ * (size_ - 1);
     return absl::OkStatus();
   }
@@ -30,7 +31,7 @@ class FakeCommunicator : public Communicator {
     return absl::OkStatus();
   }
   void Abort(int) override {}
-  std::vector<int64_t> calls;
+  std::vector<int64_t> calls, double_calls;
 
  private:
   int size_;
@@ -74,6 +75,27 @@ TEST(GradientAverager, BucketsInReverseOrderAndAverages) {
       EXPECT_FLOAT_EQ(g.data<float>()[k], (6 + k + 3 * 2.0f) / 4);
     }
   }
+}
+
+// f64 gradients go as f64 (MPI_DOUBLE), never rounded to f32 on the way,
+// and a bucket holds one dtype.
+TEST(GradientAverager, F64GradientsStayF64InBucketsOfTheirOwn) {
+  FakeCommunicator world(4, 2.0f);
+  GradientAverager averager(world, 1 << 20);
+  Tensor narrow = Filled(3, 6);
+  Tensor wide = *Tensor::Allocate(DType::kF64, Shape{5});
+  for (int64_t k = 0; k < 5; ++k) wide.data<double>()[k] = 0.1 + 1e-12 * k;
+  Tensor wide2 = *Tensor::Allocate(DType::kF64, Shape{2});
+  for (int64_t k = 0; k < 2; ++k) wide2.data<double>()[k] = 1.0 / 3;
+  ASSERT_TRUE(averager.Average({&wide2, &wide, &narrow}).ok());
+  EXPECT_EQ(averager.buckets(),
+            (std::vector<std::vector<size_t>>{{2}, {1, 0}}));
+  EXPECT_EQ(world.calls, (std::vector<int64_t>{3}));
+  EXPECT_EQ(world.double_calls, (std::vector<int64_t>{7}));
+  for (int64_t k = 0; k < 5; ++k) {
+    EXPECT_EQ(wide.data<double>()[k], (0.1 + 1e-12 * k + 3 * 2.0) / 4);
+  }
+  EXPECT_EQ(wide2.data<double>()[0], (1.0 / 3 + 3 * 2.0) / 4);
 }
 
 TEST(DataParallel, OneProcessNeedsNoCommunicator) {

@@ -18,6 +18,9 @@ parameters, setting .grad from p<i>_grads before each step:
   <case>_lr.npy   f64[20]: the learning rate of step s (what the C++ test
                   passes to Step);
   <case>_p<i>.npy f32[20, ...]: parameter i after step s.
+  <case>_f64_p<i>.npy f64[20, ...]: the same run on torch.float64 copies
+                  (the f32 initial values and gradients widened exactly),
+                  for rill's f64 training.
 PyTorch ran its AVX2 kernels (torch.__config__.show(): "CPU capability
 usage: AVX2"), whose add(x, alpha=a) and addcmul round a * b + c once, as a
 fused multiply-add; rill does the same, and so matches these bit for bit.
@@ -80,13 +83,14 @@ def make_inputs():
     return inits, grads
 
 
-def run_optimizer(make, inits, grads):
-    params = [torch.nn.Parameter(torch.from_numpy(p.copy())) for p in inits]
+def run_optimizer(make, inits, grads, dtype=np.float32):
+    params = [torch.nn.Parameter(torch.from_numpy(p.astype(dtype)))
+              for p in inits]
     optimizer, scheduler = make(params)
     lrs, history = [], [[] for _ in params]
     for s in range(STEPS):
         for p, g in zip(params, grads):
-            p.grad = torch.from_numpy(np.array(g[s]))
+            p.grad = torch.from_numpy(np.array(g[s], dtype=dtype))
         lrs.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
         if scheduler is not None:
@@ -180,6 +184,9 @@ def main():
         np.save(os.path.join(OUT, f"{case}_lr.npy"), lrs)
         for i, h in enumerate(history):
             np.save(os.path.join(OUT, f"{case}_p{i}.npy"), h)
+        _, history = run_optimizer(make, inits, grads, np.float64)
+        for i, h in enumerate(history):
+            np.save(os.path.join(OUT, f"{case}_f64_p{i}.npy"), h)
     for case, make in SCHEDULERS.items():
         np.save(os.path.join(OUT, f"sched_{case}.npy"), torch_schedule(make))
     np.save(os.path.join(OUT, "sched_cosine_warmup.npy"), cosine_warmup())
