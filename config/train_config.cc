@@ -20,10 +20,6 @@ namespace {
 constexpr int64_t kMaxConfigBytes = int64_t{1} << 20;
 constexpr int64_t kMaxDataBytes = int64_t{16} << 30;
 
-absl::Status FieldError(const std::string& field, const std::string& why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-}
-
 // The fields that say where the graph and data come from; Trainer::Create
 // checks the training fields.
 absl::Status CheckSources(const TrainConfig& c) {

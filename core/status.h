@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 
 #define RILL_CONCAT_INNER_(a, b) a##b
 #define RILL_CONCAT_(a, b) RILL_CONCAT_INNER_(a, b)
@@ -30,6 +31,20 @@
   lhs = std::move(statusor).value()
 
 namespace rill {
+
+// "field: why" as an InvalidArgument error: what is wrong with one field of
+// a config or spec. Callers that know the file prefix it (Annotate).
+inline absl::Status FieldError(const std::string& field,
+                               const std::string& why) {
+  return absl::InvalidArgumentError(field + ": " + why);
+}
+
+// "field = value: rule" as an InvalidArgument error: a number out of range.
+inline absl::Status FieldError(const std::string& field, double value,
+                               const std::string& rule) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " = ", value, ": ", rule));
+}
 
 // Prefixes a non-OK status message with `context` ("file:3:1: node 'x'").
 inline absl::Status Annotate(const absl::Status& status,

@@ -15,14 +15,14 @@
 namespace rill {
 namespace {
 
-absl::Status FieldError(const std::string& field, const std::string& why) {
-  return absl::InvalidArgumentError(absl::StrCat("bert.", field, ": ", why));
+absl::Status BertFieldError(const std::string& field, const std::string& why) {
+  return FieldError("bert." + field, why);
 }
 
 absl::Status CheckRate(const char* field, double rate) {
   // Negated so that NaN fails too.
   if (rate >= 0 && rate < 1) return absl::OkStatus();
-  return FieldError(field, absl::StrCat(rate, ": must be in [0, 1)"));
+  return BertFieldError(field, absl::StrCat(rate, ": must be in [0, 1)"));
 }
 
 absl::Status CheckOptions(const BertOptions& o) {
@@ -39,41 +39,42 @@ absl::Status CheckOptions(const BertOptions& o) {
        o.num_labels > 0 ? int64_t{1} : o.max_predictions_per_seq}};
   for (const auto& [field, value] : sizes) {
     if (value < 1)
-      return FieldError(field, absl::StrCat(value, ": must be >= 1"));
+      return BertFieldError(field, absl::StrCat(value, ": must be >= 1"));
   }
   if (o.num_labels < 0 || o.num_labels == 1) {
-    return FieldError("num_labels",
-                      absl::StrCat(o.num_labels,
-                                   ": must be >= 2 (a classifier), or 0 "
-                                   "(the pretraining heads)"));
+    return BertFieldError("num_labels",
+                          absl::StrCat(o.num_labels,
+                                       ": must be >= 2 (a classifier), or 0 "
+                                       "(the pretraining heads)"));
   }
   // Every label is listed in the Input's allowed_values.
   RETURN_IF_ERROR(
       CheckAtMost("bert.num_labels", o.num_labels, 1 << 16, "classes"));
   if (o.hidden_size % o.num_attention_heads != 0) {
-    return FieldError("hidden_size", absl::StrCat(o.hidden_size,
-                                                  ": must be divisible by "
-                                                  "num_attention_heads ",
-                                                  o.num_attention_heads));
+    return BertFieldError("hidden_size", absl::StrCat(o.hidden_size,
+                                                      ": must be divisible by "
+                                                      "num_attention_heads ",
+                                                      o.num_attention_heads));
   }
   if (o.seq_length > o.max_position_embeddings) {
-    return FieldError(
+    return BertFieldError(
         "seq_length",
         absl::StrCat(o.seq_length, ": must be <= max_position_embeddings ",
                      o.max_position_embeddings));
   }
   if (o.num_labels == 0 && o.max_predictions_per_seq > o.seq_length) {
-    return FieldError("max_predictions_per_seq",
-                      absl::StrCat(o.max_predictions_per_seq,
-                                   ": must be <= seq_length ", o.seq_length));
+    return BertFieldError(
+        "max_predictions_per_seq",
+        absl::StrCat(o.max_predictions_per_seq, ": must be <= seq_length ",
+                     o.seq_length));
   }
   if (!(o.layer_norm_eps > 0)) {
-    return FieldError("layer_norm_eps",
-                      absl::StrCat(o.layer_norm_eps, ": must be > 0"));
+    return BertFieldError("layer_norm_eps",
+                          absl::StrCat(o.layer_norm_eps, ": must be > 0"));
   }
   if (!(o.initializer_range >= 0)) {
-    return FieldError("initializer_range",
-                      absl::StrCat(o.initializer_range, ": must be >= 0"));
+    return BertFieldError("initializer_range",
+                          absl::StrCat(o.initializer_range, ": must be >= 0"));
   }
   RETURN_IF_ERROR(CheckRate("hidden_dropout_prob", o.hidden_dropout_prob));
   RETURN_IF_ERROR(CheckRate("attention_probs_dropout_prob",
@@ -395,9 +396,10 @@ absl::StatusOr<BertOptions> BertOptionsFromSpec(const ModelSpec& spec) {
   if (s.hidden_act() == "gelu_new") {
     o.hidden_act = BertActivation::kGeluTanh;
   } else if (!s.hidden_act().empty() && s.hidden_act() != "gelu") {
-    return FieldError("hidden_act", absl::StrCat("'", s.hidden_act(),
-                                                 "': expected gelu (erf) or "
-                                                 "gelu_new (tanh form)"));
+    return BertFieldError("hidden_act",
+                          absl::StrCat("'", s.hidden_act(),
+                                       "': expected gelu (erf) or "
+                                       "gelu_new (tanh form)"));
   }
   o.max_position_embeddings = s.max_position_embeddings();
   o.type_vocab_size = s.type_vocab_size();

@@ -22,10 +22,6 @@ namespace {
 
 constexpr int64_t kMaxSpecBytes = 1 << 20;
 
-absl::Status FieldError(const std::string& field, const std::string& why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-}
-
 absl::Status AtLeastOne(const std::string& field, int64_t value) {
   if (value >= 1) return absl::OkStatus();
   return FieldError(field, absl::StrCat(value, ": must be >= 1"));

@@ -21,10 +21,6 @@ constexpr double kForbidden = -1e9;
 
 enum class MaskKind { kNone, kBool, kAdditive };
 
-absl::Status FieldError(const std::string& field, const std::string& why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-}
-
 absl::StatusOr<MaskKind> ParseMask(const std::string& field,
                                    const std::string& kind) {
   if (kind.empty()) return MaskKind::kNone;

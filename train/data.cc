@@ -171,14 +171,6 @@ absl::StatusOr<std::pair<Dataset, Dataset>> Dataset::SplitAt(int64_t n) const {
   return parts;
 }
 
-namespace {
-
-absl::Status FieldError(const std::string& field, const std::string& why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-}
-
-}  // namespace
-
 absl::Status CheckDataset(const ValidGraph& graph, const Dataset& data,
                           const std::string& field) {
   if (data.inputs.size() != data.arrays.size()) {

@@ -9,12 +9,6 @@
 namespace rill {
 namespace {
 
-absl::Status FieldError(const std::string& field, double value,
-                        const std::string& rule) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, " = ", value, ": ", rule));
-}
-
 // A NaN fails every comparison, so each check is written to reject it.
 absl::Status CheckPositive(const std::string& field, double value) {
   if (std::isfinite(value) && value > 0) return absl::OkStatus();

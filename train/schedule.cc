@@ -11,12 +11,6 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-absl::Status FieldError(const std::string& field, double value,
-                        const std::string& rule) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, " = ", value, ": ", rule));
-}
-
 // A rate that grows without bound is a mistake, not a schedule; a NaN fails
 // both comparisons.
 absl::Status CheckDecay(const std::string& field, double gamma) {

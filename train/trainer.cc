@@ -38,10 +38,6 @@ constexpr char kEvalRandomPrefix[] = "eval_rng/";
 constexpr char kBestPrefix[] = "best/";
 constexpr char kBestDir[] = "best";
 
-absl::Status FieldError(const std::string& field, const std::string& why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-}
-
 // The training fields of a TrainConfig; the config layer checks the rest.
 absl::Status CheckOptions(const TrainConfig& c) {
   if (c.loss().empty()) return FieldError("loss", "required");
