@@ -112,19 +112,27 @@ absl::Status Main(const std::string& dir, const std::string& mode) {
   const double parse = Seconds(t0);
   ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex,
                    Executor::Create(std::move(valid)));
-  const double load = Seconds(t0);
+  const double allocate = Seconds(t0);
   std::printf("%-34s %9.3f s\n", "load: parse + validate", parse);
-  std::printf("%-34s %9.3f s\n", "load: + draw parameters", load);
-  std::map<std::string, Tensor*> params = ex->mutable_parameters();
+  std::printf("%-34s %9.3f s\n", "load: + allocate parameters", allocate);
+  // init draws the initializers (on first use: here); ckpt overwrites the
+  // parameters from the checkpoint without drawing them.
   int64_t param_bytes = 0;
-  for (const auto& [name, t] : params) param_bytes += t->byte_size();
+  auto fill = [&](const std::map<std::string, Tensor*>& params) {
+    for (const auto& [name, t] : params) param_bytes += t->byte_size();
+    if (mode != "ckpt") return absl::OkStatus();
+    return ReadParameterValues(ckpt_path, params, /*use_all=*/true,
+                               int64_t{16} << 30);
+  };
   if (mode == "ckpt") {
-    t0 = std::chrono::steady_clock::now();
-    RETURN_IF_ERROR(ReadParameterValues(ckpt_path, params, /*use_all=*/true,
-                                        int64_t{16} << 30));
-    std::printf("%-34s %9.3f s   %s\n", "read parameters from checkpoint",
-                Seconds(t0), ckpt_path.c_str());
+    RETURN_IF_ERROR(ex->OverwriteParameters(fill));
+  } else {
+    RETURN_IF_ERROR(fill(ex->mutable_parameters()));
   }
+  std::printf("%-34s %9.3f s   %s\n",
+              mode == "ckpt" ? "load: + read checkpoint (no draw)"
+                             : "load: + draw parameters",
+              Seconds(t0), mode == "ckpt" ? ckpt_path.c_str() : "");
   std::printf("%-34s %9.1f MB (VmHWM %.1f MB)\n", "resident after load",
               Mb(StatusBytes("VmRSS")), Mb(StatusBytes("VmHWM")));
   t0 = std::chrono::steady_clock::now();
@@ -146,7 +154,7 @@ absl::Status Main(const std::string& dir, const std::string& mode) {
               static_cast<double>(peak) / budget);
   if (mode == "init") {
     Checkpoint c;
-    for (const auto& [name, t] : params) {
+    for (const auto& [name, t] : ex->mutable_parameters()) {
       c.tensors.emplace_back(ParamTensorName(name), *t);
     }
     t0 = std::chrono::steady_clock::now();

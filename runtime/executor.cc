@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -69,21 +70,33 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(
   for (int i = 0; i < g.num_nodes(); ++i) {
     const std::string& op = g.node(i).op();
     if (op != "Const" && op != "Parameter") continue;
+    std::optional<Distribution> undrawn;
     absl::StatusOr<Tensor> value =
-        SourceValue(g.node(i), g.memory_budget(), CurrentThreads());
+        SourceBuffer(g.node(i), g.memory_budget(), &undrawn);
     if (!value.ok()) return Annotate(value.status(), g.Describe(i));
     ex->values_[i] = *std::move(value);
+    if (undrawn.has_value()) ex->undrawn_.push_back({i, *undrawn});
   }
   return ex;
 }
 
+void Executor::DrawUndrawn() {
+  for (const auto& [node, distribution] : undrawn_) {
+    // Cannot fail: SourceBuffer resolved the distribution for this tensor.
+    FillFromDistribution(distribution, CurrentThreads(), &values_[node])
+        .IgnoreError();
+  }
+  undrawn_.clear();
+}
+
 Tensor* Executor::mutable_value(const std::string& node_name) {
+  DrawUndrawn();
   int node = graph_.FindNode(node_name);
   if (node < 0 || !values_[node].valid()) return nullptr;
   return &values_[node];
 }
 
-std::map<std::string, Tensor*> Executor::mutable_parameters() {
+std::map<std::string, Tensor*> Executor::ParameterTensors() {
   std::map<std::string, Tensor*> params;
   for (int n = 0; n < graph_.num_nodes(); ++n) {
     if (graph_.node_op(n) == "Parameter") {
@@ -91,6 +104,19 @@ std::map<std::string, Tensor*> Executor::mutable_parameters() {
     }
   }
   return params;
+}
+
+std::map<std::string, Tensor*> Executor::mutable_parameters() {
+  DrawUndrawn();
+  return ParameterTensors();
+}
+
+absl::Status Executor::OverwriteParameters(
+    const std::function<absl::Status(const std::map<std::string, Tensor*>&)>&
+        write) {
+  RETURN_IF_ERROR(write(ParameterTensors()));
+  undrawn_.clear();
+  return absl::OkStatus();
 }
 
 std::map<std::string, int64_t> Executor::random_draws() const {
@@ -499,6 +525,7 @@ absl::StatusOr<std::shared_ptr<Executor::Plan>> Executor::PlanFor(
   if (fetches.empty()) {
     return absl::InvalidArgumentError("nothing to fetch");
   }
+  DrawUndrawn();
   std::string key = SignatureKey(graph_, feeds, fetches);
   auto it = plans_.find(key);
   if (it == plans_.end()) {
