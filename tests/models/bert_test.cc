@@ -661,5 +661,37 @@ TEST(Bert, ExportRoundTripsAndBertModelImports) {
       *FindNode(&*fresh, "cls.seq_relationship.weight"), before));
 }
 
+// config.json from a graph (what `rill bert export-hf` writes beside the
+// weights) reads back as the spec the graph was built from: the golden
+// config's, and one with dropout, the tanh GELU and other eps and range.
+TEST(Bert, ConfigJsonFromTheGraphRoundTrips) {
+  BertSpec golden = HfSpec("gelu");
+  BertSpec other = golden;
+  other.set_hidden_act("gelu_new");
+  other.set_hidden_dropout_prob(0.125);
+  other.set_attention_probs_dropout_prob(0.25);
+  other.set_layer_norm_eps(1e-7);
+  other.set_initializer_range(0.03);
+  for (const BertSpec& spec : {golden, other}) {
+    SCOPED_TRACE(spec.hidden_act());
+    auto g = BuildBertGraph(Options(spec, DType::kF32));
+    ASSERT_TRUE(g.ok()) << g.status();
+    auto from_graph = BertSpecFromGraph(*g);
+    ASSERT_TRUE(from_graph.ok()) << from_graph.status();
+    const std::string json = HfBertConfigJson(*from_graph);
+    auto back = BertSpecFromHfConfig(json, "config.json");
+    ASSERT_TRUE(back.ok()) << back.status() << "\n" << json;
+    BertSpec want = spec;
+    want.clear_seq_length();
+    want.clear_max_predictions_per_seq();
+    want.clear_seed();
+    if (!want.has_initializer_range()) want.set_initializer_range(0.02);
+    EXPECT_TRUE(MessageDifferencer::Equals(*back, want))
+        << back->DebugString() << "\nwant\n"
+        << want.DebugString();
+  }
+  ExpectError(BertSpecFromGraph(Graph()).status(), "not a BERT graph");
+}
+
 }  // namespace
 }  // namespace rill
