@@ -75,7 +75,7 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(
         SourceBuffer(g.node(i), g.memory_budget(), &undrawn);
     if (!value.ok()) return Annotate(value.status(), g.Describe(i));
     ex->values_[i] = *std::move(value);
-    if (undrawn.has_value()) ex->undrawn_.push_back({i, *undrawn});
+    if (undrawn.has_value()) ex->undrawn_.emplace(i, *undrawn);
   }
   return ex;
 }
@@ -85,12 +85,17 @@ void Executor::DrawUndrawn() {
     // Cannot fail: SourceBuffer resolved the distribution for this tensor.
     FillFromDistribution(distribution, CurrentThreads(), &values_[node])
         .IgnoreError();
+    ++initializers_drawn_;
   }
   undrawn_.clear();
 }
 
 Tensor* Executor::mutable_value(const std::string& node_name) {
   DrawUndrawn();
+  return parameter_buffer(node_name);
+}
+
+Tensor* Executor::parameter_buffer(const std::string& node_name) {
   int node = graph_.FindNode(node_name);
   if (node < 0 || !values_[node].valid()) return nullptr;
   return &values_[node];
@@ -116,6 +121,16 @@ absl::Status Executor::OverwriteParameters(
         write) {
   RETURN_IF_ERROR(write(ParameterTensors()));
   undrawn_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status Executor::OverwriteSomeParameters(
+    const std::function<absl::StatusOr<std::vector<std::string>>(
+        const std::map<std::string, Tensor*>&)>& write) {
+  ASSIGN_OR_RETURN(std::vector<std::string> written, write(ParameterTensors()));
+  for (const std::string& name : written) {
+    undrawn_.erase(graph_.FindNode(name));
+  }
   return absl::OkStatus();
 }
 
@@ -525,7 +540,6 @@ absl::StatusOr<std::shared_ptr<Executor::Plan>> Executor::PlanFor(
   if (fetches.empty()) {
     return absl::InvalidArgumentError("nothing to fetch");
   }
-  DrawUndrawn();
   std::string key = SignatureKey(graph_, feeds, fetches);
   auto it = plans_.find(key);
   if (it == plans_.end()) {
@@ -564,6 +578,10 @@ int64_t FirstNonFinite(const Tensor& t) {
 }  // namespace
 
 absl::Status Executor::RunPlan(Plan& plan) {
+  // Plans only hold views of the parameters: their values are first read
+  // here, so a checkpoint written over them before the first run spares
+  // the drawing.
+  DrawUndrawn();
   for (size_t k = 0; k < plan.kernels.size(); ++k) {
     absl::Status s;
     const auto start = std::chrono::steady_clock::now();

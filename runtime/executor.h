@@ -152,6 +152,10 @@ class Executor {
   Tensor* mutable_value(const std::string& node_name);
   // mutable_value of every Parameter node, by name.
   std::map<std::string, Tensor*> mutable_parameters();
+  // mutable_value without drawing: a pointer to keep (the trainer's
+  // optimizer does), whose values are only readable after a run, or
+  // mutable_value, or an Overwrite call below, has filled them.
+  Tensor* parameter_buffer(const std::string& node_name);
   // Hands every Parameter's tensor, by node name, to `write`, which must
   // overwrite each one whole when it returns OK (ReadParameterValues does,
   // or changes nothing): initializers not drawn yet then never are, so
@@ -160,6 +164,14 @@ class Executor {
   absl::Status OverwriteParameters(
       const std::function<absl::Status(const std::map<std::string, Tensor*>&)>&
           write);
+  // The same for a `write` that overwrites some of them whole (init_from)
+  // and returns their names; the others are drawn when first needed.
+  absl::Status OverwriteSomeParameters(
+      const std::function<absl::StatusOr<std::vector<std::string>>(
+          const std::map<std::string, Tensor*>&)>& write);
+  // How many Parameters' initializers have been drawn so far: 0 after a
+  // checkpoint replaced them all (for tests).
+  int64_t initializers_drawn() const { return initializers_drawn_; }
   // How many draws each node whose op draws random numbers (Dropout,
   // RandomUniform, ...) has made, over every plan, by node name: the random
   // state that a checkpoint keeps, so that a resumed run draws exactly what
@@ -193,7 +205,8 @@ class Executor {
   OneDnnContext onednn_;
   std::vector<Tensor> values_;  // Per node: decoded Const/Parameter values.
   // Parameters whose initializer is not drawn yet, and its distribution.
-  std::vector<std::pair<int, Distribution>> undrawn_;
+  std::map<int, Distribution> undrawn_;
+  int64_t initializers_drawn_ = 0;
   void DrawUndrawn();
   std::map<std::string, Tensor*> ParameterTensors();
   // Per node: draws made, for ops that draw random numbers (kernels hold
