@@ -1,8 +1,8 @@
 // BERT-base at full size (issue 16 item 3): L12 H768 A12 ff3072 V30522,
 // S128, f32. Times building its graph and writing it (initializers, not
 // values), loading it (parse, validate, draw the parameters), reading the
-// parameters from a checkpoint instead, and the first forward pass at
-// batch 1; and reports the process's peak resident memory (VmHWM) against
+// parameters from a checkpoint instead (no drawing), and the first forward pass
+// at batch 1; and reports the process's peak resident memory (VmHWM) against
 // the parameter bytes plus the plan's activation arena.
 //
 //   scale_bench DIR init   writes DIR/bert_base.pbtxt and DIR/params.rckpt
@@ -143,6 +143,8 @@ absl::Status Main(const std::string& dir, const std::string& mode) {
   t0 = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(out, ex->Run(Feeds(o), {"loss", "mlm_logits"}));
   std::printf("%-34s %9.3f s\n", "second forward", Seconds(t0));
+  std::printf("%-34s %9lld\n", "initializers drawn",
+              static_cast<long long>(ex->initializers_drawn()));
   const PlanStats& stats = ex->last_plan_stats();
   const int64_t peak = StatusBytes("VmHWM");
   const int64_t budget = param_bytes + stats.planned_peak_bytes;
