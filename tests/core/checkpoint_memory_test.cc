@@ -3,6 +3,9 @@
 // tensors' size, not the file's twice (a whole copy, then the tensors).
 // Measured with the kernel's resettable peak (/proc/self/clear_refs 5).
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <string>
 
@@ -13,15 +16,19 @@
 namespace rill {
 namespace {
 
-int64_t StatusBytes(const std::string& key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key + ":", 0) == 0) {
-      return std::stoll(line.substr(key.size() + 1)) * 1024;
-    }
-  }
-  return -1;
+// Resident now (statm's second field, in pages).
+int64_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+// The peak since the last ResetPeak (ru_maxrss follows the kernel's).
+int64_t PeakBytes() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return int64_t{usage.ru_maxrss} * 1024;
 }
 
 // Starts a new peak at the current resident size; false where the kernel
@@ -49,10 +56,10 @@ TEST(CheckpointMemory, ReadingPeaksNearTheTensorsSize) {
     ASSERT_TRUE(WriteCheckpoint(path, c).ok());
   }
   if (!ResetPeak()) GTEST_SKIP() << "/proc/self/clear_refs is not writable";
-  const int64_t before = StatusBytes("VmRSS");
+  const int64_t before = ResidentBytes();
   auto read = ReadCheckpoint(path);
   ASSERT_TRUE(read.ok()) << read.status();
-  const int64_t peak = StatusBytes("VmHWM") - before;
+  const int64_t peak = PeakBytes() - before;
   ASSERT_EQ(read->tensors.size(), kTensors);
   EXPECT_EQ(read->tensors[3].second.data<float>()[5], 3 + 5);
   // Reading the file whole first peaks at twice the tensors (the file's
