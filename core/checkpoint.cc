@@ -323,7 +323,9 @@ absl::StatusOr<Parts> ReadParts(absl::string_view bytes,
 }
 
 // Any error here is an intact file that was written wrongly (or crafted).
-absl::StatusOr<Checkpoint> Interpret(const Parts& parts) {
+// With `drop_pages`, each record's pages go back to the kernel once copied.
+absl::StatusOr<Checkpoint> Interpret(const Parts& parts,
+                                     bool drop_pages = false) {
   Checkpoint c;
   RETURN_IF_ERROR(Annotate(CheckStep(parts.header.step), "header"));
   c.step = parts.header.step;
@@ -334,6 +336,7 @@ absl::StatusOr<Checkpoint> Interpret(const Parts& parts) {
     RETURN_IF_ERROR(names.Add(rec.name, i));
     absl::StatusOr<Tensor> t = BuildTensor(rec);
     if (!t.ok()) return Annotate(t.status(), TensorLabel(i, rec.name));
+    if (drop_pages) DropPages(rec.data);
     c.tensors.emplace_back(std::string(rec.name), *std::move(t));
   }
   return c;
@@ -374,14 +377,23 @@ std::string SerializeCheckpoint(const Checkpoint& c) {
   return out;
 }
 
-absl::StatusOr<Checkpoint> ParseCheckpoint(absl::string_view bytes,
-                                           const std::string& source) {
+namespace {
+
+absl::StatusOr<Checkpoint> Parse(absl::string_view bytes,
+                                 const std::string& source, bool drop_pages) {
   RETURN_IF_ERROR(CheckMagic(bytes, source));
-  absl::StatusOr<Parts> parts = ReadParts(bytes);
+  absl::StatusOr<Parts> parts = ReadParts(bytes, drop_pages);
   if (!parts.ok()) return Annotate(parts.status(), source);
-  absl::StatusOr<Checkpoint> c = Interpret(*parts);
+  absl::StatusOr<Checkpoint> c = Interpret(*parts, drop_pages);
   if (!c.ok()) return Annotate(c.status(), source);
   return c;
+}
+
+}  // namespace
+
+absl::StatusOr<Checkpoint> ParseCheckpoint(absl::string_view bytes,
+                                           const std::string& source) {
+  return Parse(bytes, source, /*drop_pages=*/false);
 }
 
 absl::Status WriteCheckpoint(const std::string& path, const Checkpoint& c) {
@@ -391,8 +403,10 @@ absl::Status WriteCheckpoint(const std::string& path, const Checkpoint& c) {
 
 absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path,
                                           int64_t max_bytes) {
-  ASSIGN_OR_RETURN(std::string bytes, ReadFileCapped(path, max_bytes));
-  return ParseCheckpoint(bytes, path);
+  // Mapped, its pages released as they are checked and copied: the peak is
+  // the tensors' size, not the file's twice (a whole copy, then tensors).
+  ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path, max_bytes));
+  return Parse(file.bytes(), path, /*drop_pages=*/true);
 }
 
 constexpr absl::string_view kParamPrefix = "param/";

@@ -137,7 +137,9 @@ absl::StatusOr<Checkpoint> ParseCheckpoint(absl::string_view bytes,
 absl::Status WriteCheckpoint(const std::string& path, const Checkpoint& c);
 
 // Reads and parses `path`, refusing a file over `max_bytes` before reading
-// it (core/file_io.h ReadFileCapped). Peak memory is about twice the file.
+// it (core/file_io.h OpenFileCapped), through a read-only mapping whose
+// pages are released as they are checked and copied (as
+// ReadParameterValues does): peak memory is about the file's size.
 absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path,
                                           int64_t max_bytes = int64_t{16}
                                                               << 30);

@@ -58,8 +58,8 @@ absl::Status WriteAll(int fd, const std::string& data,
 
 }  // namespace
 
-absl::StatusOr<std::string> ReadFileCapped(const std::string& path,
-                                           int64_t max_bytes) {
+absl::StatusOr<int> OpenFileCapped(const std::string& path, int64_t max_bytes,
+                                   int64_t* size) {
   // Checked before open(), which would block on a FIFO with no writer.
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return ErrnoError("cannot open", path);
@@ -75,7 +75,18 @@ absl::StatusOr<std::string> ReadFileCapped(const std::string& path,
         absl::StrCat(path, ": file is ", st.st_size,
                      " bytes, over the limit of ", max_bytes));
   }
-  std::string out(static_cast<size_t>(st.st_size), '\0');
+  *size = st.st_size;
+  const int fd = f.fd;
+  f.fd = -1;
+  return fd;
+}
+
+absl::StatusOr<std::string> ReadFileCapped(const std::string& path,
+                                           int64_t max_bytes) {
+  int64_t size = 0;
+  ASSIGN_OR_RETURN(int fd, OpenFileCapped(path, max_bytes, &size));
+  FdCloser f{fd};
+  std::string out(static_cast<size_t>(size), '\0');
   size_t done = 0;
   while (done < out.size()) {
     ssize_t n = read(f.fd, out.data() + done, out.size() - done);

@@ -10,6 +10,12 @@
 
 namespace rill {
 
+// Opens `path` read-only, once it is known to be a regular file of at most
+// `max_bytes` (errors as ReadFileCapped's); sets `*size`. The caller closes
+// the descriptor.
+absl::StatusOr<int> OpenFileCapped(const std::string& path, int64_t max_bytes,
+                                   int64_t* size);
+
 // Reads a whole file, refusing (before reading) one larger than `max_bytes`.
 absl::StatusOr<std::string> ReadFileCapped(const std::string& path,
                                            int64_t max_bytes);

@@ -9,42 +9,27 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/file_io.h"
 
 namespace rill {
 
 absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path,
                                             int64_t max_bytes) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    const int err = errno;
-    close(fd);
-    return absl::UnavailableError(
-        absl::StrCat("cannot stat ", path, ": ", std::strerror(err)));
-  }
-  if (st.st_size > max_bytes) {
-    close(fd);
-    return absl::ResourceExhaustedError(
-        absl::StrCat(path, ": ", st.st_size, " bytes is over the limit of ",
-                     max_bytes, " bytes"));
-  }
-  if (st.st_size == 0) {
+  int64_t size = 0;
+  ASSIGN_OR_RETURN(const int fd, OpenFileCapped(path, max_bytes, &size));
+  if (size == 0) {
     close(fd);
     return MappedFile(nullptr, 0);
   }
-  void* data = mmap(nullptr, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  void* data = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   const int err = errno;
   close(fd);
   if (data == MAP_FAILED) {
     return absl::UnavailableError(
         absl::StrCat("cannot map ", path, ": ", std::strerror(err)));
   }
-  madvise(data, st.st_size, MADV_SEQUENTIAL);
-  return MappedFile(data, st.st_size);
+  madvise(data, size, MADV_SEQUENTIAL);
+  return MappedFile(data, size);
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept

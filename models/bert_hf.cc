@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <utility>
 #include <vector>
@@ -128,6 +129,28 @@ std::vector<BertTiedEntry> TiedEntriesOf(
   const bool pretraining = std::find(nodes.begin(), nodes.end(),
                                      "cls.predictions.bias") != nodes.end();
   return pretraining ? BertTiedEntries() : std::vector<BertTiedEntry>();
+}
+
+// A Parameter's shape attr (set by BuildBertGraph's initializers or by
+// SetParameterValue's tensor), as dims.
+absl::StatusOr<std::vector<int64_t>> ParameterDims(const Node& n) {
+  auto shape = n.attr().find("shape");
+  if (shape != n.attr().end()) {
+    return std::vector<int64_t>(shape->second.shape().dim().begin(),
+                                shape->second.shape().dim().end());
+  }
+  auto value = n.attr().find("value");
+  if (value != n.attr().end()) {
+    return std::vector<int64_t>(value->second.tensor().dims().begin(),
+                                value->second.tensor().dims().end());
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("Parameter ", n.name(), ": no shape"));
+}
+
+double FloatAttrOr(const Node& n, const std::string& name, double fallback) {
+  auto it = n.attr().find(name);
+  return it == n.attr().end() ? fallback : it->second.f();
 }
 
 // A tied entry present in `dir` must hold its source's values.
@@ -285,6 +308,115 @@ absl::Status ExportHfBertWeights(const Graph& graph,
     names.push_back({t.same_as, t.name});
   }
   return ExportWeightFiles(graph, names, values, dir);
+}
+
+absl::StatusOr<BertSpec> BertSpecFromGraph(const Graph& graph) {
+  RETURN_IF_ERROR(BertParameterNodes(graph).status());
+  std::map<std::string, std::vector<int64_t>> dims;
+  BertSpec spec;
+  spec.set_hidden_dropout_prob(0);
+  spec.set_attention_probs_dropout_prob(0);
+  int64_t layers = 0;
+  for (const Node& n : graph.node()) {
+    if (n.op() == "Parameter") {
+      ASSIGN_OR_RETURN(dims[n.name()], ParameterDims(n));
+      while (n.name().rfind(absl::StrCat("bert.encoder.layer.", layers, "."),
+                            0) == 0) {
+        ++layers;
+      }
+      // The normal initializer's std; 0.02, HF's default, for values.
+      if (n.name() == kWordEmbeddings) {
+        spec.set_initializer_range(FloatAttrOr(n, "std", 0.02));
+      }
+    } else if (n.op() == "Gelu" || n.op() == "GeluTanh") {
+      spec.set_hidden_act(n.op() == "Gelu" ? "gelu" : "gelu_new");
+    } else if (n.op() == "LayerNorm") {
+      spec.set_layer_norm_eps(FloatAttrOr(n, "epsilon", 1e-5));
+    } else if (n.op() == "Dropout") {
+      const double rate = FloatAttrOr(n, "rate", 0);
+      if (absl::StrContains(n.name(), "weights_dropout")) {
+        spec.set_attention_probs_dropout_prob(rate);
+      } else if (absl::StartsWith(n.name(), "classifier")) {
+        spec.set_classifier_dropout(rate);
+      } else {
+        spec.set_hidden_dropout_prob(rate);
+      }
+    } else if (n.op() == "Split" && absl::StrContains(n.name(), "q_heads") &&
+               spec.num_attention_heads() == 0) {
+      auto it = n.attr().find("num_splits");
+      if (it != n.attr().end()) spec.set_num_attention_heads(it->second.i());
+    }
+  }
+  auto dim = [&](const std::string& name, int axis) -> absl::StatusOr<int64_t> {
+    auto it = dims.find(name);
+    if (it == dims.end() || static_cast<int>(it->second.size()) <= axis) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("not a BERT graph: no 2-d Parameter ", name));
+    }
+    return it->second[axis];
+  };
+  ASSIGN_OR_RETURN(int64_t vocab, dim(kWordEmbeddings, 0));
+  ASSIGN_OR_RETURN(int64_t hidden, dim(kWordEmbeddings, 1));
+  ASSIGN_OR_RETURN(int64_t positions,
+                   dim("bert.embeddings.position_embeddings.weight", 0));
+  ASSIGN_OR_RETURN(int64_t types,
+                   dim("bert.embeddings.token_type_embeddings.weight", 0));
+  spec.set_vocab_size(vocab);
+  spec.set_hidden_size(hidden);
+  spec.set_max_position_embeddings(positions);
+  spec.set_type_vocab_size(types);
+  spec.set_num_hidden_layers(layers);
+  // A classifier without a dropout node was built with rate 0.
+  if (dims.count("classifier.weight")) {
+    ASSIGN_OR_RETURN(int64_t labels, dim("classifier.weight", 0));
+    spec.set_num_labels(labels);
+    if (!spec.has_classifier_dropout()) spec.set_classifier_dropout(0);
+  }
+  if (layers > 0) {
+    ASSIGN_OR_RETURN(int64_t ff,
+                     dim("bert.encoder.layer.0.intermediate.dense.weight", 0));
+    spec.set_intermediate_size(ff);
+  }
+  if (layers == 0 || spec.num_attention_heads() == 0 ||
+      spec.hidden_act().empty()) {
+    return absl::InvalidArgumentError(
+        "not a BERT graph of models/bert.h: no encoder layer 0 with its "
+        "attention heads and activation");
+  }
+  return spec;
+}
+
+std::string HfBertConfigJson(const BertSpec& spec) {
+  Struct json;
+  auto& f = *json.mutable_fields();
+  f["architectures"].mutable_list_value()->add_values()->set_string_value(
+      spec.num_labels() > 0 ? "BertForSequenceClassification"
+                            : "BertForPreTraining");
+  if (spec.num_labels() > 0) {
+    f["num_labels"].set_number_value(spec.num_labels());
+    f["classifier_dropout"].set_number_value(spec.classifier_dropout());
+  }
+  f["model_type"].set_string_value("bert");
+  f["vocab_size"].set_number_value(spec.vocab_size());
+  f["hidden_size"].set_number_value(spec.hidden_size());
+  f["num_hidden_layers"].set_number_value(spec.num_hidden_layers());
+  f["num_attention_heads"].set_number_value(spec.num_attention_heads());
+  f["intermediate_size"].set_number_value(spec.intermediate_size());
+  f["hidden_act"].set_string_value(spec.hidden_act());
+  f["max_position_embeddings"].set_number_value(spec.max_position_embeddings());
+  f["type_vocab_size"].set_number_value(spec.type_vocab_size());
+  f["layer_norm_eps"].set_number_value(spec.layer_norm_eps());
+  f["hidden_dropout_prob"].set_number_value(spec.hidden_dropout_prob());
+  f["attention_probs_dropout_prob"].set_number_value(
+      spec.attention_probs_dropout_prob());
+  f["initializer_range"].set_number_value(
+      spec.has_initializer_range() ? spec.initializer_range() : 0.02);
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  std::string text;
+  // A Struct of numbers and strings always prints.
+  (void)google::protobuf::util::MessageToJsonString(json, &text, options);
+  return text;
 }
 
 }  // namespace rill

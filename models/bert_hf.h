@@ -48,6 +48,23 @@ absl::StatusOr<BertSpec> BertSpecFromHfConfig(absl::string_view json,
                                               const std::string& source);
 absl::StatusOr<BertSpec> ReadHfBertConfig(const std::string& path);
 
+// The BertSpec fields of HF's config.json, read from a BERT graph
+// (models/bert.h) as BuildBertGraph wrote it: the sizes from the
+// Parameters' shapes (the layers counted), num_attention_heads from layer
+// 0's head split, hidden_act from its activation op, layer_norm_eps from
+// the LayerNorms, the dropout rates from the Dropout nodes (0 without
+// any), initializer_range from the word embeddings' normal initializer
+// (0.02 when they hold values); for a classifier, num_labels from
+// classifier.weight and classifier_dropout from its Dropout (0 without
+// one). seq_length, max_predictions_per_seq and seed are left 0. A graph
+// that is not such a BERT is an error.
+absl::StatusOr<BertSpec> BertSpecFromGraph(const Graph& graph);
+
+// HF's config.json for `spec` (model_type "bert", architectures
+// BertForPreTraining, or BertForSequenceClassification with num_labels and
+// classifier_dropout), which BertSpecFromHfConfig reads back.
+std::string HfBertConfigJson(const BertSpec& spec);
+
 // Replaces every Parameter of the BERT graph `graph` (models/bert.h) by
 // DIR/<key>.npy (f32 or f64, converted). A missing Parameter entry, an
 // entry that is neither a Parameter nor one of the known extras, an entry

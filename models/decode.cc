@@ -107,8 +107,11 @@ absl::StatusOr<std::unique_ptr<Seq2SeqDecoder>> Seq2SeqDecoder::Create(
     o.precision = options.precision;
     ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex,
                      Executor::Create(std::move(valid), o));
-    RETURN_IF_ERROR(CopyParameterValues(parameters, ex->mutable_parameters(),
-                                        false, source));
+    // Every Parameter is copied over (or nothing is): none is drawn.
+    RETURN_IF_ERROR(ex->OverwriteParameters(
+        [&](const std::map<std::string, Tensor*>& into) {
+          return CopyParameterValues(parameters, into, false, source);
+        }));
     return ex;
   };
   ASSIGN_OR_RETURN(d->encode_, executor(d->graphs_.encode));

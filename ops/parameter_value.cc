@@ -309,6 +309,17 @@ absl::Status SourceType(const Node& node, int64_t max_bytes, DType* dtype,
 
 absl::StatusOr<Tensor> SourceValue(const Node& node, int64_t memory_budget,
                                    int threads) {
+  std::optional<Distribution> undrawn;
+  ASSIGN_OR_RETURN(Tensor t, SourceBuffer(node, memory_budget, &undrawn));
+  if (undrawn.has_value()) {
+    RETURN_IF_ERROR(FillFromDistribution(*undrawn, threads, &t));
+  }
+  return t;
+}
+
+absl::StatusOr<Tensor> SourceBuffer(const Node& node, int64_t memory_budget,
+                                    std::optional<Distribution>* undrawn) {
+  undrawn->reset();
   ASSIGN_OR_RETURN(const OpDef* op, SourceOp(node));
   Attrs attrs(node, op->attrs());
   // The validator has checked the size against the budget.
@@ -317,7 +328,7 @@ absl::StatusOr<Tensor> SourceValue(const Node& node, int64_t memory_budget,
   }
   ASSIGN_OR_RETURN(ParameterInit p, ResolveInitializer(attrs));
   ASSIGN_OR_RETURN(Tensor t, Tensor::AllocateUninitialized(p.dtype, p.shape));
-  RETURN_IF_ERROR(FillFromDistribution(p.distribution, threads, &t));
+  *undrawn = p.distribution;
   return t;
 }
 

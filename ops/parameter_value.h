@@ -7,6 +7,7 @@
 // source node's values (the executor, weight export, the CLI) comes here.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -69,6 +70,14 @@ absl::Status SourceType(const Node& node, int64_t max_bytes, DType* dtype,
 // draw an initializer's values (the result does not depend on it).
 absl::StatusOr<Tensor> SourceValue(const Node& node, int64_t memory_budget,
                                    int threads = 1);
+
+// SourceValue without the drawing: an initializer's tensor is allocated,
+// unfilled, and its distribution set in `*undrawn` (left empty for a
+// `value`), for FillFromDistribution, which cannot fail on it, to fill
+// when the values are first needed, or never, when a checkpoint
+// overwrites them.
+absl::StatusOr<Tensor> SourceBuffer(const Node& node, int64_t memory_budget,
+                                    std::optional<Distribution>* undrawn);
 
 // The Parameter op's attrs besides `value`, with their (unset) defaults.
 void AddInitializerAttrs(OpDef& op);

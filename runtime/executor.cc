@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -69,21 +70,38 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(
   for (int i = 0; i < g.num_nodes(); ++i) {
     const std::string& op = g.node(i).op();
     if (op != "Const" && op != "Parameter") continue;
+    std::optional<Distribution> undrawn;
     absl::StatusOr<Tensor> value =
-        SourceValue(g.node(i), g.memory_budget(), CurrentThreads());
+        SourceBuffer(g.node(i), g.memory_budget(), &undrawn);
     if (!value.ok()) return Annotate(value.status(), g.Describe(i));
     ex->values_[i] = *std::move(value);
+    if (undrawn.has_value()) ex->undrawn_.emplace(i, *undrawn);
   }
   return ex;
 }
 
+void Executor::DrawUndrawn() {
+  for (const auto& [node, distribution] : undrawn_) {
+    // Cannot fail: SourceBuffer resolved the distribution for this tensor.
+    FillFromDistribution(distribution, CurrentThreads(), &values_[node])
+        .IgnoreError();
+    ++initializers_drawn_;
+  }
+  undrawn_.clear();
+}
+
 Tensor* Executor::mutable_value(const std::string& node_name) {
+  DrawUndrawn();
+  return parameter_buffer(node_name);
+}
+
+Tensor* Executor::parameter_buffer(const std::string& node_name) {
   int node = graph_.FindNode(node_name);
   if (node < 0 || !values_[node].valid()) return nullptr;
   return &values_[node];
 }
 
-std::map<std::string, Tensor*> Executor::mutable_parameters() {
+std::map<std::string, Tensor*> Executor::ParameterTensors() {
   std::map<std::string, Tensor*> params;
   for (int n = 0; n < graph_.num_nodes(); ++n) {
     if (graph_.node_op(n) == "Parameter") {
@@ -91,6 +109,29 @@ std::map<std::string, Tensor*> Executor::mutable_parameters() {
     }
   }
   return params;
+}
+
+std::map<std::string, Tensor*> Executor::mutable_parameters() {
+  DrawUndrawn();
+  return ParameterTensors();
+}
+
+absl::Status Executor::OverwriteParameters(
+    const std::function<absl::Status(const std::map<std::string, Tensor*>&)>&
+        write) {
+  RETURN_IF_ERROR(write(ParameterTensors()));
+  undrawn_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status Executor::OverwriteSomeParameters(
+    const std::function<absl::StatusOr<std::vector<std::string>>(
+        const std::map<std::string, Tensor*>&)>& write) {
+  ASSIGN_OR_RETURN(std::vector<std::string> written, write(ParameterTensors()));
+  for (const std::string& name : written) {
+    undrawn_.erase(graph_.FindNode(name));
+  }
+  return absl::OkStatus();
 }
 
 std::map<std::string, int64_t> Executor::random_draws() const {
@@ -537,6 +578,10 @@ int64_t FirstNonFinite(const Tensor& t) {
 }  // namespace
 
 absl::Status Executor::RunPlan(Plan& plan) {
+  // Plans only hold views of the parameters: their values are first read
+  // here, so a checkpoint written over them before the first run spares
+  // the drawing.
+  DrawUndrawn();
   for (size_t k = 0; k < plan.kernels.size(); ++k) {
     absl::Status s;
     const auto start = std::chrono::steady_clock::now();

@@ -1,11 +1,13 @@
 #ifndef RILL_RUNTIME_EXECUTOR_H_
 #define RILL_RUNTIME_EXECUTOR_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/initializer.h"
 #include "core/onednn_context.h"
 #include "core/tensor.h"
 #include "graph/validate.h"
@@ -145,9 +147,31 @@ class Executor {
   int num_compiles() const { return num_compiles_; }
   // The current value of a Const or Parameter node, or nullptr. Compiled
   // plans hold views of it: change its contents in place, never reassign.
+  // Create() only allocates the Parameters given by an initializer; they
+  // are drawn when first needed: by a run, or here.
   Tensor* mutable_value(const std::string& node_name);
   // mutable_value of every Parameter node, by name.
   std::map<std::string, Tensor*> mutable_parameters();
+  // mutable_value without drawing: a pointer to keep (the trainer's
+  // optimizer does), whose values are only readable after a run, or
+  // mutable_value, or an Overwrite call below, has filled them.
+  Tensor* parameter_buffer(const std::string& node_name);
+  // Hands every Parameter's tensor, by node name, to `write`, which must
+  // overwrite each one whole when it returns OK (ReadParameterValues does,
+  // or changes nothing): initializers not drawn yet then never are, so
+  // that loading a checkpoint costs no drawing. After an error, they are
+  // drawn when first needed, as before.
+  absl::Status OverwriteParameters(
+      const std::function<absl::Status(const std::map<std::string, Tensor*>&)>&
+          write);
+  // The same for a `write` that overwrites some of them whole (init_from)
+  // and returns their names; the others are drawn when first needed.
+  absl::Status OverwriteSomeParameters(
+      const std::function<absl::StatusOr<std::vector<std::string>>(
+          const std::map<std::string, Tensor*>&)>& write);
+  // How many Parameters' initializers have been drawn so far: 0 after a
+  // checkpoint replaced them all (for tests).
+  int64_t initializers_drawn() const { return initializers_drawn_; }
   // How many draws each node whose op draws random numbers (Dropout,
   // RandomUniform, ...) has made, over every plan, by node name: the random
   // state that a checkpoint keeps, so that a resumed run draws exactly what
@@ -180,6 +204,11 @@ class Executor {
   std::string precision_note_;
   OneDnnContext onednn_;
   std::vector<Tensor> values_;  // Per node: decoded Const/Parameter values.
+  // Parameters whose initializer is not drawn yet, and its distribution.
+  std::map<int, Distribution> undrawn_;
+  int64_t initializers_drawn_ = 0;
+  void DrawUndrawn();
+  std::map<std::string, Tensor*> ParameterTensors();
   // Per node: draws made, for ops that draw random numbers (kernels hold
   // pointers into it, so it is sized once, at creation).
   std::vector<int64_t> random_draws_;

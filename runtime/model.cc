@@ -276,8 +276,12 @@ absl::StatusOr<std::unique_ptr<Executor>> LoadModel(const std::string& dir,
                    ValidateGraph(std::move(loaded), validate));
   ASSIGN_OR_RETURN(std::unique_ptr<Executor> executor,
                    Executor::Create(std::move(graph), o.executor));
-  RETURN_IF_ERROR(ReadParameterValues(m.weights, executor->mutable_parameters(),
-                                      /*use_all=*/true, o.max_file_bytes));
+  // The weights replace every Parameter: none is drawn.
+  RETURN_IF_ERROR(executor->OverwriteParameters(
+      [&](const std::map<std::string, Tensor*>& params) {
+        return ReadParameterValues(m.weights, params, /*use_all=*/true,
+                                   o.max_file_bytes);
+      }));
   return executor;
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/checkpoint.h"
+#include "core/file_io.h"
 #include "core/status.h"
 #include "graph/loader.h"
 #include "models/bert.h"
@@ -57,19 +58,32 @@ absl::Status Import(const std::string& dir, const BertHfShared& shared) {
   return absl::OkStatus();
 }
 
+// Every Parameter of `g`, allocated, then read from the checkpoint at
+// `path` (core/checkpoint.h ReadParameterValues): no initializer is drawn.
+absl::StatusOr<std::map<std::string, Tensor>> CheckpointValues(
+    const ValidGraph& g, const std::string& path) {
+  std::map<std::string, Tensor> values;
+  std::map<std::string, Tensor*> into;
+  for (int i = 0; i < g.num_nodes(); ++i) {
+    if (g.node(i).op() != "Parameter") continue;
+    ASSIGN_OR_RETURN(Tensor t, Tensor::AllocateUninitialized(
+                                   g.info(i).dtypes[0], g.info(i).shapes[0]));
+    Tensor& slot = values[g.node(i).name()] = std::move(t);
+    into[g.node(i).name()] = &slot;
+  }
+  ASSIGN_OR_RETURN(std::string file, CheckpointFile(path));
+  RETURN_IF_ERROR(ReadParameterValues(file, into, /*use_all=*/false,
+                                      CommonFlags().max_file_bytes));
+  return values;
+}
+
 absl::Status Export(const std::string& graph_path, const BertHfShared& shared) {
   ASSIGN_OR_RETURN(ValidGraph valid, LoadAndValidate(graph_path));
+  absl::StatusOr<BertSpec> spec = BertSpecFromGraph(valid.proto());
+  if (!spec.ok()) return Annotate(spec.status(), graph_path);
   std::map<std::string, Tensor> values;
   if (!flags.params.empty()) {
-    ASSIGN_OR_RETURN(Checkpoint c, ReadParamsCheckpoint(flags.params));
-    for (const auto& [name, t] : CheckpointParameters(c)) values[name] = *t;
-    for (const Node& n : valid.proto().node()) {
-      if (n.op() == "Parameter" && !values.count(n.name())) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            flags.params, ": not a checkpoint of this graph: parameter '",
-            n.name(), "' is missing"));
-      }
-    }
+    ASSIGN_OR_RETURN(values, CheckpointValues(valid, flags.params));
   }
   std::error_code ec;
   std::filesystem::create_directories(shared.output, ec);
@@ -78,7 +92,10 @@ absl::Status Export(const std::string& graph_path, const BertHfShared& shared) {
         "cannot create -o directory ", shared.output, ": ", ec.message()));
   }
   RETURN_IF_ERROR(ExportHfBertWeights(valid.proto(), values, shared.output));
-  std::printf("%s: the HF state_dict of %s\n", shared.output.c_str(),
+  RETURN_IF_ERROR(
+      WriteFileAtomic(shared.output + "/config.json", HfBertConfigJson(*spec)));
+  std::printf("%s: the HF config.json and state_dict of %s\n",
+              shared.output.c_str(),
               flags.params.empty() ? graph_path.c_str() : flags.params.c_str());
   return absl::OkStatus();
 }

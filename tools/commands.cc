@@ -340,8 +340,11 @@ std::string Summarize(const Tensor& t) {
 // all of them, of the same dtype and shape, or nothing at all.
 absl::Status LoadParams(const std::string& path, Executor& executor) {
   ASSIGN_OR_RETURN(std::string file, CheckpointFile(path));
-  return ReadParameterValues(file, executor.mutable_parameters(),
-                             /*use_all=*/true, CommonFlags().max_file_bytes);
+  return executor.OverwriteParameters(
+      [&](const std::map<std::string, Tensor*>& params) {
+        return ReadParameterValues(file, params, /*use_all=*/true,
+                                   CommonFlags().max_file_bytes);
+      });
 }
 
 absl::Status Run(const std::vector<std::string>& operands) {

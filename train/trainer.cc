@@ -473,12 +473,13 @@ absl::Status Trainer::Differentiate(ValidGraph forward) {
 absl::Status Trainer::Compile() {
   std::vector<Shape> shapes;
   for (const std::string& name : param_names_) {
-    Tensor* value = executor_->mutable_value(name);
+    // Not drawn here: a checkpoint (--resume, init_from) may replace them.
+    Tensor* value = executor_->parameter_buffer(name);
     params_.push_back(value);
     shapes.push_back(value->shape());
   }
   for (const std::string& name : frozen_names_) {
-    frozen_.push_back(executor_->mutable_value(name));
+    frozen_.push_back(executor_->parameter_buffer(name));
   }
   ASSIGN_OR_RETURN(optimizer_,
                    ParameterOptimizer::Create(
@@ -670,6 +671,8 @@ absl::StatusOr<Evaluation> Trainer::EvaluateAll() {
 }
 
 absl::Status Trainer::Save(const std::string& path) {
+  // A run stopped before its first step has not drawn its parameters yet.
+  executor_->mutable_parameters();
   Checkpoint c;
   c.step = step_;
   c.rng_state = order_->Save();
@@ -884,9 +887,14 @@ absl::Status Trainer::Restore(const std::string& path) {
   }
   BatchOrder order = *order_;
   RETURN_IF_ERROR(Annotate(order.Restore(c.rng_state), file));
-  for (auto [into, from] : copies) {
-    std::memcpy(into->raw_data(), from->raw_data(), from->byte_size());
-  }
+  // Every Parameter is among the copies (checked above): none is drawn.
+  RETURN_IF_ERROR(executor_->OverwriteParameters(
+      [&](const std::map<std::string, Tensor*>&) {
+        for (auto [into, from] : copies) {
+          std::memcpy(into->raw_data(), from->raw_data(), from->byte_size());
+        }
+        return absl::OkStatus();
+      }));
   RETURN_IF_ERROR(optimizer_->set_steps_taken(steps.data<int64_t>()[0]));
   for (auto& [executor, counts] : draws) {
     std::map<std::string, int64_t> values;
@@ -903,10 +911,25 @@ absl::Status Trainer::Restore(const std::string& path) {
 }
 
 absl::Status Trainer::LoadInitialParameters() {
-  std::map<std::string, Tensor*> params = executor_->mutable_parameters();
+  // The initializers of what init_from loads are never drawn; the others
+  // are at the first run (or not at all, when --resume replaces them).
+  std::map<std::string, Tensor*> params;
+  for (const std::string& name : param_names_) {
+    params[name] = executor_->parameter_buffer(name);
+  }
+  for (const std::string& name : frozen_names_) {
+    params[name] = executor_->parameter_buffer(name);
+  }
   std::optional<InitFromReport> report;
   if (config_.has_init_from()) {
-    ASSIGN_OR_RETURN(report, LoadInitialValues(config_.init_from(), params));
+    RETURN_IF_ERROR(executor_->OverwriteSomeParameters(
+        [&](const std::map<std::string, Tensor*>& all)
+            -> absl::StatusOr<std::vector<std::string>> {
+          ASSIGN_OR_RETURN(report, LoadInitialValues(config_.init_from(), all));
+          std::vector<std::string> loaded;
+          for (const InitEntry& e : report->loaded) loaded.push_back(e.name);
+          return loaded;
+        }));
   }
   const FreezePlan plan{param_names_, frozen_names_};
   const InitFromReport* r = report.has_value() ? &*report : nullptr;

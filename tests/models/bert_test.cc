@@ -661,5 +661,49 @@ TEST(Bert, ExportRoundTripsAndBertModelImports) {
       *FindNode(&*fresh, "cls.seq_relationship.weight"), before));
 }
 
+// config.json from a graph (what `rill bert export-hf` writes beside the
+// weights) reads back as the spec the graph was built from: the golden
+// config's, one with dropout, the tanh GELU and other eps and range, and
+// classifiers (whose classifier_dropout defaults to the hidden one's).
+TEST(Bert, ConfigJsonFromTheGraphRoundTrips) {
+  BertSpec golden = HfSpec("gelu");
+  BertSpec other = golden;
+  other.set_hidden_act("gelu_new");
+  other.set_hidden_dropout_prob(0.125);
+  other.set_attention_probs_dropout_prob(0.25);
+  other.set_layer_norm_eps(1e-7);
+  other.set_initializer_range(0.03);
+  BertSpec classifier = other;
+  classifier.set_num_labels(3);
+  BertSpec own_dropout = golden;
+  own_dropout.set_num_labels(4);
+  own_dropout.set_classifier_dropout(0.375);
+  for (const BertSpec& spec : {golden, other, classifier, own_dropout}) {
+    SCOPED_TRACE(spec.hidden_act());
+    auto g = BuildBertGraph(Options(spec, DType::kF32));
+    ASSERT_TRUE(g.ok()) << g.status();
+    auto from_graph = BertSpecFromGraph(*g);
+    ASSERT_TRUE(from_graph.ok()) << from_graph.status();
+    const std::string json = HfBertConfigJson(*from_graph);
+    auto back = BertSpecFromHfConfig(json, "config.json");
+    ASSERT_TRUE(back.ok()) << back.status() << "\n" << json;
+    BertSpec want = spec;
+    want.clear_seq_length();
+    want.clear_max_predictions_per_seq();
+    want.clear_seed();
+    if (!want.has_initializer_range()) want.set_initializer_range(0.02);
+    // The head is the caller's choice on import (--num_labels).
+    EXPECT_EQ(from_graph->num_labels(), spec.num_labels());
+    want.clear_num_labels();
+    if (spec.num_labels() > 0 && !want.has_classifier_dropout()) {
+      want.set_classifier_dropout(want.hidden_dropout_prob());
+    }
+    EXPECT_TRUE(MessageDifferencer::Equals(*back, want))
+        << back->DebugString() << "\nwant\n"
+        << want.DebugString();
+  }
+  ExpectError(BertSpecFromGraph(Graph()).status(), "not a BERT graph");
+}
+
 }  // namespace
 }  // namespace rill

@@ -51,6 +51,11 @@ TEST(BertHfCli, ImportsChecksExportsAndImportsAgain) {
       RunRill("bert import-hf " + out + " --config " + kHf + "/config.json" +
               kSizes + " --dtype f64 -o " + TestTempPath("again.pbtxt"));
   EXPECT_EQ(again.exit_code, 0) << again.err;
+  // The exported config.json stands in for HF's.
+  CommandResult own = RunRill("bert import-hf " + out + kSizes + " -o " +
+                              TestTempPath("own_config.pbtxt"));
+  EXPECT_EQ(own.exit_code, 0) << own.err;
+  EXPECT_NE(own.out.find("BERT L2 H16 A2 V50"), std::string::npos) << own.out;
 }
 
 TEST(BertHfCli, BadFilesExitOneNamingTheEntryAndWriteNothing) {
