@@ -253,10 +253,10 @@ absl::Status Serve(Step& encoder, Step& mlm) {
 void PrintStep(const char* name, const Step& step, const Timing& t,
                double flops, double peak_gflops) {
   const double gflops = GFlops(flops, t.median_ms);
-  std::printf("%-22s %10.2f  median; %d kernels (%d oneDNN, %d fused)\n",
-              absl::StrCat(name, "_ms").c_str(), t.median_ms,
-              step.stats.num_kernels, step.stats.onednn_kernels,
-              step.stats.fused_chains);
+  std::printf(
+      "%-22s %10.2f  median; %d kernels (%d oneDNN, %d fused), %d views\n",
+      absl::StrCat(name, "_ms").c_str(), t.median_ms, step.stats.num_kernels,
+      step.stats.onednn_kernels, step.stats.fused_chains, step.stats.views);
   std::printf("%-22s %10.3f  matmul GFLOP per step (fwd + 2x bwd)\n",
               absl::StrCat(name, "_gflop").c_str(), flops / 1e9);
   std::printf("%-22s %10.1f  GFLOP/s, %.1f%% of the matmul peak\n",

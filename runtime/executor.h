@@ -41,6 +41,10 @@ struct ExecutorOptions {
   // drawing nothing, whatever its `training` attr. A Dropout whose attr is
   // false is the identity in both modes. Executor::set_training switches it.
   bool training = false;
+  // Identity, Reshape and the like share their input's buffer
+  // (PlanStats::views); false copies them as kernels, to check that views
+  // change no result.
+  bool views = true;
 };
 
 // With ExecutorOptions::profile, one kernel's time summed over the runs of
@@ -57,6 +61,9 @@ struct PlanStats {
   int num_kernels = 0;
   int onednn_kernels = 0;  // The rest run the reference loops.
   int fused_chains = 0;    // MatMul chains run as one kernel each.
+  // Identity, Reshape and the like (OpDef::OutputViewsInput) whose result
+  // shares its input's buffer: no kernel, no copy.
+  int views = 0;
   // Kernels too small to gain from more threads, run on one.
   int single_threaded_kernels = 0;
   // RecurrentLayerGrad kernels that take their forward_training run from

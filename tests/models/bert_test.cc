@@ -114,6 +114,7 @@ struct Fetched {
   std::vector<std::string> names;  // Golden stems, fetch by fetch.
   std::vector<Tensor> values;
   int bf16_kernels = 0;
+  int views = 0;
 };
 
 // A model's goldens: its outputs, feeds and the stem prefix of its files.
@@ -162,6 +163,7 @@ Fetched RunWithGradients(Graph graph, DType dtype,
   EXPECT_TRUE(got.ok()) << got.status();
   if (got.ok()) run.values = *got;
   run.bf16_kernels = (*ex)->last_plan_stats().bf16_kernels;
+  run.views = (*ex)->last_plan_stats().views;
   return run;
 }
 
@@ -226,6 +228,30 @@ TEST_P(BertGoldens, Float32AndBf16OneDnnMatchPyTorchNormwise) {
       "%s bf16 oneDNN: worst normwise relative error %.3g, of %s (%d "
       "kernels on bf16)\n",
       act.c_str(), bf16_err, where.c_str(), bf16.bf16_kernels);
+}
+
+// Identity and Reshape results that share their input's buffer
+// (ExecutorOptions::views) change no bit of the outputs or gradients, the
+// tied word embeddings' summed gradient among them, on either backend.
+TEST_P(BertGoldens, ViewsChangeNoBitOfTheStep) {
+  const std::string act = GetParam();
+  for (Backend backend : {Backend::kOneDnn, Backend::kReference}) {
+    ExecutorOptions options{backend};
+    options.views = false;
+    const Fetched copies = RunWithGradients(GoldenGraph(act, DType::kF32),
+                                            DType::kF32, options, act);
+    options.views = true;
+    const Fetched views = RunWithGradients(GoldenGraph(act, DType::kF32),
+                                           DType::kF32, options, act);
+    ASSERT_EQ(views.values.size(), copies.values.size());
+    ASSERT_FALSE(views.values.empty());
+    EXPECT_EQ(copies.views, 0);
+    EXPECT_GT(views.views, 10) << BackendName(backend);
+    for (size_t k = 0; k < views.values.size(); ++k) {
+      EXPECT_TRUE(views.values[k].BitwiseEquals(copies.values[k]))
+          << views.names[k] << " on " << BackendName(backend);
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Bert, BertGoldens,
