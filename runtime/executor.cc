@@ -29,6 +29,16 @@ const char* BackendName(Backend b) {
   return b == Backend::kOneDnn ? "onednn" : "reference";
 }
 
+absl::Status SetPrecision(const std::string& name, ExecutorOptions* options) {
+  if (name == "bf16_all") {
+    options->precision = Precision::kBf16;
+    options->bf16_min_multiply_adds = 0;
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(options->precision, ParsePrecision(name));
+  return absl::OkStatus();
+}
+
 struct Executor::Plan {
   std::vector<std::unique_ptr<OpKernel>> kernels;
   std::vector<int> kernel_nodes;    // Node of each kernel, for error messages.
@@ -130,6 +140,15 @@ namespace {
 // machine where another process holds a core it costs a scheduler time
 // slice (bench/busy_machine.py).
 constexpr int64_t kParallelMinElements = int64_t{1} << 16;
+
+// A MatMul kernel's (or fused chain's) multiply-adds: each output element
+// sums K products.
+int64_t MatMulMultiplyAdds(const KernelArgs& args) {
+  const Shape& a = args.inputs[0].shape();
+  const int64_t k = args.attrs.GetBool("transpose_a") ? a.dim(a.rank() - 2)
+                                                      : a.dim(a.rank() - 1);
+  return args.outputs[0].num_elements() * k;
+}
 
 bool IsSmallKernel(const KernelArgs& args) {
   int64_t elements = 0;
@@ -497,6 +516,12 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     for (size_t o = 0; o < info.dtypes.size(); ++o) {
       ASSIGN_OR_RETURN(Tensor t, tensor_of(n, static_cast<int>(o)));
       args.outputs.push_back(std::move(t));
+    }
+    const bool matmul =
+        chain != chain_ending_at.end() || info.op->name() == "MatMul";
+    if (matmul && args.precision == Precision::kBf16 &&
+        MatMulMultiplyAdds(args) < options_.bf16_min_multiply_adds) {
+      args.precision = Precision::kF32;
     }
     const bool small = IsSmallKernel(args);
     // Created as it will run: oneDNN may pick its method by thread count.
