@@ -205,6 +205,14 @@ std::string WithInputX(const std::string& nodes) {
          nodes;
 }
 
+// t = tanh(x), r = t reshaped to a vector, e = r as a row.
+constexpr char kTanhReshapedExpanded[] = R"(
+    node { name: "t" op: "Tanh" input: "x" }
+    node { name: "r" op: "Reshape" input: "t"
+      attr { key: "shape" value { list { i: -1 } } } }
+    node { name: "e" op: "ExpandDims" input: "r"
+      attr { key: "axis" value { i: 0 } } })";
+
 std::unique_ptr<Executor> MakeWithViews(const std::string& text, bool views) {
   auto loaded = ParseGraphText(text, "test.pbtxt");
   EXPECT_TRUE(loaded.ok()) << loaded.status();
@@ -222,12 +230,7 @@ std::unique_ptr<Executor> MakeWithViews(const std::string& text, bool views) {
 // they would take it and overwrite the chain. The result is bit for bit
 // the one with every view copied.
 TEST(Executor, ViewChainsKeepTheirBaseAlive) {
-  const std::string graph = WithInputX(R"(
-    node { name: "t" op: "Tanh" input: "x" }
-    node { name: "r" op: "Reshape" input: "t"
-      attr { key: "shape" value { list { i: -1 } } } }
-    node { name: "e" op: "ExpandDims" input: "r"
-      attr { key: "axis" value { i: 0 } } }
+  const std::string graph = WithInputX(std::string(kTanhReshapedExpanded) + R"(
     node { name: "q" op: "Squeeze" input: "e"
       attr { key: "axes" value { list { i: 0 } } } }
     node { name: "i" op: "Identity" input: "q" }
@@ -296,12 +299,7 @@ TEST(Executor, ViewsOfParametersAreCopies) {
 // it, is fetched too is a copy, so the rewrite reaches one fetch only. A
 // fetched view with no fetched relative stays a view.
 TEST(Executor, FetchedViewsShareNoBytesWithOtherFetches) {
-  const std::string graph = WithInputX(R"(
-    node { name: "t" op: "Tanh" input: "x" }
-    node { name: "r" op: "Reshape" input: "t"
-      attr { key: "shape" value { list { i: -1 } } } }
-    node { name: "e" op: "ExpandDims" input: "r"
-      attr { key: "axis" value { i: 0 } } }
+  const std::string graph = WithInputX(std::string(kTanhReshapedExpanded) + R"(
     node { name: "i" op: "Identity" input: "t" }
     output: "e")");
   auto ex = MakeWithViews(graph, true);
