@@ -20,16 +20,24 @@
 // one-hot product rill gathers the masked rows with).
 //
 //   bazel run -c opt //bench:bert_bench [-- --steps=N] [--breakdown]
-//       [--profile]
+//       [--profile] [--precision=bf16] [--no_views]
 //   bench/bert_vs_torch.py  (./dev bench bert: beside PyTorch, interleaved)
+//
+// --precision=bf16 also compiles both steps with bf16 matrix products
+// (ExecutorOptions::precision) and times them interleaved with the f32
+// ones, step by step, so that their ratio survives a noisy machine; with
+// --profile, it profiles the bf16 steps. On a CPU without native bf16 it
+// says so and times f32 only. --no_views copies Identity and Reshape
+// results as kernels (ExecutorOptions::views), as before views existed.
 //
 // --profile runs the steps with ExecutorOptions::profile and prints where
 // their time goes: the kernels' times summed by op, then the costliest
 // kernels (each waits for the one before, so the sum is near the step).
 //
-// --serve reads lines "encoder K", "mlm K" or "matmul K" from stdin and
-// answers each with one line: the word and K single-run times in ms; the
-// script interleaves these with PyTorch's steps.
+// --serve reads lines "encoder K", "mlm K" or "matmul K" (with
+// --precision=bf16 also "encoder_bf16 K", "mlm_bf16 K" and "matmul_bf16
+// K") from stdin and answers each with one line: the word and K single-run
+// times in ms; the script interleaves these with PyTorch's steps.
 
 #include <algorithm>
 #include <cstdio>
@@ -220,7 +228,10 @@ absl::StatusOr<std::vector<double>> Times(Step& step, int k) {
   return ms;
 }
 
-absl::Status Serve(Step& encoder, Step& mlm) {
+// The steps timed, by --serve's word for them.
+using Steps = std::map<std::string, Step*>;
+
+absl::Status Serve(const Steps& steps) {
   std::printf("ready\n");
   std::fflush(stdout);
   std::string line;
@@ -230,14 +241,17 @@ absl::Status Serve(Step& encoder, Step& mlm) {
     int k = 0;
     words >> what >> k;
     std::vector<double> ms;
-    if (what == "matmul") {
+    const bool bf16_matmul = what == "matmul_bf16" && steps.count("mlm_bf16");
+    if (what == "matmul" || bf16_matmul) {
       for (int i = 0; i < k; ++i) {
-        ASSIGN_OR_RETURN(Timing t,
-                         TimeOneDnnMatMul(kMatMulDim, 1, Precision::kF32));
+        ASSIGN_OR_RETURN(
+            Timing t,
+            TimeOneDnnMatMul(kMatMulDim, 1,
+                             bf16_matmul ? Precision::kBf16 : Precision::kF32));
         ms.push_back(t.median_ms);
       }
-    } else if (what == "encoder" || what == "mlm") {
-      ASSIGN_OR_RETURN(ms, Times(what == "encoder" ? encoder : mlm, k));
+    } else if (steps.count(what) > 0) {
+      ASSIGN_OR_RETURN(ms, Times(*steps.at(what), k));
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("stdin: unknown request \"", line, "\""));
@@ -250,13 +264,34 @@ absl::Status Serve(Step& encoder, Step& mlm) {
   return absl::OkStatus();
 }
 
+// Medians and minima of `repeats` single runs of each step, after two
+// warm-up runs each, the steps taking turns run by run.
+absl::StatusOr<std::vector<Timing>> Interleaved(const std::vector<Step*>& steps,
+                                                int repeats) {
+  std::vector<std::vector<double>> ms(steps.size());
+  for (int r = -2; r < repeats; ++r) {
+    for (size_t k = 0; k < steps.size(); ++k) {
+      ASSIGN_OR_RETURN(std::vector<double> one, Times(*steps[k], 1));
+      if (r >= 0) ms[k].push_back(one[0]);
+    }
+  }
+  std::vector<Timing> timings;
+  for (std::vector<double>& m : ms) {
+    std::sort(m.begin(), m.end());
+    timings.push_back({m[m.size() / 2], m[0]});
+  }
+  return timings;
+}
+
 void PrintStep(const char* name, const Step& step, const Timing& t,
                double flops, double peak_gflops) {
   const double gflops = GFlops(flops, t.median_ms);
-  std::printf("%-22s %10.2f  median; %d kernels (%d oneDNN, %d fused)\n",
-              absl::StrCat(name, "_ms").c_str(), t.median_ms,
-              step.stats.num_kernels, step.stats.onednn_kernels,
-              step.stats.fused_chains);
+  std::printf(
+      "%-22s %10.2f  median; %d kernels (%d oneDNN, %d fused, %d on bf16), "
+      "%d views\n",
+      absl::StrCat(name, "_ms").c_str(), t.median_ms, step.stats.num_kernels,
+      step.stats.onednn_kernels, step.stats.fused_chains,
+      step.stats.bf16_kernels, step.stats.views);
   std::printf("%-22s %10.3f  matmul GFLOP per step (fwd + 2x bwd)\n",
               absl::StrCat(name, "_gflop").c_str(), flops / 1e9);
   std::printf("%-22s %10.1f  GFLOP/s, %.1f%% of the matmul peak\n",
@@ -299,38 +334,87 @@ absl::Status PrintProfile(const char* name, Step& step, int k) {
   return absl::OkStatus();
 }
 
-absl::Status Main(int steps, bool breakdown, bool serve, bool profile) {
+struct Flags {
+  int steps = 10;
+  bool breakdown = false, serve = false, profile = false, bf16 = false;
+  bool views = true;
+};
+
+absl::Status Main(const Flags& flags) {
   ASSIGN_OR_RETURN(auto feeds, BenchInputs());
   ExecutorOptions options;
-  options.profile = profile;
+  options.profile = flags.profile && !flags.bf16;
+  options.views = flags.views;
   ASSIGN_OR_RETURN(Step encoder, EncoderStep(feeds, options));
   ASSIGN_OR_RETURN(Step mlm, MlmStep(feeds, options));
-  if (serve) return Serve(encoder, mlm);
-  if (profile) {
-    RETURN_IF_ERROR(PrintProfile("encoder", encoder, steps));
-    return PrintProfile("mlm", mlm, steps);
+  Steps steps = {{"encoder", &encoder}, {"mlm", &mlm}};
+  Step encoder16, mlm16;
+  std::string no_bf16;
+  if (flags.bf16) {
+    options.profile = flags.profile;
+    options.precision = Precision::kBf16;
+    ASSIGN_OR_RETURN(encoder16, EncoderStep(feeds, options));
+    no_bf16 = encoder16.executor->precision_note();
+    if (no_bf16.empty()) {
+      ASSIGN_OR_RETURN(mlm16, MlmStep(feeds, options));
+      steps["encoder_bf16"] = &encoder16;
+      steps["mlm_bf16"] = &mlm16;
+    } else {
+      std::fprintf(stderr, "bert_bench: %s\n", no_bf16.c_str());
+    }
+  }
+  if (flags.serve) return Serve(steps);
+  if (flags.profile) {
+    const bool on_bf16 = steps.count("encoder_bf16") > 0;
+    RETURN_IF_ERROR(PrintProfile(on_bf16 ? "encoder_bf16" : "encoder",
+                                 on_bf16 ? encoder16 : encoder, flags.steps));
+    return PrintProfile(on_bf16 ? "mlm_bf16" : "mlm", on_bf16 ? mlm16 : mlm,
+                        flags.steps);
   }
   ASSIGN_OR_RETURN(Timing mm,
                    TimeOneDnnMatMul(kMatMulDim, 10, Precision::kF32));
   const double peak =
       GFlops(2.0 * kMatMulDim * kMatMulDim * kMatMulDim, mm.median_ms);
-  ASSIGN_OR_RETURN(Timing enc,
-                   Time(2, steps, [&] { return encoder.run->Run(); }));
-  ASSIGN_OR_RETURN(Timing head, Time(2, steps, [&] { return mlm.run->Run(); }));
+  std::vector<Step*> timed = {&encoder, &mlm};
+  if (steps.count("encoder_bf16") > 0) {
+    timed.push_back(&encoder16);
+    timed.push_back(&mlm16);
+  }
+  ASSIGN_OR_RETURN(std::vector<Timing> t, Interleaved(timed, flags.steps));
   std::printf(
       "BERT encoder step: L%lld H%lld A%lld ff%lld S%lld B%lld f32, GELU erf, "
-      "dropout 0, %d threads\n",
+      "dropout 0, %d threads, medians of %d steps taking turns\n",
       static_cast<long long>(kLayers), static_cast<long long>(kHidden),
       static_cast<long long>(kHeads), static_cast<long long>(kFF),
       static_cast<long long>(kSeq), static_cast<long long>(kBatch),
-      CurrentThreads());
+      CurrentThreads(), flags.steps);
   std::printf("%-22s %10.1f  GFLOP/s, direct oneDNN %lld^3 f32 matmul\n",
               "matmul_gflops", peak, static_cast<long long>(kMatMulDim));
-  PrintStep("encoder", encoder, enc, 3 * EncoderForwardFlops(), peak);
-  PrintStep("mlm", mlm, head, 3 * MlmForwardFlops(), peak);
-  if (breakdown) {
+  PrintStep("encoder", encoder, t[0], 3 * EncoderForwardFlops(), peak);
+  PrintStep("mlm", mlm, t[1], 3 * MlmForwardFlops(), peak);
+  if (t.size() == 4) {
+    ASSIGN_OR_RETURN(Timing mm16,
+                     TimeOneDnnMatMul(kMatMulDim, 10, Precision::kBf16));
+    std::printf(
+        "%-22s %10.1f  GFLOP/s, direct oneDNN %lld^3 bf16 -> f32 matmul\n",
+        "matmul_bf16_gflops",
+        GFlops(2.0 * kMatMulDim * kMatMulDim * kMatMulDim, mm16.median_ms),
+        static_cast<long long>(kMatMulDim));
+    PrintStep("encoder_bf16", encoder16, t[2], 3 * EncoderForwardFlops(), peak);
+    PrintStep("mlm_bf16", mlm16, t[3], 3 * MlmForwardFlops(), peak);
+    const double speedup = t[0].median_ms / t[2].median_ms;
+    std::printf(
+        "%-22s %10.2f  encoder_ms / encoder_bf16_ms (target: at least 1.6: "
+        "%s)\n",
+        "encoder_bf16_speedup", speedup, speedup >= 1.6 ? "met" : "NOT met");
+    std::printf("%-22s %10.2f  mlm_ms / mlm_bf16_ms\n", "mlm_bf16_speedup",
+                t[1].median_ms / t[3].median_ms);
+  } else if (flags.bf16) {
+    std::printf("%-22s %10s  %s\n", "encoder_bf16_ms", "-", no_bf16.c_str());
+  }
+  if (flags.breakdown) {
     RETURN_IF_ERROR(
-        PrintBreakdown(encoder.graph, encoder.fetches, enc.median_ms));
+        PrintBreakdown(encoder.graph, encoder.fetches, t[0].median_ms));
   }
   return absl::OkStatus();
 }
@@ -340,26 +424,34 @@ absl::Status Main(int steps, bool breakdown, bool serve, bool profile) {
 
 int main(int argc, char** argv) {
   rill::PreferPassiveOpenMpThreads(argv);  // As the rill command does.
-  int steps = 10;
-  bool breakdown = false, serve = false, profile = false;
+  rill::Flags flags;
   for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--steps=", 8) == 0 &&
-        std::atoi(argv[i] + 8) > 0) {
-      steps = std::atoi(argv[i] + 8);
-    } else if (std::strcmp(argv[i], "--breakdown") == 0) {
-      breakdown = true;
-    } else if (std::strcmp(argv[i], "--serve") == 0) {
-      serve = true;
-    } else if (std::strcmp(argv[i], "--profile") == 0) {
-      profile = true;
+    const std::string arg = argv[i];
+    // "--precision bf16" as well as "--precision=bf16".
+    const std::string precision =
+        arg == "--precision" && i + 1 < argc ? argv[++i]
+        : arg.rfind("--precision=", 0) == 0  ? arg.substr(12)
+                                             : "";
+    if (arg.rfind("--steps=", 0) == 0 && std::atoi(argv[i] + 8) > 0) {
+      flags.steps = std::atoi(argv[i] + 8);
+    } else if (arg == "--breakdown") {
+      flags.breakdown = true;
+    } else if (arg == "--serve") {
+      flags.serve = true;
+    } else if (arg == "--profile") {
+      flags.profile = true;
+    } else if (arg == "--no_views") {
+      flags.views = false;
+    } else if (precision == "bf16" || precision == "f32") {
+      flags.bf16 = precision == "bf16";
     } else {
       std::fprintf(stderr,
                    "usage: bert_bench [--steps=N] [--breakdown] [--profile] "
-                   "[--serve]\n");
+                   "[--precision=f32|bf16] [--no_views] [--serve]\n");
       return 2;
     }
   }
-  absl::Status s = rill::Main(steps, breakdown, serve, profile);
+  absl::Status s = rill::Main(flags);
   if (!s.ok()) {
     std::fprintf(stderr, "bert_bench: %s\n", s.ToString().c_str());
     return 1;

@@ -19,6 +19,12 @@ Prints the medians over all rounds, rill / torch, and rill's matmul
 GFLOP/s against oneDNN's f32 2048^3 matmul timed in the same rounds.
 Targets: rill at most 0.6x torch's time on the encoder step, and at least
 70% of the matmul GFLOP/s. Usage: bench/bert_vs_torch.py [ROUNDS]
+[--precision bf16]
+
+With --precision bf16, rill also runs both steps with bf16 matrix products
+(bert_bench --precision=bf16) in the same rounds, and the script prints
+their times, rill f32 / rill bf16 (target: at least 1.6 on the encoder
+step) and rill bf16 / torch f32. PyTorch stays f32.
 """
 import os
 import statistics
@@ -110,14 +116,33 @@ def ask(proc, what, k):
     return [float(w) for w in words[1:]]
 
 
+def parse_args(argv):
+    """(rounds, bf16) from [ROUNDS] [--precision f32|bf16]; exits 2 on
+    anything else."""
+    rounds, bf16, rest = 5, False, list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--precision" and rest and rest[0] in ("f32", "bf16"):
+            bf16 = rest.pop(0) == "bf16"
+        elif arg.isdigit() and int(arg) > 0:
+            rounds = int(arg)
+        else:
+            print("usage: bench/bert_vs_torch.py [ROUNDS] "
+                  "[--precision f32|bf16]", file=sys.stderr)
+            sys.exit(2)
+    return rounds, bf16
+
+
 def main():
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    rounds, bf16 = parse_args(sys.argv[1:])
     if not os.path.exists(BINARY) or "-opt" not in os.path.realpath("bazel-bin"):
         sys.exit(f"{BINARY} missing or not optimised: "
                  "bazel build -c opt //bench:bert_bench")
     n = tvt.THREADS
     torch.set_num_threads(n)
-    proc = subprocess.Popen([BINARY, "--serve"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([BINARY, "--serve"] +
+                            (["--precision=bf16"] if bf16 else []),
+                            stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True,
                             env=dict(os.environ, OMP_NUM_THREADS=str(n)))
     if proc.stdout.readline().strip() != "ready":
@@ -144,10 +169,16 @@ def main():
     timed(mlm, 1)
     times = {k: [] for k in ("rill_enc", "torch_enc", "rill_mlm", "torch_mlm",
                              "matmul")}
+    if bf16:
+        times.update({k: [] for k in ("rill_bf16_enc", "rill_bf16_mlm")})
     for _ in range(rounds):
         times["rill_enc"] += ask(proc, "encoder", PER_ROUND)
+        if bf16:
+            times["rill_bf16_enc"] += ask(proc, "encoder_bf16", PER_ROUND)
         times["torch_enc"] += timed(enc, PER_ROUND)
         times["rill_mlm"] += ask(proc, "mlm", PER_ROUND)
+        if bf16:
+            times["rill_bf16_mlm"] += ask(proc, "mlm_bf16", PER_ROUND)
         times["torch_mlm"] += timed(mlm, PER_ROUND)
         times["matmul"] += ask(proc, "matmul", PER_ROUND)
     proc.stdin.close()
@@ -181,6 +212,17 @@ def main():
         print(f"{'rill_' + part + '_pct_of_peak':<24} "
               f"{100 * gflops / peak:9.1f}  {gflops:.1f} GFLOP/s of "
               f"{flops / 1e9:.1f} GFLOP{goal}")
+        if not bf16:
+            continue
+        rill16 = med["rill_bf16_" + part]
+        print(f"{'rill_bf16_' + part + '_ms':<24} {rill16:9.1f}")
+        speedup = rill / rill16
+        goal = "" if not target else " (target at least 1.6: " + (
+            "met)" if speedup >= 1.6 else "NOT met)")
+        print(f"{'rill_bf16_speedup_' + part:<24} {speedup:9.2f}  "
+              f"rill f32 / rill bf16{goal}")
+        print(f"{'rill_bf16_over_torch_' + part:<24} {rill16 / tor:9.2f}  "
+              "torch in f32")
     return 0
 
 

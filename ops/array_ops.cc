@@ -320,7 +320,8 @@ void RegisterArrayOps(OpRegistry& r) {
                        ReshapeShape, MakeMover<WholePlan>)
             .Attr("shape", AttrType::kIntList)
             .Gradient(ReshapeGradient)
-            .NoOneDnnPrimitive());
+            .NoOneDnnPrimitive()
+            .OutputViewsInput());
   r.Add(
       AnyTypeUnaryOp("Transpose",
                      "y[i_0, ..., i_n] = x at index i_k along axis perm[k]: "
@@ -339,7 +340,8 @@ void RegisterArrayOps(OpRegistry& r) {
                        SqueezeShape, MakeMover<WholePlan>)
             .Attr("axes", AttrType::kIntList, IntListAttr({}))
             .Gradient(ReshapeGradient)
-            .NoOneDnnPrimitive());
+            .NoOneDnnPrimitive()
+            .OutputViewsInput());
   r.Add(AnyTypeUnaryOp("ExpandDims",
                        "y = x with a size-1 axis inserted so that it becomes "
                        "axis `axis` of y (-1: the last). Gradient: "
@@ -347,7 +349,8 @@ void RegisterArrayOps(OpRegistry& r) {
                        ExpandDimsShape, MakeMover<WholePlan>)
             .Attr("axis", AttrType::kInt)
             .Gradient(ReshapeGradient)
-            .NoOneDnnPrimitive());
+            .NoOneDnnPrimitive()
+            .OutputViewsInput());
   r.Add(
       AnyTypeUnaryOp("BroadcastTo",
                      "y = x broadcast to `shape` by NumPy rules (x aligned on "
@@ -378,7 +381,8 @@ void RegisterArrayOps(OpRegistry& r) {
                "values are not read; the element counts must match. "
                "Gradient: dx = ReshapeLike(dy, x); like gets zero.",
                ReshapeLikeShape, MakeMover<WholePlan>)
-            .Gradient(ReshapeGradient));
+            .Gradient(ReshapeGradient)
+            .OutputViewsInput());
   r.Add(AnyTypeUnaryOp("StopGradient",
                        "y = x; autodiff passes no gradient back through it.",
                        UnchangedShape, MakeMover<WholePlan>)

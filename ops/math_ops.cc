@@ -55,7 +55,8 @@ void RegisterMathOps(OpRegistry& r) {
               return absl::OkStatus();
             })
             .Reference(MakeCopy)
-            .OneDnn(CopyOneDnn));
+            .OneDnn(CopyOneDnn)
+            .OutputViewsInput());
 }
 
 }  // namespace rill

@@ -226,6 +226,11 @@ OpDef& OpDef::FollowsPrecision() {
   return *this;
 }
 
+OpDef& OpDef::OutputViewsInput() {
+  output_views_input_ = true;
+  return *this;
+}
+
 OpDef& OpDef::DrawsRandomNumbers() {
   draws_random_numbers_ = true;
   return *this;

@@ -189,6 +189,10 @@ class OpDef {
   // Its oneDNN kernel follows KernelArgs::precision: with bf16, its f32
   // matrix products run on bf16 operands (PlanStats::bf16_kernels).
   OpDef& FollowsPrecision();
+  // Output 0 is input 0's bytes unchanged, in another shape (a copy when
+  // run alone): the executor lets it share input 0's buffer and runs no
+  // kernel for it.
+  OpDef& OutputViewsInput();
 
   const std::string& name() const { return name_; }
   const std::string& doc() const { return doc_; }
@@ -216,6 +220,7 @@ class OpDef {
   bool no_onednn_primitive() const { return no_onednn_primitive_; }
   bool draws_random_numbers() const { return draws_random_numbers_; }
   bool follows_precision() const { return follows_precision_; }
+  bool output_views_input() const { return output_views_input_; }
 
  private:
   std::string name_;
@@ -235,6 +240,7 @@ class OpDef {
   bool no_onednn_primitive_ = false;
   bool draws_random_numbers_ = false;
   bool follows_precision_ = false;
+  bool output_views_input_ = false;
 };
 
 // AttrValue constructors, for defaults and for building graphs in code.

@@ -30,6 +30,16 @@ const char* BackendName(Backend b) {
   return b == Backend::kOneDnn ? "onednn" : "reference";
 }
 
+absl::Status SetPrecision(const std::string& name, ExecutorOptions* options) {
+  if (name == "bf16_all") {
+    options->precision = Precision::kBf16;
+    options->bf16_min_multiply_adds = 0;
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(options->precision, ParsePrecision(name));
+  return absl::OkStatus();
+}
+
 struct Executor::Plan {
   std::vector<std::unique_ptr<OpKernel>> kernels;
   std::vector<int> kernel_nodes;    // Node of each kernel, for error messages.
@@ -171,6 +181,15 @@ namespace {
 // machine where another process holds a core it costs a scheduler time
 // slice (bench/busy_machine.py).
 constexpr int64_t kParallelMinElements = int64_t{1} << 16;
+
+// A MatMul kernel's (or fused chain's) multiply-adds: each output element
+// sums K products.
+int64_t MatMulMultiplyAdds(const KernelArgs& args) {
+  const Shape& a = args.inputs[0].shape();
+  const int64_t k = args.attrs.GetBool("transpose_a") ? a.dim(a.rank() - 2)
+                                                      : a.dim(a.rank() - 1);
+  return args.outputs[0].num_elements() * k;
+}
 
 bool IsSmallKernel(const KernelArgs& args) {
   int64_t elements = 0;
@@ -316,12 +335,13 @@ class RequestIndex {
 // Inputs and fetched tensors live through the whole run, so that a
 // PreparedRun's inputs, written once, survive every run, and its outputs
 // can be read after it. Constants and parameters, and absorbed results, get
-// none.
+// none. A view (Views) shares its input's request, which lives as long as
+// the longer-lived of the two.
 std::vector<BufferRequest> BufferLifetimes(
     const ValidGraph& g, const std::vector<int>& schedule,
     const BoundShapes& shapes, const std::vector<TensorRef>& fetch_refs,
-    const std::vector<bool>& absorbed, const std::vector<int>& runs_at,
-    RequestIndex* request_of) {
+    const std::vector<bool>& absorbed, const std::vector<bool>& views,
+    const std::vector<int>& runs_at, RequestIndex* request_of) {
   int steps = static_cast<int>(schedule.size());
   std::vector<int> step_of(g.num_nodes(), -1);
   for (int s = 0; s < steps; ++s) step_of[schedule[s]] = s;
@@ -331,6 +351,11 @@ std::vector<BufferRequest> BufferLifetimes(
     bool is_input = g.node(n).op() == "Input";
     if (info.op->is_source() && !is_input) continue;  // Bound to values_.
     if (absorbed[n]) continue;
+    if (views[n]) {
+      const TensorRef& in = info.inputs[0];
+      request_of->at(n, 0) = request_of->at(in.node, in.output);
+      continue;
+    }
     for (size_t o = 0; o < info.dtypes.size(); ++o) {
       request_of->at(n, o) = static_cast<int>(requests.size());
       requests.push_back({*shapes[n][o].ByteSize(info.dtypes[o]),
@@ -355,6 +380,56 @@ std::vector<BufferRequest> BufferLifetimes(
     if (r >= 0) requests[r].last_use = steps;
   }
   return requests;
+}
+
+// The scheduled nodes whose op's output views its input
+// (OpDef::OutputViewsInput) and may share its buffer: the input has one in
+// the arena (not a Const, Parameter or Input, whose values callers change
+// in place, nor an absorbed result) of the same byte size. Kernels write
+// only their own outputs, whose buffers never overlap a live one, and a
+// view extends its base's lifetime (BufferLifetimes), so within a run no
+// kernel overwrites a view. After a run callers rewrite fetched buffers in
+// place (the trainer's clipping, the data-parallel average), so no two
+// fetches may share bytes: a fetched view whose base buffer another fetch
+// already holds stays a copy.
+std::vector<bool> Views(const ValidGraph& g, const std::vector<int>& schedule,
+                        const BoundShapes& shapes,
+                        const std::vector<bool>& absorbed,
+                        const std::vector<TensorRef>& fetch_refs,
+                        bool views_allowed) {
+  std::vector<bool> views(g.num_nodes(), false);
+  std::set<std::pair<int, int>> fetched, fetched_bases;
+  for (const TensorRef& f : fetch_refs) fetched.insert({f.node, f.output});
+  // Per node, the (node, output) that owns its output 0's buffer.
+  std::vector<std::pair<int, int>> base(g.num_nodes());
+  for (int n : schedule) {
+    const NodeInfo& info = g.info(n);
+    base[n] = {n, 0};
+    if (views_allowed && info.op->output_views_input() && !absorbed[n]) {
+      const TensorRef& in = info.inputs[0];
+      const NodeInfo& from = g.info(in.node);
+      views[n] = !from.op->is_source() && !absorbed[in.node] &&
+                 from.dtypes[in.output] == info.dtypes[0] &&
+                 *shapes[in.node][in.output].ByteSize(from.dtypes[in.output]) ==
+                     *shapes[n][0].ByteSize(info.dtypes[0]);
+      if (views[n]) {
+        base[n] =
+            views[in.node] ? base[in.node] : std::make_pair(in.node, in.output);
+      }
+      if (views[n] && fetched.count({n, 0}) > 0 &&
+          !fetched_bases.insert(base[n]).second) {
+        views[n] = false;
+        base[n] = {n, 0};
+      }
+      if (views[n]) continue;
+    }
+    for (size_t o = 0; o < info.dtypes.size(); ++o) {
+      if (fetched.count({n, static_cast<int>(o)}) > 0) {
+        fetched_bases.insert({n, static_cast<int>(o)});
+      }
+    }
+  }
+  return views;
 }
 
 }  // namespace
@@ -421,9 +496,12 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
       chain_ending_at[c.last()] = c;
     }
   }
+  const std::vector<bool> views =
+      Views(g, schedule, shapes, absorbed, fetch_refs, options_.views);
+  for (int n : schedule) plan->stats.views += views[n];
   RequestIndex request_of(g);
   std::vector<BufferRequest> requests = BufferLifetimes(
-      g, schedule, shapes, fetch_refs, absorbed, runs_at, &request_of);
+      g, schedule, shapes, fetch_refs, absorbed, views, runs_at, &request_of);
   BufferPlan buffers = PlanBuffers(requests);
   for (const Tensor& v : values_)
     plan->stats.value_bytes += v.valid() ? v.byte_size() : 0;
@@ -457,7 +535,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
       ASSIGN_OR_RETURN(Tensor buffer, tensor_of(n, 0));
       plan->inputs.push_back({n, buffer});
     }
-    if (info.op->is_source() || absorbed[n]) continue;
+    if (info.op->is_source() || absorbed[n] || views[n]) continue;
     auto chain = chain_ending_at.find(n);
     // A fused chain takes the MatMul's attrs and inputs plus the bias.
     int attrs_node = chain == chain_ending_at.end() ? n : chain->second.matmul;
@@ -479,6 +557,12 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     for (size_t o = 0; o < info.dtypes.size(); ++o) {
       ASSIGN_OR_RETURN(Tensor t, tensor_of(n, static_cast<int>(o)));
       args.outputs.push_back(std::move(t));
+    }
+    const bool matmul =
+        chain != chain_ending_at.end() || info.op->name() == "MatMul";
+    if (matmul && args.precision == Precision::kBf16 &&
+        MatMulMultiplyAdds(args) < options_.bf16_min_multiply_adds) {
+      args.precision = Precision::kF32;
     }
     const bool small = IsSmallKernel(args);
     // Created as it will run: oneDNN may pick its method by thread count.

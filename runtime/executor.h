@@ -20,6 +20,14 @@ enum class Backend { kOneDnn, kReference };
 absl::StatusOr<Backend> ParseBackend(const std::string& name);
 const char* BackendName(Backend b);
 
+// Under bf16 precision, a MatMul (or fused MatMul chain) of fewer
+// multiply-adds than this, batch included, stays f32: below it, rounding
+// its operands into bf16 copies costs more than the faster product saves.
+// bench/bf16_matmul_sweep measured the crossover (README, "Mixed
+// precision"): the translation example's matmuls (at most 4.2M) lose, the
+// BERT-base layer's (100M and up) gain.
+inline constexpr int64_t kBf16MinMultiplyAdds = int64_t{1} << 24;
+
 struct ExecutorOptions {
   Backend backend = Backend::kOneDnn;
   // How many input-shape signatures stay compiled; the oldest is dropped.
@@ -35,6 +43,9 @@ struct ExecutorOptions {
   // CPU without native bf16, the executor runs f32 (Executor::precision()
   // says so) rather than oneDNN's slow emulation.
   Precision precision = Precision::kF32;
+  // Under bf16, MatMuls of fewer multiply-adds stay f32 (not counted in
+  // PlanStats::bf16_kernels); 0 runs every one on bf16.
+  int64_t bf16_min_multiply_adds = kBf16MinMultiplyAdds;
   // Time every kernel, waiting for it to finish (kernel_times()): for
   // finding where a step's time goes, not for production runs.
   bool profile = false;
@@ -43,7 +54,16 @@ struct ExecutorOptions {
   // drawing nothing, whatever its `training` attr. A Dropout whose attr is
   // false is the identity in both modes. Executor::set_training switches it.
   bool training = false;
+  // Identity, Reshape and the like share their input's buffer
+  // (PlanStats::views); false copies them as kernels, to check that views
+  // change no result.
+  bool views = true;
 };
+
+// Sets `options`' precision from its name: "f32"; "bf16" (MatMuls under
+// bf16_min_multiply_adds stay f32); or "bf16_all", bf16 for every MatMul
+// whatever its size. Anything else is an error naming the choices.
+absl::Status SetPrecision(const std::string& name, ExecutorOptions* options);
 
 // With ExecutorOptions::profile, one kernel's time summed over the runs of
 // its plan.
@@ -59,6 +79,9 @@ struct PlanStats {
   int num_kernels = 0;
   int onednn_kernels = 0;  // The rest run the reference loops.
   int fused_chains = 0;    // MatMul chains run as one kernel each.
+  // Identity, Reshape and the like (OpDef::OutputViewsInput) whose result
+  // shares its input's buffer: no kernel, no copy.
+  int views = 0;
   // Kernels too small to gain from more threads, run on one.
   int single_threaded_kernels = 0;
   // RecurrentLayerGrad kernels that take their forward_training run from

@@ -116,17 +116,22 @@ Flag NoFuseFlag() {
 
 Flag PrecisionFlag() {
   return ChoiceFlag(
-      "precision", &MutableCommonFlags().precision, {"f32", "bf16"},
+      "precision", &MutableCommonFlags().precision, {"f32", "bf16", "bf16_all"},
       "bf16 runs the f32 matrix products (MatMul and its fused chains) on "
       "bf16 operands with f32 accumulation, as mixed precision does: "
-      "parameters and everything else stay f32. Needs a CPU with native "
-      "bf16 (AVX512_BF16 or AMX); elsewhere rill says so and runs f32.");
+      "parameters and everything else stay f32. MatMuls too small to gain "
+      "(under 2^24 multiply-adds) stay f32; bf16_all runs every one on "
+      "bf16. Needs a CPU with native bf16 (AVX512_BF16 or AMX); elsewhere "
+      "rill says so and runs f32.");
 }
 
 ExecutorOptions ExecutorOptionsFromFlags() {
   ExecutorOptions options;
   options.backend = CommonFlags().backend;
-  if (CommonFlags().precision == "bf16") options.precision = Precision::kBf16;
+  if (!CommonFlags().precision.empty()) {
+    // The flag's choices are SetPrecision's names.
+    SetPrecision(CommonFlags().precision, &options).IgnoreError();
+  }
   return options;
 }
 

@@ -48,9 +48,12 @@ absl::Status CheckOptions(const TrainConfig& c) {
   if ((c.steps() > 0) == (c.epochs() > 0) || c.steps() < 0 || c.epochs() < 0) {
     return FieldError("steps", "give exactly one of steps and epochs, > 0");
   }
-  if (!c.precision().empty() && !ParsePrecision(c.precision()).ok()) {
-    return FieldError("precision", absl::StrCat("\"", c.precision(),
-                                                "\": choose f32 or bf16"));
+  ExecutorOptions precision;
+  if (!c.precision().empty() && !SetPrecision(c.precision(), &precision).ok()) {
+    return FieldError("precision",
+                      absl::StrCat("\"", c.precision(),
+                                   "\": choose f32 or bf16 (or bf16_all: "
+                                   "every MatMul on bf16, whatever its size)"));
   }
   if (!(c.clip_global_norm() >= 0)) {
     return FieldError("clip_global_norm", "must be >= 0");
@@ -438,7 +441,9 @@ absl::Status Trainer::Differentiate(ValidGraph forward) {
   ExecutorOptions options;
   options.backend = options_.backend;
   options.check_numerics = options_.check_numerics;
-  if (config_.precision() == "bf16") options.precision = Precision::kBf16;
+  if (!config_.precision().empty()) {
+    RETURN_IF_ERROR(SetPrecision(config_.precision(), &options));
+  }
   // Steps run in training mode; Evaluate() switches to inference mode.
   options.training = true;
   std::vector<std::string> names;

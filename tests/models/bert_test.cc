@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
 #include "core/npy.h"
@@ -114,6 +115,7 @@ struct Fetched {
   std::vector<std::string> names;  // Golden stems, fetch by fetch.
   std::vector<Tensor> values;
   int bf16_kernels = 0;
+  int views = 0;
 };
 
 // A model's goldens: its outputs, feeds and the stem prefix of its files.
@@ -162,6 +164,7 @@ Fetched RunWithGradients(Graph graph, DType dtype,
   EXPECT_TRUE(got.ok()) << got.status();
   if (got.ok()) run.values = *got;
   run.bf16_kernels = (*ex)->last_plan_stats().bf16_kernels;
+  run.views = (*ex)->last_plan_stats().views;
   return run;
 }
 
@@ -215,6 +218,7 @@ TEST_P(BertGoldens, Float32AndBf16OneDnnMatchPyTorchNormwise) {
   if (!CpuRunsBf16()) GTEST_SKIP() << "this CPU has no native bf16";
   ExecutorOptions options{Backend::kOneDnn};
   options.precision = Precision::kBf16;
+  options.bf16_min_multiply_adds = 0;  // The goldens' model is tiny.
   const Fetched bf16 = RunWithGradients(GoldenGraph(act, DType::kF32),
                                         DType::kF32, options, act);
   ASSERT_FALSE(bf16.values.empty());
@@ -226,6 +230,70 @@ TEST_P(BertGoldens, Float32AndBf16OneDnnMatchPyTorchNormwise) {
       "%s bf16 oneDNN: worst normwise relative error %.3g, of %s (%d "
       "kernels on bf16)\n",
       act.c_str(), bf16_err, where.c_str(), bf16.bf16_kernels);
+}
+
+// The bf16 step against the f32 step on oneDNN, both on the goldens'
+// model and inputs: the loss within 1e-2 relative, every gradient within
+// 3e-2 normwise (bf16 keeps 8 significant bits; the errors grow through
+// two layers and the backward pass: a third of the gradients are within
+// 1e-2, the worst at 2.5e-2).
+TEST_P(BertGoldens, Bf16StepMatchesF32Step) {
+  if (!CpuRunsBf16()) GTEST_SKIP() << "this CPU has no native bf16";
+  const std::string act = GetParam();
+  const Fetched f32 = RunWithGradients(GoldenGraph(act, DType::kF32),
+                                       DType::kF32, {Backend::kOneDnn}, act);
+  ExecutorOptions options{Backend::kOneDnn};
+  options.precision = Precision::kBf16;
+  options.bf16_min_multiply_adds = 0;  // The goldens' model is tiny.
+  const Fetched bf16 = RunWithGradients(GoldenGraph(act, DType::kF32),
+                                        DType::kF32, options, act);
+  ASSERT_EQ(bf16.values.size(), f32.values.size());
+  ASSERT_EQ(bf16.values.size(), bf16.names.size());
+  EXPECT_GT(bf16.bf16_kernels, 0);
+  int within_1e2 = 0, gradients = 0;
+  double worst = 0;
+  for (size_t k = 0; k < f32.values.size(); ++k) {
+    const std::string& name = bf16.names[k];
+    const double err = NormwiseError(bf16.values[k], f32.values[k], name);
+    if (absl::EndsWith(name, "_loss")) {
+      const double want = f32.values[k].ElementAsDouble(0);
+      EXPECT_LT(std::abs(bf16.values[k].ElementAsDouble(0) - want),
+                1e-2 * std::abs(want));
+    }
+    if (name.find("_d_") == std::string::npos) continue;
+    ++gradients;
+    within_1e2 += err < 1e-2;
+    worst = std::max(worst, err);
+    EXPECT_LT(err, 3e-2) << name;
+  }
+  std::printf(
+      "%s bf16 step against f32: %d of %d gradients within 1e-2 normwise, "
+      "worst %.3g\n",
+      act.c_str(), within_1e2, gradients, worst);
+}
+
+// Identity and Reshape results that share their input's buffer
+// (ExecutorOptions::views) change no bit of the outputs or gradients, the
+// tied word embeddings' summed gradient among them, on either backend.
+TEST_P(BertGoldens, ViewsChangeNoBitOfTheStep) {
+  const std::string act = GetParam();
+  for (Backend backend : {Backend::kOneDnn, Backend::kReference}) {
+    ExecutorOptions options{backend};
+    options.views = false;
+    const Fetched copies = RunWithGradients(GoldenGraph(act, DType::kF32),
+                                            DType::kF32, options, act);
+    options.views = true;
+    const Fetched views = RunWithGradients(GoldenGraph(act, DType::kF32),
+                                           DType::kF32, options, act);
+    ASSERT_EQ(views.values.size(), copies.values.size());
+    ASSERT_FALSE(views.values.empty());
+    EXPECT_EQ(copies.views, 0);
+    EXPECT_GT(views.views, 10) << BackendName(backend);
+    for (size_t k = 0; k < views.values.size(); ++k) {
+      EXPECT_TRUE(views.values[k].BitwiseEquals(copies.values[k]))
+          << views.names[k] << " on " << BackendName(backend);
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Bert, BertGoldens,

@@ -157,6 +157,170 @@ TEST(Executor, ProfileTimesEveryKernelOfTheLastPlan) {
   EXPECT_EQ((*ex)->kernel_times()[0].runs, 1);
 }
 
+// Reshape and ExpandDims of a computed result share its buffer and run no
+// kernel; a Reshape of an Input (which callers write in place) copies.
+TEST(Executor, ReshapesOfComputedResultsAreViews) {
+  const std::string graph = std::string(R"(
+    node { name: "x" op: "Input"
+      attr { key: "dtype" value { type: DT_FLOAT } }
+      attr { key: "shape" value { shape { dim: -1 dim: 3 } } } }
+    node { name: "t" op: "Tanh" input: "x" }
+    node { name: "r" op: "Reshape" input: "t"
+      attr { key: "shape" value { list { i: -1 } } } }
+    node { name: "e" op: "ExpandDims" input: "r"
+      attr { key: "axis" value { i: 0 } } }
+    node { name: "s" op: "Sigmoid" input: "x" }
+    node { name: "s2" op: "Mul" input: "s" input: "s" }
+    node { name: "u" op: "Mul" input: "e" input: "e" }
+    node { name: "q" op: "Reshape" input: "x"
+      attr { key: "shape" value { list { i: -1 } } } }
+    output: "u")");
+  for (Backend backend : {Backend::kOneDnn, Backend::kReference}) {
+    auto ex = Make(graph, backend);
+    for (int rows : {4, 7}) {
+      Tensor x = Batch(rows);
+      auto out = ex->Run({{"x", x}}, {"e", "s2", "u", "q"});
+      ASSERT_TRUE(out.ok()) << out.status();
+      EXPECT_EQ((*out)[0].shape(), Shape({1, rows * 3}));
+      for (int i = 0; i < rows * 3; ++i) {
+        const double v = x.data<float>()[i], t = std::tanh(v);
+        const double s = 1 / (1 + std::exp(-v));
+        EXPECT_NEAR((*out)[0].data<float>()[i], t, 1e-6) << i;
+        EXPECT_NEAR((*out)[1].data<float>()[i], s * s, 1e-6) << i;
+        EXPECT_NEAR((*out)[2].data<float>()[i], t * t, 1e-6) << i;
+        EXPECT_EQ((*out)[3].data<float>()[i], v) << i;
+      }
+      EXPECT_EQ(ex->last_plan_stats().views, 2);
+      EXPECT_EQ(ex->last_plan_stats().num_kernels, 5);
+    }
+  }
+}
+
+// Graph text: an Input x of shape [?, 3], then `nodes`.
+std::string WithInputX(const std::string& nodes) {
+  return std::string(R"(
+    node { name: "x" op: "Input"
+      attr { key: "dtype" value { type: DT_FLOAT } }
+      attr { key: "shape" value { shape { dim: -1 dim: 3 } } } })") +
+         nodes;
+}
+
+// t = tanh(x), r = t reshaped to a vector, e = r as a row.
+constexpr char kTanhReshapedExpanded[] = R"(
+    node { name: "t" op: "Tanh" input: "x" }
+    node { name: "r" op: "Reshape" input: "t"
+      attr { key: "shape" value { list { i: -1 } } } }
+    node { name: "e" op: "ExpandDims" input: "r"
+      attr { key: "axis" value { i: 0 } } })";
+
+std::unique_ptr<Executor> MakeWithViews(const std::string& text, bool views) {
+  auto loaded = ParseGraphText(text, "test.pbtxt");
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  auto g = ValidateGraph(*std::move(loaded), {});
+  EXPECT_TRUE(g.ok()) << g.status();
+  ExecutorOptions options;
+  options.views = views;
+  auto ex = Executor::Create(*std::move(g), options);
+  EXPECT_TRUE(ex.ok()) << ex.status();
+  return *std::move(ex);
+}
+
+// A chain of five views of t is read only after three kernels whose
+// outputs have t's size: were t's buffer freed at its last direct reader,
+// they would take it and overwrite the chain. The result is bit for bit
+// the one with every view copied.
+TEST(Executor, ViewChainsKeepTheirBaseAlive) {
+  const std::string graph = WithInputX(std::string(kTanhReshapedExpanded) + R"(
+    node { name: "q" op: "Squeeze" input: "e"
+      attr { key: "axes" value { list { i: 0 } } } }
+    node { name: "i" op: "Identity" input: "q" }
+    node { name: "back" op: "Reshape" input: "i"
+      attr { key: "shape" value { list { i: -1 i: 3 } } } }
+    node { name: "s1" op: "Sigmoid" input: "x" }
+    node { name: "s2" op: "Mul" input: "s1" input: "s1" }
+    node { name: "s3" op: "Neg" input: "s2" }
+    node { name: "u" op: "Mul" input: "back" input: "s3" }
+    output: "u")");
+  auto with_views = MakeWithViews(graph, true);
+  auto copies = MakeWithViews(graph, false);
+  for (int rows : {5, 30000}) {
+    Tensor x = Batch(rows);
+    auto got = with_views->Run({{"x", x}}, {"u"});
+    auto want = copies->Run({{"x", x}}, {"u"});
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_TRUE(want.ok()) << want.status();
+    EXPECT_EQ(with_views->last_plan_stats().views, 5);
+    EXPECT_EQ(copies->last_plan_stats().views, 0);
+    EXPECT_EQ(with_views->last_plan_stats().num_kernels + 5,
+              copies->last_plan_stats().num_kernels);
+    EXPECT_TRUE((*got)[0].BitwiseEquals((*want)[0])) << rows;
+    for (int k = 0; k < 3 * rows; k += 7) {
+      const double v = x.data<float>()[k], s = 1 / (1 + std::exp(-v));
+      EXPECT_NEAR((*got)[0].data<float>()[k], -std::tanh(v) * s * s, 1e-6);
+    }
+  }
+}
+
+// A Reshape of a Parameter copies it (the optimizer rewrites parameters in
+// place); a Reshape of a copy of it may view the copy. Results fetched
+// before the parameter changes keep the old values.
+TEST(Executor, ViewsOfParametersAreCopies) {
+  const std::string graph = std::string(R"(
+    node { name: "p" op: "Parameter"
+      attr { key: "value" value { tensor { dtype: DT_FLOAT dims: 2 dims: 3
+        float_val: [ 1, 2, 3, 4, 5, 6 ] } } } }
+    node { name: "r" op: "Reshape" input: "p"
+      attr { key: "shape" value { list { i: -1 } } } }
+    node { name: "c" op: "Identity" input: "p" }
+    node { name: "rc" op: "Reshape" input: "c"
+      attr { key: "shape" value { list { i: 3 i: 2 } } } }
+    output: "r")");
+  auto ex = MakeWithViews(graph, true);
+  auto first = ex->RunNoCopy({}, {"r", "rc"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(ex->last_plan_stats().views, 1);  // rc only.
+  const std::vector<Tensor> before = *first;
+  float* p = ex->mutable_value("p")->data<float>();
+  for (int k = 0; k < 6; ++k) p[k] *= -10;  // As an optimizer step does.
+  for (int k = 0; k < 6; ++k) {
+    EXPECT_EQ(before[0].data<float>()[k], k + 1);
+    EXPECT_EQ(before[1].data<float>()[k], k + 1);
+  }
+  auto second = ex->Run({}, {"r", "rc"});
+  ASSERT_TRUE(second.ok()) << second.status();
+  for (int k = 0; k < 6; ++k) {
+    EXPECT_EQ((*second)[0].data<float>()[k], -10 * (k + 1));
+    EXPECT_EQ((*second)[1].data<float>()[k], -10 * (k + 1));
+  }
+}
+
+// Callers rewrite fetched buffers in place after a run (the trainer scales
+// gradients to clip them): a fetched view whose base, or another view of
+// it, is fetched too is a copy, so the rewrite reaches one fetch only. A
+// fetched view with no fetched relative stays a view.
+TEST(Executor, FetchedViewsShareNoBytesWithOtherFetches) {
+  const std::string graph = WithInputX(std::string(kTanhReshapedExpanded) + R"(
+    node { name: "i" op: "Identity" input: "t" }
+    output: "e")");
+  auto ex = MakeWithViews(graph, true);
+  const Tensor x = Batch(4);
+  auto alone = ex->RunNoCopy({{"x", x}}, {"e"});
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_EQ(ex->last_plan_stats().views, 2);
+  auto all = ex->RunNoCopy({{"x", x}}, {"t", "r", "e", "i"});
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(ex->last_plan_stats().views, 0);
+  std::vector<Tensor> fetched = *all;
+  for (int k = 0; k < 12; ++k) fetched[0].data<float>()[k] *= 2;
+  const Tensor t = (*MakeWithViews(graph, false)->Run({{"x", x}}, {"t"}))[0];
+  for (int k = 0; k < 12; ++k) {
+    EXPECT_EQ(fetched[0].data<float>()[k], 2 * t.data<float>()[k]);
+    for (int f = 1; f < 4; ++f) {
+      EXPECT_EQ(fetched[f].data<float>()[k], t.data<float>()[k]) << f;
+    }
+  }
+}
+
 // Kernels under 2^16 elements run on one thread; larger ones on all, and
 // the thread count is the same after a run as before it.
 TEST(Executor, SmallKernelsRunOnOneThread) {
