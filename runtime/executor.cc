@@ -48,6 +48,8 @@ struct Executor::Plan {
   // With check_numerics: the float outputs of each kernel.
   std::vector<std::vector<Tensor>> kernel_outputs;
   std::vector<std::pair<int, Tensor>> inputs;  // Input node, its buffer.
+  // Per input: its values' uses as indices (IndexUses), checked per feed.
+  std::vector<std::vector<IndexUse>> input_index_uses;
   std::vector<Tensor> fetches;
   std::shared_ptr<void> arena;
   PlanStats stats;
@@ -223,19 +225,35 @@ absl::Status CheckFeed(const ValidGraph& g, int node, const Tensor& feed) {
   return absl::OkStatus();
 }
 
-// A feed's values against its Input's `allowed_values`, checked on every
-// run (plans are cached by shape, not by value).
-absl::Status CheckFeedValues(const ValidGraph& g, int node,
-                             const Tensor& feed) {
-  const absl::Span<const int64_t> allowed = AllowedValues(g.node(node));
-  const int64_t bad = FirstDisallowedValue(feed, feed.num_elements(), allowed);
-  if (bad < 0) return absl::OkStatus();
+// A feed's values against its Input's `allowed_values` and against the
+// ranges its uses as indices allow, checked on every run (plans are cached
+// by shape, not by value), before any kernel runs.
+absl::Status CheckFeedValues(const ValidGraph& g, int node, const Tensor& feed,
+                             const std::vector<IndexUse>& index_uses) {
+  const std::string& name = g.node(node).name();
   const int64_t rows = feed.shape().rank() > 0 ? feed.shape().dim(0) : 1;
-  const int64_t per_row = std::max<int64_t>(1, feed.num_elements() / rows);
-  return absl::InvalidArgumentError(absl::StrCat(
-      "feed '", g.node(node).name(), "': row ", bad / per_row, ", element ",
-      bad % per_row, " is ", IntegerElement(feed, bad),
-      ", but the input allows only ", AllowedValuesText(allowed)));
+  const int64_t per_row =
+      std::max<int64_t>(1, feed.num_elements() / std::max<int64_t>(rows, 1));
+  auto where = [&](int64_t bad) {
+    return absl::StrCat("feed '", name, "': row ", bad / per_row, ", element ",
+                        bad % per_row);
+  };
+  const absl::Span<const int64_t> allowed = AllowedValues(g.node(node));
+  if (const int64_t bad =
+          FirstDisallowedValue(feed, feed.num_elements(), allowed);
+      bad >= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where(bad), " is ", IntegerElement(feed, bad),
+        ", but the input allows only ", AllowedValuesText(allowed)));
+  }
+  for (const IndexUse& use : index_uses) {
+    const int64_t bad = FirstOutOfRange(feed, feed.num_elements(), use);
+    if (bad < 0) continue;
+    return absl::InvalidArgumentError(
+        absl::StrCat(where(bad), ": ",
+                     OutOfRangeText(g, name, use, IntegerElement(feed, bad))));
+  }
+  return absl::OkStatus();
 }
 
 std::string SignatureKey(const ValidGraph& g,
@@ -534,6 +552,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     if (g.node(n).op() == "Input") {
       ASSIGN_OR_RETURN(Tensor buffer, tensor_of(n, 0));
       plan->inputs.push_back({n, buffer});
+      plan->input_index_uses.push_back(IndexUses(g, n));
     }
     if (info.op->is_source() || absorbed[n] || views[n]) continue;
     auto chain = chain_ending_at.find(n);
@@ -637,9 +656,11 @@ absl::StatusOr<std::shared_ptr<Executor::Plan>> Executor::PlanFor(
     it = plans_.emplace(key, std::move(plan)).first;
   }
   Plan& plan = *it->second;
-  for (auto& [node, buffer] : plan.inputs) {
+  for (size_t i = 0; i < plan.inputs.size(); ++i) {
+    auto& [node, buffer] = plan.inputs[i];
     const Tensor& feed = feeds.at(graph_.node(node).name());
-    RETURN_IF_ERROR(CheckFeedValues(graph_, node, feed));
+    RETURN_IF_ERROR(
+        CheckFeedValues(graph_, node, feed, plan.input_index_uses[i]));
     if (buffer.byte_size() > 0) {
       std::memcpy(buffer.raw_data(), feed.raw_data(), buffer.byte_size());
     }

@@ -224,65 +224,6 @@ absl::Status CheckDataset(const ValidGraph& graph, const Dataset& data,
 
 namespace {
 
-// An Input whose values index something of a fixed size.
-struct IndexUse {
-  int consumer = -1;
-  int64_t size = 0;          // Valid values are [0, size) ...
-  int64_t allowed = -1;      // ... and this one (SoftmaxCrossEntropy's
-  bool has_allowed = false;  // ignore_index).
-  const char* what = "";
-};
-
-int64_t IntAttrOr(const Node& node, const char* key, int64_t fallback) {
-  auto it = node.attr().find(key);
-  return it == node.attr().end() ? fallback : it->second.i();
-}
-
-// The uses of Input node `input` as labels of a SoftmaxCrossEntropy or as
-// the indices of a Gather, where the graph fixes the class count or the
-// gathered axis.
-std::vector<IndexUse> IndexUses(const ValidGraph& graph, int input) {
-  std::vector<IndexUse> uses;
-  for (int n = 0; n < graph.num_nodes(); ++n) {
-    const NodeInfo& info = graph.info(n);
-    const std::string op = graph.node_op(n);
-    if ((op != "SoftmaxCrossEntropy" && op != "Gather") ||
-        info.inputs.size() < 2 || info.inputs[1].node != input) {
-      continue;
-    }
-    const TensorRef& from = info.inputs[0];
-    const Shape& shape = graph.info(from.node).shapes[from.output];
-    IndexUse use;
-    use.consumer = n;
-    if (op == "SoftmaxCrossEntropy") {
-      if (shape.rank() == 0) continue;
-      use.size = shape.dim(shape.rank() - 1);
-      use.allowed = IntAttrOr(graph.node(n), "ignore_index", -100);
-      use.has_allowed = true;
-      use.what = "label";
-    } else {
-      int64_t axis = IntAttrOr(graph.node(n), "axis", 0);
-      if (axis < 0) axis += shape.rank();
-      if (axis < 0 || axis >= shape.rank()) continue;
-      use.size = shape.dim(axis);
-      use.what = "index";
-    }
-    if (use.size != kSymbolicDim) uses.push_back(use);
-  }
-  return uses;
-}
-
-template <typename T>
-int64_t FirstBad(const T* v, int64_t n, const IndexUse& use) {
-  for (int64_t k = 0; k < n; ++k) {
-    const int64_t x = static_cast<int64_t>(v[k]);
-    if ((x < 0 || x >= use.size) && !(use.has_allowed && x == use.allowed)) {
-      return k;
-    }
-  }
-  return -1;
-}
-
 // Where array i's rows come from: its shard `file`, or its source.
 std::string SourceName(const Dataset& data, size_t i, const std::string& file) {
   if (!file.empty()) return file;
@@ -331,21 +272,14 @@ absl::Status CheckIndexRanges(const ValidGraph& graph, const Dataset& data,
             data.inputs[i], "' allows only ", AllowedValuesText(allowed)));
       }
       for (const IndexUse& use : uses) {
-        const int64_t bad =
-            array.dtype() == DType::kI64
-                ? FirstBad(values.data<int64_t>(), n * per_row, use)
-                : FirstBad(values.data<int32_t>(), n * per_row, use);
+        const int64_t bad = FirstOutOfRange(values, n * per_row, use);
         if (bad < 0) continue;
         const auto [file, row] = array.Locate(first + bad / per_row);
-        return absl::InvalidArgumentError(absl::StrCat(
-            field, "[", i, "]: ", SourceName(data, i, file), ": row ", row,
-            ": ", use.what, " ", IntegerElement(values, bad),
-            " is outside [0, ", use.size, ")",
-            use.has_allowed
-                ? absl::StrCat(" (and not ignore_index ", use.allowed, ")")
-                : "",
-            "; input '", data.inputs[i], "' feeds ",
-            graph.Describe(use.consumer)));
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, "[", i, "]: ", SourceName(data, i, file),
+                         ": row ", row, ": ",
+                         OutOfRangeText(graph, data.inputs[i], use,
+                                        IntegerElement(values, bad))));
       }
     }
   }

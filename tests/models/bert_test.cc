@@ -485,6 +485,39 @@ TEST(Bert, AttentionMaskOtherThanZeroOrOneIsRefusedNamingTheRow) {
             "allows only 0, 1");
 }
 
+// Issue 16: a token id >= vocab_size, a token type >= type_vocab_size or a
+// masked position >= seq_length is refused before anything runs, naming the
+// input, the row and the id.
+TEST(Bert, TokenIdsOutsideTheVocabularyAreRefusedNamingTheRow) {
+  Graph graph = GoldenGraph("gelu", DType::kF64);
+  auto valid = ValidateGraph({graph, {}});
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  const BertOptions o = Options(HfSpec("gelu"), DType::kF64);
+  auto ex = Executor::Create(*std::move(valid), {Backend::kReference});
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  struct Case {
+    const char* input;
+    int64_t size;
+  };
+  for (const Case& c : {Case{"input_ids", o.vocab_size},
+                        Case{"token_type_ids", o.type_vocab_size},
+                        Case{"masked_lm_positions", o.seq_length}}) {
+    SCOPED_TRACE(c.input);
+    std::map<std::string, Tensor> feeds = Feeds(DType::kF64);
+    Tensor& ids = feeds[c.input];
+    ids.data<int64_t>()[ids.shape().dim(1)] = c.size;  // Row 1, element 0.
+    auto bad = (*ex)->Run(feeds, {"loss"});
+    ASSERT_FALSE(bad.ok());
+    const std::string want = absl::StrCat(
+        "feed '", c.input, "': row 1, element 0: index ", c.size,
+        " is outside [0, ", c.size, "); input '", c.input, "' feeds ");
+    EXPECT_EQ(bad.status().message().substr(0, want.size()), want)
+        << bad.status();
+    EXPECT_NE(bad.status().message().find("(Gather)"), std::string::npos)
+        << bad.status();
+  }
+}
+
 // Every Parameter carries its HF state_dict name and shape, in HF's order,
 // and HF's saved state_dict holds exactly those plus the known extras.
 TEST(Bert, ParametersHaveHfNamesShapesAndInit) {

@@ -543,6 +543,76 @@ TEST(Executor, FeedsOutsideAnInputsAllowedValuesAreRefusedOnEveryRun) {
   }
 }
 
+// A feed that indexes a Gather or labels a SoftmaxCrossEntropy is checked
+// against the size the graph fixes before any kernel runs, naming the
+// input, row and value (the kernels' own checks come too late and name the
+// node only).
+TEST(Executor, FeedsThatIndexOutOfRangeAreRefusedBeforeAnyKernelRuns) {
+  const std::string graph = absl::StrCat(
+      "node { name: 'table' op: 'Const' attr { key: 'value' value { tensor { ",
+      "dtype: DT_FLOAT dims: [5, 2] float_val: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] ",
+      "} } } } ", "node { name: 'ids' op: 'Input' ",
+      "attr { key: 'dtype' value { type: DT_INT64 } } ",
+      "attr { key: 'shape' value { shape { dim: -1 dim: 3 } } } } ",
+      "node { name: 'rows' op: 'Gather' input: 'table' input: 'ids' } ",
+      "node { name: 'logits' op: 'Input' ",
+      "attr { key: 'dtype' value { type: DT_FLOAT } } ",
+      "attr { key: 'shape' value { shape { dim: -1 dim: 4 } } } } ",
+      "node { name: 'labels' op: 'Input' ",
+      "attr { key: 'dtype' value { type: DT_INT32 } } ",
+      "attr { key: 'shape' value { shape { dim: -1 } } } } ",
+      "node { name: 'xent' op: 'SoftmaxCrossEntropy' input: 'logits' ",
+      "input: 'labels' } output: 'rows' output: 'xent'");
+  for (Backend backend : {Backend::kReference, Backend::kOneDnn}) {
+    SCOPED_TRACE(BackendName(backend));
+    auto ex = Make(graph, backend);
+    Tensor ids = *Tensor::Allocate(DType::kI64, {2, 3});
+    for (int64_t i = 0; i < 6; ++i) ids.data<int64_t>()[i] = i % 5;
+    Tensor logits = *Tensor::Allocate(DType::kF32, {3, 4});
+    for (int64_t i = 0; i < 12; ++i) logits.data<float>()[i] = 0.1f * i;
+    Tensor labels = *Tensor::Allocate(DType::kI32, {3});
+    labels.data<int32_t>()[0] = 3;
+    labels.data<int32_t>()[1] = -100;  // ignore_index: allowed.
+    labels.data<int32_t>()[2] = 0;
+    std::map<std::string, Tensor> feeds = {
+        {"ids", ids}, {"logits", logits}, {"labels", labels}};
+    ASSERT_TRUE(ex->Run(feeds, {"rows", "xent"}).ok());
+
+    feeds["ids"].data<int64_t>()[4] = 5;
+    auto out = ex->Run(feeds, {"rows", "xent"});
+    ASSERT_FALSE(out.ok());
+    // Describe() may put the node's source position before its name.
+    auto says = [&](const std::string& start, const std::string& node) {
+      const std::string m(out.status().message());
+      return m.rfind(start, 0) == 0 && m.find(node) != std::string::npos;
+    };
+    EXPECT_TRUE(
+        says("feed 'ids': row 1, element 1: index 5 is outside "
+             "[0, 5); input 'ids' feeds ",
+             "node 'rows' (Gather)"))
+        << out.status();
+    feeds["ids"].data<int64_t>()[4] = -1;  // Gather does not wrap.
+    out = ex->Run(feeds, {"rows", "xent"});
+    ASSERT_FALSE(out.ok());
+    EXPECT_NE(out.status().message().find("index -1 is outside [0, 5)"),
+              std::string::npos)
+        << out.status();
+    feeds["ids"].data<int64_t>()[4] = 4;
+
+    feeds["labels"].data<int32_t>()[2] = 4;
+    out = ex->Run(feeds, {"rows", "xent"});
+    ASSERT_FALSE(out.ok());
+    EXPECT_TRUE(
+        says("feed 'labels': row 2, element 0: label 4 is outside "
+             "[0, 4) (and not ignore_index -100); input 'labels' "
+             "feeds ",
+             "node 'xent' (SoftmaxCrossEntropy)"))
+        << out.status();
+    feeds["labels"].data<int32_t>()[2] = 0;
+    EXPECT_TRUE(ex->Run(feeds, {"rows", "xent"}).ok());
+  }
+}
+
 TEST(Executor, ActivationsPastTheBudgetAreRefusedBeforeAllocating) {
   // A 1 MiB budget: a small feed runs, 1.2 MB in and out do not.
   auto g = Make(R"pb(
