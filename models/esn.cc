@@ -26,6 +26,15 @@ constexpr int64_t kMaxEsnConfigBytes = int64_t{1} << 20;
 // Steps per chunk when accumulating: bounds the memory of a fit.
 constexpr int64_t kChunkSteps = 512;
 
+// Eigen sizes its product blocks from the caches the CPU reports, so the
+// summation order of ZᵀZ, ZᵀY and the residual, and with it their last
+// bits, would differ between machines (Zen 4 and Zen 5 differ in L1d).
+// Fixed sizes make a fit's bits the same on every x86-64 machine. Eigen
+// keeps one setting per process; the ESN is its only user in rill.
+void FixEigenBlocking() {
+  Eigen::setCpuCacheSizes(48 << 10, 1 << 20, 32 << 20);
+}
+
 absl::Status FieldError(const std::string& field, const std::string& rule,
                         double got) {
   return absl::InvalidArgumentError(
@@ -323,7 +332,9 @@ RidgeAccumulator::RidgeAccumulator(int64_t inputs, int64_t units,
       units_(units),
       outputs_(outputs),
       ztz_(Eigen::MatrixXd::Zero(features(), features())),
-      zty_(Eigen::MatrixXd::Zero(features(), outputs)) {}
+      zty_(Eigen::MatrixXd::Zero(features(), outputs)) {
+  FixEigenBlocking();
+}
 
 absl::Status RidgeAccumulator::Add(const EsnRows& u, const EsnRows& x,
                                    const EsnRows& y) {

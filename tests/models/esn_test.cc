@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -157,6 +158,28 @@ TEST(EsnTest, AccumulatingTwoSequencesEqualsOneFitOverBoth) {
   ASSERT_TRUE(want.ok());
   EXPECT_LE((a->w_out() - *want).cwiseAbs().maxCoeff(),
             1e-8 * want->cwiseAbs().maxCoeff());
+}
+
+// A fit's bits must not depend on the caches the CPU reports: Eigen would
+// size its product blocks from them (README's residual line differed
+// between Zen 4 and Zen 5 machines before the ESN fixed the sizes).
+TEST(EsnTest, FitIsTheSameWhateverCachesTheMachineReports) {
+  absl::StatusOr<EsnMatrix> s = MackeyGlass(1201);
+  ASSERT_TRUE(s.ok());
+  const EsnMatrix u = s->topRows(1200), y = s->bottomRows(1200);
+  auto fit = [&](std::ptrdiff_t l1, std::ptrdiff_t l2, std::ptrdiff_t l3) {
+    Eigen::setCpuCacheSizes(l1, l2, l3);  // As another machine reports.
+    absl::StatusOr<Esn> esn = Esn::Create(Mg17Config(100), 1, 1);
+    EXPECT_TRUE(esn.ok());
+    EXPECT_TRUE(esn->Fit(u, y).ok());
+    return esn->w_out();
+  };
+  const EsnMatrix small_caches = fit(4 << 10, 64 << 10, 256 << 10);
+  const EsnMatrix large_caches = fit(64 << 10, 4 << 20, 256 << 20);
+  ASSERT_EQ(small_caches.size(), large_caches.size());
+  EXPECT_EQ(std::memcmp(small_caches.data(), large_caches.data(),
+                        small_caches.size() * sizeof(double)),
+            0);
 }
 
 TEST(EsnTest, SameSeedSameReservoir) {
