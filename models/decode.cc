@@ -102,11 +102,8 @@ absl::StatusOr<std::unique_ptr<Seq2SeqDecoder>> Seq2SeqDecoder::Create(
       [&](const Graph& g) -> absl::StatusOr<std::unique_ptr<Executor>> {
     ASSIGN_OR_RETURN(ValidGraph valid,
                      ValidateGraph(LoadedGraph{g, SourceMap("decoder")}));
-    ExecutorOptions o;
-    o.backend = options.backend;
-    o.precision = options.precision;
     ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex,
-                     Executor::Create(std::move(valid), o));
+                     Executor::Create(std::move(valid), options.executor));
     // Every Parameter is copied over (or nothing is): none is drawn.
     RETURN_IF_ERROR(ex->OverwriteParameters(
         [&](const std::map<std::string, Tensor*>& into) {

@@ -46,8 +46,9 @@ struct DecodeOptions {
   int64_t eos_id = 2;         // What ends a hypothesis.
   DecodeStrategy strategy = DecodeStrategy::kCache;
   int64_t batch_size = 64;  // Sentences decoded together, >= 1.
-  Backend backend = Backend::kOneDnn;
-  Precision precision = Precision::kF32;  // ExecutorOptions::precision.
+  // Backend, precision (bf16's size threshold included) and fusion of the
+  // encoder's and the step's executors, as for any other run.
+  ExecutorOptions executor;
   // Called after each batch with the sentences done so far and in all.
   std::function<void(int64_t done, int64_t total)> progress;
 };
@@ -76,6 +77,11 @@ class Seq2SeqDecoder {
   // Why the decoder runs f32 where bf16 was asked for (Executor's), or "".
   const std::string& precision_note() const {
     return encode_->precision_note();
+  }
+  // Kernels that ran on bf16 in the last encoder and step plans.
+  int64_t bf16_kernels() const {
+    return encode_->last_plan_stats().bf16_kernels +
+           step_->last_plan_stats().bf16_kernels;
   }
 
  private:

@@ -58,9 +58,7 @@ DecodeOptions OptionsFromFlags(const Seq2SeqSpec& spec) {
   o.eos_id = tokens.eos;
   o.strategy = flags.strategy == "cache" ? DecodeStrategy::kCache
                                          : DecodeStrategy::kRecompute;
-  const ExecutorOptions executor = ExecutorOptionsFromFlags();
-  o.backend = executor.backend;
-  o.precision = executor.precision;
+  o.executor = ExecutorOptionsFromFlags();
   // A line per batch when there is more than one.
   const auto start = std::chrono::steady_clock::now();
   o.progress = [start, batch = o.batch_size](int64_t done, int64_t total) {

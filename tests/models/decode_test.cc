@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "graph/validate.h"
 #include "gtest/gtest.h"
+#include "ops/kernel_util.h"
 #include "tests/graph/grad_check.h"
 #include "tests/models/seq2seq_test_util.h"
 
@@ -60,7 +61,7 @@ std::unique_ptr<Seq2SeqDecoder> MakeDecoder(const Model& m, int64_t beam,
   o.beam_size = beam;
   o.length_penalty = penalty;
   o.strategy = strategy;
-  o.backend = backend;
+  o.executor.backend = backend;
   auto d = Seq2SeqDecoder::Create(m.options, o, m.parameters(), "golden");
   EXPECT_TRUE(d.ok()) << d.status();
   return d.ok() ? *std::move(d) : nullptr;
@@ -237,7 +238,7 @@ TEST(Decode, BatchesOfAnySizeGiveTheSameResult) {
   Model m = GoldenModel(kSeq2SeqCases[1], DType::kF64);
   DecodeOptions o;
   o.beam_size = 3;
-  o.backend = Backend::kReference;
+  o.executor.backend = Backend::kReference;
   std::vector<std::vector<std::vector<int64_t>>> results;
   for (int64_t batch : {1, 2, 64}) {
     o.batch_size = batch;
@@ -258,6 +259,28 @@ TEST(Decode, BatchesOfAnySizeGiveTheSameResult) {
   }
   EXPECT_EQ(results[0], results[1]);
   EXPECT_EQ(results[0], results[2]);
+}
+
+// `rill decode --precision` reaches both decoding executors, the size
+// threshold included: the goldens' tiny matmuls stay f32 under bf16 and run
+// on bf16 under bf16_all.
+TEST(Decode, PrecisionAndItsSizeThresholdReachTheDecoder) {
+  if (!CpuRunsBf16()) GTEST_SKIP() << "this CPU has no native bf16";
+  Model m = GoldenModel(kSeq2SeqCases[0], DType::kF32);
+  for (const char* precision : {"bf16", "bf16_all"}) {
+    DecodeOptions o;
+    ASSERT_TRUE(SetPrecision(precision, &o.executor).ok());
+    auto d = Seq2SeqDecoder::Create(m.options, o, m.parameters(), "golden");
+    ASSERT_TRUE(d.ok()) << d.status();
+    auto got = (*d)->Decode(Sources());
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ((*d)->precision_note(), "");
+    if (std::string(precision) == "bf16") {
+      EXPECT_EQ((*d)->bf16_kernels(), 0);
+    } else {
+      EXPECT_GT((*d)->bf16_kernels(), 0);
+    }
+  }
 }
 
 TEST(Decode, BadOptionsAndInputsAreClearErrors) {
