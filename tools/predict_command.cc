@@ -33,6 +33,9 @@ struct {
 struct Classifier {
   std::unique_ptr<Executor> executor;
   int64_t seq_length = 0, num_labels = 0;
+  // The batch the Inputs fix (an exported graph built for one batch size),
+  // or 0 when it is symbolic.
+  int64_t fixed_batch = 0;
   bool has_types = false, has_mask = false;
 };
 
@@ -59,6 +62,7 @@ absl::StatusOr<Classifier> OpenClassifier(const std::string& dir) {
           absl::StrCat(dir, kWant, "; its '", name, "' is not one"));
     }
     c.seq_length = g.info(n).shapes[0].dim(1);
+    c.fixed_batch = std::max<int64_t>(0, g.info(n).shapes[0].dim(0));
     c.has_types |= std::string(name) == "token_type_ids";
     c.has_mask |= std::string(name) == "attention_mask";
   }
@@ -136,7 +140,9 @@ std::vector<Flag> PredictFlags() {
           SwitchFlag("probabilities", &f.probabilities,
                      "After each label, the softmax probability of every "
                      "label, TAB-separated, in logits' column order."),
-          IntFlag("batch_size", &f.batch_size, "Examples per run."),
+          IntFlag("batch_size", &f.batch_size,
+                  "Examples per run. A model whose Inputs fix the batch runs "
+                  "that many instead."),
           BackendFlag(),
           ThreadsFlag(),
           MemoryBudgetFlag(),
@@ -190,16 +196,23 @@ absl::Status RunPredict(const Operands& operands) {
   const int64_t s = model.seq_length, n = static_cast<int64_t>(lines.size());
   std::string out;
   int64_t truncated = 0;
-  for (int64_t begin = 0; begin < n; begin += f.batch_size) {
-    const int64_t rows = std::min(f.batch_size, n - begin);
+  // A model built for one batch size runs that many rows at a time, the
+  // last batch filled up with empty texts whose predictions are dropped.
+  const int64_t batch =
+      model.fixed_batch > 0 ? model.fixed_batch : f.batch_size;
+  for (int64_t begin = 0; begin < n; begin += batch) {
+    const int64_t rows = std::min(batch, n - begin);
+    const int64_t fed_rows = model.fixed_batch > 0 ? batch : rows;
     std::map<std::string, Tensor> feeds;
     for (const char* name : {"input_ids", "token_type_ids", "attention_mask"}) {
-      ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(DType::kI64, Shape{rows, s}));
-      std::fill_n(t.data<int64_t>(), rows * s, 0);
+      ASSIGN_OR_RETURN(Tensor t,
+                       Tensor::Allocate(DType::kI64, Shape{fed_rows, s}));
+      std::fill_n(t.data<int64_t>(), fed_rows * s, 0);
       feeds[name] = std::move(t);
     }
-    for (int64_t r = 0; r < rows; ++r) {
-      const std::string line(absl::StripSuffix(lines[begin + r], "\r"));
+    for (int64_t r = 0; r < fed_rows; ++r) {
+      const std::string line(
+          r < rows ? absl::StripSuffix(lines[begin + r], "\r") : "");
       std::vector<std::string> parts = absl::StrSplit(line, '\t');
       if (parts.size() > 2) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -216,7 +229,7 @@ absl::Status RunPredict(const Operands& operands) {
       }
       const ClassifierTokens t =
           ClassifierInput(std::move(a), std::move(b), cls, sep, s);
-      truncated += t.cut;
+      truncated += r < rows && t.cut;
       for (size_t i = 0; i < t.ids.size(); ++i) {
         feeds["input_ids"].data<int64_t>()[r * s + i] = t.ids[i];
         feeds["token_type_ids"].data<int64_t>()[r * s + i] = i >= t.b_start;

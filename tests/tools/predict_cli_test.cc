@@ -3,6 +3,7 @@
 // hand, and its probabilities against `rill run` of the same model; the
 // bundled vocabulary and labels; and the errors.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -121,6 +122,33 @@ TEST(PredictCli, LongLinesAreCutWithACount) {
   EXPECT_NE(r.err.find("1 of 2 lines cut to 8 tokens"), std::string::npos)
       << r.err;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+}
+
+// A graph built for one batch size (every Input [3, S]) predicts any number
+// of lines: predict runs 3 at a time and fills the last batch up.
+TEST(PredictCli, AModelWithAFixedBatchPredictsAnyNumberOfLines) {
+  const ClassifierFiles& s = Classifier();
+  std::string graph = ReadTestFile(s.graph);
+  for (size_t at; (at = graph.find("dim: -1 dim: 8")) != std::string::npos;)
+    graph.replace(at, 7, "dim: 3");
+  graph.replace(graph.find("shape { dim: -1 }"), 17, "shape { dim: 3 }");
+  const std::string fixed_graph =
+      WriteTestFile("predict/fixed_batch.pbtxt", graph);
+  const std::string fixed = s.dir + "/fixed_batch_model";
+  CommandResult r =
+      RunRill("export " + fixed_graph + " -o " + fixed + " --vocab " + s.vocab +
+              " --lowercase --labels " + s.labels);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string texts = WriteTestFile(
+      "predict/five.txt", "The CATS\na dog\tthe cat\ndogs\nthe\na cat\n");
+  CommandResult want =
+      RunRill("predict " + s.model + " -i " + texts + " --probabilities");
+  ASSERT_EQ(want.exit_code, 0) << want.err;
+  CommandResult got =
+      RunRill("predict " + fixed + " -i " + texts + " --probabilities");
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+  EXPECT_EQ(std::count(got.out.begin(), got.out.end(), '\n'), 5) << got.out;
+  EXPECT_EQ(got.out, want.out);
 }
 
 TEST(PredictCli, Errors) {
