@@ -204,8 +204,9 @@ absl::StatusOr<DirectionResult> Unrolled(NodeTranslation& n,
 }
 
 // sequence_lens as the rill tensor of the lengths, or "" when every
-// sequence has all `steps` steps (the fused layer's case).
-absl::StatusOr<std::string> SequenceLens(NodeTranslation& n, int64_t steps) {
+// sequence has all `z.steps` steps (the fused layer's case).
+absl::StatusOr<std::string> SequenceLens(NodeTranslation& n, const Sizes& z) {
+  const int64_t steps = z.steps;
   if (!n.has_input(4)) return std::string();
   const Shape& s = n.shape(4);
   if (s.rank() != 1 ||
@@ -214,6 +215,10 @@ absl::StatusOr<std::string> SequenceLens(NodeTranslation& n, int64_t steps) {
         absl::StrCat("sequence_lens must be an integer vector "
                      "[batch_size], got ",
                      DTypeName(n.dtype(4)), s.ToString()));
+  }
+  if (s.dim(0) >= 0 && z.batch >= 0 && s.dim(0) != z.batch) {
+    return n.Error(absl::StrCat("sequence_lens has ", s.dim(0),
+                                " entries for a batch of ", z.batch));
   }
   if (steps < 0) {
     return n.Unsupported(
@@ -260,7 +265,7 @@ absl::Status Recurrent(NodeTranslation& n) {
                                 " * hidden_size ", hidden));
   }
   const Sizes sizes{xs.dim(0), xs.dim(1), ws.dim(2), hidden};
-  ASSIGN_OR_RETURN(std::string lens, SequenceLens(n, sizes.steps));
+  ASSIGN_OR_RETURN(std::string lens, SequenceLens(n, sizes));
   const std::string direction = n.AttrString("direction", "forward");
   std::vector<bool> reverse;
   if (direction == "forward") {

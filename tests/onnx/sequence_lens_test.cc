@@ -396,8 +396,9 @@ TEST_P(SequenceLensTest, ConstantLengths) {
 INSTANTIATE_TEST_SUITE_P(Cells, SequenceLensTest, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return info.param.name; });
 
-// A length outside [0, T], or any sequence_lens with a symbolic number of
-// steps (the masked layer is unrolled over T), is an error naming the node.
+// A length outside [0, T], a count of lengths other than the batch, or
+// any sequence_lens with a symbolic number of steps (the masked layer is
+// unrolled over T), is an error naming the node.
 TEST(SequenceLensErrorTest, NamesTheNode) {
   const Case c = {"rnn", "RNN", "forward"};
   absl::StatusOr<Graph> g = ImportOnnx(
@@ -405,6 +406,13 @@ TEST(SequenceLensErrorTest, NamesTheNode) {
   ASSERT_FALSE(g.ok());
   EXPECT_NE(g.status().message().find(
                 "node 'rnn' (RNN): sequence_lens[1] = 5 is outside [0, 4]"),
+            std::string::npos)
+      << g.status();
+  g = ImportOnnx(
+      Model(c, DType::kF32, kT, kB, std::vector<int32_t>{3, 2}, false));
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("node 'rnn' (RNN): sequence_lens has 2 "
+                                      "entries for a batch of 3"),
             std::string::npos)
       << g.status();
   for (bool fed : {true, false}) {
