@@ -250,10 +250,9 @@ def main():
            ["sequence_output", "pooled_output"], f64_outputs=True)
     # Packed sequences (sequence_lens fed at run time): one imported graph
     # run at two length vectors (1 is the least pack_padded_sequence
-    # takes). The batch stays fixed: with a dynamic batch, a bidirectional
-    # export reshapes Y by [0, 0, -1] (two run-time dims, which rill does
-    # not import), and a module without h0 bakes the export's batch into
-    # its zero initial state (PyTorch warns of it).
+    # takes). The GRU, given h0, has a dynamic batch (3, then 5); the LSTM
+    # and the RNN keep theirs: without h0, PyTorch bakes the export's batch
+    # into their zero initial states (it warns of it).
     lens = [torch.tensor([4, 2, 1]), torch.tensor([3, 2, 2])]
     xs = [torch.randn(3, 4, 5), torch.randn(3, 4, 5)]
     export_dynamic(
@@ -262,17 +261,22 @@ def main():
                              batch_first=True)),
         [[x, n] for x, n in zip(xs, lens)], ["x", "lens"], ["y", "h", "c"],
         {})
-    h0s = [torch.randn(2, 3, 6), torch.randn(2, 3, 6)]
+    gru_lens = [torch.tensor([4, 2, 1]), torch.tensor([4, 4, 3, 2, 1])]
+    gru_xs = [torch.randn(3, 4, 5), torch.randn(5, 4, 5)]
+    h0s = [torch.randn(2, 3, 6), torch.randn(2, 5, 6)]
     export_dynamic(
         out_dir, "packed_gru",
         Packed(torch.nn.GRU(5, 6, bidirectional=True, batch_first=True),
                with_h0=True),
-        [[x, n, h] for x, n, h in zip(xs, lens, h0s)], ["x", "lens", "h0"],
-        ["y", "h"], {})
+        [list(v) for v in zip(gru_xs, gru_lens, h0s)], ["x", "lens", "h0"],
+        ["y", "h"],
+        {"x": {0: "B"}, "lens": {0: "B"}, "h0": {1: "B"}, "y": {0: "B"},
+         "h": {1: "B"}})
     export_dynamic(
         out_dir, "packed_rnn",
         Packed(torch.nn.RNN(5, 6, nonlinearity="relu", batch_first=True)),
         [[x, n] for x, n in zip(xs, lens)], ["x", "lens"], ["y", "h"], {})
+
 
 if __name__ == "__main__":
     main()

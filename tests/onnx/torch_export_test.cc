@@ -116,7 +116,8 @@ INSTANTIATE_TEST_SUITE_P(
 // models run pack_padded_sequence / pad_packed_sequence around a
 // bidirectional 2-layer LSTM, a bidirectional GRU with h0 fed and a ReLU
 // RNN, their lengths fed (sequence_lens): lengths [4, 2, 1] and [3, 2, 2]
-// (T 4) through one graph.
+// (T 4) through one graph; the GRU's batch is dynamic: [4, 2, 1] and
+// [4, 4, 3, 2, 1].
 class DynamicExportTest
     : public ::testing::TestWithParam<std::tuple<Export, int>> {};
 
