@@ -46,6 +46,16 @@ absl::Status CheckOptions(const std::string& input,
   if (o.merge != RecurrentMerge::kConcat && o.merge != RecurrentMerge::kSum) {
     return bad(absl::StrCat(o.prefix, ": merge must be concat or sum"));
   }
+  if (o.reverse && o.bidirectional) {
+    return bad(absl::StrCat(o.prefix,
+                            ": reverse is for a unidirectional layer (a "
+                            "bidirectional one runs both directions)"));
+  }
+  const size_t weights = 4 * (o.bidirectional ? 2 : 1);
+  if (!o.weights.empty() && o.weights.size() != weights) {
+    return bad(absl::StrCat(o.prefix, ": weights holds ", o.weights.size(),
+                            " references, expected ", weights));
+  }
   const size_t states = StateCount(o);
   if (o.initial_state == InitialState::kGiven &&
       o.initial_states.size() != states) {
@@ -153,16 +163,17 @@ std::string ZeroState(GraphBuilder& b, const RecurrentLayerOptions& o,
   return b.Op("h0", "Add", {zero_column, zero_row});
 }
 
-// The initial state: Input nodes, or `zeros` (ZeroState).
+// The initial state of the layer's direction `slot` (0, or 1 for a
+// bidirectional layer's reverse one): Input nodes, or `zeros` (ZeroState).
 State InitialStates(GraphBuilder& b, const RecurrentLayerOptions& o,
-                    const std::string& suffix, const std::string& zeros,
-                    RecurrentLayer* layer) {
+                    size_t slot, const std::string& suffix,
+                    const std::string& zeros, RecurrentLayer* layer) {
   const bool lstm = o.cell == RecurrentCell::kLstm;
   if (o.initial_state == InitialState::kZeros) {
     return {zeros, lstm ? zeros : ""};
   }
   if (o.initial_state == InitialState::kGiven) {
-    const size_t first = suffix.empty() ? 0 : StateCount(o) / 2;
+    const size_t first = slot * (lstm ? 2 : 1);
     return {o.initial_states[first], lstm ? o.initial_states[first + 1] : ""};
   }
   State st;
@@ -188,7 +199,8 @@ std::vector<std::string> StepMasks(GraphBuilder& b,
   return b.Split("step_masks", mask, o.steps, /*axis=*/1);
 }
 
-// One direction's steps, forward (t = 0..T-1) or reverse (T-1..0).
+// One direction's steps, forward (t = 0..T-1) or reverse (T-1..0), the
+// layer's direction `slot` (0, or 1 for a bidirectional layer's reverse).
 struct DirectionResult {
   std::vector<std::string> step_outputs;  // indexed by t
   State final_state;
@@ -198,16 +210,24 @@ DirectionResult BuildDirection(GraphBuilder& b, const RecurrentLayerOptions& o,
                                const std::string& flat,
                                const std::vector<std::string>& masks,
                                const std::string& zeros, bool reverse,
-                               std::mt19937_64& rng, RecurrentLayer* layer) {
+                               size_t slot, std::mt19937_64& rng,
+                               RecurrentLayer* layer) {
   const std::string suffix = reverse ? "_reverse" : "";
   const int64_t gh = GateCount(o.cell) * o.hidden_size;
   Weights wt;
-  std::string weight_ih =
-      AddParameter(b, o, "weight_ih" + suffix, gh, o.input_size, rng);
-  wt.weight_hh =
-      AddParameter(b, o, "weight_hh" + suffix, gh, o.hidden_size, rng);
-  std::string bias_ih = AddParameter(b, o, "bias_ih" + suffix, gh, 0, rng);
-  wt.bias_hh = AddParameter(b, o, "bias_hh" + suffix, gh, 0, rng);
+  std::string weight_ih, bias_ih;
+  if (o.weights.empty()) {
+    weight_ih = AddParameter(b, o, "weight_ih" + suffix, gh, o.input_size, rng);
+    wt.weight_hh =
+        AddParameter(b, o, "weight_hh" + suffix, gh, o.hidden_size, rng);
+    bias_ih = AddParameter(b, o, "bias_ih" + suffix, gh, 0, rng);
+    wt.bias_hh = AddParameter(b, o, "bias_hh" + suffix, gh, 0, rng);
+  } else {
+    weight_ih = o.weights[4 * slot];
+    wt.weight_hh = o.weights[4 * slot + 1];
+    bias_ih = o.weights[4 * slot + 2];
+    wt.bias_hh = o.weights[4 * slot + 3];
+  }
   for (const std::string& p : {weight_ih, wt.weight_hh, bias_ih, wt.bias_hh}) {
     layer->parameters.push_back(p);
   }
@@ -221,7 +241,7 @@ DirectionResult BuildDirection(GraphBuilder& b, const RecurrentLayerOptions& o,
               b.Linear("x_proj" + suffix, flat, weight_ih, bias_ih), o.steps);
   DirectionResult result;
   result.step_outputs.resize(o.steps);
-  State state = InitialStates(b, o, suffix, zeros, layer);
+  State state = InitialStates(b, o, slot, suffix, zeros, layer);
   const GraphBuilder steps = reverse ? b.Scope("reverse") : b;
   for (int64_t k = 0; k < o.steps; ++k) {
     const int64_t t = reverse ? o.steps - 1 - k : k;
@@ -270,13 +290,13 @@ RecurrentLayer BuildLayer(GraphBuilder& b, const std::string& input,
   const std::string zeros =
       o.initial_state == InitialState::kZeros ? ZeroState(b, o, input) : "";
   DirectionResult fwd =
-      BuildDirection(b, o, flat, masks, zeros, false, rng, &layer);
+      BuildDirection(b, o, flat, masks, zeros, o.reverse, 0, rng, &layer);
   layer.final_h = fwd.final_state.h;
   layer.final_c = fwd.final_state.c;
   layer.step_outputs = fwd.step_outputs;
   if (o.bidirectional) {
     DirectionResult bwd =
-        BuildDirection(b, o, flat, masks, zeros, true, rng, &layer);
+        BuildDirection(b, o, flat, masks, zeros, true, 1, rng, &layer);
     layer.final_h_reverse = bwd.final_state.h;
     layer.final_c_reverse = bwd.final_state.c;
     for (int64_t t = 0; t < o.steps; ++t) {

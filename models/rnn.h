@@ -87,6 +87,16 @@ struct RecurrentLayerOptions {
   std::string sequence_lengths;
   bool bidirectional = false;
   RecurrentMerge merge = RecurrentMerge::kConcat;  // bidirectional only
+  // Unidirectional only: run over t = T-1..0, as ONNX's direction
+  // "reverse" (nodes, weights and state inputs take the _reverse names).
+  bool reverse = false;
+  // Optional: "node" or "node:k" references to existing tensors to use as
+  // weight_ih, weight_hh, bias_ih and bias_hh (then the four _reverse ones
+  // when bidirectional), of the shapes above, instead of Parameters the
+  // builder draws: the ONNX importer passes its gate-reordered views of an
+  // ONNX node's initialisers, which stay trainable under their own names.
+  // Empty: the builder makes the Parameters, from `seed`.
+  std::vector<std::string> weights;
 };
 
 struct RecurrentLayer {
@@ -94,14 +104,16 @@ struct RecurrentLayer {
   // bidirectional layer, else H. Zero at padded steps.
   std::string output;
   std::vector<std::string> step_outputs;  // [B, F], t = 0..T-1
-  std::string final_h;                    // [B, H], forward direction
-  std::string final_c;                    // LSTM only: [B, H]; else empty
+  // [B, H], the forward direction's (a reverse layer's: after t = 0).
+  std::string final_h;
+  std::string final_c;  // LSTM only: [B, H]; else empty
   // Bidirectional only: the reverse direction's state after t = 0.
   std::string final_h_reverse, final_c_reverse;
   // The Input nodes made by InitialState::kInput: h0, then c0 for LSTM,
   // then h0_reverse (c0_reverse) when bidirectional.
   std::vector<std::string> state_inputs;
-  // weight_ih, weight_hh, bias_ih, bias_hh, then the four _reverse ones.
+  // weight_ih, weight_hh, bias_ih, bias_hh, then the four _reverse ones
+  // (RecurrentLayerOptions::weights when given).
   std::vector<std::string> parameters;
 };
 

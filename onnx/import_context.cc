@@ -1,6 +1,7 @@
 #include "onnx/import_context.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/tensor_proto.h"
@@ -38,7 +39,10 @@ absl::StatusOr<std::string> ImportContext::Ref(const std::string& onnx_name) {
   return v.ref;
 }
 
-std::string ImportContext::UniqueName(const std::string& base) {
+namespace {
+
+// `base` with the characters a node name may not hold replaced by '_'.
+std::string NodeName(const std::string& base) {
   std::string name;
   for (char c : base) {
     name +=
@@ -49,11 +53,42 @@ std::string ImportContext::UniqueName(const std::string& base) {
   if (name.empty() || !(absl::ascii_isalpha(name[0]) || name[0] == '_')) {
     name = "_" + name;
   }
+  return name;
+}
+
+}  // namespace
+
+bool ImportContext::Taken(const std::string& name, bool as_scope) const {
+  if (names_.count(name)) return true;
+  if (!as_scope) return false;
+  const std::string scope = name + "/";
+  auto it = names_.lower_bound(scope);
+  return it != names_.end() && absl::StartsWith(*it, scope);
+}
+
+std::string ImportContext::Unique(const std::string& base, bool as_scope) {
+  const std::string name = NodeName(base);
   std::string unique = name;
-  for (int k = 1; names_.count(unique); ++k)
+  for (int k = 1; Taken(unique, as_scope); ++k) {
     unique = absl::StrCat(name, "_", k);
+  }
   names_.insert(unique);
   return unique;
+}
+
+absl::Status ImportContext::EmitNodes(const Graph& nodes) {
+  for (const Node& node : nodes.node()) {
+    if (Taken(node.name(), false)) {
+      return absl::InternalError(
+          absl::StrCat("rill node name '", node.name(), "' is taken"));
+    }
+    names_.insert(node.name());
+    std::map<std::string, AttrValue> attrs(node.attr().begin(),
+                                           node.attr().end());
+    std::vector<std::string> inputs(node.input().begin(), node.input().end());
+    RETURN_IF_ERROR(EmitNode(node.name(), node.op(), inputs, attrs).status());
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ImportContext::Emit(
@@ -205,19 +240,29 @@ std::vector<int64_t> NodeTranslation::AttrInts(const std::string& name) const {
   return std::vector<int64_t>(a->ints().begin(), a->ints().end());
 }
 
+std::string NodeTranslation::BaseName() const {
+  return node_.name().empty() ? node_.output(0) : node_.name();
+}
+
 absl::StatusOr<std::string> NodeTranslation::Emit(
     const std::string& op, const std::vector<std::string>& inputs,
     const std::map<std::string, AttrValue>& attrs) {
-  std::string base = node_.name().empty() ? node_.output(0) : node_.name();
-  absl::StatusOr<std::string> r = ctx_->Emit(base, op, inputs, attrs);
+  absl::StatusOr<std::string> r = ctx_->Emit(BaseName(), op, inputs, attrs);
   if (!r.ok()) return Annotate(r.status(), Describe());
   return r;
 }
 
 absl::StatusOr<std::string> NodeTranslation::EmitConst(const Tensor& value) {
-  std::string base =
-      (node_.name().empty() ? node_.output(0) : node_.name()) + "/const";
-  return ctx_->EmitConst(base, value);
+  return ctx_->EmitConst(BaseName() + "/const", value);
+}
+
+std::string NodeTranslation::UniqueScope(const std::string& suffix) {
+  return ctx_->UniqueScope(absl::StrCat(BaseName(), "/", suffix));
+}
+
+absl::Status NodeTranslation::EmitNodes(const Graph& nodes) {
+  absl::Status s = ctx_->EmitNodes(nodes);
+  return s.ok() ? s : Annotate(s, Describe());
 }
 
 bool NodeTranslation::has_output(int k) const {

@@ -70,7 +70,17 @@ class ImportContext {
   DType dtype(const std::string& ref) const;
   const Shape& shape(const std::string& ref) const;
   // `base` made a valid rill node name not yet taken.
-  std::string UniqueName(const std::string& base);
+  std::string UniqueName(const std::string& base) {
+    return Unique(base, false);
+  }
+  // The same for a builder's prefix (models/): neither a taken name nor the
+  // start of one followed by '/'.
+  std::string UniqueScope(const std::string& base) {
+    return Unique(base, true);
+  }
+  // A builder's nodes (models/rnn.h), emitted in order under their own
+  // names (Emit's checks and shape inference); a taken name is an error.
+  absl::Status EmitNodes(const Graph& nodes);
   // Takes `name` (UniqueName of it) now, for a node emitted last under
   // exactly that name (EmitReserved): the graph outputs keep their names.
   std::string Reserve(const std::string& base) { return UniqueName(base); }
@@ -84,6 +94,8 @@ class ImportContext {
     std::vector<Shape> shapes;
   };
   const Info& InfoOf(const std::string& ref, int* k) const;
+  bool Taken(const std::string& name, bool as_scope) const;
+  std::string Unique(const std::string& base, bool as_scope);
   absl::StatusOr<std::string> EmitNode(
       const std::string& name, const std::string& op,
       const std::vector<std::string>& inputs,
@@ -131,6 +143,11 @@ class NodeTranslation {
       const std::string& op, const std::vector<std::string>& inputs,
       const std::map<std::string, AttrValue>& attrs = {});
   absl::StatusOr<std::string> EmitConst(const Tensor& value);
+  // A prefix for a builder's nodes, <this node's name>/<suffix>, made
+  // unique (ImportContext::UniqueScope).
+  std::string UniqueScope(const std::string& suffix);
+  // ImportContext::EmitNodes, its errors naming this node.
+  absl::Status EmitNodes(const Graph& nodes);
   // Defines ONNX output k (a no-op when the node leaves it empty).
   absl::Status SetOutput(int k, const std::string& ref);
   absl::Status SetOutputConstant(int k, Tensor value);
@@ -150,6 +167,7 @@ class NodeTranslation {
 
  private:
   std::string Describe() const;
+  std::string BaseName() const;  // Of the rill nodes this node emits.
   const ::onnx::NodeProto& node_;
   int64_t opset_;
   ImportContext* ctx_;

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <optional>
+#include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -294,6 +297,32 @@ absl::Status Transpose(NodeTranslation& n) {
   return n.SetOutput(0, y);
 }
 
+// The -1 entry of a Reshape target `shape` as the size of the input (of
+// dims `dims`) over the other entries', when that is known at import:
+// every run-time dim of the other entries is one of the input's own (a 0
+// copies it), and the input has no other. A bidirectional RNN export's
+// [T, B, 2, H] -> [0, 0, -1] with B symbolic is one.
+std::optional<int64_t> KnownFill(const SymbolicShape& dims,
+                                 const SymbolicShape& shape) {
+  int64_t in = 1, out = 1;
+  std::multiset<std::pair<std::string, int>> runtime;
+  for (const SymbolicDim& d : dims) {
+    in *= d.factor;
+    runtime.insert(d.dims.begin(), d.dims.end());
+  }
+  for (const SymbolicDim& e : shape) {
+    if (e.known() && e.factor == -1) continue;
+    out *= e.factor;
+    for (const auto& d : e.dims) {
+      auto it = runtime.find(d);
+      if (it == runtime.end()) return std::nullopt;
+      runtime.erase(it);
+    }
+  }
+  if (!runtime.empty() || out <= 0 || in % out != 0) return std::nullopt;
+  return in / out;
+}
+
 absl::Status Reshape(NodeTranslation& n) {
   ASSIGN_OR_RETURN(std::string x, n.in(0));
   ASSIGN_OR_RETURN(SymbolicShape shape, ShapeEntries(n, 1, "shape"));
@@ -311,6 +340,15 @@ absl::Status Reshape(NodeTranslation& n) {
     }
     unknowns += !shape[i].known() || shape[i].factor == -1;
     inferred += shape[i].known() && shape[i].factor == -1;
+  }
+  if (unknowns > 1 && inferred == 1) {
+    if (std::optional<int64_t> fill = KnownFill(dims, shape)) {
+      for (SymbolicDim& e : shape) {
+        if (e.known() && e.factor == -1) e.factor = *fill;
+      }
+      --unknowns;
+      inferred = 0;
+    }
   }
   std::string y;
   if (unknowns <= 1) {

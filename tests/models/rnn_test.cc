@@ -491,6 +491,85 @@ TEST(RecurrentStack, SumMergeIsTheSumOfTheConcatHalves) {
   }
 }
 
+// A layer given existing weights (RecurrentLayerOptions::weights) makes no
+// Parameters and computes what the layer owning them computes; a reverse
+// layer given a bidirectional layer's _reverse weights is its reverse half,
+// over a variable-length batch.
+TEST(RecurrentLayer, GivenWeightsAndReverseLayer) {
+  Graph g;
+  AddInput(&g, "x", {kT, -1, kI});
+  AddInput(&g, "lengths", {-1}, DType::kI64);
+  RecurrentLayerOptions o;
+  o.cell = RecurrentCell::kLstm;
+  o.prefix = "own";
+  o.steps = kT;
+  o.input_size = kI;
+  o.hidden_size = kH;
+  o.dtype = DType::kF64;
+  o.bidirectional = true;
+  o.sequence_lengths = "lengths";
+  o.seed = 5;
+  auto own = AddRecurrentLayer("x", o, &g);
+  ASSERT_TRUE(own.ok()) << own.status();
+  ASSERT_EQ(own->parameters.size(), 8u);
+  auto count_parameters = [&] {
+    int n = 0;
+    for (const Node& node : g.node()) n += node.op() == "Parameter";
+    return n;
+  };
+  o.prefix = "given";
+  o.weights = own->parameters;
+  auto given = AddRecurrentLayer("x", o, &g);
+  ASSERT_TRUE(given.ok()) << given.status();
+  EXPECT_EQ(given->parameters, own->parameters);
+  o.prefix = "reverse";
+  o.bidirectional = false;
+  o.reverse = true;
+  o.weights.assign(own->parameters.begin() + 4, own->parameters.end());
+  auto reverse = AddRecurrentLayer("x", o, &g);
+  ASSERT_TRUE(reverse.ok()) << reverse.status();
+  EXPECT_EQ(count_parameters(), 8);
+  auto valid = ValidateGraph({g, {}});
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  auto ex = Executor::Create(std::move(*valid), {Backend::kReference});
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  auto got = (*ex)->Run({{"x", Golden("lstm_bi_varlen", "x")},
+                         {"lengths", Lengths("lstm_bi_varlen")}},
+                        {own->output, given->output, reverse->output,
+                         own->final_h_reverse, reverse->final_h});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(MaxError((*got)[1], (*got)[0], "given"), 0);
+  EXPECT_EQ(MaxError((*got)[4], (*got)[3], "reverse final h"), 0);
+  const Tensor& both = (*got)[0];
+  const Tensor& rev = (*got)[2];
+  ASSERT_EQ(rev.shape(), Shape({kT, kB, kH}));
+  double nonzero = 0;
+  for (int64_t i = 0; i < rev.num_elements(); ++i) {
+    const int64_t row = i / kH, col = i % kH;
+    EXPECT_EQ(rev.ElementAsDouble(i),
+              both.ElementAsDouble(row * 2 * kH + kH + col))
+        << i;
+    nonzero = std::max(nonzero, std::abs(rev.ElementAsDouble(i)));
+  }
+  EXPECT_GT(nonzero, 0.01);
+  // Bad: a reverse bidirectional layer, a wrong count of weights.
+  o.prefix = "bad";
+  o.bidirectional = true;
+  auto bad = AddRecurrentLayer("x", o, &g);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad: reverse is for a "
+                                        "unidirectional layer"),
+            std::string::npos)
+      << bad.status();
+  o.reverse = false;
+  bad = AddRecurrentLayer("x", o, &g);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(
+                "bad: weights holds 4 references, expected 8"),
+            std::string::npos)
+      << bad.status();
+}
+
 TEST(RecurrentStack, DropoutBetweenLayersOnlyWhenAsked) {
   for (double rate : {0.0, 0.25}) {
     Graph g;

@@ -1,12 +1,15 @@
 // Models exported by PyTorch 1.13 (tests/onnx/make_torch_exports.py, which
 // also saved the inputs and PyTorch's outputs), imported and run by rill:
-// outputs within 1e-5 (f32). Then an imported model fine-tuned with
-// `rill grad` and `rill train`.
+// outputs within 1e-5 (f32), the LSTM, the bidirectional GRU and the
+// TransformerEncoder at every opset 13 to 17, the others at 14 and 17.
+// Then an imported model fine-tuned with `rill grad` and `rill train`.
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -81,26 +84,40 @@ TEST_P(TorchExportTest, MatchesPyTorch) {
   ExpectMatches(*exec, model, absl::StrCat(kData, model.name, "."));
 }
 
+std::string ExportName(
+    const ::testing::TestParamInfo<std::tuple<Export, int>>& info) {
+  return absl::StrCat(std::get<0>(info.param).name, "_opset",
+                      std::get<1>(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryOpset, TorchExportTest,
+    ::testing::Combine(
+        ::testing::Values(Export{"lstm", {"x"}, {"y", "h", "c"}},
+                          Export{"bigru", {"x"}, {"y", "h"}},
+                          Export{"encoder", {"src", "pad"}, {"out"}}),
+        ::testing::Range(13, 18)),
+    ExportName);
+
 INSTANTIATE_TEST_SUITE_P(
     Exports, TorchExportTest,
     ::testing::Combine(
         ::testing::Values(
-            Export{"lstm", {"x"}, {"y", "h", "c"}},
-            Export{"bigru", {"x"}, {"y", "h"}},
-            Export{"encoder", {"src", "pad"}, {"out"}},
             Export{"gelu", {"x"}, {"y"}},
             Export{"decoder", {"tgt", "memory", "memory_pad"}, {"out"}},
             Export{"bert",
                    {"input_ids", "token_type_ids", "attention_mask"},
                    {"sequence_output", "pooled_output"}}),
         ::testing::Values(14, 17)),
-    [](const auto& info) {
-      return absl::StrCat(std::get<0>(info.param).name, "_opset",
-                          std::get<1>(info.param));
-    });
+    ExportName);
 
 // Exports with dynamic_axes (batch and sequence): one imported graph run at
-// two batch sizes and sequence lengths, each against PyTorch.
+// two batch sizes and sequence lengths, each against PyTorch. The packed_*
+// models run pack_padded_sequence / pad_packed_sequence around a
+// bidirectional 2-layer LSTM, a bidirectional GRU with h0 fed and a ReLU
+// RNN, their lengths fed (sequence_lens): lengths [4, 2, 1] and [3, 2, 2]
+// (T 4) through one graph; the GRU's batch is dynamic: [4, 2, 1] and
+// [4, 4, 3, 2, 1].
 class DynamicExportTest
     : public ::testing::TestWithParam<std::tuple<Export, int>> {};
 
@@ -118,12 +135,31 @@ INSTANTIATE_TEST_SUITE_P(
     Exports, DynamicExportTest,
     ::testing::Combine(
         ::testing::Values(Export{"lstm_dynamic", {"x"}, {"y", "h", "c"}},
-                          Export{"encoder_dynamic", {"src", "pad"}, {"out"}}),
+                          Export{"encoder_dynamic", {"src", "pad"}, {"out"}},
+                          Export{"packed_lstm", {"x", "lens"}, {"y", "h", "c"}},
+                          Export{"packed_gru", {"x", "lens", "h0"}, {"y", "h"}},
+                          Export{"packed_rnn", {"x", "lens"}, {"y", "h"}}),
         ::testing::Values(14, 17)),
-    [](const auto& info) {
-      return absl::StrCat(std::get<0>(info.param).name, "_opset",
-                          std::get<1>(info.param));
-    });
+    ExportName);
+
+// The packed exports' layers are unrolled and masked (a PaddingMask per
+// direction and layer: 4, 2 and 1); whole sequences keep the fused layer.
+TEST(ImportedModelTest, PackedSequencesUnrollWholeOnesFuse) {
+  for (const auto& [model, masks] :
+       std::vector<std::pair<std::string, int>>{{"packed_lstm", 4},
+                                                {"packed_gru", 2},
+                                                {"packed_rnn", 1},
+                                                {"bigru", 0}}) {
+    SCOPED_TRACE(model);
+    absl::StatusOr<Graph> graph =
+        ImportOnnxFile(absl::StrCat(kData, model, "_opset17.onnx"));
+    ASSERT_TRUE(graph.ok()) << graph.status();
+    std::map<std::string, int> ops;
+    for (const Node& node : graph->node()) ++ops[node.op()];
+    EXPECT_EQ(ops["PaddingMask"], masks);
+    EXPECT_EQ(ops["RecurrentLayer"], masks ? 0 : 4);
+  }
+}
 
 // PyTorch's erf GELU (Div, Erf, Add, Mul, Mul) imports as one Gelu node
 // each; its outputs match above (TorchExportTest.MatchesPyTorch/gelu_*).
