@@ -42,10 +42,10 @@ struct TrainOptions {
   // optimizer, schedule, clip_global_norm, accumulation_steps, steps or
   // epochs, eval_every, checkpoint_every, keep_checkpoints, log_every,
   // precision, metric, keep_best, early_stopping_patience, init_from (its
-  // path taken as it is) and freeze (proto/train.proto says what each means;
-  // errors name them). The fields that name files (graph, model_spec, data),
-  // the validation split and `threads` are the config layer's, and ignored
-  // here.
+  // path taken as it is), freeze and, data-parallel, bucket_cap_mb
+  // (proto/train.proto says what each means; errors name them). The fields that
+  // name files (graph, model_spec, data), the validation split and `threads`
+  // are the config layer's, and ignored here.
   TrainConfig config;
   // Where checkpoints (ckpt-<step>.rckpt) and metrics.csv go; empty: no
   // files at all. A run that was not restored refuses a directory that
