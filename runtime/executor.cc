@@ -51,6 +51,10 @@ struct Executor::Plan {
   // Per input: its values' uses as indices (IndexUses), checked per feed.
   std::vector<std::vector<IndexUse>> input_index_uses;
   std::vector<Tensor> fetches;
+  // Per fetch, the kernel after which it is final (-1: before any); and
+  // (kernel, fetch) pairs in that order, for PreparedRun::Run(ready).
+  std::vector<int> fetch_final_kernel;
+  std::vector<std::pair<int, size_t>> fetches_by_kernel;
   std::shared_ptr<void> arena;
   PlanStats stats;
 };
@@ -450,6 +454,33 @@ std::vector<bool> Views(const ValidGraph& g, const std::vector<int>& schedule,
   return views;
 }
 
+// Per fetch, the kernel after which its value is final: the one kernel
+// that writes its buffer request. A view shares its base's request,
+// kernels write only their own outputs (none works in place), and a
+// fetched request lives to the end of the run, so no later kernel reuses
+// its bytes. A fetch without a request (a Const or Parameter), or whose
+// request no kernel writes (an Input), is final before the first (-1).
+std::vector<int> FetchFinalKernels(const ValidGraph& g,
+                                   const std::vector<int>& kernel_nodes,
+                                   const std::vector<TensorRef>& fetch_refs,
+                                   RequestIndex& request_of,
+                                   size_t num_requests) {
+  std::vector<int> writer(num_requests, -1);
+  for (size_t k = 0; k < kernel_nodes.size(); ++k) {
+    const int n = kernel_nodes[k];
+    for (size_t o = 0; o < g.info(n).dtypes.size(); ++o) {
+      const int r = request_of.at(n, static_cast<int>(o));
+      if (r >= 0) writer[r] = static_cast<int>(k);
+    }
+  }
+  std::vector<int> final_kernel;
+  for (const TensorRef& f : fetch_refs) {
+    const int r = request_of.at(f.node, f.output);
+    final_kernel.push_back(r < 0 ? -1 : writer[r]);
+  }
+  return final_kernel;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OpKernel>> Executor::CreateKernel(
@@ -622,6 +653,12 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     // if the plan is evicted.
     plan->fetches.push_back(t.SharingOwnership(plan->arena));
   }
+  plan->fetch_final_kernel = FetchFinalKernels(
+      g, plan->kernel_nodes, fetch_refs, request_of, requests.size());
+  for (size_t f = 0; f < fetch_refs.size(); ++f) {
+    plan->fetches_by_kernel.push_back({plan->fetch_final_kernel[f], f});
+  }
+  std::sort(plan->fetches_by_kernel.begin(), plan->fetches_by_kernel.end());
   return plan;
 }
 
@@ -682,11 +719,27 @@ int64_t FirstNonFinite(const Tensor& t) {
 
 }  // namespace
 
-absl::Status Executor::RunPlan(Plan& plan) {
+absl::Status Executor::RunPlan(Plan& plan, const FetchReady* ready) {
   // Plans only hold views of the parameters: their values are first read
   // here, so a checkpoint written over them before the first run spares
   // the drawing.
   DrawUndrawn();
+  // Reports the fetches final after kernel `k` (-1: before the first).
+  size_t next_ready = 0;
+  auto report = [&](int k) -> absl::Status {
+    const auto& order = plan.fetches_by_kernel;
+    if (ready == nullptr || next_ready == order.size() ||
+        order[next_ready].first != k) {
+      return absl::OkStatus();
+    }
+    if (options_.backend == Backend::kOneDnn) onednn_.stream.wait();
+    for (; next_ready < order.size() && order[next_ready].first == k;
+         ++next_ready) {
+      RETURN_IF_ERROR((*ready)(order[next_ready].second));
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(report(-1));
   for (size_t k = 0; k < plan.kernels.size(); ++k) {
     absl::Status s;
     const auto start = std::chrono::steady_clock::now();
@@ -703,22 +756,24 @@ absl::Status Executor::RunPlan(Plan& plan) {
       ++t.runs;
     }
     if (!s.ok()) return Annotate(s, graph_.Describe(plan.kernel_nodes[k]));
-    if (!options_.check_numerics) continue;
-    if (options_.backend == Backend::kOneDnn) onednn_.stream.wait();
-    for (size_t o = 0; o < plan.kernel_outputs[k].size(); ++o) {
-      const Tensor& t = plan.kernel_outputs[k][o];
-      int64_t bad = FirstNonFinite(t);
-      if (bad < 0) continue;
-      double v = t.ElementAsDouble(bad);
-      return absl::OutOfRangeError(absl::StrCat(
-          graph_.Describe(plan.kernel_nodes[k]), ": produced ",
-          std::isnan(v) ? "NaN"
-          : v > 0       ? "+Inf"
-                        : "-Inf",
-          " at ", ElementPosition(bad, t.shape()), " of its output ", o, ", ",
-          DTypeName(t.dtype()), t.shape().ToString(),
-          " (the first non-finite value in this run)"));
+    if (options_.check_numerics) {
+      if (options_.backend == Backend::kOneDnn) onednn_.stream.wait();
+      for (size_t o = 0; o < plan.kernel_outputs[k].size(); ++o) {
+        const Tensor& t = plan.kernel_outputs[k][o];
+        int64_t bad = FirstNonFinite(t);
+        if (bad < 0) continue;
+        double v = t.ElementAsDouble(bad);
+        return absl::OutOfRangeError(absl::StrCat(
+            graph_.Describe(plan.kernel_nodes[k]), ": produced ",
+            std::isnan(v) ? "NaN"
+            : v > 0       ? "+Inf"
+                          : "-Inf",
+            " at ", ElementPosition(bad, t.shape()), " of its output ", o, ", ",
+            DTypeName(t.dtype()), t.shape().ToString(),
+            " (the first non-finite value in this run)"));
+      }
     }
+    RETURN_IF_ERROR(report(static_cast<int>(k)));
   }
   if (options_.backend == Backend::kOneDnn) onednn_.stream.wait();
   last_stats_ = plan.stats;
@@ -752,9 +807,19 @@ absl::Status PreparedRun::Run() {
   return impl_->executor->RunPlan(*impl_->plan);
 }
 
+absl::Status PreparedRun::Run(const FetchReady& ready) {
+  return impl_->executor->RunPlan(*impl_->plan, &ready);
+}
+
 const std::vector<Tensor>& PreparedRun::outputs() const {
   return impl_->plan->fetches;
 }
+
+const std::vector<int>& PreparedRun::fetch_final_kernels() const {
+  return impl_->plan->fetch_final_kernel;
+}
+
+int PreparedRun::num_kernels() const { return impl_->plan->stats.num_kernels; }
 
 absl::StatusOr<PreparedRun> Executor::Prepare(
     const std::map<std::string, Tensor>& feeds,

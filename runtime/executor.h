@@ -95,6 +95,10 @@ struct PlanStats {
 
 class Executor;
 
+// Told a fetch's index (into outputs()) as soon as its value is final; an
+// error stops the run and is returned from it.
+using FetchReady = std::function<absl::Status(size_t fetch)>;
+
 // One compiled plan held for a loop that runs it many times (training):
 // write the inputs into input() in place, Run(), read outputs() in place.
 // Run() makes no heap allocation of its own (oneDNN, inside the library,
@@ -107,9 +111,20 @@ class PreparedRun {
   // need that input.
   Tensor* input(const std::string& name);
   absl::Status Run();
+  // Run, calling `ready` once for every fetch right after the kernel that
+  // writes its final value (fetch_final_kernels()), so that the caller can
+  // use it while later kernels run (data-parallel training sends a
+  // gradient while the backward pass goes on). `ready` may read the fetch
+  // but not write it before the run returns: later kernels may read it.
+  absl::Status Run(const FetchReady& ready);
   // The fetched tensors, in the order they were asked for; Run() rewrites
   // them.
   const std::vector<Tensor>& outputs() const;
+  // Per fetch: the index of the kernel after which its value is final, in
+  // run order, or -1 when no kernel writes it (a Parameter, Const or Input
+  // fetched as it is; Run(ready) reports those before the first kernel).
+  const std::vector<int>& fetch_final_kernels() const;
+  int num_kernels() const;
 
  private:
   friend class Executor;
@@ -212,7 +227,8 @@ class Executor {
   absl::StatusOr<std::shared_ptr<Plan>> PlanFor(
       const std::map<std::string, Tensor>& feeds,
       const std::vector<std::string>& fetches);
-  absl::Status RunPlan(Plan& plan);
+  // With `ready`, reports each fetch as soon as its value is final.
+  absl::Status RunPlan(Plan& plan, const FetchReady* ready = nullptr);
   absl::StatusOr<std::unique_ptr<OpKernel>> CreateKernel(const OpDef& op,
                                                          KernelArgs& args,
                                                          PlanStats* stats);

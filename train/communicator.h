@@ -22,6 +22,17 @@ class Communicator {
   // In place: every rank gets the element-wise sum over all ranks.
   virtual absl::Status AllreduceSum(float* values, int64_t n) = 0;
   virtual absl::Status AllreduceSum(double* values, int64_t n) = 0;
+  // The same without waiting: the sum lands in `values`, which must be left
+  // alone until WaitAll() returns. Started allreduces count as collectives
+  // in the order they were started; WaitAll() before any other collective.
+  virtual absl::Status StartAllreduceSum(float* values, int64_t n) = 0;
+  virtual absl::Status StartAllreduceSum(double* values, int64_t n) = 0;
+  // Lets the started allreduces advance, without waiting: Open MPI moves a
+  // non-blocking collective on only inside MPI calls, so a rank computing
+  // meanwhile calls this now and then.
+  virtual absl::Status Progress() = 0;
+  // Waits for every started allreduce to finish.
+  virtual absl::Status WaitAll() = 0;
   // Every rank gets `root`'s `bytes` bytes at `data`.
   virtual absl::Status Broadcast(void* data, int64_t bytes, int root) = 0;
   // Ends every rank of the job (after a rank's error, so that the others
@@ -40,6 +51,14 @@ class LocalCommunicator : public Communicator {
   absl::Status AllreduceSum(double*, int64_t) override {
     return absl::OkStatus();
   }
+  absl::Status StartAllreduceSum(float*, int64_t) override {
+    return absl::OkStatus();
+  }
+  absl::Status StartAllreduceSum(double*, int64_t) override {
+    return absl::OkStatus();
+  }
+  absl::Status Progress() override { return absl::OkStatus(); }
+  absl::Status WaitAll() override { return absl::OkStatus(); }
   absl::Status Broadcast(void*, int64_t, int) override {
     return absl::OkStatus();
   }

@@ -1,5 +1,6 @@
 #include "train/distributed.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -21,6 +22,11 @@ std::string DeterministicBytes(const google::protobuf::Message& message) {
   return bytes;
 }
 
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 }  // namespace
 
 RankShard::RankShard(int64_t global_batch, int rank, int size)
@@ -37,62 +43,112 @@ GradientAverager::GradientAverager(Communicator& communicator,
                                    int64_t bucket_bytes)
     : communicator_(communicator), bucket_bytes_(bucket_bytes) {}
 
-void GradientAverager::Plan(const std::vector<Tensor*>& grads) {
-  // Reverse order: backward produces the last parameters' gradients first,
-  // so these buckets are the first that could be sent while it runs. A
-  // bucket holds one dtype (one MPI datatype per allreduce).
-  int64_t largest = 0, bytes = 0;
-  for (size_t p = grads.size(); p-- > 0;) {
-    const int64_t size = grads[p]->byte_size();
-    if (buckets_.empty() || bytes + size > bucket_bytes_ ||
-        grads[buckets_.back().front()]->dtype() != grads[p]->dtype()) {
-      buckets_.emplace_back();
-      bytes = 0;
-    }
-    buckets_.back().push_back(p);
-    bytes += size;
-    largest = std::max(largest, bytes);
+absl::Status GradientAverager::Plan(const std::vector<Tensor*>& grads,
+                                    const std::vector<size_t>& ready_order) {
+  grads_ = grads;
+  std::vector<size_t> order = ready_order;
+  if (order.empty()) {
+    // Backward produces the last parameters' gradients first.
+    for (size_t p = grads.size(); p-- > 0;) order.push_back(p);
   }
-  buffer_.resize((largest + sizeof(double) - 1) / sizeof(double));
-}
-
-template <typename T>
-absl::Status GradientAverager::AverageBucket(
-    const std::vector<Tensor*>& grads, const std::vector<size_t>& bucket) {
-  T* const buffer = reinterpret_cast<T*>(buffer_.data());
-  T* at = buffer;
-  for (size_t p : bucket) {
-    const int64_t n = grads[p]->num_elements();
-    std::memcpy(at, grads[p]->data<T>(), n * sizeof(T));
-    at += n;
+  if (order.size() != grads.size()) {
+    return absl::InternalError(absl::StrCat("gradient averaging: an order of ",
+                                            order.size(), " for ", grads.size(),
+                                            " gradients"));
   }
-  RETURN_IF_ERROR(communicator_.AllreduceSum(buffer, at - buffer));
-  // Divided by N, as DDP does: the mean of the ranks' mean gradients.
-  const T* from = buffer;
-  for (size_t p : bucket) {
-    T* g = grads[p]->data<T>();
-    for (int64_t k = 0, e = grads[p]->num_elements(); k < e; ++k) {
-      g[k] = from[k] / communicator_.size();
-    }
-    from += grads[p]->num_elements();
-  }
-  return absl::OkStatus();
-}
-
-absl::Status GradientAverager::Average(const std::vector<Tensor*>& grads) {
-  if (buckets_.empty()) Plan(grads);
-  for (const std::vector<size_t>& bucket : buckets_) {
-    const DType dtype = grads[bucket.front()]->dtype();
-    if (dtype == DType::kF64) {
-      RETURN_IF_ERROR(AverageBucket<double>(grads, bucket));
-    } else if (dtype == DType::kF32) {
-      RETURN_IF_ERROR(AverageBucket<float>(grads, bucket));
-    } else {
+  buckets_.clear();
+  missing_.clear();
+  bucket_of_.assign(grads.size(), 0);
+  offset_of_.assign(grads.size(), 0);
+  std::vector<int64_t> elements;
+  int64_t bytes = 0;
+  for (size_t p : order) {
+    const DType dtype = grads[p]->dtype();
+    if (dtype != DType::kF32 && dtype != DType::kF64) {
       return absl::InvalidArgumentError(
           absl::StrCat("gradient averaging: a gradient of type ",
                        DTypeName(dtype), " (f32 or f64 only)"));
     }
+    const int64_t size = grads[p]->byte_size();
+    if (buckets_.empty() || bytes + size > bucket_bytes_ ||
+        grads[buckets_.back().front()]->dtype() != dtype) {
+      buckets_.emplace_back();
+      elements.push_back(0);
+      bytes = 0;
+    }
+    bucket_of_[p] = buckets_.size() - 1;
+    offset_of_[p] = elements.back();
+    buckets_.back().push_back(p);
+    elements.back() += grads[p]->num_elements();
+    bytes += size;
   }
+  buffers_.clear();
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    ASSIGN_OR_RETURN(Tensor buffer,
+                     Tensor::Allocate(grads[buckets_[b].front()]->dtype(),
+                                      Shape{elements[b]}));
+    buffers_.push_back(std::move(buffer));
+    missing_.push_back(buckets_[b].size());
+  }
+  packed_.assign(grads.size(), false);
+  next_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status GradientAverager::Ready(size_t p) {
+  if (!packed_[p]) {
+    const Tensor& g = *grads_[p];
+    Tensor& buffer = buffers_[bucket_of_[p]];
+    std::memcpy(static_cast<char*>(buffer.raw_data()) +
+                    offset_of_[p] * DTypeSize(buffer.dtype()),
+                g.raw_data(), g.byte_size());
+    packed_[p] = true;
+    --missing_[bucket_of_[p]];
+  }
+  if (next_ == buckets_.size() || missing_[next_] > 0) {
+    return next_ > 0 ? communicator_.Progress() : absl::OkStatus();
+  }
+  for (; next_ < buckets_.size() && missing_[next_] == 0; ++next_) {
+    Tensor& buffer = buffers_[next_];
+    RETURN_IF_ERROR(buffer.dtype() == DType::kF64
+                        ? communicator_.StartAllreduceSum(buffer.data<double>(),
+                                                          buffer.num_elements())
+                        : communicator_.StartAllreduceSum(
+                              buffer.data<float>(), buffer.num_elements()));
+    ++started_total_;
+  }
+  return absl::OkStatus();
+}
+
+// Divided by N, as DDP does: the mean of the ranks' mean gradients.
+template <typename T>
+void GradientAverager::Unpack(const std::vector<size_t>& bucket,
+                              const Tensor& buffer) {
+  const T* from = buffer.data<T>();
+  for (size_t p : bucket) {
+    T* g = grads_[p]->data<T>();
+    for (int64_t k = 0, e = grads_[p]->num_elements(); k < e; ++k) {
+      g[k] = from[k] / communicator_.size();
+    }
+    from += grads_[p]->num_elements();
+  }
+}
+
+absl::Status GradientAverager::Finish() {
+  for (size_t p = 0; p < grads_.size(); ++p) {
+    if (!packed_[p]) RETURN_IF_ERROR(Ready(p));
+  }
+  RETURN_IF_ERROR(communicator_.WaitAll());
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    if (buffers_[b].dtype() == DType::kF64) {
+      Unpack<double>(buckets_[b], buffers_[b]);
+    } else {
+      Unpack<float>(buckets_[b], buffers_[b]);
+    }
+    missing_[b] = buckets_[b].size();
+  }
+  packed_.assign(grads_.size(), false);
+  next_ = 0;
   return absl::OkStatus();
 }
 
@@ -133,25 +189,54 @@ absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Create(
       *communicator, StableHash(bytes.data(), bytes.size()),
       "config, graph or number of training examples",
       "every rank must be started with the same config, graph and data"));
+  const double cap_mb =
+      config.bucket_cap_mb() > 0 ? config.bucket_cap_mb() : kDefaultBucketCapMb;
   return std::unique_ptr<DataParallel>(
-      new DataParallel(*communicator, config.batch_size()));
+      new DataParallel(*communicator, config.batch_size(),
+                       static_cast<int64_t>(cap_mb * (1 << 20))));
 }
 
-absl::Status DataParallel::AverageStep(const std::vector<const Tensor*>& grads,
-                                       double* loss, bool stop) {
+absl::Status DataParallel::PlanBuckets(const std::vector<const Tensor*>& grads,
+                                       const std::vector<int>& final_kernel,
+                                       int num_kernels) {
   // The gradients are the plan's (or the accumulator's) own buffers,
   // rewritten every step: averaging them in place is safe.
-  grads_.resize(grads.size());
+  std::vector<Tensor*> writable;
+  std::vector<size_t> order;
   for (size_t p = 0; p < grads.size(); ++p) {
-    grads_[p] = const_cast<Tensor*>(grads[p]);
+    writable.push_back(const_cast<Tensor*>(grads[p]));
+    order.push_back(p);
+    final_before_end_.push_back(final_kernel[p] + 1 < num_kernels);
   }
+  // Ties (one kernel finishing several gradients) in reverse parameter
+  // order, DDP's.
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return final_kernel[a] != final_kernel[b]
+               ? final_kernel[a] < final_kernel[b]
+               : a > b;
+  });
+  return averager_.Plan(writable, order);
+}
+
+absl::Status DataParallel::GradientReady(size_t p) {
   const auto start = std::chrono::steady_clock::now();
-  RETURN_IF_ERROR(averager_.Average(grads_));
+  const int64_t started = averager_.buckets_started();
+  RETURN_IF_ERROR(averager_.Ready(p));
+  if (final_before_end_[p]) {
+    started_early_ += averager_.buckets_started() - started;
+  }
+  allreduce_seconds_ += SecondsSince(start);
+  return absl::OkStatus();
+}
+
+absl::Status DataParallel::FinishStep(double* loss, bool stop) {
+  const auto start = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(averager_.Finish());
   double scalars[2] = {*loss, stop ? 1.0 : 0.0};
   RETURN_IF_ERROR(communicator_.AllreduceSum(scalars, 2));
-  allreduce_seconds_ +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+  const double seconds = SecondsSince(start);
+  allreduce_seconds_ += seconds;
+  finish_seconds_ += seconds;
   *loss = scalars[0] / communicator_.size();
   stop_requested_ = scalars[1] > 0;
   return absl::OkStatus();

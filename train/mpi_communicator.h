@@ -24,12 +24,21 @@ class MpiCommunicator : public Communicator {
   int size() const override { return size_; }
   absl::Status AllreduceSum(float* values, int64_t n) override;
   absl::Status AllreduceSum(double* values, int64_t n) override;
+  // MPI_Iallreduce; Progress is MPI_Testall, WaitAll MPI_Waitall.
+  absl::Status StartAllreduceSum(float* values, int64_t n) override;
+  absl::Status StartAllreduceSum(double* values, int64_t n) override;
+  absl::Status Progress() override;
+  absl::Status WaitAll() override;
   absl::Status Broadcast(void* data, int64_t bytes, int root) override;
   void Abort(int exit_code) override;
 
  private:
-  MpiCommunicator(int rank, int size) : rank_(rank), size_(size) {}
+  // The started allreduces' MPI_Requests, defined beside the only
+  // #include of mpi.h.
+  struct Requests;
+  MpiCommunicator(int rank, int size);
   int rank_, size_;
+  std::unique_ptr<Requests> requests_;
 };
 
 }  // namespace rill

@@ -58,6 +58,11 @@ absl::Status CheckOptions(const TrainConfig& c) {
   if (!(c.clip_global_norm() >= 0)) {
     return FieldError("clip_global_norm", "must be >= 0");
   }
+  if (!(c.bucket_cap_mb() >= 0 && c.bucket_cap_mb() <= (1 << 20))) {
+    return FieldError("bucket_cap_mb",
+                      absl::StrCat(c.bucket_cap_mb(),
+                                   ": must be in [0, 1048576] (MiB; 0: 25)"));
+  }
   for (auto [name, value] :
        {std::pair{"accumulation_steps", c.accumulation_steps()},
         {"eval_every", c.eval_every()},
@@ -520,14 +525,39 @@ absl::Status Trainer::Compile() {
   for (const std::string& input : train_.inputs) {
     run_inputs_.push_back(run_->input(input));
   }
-  if (accumulation_ > 1) {
-    for (Tensor* p : params_) {
-      ASSIGN_OR_RETURN(Tensor sum, Tensor::Allocate(p->dtype(), p->shape()));
-      accumulated_.push_back(std::move(sum));
+  for (size_t p = 0; p < params_.size(); ++p) {
+    if (accumulation_ == 1) {
+      grads_.push_back(&run_->outputs()[p + 1]);
+      continue;
     }
+    ASSIGN_OR_RETURN(
+        Tensor sum, Tensor::Allocate(params_[p]->dtype(), params_[p]->shape()));
+    accumulated_.push_back(std::move(sum));
   }
-  grads_.resize(params_.size());
+  for (Tensor& sum : accumulated_) grads_.push_back(&sum);
+  if (parallel_ == nullptr) return absl::OkStatus();
+  const std::vector<int>& final_kernels = run_->fetch_final_kernels();
+  RETURN_IF_ERROR(parallel_->PlanBuckets(
+      grads_, std::vector<int>(final_kernels.begin() + 1, final_kernels.end()),
+      run_->num_kernels()));
+  // In a step's last backward pass, each gradient goes to its bucket as
+  // soon as it is final (after the accumulated sum takes it).
+  gradient_ready_ = [this](size_t fetch) -> absl::Status {
+    if (fetch == 0) return absl::OkStatus();  // The loss.
+    AccumulateGradient(fetch - 1, accumulation_ - 1);
+    return parallel_->GradientReady(fetch - 1);
+  };
   return absl::OkStatus();
+}
+
+void Trainer::AccumulateGradient(size_t p, int64_t micro_step) {
+  if (accumulation_ == 1) return;  // grads_ are the run's own outputs.
+  const Tensor& g = run_->outputs()[p + 1];
+  if (dtype_ == DType::kF64) {
+    Accumulate<double>(g, micro_step == 0, accumulation_, accumulated_[p]);
+  } else {
+    Accumulate<float>(g, micro_step == 0, accumulation_, accumulated_[p]);
+  }
 }
 
 absl::StatusOr<StepResult> Trainer::Step() {
@@ -540,27 +570,16 @@ absl::StatusOr<StepResult> Trainer::Step() {
       RETURN_IF_ERROR(
           train_.arrays[i].Gather(rows, LocalBatch(), *run_inputs_[i]));
     }
-    RETURN_IF_ERROR(run_->Run());
-    const std::vector<Tensor>& out = run_->outputs();
-    result.loss += out[0].ElementAsDouble(0) / accumulation_;
-    for (size_t p = 0; p < params_.size(); ++p) {
-      const Tensor& g = out[p + 1];
-      if (accumulation_ == 1) {
-        grads_[p] = &g;
-        continue;
-      }
-      if (dtype_ == DType::kF64) {
-        Accumulate<double>(g, a == 0, accumulation_, accumulated_[p]);
-      } else {
-        Accumulate<float>(g, a == 0, accumulation_, accumulated_[p]);
-      }
-      grads_[p] = &accumulated_[p];
-    }
+    // Data-parallel, the last backward pass sends gradients as it goes.
+    const bool overlap = parallel_ != nullptr && a + 1 == accumulation_;
+    RETURN_IF_ERROR(overlap ? run_->Run(gradient_ready_) : run_->Run());
+    result.loss += run_->outputs()[0].ElementAsDouble(0) / accumulation_;
+    if (overlap) continue;
+    for (size_t p = 0; p < params_.size(); ++p) AccumulateGradient(p, a);
   }
   if (parallel_ != nullptr) {
-    RETURN_IF_ERROR(parallel_->AverageStep(
-        grads_, &result.loss,
-        options_.stop != nullptr && options_.stop->load()));
+    RETURN_IF_ERROR(parallel_->FinishStep(
+        &result.loss, options_.stop != nullptr && options_.stop->load()));
   }
   double squares = 0;
   for (const Tensor* g : grads_) {
@@ -1207,8 +1226,13 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
   }
   summary.steps_run = step_ - first_step;
   if (parallel_ != nullptr && summary.steps_run > 0) {
-    Log(absl::StrFormat("data-parallel: %.3g s of %.3g s in gradient allreduce",
-                        parallel_->allreduce_seconds(), Seconds(start)));
+    Log(absl::StrFormat(
+        "data-parallel: %.3g s of %.3g s in gradient allreduce, %.3g s of it "
+        "after the backward passes; %d buckets, %d started before a backward "
+        "pass ended",
+        parallel_->allreduce_seconds(), Seconds(start),
+        parallel_->finish_seconds(), parallel_->averager().buckets().size(),
+        parallel_->buckets_started_early()));
   }
   // A resumed run that had nothing left to do keeps its checkpoint as is.
   if (metrics.has_value() && (summary.steps_run > 0 || !restored_)) {

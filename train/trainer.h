@@ -42,10 +42,10 @@ struct TrainOptions {
   // optimizer, schedule, clip_global_norm, accumulation_steps, steps or
   // epochs, eval_every, checkpoint_every, keep_checkpoints, log_every,
   // precision, metric, keep_best, early_stopping_patience, init_from (its
-  // path taken as it is) and freeze (proto/train.proto says what each means;
-  // errors name them). The fields that name files (graph, model_spec, data),
-  // the validation split and `threads` are the config layer's, and ignored
-  // here.
+  // path taken as it is), freeze and, data-parallel, bucket_cap_mb
+  // (proto/train.proto says what each means; errors name them). The fields that
+  // name files (graph, model_spec, data), the validation split and `threads`
+  // are the config layer's, and ignored here.
   TrainConfig config;
   // Where checkpoints (ckpt-<step>.rckpt) and metrics.csv go; empty: no
   // files at all. A run that was not restored refuses a directory that
@@ -166,6 +166,9 @@ class Trainer {
   int fused_recurrent_layers() const { return fused_recurrent_layers_; }
   // The trained graph's executor, for inference with the trained values.
   Executor& executor() { return *executor_; }
+  // Data-parallel training's state (buckets, allreduce time); null in one
+  // process.
+  const DataParallel* data_parallel() const { return parallel_.get(); }
 
  private:
   Trainer() = default;
@@ -183,6 +186,9 @@ class Trainer {
   // Loads TrainConfig.init_from and prints the summary of it and freeze.
   absl::Status LoadInitialParameters();
   absl::Status Compile();
+  // Adds gradient p of accumulation step `micro_step` to its sum (nothing
+  // without accumulation).
+  void AccumulateGradient(size_t p, int64_t micro_step);
   // Creates the output directory, refuses (or, with `overwrite`, clears) a
   // previous run's files there, and opens metrics.csv at the current step.
   absl::StatusOr<MetricsLog> PrepareOutDir();
@@ -227,7 +233,10 @@ class Trainer {
   std::unique_ptr<PreparedRun> run_;
   std::vector<Tensor*> run_inputs_;  // run_'s buffer for each data array.
   std::vector<Tensor> accumulated_;  // Gradient sums, with accumulation.
+  // What the optimizer takes: the sums, or run_'s gradient outputs.
   std::vector<const Tensor*> grads_;
+  // Data-parallel: run_'s report of each fetch as it becomes final.
+  FetchReady gradient_ready_;
   std::unique_ptr<ParameterOptimizer> optimizer_;
   std::unique_ptr<LearningRateSchedule> schedule_;
   std::unique_ptr<BatchOrder> order_;

@@ -91,6 +91,89 @@ TEST(PreparedRun, RunsInPlaceWithoutAllocating) {
   }
 }
 
+// r views h = tanh(x . w) (no kernel of its own); late = s * s * s * s
+// with s = sigmoid(x) runs after it; w (a Parameter) and x (an Input) are
+// fetched as they are.
+constexpr char kReadyGraph[] = R"(
+  node { name: "x" op: "Input"
+    attr { key: "dtype" value { type: DT_FLOAT } }
+    attr { key: "shape" value { shape { dim: -1 dim: 3 } } } }
+  node { name: "w" op: "Parameter"
+    attr { key: "value" value { tensor { dtype: DT_FLOAT dims: 3 dims: 2
+      float_val: [ 0.5, -1, 0.25, 2, -0.75, 1 ] } } } }
+  node { name: "xw" op: "MatMul" input: "x" input: "w" }
+  node { name: "h" op: "Tanh" input: "xw" }
+  node { name: "r" op: "Reshape" input: "h"
+    attr { key: "shape" value { list { i: -1 } } } }
+  node { name: "s" op: "Sigmoid" input: "x" }
+  node { name: "m" op: "Mul" input: "s" input: "s" }
+  node { name: "late" op: "Mul" input: "m" input: "m" }
+)";
+
+// Run(ready) reports every fetch once, right after the kernel that writes
+// its final value and before later kernels run: each value seen in the
+// callback is the one the run returns, and at r's report `late` does not
+// hold its value yet. The callback's error stops the run.
+TEST(PreparedRun, ReportsEachFetchOnceWhenItsValueIsFinal) {
+  const std::vector<std::string> fetches = {"r", "w", "late", "x"};
+  for (Backend backend : {Backend::kReference, Backend::kOneDnn}) {
+    SCOPED_TRACE(BackendName(backend));
+    auto loaded = ParseGraphText(kReadyGraph, "ready.pbtxt");
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    auto ex = Executor::Create(*ValidateGraph(*loaded), {backend});
+    ASSERT_TRUE(ex.ok()) << ex.status();
+    auto prepared = (*ex)->Prepare({{"x", Filled({4, 3}, -1)}}, fetches);
+    ASSERT_TRUE(prepared.ok()) << prepared.status();
+    EXPECT_EQ((*ex)->last_plan_stats().views, 0);  // Not run yet.
+    const std::vector<int>& final_kernel = prepared->fetch_final_kernels();
+    ASSERT_EQ(final_kernel.size(), 4u);
+    EXPECT_EQ(final_kernel[1], -1);  // Parameter and Input: no kernel
+    EXPECT_EQ(final_kernel[3], -1);  // writes them.
+    EXPECT_GE(final_kernel[0], 0);
+    EXPECT_EQ(final_kernel[2], prepared->num_kernels() - 1);
+    ASSERT_TRUE(prepared->Run().ok());
+    EXPECT_EQ((*ex)->last_plan_stats().views, 1);  // r.
+    const Tensor first_late = *prepared->outputs()[2].Clone();
+    // A new batch, so that every computed fetch changes.
+    Tensor& x = *prepared->input("x");
+    for (int64_t i = 0; i < x.num_elements(); ++i) {
+      x.data<float>()[i] = 0.3f * static_cast<float>(i) - 1.1f;
+    }
+    std::vector<size_t> reported;
+    std::vector<Tensor> seen(fetches.size());
+    Tensor late_at_r;
+    absl::Status s = prepared->Run([&](size_t f) {
+      reported.push_back(f);
+      seen[f] = *prepared->outputs()[f].Clone();
+      if (f == 0) late_at_r = *prepared->outputs()[2].Clone();
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(s.ok()) << s;
+    // In kernel order: w and x before any kernel, r, then late.
+    EXPECT_EQ(reported, (std::vector<size_t>{1, 3, 0, 2}));
+    EXPECT_FALSE(late_at_r.BitwiseEquals(prepared->outputs()[2]));
+    for (size_t f = 0; f < fetches.size(); ++f) {
+      EXPECT_TRUE(seen[f].BitwiseEquals(prepared->outputs()[f])) << f;
+    }
+    EXPECT_FALSE(seen[2].BitwiseEquals(first_late));
+    // The same values as a run without reports.
+    auto want = (*ex)->Run({{"x", x}}, fetches);
+    ASSERT_TRUE(want.ok()) << want.status();
+    for (size_t f = 0; f < fetches.size(); ++f) {
+      EXPECT_TRUE(seen[f].BitwiseEquals((*want)[f])) << f;
+    }
+    // An error from the callback ends the run there: late is not reported.
+    reported.clear();
+    s = prepared->Run([&](size_t f) {
+      reported.push_back(f);
+      return f == 0 ? absl::UnavailableError("the network is down")
+                    : absl::OkStatus();
+    });
+    EXPECT_EQ(s, absl::UnavailableError("the network is down"));
+    EXPECT_EQ(reported, (std::vector<size_t>{1, 3, 0}));
+  }
+}
+
 TEST(CheckNumerics, NamesTheFirstNodeThatProducedANan) {
   auto loaded = ParseGraphText(R"pb(
                                  node {

@@ -203,6 +203,10 @@ TEST(Trainer, BadConfigsNameTheField) {
        "int64"},
       {[](TrainConfig& c) { c.set_threads(50000); },
        "threads: 50000: must be in [0, 1024]"},
+      {[](TrainConfig& c) { c.set_bucket_cap_mb(-0.5); },
+       "bucket_cap_mb: -0.5: must be in [0, 1048576] (MiB; 0: 25)"},
+      {[](TrainConfig& c) { c.set_bucket_cap_mb(std::nan("")); },
+       "bucket_cap_mb: nan: must be in [0, 1048576]"},
       // Found by the train_config fuzz target: one Step() ran them all.
       {[](TrainConfig& c) { c.set_accumulation_steps(1000000000); },
        "accumulation_steps: 1000000000: more than the 28 batches in an epoch "
