@@ -87,17 +87,30 @@ std::string InputShapes(const ValidGraph& g, int n) {
 
 absl::StatusOr<Timing> Time(int warmup, int repeats,
                             const std::function<absl::Status()>& body) {
-  for (int i = 0; i < warmup; ++i) RETURN_IF_ERROR(body());
-  std::vector<double> ms;
-  for (int i = 0; i < repeats; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    RETURN_IF_ERROR(body());
-    ms.push_back(std::chrono::duration<double, std::milli>(
-                     std::chrono::steady_clock::now() - start)
-                     .count());
+  ASSIGN_OR_RETURN(std::vector<Timing> t, TimeInTurns(warmup, repeats, {body}));
+  return t[0];
+}
+
+absl::StatusOr<std::vector<Timing>> TimeInTurns(
+    int warmup, int repeats,
+    const std::vector<std::function<absl::Status()>>& bodies) {
+  std::vector<std::vector<double>> ms(bodies.size());
+  for (int round = -warmup; round < repeats; ++round) {
+    for (size_t k = 0; k < bodies.size(); ++k) {
+      auto start = std::chrono::steady_clock::now();
+      RETURN_IF_ERROR(bodies[k]());
+      if (round < 0) continue;
+      ms[k].push_back(std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - start)
+                          .count());
+    }
   }
-  std::sort(ms.begin(), ms.end());
-  return Timing{ms[ms.size() / 2], ms.front()};
+  std::vector<Timing> timings;
+  for (std::vector<double>& m : ms) {
+    std::sort(m.begin(), m.end());
+    timings.push_back({m[m.size() / 2], m.front()});
+  }
+  return timings;
 }
 
 void FillUniform(Tensor& t, uint32_t seed) {

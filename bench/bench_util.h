@@ -26,6 +26,14 @@ struct Timing {
 absl::StatusOr<Timing> Time(int warmup, int repeats,
                             const std::function<absl::Status()>& body);
 
+// Runs the bodies in turns, one run of each per round: `warmup` rounds
+// untimed, then `repeats` timed; each body's median and fastest, in order.
+// A change of load then hits every body alike, so the ratios between them
+// survive a noisy machine.
+absl::StatusOr<std::vector<Timing>> TimeInTurns(
+    int warmup, int repeats,
+    const std::vector<std::function<absl::Status()>>& bodies);
+
 // Fills an f32 tensor with uniform(-1, 1) values from `seed`.
 void FillUniform(Tensor& t, uint32_t seed);
 

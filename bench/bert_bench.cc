@@ -30,14 +30,22 @@
 // says so and times f32 only. --no_views copies Identity and Reshape
 // results as kernels (ExecutorOptions::views), as before views existed.
 //
+// The layer stack alone ("layers": the encoder step from the embeddings'
+// output, fed as an Input, so without the lookups and the word embeddings'
+// [V, H] gradient) is timed beside both. --unshared (with
+// --precision=bf16) also times the bf16 steps with every product
+// converting its own operands (ExecutorOptions::share_conversions false),
+// and with --profile profiles those instead.
+//
 // --profile runs the steps with ExecutorOptions::profile and prints where
 // their time goes: the kernels' times summed by op, then the costliest
 // kernels (each waits for the one before, so the sum is near the step).
 //
-// --serve reads lines "encoder K", "mlm K" or "matmul K" (with
-// --precision=bf16 also "encoder_bf16 K", "mlm_bf16 K" and "matmul_bf16
-// K") from stdin and answers each with one line: the word and K single-run
-// times in ms; the script interleaves these with PyTorch's steps.
+// --serve reads lines "encoder K", "mlm K", "layers K" or "matmul K"
+// (with --precision=bf16 also "encoder_bf16 K", "mlm_bf16 K",
+// "layers_bf16 K" and "matmul_bf16 K") from stdin and answers each with one
+// line: the word and K single-run times in ms; the script interleaves these
+// with PyTorch's steps.
 
 #include <algorithm>
 #include <cstdio>
@@ -203,18 +211,45 @@ absl::StatusOr<Step> EncoderStep(std::map<std::string, Tensor> feeds,
                  {"bert.embeddings.", "bert.encoder."}, feeds, options);
 }
 
+// `g` with node `name` replaced by an f32 Input [B, S, H] of that name,
+// fed uniform values drawn with `seed`.
+absl::Status ReplaceByInput(Graph& g, const std::string& name, uint32_t seed,
+                            std::map<std::string, Tensor>& feeds) {
+  bool found = false;
+  for (Node& node : *g.mutable_node()) {
+    if (node.name() != name) continue;
+    Graph input;
+    AddInputNode(&input, name, DType::kF32, {-1, kSeq, kHidden});
+    node = input.node(0);
+    found = true;
+  }
+  if (!found) {
+    return absl::NotFoundError(absl::StrCat("no node '", name, "' to feed"));
+  }
+  ASSIGN_OR_RETURN(feeds[name], Uniform(Shape{kBatch, kSeq, kHidden}, seed));
+  return absl::OkStatus();
+}
+
+// The layer stack alone (issue 19's "BERT-base layer stack"): the encoder
+// step without the embeddings, whose output becomes an Input, so without
+// their lookups and the word embeddings' [V, H] gradient.
+absl::StatusOr<Step> LayerStackStep(std::map<std::string, Tensor> feeds,
+                                    const ExecutorOptions& options) {
+  ASSIGN_OR_RETURN(Graph g, BuildBertGraph(BenchOptions()));
+  RETURN_IF_ERROR(ReplaceByInput(g, "bert.embeddings/LayerNorm", 9, feeds));
+  AddInputNode(&g, "r", DType::kF32, {-1, kSeq, kHidden});
+  AddNode(&g, "weighted", "Mul", {"sequence_output", "r"});
+  AddNode(&g, "bench_loss", "ReduceSum", {"weighted"});
+  ASSIGN_OR_RETURN(feeds["r"], Uniform(Shape{kBatch, kSeq, kHidden}, 7));
+  return Prepare(std::move(g), "bench_loss", {}, {"bert.encoder."}, feeds,
+                 options);
+}
+
 // The MLM head alone: sequence_output becomes an Input.
 absl::StatusOr<Step> MlmStep(std::map<std::string, Tensor> feeds,
                              const ExecutorOptions& options) {
   ASSIGN_OR_RETURN(Graph g, BuildBertGraph(BenchOptions()));
-  for (Node& node : *g.mutable_node()) {
-    if (node.name() != "sequence_output") continue;
-    Graph input;
-    AddInputNode(&input, "sequence_output", DType::kF32, {-1, kSeq, kHidden});
-    node = input.node(0);
-  }
-  ASSIGN_OR_RETURN(feeds["sequence_output"],
-                   Uniform(Shape{kBatch, kSeq, kHidden}, 8));
+  RETURN_IF_ERROR(ReplaceByInput(g, "sequence_output", 8, feeds));
   return Prepare(std::move(g), "mlm_loss", {"sequence_output"},
                  {"cls.", "bert.embeddings.word_embeddings"}, feeds, options);
 }
@@ -268,30 +303,20 @@ absl::Status Serve(const Steps& steps) {
 // warm-up runs each, the steps taking turns run by run.
 absl::StatusOr<std::vector<Timing>> Interleaved(const std::vector<Step*>& steps,
                                                 int repeats) {
-  std::vector<std::vector<double>> ms(steps.size());
-  for (int r = -2; r < repeats; ++r) {
-    for (size_t k = 0; k < steps.size(); ++k) {
-      ASSIGN_OR_RETURN(std::vector<double> one, Times(*steps[k], 1));
-      if (r >= 0) ms[k].push_back(one[0]);
-    }
-  }
-  std::vector<Timing> timings;
-  for (std::vector<double>& m : ms) {
-    std::sort(m.begin(), m.end());
-    timings.push_back({m[m.size() / 2], m[0]});
-  }
-  return timings;
+  std::vector<std::function<absl::Status()>> runs;
+  for (Step* step : steps) runs.push_back([step] { return step->run->Run(); });
+  return TimeInTurns(2, repeats, runs);
 }
 
 void PrintStep(const char* name, const Step& step, const Timing& t,
                double flops, double peak_gflops) {
   const double gflops = GFlops(flops, t.median_ms);
   std::printf(
-      "%-22s %10.2f  median; %d kernels (%d oneDNN, %d fused, %d on bf16), "
-      "%d views\n",
+      "%-22s %10.2f  median; %d kernels (%d oneDNN, %d fused, %d on bf16 "
+      "reading %d bf16 copies made by an earlier one), %d views\n",
       absl::StrCat(name, "_ms").c_str(), t.median_ms, step.stats.num_kernels,
       step.stats.onednn_kernels, step.stats.fused_chains,
-      step.stats.bf16_kernels, step.stats.views);
+      step.stats.bf16_kernels, step.stats.bf16_copies_reused, step.stats.views);
   std::printf("%-22s %10.3f  matmul GFLOP per step (fwd + 2x bwd)\n",
               absl::StrCat(name, "_gflop").c_str(), flops / 1e9);
   std::printf("%-22s %10.1f  GFLOP/s, %.1f%% of the matmul peak\n",
@@ -338,47 +363,82 @@ struct Flags {
   int steps = 10;
   bool breakdown = false, serve = false, profile = false, bf16 = false;
   bool views = true;
+  bool unshared = false;
 };
+
+// The steps of one precision: the encoder, the MLM head and the layer stack.
+struct Steps3 {
+  Step encoder, mlm, layers;
+};
+
+absl::StatusOr<Steps3> MakeSteps(const std::map<std::string, Tensor>& feeds,
+                                 const ExecutorOptions& options) {
+  Steps3 s;
+  ASSIGN_OR_RETURN(s.encoder, EncoderStep(feeds, options));
+  ASSIGN_OR_RETURN(s.mlm, MlmStep(feeds, options));
+  ASSIGN_OR_RETURN(s.layers, LayerStackStep(feeds, options));
+  return s;
+}
+
+void PrintSpeedup(const char* name, double f32_ms, double bf16_ms,
+                  bool target) {
+  const double speedup = f32_ms / bf16_ms;
+  std::printf("%-22s %10.2f  f32 ms / bf16 ms%s\n", name, speedup,
+              !target          ? ""
+              : speedup >= 1.6 ? " (target: at least 1.6: met)"
+                               : " (target: at least 1.6: NOT met)");
+}
 
 absl::Status Main(const Flags& flags) {
   ASSIGN_OR_RETURN(auto feeds, BenchInputs());
   ExecutorOptions options;
   options.profile = flags.profile && !flags.bf16;
   options.views = flags.views;
-  ASSIGN_OR_RETURN(Step encoder, EncoderStep(feeds, options));
-  ASSIGN_OR_RETURN(Step mlm, MlmStep(feeds, options));
-  Steps steps = {{"encoder", &encoder}, {"mlm", &mlm}};
-  Step encoder16, mlm16;
+  ASSIGN_OR_RETURN(Steps3 f32, MakeSteps(feeds, options));
+  Steps steps = {
+      {"encoder", &f32.encoder}, {"mlm", &f32.mlm}, {"layers", &f32.layers}};
+  Steps3 bf16, unshared;
   std::string no_bf16;
   if (flags.bf16) {
     options.profile = flags.profile;
     options.precision = Precision::kBf16;
-    ASSIGN_OR_RETURN(encoder16, EncoderStep(feeds, options));
-    no_bf16 = encoder16.executor->precision_note();
+    ASSIGN_OR_RETURN(bf16, MakeSteps(feeds, options));
+    no_bf16 = bf16.encoder.executor->precision_note();
     if (no_bf16.empty()) {
-      ASSIGN_OR_RETURN(mlm16, MlmStep(feeds, options));
-      steps["encoder_bf16"] = &encoder16;
-      steps["mlm_bf16"] = &mlm16;
+      steps["encoder_bf16"] = &bf16.encoder;
+      steps["mlm_bf16"] = &bf16.mlm;
+      steps["layers_bf16"] = &bf16.layers;
+      if (flags.unshared) {
+        options.share_conversions = false;
+        ASSIGN_OR_RETURN(unshared, MakeSteps(feeds, options));
+      }
     } else {
       std::fprintf(stderr, "bert_bench: %s\n", no_bf16.c_str());
     }
   }
   if (flags.serve) return Serve(steps);
+  const bool on_bf16 = steps.count("encoder_bf16") > 0;
   if (flags.profile) {
-    const bool on_bf16 = steps.count("encoder_bf16") > 0;
-    RETURN_IF_ERROR(PrintProfile(on_bf16 ? "encoder_bf16" : "encoder",
-                                 on_bf16 ? encoder16 : encoder, flags.steps));
-    return PrintProfile(on_bf16 ? "mlm_bf16" : "mlm", on_bf16 ? mlm16 : mlm,
+    Steps3& p = on_bf16 ? (flags.unshared ? unshared : bf16) : f32;
+    const std::string suffix =
+        on_bf16 ? (flags.unshared ? "_bf16_unshared" : "_bf16") : "";
+    RETURN_IF_ERROR(PrintProfile(absl::StrCat("encoder", suffix).c_str(),
+                                 p.encoder, flags.steps));
+    RETURN_IF_ERROR(PrintProfile(absl::StrCat("layers", suffix).c_str(),
+                                 p.layers, flags.steps));
+    return PrintProfile(absl::StrCat("mlm", suffix).c_str(), p.mlm,
                         flags.steps);
   }
   ASSIGN_OR_RETURN(Timing mm,
                    TimeOneDnnMatMul(kMatMulDim, 10, Precision::kF32));
   const double peak =
       GFlops(2.0 * kMatMulDim * kMatMulDim * kMatMulDim, mm.median_ms);
-  std::vector<Step*> timed = {&encoder, &mlm};
-  if (steps.count("encoder_bf16") > 0) {
-    timed.push_back(&encoder16);
-    timed.push_back(&mlm16);
+  std::vector<Step*> timed = {&f32.encoder, &f32.mlm, &f32.layers};
+  if (on_bf16) {
+    timed.insert(timed.end(), {&bf16.encoder, &bf16.mlm, &bf16.layers});
+    if (flags.unshared) {
+      timed.insert(timed.end(), {&unshared.encoder, &unshared.layers});
+    }
   }
   ASSIGN_OR_RETURN(std::vector<Timing> t, Interleaved(timed, flags.steps));
   std::printf(
@@ -390,9 +450,11 @@ absl::Status Main(const Flags& flags) {
       CurrentThreads(), flags.steps);
   std::printf("%-22s %10.1f  GFLOP/s, direct oneDNN %lld^3 f32 matmul\n",
               "matmul_gflops", peak, static_cast<long long>(kMatMulDim));
-  PrintStep("encoder", encoder, t[0], 3 * EncoderForwardFlops(), peak);
-  PrintStep("mlm", mlm, t[1], 3 * MlmForwardFlops(), peak);
-  if (t.size() == 4) {
+  const double encoder_flops = 3 * EncoderForwardFlops();
+  PrintStep("encoder", f32.encoder, t[0], encoder_flops, peak);
+  PrintStep("mlm", f32.mlm, t[1], 3 * MlmForwardFlops(), peak);
+  PrintStep("layers", f32.layers, t[2], encoder_flops, peak);
+  if (on_bf16) {
     ASSIGN_OR_RETURN(Timing mm16,
                      TimeOneDnnMatMul(kMatMulDim, 10, Precision::kBf16));
     std::printf(
@@ -400,21 +462,29 @@ absl::Status Main(const Flags& flags) {
         "matmul_bf16_gflops",
         GFlops(2.0 * kMatMulDim * kMatMulDim * kMatMulDim, mm16.median_ms),
         static_cast<long long>(kMatMulDim));
-    PrintStep("encoder_bf16", encoder16, t[2], 3 * EncoderForwardFlops(), peak);
-    PrintStep("mlm_bf16", mlm16, t[3], 3 * MlmForwardFlops(), peak);
-    const double speedup = t[0].median_ms / t[2].median_ms;
-    std::printf(
-        "%-22s %10.2f  encoder_ms / encoder_bf16_ms (target: at least 1.6: "
-        "%s)\n",
-        "encoder_bf16_speedup", speedup, speedup >= 1.6 ? "met" : "NOT met");
-    std::printf("%-22s %10.2f  mlm_ms / mlm_bf16_ms\n", "mlm_bf16_speedup",
-                t[1].median_ms / t[3].median_ms);
+    PrintStep("encoder_bf16", bf16.encoder, t[3], encoder_flops, peak);
+    PrintStep("mlm_bf16", bf16.mlm, t[4], 3 * MlmForwardFlops(), peak);
+    PrintStep("layers_bf16", bf16.layers, t[5], encoder_flops, peak);
+    PrintSpeedup("encoder_bf16_speedup", t[0].median_ms, t[3].median_ms, true);
+    PrintSpeedup("mlm_bf16_speedup", t[1].median_ms, t[4].median_ms, false);
+    PrintSpeedup("layers_bf16_speedup", t[2].median_ms, t[5].median_ms, true);
+    if (flags.unshared) {
+      // Each product converting its own operands, as before sharing.
+      PrintStep("encoder_bf16_unshared", unshared.encoder, t[6], encoder_flops,
+                peak);
+      PrintStep("layers_bf16_unshared", unshared.layers, t[7], encoder_flops,
+                peak);
+      PrintSpeedup("encoder_unshared_speedup", t[0].median_ms, t[6].median_ms,
+                   true);
+      PrintSpeedup("layers_unshared_speedup", t[2].median_ms, t[7].median_ms,
+                   true);
+    }
   } else if (flags.bf16) {
     std::printf("%-22s %10s  %s\n", "encoder_bf16_ms", "-", no_bf16.c_str());
   }
   if (flags.breakdown) {
     RETURN_IF_ERROR(
-        PrintBreakdown(encoder.graph, encoder.fetches, t[0].median_ms));
+        PrintBreakdown(f32.encoder.graph, f32.encoder.fetches, t[0].median_ms));
   }
   return absl::OkStatus();
 }
@@ -438,6 +508,8 @@ int main(int argc, char** argv) {
       flags.breakdown = true;
     } else if (arg == "--serve") {
       flags.serve = true;
+    } else if (arg == "--unshared") {
+      flags.unshared = true;
     } else if (arg == "--profile") {
       flags.profile = true;
     } else if (arg == "--no_views") {
@@ -445,9 +517,10 @@ int main(int argc, char** argv) {
     } else if (precision == "bf16" || precision == "f32") {
       flags.bf16 = precision == "bf16";
     } else {
-      std::fprintf(stderr,
-                   "usage: bert_bench [--steps=N] [--breakdown] [--profile] "
-                   "[--precision=f32|bf16] [--no_views] [--serve]\n");
+      std::fprintf(
+          stderr,
+          "usage: bert_bench [--steps=N] [--breakdown] [--profile] "
+          "[--precision=f32|bf16 [--unshared]] [--no_views] [--serve]\n");
       return 2;
     }
   }

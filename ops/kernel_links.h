@@ -16,6 +16,7 @@
 #include <typeindex>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace rill {
 
@@ -39,6 +40,25 @@ class KernelLinks {
   void CountBound() { ++bound_; }
   int bound() const { return bound_; }
 
+  // What each input of the kernel being created holds, named by the
+  // executor before it creates the kernel: inputs of two kernels of the
+  // plan with one name hold the same bytes in the same order whenever
+  // either runs (a view and its base share the base's name). So a kernel
+  // may read what an earlier kernel derived from that input on the same
+  // run (a bf16 copy) rather than derive it again. Empty names: nothing to
+  // share.
+  void set_input_values(std::vector<std::string> names) {
+    input_values_ = std::move(names);
+  }
+  const std::string& input_value(size_t k) const {
+    static const std::string* const kNone = new std::string;
+    return k < input_values_.size() ? input_values_[k] : *kNone;
+  }
+  // A kernel that reads what an earlier one derived says so: PlanStats
+  // counts them.
+  void CountReused() { ++reused_; }
+  int reused() const { return reused_; }
+
  private:
   struct Offered {
     std::type_index type;
@@ -46,6 +66,8 @@ class KernelLinks {
   };
   std::unordered_map<std::string, Offered> offered_;
   int bound_ = 0;
+  int reused_ = 0;
+  std::vector<std::string> input_values_;
 };
 
 }  // namespace rill

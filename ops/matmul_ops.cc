@@ -3,6 +3,7 @@
 #include "ops/matmul_ops.h"
 
 #include "ops/gradient.h"
+#include "ops/kernel_links.h"
 #include "ops/kernel_util.h"
 #include "ops/registry.h"
 #include "ops/shape_fns.h"
@@ -128,6 +129,30 @@ dnnl::memory::desc MatrixDesc(
   return dnnl::memory::desc(dims, type, strides);
 }
 
+// The bf16 copy of one f32 tensor, element for element in its order, that
+// the bf16 products of a plan read. The first kernel to read the tensor
+// offers it (KernelLinks) and fills it on each of its runs; the later
+// kernels that read the same tensor (KernelLinks::input_value) read it in
+// place, in their own layout, so each tensor is rounded once per run. The
+// f32 values can change between runs (parameters, after each optimizer
+// step), never within one, so a copy made on the same run is never stale.
+struct Bf16Copy {
+  dnnl::memory buffer;  // bf16 [elements]; owns the memory.
+};
+
+// A matmul kernel that holds the bf16 copies it reads, which earlier
+// kernels of its plan may fill.
+class MatMulKernel : public PrimitiveKernel {
+ public:
+  using PrimitiveKernel::PrimitiveKernel;
+  void Hold(std::shared_ptr<Bf16Copy> copy) {
+    held_.push_back(std::move(copy));
+  }
+
+ private:
+  std::vector<std::shared_ptr<Bf16Copy>> held_;
+};
+
 // The matmul primitive over a {a, b[, bias]} -> y kernel, with optional
 // post-ops, which `variant` names for the primitive cache.
 std::unique_ptr<OpKernel> MatMulPrimitive(const KernelArgs& a,
@@ -142,10 +167,9 @@ std::unique_ptr<OpKernel> MatMulPrimitive(const KernelArgs& a,
   Shape out_batch(
       std::vector<int64_t>(out.dims().begin(), out.dims().end() - 2));
   int rank = out.rank();
-  // With bf16 precision the operands are rounded into bf16 copies of the
-  // same layout, and the product accumulates and lands in f32, as PyTorch's
-  // CPU autocast runs it. The copies are remade on every run: parameters
-  // change between steps.
+  // With bf16 precision the operands are read from bf16 copies of the same
+  // layout (Bf16Copy), and the product accumulates and lands in f32, as
+  // PyTorch's CPU autocast runs it.
   const bool bf16 = a.precision == Precision::kBf16;
   const auto operand_type =
       bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
@@ -160,48 +184,62 @@ std::unique_ptr<OpKernel> MatMulPrimitive(const KernelArgs& a,
     attr.set_post_ops(post_ops);
     return attr;
   };
-  // Operand k as the matmul reads it: the tensor itself, or its bf16 copy
-  // with the reorder that fills it.
+  // The reorders this kernel runs first, filling the copies it made.
   std::vector<std::pair<dnnl::primitive, DnnlArgs>> conversions;
-  auto operand = [&](int k, const dnnl::memory::desc& desc, bool transposed,
-                     int64_t rows, int64_t cols, const Shape& batch) {
+  std::vector<std::shared_ptr<Bf16Copy>> copies;
+  // Operand k as the matmul reads it: the tensor itself, or its bf16 copy,
+  // an earlier kernel's or one made here.
+  auto operand = [&](int k, const dnnl::memory::desc& desc) {
     if (!bf16) return MemoryFor(a, a.inputs[k], desc);
-    dnnl::memory f32 = MemoryFor(
-        a, a.inputs[k], MatrixDesc(batch, rank, rows, cols, transposed));
-    dnnl::memory copy(desc, eng);
-    dnnl::primitive reorder = CachedPrimitive(
-        a, [&] { return dnnl::reorder(f32, copy); },
-        absl::StrCat(key, "operand", k));
-    conversions.push_back(
-        {reorder, {{DNNL_ARG_FROM, f32}, {DNNL_ARG_TO, copy}}});
-    return copy;
+    const std::string& value =
+        a.links != nullptr ? a.links->input_value(k) : std::string();
+    const std::string offer = absl::StrCat("bf16 copy of ", value);
+    std::shared_ptr<Bf16Copy> copy;
+    if (!value.empty()) copy = a.links->Find<Bf16Copy>(offer);
+    if (copy != nullptr) {
+      a.links->CountReused();
+    } else {
+      const std::vector<int64_t> flat = {a.inputs[k].num_elements()};
+      dnnl::memory f32 = MemoryFor(a, a.inputs[k], PlainDesc(flat));
+      copy = std::make_shared<Bf16Copy>();
+      copy->buffer =
+          dnnl::memory(PlainDesc(flat, dnnl::memory::data_type::bf16), eng);
+      dnnl::primitive reorder = CachedPrimitive(
+          a, [&] { return dnnl::reorder(f32, copy->buffer); },
+          absl::StrCat(key, "operand", k));
+      conversions.push_back(
+          {reorder, {{DNNL_ARG_FROM, f32}, {DNNL_ARG_TO, copy->buffer}}});
+      if (!value.empty()) a.links->Offer(offer, copy);
+    }
+    copies.push_back(copy);
+    return dnnl::memory(desc, eng, copy->buffer.get_data_handle());
   };
-  DnnlArgs args{{DNNL_ARG_SRC, operand(0, src, ta, d.m, d.k, d.a_batch)},
-                {DNNL_ARG_WEIGHTS, operand(1, wei, tb, d.k, d.n, d.b_batch)},
+  DnnlArgs args{{DNNL_ARG_SRC, operand(0, src)},
+                {DNNL_ARG_WEIGHTS, operand(1, wei)},
                 {DNNL_ARG_DST, MemoryFor(a, a.outputs[0], dst)}};
-  std::unique_ptr<PrimitiveKernel> kernel;
+  dnnl::primitive p;
   if (bias == nullptr) {
-    dnnl::primitive p = CachedPrimitive(
+    p = CachedPrimitive(
         a,
         [&] {
           return dnnl::matmul({{src, wei, dst}, attr(), eng});
         },
         key);
-    kernel = std::make_unique<PrimitiveKernel>(a, p, args);
   } else {
     auto bias_md = PlainDesc(PaddedDims(bias->shape(), rank));
     args.push_back({DNNL_ARG_BIAS, MemoryFor(a, *bias, bias_md)});
-    dnnl::primitive p = CachedPrimitive(
+    p = CachedPrimitive(
         a,
         [&] {
           return dnnl::matmul({{src, wei, bias_md, dst}, attr(), eng});
         },
         key);
-    kernel = std::make_unique<PrimitiveKernel>(a, p, args);
   }
+  auto kernel = std::make_unique<MatMulKernel>(a, p, args);
   for (auto& [reorder, reorder_args] : conversions) {
     kernel->RunFirst(std::move(reorder), std::move(reorder_args));
   }
+  for (auto& copy : copies) kernel->Hold(std::move(copy));
   return kernel;
 }
 

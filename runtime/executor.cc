@@ -481,6 +481,17 @@ std::vector<int> FetchFinalKernels(const ValidGraph& g,
   return final_kernel;
 }
 
+// The name under which kernels share what they derive from tensor `ref`
+// (KernelLinks::set_input_values): the tensor's own, or for the result of
+// an op whose output is its input's bytes (a view, or its copy where views
+// are off) its input's.
+std::string ValueName(const ValidGraph& g, TensorRef ref) {
+  while (ref.output == 0 && g.info(ref.node).op->output_views_input()) {
+    ref = g.info(ref.node).inputs[0];
+  }
+  return absl::StrCat(ref.node, ":", ref.output);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OpKernel>> Executor::CreateKernel(
@@ -595,15 +606,19 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
     args.links = &links;
     args.training = &options_.training;
     if (info.op->draws_random_numbers()) args.random_draws = &random_draws_[n];
-    for (const TensorRef& in : g.info(attrs_node).inputs) {
+    std::vector<TensorRef> input_refs = g.info(attrs_node).inputs;
+    if (chain != chain_ending_at.end()) {
+      input_refs.push_back(chain->second.bias);
+    }
+    std::vector<std::string> input_values;
+    for (const TensorRef& in : input_refs) {
       ASSIGN_OR_RETURN(Tensor t, tensor_of(in.node, in.output));
       args.inputs.push_back(std::move(t));
+      if (options_.share_conversions) {
+        input_values.push_back(ValueName(g, in));
+      }
     }
-    if (chain != chain_ending_at.end()) {
-      const TensorRef& bias = chain->second.bias;
-      ASSIGN_OR_RETURN(Tensor t, tensor_of(bias.node, bias.output));
-      args.inputs.push_back(std::move(t));
-    }
+    links.set_input_values(std::move(input_values));
     for (size_t o = 0; o < info.dtypes.size(); ++o) {
       ASSIGN_OR_RETURN(Tensor t, tensor_of(n, static_cast<int>(o)));
       args.outputs.push_back(std::move(t));
@@ -647,6 +662,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
   }
   plan->stats.num_kernels = static_cast<int>(plan->kernels.size());
   plan->stats.shared_recurrent_forwards = links.bound();
+  plan->stats.bf16_copies_reused = links.reused();
   for (const TensorRef& f : fetch_refs) {
     ASSIGN_OR_RETURN(Tensor t, tensor_of(f.node, f.output));
     // RunNoCopy hands these out: they keep the arena (or value) alive even

@@ -58,6 +58,14 @@ struct ExecutorOptions {
   // (PlanStats::views); false copies them as kernels, to check that views
   // change no result.
   bool views = true;
+  // Kernels of a plan that read one tensor share what they derive from it
+  // on each run (KernelLinks::set_input_values): under bf16, its bf16 copy
+  // is made once per run, by the first product that reads it, and the
+  // others read that copy (a weight in the forward product and in
+  // dX = dY W^T; an activation in its product and in the weight's
+  // gradient). false gives every kernel its own copy, to check that
+  // sharing changes no result.
+  bool share_conversions = true;
 };
 
 // Sets `options`' precision from its name: "f32"; "bf16" (MatMuls under
@@ -87,7 +95,10 @@ struct PlanStats {
   // RecurrentLayerGrad kernels that take their forward_training run from
   // their RecurrentLayer's kernel instead of recomputing it.
   int shared_recurrent_forwards = 0;
-  int bf16_kernels = 0;            // Kernels whose matrix products run on bf16.
+  int bf16_kernels = 0;  // Kernels whose matrix products run on bf16.
+  // Operands of those kernels read from the bf16 copy an earlier kernel
+  // made on the same run (ExecutorOptions::share_conversions).
+  int bf16_copies_reused = 0;
   int64_t planned_peak_bytes = 0;  // Activation arena, with buffer reuse.
   int64_t unshared_bytes = 0;      // What the same buffers take without reuse.
   int64_t value_bytes = 0;         // Constants and parameters.

@@ -115,6 +115,7 @@ struct Fetched {
   std::vector<std::string> names;  // Golden stems, fetch by fetch.
   std::vector<Tensor> values;
   int bf16_kernels = 0;
+  int bf16_copies_reused = 0;
   int views = 0;
 };
 
@@ -133,10 +134,11 @@ GoldenModel Pretraining(DType dtype) {
 }
 
 // The five outputs and every Parameter's gradient (the model's, when
-// given).
+// given), of the last of `steps` runs; between runs each Parameter takes
+// a plain gradient step, p -= 0.5 g, as an optimizer would.
 Fetched RunWithGradients(Graph graph, DType dtype,
                          const ExecutorOptions& options, const std::string& act,
-                         GoldenModel model = {}) {
+                         GoldenModel model = {}, int steps = 1) {
   if (model.outputs.empty()) model = Pretraining(dtype);
   Fetched run;
   auto valid = ValidateGraph({graph, {}});
@@ -160,10 +162,24 @@ Fetched RunWithGradients(Graph graph, DType dtype,
   auto ex = Executor::Create(std::move(grad->graph), options);
   EXPECT_TRUE(ex.ok()) << ex.status();
   if (!ex.ok()) return run;
-  auto got = (*ex)->Run(model.feeds, fetches);
-  EXPECT_TRUE(got.ok()) << got.status();
-  if (got.ok()) run.values = *got;
+  for (int step = 0; step < steps; ++step) {
+    auto got = (*ex)->Run(model.feeds, fetches);
+    EXPECT_TRUE(got.ok()) << got.status();
+    if (!got.ok()) return run;
+    run.values = *got;
+    if (step + 1 == steps) break;
+    for (size_t k = 0; k < grad->wrt.size(); ++k) {
+      Tensor* p = (*ex)->mutable_value(grad->wrt[k]);
+      EXPECT_NE(p, nullptr) << grad->wrt[k];
+      if (p == nullptr) return run;
+      const Tensor& g = run.values[model.outputs.size() + k];
+      for (int64_t i = 0; i < p->num_elements(); ++i) {
+        p->data<float>()[i] -= 0.5f * g.data<float>()[i];
+      }
+    }
+  }
   run.bf16_kernels = (*ex)->last_plan_stats().bf16_kernels;
+  run.bf16_copies_reused = (*ex)->last_plan_stats().bf16_copies_reused;
   run.views = (*ex)->last_plan_stats().views;
   return run;
 }
@@ -270,6 +286,41 @@ TEST_P(BertGoldens, Bf16StepMatchesF32Step) {
       "%s bf16 step against f32: %d of %d gradients within 1e-2 normwise, "
       "worst %.3g\n",
       act.c_str(), within_1e2, gradients, worst);
+}
+
+// Each tensor's bf16 copy, made once per run by the first product that
+// reads it and read by the later ones (ExecutorOptions::share_conversions),
+// is never stale: over two steps with the parameters changed between them,
+// every output and gradient of the second step equals, bit for bit, that
+// of a run where every product rounds its own operands.
+TEST_P(BertGoldens, SharedBf16CopiesChangeNoBitOverTwoSteps) {
+  if (!CpuRunsBf16()) GTEST_SKIP() << "this CPU has no native bf16";
+  const std::string act = GetParam();
+  ExecutorOptions options{Backend::kOneDnn};
+  options.precision = Precision::kBf16;
+  options.bf16_min_multiply_adds = 0;
+  options.share_conversions = false;
+  const Fetched own = RunWithGradients(GoldenGraph(act, DType::kF32),
+                                       DType::kF32, options, act, {}, 2);
+  options.share_conversions = true;
+  const Fetched shared = RunWithGradients(GoldenGraph(act, DType::kF32),
+                                          DType::kF32, options, act, {}, 2);
+  const Fetched first = RunWithGradients(GoldenGraph(act, DType::kF32),
+                                         DType::kF32, options, act, {}, 1);
+  ASSERT_EQ(shared.values.size(), own.values.size());
+  ASSERT_EQ(first.values.size(), own.values.size());
+  ASSERT_FALSE(own.values.empty());
+  EXPECT_EQ(own.bf16_copies_reused, 0);
+  // The weights (forward, then dX = dY W^T), activations (forward, then
+  // dW = X^T dY) and output gradients (dX and dW) of every product.
+  EXPECT_GT(shared.bf16_copies_reused, shared.bf16_kernels / 2);
+  // The step changed the parameters: the second step's loss is not the
+  // first's.
+  EXPECT_FALSE(shared.values[4].BitwiseEquals(first.values[4]));
+  for (size_t k = 0; k < shared.values.size(); ++k) {
+    EXPECT_TRUE(shared.values[k].BitwiseEquals(own.values[k]))
+        << shared.names[k];
+  }
 }
 
 // Identity and Reshape results that share their input's buffer
