@@ -185,8 +185,12 @@ namespace {
 // opening a parallel region costs more than a second thread saves (a
 // passive OpenMP thread takes tens of microseconds to wake), and on a
 // machine where another process holds a core it costs a scheduler time
-// slice (bench/busy_machine.py).
-constexpr int64_t kParallelMinElements = int64_t{1} << 16;
+// slice (bench/busy_machine.py). At 2^16 the translation example's
+// kernels (d_model 64) still woke the second thread: 150 training steps took
+// 1.5x longer on 2 threads than on 1, quiet; at 2^18 they take the same,
+// and the Transformer and LSTM benches' steps did not change beyond noise
+// (README, "Threads").
+constexpr int64_t kParallelMinElements = int64_t{1} << 18;
 
 // A MatMul kernel's (or fused chain's) multiply-adds: each output element
 // sums K products.

@@ -321,12 +321,12 @@ TEST(Executor, FetchedViewsShareNoBytesWithOtherFetches) {
   }
 }
 
-// Kernels under 2^16 elements run on one thread; larger ones on all, and
+// Kernels under 2^18 elements run on one thread; larger ones on all, and
 // the thread count is the same after a run as before it.
 TEST(Executor, SmallKernelsRunOnOneThread) {
   ASSERT_TRUE(SetThreads(2, "threads").ok());
   auto ex = Make(kGraph, Backend::kOneDnn);
-  for (int rows : {4, 20000}) {  // 2 + 3 elements per row and kernel, or so.
+  for (int rows : {4, 80000}) {  // 2 + 3 elements per row and kernel, or so.
     Tensor x = Batch(rows);
     auto out = ex->Run({{"x", x}}, {"p"});
     ASSERT_TRUE(out.ok()) << out.status();
