@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "core/file_io.h"
 #include "core/output_directory.h"
+#include "core/stopwatch.h"
 #include "text/pretraining_data.h"
 #include "text/wordpiece.h"
 #include "tools/commands.h"
@@ -29,11 +30,6 @@ struct {
   PretrainingDataOptions data;
   int64_t examples_per_shard = 10000;
 } flags;
-
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
-}
 
 // What the examples hold, for the summary: the masked fraction and its
 // 80/10/10 split, and the next-sentence rate.

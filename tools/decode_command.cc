@@ -13,6 +13,7 @@
 #include "core/checkpoint.h"
 #include "core/file_io.h"
 #include "core/limits.h"
+#include "core/stopwatch.h"
 #include "models/decode.h"
 #include "models/model_spec.h"
 #include "tools/commands.h"
@@ -63,9 +64,7 @@ DecodeOptions OptionsFromFlags(const Seq2SeqSpec& spec) {
   const auto start = std::chrono::steady_clock::now();
   o.progress = [start, batch = o.batch_size](int64_t done, int64_t total) {
     if (total <= batch) return;
-    const double s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
+    const double s = SecondsSince(start);
     std::fprintf(stderr, "decoded %lld/%lld sentences  %.1f s  ETA %.0fs\n",
                  static_cast<long long>(done), static_cast<long long>(total), s,
                  s / done * (total - done));

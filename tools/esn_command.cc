@@ -18,6 +18,7 @@
 #include "core/file_io.h"
 #include "core/limits.h"
 #include "core/npy.h"
+#include "core/stopwatch.h"
 #include "graph/loader.h"
 #include "models/esn.h"
 #include "models/esn_gd.h"
@@ -64,11 +65,6 @@ absl::Status CheckStepsLimits(int64_t steps, int64_t width, int64_t copies,
       "--steps", steps, "output",
       SaturatingMul(SaturatingMul(steps, width), SaturatingMul(copies, 8)),
       budget);
-}
-
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
-      .count();
 }
 
 // A config, resolved, with its model path, data and (when the config gives
@@ -210,7 +206,7 @@ absl::Status Fit(const std::string& config_path) {
   const int64_t steps = task.steps(), train = task.train;
   auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(Esn esn, MakeEsn(task));
-  double create_s = Seconds(start);
+  double create_s = SecondsSince(start);
   start = std::chrono::steady_clock::now();
   const bool ridge = esn.config().readout() == "ridge";
   const EsnMatrix train_in = Rows(task.inputs, 0, train);
@@ -219,7 +215,7 @@ absl::Status Fit(const std::string& config_path) {
       ridge ? esn.Fit(train_in, train_target)
             : FitReadoutByGradientDescent(esn, train_in, train_target);
   RETURN_IF_ERROR(Annotate(fitted, task.data_name));
-  double fit_s = Seconds(start);
+  double fit_s = SecondsSince(start);
   // Over the test steps, continuing the training run's state
   // (teacher-forced).
   EsnVector x = EsnVector::Zero(esn.reservoir().units());

@@ -14,6 +14,7 @@
 #include "core/checkpoint.h"
 #include "core/dtype.h"
 #include "core/limits.h"
+#include "core/stopwatch.h"
 #include "graph/autodiff.h"
 #include "graph/fuse_recurrent.h"
 #include "ops/shape_fns.h"
@@ -64,11 +65,6 @@ absl::Status CheckOptions(const TrainConfig& c) {
       return FieldError(name, absl::StrCat(value, ": must be >= 0"));
   }
   return absl::OkStatus();
-}
-
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
-      .count();
 }
 
 std::string CheckpointName(int64_t step) {
@@ -809,7 +805,8 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
     }
     ASSIGN_OR_RETURN(last, Step());
     summary.final_loss = last.loss;
-    progress.AddStep(step_, last.loss, last.lr, last.grad_norm, Seconds(start));
+    progress.AddStep(step_, last.loss, last.lr, last.grad_norm,
+                     SecondsSince(start));
     double val = std::nan("");
     bool at_end = step_ == total_steps_;
     if (parallel_ != nullptr && (step_ % log_every == 0 || at_end)) {
@@ -841,8 +838,9 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
       summary.mean_loss = progress.MeanLoss();
       summary.mean_steps = progress.MeanSteps();
       Log(progress.Line());
-    } else if (options_.progress_bar && Seconds(start) - bar_drawn_at >= 0.1) {
-      bar_drawn_at = Seconds(start);
+    } else if (options_.progress_bar &&
+               SecondsSince(start) - bar_drawn_at >= 0.1) {
+      bar_drawn_at = SecondsSince(start);
       DrawBar(progress.Bar(30));
     }
     bool patience_out = false;
@@ -879,7 +877,7 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
         "data-parallel: %.3g s of %.3g s in gradient allreduce, %.3g s of it "
         "after the backward passes; %d buckets, %d started before a backward "
         "pass ended",
-        parallel_->allreduce_seconds(), Seconds(start),
+        parallel_->allreduce_seconds(), SecondsSince(start),
         parallel_->finish_seconds(), parallel_->averager().buckets().size(),
         parallel_->buckets_started_early()));
   }
@@ -891,7 +889,7 @@ absl::StatusOr<TrainSummary> Trainer::Run() {
     if (w != nullptr) RETURN_IF_ERROR(w->Sync());
   }
   summary.steps = step_;
-  summary.seconds = Seconds(start);
+  summary.seconds = SecondsSince(start);
   summary.best_value = best_step_ >= 0 ? best_value_ : std::nan("");
   summary.best_step = best_step_;
   return summary;
