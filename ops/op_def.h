@@ -190,8 +190,8 @@ class OpDef {
   // matrix products run on bf16 operands (PlanStats::bf16_kernels).
   OpDef& FollowsPrecision();
   // Output 0 is input 0's bytes unchanged, in another shape (a copy when
-  // run alone): the executor lets it share input 0's buffer and runs no
-  // kernel for it.
+  // run alone), whenever the two have the same byte size: the executor
+  // then lets it share input 0's buffer and runs no kernel for it.
   OpDef& OutputViewsInput();
 
   const std::string& name() const { return name_; }

@@ -455,7 +455,11 @@ void RegisterReduceOps(OpRegistry& r) {
             .Shape(ReduceSumLikeShape)
             .Gradient(ReduceSumLikeGradient)
             .Reference(ReduceReferenceFactory(Reduction::kSum, LikeAxes))
-            .OneDnn(ReduceOneDnn(Reduction::kSum, LikeAxes)));
+            .OneDnn(ReduceOneDnn(Reduction::kSum, LikeAxes))
+            // Summing only over axes of size 1 keeps every byte: gradients
+            // built for a symbolic batch are full of such sums, one copy of
+            // an activation each when run as kernels.
+            .OutputViewsInput());
   r.Add(OpDef("ArgMax")
             .Doc("y = the index of the maximum of x along `axis` (negative "
                  "counts from the end), as i64, with that axis removed. Ties "

@@ -408,8 +408,21 @@ std::vector<BufferRequest> BufferLifetimes(
   return requests;
 }
 
-// The scheduled nodes whose op's output views its input
-// (OpDef::OutputViewsInput) and may share its buffer: the input has one in
+// Whether node n's output 0 holds input 0's bytes unchanged: its op says
+// so (OpDef::OutputViewsInput) and, bound, the two have one type and byte
+// size (always for a reshape; for ReduceSumLike only where it sums over
+// axes of size 1, as in gradients built for a symbolic batch).
+bool OutputIsInputBytes(const ValidGraph& g, const BoundShapes& shapes, int n) {
+  const NodeInfo& info = g.info(n);
+  if (!info.op->output_views_input()) return false;
+  const TensorRef& in = info.inputs[0];
+  const DType from = g.info(in.node).dtypes[in.output];
+  return from == info.dtypes[0] && *shapes[in.node][in.output].ByteSize(from) ==
+                                       *shapes[n][0].ByteSize(info.dtypes[0]);
+}
+
+// The scheduled nodes whose output is their input's bytes
+// (OutputIsInputBytes) and may share its buffer: the input has one in
 // the arena (not a Const, Parameter or Input, whose values callers change
 // in place, nor an absorbed result) of the same byte size. Kernels write
 // only their own outputs, whose buffers never overlap a live one, and a
@@ -431,13 +444,9 @@ std::vector<bool> Views(const ValidGraph& g, const std::vector<int>& schedule,
   for (int n : schedule) {
     const NodeInfo& info = g.info(n);
     base[n] = {n, 0};
-    if (views_allowed && info.op->output_views_input() && !absorbed[n]) {
+    if (views_allowed && OutputIsInputBytes(g, shapes, n) && !absorbed[n]) {
       const TensorRef& in = info.inputs[0];
-      const NodeInfo& from = g.info(in.node);
-      views[n] = !from.op->is_source() && !absorbed[in.node] &&
-                 from.dtypes[in.output] == info.dtypes[0] &&
-                 *shapes[in.node][in.output].ByteSize(from.dtypes[in.output]) ==
-                     *shapes[n][0].ByteSize(info.dtypes[0]);
+      views[n] = !g.info(in.node).op->is_source() && !absorbed[in.node];
       if (views[n]) {
         base[n] =
             views[in.node] ? base[in.node] : std::make_pair(in.node, in.output);
@@ -489,8 +498,9 @@ std::vector<int> FetchFinalKernels(const ValidGraph& g,
 // (KernelLinks::set_input_values): the tensor's own, or for the result of
 // an op whose output is its input's bytes (a view, or its copy where views
 // are off) its input's.
-std::string ValueName(const ValidGraph& g, TensorRef ref) {
-  while (ref.output == 0 && g.info(ref.node).op->output_views_input()) {
+std::string ValueName(const ValidGraph& g, const BoundShapes& shapes,
+                      TensorRef ref) {
+  while (ref.output == 0 && OutputIsInputBytes(g, shapes, ref.node)) {
     ref = g.info(ref.node).inputs[0];
   }
   return absl::StrCat(ref.node, ":", ref.output);
@@ -619,7 +629,7 @@ absl::StatusOr<std::unique_ptr<Executor::Plan>> Executor::Compile(
       ASSIGN_OR_RETURN(Tensor t, tensor_of(in.node, in.output));
       args.inputs.push_back(std::move(t));
       if (options_.share_conversions) {
-        input_values.push_back(ValueName(g, in));
+        input_values.push_back(ValueName(g, shapes, in));
       }
     }
     links.set_input_values(std::move(input_values));

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/threads.h"
 #include "gtest/gtest.h"
+#include "ops/kernel_util.h"
 
 namespace rill {
 namespace {
@@ -257,6 +258,64 @@ TEST(Executor, ViewChainsKeepTheirBaseAlive) {
     for (int k = 0; k < 3 * rows; k += 7) {
       const double v = x.data<float>()[k], s = 1 / (1 + std::exp(-v));
       EXPECT_NEAR((*got)[0].data<float>()[k], -std::tanh(v) * s * s, 1e-6);
+    }
+  }
+}
+
+// ReduceSumLike is a view where it sums only over axes of size 1 (x of
+// like's size: a gradient built for a symbolic batch, run at batch 1) and
+// a kernel where it really sums (batch 4). Its bf16 copy is then its own:
+// under bf16_all, the MatMul of the sum must not read the copy made of its
+// input for the other MatMul (the input and the sum share a value name
+// only while the sum is a view).
+TEST(Executor, ReduceSumLikeViewsItsInputOnlyWhereItSumsNothing) {
+  const std::string graph = WithInputX(R"(
+    node { name: "like" op: "Input"
+      attr { key: "dtype" value { type: DT_FLOAT } }
+      attr { key: "shape" value { shape { dim: 1 dim: 3 } } } }
+    node { name: "w" op: "Const"
+      attr { key: "value" value { tensor { dtype: DT_FLOAT dims: 3 dims: 2
+        float_val: [ 0.5, -1, 0.25, 2, -0.75, 1 ] } } } }
+    node { name: "t" op: "Tanh" input: "x" }
+    node { name: "s" op: "ReduceSumLike" input: "t" input: "like" }
+    node { name: "mt" op: "MatMul" input: "t" input: "w" }
+    node { name: "ms" op: "MatMul" input: "s" input: "w" }
+    output: "ms")");
+  const bool bf16 = CpuRunsBf16();
+  for (Precision precision : {Precision::kF32, Precision::kBf16}) {
+    if (precision == Precision::kBf16 && !bf16) continue;
+    auto loaded = ParseGraphText(graph, "test.pbtxt");
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    auto g = ValidateGraph(*std::move(loaded), {});
+    ASSERT_TRUE(g.ok()) << g.status();
+    ExecutorOptions options{Backend::kOneDnn};
+    options.precision = precision;
+    options.bf16_min_multiply_adds = 0;  // bf16_all.
+    auto ex = Executor::Create(*std::move(g), options);
+    ASSERT_TRUE(ex.ok()) << ex.status();
+    // bf16 rounds each operand to 8 bits of mantissa.
+    const double tolerance = precision == Precision::kBf16 ? 2e-2 : 1e-6;
+    for (int rows : {1, 4}) {
+      Tensor x = Batch(rows);
+      Tensor like = *Tensor::Allocate(DType::kF32, {1, 3});
+      auto out = (*ex)->Run({{"x", x}, {"like", like}}, {"s", "ms", "mt"});
+      ASSERT_TRUE(out.ok()) << out.status();
+      EXPECT_EQ((*ex)->last_plan_stats().views, rows == 1 ? 1 : 0) << rows;
+      const double w[3][2] = {{0.5, -1}, {0.25, 2}, {-0.75, 1}};
+      double sum[3] = {0, 0, 0};
+      for (int k = 0; k < 3 * rows; ++k) {
+        sum[k % 3] += std::tanh(x.data<float>()[k]);
+      }
+      for (int k = 0; k < 3; ++k) {
+        EXPECT_NEAR((*out)[0].data<float>()[k], sum[k], 1e-6) << rows;
+      }
+      for (int j = 0; j < 2; ++j) {
+        double want = 0;
+        for (int k = 0; k < 3; ++k) want += sum[k] * w[k][j];
+        EXPECT_NEAR((*out)[1].data<float>()[j], want,
+                    tolerance * (1 + std::abs(want)))
+            << rows << " " << j;
+      }
     }
   }
 }
