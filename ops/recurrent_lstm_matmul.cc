@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "ops/kernel_util.h"
+#include "ops/lstm_cell.h"
 #include "ops/recurrent_link.h"
 
 namespace rill {
@@ -111,72 +112,14 @@ void CopyDoublingG(const Tensor& w, int64_t h, float* to) {
   for (int64_t e = 2 * h * k; e < 3 * h * k; ++e) to[e] *= 2;
 }
 
-// One step's cell update over B rows: gates (i, f, s, o) with s =
-// sigmoid(2 a_g) become (i, f, g, o), g = 2 s - 1; c = f c_prev + i g.
-void UpdateCell(int64_t b, int64_t h, float* gates, const float* c_prev,
-                float* c) {
-  for (int64_t r = 0; r < b; ++r) {
-    const float* __restrict i = gates + r * 4 * h;
-    const float* __restrict f = i + h;
-    float* __restrict g = gates + r * 4 * h + 2 * h;
-    const float* __restrict cp = c_prev + r * h;
-    float* __restrict cr = c + r * h;
-    for (int64_t j = 0; j < h; ++j) {
-      g[j] = 2 * g[j] - 1;
-      cr[j] = f[j] * cp[j] + i[j] * g[j];
-    }
-  }
-}
-
-// h = o tanh(c) over B rows.
-void Hidden(int64_t b, int64_t h, const float* gates, const float* tanh_c,
-            float* y) {
-  for (int64_t r = 0; r < b; ++r) {
-    const float* __restrict o = gates + r * 4 * h + 3 * h;
-    const float* __restrict tc = tanh_c + r * h;
-    float* __restrict yr = y + r * h;
-    for (int64_t j = 0; j < h; ++j) yr[j] = o[j] * tc[j];
-  }
-}
-
-// One step's gate gradients dg [B, 4H] from its activated gates, c_prev,
-// tanh(c), dy and the dh that the later step passed back; dc holds the
-// later step's dc and gets this one's (its part of dc_prev); db adds dg's
-// column sums.
-struct StepGrad {
-  const float *gates, *c_prev, *tanh_c, *dy, *dh_next;
-  float *dc, *dg, *db;
-};
-
-void GateGradients(int64_t b, int64_t h, const StepGrad& s) {
-  for (int64_t r = 0; r < b; ++r) {
-    const float* __restrict gi = s.gates + r * 4 * h;
-    const float* __restrict gf = gi + h;
-    const float* __restrict gg = gi + 2 * h;
-    const float* __restrict go = gi + 3 * h;
-    const float* __restrict cp = s.c_prev + r * h;
-    const float* __restrict tc = s.tanh_c + r * h;
-    const float* __restrict dy = s.dy + r * h;
-    const float* __restrict dhn = s.dh_next + r * h;
-    float* __restrict dc = s.dc + r * h;
-    float* __restrict di = s.dg + r * 4 * h;
-    float* __restrict df = di + h;
-    float* __restrict dg = di + 2 * h;
-    float* __restrict d_o = di + 3 * h;
-    for (int64_t j = 0; j < h; ++j) {
-      const float dh = dy[j] + dhn[j];
-      const float dcj = dc[j] + dh * go[j] * (1 - tc[j] * tc[j]);
-      di[j] = dcj * gg[j] * gi[j] * (1 - gi[j]);
-      df[j] = dcj * cp[j] * gf[j] * (1 - gf[j]);
-      dg[j] = dcj * gi[j] * (1 - gg[j] * gg[j]);
-      d_o[j] = dh * tc[j] * go[j] * (1 - go[j]);
-      dc[j] = dcj * gf[j];
-    }
-  }
-  for (int64_t r = 0; r < b; ++r) {
-    const float* __restrict dg = s.dg + r * 4 * h;
-    float* __restrict db = s.db;
-    for (int64_t k = 0; k < 4 * h; ++k) db[k] += dg[k];
+// Calls `f` with the operand buffer at `p`: float* or, for bf16,
+// uint16_t*.
+template <typename F>
+void AsOperands(Dt dt, void* p, F f) {
+  if (dt == Dt::bf16) {
+    f(static_cast<uint16_t*>(p));
+  } else {
+    f(static_cast<float*>(p));
   }
 }
 
@@ -220,8 +163,7 @@ class LstmForward {
     x_ = memory(Matrix(t * b, i, op), eng_);
     to_x_ = {Over(in_[0], Matrix(t * b, i, f32), eng_), x_};
     h_prev_ = memory(Matrix(t * b, h, op), eng_);
-    to_h_ = dnnl::reorder(memory(Matrix(b, h, f32), eng_),
-                          memory(Matrix(b, h, op), eng_));
+    to_h0_ = {Over(in_[1], Matrix(b, h, f32), eng_), HPrev(d.Time(0))};
     gates_ = memory(Matrix(t * b, g, f32), eng_);
     c_ = memory(Matrix(t * b, h, f32), eng_);
     tanh_c_ = memory(Matrix(t * b, h, f32), eng_);
@@ -239,19 +181,24 @@ class LstmForward {
                            {DNNL_ARG_WEIGHTS, w_ih_},
                            {DNNL_ARG_BIAS, bias_},
                            {DNNL_ARG_DST, gates_}});
-    ToOperand(Over(in_[1], Matrix(b, h, Dt::f32), eng_), d_.Time(0));
+    to_h0_.Run(*stream_);
     for (int64_t s = 0; s < d_.t; ++s) {
       const int64_t t = d_.Time(s);
       step_.execute(*stream_, {{DNNL_ARG_SRC, HPrev(t)},
                                {DNNL_ARG_WEIGHTS, w_hh_},
                                {DNNL_ARG_DST, Rows(gates_, t, 4 * h)}});
       stream_->wait();
-      UpdateCell(b, h, Step(gates_, t, 4 * h), CPrev(s), Step(c_, t, h));
+      LstmUpdateCell(b, h, Step(gates_, t, 4 * h), CPrev(s), Step(c_, t, h));
       tanh_.execute(*stream_, {{DNNL_ARG_SRC, Rows(c_, t, h)},
                                {DNNL_ARG_DST, Rows(tanh_c_, t, h)}});
       stream_->wait();
-      Hidden(b, h, Step(gates_, t, 4 * h), Step(tanh_c_, t, h), Step(y_, t, h));
-      if (s + 1 < d_.t) ToOperand(Rows(y_, t, h), d_.Time(s + 1));
+      // The next step's h_prev, if there is one, in the operand type.
+      void* h_next =
+          s + 1 < d_.t ? HPrev(d_.Time(s + 1)).get_data_handle() : nullptr;
+      AsOperands(d_.operands, h_next, [&](auto* h_out) {
+        LstmHidden(b, h, Step(gates_, t, 4 * h), Step(tanh_c_, t, h),
+                   Step(y_, t, h), h_out);
+      });
     }
     stream_->wait();
   }
@@ -286,9 +233,6 @@ class LstmForward {
     return Part(h_prev_, Matrix(d_.b, d_.h, d_.operands),
                 t * d_.b * d_.h * d_.OperandBytes());
   }
-  void ToOperand(const memory& h, int64_t t) {
-    to_h_.execute(*stream_, {{DNNL_ARG_FROM, h}, {DNNL_ARG_TO, HPrev(t)}});
-  }
 
   // The weights, bias and x in the primitives' layouts and types.
   void Prepare() {
@@ -311,7 +255,7 @@ class LstmForward {
   dnnl::matmul gx_, step_;
   dnnl::eltwise_forward tanh_;
   Conversion to_w_ih_, to_w_hh_, to_x_;
-  dnnl::reorder to_h_;  // f32 [B, H] into the operand type.
+  Conversion to_h0_;  // Into h_prev of the first step.
   memory w_ih_stage_, w_hh_stage_, w_ih_, w_hh_, bias_, x_, h_prev_;
   memory gates_, c_, tanh_c_, y_;
 };
@@ -348,9 +292,7 @@ class LstmBackward {
     dx_dst_ = Over(a.outputs[0], Matrix(tb, i, f32), eng_);
     dw_ih_dst_ = Over(a.outputs[2], Matrix(g, i, f32), eng_);
     dw_hh_dst_ = Over(a.outputs[3], Matrix(g, h, f32), eng_);
-    dg32_ = memory(Matrix(b, g, f32), eng_);
     dg_ = memory(Matrix(tb, g, op), eng_);
-    to_dg_ = dnnl::reorder(dg32_, Part(dg_, Matrix(b, g, op), 0));
     dh_ = memory(Matrix(b, h, f32), eng_);
     db_.resize(g);
   }
@@ -367,13 +309,13 @@ class LstmBackward {
     std::fill(db_.begin(), db_.end(), 0.f);
     for (int64_t s = d.t - 1; s >= 0; --s) {
       const int64_t t = d.Time(s);
-      GateGradients(b, h,
-                    {f_.gates(t), f_.CPrev(s), f_.tanh_c(t),
-                     dy_.data<float>() + t * b * h, F32(dh_), dc, F32(dg32_),
-                     db_.data()});
       const memory dg_t =
           Part(dg_, Matrix(b, g, d.operands), t * b * g * d.OperandBytes());
-      to_dg_.execute(*stream_, {{DNNL_ARG_FROM, dg32_}, {DNNL_ARG_TO, dg_t}});
+      const LstmStepGrad step = {
+          f_.gates(t), f_.CPrev(s), f_.tanh_c(t), dy_.data<float>() + t * b * h,
+          F32(dh_),    dc,          db_.data()};
+      AsOperands(d.operands, dg_t.get_data_handle(),
+                 [&](auto* dg) { LstmGateGradients(b, h, step, dg); });
       step_.execute(*stream_, {{DNNL_ARG_SRC, dg_t},
                                {DNNL_ARG_WEIGHTS, w_hh_},
                                {DNNL_ARG_DST, dh_}});
@@ -405,8 +347,7 @@ class LstmBackward {
   std::vector<Tensor> out_;
   dnnl::matmul step_, dx_, dw_ih_, dw_hh_;
   Conversion to_w_hh_, to_w_ih_;
-  dnnl::reorder to_dg_;  // A step's f32 dG into the operand type.
-  memory w_hh_, w_ih_, dg32_, dg_, dh_, dx_dst_, dw_ih_dst_, dw_hh_dst_;
+  memory w_hh_, w_ih_, dg_, dh_, dx_dst_, dw_ih_dst_, dw_hh_dst_;
   std::vector<float> db_;
 };
 
