@@ -26,8 +26,8 @@ using Cell = RecurrentCell;
 // oneDNN 2.6's lstm, gru (the seed GRU), lbr_gru (PyTorch's) and
 // vanilla_rnn primitives, f32, or with bf16 precision on bf16 data and
 // weights (f32 bias, LSTM cell state and gradients, which is what oneDNN
-// 2.6's bf16 backward accepts); ops/onednn_rnn.h converts between
-// PyTorch's gate blocks and theirs.
+// 2.6's bf16 backward accepts), but for the bf16 LSTM (RunsLstmMatmul);
+// ops/onednn_rnn.h converts between PyTorch's gate blocks and theirs.
 // The weights are re-laid out on every run (PyTorch's [G*H, K] into an
 // ldgoi staging buffer, then a reorder into the primitive's layout): about
 // G*H*(I+H) floats copied twice, small against the T*B*G*H*(I+H) of the
