@@ -40,7 +40,7 @@ struct LstmDims {
   bool reverse;
   Dt operands;
 
-  // The step (0 first) that runs at time index s.
+  // The time index of step s (step 0 runs first).
   int64_t Time(int64_t s) const { return reverse ? t - 1 - s : s; }
   int64_t OperandBytes() const { return operands == Dt::bf16 ? 2 : 4; }
 };
@@ -188,7 +188,8 @@ class LstmForward {
                                {DNNL_ARG_WEIGHTS, w_hh_},
                                {DNNL_ARG_DST, Rows(gates_, t, 4 * h)}});
       stream_->wait();
-      LstmUpdateCell(b, h, Step(gates_, t, 4 * h), CPrev(s), Step(c_, t, h));
+      LstmUpdateCell(b, h, RowsAt(gates_, t, 4 * h), CPrev(s),
+                     RowsAt(c_, t, h));
       tanh_.execute(*stream_, {{DNNL_ARG_SRC, Rows(c_, t, h)},
                                {DNNL_ARG_DST, Rows(tanh_c_, t, h)}});
       stream_->wait();
@@ -196,8 +197,8 @@ class LstmForward {
       void* h_next =
           s + 1 < d_.t ? HPrev(d_.Time(s + 1)).get_data_handle() : nullptr;
       AsOperands(d_.operands, h_next, [&](auto* h_out) {
-        LstmHidden(b, h, Step(gates_, t, 4 * h), Step(tanh_c_, t, h),
-                   Step(y_, t, h), h_out);
+        LstmHidden(b, h, RowsAt(gates_, t, 4 * h), RowsAt(tanh_c_, t, h),
+                   RowsAt(y_, t, h), h_out);
       });
     }
     stream_->wait();
@@ -205,25 +206,26 @@ class LstmForward {
 
   const LstmDims& dims() const { return d_; }
   const float* y() const { return F32(y_); }
-  const float* hn() const { return Step(y_, d_.Time(d_.t - 1), d_.h); }
-  const float* cn() const { return Step(c_, d_.Time(d_.t - 1), d_.h); }
+  const float* hn() const { return RowsAt(y_, d_.Time(d_.t - 1), d_.h); }
+  const float* cn() const { return RowsAt(c_, d_.Time(d_.t - 1), d_.h); }
 
   // For the backward: the operands x [T*B, I] and h_prev [T*B, H] (the h
   // that entered each step); and f32 [T*B, ...] buffers: the activated
   // gates (i, f, g, o), c and tanh(c).
   const memory& x() const { return x_; }
   const memory& h_prev() const { return h_prev_; }
-  const float* gates(int64_t t) const { return Step(gates_, t, 4 * d_.h); }
-  const float* tanh_c(int64_t t) const { return Step(tanh_c_, t, d_.h); }
+  const float* gates(int64_t t) const { return RowsAt(gates_, t, 4 * d_.h); }
+  const float* tanh_c(int64_t t) const { return RowsAt(tanh_c_, t, d_.h); }
   // c of the step before step s (c0 for the first).
   const float* CPrev(int64_t s) const {
     if (s == 0) return in_[6].data<float>();
-    return Step(c_, d_.Time(s - 1), d_.h);
+    return RowsAt(c_, d_.Time(s - 1), d_.h);
   }
 
  private:
-  // Time index t's [B, width] rows of an f32 [T*B, width] buffer.
-  float* Step(const memory& m, int64_t t, int64_t width) const {
+  // Time index t's [B, width] rows of an f32 [T*B, width] buffer, as a
+  // pointer or as a memory.
+  float* RowsAt(const memory& m, int64_t t, int64_t width) const {
     return F32(m) + t * d_.b * width;
   }
   memory Rows(const memory& m, int64_t t, int64_t width) const {
