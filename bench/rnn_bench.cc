@@ -46,7 +46,8 @@
 //
 // On a CPU with native bf16 each case also times the fused step with
 // mixed precision (ExecutorOptions::precision: bf16 data and weights, f32
-// bias, LSTM cell state and gradients) and prints its speed-up over f32
+// bias, LSTM cell state and gradients; the LSTM on rill's own kernels,
+// ops/recurrent_lstm_matmul.h) and prints its speed-up over f32
 // and how far its gradients move from f32's.
 //
 // --breakdown times every kernel of rill's step alone (PrintBreakdown,

@@ -10,10 +10,11 @@
 #include <utility>
 #include <vector>
 
-#include "ops/kernel_links.h"
 #include "ops/kernel_util.h"
 #include "ops/onednn_rnn.h"
 #include "ops/recurrent_cell.h"
+#include "ops/recurrent_link.h"
+#include "ops/recurrent_lstm_matmul.h"
 
 namespace rill {
 namespace {
@@ -25,8 +26,8 @@ using Cell = RecurrentCell;
 // oneDNN 2.6's lstm, gru (the seed GRU), lbr_gru (PyTorch's) and
 // vanilla_rnn primitives, f32, or with bf16 precision on bf16 data and
 // weights (f32 bias, LSTM cell state and gradients, which is what oneDNN
-// 2.6's bf16 backward accepts); ops/onednn_rnn.h converts between
-// PyTorch's gate blocks and theirs.
+// 2.6's bf16 backward accepts), but for the bf16 LSTM (RunsLstmMatmul);
+// ops/onednn_rnn.h converts between PyTorch's gate blocks and theirs.
 // The weights are re-laid out on every run (PyTorch's [G*H, K] into an
 // ldgoi staging buffer, then a reorder into the primitive's layout): about
 // G*H*(I+H) floats copied twice, small against the T*B*G*H*(I+H) of the
@@ -267,38 +268,13 @@ class RnnWeights {
   Conversions conversions_;
 };
 
-// Runs `f` and turns a dnnl::error into a Status naming the node.
-absl::Status DnnlRun(const std::string& node, const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const dnnl::error& e) {
-    return absl::InternalError(
-        absl::StrCat("node '", node, "': oneDNN: ", e.what()));
-  }
-  return absl::OkStatus();
+const float* Data(const memory& m) {
+  return static_cast<const float*>(m.get_data_handle());
 }
 
 // A oneDNN memory of layout `md` over t's buffer.
 memory Over(const memory::desc& md, const dnnl::engine& eng, const Tensor& t) {
   return memory(md, eng, t.raw_data());
-}
-
-// The tensors a forward node reads, or that its gradient node reads in
-// their place (x, h0, the weights and biases, and c0 for the LSTM), as
-// "node:k". Tensors, not buffer addresses: the arena gives one buffer to
-// tensors whose lives do not overlap.
-std::vector<std::string> ForwardInputs(const KernelArgs& a, int c0) {
-  std::vector<int> at = {0, 1, 2, 3, 4, 5};
-  if (RecurrentCellOf(a) == Cell::kLstm) at.push_back(c0);
-  std::vector<std::string> refs;
-  for (int k : at) refs.push_back(CanonicalTensorRef(a.node.input(k)));
-  return refs;
-}
-
-// The attrs that a forward node and its gradient node must agree on.
-std::string LayerConfig(const KernelArgs& a) {
-  return a.attrs.GetString("cell") +
-         (a.attrs.GetBool("reverse") ? " reverse" : "");
 }
 
 // The arguments that a forward primitive and its backward share: x, h0,
@@ -323,25 +299,6 @@ std::unordered_map<int, memory> StateArgs(
   return args;
 }
 
-// What a fused recurrent layer's forward kernel shares with the gradient
-// kernel bound to it, through the plan's KernelLinks (ops/kernel_links.h):
-// one forward_training run serves both, as in a direct use of oneDNN's RNN
-// primitives. The gradient kernel, created after the forward one in the
-// same plan and reading the same input tensors, sets `train` (its own
-// forward_training into its own y, hn, cn and workspace); the forward
-// kernel then runs it instead of its inference primitive, copies y, hn and
-// cn out, and marks the result fresh; the backward consumes a fresh result
-// and recomputes otherwise. y, hn and cn stay in the gradient kernel's
-// buffers because the forward's outputs may be reused before the backward
-// runs.
-struct RecurrentForwardLink {
-  std::vector<std::string> inputs;  // x, h0, weights, biases[, c0]: "node:k".
-  std::string layer;                // Its cell and direction.
-  std::function<void()> train;
-  const float *y = nullptr, *hn = nullptr, *cn = nullptr;
-  bool fresh = false;
-};
-
 class RecurrentLayerOneDnnKernel : public OpKernel {
  public:
   explicit RecurrentLayerOneDnnKernel(const KernelArgs& a)
@@ -354,21 +311,10 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
         y_(a.outputs[0]),
         hn_(a.outputs[1]),
         cn_(a.outputs[2]),
-        link_(std::make_shared<RecurrentForwardLink>()) {
-    link_->inputs = ForwardInputs(a, 6);
-    link_->layer = LayerConfig(a);
-    if (a.links) a.links->Offer(node_, link_);
-  }
+        offer_(a) {}
 
   absl::Status Compute() override {
-    if (link_->train) {
-      RETURN_IF_ERROR(DnnlRun(node_, link_->train));
-      CopyOut(link_->y, y_);
-      CopyOut(link_->hn, hn_);
-      CopyOut(link_->cn, cn_);
-      link_->fresh = true;
-      return absl::OkStatus();
-    }
+    if (offer_.bound()) return offer_.RunBound(y_, hn_, cn_);
     RETURN_IF_ERROR(DnnlRun(node_, [&] {
       if (!w_) PrepareInference();
       w_->Refresh(*stream_);
@@ -378,15 +324,13 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
       stream_->wait();
     }));
     // Only the LSTM has a cell state; the others output hn again.
-    if (s_.cell != Cell::kLstm) CopyOut(hn_.data<float>(), cn_);
+    if (s_.cell != Cell::kLstm) {
+      std::memcpy(cn_.raw_data(), hn_.raw_data(), cn_.byte_size());
+    }
     return absl::OkStatus();
   }
 
  private:
-  static void CopyOut(const float* from, Tensor& to) {
-    std::memcpy(to.raw_data(), from, to.byte_size());
-  }
-
   // The weights in the inference primitive's layouts and its arguments,
   // made on the first run that needs them: a layer whose gradient kernel
   // shares its forward_training never does, and so never holds a second
@@ -417,7 +361,7 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
   RnnDescs d_;
   std::vector<Tensor> inputs_;
   Tensor y_, hn_, cn_;
-  std::shared_ptr<RecurrentForwardLink> link_;
+  RecurrentForwardOffer offer_;
   std::unique_ptr<RnnWeights> w_;
   std::unique_ptr<Conversions> conversions_;  // Of x, h0, c0, y, hn, cn.
   std::unordered_map<int, memory> args_;
@@ -476,16 +420,13 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
       bwd_args_[DNNL_ARG_DIFF_SRC_ITER_C] =
           Over(s_.state_f32, eng, a.outputs[6]);
     }
-    Bind(a, y32, hn32, lstm ? cn32 : hn32);
-  }
-
-  ~RecurrentLayerGradOneDnnKernel() override {
-    if (link_) link_->train = nullptr;
+    binding_.Bind(
+        a, [this] { Forward(); }, Data(y32), Data(hn32),
+        Data(lstm ? cn32 : hn32));
   }
 
   absl::Status Compute() override {
-    const bool forward_ran = link_ && link_->fresh;
-    if (link_) link_->fresh = false;
+    const bool forward_ran = binding_.TakeFresh();
     RETURN_IF_ERROR(DnnlRun(node_, [&] {
       if (!forward_ran) Forward();
       // The backward adds its weight gradients to what these hold.
@@ -523,39 +464,26 @@ class RecurrentLayerGradOneDnnKernel : public OpKernel {
     stream_->wait();
   }
 
-  // Hands the forward_training run to the forward node named by the
-  // `forward` attr, if its kernel is in this plan, reads the same tensors
-  // and is the same layer (a node fed other values, or a gradient node of
-  // another cell or direction, must recompute).
-  void Bind(const KernelArgs& a, const memory& y, const memory& hn,
-            const memory& cn) {
-    if (!a.links) return;
-    std::shared_ptr<RecurrentForwardLink> link =
-        a.links->Find<RecurrentForwardLink>(a.attrs.GetString("forward"));
-    if (!link || link->train || link->inputs != ForwardInputs(a, 8) ||
-        link->layer != LayerConfig(a)) {
-      return;
-    }
-    link->train = [this] { Forward(); };
-    link->y = static_cast<const float*>(y.get_data_handle());
-    link->hn = static_cast<const float*>(hn.get_data_handle());
-    link->cn = static_cast<const float*>(cn.get_data_handle());
-    link_ = std::move(link);
-    a.links->CountBound();
-  }
-
   std::string node_;
   dnnl::stream* stream_;
   RnnShapes s_;
   RnnDescs d_;
   RnnWeights w_;
   Conversions conversions_;  // Of x, h0, c0 in and y, hn, cn out.
-  std::shared_ptr<RecurrentForwardLink> link_;
+  RecurrentForwardBinding binding_;
   std::vector<Tensor> outputs_;
   memory dwl_, dwi_, dbias_, dwl_user_, dwi_user_;
   dnnl::reorder dwl_to_user_, dwi_to_user_;
   std::unordered_map<int, memory> fwd_args_, bwd_args_;
 };
+
+// With bf16 precision the LSTM runs on rill's own kernels
+// (ops/recurrent_lstm_matmul.h): oneDNN 2.6's bf16 LSTM backward reaches
+// about 290 GFLOP/s on a Zen 4 where its bf16 matmul reaches 410 (issue 19).
+bool RunsLstmMatmul(const KernelArgs& a) {
+  return OneDnnCanRun(a) && a.precision == Precision::kBf16 &&
+         RecurrentCellOf(a) == Cell::kLstm;
+}
 
 template <typename Kernel>
 absl::StatusOr<std::unique_ptr<OpKernel>> RecurrentOneDnn(const KernelArgs& a) {
@@ -569,11 +497,15 @@ absl::StatusOr<std::unique_ptr<OpKernel>> RecurrentOneDnn(const KernelArgs& a) {
 
 absl::StatusOr<std::unique_ptr<OpKernel>> MakeRecurrentLayerOneDnn(
     const KernelArgs& a) {
+  if (RunsLstmMatmul(a)) return MakeLstmMatmulLayer(a, memory::data_type::bf16);
   return RecurrentOneDnn<RecurrentLayerOneDnnKernel>(a);
 }
 
 absl::StatusOr<std::unique_ptr<OpKernel>> MakeRecurrentLayerGradOneDnn(
     const KernelArgs& a) {
+  if (RunsLstmMatmul(a)) {
+    return MakeLstmMatmulLayerGrad(a, memory::data_type::bf16);
+  }
   return RecurrentOneDnn<RecurrentLayerGradOneDnnKernel>(a);
 }
 

@@ -632,9 +632,12 @@ void RegisterRecurrentOps(OpRegistry& r) {
                  "y [T, B, H] (h of every step), hn [B, H] and cn [B, H], "
                  "the final cell state for lstm and hn again for the other "
                  "cells. No workspace is output; see RecurrentLayerGrad's "
-                 "`forward`. With bf16 precision its oneDNN kernel (and its "
-                 "gradient's) runs on bf16 x, h and weights, with f32 bias, "
-                 "cell state and gradients.")
+                 "`forward`. With bf16 precision its kernel (and its "
+                 "gradient's) multiplies bf16 x, h and weights with f32 "
+                 "accumulation; bias, cell state and gradients stay f32. "
+                 "The LSTM then runs rill's own kernels on oneDNN matmuls "
+                 "(ops/recurrent_lstm_matmul.h), the other cells oneDNN's "
+                 "RNN primitives.")
             .TypeVar("T", kFloatTypes)
             .Input("x", "T")
             .Input("h0", "T")
@@ -662,7 +665,7 @@ void RegisterRecurrentOps(OpRegistry& r) {
                  "other cells pass dhn + dcn as dhn (cn is hn). Recomputes "
                  "the forward pass (on oneDNN, unless the RecurrentLayer "
                  "node named by `forward` ran in the same run over the same "
-                 "tensors and kept oneDNN's workspace for it), then "
+                 "tensors and kept its workspace for it), then "
                  "backpropagates through time. Outputs dx, dh0, dweight_ih, "
                  "dweight_hh, dbias_ih, "
                  "dbias_hh and dc0 (zeros but for lstm). Not "
@@ -690,7 +693,7 @@ void RegisterRecurrentOps(OpRegistry& r) {
             .Attr("reverse", AttrType::kBool, BoolAttr(false))
             // The RecurrentLayer node this is the gradient of: on oneDNN,
             // its kernel runs the forward_training pass this kernel would
-            // otherwise recompute (ops/recurrent_onednn.cc). Optional.
+            // otherwise recompute (ops/recurrent_link.h). Optional.
             .Attr("forward", AttrType::kString, StringAttr(""))
             .Shape(RecurrentLayerGradShape)
             .NoGradient()

@@ -226,11 +226,13 @@ TEST_P(Parity, Float32OneDnn) {
 }
 
 // Mixed precision: the fused layer's forward and gradient kernels run
-// oneDNN's RNN primitives on bf16 data and weights. Against the same layer
-// in f32 (checked against the unrolled truth above), outputs and gradients
-// stay within bf16's rounding (2^-9 relative per operand, grown over the
-// steps and through the backward pass), and differ from f32 by more than
-// f32's own error, so bf16 did run.
+// oneDNN's RNN primitives on bf16 data and weights, or for the LSTM rill's
+// own kernels on bf16 matmuls (ops/recurrent_lstm_matmul.h, checked in f32
+// against oneDNN's LSTM by tests/ops/recurrent_lstm_matmul_test). Against
+// the same layer in f32 (checked against the unrolled truth above), outputs
+// and gradients stay within bf16's rounding (2^-9 relative per operand,
+// grown over the steps and through the backward pass), and differ from f32
+// by more than f32's own error, so bf16 did run.
 TEST_P(Parity, Bf16OneDnn) {
   if (!CpuRunsBf16()) GTEST_SKIP() << "this CPU has no native bf16";
   const Case& c = GetParam();
