@@ -8,11 +8,9 @@
 #include <cstring>
 #include <new>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define RILL_COUNT_ALLOCATIONS 0
-#else
-#define RILL_COUNT_ALLOCATIONS 1
-#endif
+#include "tests/sanitizers.h"
+
+#define RILL_COUNT_ALLOCATIONS (!RILL_UNDER_ASAN)
 
 namespace {
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
+#include "tests/sanitizers.h"
 #include "tests/test_util.h"
 
 namespace rill {
@@ -152,14 +153,6 @@ TEST(LimitsCli, SizeFlagsRefuseNegativeAndOverflowingValues) {
   for (const LimitCase& c : cases) ExpectRefused(c);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define RILL_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RILL_UNDER_ASAN 1
-#endif
-#endif
-
 // Runs rill with its address space capped at `kib`, as `ulimit -v` does.
 CommandResult RunRillCapped(const std::string& args, int64_t kib) {
   const std::string out = TestTempPath("stdout"), err = TestTempPath("stderr");
@@ -209,7 +202,7 @@ std::string OneStepTranslateCheckpoint(const std::string& dir) {
 }
 
 TEST(LimitsCli, CommandsOutOfMemoryExitOneWithAMessage) {
-#ifdef RILL_UNDER_ASAN
+#if RILL_UNDER_ASAN
   GTEST_SKIP() << "ASan reserves terabytes of shadow memory; ulimit -v "
                   "stops it from starting";
 #endif
