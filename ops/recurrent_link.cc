@@ -30,11 +30,11 @@ std::string LayerConfig(const KernelArgs& a) {
          (a.attrs.GetBool("reverse") ? " reverse" : "");
 }
 
+}  // namespace
+
 void CopyOut(const float* from, Tensor& to) {
   std::memcpy(to.raw_data(), from, to.byte_size());
 }
-
-}  // namespace
 
 absl::Status DnnlRun(const std::string& node, const std::function<void()>& f) {
   try {

@@ -32,6 +32,9 @@ struct RecurrentForwardLink {
   bool fresh = false;
 };
 
+// Copies a layer result from a kernel's own f32 buffer into `to`, whole.
+void CopyOut(const float* from, Tensor& to);
+
 // Runs `f` and turns a dnnl::error into a Status naming the node.
 absl::Status DnnlRun(const std::string& node, const std::function<void()>& f);
 

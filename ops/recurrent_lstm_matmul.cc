@@ -353,10 +353,6 @@ class LstmBackward {
   std::vector<float> db_;
 };
 
-void CopyOut(const float* from, Tensor& to) {
-  std::memcpy(to.raw_data(), from, to.byte_size());
-}
-
 class LstmLayerKernel : public OpKernel {
  public:
   LstmLayerKernel(const KernelArgs& a, Dt operands)

@@ -324,9 +324,7 @@ class RecurrentLayerOneDnnKernel : public OpKernel {
       stream_->wait();
     }));
     // Only the LSTM has a cell state; the others output hn again.
-    if (s_.cell != Cell::kLstm) {
-      std::memcpy(cn_.raw_data(), hn_.raw_data(), cn_.byte_size());
-    }
+    if (s_.cell != Cell::kLstm) CopyOut(hn_.data<float>(), cn_);
     return absl::OkStatus();
   }
 
